@@ -1,0 +1,3 @@
+from apimon_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of `apimon-tui`, one module each (see `apimon_tui.cli`)."""

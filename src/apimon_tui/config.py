@@ -1,0 +1,123 @@
+"""The config file: where it lives, what it may hold, loading and saving.
+
+`DEFAULTS` is the one list of every known option with its default; the type of
+each default is the type the option must have. Sections whose keys are names
+chosen by the user (providers, price overrides, format mappings) are marked in
+`OPEN_SECTIONS`. Loading merges the file over the defaults and reports problems
+as `ConfigError` with one plain sentence naming the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+ENV_PATH = "APIMON_CONFIG"
+
+DEFAULTS: dict[str, Any] = {
+    "sources": {
+        "paths": [],          # paths, globs, "-" or "cmd:..." to follow
+        "format": "auto",     # auto, native, jsonl, openai-sdk, litellm, nginx, otlp
+        "from_start": False,
+        "since": "",          # backfill this far back on start, e.g. "1h"
+    },
+    "store": {
+        "failed_calls": 5000,  # failed calls kept for drill-down
+    },
+    "pricing": {},             # model = {input_per_mtok = 2.5, output_per_mtok = 10.0}
+    "jsonl": {                 # field mapping for the generic `jsonl` format (dotted paths)
+        "ts": "timestamp",
+        "ts_unit": "auto",     # auto, s, ms, iso
+        "model": "model",
+        "status": "status",
+        "latency": "latency_ms",
+        "latency_unit": "ms",  # ms or s
+        "endpoint": "endpoint",
+        "provider": "provider",
+        "input_tokens": "usage.prompt_tokens",
+        "output_tokens": "usage.completion_tokens",
+        "cost_usd": "cost_usd",
+        "request_id": "request_id",
+        "error_code": "error.code",
+        "error_message": "error.message",
+    },
+}
+
+# Sections whose keys are user-chosen names rather than fixed options.
+OPEN_SECTIONS = {"pricing"}
+
+
+class ConfigError(Exception):
+    """A problem with the config file, worded for the user."""
+
+
+def default_path() -> Path:
+    env = os.environ.get(ENV_PATH)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or "~/.config"
+    return Path(base).expanduser() / "apimon-tui" / "config.toml"
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge `override` into a copy of `base`."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "true or false", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _check_types(data: dict[str, Any], defaults: dict[str, Any], prefix: str = "") -> None:
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if key not in defaults:
+            continue  # unknown keys are reported by `config check`, not fatal here
+        default = defaults[key]
+        if isinstance(default, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config: [{name}] must be a table")
+            if key not in OPEN_SECTIONS:
+                _check_types(value, default, name + ".")
+            continue
+        ok = isinstance(value, type(default)) and not (isinstance(value, bool) and not isinstance(default, bool))
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            raise ConfigError(f"config: {name} must be {_type_name(default)}, not {value!r}")
+
+
+def load(path: str | os.PathLike[str] | None = None, *, required: bool = False) -> dict[str, Any]:
+    """The config at `path` (or the default path) merged over the defaults.
+
+    A missing file at the default path is not an error (the defaults apply);
+    a missing file that was named explicitly is, as is broken TOML.
+    """
+    explicit = path is not None or bool(os.environ.get(ENV_PATH))
+    file = Path(path).expanduser() if path is not None else default_path()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if explicit or required:
+            raise ConfigError(f"config: {file} does not exist (create one with `apimon-tui init`)") from None
+        return copy.deepcopy(DEFAULTS)
+    except OSError as exc:
+        raise ConfigError(f"config: cannot read {file}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config: {file} is not valid TOML: {exc}") from None
+    _check_types(data, DEFAULTS)
+    merged = merge(DEFAULTS, data)
+    merged["_path"] = str(file)
+    return merged

@@ -1,0 +1,50 @@
+"""What every format parser is: lines in, `Call`s out through a sink.
+
+A parser is fed one line at a time (without its newline) and reports each
+line's fate to its sink: a call, a skip (not a call: an ordinary application
+log line) or an unparsed line (looked like the format but was broken).
+Formats whose calls span lines keep that state in the parser object and emit
+the call when it is complete; `flush()` at the end of input emits what is left.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Protocol
+
+from apimon_tui.model import Call
+
+
+class Sink(Protocol):
+    def call(self, call: Call) -> None: ...
+    def skip(self) -> None: ...
+    def unparsed(self, reason: str, text: str) -> None: ...
+
+
+class Parser:
+    """Base class: subclasses set `name` and implement `feed`."""
+
+    name = ""
+
+    def __init__(
+        self,
+        sink: Sink,
+        source: str = "",
+        options: dict[str, Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sink = sink
+        self.source = source
+        self.options = options or {}
+        self.clock = clock
+
+    def feed(self, line: str) -> None:
+        raise NotImplementedError
+
+    def feed_many(self, lines: list[str]) -> None:
+        feed = self.feed
+        for line in lines:
+            feed(line)
+
+    def flush(self) -> None:
+        """End of input: emit any call still waiting for more lines."""

@@ -1,0 +1,107 @@
+"""Bytes in, complete text lines out.
+
+Every source reads raw byte chunks that end anywhere: mid-line, mid-character,
+between `\\r` and `\\n`. `LineAssembler` turns them into whole lines with all
+the work done by C-level bytes/str methods on the whole chunk (no per-byte
+Python loop), so it stays near the speed of a bare `bytes.split` loop.
+"""
+
+from __future__ import annotations
+
+MAX_LINE_BYTES = 1 << 20  # 1 MiB: longer lines are cut here and counted
+
+
+class LineAssembler:
+    """Split a byte stream into `str` lines, holding the partial last line.
+
+    A line longer than `max_line` bytes is cut at `max_line` (the cut part is
+    returned as a line as soon as it is known to be too long, so memory stays
+    bounded) and the rest up to the next newline is dropped; `truncated`
+    counts such lines. Invalid UTF-8 becomes U+FFFD.
+    """
+
+    def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
+        self.max_line = max_line
+        self.truncated = 0
+        self._pending = bytearray()
+        self._dropping = False
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of the partial line held back, waiting for its newline."""
+        return len(self._pending)
+
+    def feed(self, chunk: bytes) -> list[str]:
+        """Add a chunk; return the lines it completes (without newlines)."""
+        if self._dropping:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                return []
+            chunk = chunk[cut + 1:]
+            self._dropping = False
+        lines: list[str] = []
+        if self._pending:
+            end = chunk.find(b"\n")
+            if end < 0:
+                self._pending += chunk
+                self._cut_if_too_long(lines)
+                return lines
+            self._pending += chunk[:end]
+            first = bytes(self._pending)
+            self._pending.clear()
+            lines.extend(self._decode_lines(first + b"\n"))
+            chunk = chunk[end + 1:]
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            self._pending += chunk
+        else:
+            lines.extend(self._decode_lines(chunk[:last + 1]))
+            self._pending += chunk[last + 1:]
+        self._cut_if_too_long(lines)
+        return lines
+
+    def flush(self) -> list[str]:
+        """End of input: return the held partial line, if any."""
+        self._dropping = False
+        if not self._pending:
+            return []
+        tail = bytes(self._pending) + b"\n"
+        self._pending.clear()
+        return self._decode_lines(tail)
+
+    def reset(self) -> None:
+        """Forget the partial line (the file it came from was truncated)."""
+        self._pending.clear()
+        self._dropping = False
+
+    def _cut_if_too_long(self, lines: list[str]) -> None:
+        if len(self._pending) > self.max_line:
+            lines.append(_decode(bytes(self._pending[:self.max_line])))
+            self.truncated += 1
+            self._pending.clear()
+            self._dropping = True
+
+    def _decode_lines(self, block: bytes) -> list[str]:
+        """Decode newline-terminated `block` into lines, cutting long ones."""
+        if len(block) > self.max_line + 2:
+            block = self._cut_long_lines(block)
+        text = block.decode("utf-8", "replace")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        lines = text.split("\n")
+        lines.pop()  # the empty string after the final newline
+        return lines
+
+    def _cut_long_lines(self, block: bytes) -> bytes:
+        limit = self.max_line
+        parts = block.split(b"\n")
+        for i, part in enumerate(parts):
+            if len(part) > limit and not (len(part) == limit + 1 and part.endswith(b"\r")):
+                parts[i] = part[:limit]
+                self.truncated += 1
+        return b"\n".join(parts)
+
+
+def _decode(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace")
+    return text[:-1] if text.endswith("\r") else text

@@ -110,7 +110,6 @@ class Call:
 class Unparsed:
     """A line that looked like the source's format but could not be read."""
 
-    line_no: int
     reason: str
     text: str
 
@@ -133,4 +132,4 @@ class SourceCounts:
     def note_unparsed(self, reason: str, text: str) -> None:
         self.unparsed += 1
         if len(self.first_unparsed) < self.KEEP_UNPARSED:
-            self.first_unparsed.append(Unparsed(self.lines, reason, text[:500]))
+            self.first_unparsed.append(Unparsed(reason, text[:500]))

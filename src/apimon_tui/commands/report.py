@@ -1,0 +1,134 @@
+"""`apimon-tui report`: read logs to the end (or follow them) and summarise.
+
+The same engine and store as the live monitor, so the figures agree with the
+screen. `--json` prints the object documented in `apimon_tui.summary`;
+`--follow` prints one such object per interval until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+import time
+
+from apimon_tui import config as config_mod
+from apimon_tui.engine import Engine
+from apimon_tui.formats import FORMAT_MODULES
+from apimon_tui.summary import summarize
+from apimon_tui.timeutil import parse_duration
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="summarise log files (or follow them with --follow)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="log files, globs, '-' or 'cmd:...'")
+    p.add_argument("--format", default="auto", choices=["auto", *FORMAT_MODULES], help="force a format")
+    p.add_argument("--since", help="only calls newer than this, e.g. 1h")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--follow", action="store_true", help="keep following and print a summary every interval")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between --follow summaries")
+    p.add_argument("--config", help="config file (for pricing overrides and the jsonl mapping)")
+    p.set_defaults(func=run)
+
+
+def check_path(path: str) -> str | None:
+    """A one-line reason a path cannot be reported on, or None when it can."""
+    if path == "-" or path.startswith("cmd:"):
+        return None
+    if glob.has_magic(path):
+        return None if glob.glob(os.path.expanduser(path)) else f"{path}: no file matches this pattern"
+    path = os.path.expanduser(path)
+    if not os.path.exists(path):
+        return f"{path}: no such file"
+    if os.path.isdir(path):
+        return f"{path}: is a directory"
+    if not os.access(path, os.R_OK):
+        return f"{path}: permission denied"
+    if os.path.getsize(path) == 0:
+        return f"{path}: file is empty"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = config_mod.load(args.config)
+        since_s = parse_duration(args.since) if args.since else None
+    except (config_mod.ConfigError, ValueError) as exc:
+        print(f"apimon-tui report: {exc}", file=sys.stderr)
+        return 2
+    if not args.follow:
+        problems = [p for p in map(check_path, args.paths) if p]
+        if problems:
+            for problem in problems:
+                print(f"apimon-tui report: {problem}", file=sys.stderr)
+            return 2
+    engine = Engine(args.paths, fmt=args.format, from_start=True, follow=args.follow,
+                    since_s=since_s, config=config)
+    if args.follow:
+        return _follow(engine, args)
+    engine.read_to_end()
+    summary = _summary(engine)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(render_table(summary))
+    return 0
+
+
+def _summary(engine: Engine) -> dict:
+    return summarize(engine.store.snapshot(), engine.statuses(), engine.pricer.unpriced)
+
+
+def _follow(engine: Engine, args: argparse.Namespace) -> int:
+    emit = (lambda s: json.dumps(s)) if args.json else render_table
+    engine.start()
+    try:
+        while True:
+            time.sleep(args.interval)
+            print(emit(_summary(engine)), flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.stop()
+    print(emit(_summary(engine)), flush=True)
+    return 0
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value / 1000:.2f} s" if value >= 10_000 else f"{value:.0f} ms"
+
+
+def _usd(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.4f}"
+
+
+def render_table(s: dict) -> str:
+    lat = s["latency_ms"]
+    lines = [
+        f"calls {s['calls']:,}   errors {s['errors']:,} ({s['error_rate']:.1%})   "
+        f"lines {s['lines']:,}   skipped {s['skipped']:,}   unparsed {s['unparsed']:,}",
+        f"latency  p50 {_ms(lat['p50'])}   p90 {_ms(lat['p90'])}   p95 {_ms(lat['p95'])}   "
+        f"p99 {_ms(lat['p99'])}   max {_ms(lat['max'])}",
+        f"tokens   in {s['input_tokens']:,}   out {s['output_tokens']:,}   cost {_usd(s['cost_usd'])}",
+        "status   " + "   ".join(f"{k} {v:,}" for k, v in s["status"].items()),
+    ]
+    if s["models"]:
+        width = max(len("model"), *(len(m) for m in s["models"]))
+        lines.append("")
+        lines.append(f"{'model':<{width}}  {'calls':>8}  {'errors':>7}  {'p95':>9}  {'in tok':>10}  {'out tok':>10}  {'cost':>11}")
+        for name, m in s["models"].items():
+            lines.append(
+                f"{name:<{width}}  {m['calls']:>8,}  {m['errors']:>7,}  {_ms(m['p95_ms']):>9}  "
+                f"{m['input_tokens']:>10,}  {m['output_tokens']:>10,}  {_usd(m['cost_usd']):>11}"
+            )
+    if s["unpriced_models"]:
+        lines.append(f"\nunpriced models (no known price): {', '.join(s['unpriced_models'])}")
+    for src in s["sources"]:
+        if src["unparsed_samples"]:
+            lines.append(f"\n{src['source']}: {src['unparsed']} unparsed lines, first ones:")
+            lines.extend(f"  {u['reason']}: {u['text'][:100]}" for u in src["unparsed_samples"])
+    return "\n".join(lines)

@@ -1,0 +1,247 @@
+"""The ingestion engine: sources -> format detection -> parsers -> store.
+
+One `SourceReader` per source detects the format from the first lines (unless
+one is forced), keeps one parser per file (a glob's files each have their own
+multi-line state), prices calls that carry no cost, redacts failed calls, and
+hands calls to the store in batches under the store's lock. `Engine` pumps all
+readers, either to the end of input (`report`, `check`) or in a background
+thread (the monitor, `report --follow`), so the UI never parses.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from apimon_tui import formats
+from apimon_tui.formats.base import Parser
+from apimon_tui.model import Call, SourceCounts
+from apimon_tui.pricing import Pricer
+from apimon_tui.redact import redact
+from apimon_tui.sources import open_source
+from apimon_tui.store import MetricsStore
+
+BATCH_LINES = 20_000
+IDLE_SLEEP_S = 0.1
+
+
+@dataclass(slots=True)
+class SourceStatus:
+    """What the status line shows for one source."""
+
+    label: str
+    format: str | None
+    state: str
+    error: str | None
+    counts: SourceCounts
+    lines_per_s: float
+
+
+class _Sink:
+    """Counts one source's lines and collects its calls for the next batch."""
+
+    __slots__ = ("counts", "batch", "pricer", "since")
+
+    def __init__(self, counts: SourceCounts, pricer: Pricer, since: float | None) -> None:
+        self.counts = counts
+        self.batch: list[Call] = []
+        self.pricer = pricer
+        self.since = since
+
+    def call(self, call: Call) -> None:
+        if self.since is not None and call.ts < self.since:
+            self.counts.skipped += 1
+            return
+        if call.cost_usd is None:
+            call.cost_usd = self.pricer.estimate(call)
+        if call.is_error:
+            if call.raw:
+                call.raw = redact(call.raw)
+            if call.error_message:
+                call.error_message = redact(call.error_message)
+        self.counts.calls += 1
+        self.batch.append(call)
+
+    def skip(self) -> None:
+        self.counts.skipped += 1
+
+    def unparsed(self, reason: str, text: str) -> None:
+        self.counts.note_unparsed(reason, redact(text))
+
+
+class SourceReader:
+    def __init__(
+        self,
+        spec: str,
+        sink: _Sink,
+        *,
+        fmt: str = "auto",
+        from_start: bool = False,
+        follow: bool = True,
+        options: dict[str, Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.source = open_source(spec, from_start=from_start, follow=follow, clock=clock)
+        self.sink = sink
+        self.format = None if fmt == "auto" else fmt
+        if self.format:
+            formats.format_module(self.format)  # fail early on an unknown name
+        self.options = options or {}
+        self.clock = clock
+        self._parsers: dict[str, Parser] = {}
+        self._undetected: list[tuple[str, str]] = []
+        self._rate_mark = (clock(), 0)
+        self.lines_per_s = 0.0
+
+    @property
+    def counts(self) -> SourceCounts:
+        return self.sink.counts
+
+    def pump(self, max_lines: int = BATCH_LINES) -> int:
+        """Read and parse what the source has now; returns the lines read."""
+        lines = self.source.read_lines(max_lines)
+        read = len(lines)
+        if not read:
+            return 0
+        self.counts.lines += read
+        self.counts.last_line_at = self.clock()
+        if self.format is None:
+            lines = self._detect(lines)
+        self._feed(lines)
+        return read
+
+    def _detect(self, lines: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Hold lines until the format is known; give up on a batch of unknown lines."""
+        self._undetected.extend(lines)
+        name = formats.detect([text for _, text in self._undetected])
+        if name is not None:
+            self.format = name
+            held, self._undetected = self._undetected, []
+            return held
+        if len(self._undetected) >= formats.DETECT_LINES or self.source.at_eof:
+            self.counts.skipped += len(self._undetected)
+            self._undetected = []
+        return []
+
+    def _feed(self, lines: list[tuple[str, str]]) -> None:
+        # Lines arrive in runs from the same file; feed each run in one call.
+        run_label, run = None, []
+        for label, text in lines:
+            if label != run_label and run:
+                self._parser(run_label).feed_many(run)
+                run = []
+            run_label = label
+            run.append(text)
+        if run:
+            self._parser(run_label).feed_many(run)
+
+    def _parser(self, label: str) -> Parser:
+        parser = self._parsers.get(label)
+        if parser is None:
+            module = formats.format_module(self.format)
+            options = self.options.get(self.format, {}) if self.format == "jsonl" else {}
+            parser = self._parsers[label] = module.PARSER(self.sink, label, options, self.clock)
+        return parser
+
+    def finish(self) -> None:
+        """End of input: flush parsers holding a partial multi-line call."""
+        if self._undetected:
+            self.counts.skipped += len(self._undetected)
+            self._undetected = []
+        for parser in self._parsers.values():
+            parser.flush()
+
+    def update_rate(self) -> None:
+        now = self.clock()
+        then, lines = self._rate_mark
+        if now - then >= 1.0:
+            self.lines_per_s = (self.counts.lines - lines) / (now - then)
+            self._rate_mark = (now, self.counts.lines)
+
+    def status(self) -> SourceStatus:
+        self.counts.truncated = self.source.truncated
+        return SourceStatus(self.source.label, self.format, self.source.state, self.source.error,
+                            self.counts, self.lines_per_s)
+
+
+class Engine:
+    def __init__(
+        self,
+        specs: list[str],
+        *,
+        store: MetricsStore | None = None,
+        fmt: str = "auto",
+        from_start: bool = False,
+        follow: bool = True,
+        since_s: float | None = None,
+        config: dict[str, Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        config = config or {}
+        self.store = store or MetricsStore(failed_capacity=config.get("store", {}).get("failed_calls", 5000))
+        self.pricer = Pricer(config.get("pricing"))
+        self.clock = clock
+        since = clock() - since_s if since_s is not None else None
+        options = {"jsonl": config.get("jsonl", {})}
+        self.readers = []
+        for spec in specs:
+            sink = _Sink(SourceCounts(label=spec), self.pricer, since)
+            self.readers.append(SourceReader(
+                spec, sink, fmt=fmt, from_start=from_start or since is not None, follow=follow,
+                options=options, clock=clock,
+            ))
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def pump(self) -> int:
+        """One pass over every source; returns the lines read."""
+        total = 0
+        for reader in self.readers:
+            total += reader.pump()
+            self._commit(reader)
+            reader.update_rate()
+        return total
+
+    def _commit(self, reader: SourceReader) -> None:
+        batch = reader.sink.batch
+        if batch:
+            reader.sink.batch = []
+            with self.store.lock:
+                self.store.add_many(batch)
+
+    def read_to_end(self) -> None:
+        """Read every source until it has nothing more (for non-following runs)."""
+        while True:
+            if not self.pump() and all(r.source.at_eof for r in self.readers):
+                break
+        self.finish()
+
+    def finish(self) -> None:
+        for reader in self.readers:
+            reader.finish()
+            self._commit(reader)
+
+    # -- background following ---------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="apimon-ingest", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if not self.pump():
+                self._stop.wait(IDLE_SLEEP_S)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        self.finish()
+        for reader in self.readers:
+            reader.source.close()
+
+    def statuses(self) -> list[SourceStatus]:
+        return [r.status() for r in self.readers]

@@ -1,0 +1,94 @@
+"""`Aggregate`: the mergeable figures of a set of calls.
+
+A per-second bucket, a per-minute bucket, a model's lifetime totals and a
+whole report are all the same thing: counts, tokens, cost and two latency
+histograms that add up when merged.
+"""
+
+from __future__ import annotations
+
+import math
+
+from apimon_tui.store.histogram import Histogram
+
+
+class Aggregate:
+    __slots__ = (
+        "calls", "errors", "status", "input_tokens", "output_tokens", "cached_tokens",
+        "cost_usd", "costed_calls", "uncosted_calls", "latency", "ttft", "first_ts", "last_ts",
+    )
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.errors = 0
+        self.status: dict[str, int] = {}
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cached_tokens = 0
+        self.cost_usd = 0.0
+        self.costed_calls = 0
+        self.uncosted_calls = 0
+        self.latency = Histogram()
+        self.ttft = Histogram()
+        self.first_ts = math.inf
+        self.last_ts = -math.inf
+
+    def add(
+        self,
+        ts: float,
+        error: bool,
+        status: str,
+        latency_ms: float | None,
+        ttft_ms: float | None,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        cached_tokens: int | None,
+        cost_usd: float | None,
+    ) -> None:
+        self.calls += 1
+        if error:
+            self.errors += 1
+        st = self.status
+        st[status] = st.get(status, 0) + 1
+        if latency_ms is not None:
+            self.latency.add(latency_ms)
+        if ttft_ms is not None:
+            self.ttft.add(ttft_ms)
+        if input_tokens:
+            self.input_tokens += input_tokens
+        if output_tokens:
+            self.output_tokens += output_tokens
+        if cached_tokens:
+            self.cached_tokens += cached_tokens
+        if cost_usd is None:
+            self.uncosted_calls += 1
+        else:
+            self.cost_usd += cost_usd
+            self.costed_calls += 1
+        if ts < self.first_ts:
+            self.first_ts = ts
+        if ts > self.last_ts:
+            self.last_ts = ts
+
+    def merge(self, other: Aggregate) -> None:
+        self.calls += other.calls
+        self.errors += other.errors
+        st = self.status
+        for k, n in other.status.items():
+            st[k] = st.get(k, 0) + n
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cached_tokens += other.cached_tokens
+        self.cost_usd += other.cost_usd
+        self.costed_calls += other.costed_calls
+        self.uncosted_calls += other.uncosted_calls
+        self.latency.merge(other.latency)
+        self.ttft.merge(other.ttft)
+        if other.first_ts < self.first_ts:
+            self.first_ts = other.first_ts
+        if other.last_ts > self.last_ts:
+            self.last_ts = other.last_ts
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.calls if self.calls else 0.0

@@ -1,0 +1,410 @@
+"""`MetricsStore`: the one place every view reads figures from.
+
+Calls are folded into buckets keyed by time and by series, a series being
+(source, model, status, error code), so a filter on any of those is exact on
+every figure. Two tiers keep memory bounded whatever the run time:
+
+- per-second buckets for the last `fine_s` seconds (default 1 h) answer the
+  short windows and the sparklines;
+- per-minute buckets for the last `horizon_s` seconds (default 24 h) answer
+  the long windows;
+- minute buckets older than the horizon fold into one archive aggregate per
+  series, so lifetime totals (`report`) stay exact.
+
+Time is the calls' own: the tiers are pruned relative to the newest call seen,
+so a report over last month's log keeps its windows.
+
+The only whole calls kept are the most recent failed ones (a bounded ring)
+and the latest rate-limit headroom per model.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from apimon_tui.model import Call, RateLimit
+from apimon_tui.store.aggregate import Aggregate
+
+SeriesKey = tuple[str, str, str, str]  # source, model, status, error code
+NO_MODEL = "(none)"
+OTHER = "(other)"
+
+
+@dataclass(slots=True)
+class ErrorGroup:
+    """Failed calls with the same status, error code and model."""
+
+    status: str
+    code: str
+    model: str
+    count: int = 0
+    first_ts: float = math.inf
+    last_ts: float = -math.inf
+    last_message: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.status, self.code, self.model)
+
+
+@dataclass(slots=True)
+class RateLimitSeen:
+    model: str
+    ts: float
+    source: str
+    ratelimit: RateLimit
+
+
+@dataclass(slots=True)
+class CallFilter:
+    """What `/` narrows every panel to. Empty fields match everything."""
+
+    model: str = ""
+    status: str = ""
+    error_code: str = ""
+    source: str = ""
+    text: str = ""
+
+    def is_empty(self) -> bool:
+        return not (self.model or self.status or self.error_code or self.source or self.text)
+
+    def matches_key(self, key: SeriesKey) -> bool:
+        """Does a series (source, model, status, code) pass the filter?"""
+        if not self._matches_fields(key):
+            return False
+        return not self.text or _contains(self.text, key)
+
+    def matches_call(self, call: Call) -> bool:
+        """Like `matches_key`, with free text also searched in the call's details."""
+        key = _key_fields(call)
+        if not self._matches_fields(key):
+            return False
+        details = (call.request_id, call.error_message, call.error_type, call.endpoint)
+        return not self.text or _contains(self.text, key + details)
+
+    def matches_scope(self, model: str, source: str = "") -> bool:
+        """For figures kept per model (rate limits, error groups): model, source and text only."""
+        if (self.model and self.model != model) or (source and self.source and self.source != source):
+            return False
+        return not self.text or _contains(self.text, (model, source))
+
+    def _matches_fields(self, key: SeriesKey) -> bool:
+        source, model, status, code = key
+        return (
+            (not self.model or self.model == model)
+            and (not self.source or self.source == source)
+            and (not self.error_code or self.error_code == code)
+            and (not self.status or _status_matches(self.status, status))
+        )
+
+
+def _contains(text: str, values) -> bool:
+    needle = text.lower()
+    return any(needle in (v or "").lower() for v in values)
+
+
+def _status_matches(wanted: str, status: str) -> bool:
+    """`429` matches exactly; `5xx` / `5` match a class; `err` matches no answer."""
+    wanted = wanted.lower()
+    if wanted.endswith("xx"):
+        wanted = wanted[:-2]
+    return status.lower().startswith(wanted)
+
+
+def _key_fields(call: Call) -> SeriesKey:
+    return (call.source, call.model or NO_MODEL, call.status_label, call.error_code or "")
+
+
+@dataclass(slots=True)
+class Point:
+    """One step of a time series: counts and the latency histogram's p95."""
+
+    start: float
+    calls: int
+    errors: int
+    p95_ms: float | None
+
+
+@dataclass
+class Snapshot:
+    """The figures of one window under one filter: what panels draw."""
+
+    window_s: float | None
+    now: float
+    total: Aggregate
+    by_model: dict[str, Aggregate]
+    by_source: dict[str, Aggregate]
+    points: list[Point] = field(default_factory=list)
+    step_s: float = 1.0
+    ratelimits: list[RateLimitSeen] = field(default_factory=list)
+    failed: list[Call] = field(default_factory=list)
+    groups: list[ErrorGroup] = field(default_factory=list)
+
+    @property
+    def rate_per_s(self) -> float:
+        if self.window_s:
+            return self.total.calls / self.window_s
+        span = self.total.last_ts - self.total.first_ts
+        return self.total.calls / span if span > 0 else 0.0
+
+
+class MetricsStore:
+    def __init__(
+        self,
+        *,
+        fine_s: int = 3600,
+        horizon_s: int = 86400,
+        failed_capacity: int = 5000,
+        max_series: int = 2000,
+        max_groups: int = 1000,
+    ) -> None:
+        self.fine_s = fine_s
+        self.horizon_s = max(horizon_s, fine_s)
+        self.max_series = max_series
+        self.max_groups = max_groups
+        self._seconds: dict[int, dict[SeriesKey, Aggregate]] = {}
+        self._minutes: dict[int, dict[SeriesKey, Aggregate]] = {}
+        self._archive: dict[SeriesKey, Aggregate] = {}
+        self._series: set[SeriesKey] = set()
+        self.newest = -math.inf
+        self._pruned_at = -math.inf
+        self.failed: deque[Call] = deque(maxlen=failed_capacity)
+        self.groups: dict[tuple[str, str, str], ErrorGroup] = {}
+        self.ratelimits: dict[str, RateLimitSeen] = {}
+        self.calls_added = 0
+        self.version = 0  # bumped on every change, so views can skip redraws
+        # Held by the ingest thread while it adds a batch and by readers while
+        # they take a snapshot: dicts must not change under an iteration.
+        self.lock = threading.RLock()
+
+    # -- writing -----------------------------------------------------------
+
+    def add(self, call: Call) -> None:
+        ts = call.ts
+        error = call.is_error
+        status = call.status_label
+        key = (call.source, call.model or NO_MODEL, status, call.error_code or "")
+        if key not in self._series:
+            key = self._admit(key)
+        args = (ts, error, status, call.latency_ms, call.ttft_ms, call.input_tokens,
+                call.output_tokens, call.cached_tokens, call.cost_usd)
+        if ts > self.newest:
+            self.newest = ts
+            if ts - self._pruned_at >= 60:
+                self._prune()
+        sec = int(ts)
+        if sec > self.newest - self.fine_s:
+            self._bucket(self._seconds, sec, key).add(*args)
+        minute = sec - sec % 60
+        if minute > self.newest - self.horizon_s - 60:
+            self._bucket(self._minutes, minute, key).add(*args)
+        else:
+            self._archived(key).add(*args)
+        if error:
+            self._add_failed(call)
+        if call.ratelimit is not None and call.model:
+            seen = self.ratelimits.get(call.model)
+            if seen is None or seen.ts <= ts:
+                self.ratelimits[call.model] = RateLimitSeen(call.model, ts, call.source, call.ratelimit)
+        self.calls_added += 1
+        self.version += 1
+
+    def add_many(self, calls: list[Call]) -> None:
+        with self.lock:
+            add = self.add
+            for call in calls:
+                add(call)
+
+    def _admit(self, key: SeriesKey) -> SeriesKey:
+        """Register a new series, folding into `(other)` past the cap."""
+        if len(self._series) >= self.max_series:
+            key = (key[0], OTHER, key[2], "")
+        self._series.add(key)
+        return key
+
+    @staticmethod
+    def _bucket(tier: dict[int, dict[SeriesKey, Aggregate]], t: int, key: SeriesKey) -> Aggregate:
+        slot = tier.get(t)
+        if slot is None:
+            slot = tier[t] = {}
+        agg = slot.get(key)
+        if agg is None:
+            agg = slot[key] = Aggregate()
+        return agg
+
+    def _archived(self, key: SeriesKey) -> Aggregate:
+        agg = self._archive.get(key)
+        if agg is None:
+            agg = self._archive[key] = Aggregate()
+        return agg
+
+    def _prune(self) -> None:
+        self._pruned_at = self.newest
+        fine_edge = self.newest - self.fine_s
+        for sec in [s for s in self._seconds if s <= fine_edge]:
+            del self._seconds[sec]
+        horizon_edge = self.newest - self.horizon_s - 60
+        for minute in [m for m in self._minutes if m <= horizon_edge]:
+            for key, agg in self._minutes.pop(minute).items():
+                self._archived(key).merge(agg)
+
+    def _add_failed(self, call: Call) -> None:
+        self.failed.append(call)
+        gkey = call.group_key()
+        group = self.groups.get(gkey)
+        if group is None:
+            if len(self.groups) >= self.max_groups:
+                oldest = min(self.groups.values(), key=lambda g: g.last_ts)
+                del self.groups[oldest.key]
+            group = self.groups[gkey] = ErrorGroup(*gkey)
+        group.count += 1
+        group.first_ts = min(group.first_ts, call.ts)
+        if call.ts >= group.last_ts:
+            group.last_ts = call.ts
+            group.last_message = call.error_message or ""
+
+    def merge(self, other: MetricsStore) -> None:
+        """Fold another store in (used to combine stores built in parallel)."""
+        for tier, theirs in ((self._seconds, other._seconds), (self._minutes, other._minutes)):
+            for t, slot in theirs.items():
+                for key, agg in slot.items():
+                    self._bucket(tier, t, key).merge(agg)
+        for key, agg in other._archive.items():
+            self._archived(key).merge(agg)
+        self._series |= other._series
+        self.newest = max(self.newest, other.newest)
+        for call in sorted(other.failed, key=lambda c: c.ts):
+            self._add_failed(call)
+        for model, seen in other.ratelimits.items():
+            mine = self.ratelimits.get(model)
+            if mine is None or mine.ts <= seen.ts:
+                self.ratelimits[model] = seen
+        self.calls_added += other.calls_added
+        self._prune()
+        self.version += 1
+
+    # -- reading -----------------------------------------------------------
+
+    def snapshot(
+        self,
+        window_s: float | None = None,
+        now: float | None = None,
+        flt: CallFilter | None = None,
+        *,
+        points: int = 60,
+        failed_limit: int = 200,
+    ) -> Snapshot:
+        """Figures over the last `window_s` seconds up to `now` (None: everything).
+
+        `now` defaults to the newest call's time. `points` sets how many steps
+        the time series has; `failed_limit` bounds the failed calls returned.
+        """
+        with self.lock:
+            return self._snapshot(window_s, now, flt, points, failed_limit)
+
+    def _snapshot(self, window_s, now, flt, points, failed_limit) -> Snapshot:
+        if now is None:
+            now = self.newest if self.newest > -math.inf else 0.0
+        flt = flt if flt is not None and not flt.is_empty() else None
+        keep = self._key_test(flt)
+        total, by_model, by_source = Aggregate(), {}, {}
+
+        def fold(key: SeriesKey, agg: Aggregate) -> None:
+            if not keep(key):
+                return
+            total.merge(agg)
+            _into(by_model, key[1], agg)
+            _into(by_source, key[0], agg)
+
+        for key, agg in self._window_aggregates(window_s, now):
+            fold(key, agg)
+        snap = Snapshot(window_s, now, total, by_model, by_source)
+        if window_s:
+            snap.points, snap.step_s = self._series_points(window_s, now, points, keep)
+        snap.ratelimits = sorted(
+            (r for r in self.ratelimits.values() if flt is None or flt.matches_scope(r.model, r.source)),
+            key=lambda r: r.model,
+        )
+        start = now - window_s if window_s else -math.inf
+        failed = []
+        for call in reversed(self.failed):
+            if call.ts <= start:
+                continue
+            if call.ts <= now and (flt is None or flt.matches_call(call)):
+                failed.append(call)
+                if len(failed) >= failed_limit:
+                    break
+        snap.failed = failed
+        snap.groups = sorted(
+            (g for g in self.groups.values() if g.last_ts > start and (flt is None or _group_matches(flt, g))),
+            key=lambda g: g.last_ts,
+            reverse=True,
+        )
+        return snap
+
+    def _key_test(self, flt: CallFilter | None):
+        if flt is None:
+            return lambda key: True
+        cache: dict[SeriesKey, bool] = {}
+
+        def keep(key: SeriesKey) -> bool:
+            hit = cache.get(key)
+            if hit is None:
+                hit = cache[key] = flt.matches_key(key)
+            return hit
+
+        return keep
+
+    def _window_aggregates(self, window_s: float | None, now: float):
+        """(series, aggregate) pairs covering the window, from the finest tier that can."""
+        if window_s is None:
+            yield from self._archive.items()
+            for slot in self._minutes.values():
+                yield from slot.items()
+            return
+        start = now - window_s
+        if window_s <= self.fine_s:
+            for sec, slot in self._seconds.items():
+                if start < sec + 1 and sec <= now:
+                    yield from slot.items()
+            return
+        for minute, slot in self._minutes.items():
+            if start < minute + 60 and minute <= now:
+                yield from slot.items()
+
+    def _series_points(self, window_s: float, now: float, points: int, keep) -> tuple[list[Point], float]:
+        fine = window_s <= self.fine_s
+        unit = 1 if fine else 60
+        step = max(unit, math.ceil(window_s / max(points, 1) / unit) * unit)
+        tier = self._seconds if fine else self._minutes
+        count = max(1, math.ceil(window_s / step))
+        first = (int(now) // step + 1) * step - count * step
+        steps = [Aggregate() for _ in range(count)]
+        for t, slot in tier.items():
+            i = (t - first) // step
+            if 0 <= i < count:
+                for key, agg in slot.items():
+                    if keep(key):
+                        steps[i].merge(agg)
+        out = [
+            Point(first + i * step, a.calls, a.errors, a.latency.percentile(95))
+            for i, a in enumerate(steps)
+        ]
+        return out, float(step)
+
+
+def _group_matches(flt: CallFilter, group: ErrorGroup) -> bool:
+    """Groups span sources, so a source filter does not hide them."""
+    return flt._matches_fields((flt.source, group.model, group.status, group.code)) and (
+        not flt.text or _contains(flt.text, (group.model, group.status, group.code, group.last_message))
+    )
+
+
+def _into(table: dict[str, Aggregate], name: str, agg: Aggregate) -> None:
+    mine = table.get(name)
+    if mine is None:
+        mine = table[name] = Aggregate()
+    mine.merge(agg)

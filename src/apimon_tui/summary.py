@@ -1,0 +1,81 @@
+"""The summary object `report --json` prints, built from a snapshot.
+
+Key names are a contract with scripts: add keys, never rename them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from apimon_tui.engine import SourceStatus
+from apimon_tui.store import Aggregate, Snapshot
+from apimon_tui.store.metrics import NO_MODEL
+
+PERCENTILES = (50, 90, 95, 99)
+
+
+def latency_figures(agg: Aggregate, which: str = "latency") -> dict[str, float | None]:
+    hist = getattr(agg, which)
+    p50, p90, p95, p99 = hist.percentiles(PERCENTILES)
+    top = hist.max if hist.count else None
+    return {"p50": p50, "p90": p90, "p95": p95, "p99": p99, "max": top}
+
+
+def _cost(agg: Aggregate) -> float | None:
+    return round(agg.cost_usd, 10) if agg.costed_calls else None
+
+
+def _ts(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def summarize(snap: Snapshot, statuses: list[SourceStatus], unpriced: set[str]) -> dict[str, Any]:
+    total = snap.total
+    models = {
+        name: {
+            "calls": agg.calls,
+            "errors": agg.errors,
+            "input_tokens": agg.input_tokens,
+            "output_tokens": agg.output_tokens,
+            "cost_usd": _cost(agg),
+            "p95_ms": agg.latency.percentile(95),
+        }
+        for name, agg in sorted(snap.by_model.items())
+        if name != NO_MODEL
+    }
+    return {
+        "lines": sum(s.counts.lines for s in statuses),
+        "calls": total.calls,
+        "skipped": sum(s.counts.skipped for s in statuses),
+        "unparsed": sum(s.counts.unparsed for s in statuses),
+        "errors": total.errors,
+        "error_rate": round(total.error_rate, 6),
+        "latency_ms": latency_figures(total),
+        "ttft_ms": latency_figures(total, "ttft"),
+        "status": dict(sorted(total.status.items())),
+        "models": models,
+        "input_tokens": total.input_tokens,
+        "output_tokens": total.output_tokens,
+        "cached_tokens": total.cached_tokens,
+        "cost_usd": round(total.cost_usd, 10),
+        "uncosted_calls": total.uncosted_calls,
+        "unpriced_models": sorted(unpriced),
+        "first_ts": _ts(total.first_ts),
+        "last_ts": _ts(total.last_ts),
+        "sources": [
+            {
+                "source": s.label,
+                "format": s.format,
+                "lines": s.counts.lines,
+                "calls": s.counts.calls,
+                "skipped": s.counts.skipped,
+                "unparsed": s.counts.unparsed,
+                "truncated": s.counts.truncated,
+                "unparsed_samples": [
+                    {"reason": u.reason, "text": u.text} for u in s.counts.first_unparsed[:5]
+                ],
+            }
+            for s in statuses
+        ],
+    }

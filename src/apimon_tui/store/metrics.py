@@ -368,11 +368,11 @@ class MetricsStore:
         start = now - window_s
         if window_s <= self.fine_s:
             for sec, slot in self._seconds.items():
-                if start < sec + 1 and sec <= now:
+                if start < sec <= now:
                     yield from slot.items()
             return
         for minute, slot in self._minutes.items():
-            if start < minute + 60 and minute <= now:
+            if start < minute + 30 and minute <= now:  # buckets mostly inside the window
                 yield from slot.items()
 
     def _series_points(self, window_s: float, now: float, points: int, keep) -> tuple[list[Point], float]:

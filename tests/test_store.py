@@ -1,0 +1,132 @@
+"""The metrics store: windows, filters, percentiles, memory bounds, merging."""
+
+import math
+import random
+
+import pytest
+
+from apimon_tui.model import Call, RateLimit
+from apimon_tui.store import CallFilter, Histogram, MetricsStore
+
+
+def nearest_rank(values, q):
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_percentiles_within_one_percent_of_nearest_rank(seed):
+    rng = random.Random(seed)
+    values = [rng.lognormvariate(5, 1.5) for _ in range(20_000)] + [0.0, 0.3, 120_000.0]
+    hist = Histogram()
+    for v in values:
+        hist.add(v)
+    for q in (50, 90, 95, 99, 99.9, 100):
+        exact = nearest_rank(values, q)
+        assert hist.percentile(q) == pytest.approx(exact, rel=0.01)
+    assert hist.max == max(values)
+
+
+def test_merged_histograms_answer_like_one():
+    rng = random.Random(7)
+    a, b, whole = Histogram(), Histogram(), Histogram()
+    for i in range(5000):
+        v = rng.uniform(1, 3000)
+        (a if i % 2 else b).add(v)
+        whole.add(v)
+    a.merge(b)
+    assert a.percentiles((50, 95, 99)) == whole.percentiles((50, 95, 99))
+    assert a.count == whole.count
+
+
+def call(ts, status=200, model="gpt-4o", latency=100.0, source="a.log", **kw):
+    return Call(ts=ts, status=status, model=model, latency_ms=latency, source=source, **kw)
+
+
+def test_windows_count_only_their_calls():
+    store = MetricsStore()
+    for i in range(600):  # one call a second for ten minutes, an error every tenth
+        store.add(call(1_000_000 + i, status=500 if i % 10 == 0 else 200))
+    now = 1_000_000 + 599
+    assert store.snapshot(60, now).total.calls == 60
+    assert store.snapshot(300, now).total.calls == 300
+    snap = store.snapshot(300, now)
+    assert snap.total.errors == 30
+    assert snap.rate_per_s == pytest.approx(1.0)
+    assert sum(p.calls for p in snap.points) == 300
+    assert store.snapshot(None).total.calls == 600
+
+
+def test_long_windows_use_minute_buckets_and_lifetime_stays_exact():
+    store = MetricsStore(fine_s=600, horizon_s=3600)
+    start = 2_000_000
+    for i in range(0, 3 * 3600, 10):  # three hours, a call every ten seconds
+        store.add(call(start + i, latency=float(i % 1000 + 1)))
+    now = start + 3 * 3600 - 10
+    assert store.snapshot(3600, now).total.calls == pytest.approx(360, abs=6)
+    lifetime = store.snapshot(None).total
+    assert lifetime.calls == 3 * 360
+    assert lifetime.latency.count == 3 * 360
+    # memory: seconds older than fine_s and minutes older than the horizon are gone
+    assert min(store._seconds) > now - 600 - 61
+    assert min(store._minutes) >= now - 3600 - 180
+
+
+def test_filters_apply_to_every_figure():
+    store = MetricsStore()
+    t = 3_000_000
+    store.add(call(t, model="gpt-4o", latency=100))
+    store.add(call(t + 1, model="gpt-4o", status=429, latency=900, error_code="rate_limit_exceeded"))
+    store.add(call(t + 2, model="gpt-4.1", status=500, latency=2000, source="b.log", request_id="req_abc"))
+    assert store.snapshot(60, t + 3, CallFilter(model="gpt-4o")).total.calls == 2
+    five = store.snapshot(60, t + 3, CallFilter(status="5xx"))
+    assert five.total.calls == 1 and five.total.latency.max == 2000
+    assert store.snapshot(60, t + 3, CallFilter(error_code="rate_limit_exceeded")).total.calls == 1
+    assert store.snapshot(60, t + 3, CallFilter(source="b.log")).total.calls == 1
+    text = store.snapshot(60, t + 3, CallFilter(text="req_abc"))
+    assert [c.request_id for c in text.failed] == ["req_abc"]
+
+
+def test_failed_ring_is_bounded_and_groups_count_everything():
+    store = MetricsStore(failed_capacity=100)
+    for i in range(1000):
+        store.add(call(4_000_000 + i, status=429, error_code="rate_limit_exceeded", error_message=f"m{i}"))
+    assert len(store.failed) == 100
+    snap = store.snapshot(None, failed_limit=10)
+    assert [c.error_message for c in snap.failed[:2]] == ["m999", "m998"]
+    (group,) = snap.groups
+    assert (group.count, group.first_ts, group.last_ts) == (1000, 4_000_000, 4_000_999)
+
+
+def test_latest_rate_limit_per_model():
+    store = MetricsStore()
+    store.add(call(10, ratelimit=RateLimit(limit_requests=100, remaining_requests=50)))
+    store.add(call(12, ratelimit=RateLimit(limit_requests=100, remaining_requests=5)))
+    store.add(call(11, ratelimit=RateLimit(limit_requests=100, remaining_requests=70)))  # late, older
+    (seen,) = store.snapshot(60, 12).ratelimits
+    assert seen.ratelimit.requests_fraction() == 0.05
+
+
+def test_merged_stores_equal_one_store():
+    rng = random.Random(3)
+    calls = [call(5_000_000 + rng.uniform(0, 7200), status=rng.choice([200, 200, 429, 500]),
+                  model=rng.choice(["a", "b"]), latency=rng.uniform(1, 5000)) for _ in range(4000)]
+    one, left, right = MetricsStore(), MetricsStore(), MetricsStore()
+    for c in sorted(calls, key=lambda c: c.ts):
+        one.add(c)
+    for i, c in enumerate(calls):
+        (left if i % 2 else right).add(c)
+    left.merge(right)
+    a, b = one.snapshot(None), left.snapshot(None)
+    assert (a.total.calls, a.total.errors, a.total.status) == (b.total.calls, b.total.errors, b.total.status)
+    assert a.total.latency.percentiles((50, 99)) == b.total.latency.percentiles((50, 99))
+    assert {k: v.calls for k, v in a.by_model.items()} == {k: v.calls for k, v in b.by_model.items()}
+
+
+def test_series_are_capped():
+    store = MetricsStore(max_series=10)
+    for i in range(100):
+        store.add(call(6_000_000 + i, model=f"m{i}"))
+    snap = store.snapshot(None)
+    assert snap.total.calls == 100
+    assert len(snap.by_model) <= 11 and snap.by_model["(other)"].calls >= 90

@@ -27,6 +27,11 @@ DEFAULTS: dict[str, Any] = {
     "store": {
         "failed_calls": 5000,  # failed calls kept for drill-down
     },
+    "ui": {
+        "theme": "apimon-dark",  # a theme from themes/ or the config folder's themes/
+        "refresh": 1.0,          # seconds between screen updates
+    },
+    "keys": {},                # binding id = "key", e.g. quit = "ctrl+q" (ids on the help screen)
     "pricing": {},             # model = {input_per_mtok = 2.5, output_per_mtok = 10.0}
     "jsonl": {                 # field mapping for the generic `jsonl` format (dotted paths)
         "ts": "timestamp",
@@ -47,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Sections whose keys are user-chosen names rather than fixed options.
-OPEN_SECTIONS = {"pricing"}
+OPEN_SECTIONS = {"pricing", "keys"}
 
 
 class ConfigError(Exception):

@@ -74,6 +74,11 @@ class LineAssembler:
         self._pending.clear()
         self._dropping = False
 
+    def skip_to_next_line(self) -> None:
+        """Drop input up to the next newline (reading started mid-line)."""
+        self._pending.clear()
+        self._dropping = True
+
     def _cut_if_too_long(self, lines: list[str]) -> None:
         if len(self._pending) > self.max_line:
             lines.append(_decode(bytes(self._pending[:self.max_line])))

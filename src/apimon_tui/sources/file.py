@@ -1,0 +1,384 @@
+"""Following one file like `tail -F`, by polling (no inotify dependency).
+
+Each `read_lines()` call is one poll: read what the file gained (at most
+`read_budget` bytes, so one huge file cannot starve the others), and at the
+end of the data look at the path to notice what happened to it:
+
+- truncated in place (`copytruncate`): the size fell below our offset, or the
+  first block changed; start over from 0;
+- rotated by rename (or replaced): the path now names another inode; read the
+  rest of the old file through the open descriptor, then open the new file
+  from its start;
+- gone: keep reading the old descriptor while the renamed file still exists,
+  and wait for the path to return (then it is read from its start).
+
+`offset_since` finds where to start for `--since` by a binary search on byte
+offsets, reading a few lines per probe instead of the whole file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections import OrderedDict
+from typing import Callable
+
+from apimon_tui.sources.base import DEFAULT_MAX_LINES, Source, Tagged, tag
+from apimon_tui.sources.lines import MAX_LINE_BYTES, LineAssembler
+
+CHUNK_BYTES = 256 * 1024
+READ_BUDGET_BYTES = 8 * 1024 * 1024   # per file per read_lines() call
+FIRST_BLOCK_BYTES = 4096              # compared to notice a rewritten file
+EVENT_SECONDS = 5.0                   # how long `rotated`/`truncated` stay shown
+SINCE_WINDOW_BYTES = 64 * 1024        # below this the search reads linearly
+
+Ident = tuple[int, int]               # (st_dev, st_ino)
+StartAt = Callable[[str], int]        # path -> byte offset to start reading at
+
+
+class Handoff:
+    """Who holds which inode, and where a follower that let one go stopped.
+
+    Shared by the files of one glob: when `app.log` is renamed to `app.log.1`
+    and both match, the follower of `app.log.1` resumes where the follower of
+    `app.log` stopped instead of reading it again from the start.
+    """
+
+    KEEP = 1024
+
+    def __init__(self) -> None:
+        self._holders: dict[Ident, str] = {}
+        self._released: OrderedDict[Ident, tuple[int, bytes]] = OrderedDict()
+
+    def holder(self, ident: Ident) -> str | None:
+        return self._holders.get(ident)
+
+    def hold(self, ident: Ident, owner: str) -> None:
+        self._holders[ident] = owner
+
+    def release(self, ident: Ident, owner: str, offset: int, first_block: bytes) -> None:
+        if self._holders.get(ident) == owner:
+            del self._holders[ident]
+        self._released[ident] = (offset, first_block)
+        while len(self._released) > self.KEEP:
+            self._released.popitem(last=False)
+
+    def claim(self, ident: Ident, fd: int) -> int | None:
+        """The offset to resume `ident` at, if it is the file that was let go."""
+        entry = self._released.pop(ident, None)
+        if entry is None:
+            return None
+        offset, first_block = entry
+        if os.pread(fd, len(first_block), 0) != first_block:
+            return None  # the inode number was reused by another file
+        return offset
+
+
+class FileSource(Source):
+    """One path, followed through growth, rotation, truncation and absence.
+
+    `follow=False` reads the file once to its end (for `report`), from the
+    start or from `start_at(path)`. `follow=True` starts at the end of a file
+    that exists now (or at `start_at(path)`, or at 0 with `from_start`); a
+    file that appears later is always read from its start.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        follow: bool = True,
+        from_start: bool = False,
+        label: str | None = None,
+        start_at: StartAt | None = None,
+        clock: Callable[[], float] = time.time,
+        handoff: Handoff | None = None,
+        chunk_bytes: int = CHUNK_BYTES,
+        read_budget: int = READ_BUDGET_BYTES,
+    ) -> None:
+        super().__init__(label or path, follow)
+        self.path = path
+        self.clock = clock
+        self.chunk_bytes = chunk_bytes
+        self.read_budget = read_budget
+        self._from_start = from_start or not follow
+        self._start_at = start_at
+        self._handoff = handoff
+        self._assembler = LineAssembler()
+        self._ready: list[str] = []
+        self._file: io.FileIO | None = None
+        self._ident: Ident | None = None
+        self._offset = 0
+        self._first_block = b""
+        self._mtime_ns = 0
+        self._base_state = "waiting for file"
+        self._event: str | None = None
+        self._event_at = 0.0
+        self._error: str | None = None
+        self._done = False
+        self._open(initial=True)
+
+    # -- the Source interface -------------------------------------------
+
+    def read_lines(self, max_lines: int = DEFAULT_MAX_LINES) -> Tagged:
+        if len(self._ready) < max_lines and not self._done:
+            self._poll(max_lines)
+        if len(self._ready) <= max_lines:
+            lines, self._ready = self._ready, []
+        else:
+            lines = self._ready[:max_lines]
+            del self._ready[:max_lines]
+        return tag(self.label, lines)
+
+    @property
+    def state(self) -> str:
+        if self._event and self.clock() - self._event_at < EVENT_SECONDS:
+            return self._event
+        return self._base_state
+
+    @property
+    def error(self) -> str | None:
+        return self._error
+
+    @property
+    def truncated(self) -> int:
+        return self._assembler.truncated
+
+    @property
+    def at_eof(self) -> bool:
+        return self._done and not self._ready
+
+    @property
+    def idle(self) -> bool:
+        """No file open and no lines waiting to be handed out."""
+        return self._file is None and not self._ready
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._done = True
+        self._base_state = "closed"
+
+    def let_go(self, max_lines: int = DEFAULT_MAX_LINES) -> bool:
+        """Finish the open file and hand it over; False if not read to its end yet."""
+        if self._file is None:
+            return True
+        if not self._read(max_lines, self.read_budget):
+            return False
+        self._release()
+        self._base_state = "waiting for file"
+        return True
+
+    # -- opening --------------------------------------------------------
+
+    def _open(self, initial: bool) -> bool:
+        try:
+            f = open(self.path, "rb", buffering=0)
+        except FileNotFoundError:
+            self._base_state = "waiting for file"
+            if not self.follow:
+                self._fail(f"no such file: {self.path}")
+            return False
+        except OSError as exc:
+            self._fail(f"cannot open {self.path}: {exc.strerror or exc}")
+            return False
+        fd = f.fileno()
+        st = os.fstat(fd)
+        ident = (st.st_dev, st.st_ino)
+        holder = self._handoff.holder(ident) if self._handoff else None
+        if holder is not None and holder != self.path:
+            f.close()  # still being read under its old name: wait for it
+            return False
+        offset = self._handoff.claim(ident, fd) if self._handoff else None
+        if offset is None:
+            offset = self._initial_offset(st.st_size) if initial else 0
+        offset = max(0, min(offset, st.st_size))
+        f.seek(offset)
+        if offset > 0 and os.pread(fd, 1, offset - 1) != b"\n":
+            self._assembler.skip_to_next_line()  # started mid-line
+        self._file, self._ident, self._offset = f, ident, offset
+        self._first_block = os.pread(fd, min(FIRST_BLOCK_BYTES, st.st_size), 0)
+        self._mtime_ns = st.st_mtime_ns
+        self._error = None
+        self._base_state = "following" if self.follow else "reading"
+        if self._handoff:
+            self._handoff.hold(ident, self.path)
+        return True
+
+    def _initial_offset(self, size: int) -> int:
+        if self._start_at is not None:
+            return self._start_at(self.path)
+        return 0 if self._from_start else size
+
+    def _fail(self, message: str) -> None:
+        self._error = message
+        self._base_state = "unreadable" if os.path.exists(self.path) else "waiting for file"
+        if not self.follow:
+            self._done = True
+
+    # -- one poll ---------------------------------------------------------
+
+    def _poll(self, max_lines: int) -> None:
+        if self._file is None and not self._open(initial=False):
+            return
+        if self.follow:
+            self._check_rewritten()
+        if not self._read(max_lines, self.read_budget):
+            return
+        if not self.follow:
+            self._ready += self._assembler.flush()
+            self._file.close()
+            self._file = None
+            self._done = True
+            self._base_state = "read to end"
+            return
+        self._check_path(max_lines)
+
+    def _read(self, max_lines: int, budget: int) -> bool:
+        """Read up to `budget` bytes; True when the end of the file was reached."""
+        f, feed, ready = self._file, self._assembler.feed, self._ready
+        while len(ready) < max_lines and budget > 0:
+            try:
+                data = f.read(min(self.chunk_bytes, budget))
+            except OSError as exc:
+                self._error = f"cannot read {self.path}: {exc.strerror or exc}"
+                return True
+            if not data:
+                return True
+            self._offset += len(data)
+            budget -= len(data)
+            ready += feed(data)
+        return False
+
+    def _check_rewritten(self) -> None:
+        """Start over from 0 if the file was truncated or rewritten in place."""
+        fd = self._file.fileno()
+        st = os.fstat(fd)
+        if st.st_size >= self._offset and st.st_mtime_ns == self._mtime_ns:
+            return
+        self._mtime_ns = st.st_mtime_ns
+        block = self._first_block
+        if st.st_size >= self._offset and os.pread(fd, len(block), 0) == block:
+            if len(block) < FIRST_BLOCK_BYTES and st.st_size > len(block):
+                self._first_block = os.pread(fd, min(FIRST_BLOCK_BYTES, st.st_size), 0)
+            return
+        self._file.seek(0)
+        self._offset = 0
+        self._assembler.reset()
+        self._first_block = os.pread(fd, min(FIRST_BLOCK_BYTES, st.st_size), 0)
+        self._mark("truncated")
+
+    def _check_path(self, max_lines: int) -> None:
+        """At the end of the open file: has the path moved on to another file?"""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self._base_state = "waiting for file"
+            if os.fstat(self._file.fileno()).st_nlink == 0:
+                self._release()  # deleted, not renamed: nobody can write to it
+            return
+        except OSError as exc:
+            self._error = f"cannot stat {self.path}: {exc.strerror or exc}"
+            return
+        ident = (st.st_dev, st.st_ino)
+        if ident == self._ident:
+            self._base_state = "following"
+            return
+        holder = self._handoff.holder(ident) if self._handoff else None
+        if holder is not None and holder != self.path:
+            return  # another follower still reads the new file under its old name
+        if not self._read(max_lines, self.read_budget):
+            return  # lines written to the old file since: finish them first
+        self._release()
+        if self._open(initial=False):
+            self._mark("rotated")
+
+    def _release(self) -> None:
+        self._ready += self._assembler.flush()
+        if self._handoff and self._ident is not None:
+            self._handoff.release(self._ident, self.path, self._offset, self._first_block)
+        self._file.close()
+        self._file = None
+        self._ident = None
+
+    def _mark(self, event: str) -> None:
+        self._event = event
+        self._event_at = self.clock()
+
+
+def offset_since(
+    path: str,
+    since_ts: float,
+    ts_of_line: Callable[[str], float | None],
+    *,
+    window: int = SINCE_WINDOW_BYTES,
+) -> int:
+    """Byte offset of the first line whose timestamp is >= `since_ts`.
+
+    Lines the callback cannot date (it returns None) are stepped over; undated
+    lines right before the first match are included. Returns 0 when the start
+    of the file cannot be dated (so nothing is lost), and the file size when
+    every line is older.
+    """
+    try:
+        f = open(path, "rb")
+    except OSError:
+        return 0
+    with f:
+        size = os.fstat(f.fileno()).st_size
+        first = _first_dated_line(f, 0, ts_of_line, window)
+        if first is None or first[2] >= since_ts:
+            return 0
+        lo, hi = first[1], size  # lo: the start of a line after an older one
+        while hi - lo > window:
+            mid = (lo + hi) // 2
+            probe = _first_dated_line(f, mid, ts_of_line, window)
+            if probe is None or probe[0] >= hi or probe[2] >= since_ts:
+                hi = mid
+            else:
+                lo = probe[1]
+        return _scan_since(f, lo, since_ts, ts_of_line)
+
+
+def _lines_from(f: io.BufferedReader, pos: int):
+    """Yield (start, end, text) for each whole line starting at or after `pos`."""
+    f.seek(pos)
+    if pos > 0:
+        f.seek(pos - 1)
+        if f.read(1) != b"\n":
+            skipped = f.readline(MAX_LINE_BYTES)
+            while skipped and not skipped.endswith(b"\n"):
+                skipped = f.readline(MAX_LINE_BYTES)
+    start = f.tell()
+    while True:
+        raw = f.readline(MAX_LINE_BYTES)
+        if not raw:
+            return
+        end = start + len(raw)
+        yield start, end, raw.rstrip(b"\r\n").decode("utf-8", "replace")
+        start = end
+
+
+def _first_dated_line(f, pos, ts_of_line, window):
+    """(start, end, ts) of the first datable line after `pos`, within `window` bytes."""
+    for start, end, text in _lines_from(f, pos):
+        ts = ts_of_line(text)
+        if ts is not None:
+            return start, end, ts
+        if end - pos > window:
+            return None
+    return None
+
+
+def _scan_since(f, pos, since_ts, ts_of_line) -> int:
+    candidate = pos
+    for start, end, text in _lines_from(f, pos):
+        ts = ts_of_line(text)
+        if ts is None:
+            continue
+        if ts >= since_ts:
+            return candidate
+        candidate = end
+    return candidate

@@ -38,7 +38,7 @@ def summarize(snap: Snapshot, statuses: list[SourceStatus], unpriced: set[str]) 
             "errors": agg.errors,
             "input_tokens": agg.input_tokens,
             "output_tokens": agg.output_tokens,
-            "cost_usd": _cost(agg),
+            "cost_usd": None if name in unpriced else _cost(agg),
             "p95_ms": agg.latency.percentile(95),
         }
         for name, agg in sorted(snap.by_model.items())

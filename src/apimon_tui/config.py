@@ -27,6 +27,21 @@ DEFAULTS: dict[str, Any] = {
     "store": {
         "failed_calls": 5000,  # failed calls kept for drill-down
     },
+    "budget": {
+        "monthly_usd": 0.0,    # overall monthly budget in USD; 0 means none
+        "month_start_day": 1,  # day of the month (UTC) the budget month starts
+        "providers": {},       # per-provider monthly budget, e.g. openai = 200.0
+    },
+    "providers": {             # usage and cost APIs to poll; keys come from the environment or key_file
+        "openai": {"enabled": False, "base_url": "https://api.openai.com/v1", "admin_key_env": "OPENAI_ADMIN_KEY",
+                   "key_file": "", "interval": "5m", "timeout": "30s"},
+        "anthropic": {"enabled": False, "base_url": "https://api.anthropic.com",
+                      "admin_key_env": "ANTHROPIC_ADMIN_KEY", "key_file": "", "interval": "5m", "timeout": "30s"},
+        "litellm": {"enabled": False, "base_url": "", "key_env": "LITELLM_MASTER_KEY",  # base_url required
+                    "key_file": "", "interval": "5m", "timeout": "30s"},
+        "openrouter": {"enabled": False, "base_url": "https://openrouter.ai/api/v1", "key_env": "OPENROUTER_API_KEY",
+                       "key_file": "", "interval": "5m", "timeout": "30s"},
+    },
     "ui": {
         "theme": "apimon-dark",  # a theme from themes/ or the config folder's themes/
         "refresh": 1.0,          # seconds between screen updates

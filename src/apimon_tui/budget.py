@@ -1,0 +1,236 @@
+"""The budget: month-to-date spend anchored to the bill, burn rate, forecast, run-out date.
+
+Billed figures from the providers lag (cost APIs report complete UTC days), so
+month-to-date = billed spend up to the anchor + the logs' live estimate from the
+anchor to now. The anchor is the earliest latest-complete-bucket end among the
+providers that report buckets; every bucketed provider's bill is cut at that
+same point so no span is counted twice. Providers that report a running total
+(OpenRouter) add their figure as it stands.
+
+The logs' side is injected as plain callables, so the budget knows nothing of
+the store: `live_cost(start_ts, end_ts)` is the USD the logs estimate between
+two epoch times, `logs_since()` the epoch time the logs cover from (None when
+there are none). Time comes from the injected `clock`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from apimon_tui.config import ConfigError
+from apimon_tui.usage.base import ProviderUsage
+
+HOUR, DAY = 3600.0, 86400.0
+MIN_RATE_SPAN_S = 900.0  # logs must cover at least this much of a window to give its rate
+
+
+def month_bounds(ts: float, start_day: int) -> tuple[float, float]:
+    """Start and end (epoch, UTC midnight) of the budget month holding `ts`.
+
+    The month starts on `start_day`, or on the month's last day when it is shorter.
+    """
+    now = datetime.fromtimestamp(ts, timezone.utc)
+    year, month = now.year, now.month
+    start = _anchor(year, month, start_day)
+    if now < start:
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+        start = _anchor(year, month, start_day)
+    next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return start.timestamp(), _anchor(next_year, next_month, start_day).timestamp()
+
+
+def _anchor(year: int, month: int, day: int) -> datetime:
+    return datetime(year, month, min(day, calendar.monthrange(year, month)[1]), tzinfo=timezone.utc)
+
+
+@dataclass(slots=True)
+class BudgetConfig:
+    monthly_usd: float = 0.0  # 0 means no budget
+    month_start_day: int = 1
+    providers: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "BudgetConfig":
+        section = config.get("budget") or {}
+        day = int(section.get("month_start_day", 1))
+        if not 1 <= day <= 31:
+            raise ConfigError(f"config: budget.month_start_day must be 1 to 31, not {day}")
+        monthly = float(section.get("monthly_usd", 0.0))
+        if monthly < 0:
+            raise ConfigError("config: budget.monthly_usd must not be negative")
+        providers = {}
+        for name, value in (section.get("providers") or {}).items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"config: budget.providers.{name} must be a number of USD, not {value!r}")
+            providers[name] = float(value)
+        return cls(monthly, day, providers)
+
+
+@dataclass(slots=True)
+class Drift:
+    """Billed spend and the logs' estimate over the same complete days."""
+
+    start: float
+    end: float
+    billed_usd: float
+    logs_usd: float
+
+    @property
+    def usd(self) -> float:
+        return self.logs_usd - self.billed_usd
+
+    @property
+    def pct(self) -> float | None:
+        return self.usd / self.billed_usd * 100 if self.billed_usd else None
+
+
+@dataclass(slots=True)
+class ProviderBudget:
+    name: str
+    spent_usd: float
+    budget_usd: float | None
+
+    @property
+    def spent_pct(self) -> float | None:
+        return self.spent_usd / self.budget_usd * 100 if self.budget_usd else None
+
+
+@dataclass(slots=True)
+class BudgetState:
+    """Everything the Budget panel and `apimon-tui usage` show, at time `now`."""
+
+    now: float
+    month_start: float
+    month_end: float
+    budget_usd: float | None
+    billed_usd: float
+    anchor: float
+    live_usd: float
+    burn_1h: float | None
+    burn_24h: float | None
+    drift: Drift | None
+    providers: list[ProviderBudget]
+
+    @property
+    def spent_usd(self) -> float:
+        return self.billed_usd + self.live_usd
+
+    @property
+    def spent_pct(self) -> float | None:
+        return self.spent_usd / self.budget_usd * 100 if self.budget_usd else None
+
+    @property
+    def hours_left(self) -> float:
+        return max(0.0, self.month_end - self.now) / HOUR
+
+    @property
+    def forecast_usd(self) -> float | None:
+        """Month-end spend if the 24 h burn rate holds."""
+        return None if self.burn_24h is None else self.spent_usd + self.burn_24h * self.hours_left
+
+    @property
+    def forecast_range(self) -> tuple[float, float] | None:
+        """Month-end spend at the lower and the higher of the two burn rates."""
+        rates = [r for r in (self.burn_1h, self.burn_24h) if r is not None]
+        if not rates:
+            return None
+        return self.spent_usd + min(rates) * self.hours_left, self.spent_usd + max(rates) * self.hours_left
+
+    @property
+    def run_out(self) -> float | None:
+        """When the budget runs out at the 24 h rate: `now` if spent, None if not this month."""
+        if not self.budget_usd:
+            return None
+        left = self.budget_usd - self.spent_usd
+        if left <= 0:
+            return self.now
+        if not self.burn_24h:
+            return None
+        when = self.now + left / self.burn_24h * HOUR
+        return when if when < self.month_end else None
+
+
+def _no_logs(start: float, end: float) -> float:
+    return 0.0
+
+
+class Budget:
+    """Combines the providers' last figures with the logs' live estimate."""
+
+    def __init__(
+        self,
+        config: BudgetConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        live_cost: Callable[[float, float], float] = _no_logs,
+        logs_since: Callable[[], float | None] = lambda: None,
+    ):
+        self.config = config
+        self.clock = clock
+        self.live_cost = live_cost
+        self.logs_since = logs_since
+
+    def month(self, now: float | None = None) -> tuple[float, float]:
+        return month_bounds(self.clock() if now is None else now, self.config.month_start_day)
+
+    def state(self, usages: dict[str, ProviderUsage | None]) -> BudgetState:
+        now = self.clock()
+        start, end = self.month(now)
+        known = {n: u for n, u in usages.items() if u is not None}
+        bucketed = [u for u in known.values() if not u.running_total]
+        totals = [u for u in known.values() if u.running_total]
+        anchor = self._anchor(start, now, bucketed, totals)
+        billed = sum(b.usd for u in bucketed for b in u.daily if b.start >= start and b.end <= anchor)
+        billed += sum(u.month_to_date_usd for u in totals)
+        live = self.live_cost(anchor, now) if anchor < now else 0.0
+        burn_24h = self._log_rate(now, DAY)
+        if burn_24h is None:
+            burn_24h = self._billed_rate(bucketed, anchor)
+        return BudgetState(
+            now=now, month_start=start, month_end=end,
+            budget_usd=self.config.monthly_usd or None,
+            billed_usd=billed, anchor=anchor, live_usd=live,
+            burn_1h=self._log_rate(now, HOUR),
+            burn_24h=burn_24h,
+            drift=self._drift(bucketed, start, anchor),
+            providers=[ProviderBudget(n, u.month_to_date_usd if u else 0.0, self.config.providers.get(n))
+                       for n, u in usages.items()],
+        )
+
+    @staticmethod
+    def _anchor(start: float, now: float, bucketed: list[ProviderUsage], totals: list[ProviderUsage]) -> float:
+        if bucketed:
+            return min(max(start, u.last_bucket_end or start) for u in bucketed)
+        if totals:
+            return min(u.fetched_at for u in totals)
+        return start
+
+    def _log_rate(self, now: float, window: float) -> float | None:
+        """USD per hour the logs show over the last `window`, or the part of it they cover."""
+        since = self.logs_since()
+        if since is None:
+            return None
+        begin = max(now - window, since)
+        if now - begin < min(window, MIN_RATE_SPAN_S):
+            return None
+        return self.live_cost(begin, now) / ((now - begin) / HOUR)
+
+    @staticmethod
+    def _billed_rate(bucketed: list[ProviderUsage], anchor: float) -> float | None:
+        """USD per hour over the last complete billed day, when the logs cannot tell."""
+        days = [b for u in bucketed for b in u.daily if b.end <= anchor and b.end > anchor - DAY]
+        return sum(b.usd for b in days) / 24 if days else None
+
+    def _drift(self, bucketed: list[ProviderUsage], start: float, anchor: float) -> Drift | None:
+        since = self.logs_since()
+        if since is None or not bucketed:
+            return None
+        days = [b for u in bucketed for b in u.daily if b.start >= max(start, since) and b.end <= anchor]
+        if not days:
+            return None
+        first = min(b.start for b in days)
+        return Drift(first, anchor, sum(b.usd for b in days), self.live_cost(first, anchor))

@@ -1,0 +1,185 @@
+"""GET with retries, pagination and plain-words errors, shared by every provider.
+
+Provider modules ask `ProviderClient` for JSON; it retries 429, 5xx, timeouts and
+connection errors with exponential backoff and jitter (a `Retry-After` header
+wins), follows `next_page` cursors, and turns every failure into one
+`ProviderError` sentence that names what to check. The key is only ever in the
+request headers: messages and log lines never carry it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+import httpx
+
+from apimon_tui.redact import mask_key, redact
+from apimon_tui.usage.base import ProviderError
+
+log = logging.getLogger("apimon_tui.usage")
+
+MAX_PAGES = 100
+
+
+def scrub(text: str, key: str | None = None) -> str:
+    """`text` with the key, and anything else shaped like a key, cut to prefix + last 4."""
+    if key:
+        text = text.replace(key, mask_key(key))
+    return redact(text)
+
+
+@dataclass(slots=True)
+class RetryPolicy:
+    """How often and how long to retry: delay = base * 2**attempt, jittered, capped."""
+
+    retries: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_retry_after: float = 120.0  # a longer Retry-After is reported instead of waited out
+
+
+class _Retry(Exception):
+    def __init__(self, message: str, wait: float | None = None):
+        super().__init__(message)
+        self.wait = wait
+
+
+def retry_after(response: httpx.Response, now: float) -> float | None:
+    """Seconds the server asks us to wait: integer seconds or an HTTP date."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+class ProviderClient:
+    """One provider's HTTP side: base URL, auth headers and the retry policy.
+
+    `key_source` names where the key came from (an environment variable or a key
+    file) so a rejected key can say what to check; `key_kind` is the word for the
+    key in that message ("admin", "master", "API").
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        *,
+        key: str,
+        key_source: str,
+        key_kind: str = "API",
+        headers: dict[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.key = key
+        self.key_source = key_source
+        self.key_kind = key_kind
+        self.headers = headers or {}
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self.sleep = sleep
+        self.rand = rand
+        self.clock = clock
+
+    async def get_json(self, path: str, params: Any = None, *, tolerate: tuple[int, ...] = ()) -> Any:
+        """The decoded JSON body of GET `path`, after retries; None for a `tolerate`d status."""
+        url = self.base_url + path
+        for attempt in range(self.retry.retries + 1):
+            try:
+                return await self._attempt(url, params, tolerate)
+            except _Retry as exc:
+                if attempt == self.retry.retries:
+                    raise ProviderError(f"{exc} (gave up after {attempt + 1} tries)") from None
+                wait = exc.wait if exc.wait is not None else self._backoff(attempt)
+                if wait > self.retry.max_retry_after:
+                    raise ProviderError(f"{exc}; the server asks to wait {wait:.0f}s") from None
+                log.info("%s: %s, retrying in %.1fs", url, exc, wait)
+                await self.sleep(wait)
+        raise AssertionError("unreachable")
+
+    async def pages(self, path: str, params: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+        """Every `data` item across all pages of a `has_more`/`next_page` listing."""
+        items: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(MAX_PAGES):
+            body = await self.get_json(path, params + ([("page", cursor)] if cursor else []))
+            if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+                raise ProviderError(f"unexpected answer from {self.base_url + path}: no `data` list")
+            items.extend(body["data"])
+            cursor = body.get("next_page")
+            if not body.get("has_more") or not cursor:
+                return items
+        raise ProviderError(f"{self.base_url + path} kept returning more pages after {MAX_PAGES}")
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.retry.max_delay, self.retry.base_delay * 2**attempt)
+        return ceiling * (0.5 + self.rand() / 2)
+
+    async def _attempt(self, url: str, params: Any, tolerate: tuple[int, ...]) -> Any:
+        try:
+            response = await self.http.get(url, params=params, headers=self.headers, timeout=self.timeout)
+        except httpx.TimeoutException:
+            raise _Retry(f"timed out after {self.timeout:g}s waiting for {url}") from None
+        except httpx.ConnectError as exc:
+            reason = "connection refused" if "refused" in str(exc).lower() else "cannot connect"
+            raise _Retry(f"{reason} to {self.base_url}") from None
+        except httpx.TransportError as exc:
+            raise _Retry(f"connection to {self.base_url} failed ({type(exc).__name__})") from None
+        log.debug("GET %s -> %s", url, response.status_code)
+        status = response.status_code
+        if status == 429:
+            raise _Retry(f"429: rate limited by {url}", retry_after(response, self.clock()))
+        if status >= 500:
+            raise _Retry(f"{status}: server error from {url}", retry_after(response, self.clock()))
+        if status in tolerate:
+            return None
+        if status >= 400:
+            raise ProviderError(self._client_error(status, url, response))
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ProviderError(f"malformed JSON from {url}") from None
+
+    def _client_error(self, status: int, url: str, response: httpx.Response) -> str:
+        check = f"check {self.key_source}"
+        if status == 401:
+            return f"401: {self.key_kind} key rejected - {check}"
+        if status == 403:
+            return f"403: {self.key_kind} key may not read {url} - {check}"
+        if status == 404:
+            return f"404: {url} not found - check base_url"
+        return scrub(f"{status}: {_error_text(response)[:200]} ({url})", self.key)
+
+
+def _error_text(response: httpx.Response) -> str:
+    """The provider's own error message, from any of the known error body shapes."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip() or response.reason_phrase
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    if isinstance(body, dict) and body.get("detail"):
+        return str(body["detail"])
+    return response.reason_phrase

@@ -1,0 +1,60 @@
+"""LiteLLM proxy: spend from its admin endpoints (a master key, or a key allowed spend routes).
+
+`/global/spend` gives the proxy's spend over the last 30 days against its
+`max_budget`; `/global/spend/logs` gives the same spend per day (the
+`MonthlyGlobalSpend` view: `date`, `spend`), from which the month-to-date is
+summed; `/key/info` without a `key` parameter describes the caller's own key
+(spend, budget, spend per model) and is skipped where the proxy has no record
+of it (a master key from the config file, for instance).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from apimon_tui.usage.base import (CostBucket, ProviderError, ProviderUsage, billed_from_buckets, number_or_none,
+                                   parse_iso)
+from apimon_tui.usage.client import ProviderClient
+
+NAME = "litellm"
+DEFAULT_BASE_URL = ""  # no default: the proxy is wherever it was deployed
+KEY_OPTION = "key_env"
+DEFAULT_KEY_ENV = "LITELLM_MASTER_KEY"
+KEY_KIND = "master"
+DAY = 86400
+
+
+def headers(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def poll(api: ProviderClient, month_start: datetime, now: datetime) -> ProviderUsage:
+    start, end = month_start.timestamp(), now.timestamp()
+    usage = ProviderUsage(NAME, fetched_at=end)
+    total = await api.get_json("/global/spend")
+    if not isinstance(total, dict):
+        raise ProviderError(f"unexpected answer from {api.base_url}/global/spend")
+    usage.limit_usd = number_or_none(total.get("max_budget"))
+    if usage.limit_usd is not None:
+        usage.limit_remaining_usd = usage.limit_usd - float(total.get("spend") or 0.0)
+    rows = await api.get_json("/global/spend/logs")
+    if not isinstance(rows, list):
+        raise ProviderError(f"unexpected answer from {api.base_url}/global/spend/logs: not a list of days")
+    days = [CostBucket(parse_iso(str(r["date"])[:10]), parse_iso(str(r["date"])[:10]) + DAY, float(r.get("spend") or 0))
+            for r in rows]
+    billed_from_buckets(usage, days, start, end)
+    key = await api.get_json("/key/info", tolerate=(400, 403, 404))
+    info = key.get("info") if isinstance(key, dict) else None
+    if isinstance(info, dict):
+        _add_key_info(usage, info)
+    return usage
+
+
+def _add_key_info(usage: ProviderUsage, info: dict) -> None:
+    name = info.get("key_alias") or info.get("key_name") or "this key"
+    spend, budget = float(info.get("spend") or 0.0), number_or_none(info.get("max_budget"))
+    usage.notes.append(f"key {name}: ${spend:.2f} spent" + (f" of ${budget:.2f}" if budget is not None else ""))
+    for model, usd in (info.get("model_spend") or {}).items():
+        usage.add_model(model, 0, 0, None, float(usd or 0.0))
+    if usage.limit_usd is None and budget is not None:
+        usage.limit_usd, usage.limit_remaining_usd = budget, budget - spend

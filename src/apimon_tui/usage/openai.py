@@ -1,0 +1,49 @@
+"""OpenAI: billed spend from `/organization/costs`, tokens from `/organization/usage/*`.
+
+Costs come in daily buckets with `amount.value` in USD. Tokens and requests per
+model come from the completions and embeddings usage endpoints, hourly over the
+last 24 hours (the usage API is rate-limited; cost data is daily and lags).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from apimon_tui.usage.base import CostBucket, ProviderUsage, billed_from_buckets
+from apimon_tui.usage.client import ProviderClient
+
+NAME = "openai"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+KEY_OPTION = "admin_key_env"
+DEFAULT_KEY_ENV = "OPENAI_ADMIN_KEY"
+KEY_KIND = "admin"
+USAGE_ENDPOINTS = ("completions", "embeddings")
+USAGE_WINDOW_S = 24 * 3600
+
+
+def headers(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def poll(api: ProviderClient, month_start: datetime, now: datetime) -> ProviderUsage:
+    start, end = int(month_start.timestamp()), int(now.timestamp())
+    usage = ProviderUsage(NAME, fetched_at=now.timestamp())
+    buckets = await api.pages("/organization/costs", [
+        ("start_time", start), ("end_time", end), ("bucket_width", "1d"), ("limit", 31)])
+    billed_from_buckets(usage, [_cost_bucket(b) for b in buckets], start, end)
+    since = max(start, end - USAGE_WINDOW_S)
+    usage.models_since = float(since)
+    for endpoint in USAGE_ENDPOINTS:
+        hours = await api.pages(f"/organization/usage/{endpoint}", [
+            ("start_time", since), ("end_time", end), ("bucket_width", "1h"),
+            ("group_by", "model"), ("limit", 24)])
+        for bucket in hours:
+            for result in bucket.get("results") or []:
+                usage.add_model(result.get("model"), int(result.get("input_tokens") or 0),
+                                int(result.get("output_tokens") or 0), int(result.get("num_model_requests") or 0))
+    return usage
+
+
+def _cost_bucket(bucket: dict) -> CostBucket:
+    usd = sum(float((r.get("amount") or {}).get("value") or 0.0) for r in bucket.get("results") or [])
+    return CostBucket(float(bucket["start_time"]), float(bucket["end_time"]), usd)

@@ -1,0 +1,114 @@
+"""Which providers to poll, how often, and where their keys come from, read from the config.
+
+Keys are never stored in the config: each provider names an environment
+variable (`admin_key_env` or `key_env`) or a `key_file`. A config file that
+nevertheless holds something shaped like a key is refused when other users can
+read it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from apimon_tui.config import ConfigError
+from apimon_tui.redact import redact
+from apimon_tui.timeutil import parse_duration
+from apimon_tui.usage import PROVIDERS
+from apimon_tui.usage.base import ProviderError
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def duration(text: str, name: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise ConfigError(f"config: {name} must be a duration like \"5m\" or \"30s\", not {text!r}") from None
+
+
+@dataclass(slots=True)
+class ProviderSettings:
+    """One enabled provider: its module, where it lives, where its key is, how often to poll."""
+
+    name: str
+    module: ModuleType
+    base_url: str
+    key_env: str
+    key_file: str
+    interval_s: float
+    timeout_s: float
+
+    @property
+    def key_source(self) -> str:
+        """Where the key comes from, as named in messages (never the key itself)."""
+        return f"key_file {self.key_file}" if self.key_file else self.key_env
+
+    def load_key(self) -> str:
+        if self.key_file:
+            try:
+                key = Path(self.key_file).expanduser().read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ProviderError(f"cannot read key_file {self.key_file}: {exc.strerror}") from None
+            if not key:
+                raise ProviderError(f"key_file {self.key_file} is empty")
+            return key
+        key = os.environ.get(self.key_env, "").strip()
+        if not key:
+            raise ProviderError(f"no key: set {self.key_env} (or key_file in [providers.{self.name}])")
+        return key
+
+
+def provider_settings(config: dict[str, Any]) -> list[ProviderSettings]:
+    """The enabled providers, in the order of `PROVIDERS`; a bad option raises `ConfigError`."""
+    out = []
+    for name, module in PROVIDERS.items():
+        section = (config.get("providers") or {}).get(name) or {}
+        if not section.get("enabled"):
+            continue
+        where = f"providers.{name}"
+        key_env = str(section.get(module.KEY_OPTION) or module.DEFAULT_KEY_ENV)
+        if not ENV_NAME.match(key_env):
+            raise ConfigError(f"config: {where}.{module.KEY_OPTION} must name an environment variable "
+                              f"(like {module.DEFAULT_KEY_ENV}), not hold the key itself")
+        base_url = str(section.get("base_url") or module.DEFAULT_BASE_URL)
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"config: {where}.base_url must be an http:// or https:// URL")
+        out.append(ProviderSettings(
+            name, module, base_url.rstrip("/"), key_env, str(section.get("key_file") or ""),
+            duration(str(section.get("interval") or "5m"), f"{where}.interval"),
+            duration(str(section.get("timeout") or "30s"), f"{where}.timeout"),
+        ))
+    return out
+
+
+def check_config_secrets(config: dict[str, Any]) -> None:
+    """Refuse a config file that holds a key and that other users may read."""
+    path = config.get("_path")
+    found = _secret_key_path(config)
+    if not path or not found:
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"config: {path} holds an API key (at {found}) and other users can read it; "
+                          f"move the key to an environment variable or a key_file, or run `chmod 600 {path}`")
+
+
+def _secret_key_path(data: dict[str, Any], prefix: str = "") -> str | None:
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            found = _secret_key_path(value, name + ".")
+            if found:
+                return found
+        elif isinstance(value, str) and key != "_path" and redact(value) != value:
+            return name
+    return None

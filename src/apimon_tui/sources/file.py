@@ -31,7 +31,8 @@ CHUNK_BYTES = 256 * 1024
 READ_BUDGET_BYTES = 8 * 1024 * 1024   # per file per read_lines() call
 FIRST_BLOCK_BYTES = 4096              # compared to notice a rewritten file
 EVENT_SECONDS = 5.0                   # how long `rotated`/`truncated` stay shown
-SINCE_WINDOW_BYTES = 64 * 1024        # below this the search reads linearly
+SINCE_PROBE_BYTES = 64 * 1024         # how far one probe looks for a dated line
+SINCE_LINEAR_BYTES = 8 * 1024         # below this the search reads linearly
 
 Ident = tuple[int, int]               # (st_dev, st_ino)
 StartAt = Callable[[str], int]        # path -> byte offset to start reading at
@@ -313,7 +314,7 @@ def offset_since(
     since_ts: float,
     ts_of_line: Callable[[str], float | None],
     *,
-    window: int = SINCE_WINDOW_BYTES,
+    window: int = SINCE_PROBE_BYTES,
 ) -> int:
     """Byte offset of the first line whose timestamp is >= `since_ts`.
 
@@ -332,7 +333,7 @@ def offset_since(
         if first is None or first[2] >= since_ts:
             return 0
         lo, hi = first[1], size  # lo: the start of a line after an older one
-        while hi - lo > window:
+        while hi - lo > SINCE_LINEAR_BYTES:
             mid = (lo + hi) // 2
             probe = _first_dated_line(f, mid, ts_of_line, window)
             if probe is None or probe[0] >= hi or probe[2] >= since_ts:

@@ -1,0 +1,426 @@
+"""`openai-sdk`: what openai-python logs with `OPENAI_LOG=info|debug`.
+
+Applications choose their own logging format, so each line's *message* is
+found by regex wherever it starts (after `[ts - name:lineno - LEVEL] `,
+`ts - httpx - INFO - `, `INFO:openai._base_client:` or nothing). A timestamp
+`YYYY-MM-DD HH:MM:SS[,.fff][zone]` before the message dates the line; without
+a zone it is local time (the logging module's default); a line without one is
+dated by the injected clock.
+
+Messages read (reference: formats.md section 3):
+* `Request options: {...}` (v1-v3.3): model, stream flag and path of the next
+  attempt(s), read from the Python dict repr with a string-aware scanner.
+* `Building HTTP request: method=M retries_taken=N` (3.4+): the attempt number.
+* `Sending HTTP Request: M URL`: method and URL for an attempt that may fail.
+* `HTTP Request: M URL "HTTP/1.1 S R"` (transport logger `httpx`/`httpx2`).
+* `HTTP Response: M URL "S R" Headers(...)` (v1-v3.3) or `HTTP Response: M S`
+  (3.4+): status, and from the headers the request id, `openai-processing-ms`
+  as latency, and `x-ratelimit-*` headroom.
+* `request_id: ID`: the request id when the response line had no headers.
+* `Retrying request to PATH in X seconds` / `Retrying request in X seconds
+  (retry N of M)`: the next attempt is retry n.
+* `Encountered httpx.TimeoutException`, `Encountered Exception`, `Encountered
+  a timeout exception: E`, `Encountered exception: E`, `Raising timeout
+  error`, `Raising connection error`: a failed attempt with no HTTP status.
+* Legacy v0.28 logfmt: `message='OpenAI API response' path=... processing_ms=
+  ... request_id=... response_code=...`, with the `OpenAI API error received`
+  line that may follow it.
+
+One HTTP attempt is one call. The transport line and the SDK's response line
+describe the same attempt (transport first): once the SDK is seen logging
+responses (`Sending HTTP Request` / `HTTP Response` lines), a transport line
+waits for its response line (same method, status and URL) and the two make one
+call; otherwise (`OPENAI_LOG=info`, SDK v1.0) it is a call by itself. A
+response line without a request id waits one line for `request_id:`.
+A `Retrying` line with no failed call before it (info level hides the
+`Encountered` lines) stands for an attempt that got no answer: a failed call.
+
+Line accounting: a line whose data goes into a call reports nothing itself;
+the call is reported once when complete. Every other line (tracebacks, SDK
+diagnostics that add nothing, application lines) is `skip()`. A line of a
+known message whose text cannot be read is `unparsed()`.
+
+Concurrent requests from one process interleave their lines; the model is
+then taken from the most recent `Request options`, which may be another
+call's. Single-threaded clients (the common case) are attributed exactly.
+"""
+
+from __future__ import annotations
+
+import ast
+import calendar
+import re
+import time
+from urllib.parse import urlsplit
+
+from apimon_tui.formats.base import Parser
+from apimon_tui.formats.ratelimit import ratelimit_from_headers
+from apimon_tui.model import Call
+
+NAME = "openai-sdk"
+PROVIDER = "openai"
+MAX_WAITING_TRANSPORT = 64
+
+_SNIFF = re.compile(
+    r"HTTP Request: [A-Z]+ \S+ \"HTTP/|HTTP Response: \S+ |Request options: \{|Building HTTP request: method="
+    r"|Retrying request (?:to \S+ )?in [\d.]+ seconds|message='(?:OpenAI API response|Request to OpenAI API)'"
+)
+_KIND = re.compile(
+    r"(?:^|(?<=[\s:\]]))(Request options: |Building HTTP request: |Sending HTTP Request: |HTTP Request: "
+    r"|HTTP Response: |request_id: |Retrying request |Encountered |Raising (?:timeout|connection) error)"
+)
+_LEGACY = re.compile(r"message='(OpenAI API response|OpenAI API error received|Request to OpenAI API)'")
+_TS = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(?: ?(Z|[+-]\d\d:?\d\d))?")
+
+_BUILDING = re.compile(r"method=(\S+) retries_taken=(\d+)")
+_SENDING = re.compile(r"(\S+)(?: (\S+))?")
+_TRANSPORT = re.compile(r"(\S+) (\S+) \"HTTP/[\d.]+ (\d{3})")
+_RESPONSE = re.compile(r"(\S+) (?:(\S+) \"(\d{3})[^\"]*\"(?: (Headers\(.*))?|(\d{3})\s*$)")
+_REQUEST_ID = re.compile(r"(\S+)")
+_RETRY = re.compile(r"(?:to (\S+) )?in ([\d.]+) seconds(?: \(retry (\d+) of \d+\))?")
+_ENCOUNTERED = re.compile(
+    r"(?:(?P<timeout>httpx\.TimeoutException|a timeout exception: (?P<texc>\w+))"
+    r"|(?P<conn>Exception|exception: (?P<cexc>\w+)))\s*$"
+)
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
+_REPR_TOKEN = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[{}\[\]()]")
+_LOGFMT = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S*)")
+
+
+def sniff(line: str) -> bool:
+    return _SNIFF.search(line) is not None
+
+
+def parse_time(text: str) -> float | None:
+    """Epoch seconds of the first `YYYY-MM-DD HH:MM:SS` in `text` (local time unless zoned)."""
+    m = _TS.search(text)
+    if m is None:
+        return None
+    y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
+    frac = float("0." + m.group(7)) if m.group(7) else 0.0
+    zone = m.group(8)
+    if zone is None:
+        return time.mktime((y, mo, d, h, mi, s, 0, 0, -1)) + frac
+    epoch = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) + frac
+    if zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        epoch -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return epoch
+
+
+def parse_headers(text: str) -> dict[str, str]:
+    """Lower-case header names to values from an httpx `Headers({...})` or `Headers([(k, v), ...])` repr."""
+    strings = [a if a is not None else b for a, b in _QUOTED.findall(text)]
+    return {strings[i].lower(): strings[i + 1] for i in range(0, len(strings) - 1, 2)}
+
+
+def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | None]:
+    """(method, url path, model, stream) from a `Request options` dict repr.
+
+    Not `ast.literal_eval`: the repr may hold objects (`<function ...>`). The
+    scanner skips whole string tokens, so a message that mentions `'model'`
+    cannot fool it: only `json_data`'s own keys count.
+    """
+    depth, top_key = 0, None
+    method = url = model = None
+    stream = None
+    for m in _REPR_TOKEN.finditer(text):
+        tok = m.group()
+        if tok in "{[(":
+            depth += 1
+            continue
+        if tok in "}])":
+            depth -= 1
+            continue
+        end = m.end()
+        if not text.startswith(": ", end):
+            continue  # a value, not a key
+        key = tok[1:-1]
+        if depth == 1:
+            top_key = key
+            if key in ("url", "method"):
+                value = _QUOTED.match(text, end + 2)
+                if value:
+                    if key == "url":
+                        url = value.group(1) or value.group(2)
+                    else:
+                        method = (value.group(1) or value.group(2)).upper()
+        elif depth == 2 and top_key == "json_data":
+            if key == "model":
+                value = _QUOTED.match(text, end + 2)
+                if value:
+                    model = value.group(1) if value.group(1) is not None else value.group(2)
+            elif key == "stream":
+                stream = text.startswith("True", end + 2)
+    return method, url, model, stream
+
+
+def _path(url: str | None) -> str | None:
+    if not url:
+        return None
+    return urlsplit(url).path or url
+
+
+def _logfmt(text: str) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for key, raw in _LOGFMT.findall(text):
+        if raw[:1] in ("'", '"'):
+            try:
+                raw = ast.literal_eval(raw)
+            except (ValueError, SyntaxError):
+                raw = raw[1:-1]
+        out[key] = None if raw in ("None", "") else raw
+    return out
+
+
+def _number(text: str | None, kind: type) -> int | float | None:
+    try:
+        return kind(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+class OpenAISdkParser(Parser):
+    name = NAME
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # From the latest `Request options`: applies to every attempt until the next one.
+        self._method: str | None = None
+        self._options_path: str | None = None
+        self._model: str | None = None
+        self._stream: bool | None = None
+        self._sending_url: str | None = None
+        self._attempt = 0  # attempt number of the next call
+        self._last_attempt = 0
+        self._last_call: Call | None = None  # last call of the current attempt chain
+        self._sdk_logs_responses = False
+        self._waiting: list[tuple[Call, str]] = []  # transport calls waiting for their response line
+        self._open: Call | None = None  # response call waiting one line for `request_id:`
+
+    # -- line dispatch -----------------------------------------------------
+
+    def feed(self, line: str) -> None:
+        m = None if line[:1] in (" ", "\t") else _KIND.search(line)
+        if m is None:
+            self._close_open()
+            legacy = _LEGACY.search(line) if "OpenAI API" in line else None
+            if legacy is None:
+                self.sink.skip()
+            else:
+                self._legacy(line, legacy)
+            return
+        kind, rest = m.group(1), line[m.end():]
+        if kind == "request_id: ":
+            self._request_id(line, rest)
+            return
+        self._close_open()
+        ts = parse_time(line[: m.start()]) if m.start() else None
+        if ts is None:
+            ts = self.clock()
+        handler = _HANDLERS[kind]
+        handler(self, line, rest, ts)
+
+    def flush(self) -> None:
+        self._close_open()
+        waiting, self._waiting = self._waiting, []
+        for call, _ in waiting:
+            self._emit(call)
+
+    # -- messages ------------------------------------------------------------
+
+    def _options(self, line: str, rest: str, ts: float) -> None:
+        self._method, self._options_path, self._model, self._stream = scan_options(rest)
+        self._sending_url = None
+        self._last_call = None
+
+    def _building(self, line: str, rest: str, ts: float) -> None:
+        m = _BUILDING.match(rest)
+        if m is None:
+            self.sink.unparsed("unreadable 'Building HTTP request' line", line)
+            return
+        self._method = m.group(1)
+        self._attempt = int(m.group(2))
+        self._last_call = None
+
+    def _sending(self, line: str, rest: str, ts: float) -> None:
+        m = _SENDING.match(rest)
+        if m is None:
+            self.sink.unparsed("unreadable 'Sending HTTP Request' line", line)
+            return
+        self._sdk_logs_responses = True
+        self._method = m.group(1)
+        self._sending_url = m.group(2)
+        self._last_call = None
+
+    def _transport(self, line: str, rest: str, ts: float) -> None:
+        m = _TRANSPORT.match(rest)
+        if m is None:
+            self.sink.unparsed("unreadable 'HTTP Request' line", line)
+            return
+        method, url, status = m.group(1), m.group(2), int(m.group(3))
+        call = self._new_call(ts, method, url, status, line)
+        if not self._sdk_logs_responses:
+            self._emit(call)
+            return
+        self._waiting.append((call, url))
+        if len(self._waiting) > MAX_WAITING_TRANSPORT:
+            self._emit(self._waiting.pop(0)[0])
+
+    def _response(self, line: str, rest: str, ts: float) -> None:
+        m = _RESPONSE.match(rest)
+        if m is None:
+            self.sink.unparsed("unreadable 'HTTP Response' line", line)
+            return
+        self._sdk_logs_responses = True
+        method, url = m.group(1), m.group(2)
+        status = int(m.group(3) or m.group(5))
+        call = self._take_waiting(method, url, status)
+        if call is None:
+            call = self._new_call(ts, method, url, status, line)
+        else:
+            call.ts = ts
+            call.raw = f"{call.raw}\n{line}"
+            if url:
+                call.endpoint = _path(url)
+        if m.group(4):
+            self._apply_headers(call, parse_headers(m.group(4)))
+        if call.request_id is None:
+            self._open = call
+        else:
+            self._emit(call)
+
+    def _request_id(self, line: str, rest: str) -> None:
+        call, self._open = self._open, None
+        if call is None:
+            self.sink.skip()  # the id is already known from the response's headers
+            return
+        m = _REQUEST_ID.match(rest)
+        if m and m.group(1) != "None":
+            call.request_id = m.group(1)
+            call.raw = f"{call.raw}\n{line}"
+        self._emit(call)
+
+    def _retrying(self, line: str, rest: str, ts: float) -> None:
+        m = _RETRY.match(rest)
+        if m is None:
+            self.sink.unparsed("unreadable 'Retrying request' line", line)
+            return
+        if self._last_call is None or not self._last_call.is_error:
+            # Nothing logged this attempt's failure (info level): it got no answer.
+            self._emit(self._failed_call(ts, "transport", None, line, path=m.group(1)))
+        self._attempt = int(m.group(3)) if m.group(3) else self._last_attempt + 1
+        self._last_call = None
+
+    def _encountered(self, line: str, rest: str, ts: float) -> None:
+        m = _ENCOUNTERED.match(rest)
+        if m is None:
+            self.sink.skip()  # `Encountered httpx.HTTPStatusError`: the response line counted it
+            return
+        if m.group("timeout"):
+            self._emit(self._failed_call(ts, "timeout", m.group("texc"), line))
+        else:
+            self._emit(self._failed_call(ts, "connection", m.group("cexc"), line))
+
+    def _raising_timeout(self, line: str, rest: str, ts: float) -> None:
+        self._raising("timeout", line, ts)
+
+    def _raising_connection(self, line: str, rest: str, ts: float) -> None:
+        self._raising("connection", line, ts)
+
+    def _raising(self, kind: str, line: str, ts: float) -> None:
+        if self._last_call is not None and self._last_call.failed:
+            return  # the `Encountered ...` line before it already made the failed call
+        self._emit(self._failed_call(ts, kind, None, line))
+
+    def _legacy(self, line: str, m: re.Match[str]) -> None:
+        fields = _logfmt(line)
+        message = m.group(1)
+        if message == "Request to OpenAI API":
+            self._method = (fields.get("method") or "").upper() or None
+            self._sending_url = fields.get("path")
+            self._last_call = None
+            return
+        if message == "OpenAI API error received":
+            call, self._open = self._open, None
+            if call is None:
+                self.sink.skip()
+                return
+            call.error_code = fields.get("error_code")
+            call.error_type = fields.get("error_type")
+            call.error_message = fields.get("error_message")
+            call.raw = f"{call.raw}\n{line}"
+            self._emit(call)
+            return
+        status = _number(fields.get("response_code"), int)
+        if status is None:
+            self.sink.unparsed("legacy 'OpenAI API response' line without a response_code", line)
+            return
+        ts = parse_time(line[: m.start()]) or self.clock()
+        call = self._new_call(ts, self._method, fields.get("path"), status, line)
+        call.latency_ms = _number(fields.get("processing_ms"), float)
+        call.request_id = fields.get("request_id")
+        self._open = call
+
+    # -- building calls ------------------------------------------------------
+
+    def _new_call(self, ts: float, method: str | None, url: str | None, status: int | None, line: str) -> Call:
+        return Call(
+            ts=ts,
+            source=self.source,
+            provider=PROVIDER,
+            endpoint=_path(url) or _path(self._sending_url) or self._options_path,
+            method=method,
+            model=self._model,
+            status=status,
+            stream=self._stream,
+            raw=line,
+        )
+
+    def _failed_call(self, ts: float, kind: str, exc_name: str | None, line: str, path: str | None = None) -> Call:
+        call = self._new_call(ts, self._method, self._sending_url or path, None, line)
+        call.failed = True
+        call.error_type = kind
+        call.error_message = exc_name
+        return call
+
+    @staticmethod
+    def _apply_headers(call: Call, headers: dict[str, str]) -> None:
+        call.request_id = headers.get("x-request-id") or call.request_id
+        call.latency_ms = _number(headers.get("openai-processing-ms"), float)
+        call.ratelimit = ratelimit_from_headers(headers)
+
+    def _take_waiting(self, method: str, url: str | None, status: int) -> Call | None:
+        for i, (call, t_url) in enumerate(self._waiting):
+            if call.method == method and call.status == status and (url is None or url == t_url):
+                del self._waiting[i]
+                return call
+        return None
+
+    def _close_open(self) -> None:
+        if self._open is not None:
+            call, self._open = self._open, None
+            self._emit(call)
+
+    def _emit(self, call: Call) -> None:
+        call.attempt = self._attempt
+        self._last_attempt = self._attempt
+        self._attempt = 0
+        self._last_call = call
+        self.sink.call(call)
+
+
+_HANDLERS = {
+    "Request options: ": OpenAISdkParser._options,
+    "Building HTTP request: ": OpenAISdkParser._building,
+    "Sending HTTP Request: ": OpenAISdkParser._sending,
+    "HTTP Request: ": OpenAISdkParser._transport,
+    "HTTP Response: ": OpenAISdkParser._response,
+    "Retrying request ": OpenAISdkParser._retrying,
+    "Encountered ": OpenAISdkParser._encountered,
+    "Raising timeout error": OpenAISdkParser._raising_timeout,
+    "Raising connection error": OpenAISdkParser._raising_connection,
+}
+
+PARSER = OpenAISdkParser

@@ -1,0 +1,81 @@
+"""OpenAI-style rate-limit headers (`x-ratelimit-*`) read into a `RateLimit`.
+
+Shared by the formats whose logs carry response headers (openai-sdk, litellm).
+Reset values are relative durations in Go `time.Duration` style (`12ms`,
+`6m0s`, `1h32m15s`, `8.64s`); a bare number is taken as seconds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from apimon_tui.model import RateLimit
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|h|m|s)")
+_UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+# RateLimit field -> header suffix after `x-ratelimit-` (or `x_ratelimit_`).
+_FIELDS = {
+    "limit_requests": "limit-requests",
+    "limit_tokens": "limit-tokens",
+    "remaining_requests": "remaining-requests",
+    "remaining_tokens": "remaining-tokens",
+    "reset_requests_s": "reset-requests",
+    "reset_tokens_s": "reset-tokens",
+}
+
+
+def parse_reset(value: Any) -> float | None:
+    """Seconds in a reset value (`6m0s` -> 360.0); None when unreadable."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    pos, total = 0, 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            return None
+        total += float(match.group(1)) * _UNIT_S[match.group(2)]
+        pos = match.end()
+    return round(total, 9) if pos == len(text) and pos else None
+
+
+def _int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def ratelimit_from_headers(headers: Mapping[str, Any], prefix: str = "x-ratelimit-") -> RateLimit | None:
+    """The headroom in `headers` (keys lower-case), or None when there is none.
+
+    `prefix` lets callers read variants such as LiteLLM's `x_ratelimit_` keys
+    (with `_` for `-`) or its `llm_provider-x-ratelimit-` copies.
+    """
+    sep = "_" if prefix.endswith("_") else "-"
+    values: dict[str, Any] = {}
+    for field, suffix in _FIELDS.items():
+        raw = headers.get(prefix + suffix.replace("-", sep))
+        values[field] = parse_reset(raw) if field.startswith("reset") else _int(raw)
+    limit = RateLimit(**values)
+    return None if limit.is_empty() else limit
+
+
+def merge(first: RateLimit | None, second: RateLimit | None) -> RateLimit | None:
+    """`first` with its missing fields filled from `second`."""
+    if first is None or second is None:
+        return first or second
+    for field in _FIELDS:
+        if getattr(first, field) is None:
+            setattr(first, field, getattr(second, field))
+    return first

@@ -1,0 +1,334 @@
+"""One observed HTTP exchange, and the native call record it becomes.
+
+The capture hook (`capture.py`) fills an `Exchange` on the request path with
+references and timestamps only, and feeds the response body through a tap
+as the application consumes it. A tap keeps just what the record needs:
+
+* `JsonTap` (plain JSON answers): the body while it is small; past
+  `JsonTap.LIMIT` only its tail, where providers put `usage`.
+* `SseTap` (server-sent events): the first and the last `data:` lines that
+  carry a non-null `usage`, and the first that carries an `error`. The last
+  one is the final count (OpenAI's `include_usage` chunk, Anthropic's
+  `message_delta`); the first only fills what the last leaves out
+  (Anthropic's `input_tokens` from `message_start`).
+
+Everything costly (JSON parsing, pricing) happens later in `RecordBuilder`,
+on the writer's thread. Prompts and completions are never kept unless the
+capture was made with `include_bodies=True`.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from apimon_tui.formats.native import to_record
+from apimon_tui.model import Call
+from apimon_tui.ratelimit_headers import parse_ratelimit
+from apimon_tui.redact import redact
+
+BODY_LIMIT = 1 << 20  # bytes of each body kept with include_bodies
+ERROR_MESSAGE_LIMIT = 1000
+
+_HOST_PROVIDERS = (
+    ("openai.azure.com", "azure"),
+    ("api.openai.com", "openai"),
+    ("anthropic.com", "anthropic"),
+    ("openrouter.ai", "openrouter"),
+    ("googleapis.com", "google"),
+)
+_AGENT_PROVIDERS = (("OpenAI/", "openai"), ("AsyncOpenAI/", "openai"),
+                    ("Anthropic/", "anthropic"), ("AsyncAnthropic/", "anthropic"))
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureOptions:
+    """What one `capture_httpx` call asked for."""
+
+    include_bodies: bool = False
+    tags: dict[str, str] | None = None
+
+
+class JsonTap:
+    """Keeps a JSON body while small, else its tail (where `usage` sits)."""
+
+    LIMIT = 256 * 1024
+    TAIL = 16 * 1024
+    __slots__ = ("chunks", "size", "truncated")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.truncated = False
+
+    def feed(self, chunk: bytes) -> None:
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        if self.size > self.LIMIT:
+            self.truncated = True
+            tail = b"".join(self.chunks)[-self.TAIL:]
+            self.chunks, self.size = [tail], len(tail)
+
+    def summary(self) -> tuple[dict[str, Any] | None, Any]:
+        """(usage, error) found in the body."""
+        data = b"".join(self.chunks)
+        if self.truncated:
+            return _usage_in_tail(data), None
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            return None, None
+        if not isinstance(obj, dict):
+            return None, None
+        return _find_usage(obj), obj.get("error")
+
+
+class SseTap:
+    """Keeps the `data:` lines of an event stream that carry usage or an error."""
+
+    CARRY_LIMIT = 1 << 20
+    __slots__ = ("carry", "first_usage", "last_usage", "error")
+
+    def __init__(self) -> None:
+        self.carry = b""
+        self.first_usage: bytes | None = None
+        self.last_usage: bytes | None = None
+        self.error: bytes | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        if self.carry:
+            chunk = self.carry + chunk
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            self.carry = chunk[-self.CARRY_LIMIT:]
+            return
+        self.carry = chunk[end + 1:]
+        if b'"usage"' in chunk or b'"error"' in chunk:
+            self._scan(chunk[:end])
+
+    def _scan(self, block: bytes) -> None:
+        for line in block.split(b"\n"):
+            if not line.startswith(b"data:"):
+                continue
+            if b'"usage"' in line and b'"usage":null' not in line and b'"usage": null' not in line:
+                if self.first_usage is None:
+                    self.first_usage = line
+                self.last_usage = line
+            if self.error is None and b'"error"' in line:
+                self.error = line
+
+    def summary(self) -> tuple[dict[str, Any] | None, Any]:
+        """(usage, error): the last usage, gaps filled from the first."""
+        first, last = _event_usage(self.first_usage), _event_usage(self.last_usage)
+        usage = {**first, **last} if first or last else None
+        error = None
+        if self.error is not None:
+            event = _event(self.error)
+            error = event.get("error") if event else None
+        return usage, error
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What the hook saw of one HTTP attempt (perf_counter times, epoch `ended_at`)."""
+
+    request: Any
+    options: CaptureOptions
+    started: float
+    ended: float = 0.0
+    ended_at: float = 0.0
+    response: Any = None
+    first_byte: float | None = None
+    tap: JsonTap | SseTap | None = None
+    kept: list[bytes] | None = None
+    exception: BaseException | None = None
+
+
+class RecordBuilder:
+    """Turns exchanges into native records; keeps the state that spans attempts."""
+
+    KEYS_REMEMBERED = 4096
+
+    def __init__(self, pricer: Any = None) -> None:
+        self.pricer = pricer
+        self._attempts: collections.OrderedDict[str, int] = collections.OrderedDict()
+
+    def record(self, ex: Exchange) -> dict[str, Any]:
+        call = self.call(ex)
+        record = to_record(call)
+        if ex.options.include_bodies:
+            record["bodies"] = _bodies(ex)
+        return record
+
+    def call(self, ex: Exchange) -> Call:
+        request, response = ex.request, ex.response
+        body = _request_json(request)
+        model = body.get("model")
+        usage, error = ex.tap.summary() if ex.tap is not None else (None, None)
+        inp, out, cached = _tokens(usage)
+        sse = isinstance(ex.tap, SseTap)
+        call = Call(
+            ts=ex.ended_at,
+            provider=_provider(request),
+            endpoint=request.url.path,
+            method=request.method,
+            model=model if isinstance(model, str) else None,
+            latency_ms=round((ex.ended - ex.started) * 1000, 3),
+            ttft_ms=round((ex.first_byte - ex.started) * 1000, 3) if sse and ex.first_byte else None,
+            stream=sse or body.get("stream") is True,
+            input_tokens=inp,
+            output_tokens=out,
+            cached_tokens=cached,
+            attempt=self._attempt(request.headers),
+            tags=ex.options.tags,
+        )
+        if response is not None:
+            headers = response.headers
+            call.status = response.status_code
+            call.request_id = headers.get("x-request-id") or headers.get("request-id")
+            call.ratelimit = parse_ratelimit(headers, ex.ended_at)
+            _set_error(call, error)
+        if ex.exception is not None:
+            call.failed = True
+            call.error_type = type(ex.exception).__name__
+            call.error_message = redact(str(ex.exception))[:ERROR_MESSAGE_LIMIT] or None
+        call.cost_usd = self._cost(call)
+        return call
+
+    def _attempt(self, headers: Any) -> int:
+        """The SDK's retry count, else how many earlier attempts shared this idempotency key."""
+        retries = headers.get("x-stainless-retry-count")
+        if retries is not None and retries.isdigit():
+            return int(retries)
+        key = headers.get("idempotency-key")
+        if not key:
+            return 0
+        seen = self._attempts
+        attempt = seen.get(key, -1) + 1
+        seen[key] = attempt
+        seen.move_to_end(key)
+        if len(seen) > self.KEYS_REMEMBERED:
+            seen.popitem(last=False)
+        return attempt
+
+    def _cost(self, call: Call) -> float | None:
+        if self.pricer is None:
+            return None
+        try:
+            cost = self.pricer.estimate(call)
+        except Exception:  # pricing is best effort; the reader estimates again
+            return None
+        return None if cost is None else round(cost, 8)
+
+
+def _request_json(request: Any) -> dict[str, Any]:
+    if "json" not in request.headers.get("content-type", ""):
+        return {}
+    try:
+        obj = json.loads(request.content)
+    except Exception:  # streamed (unread) or broken body: no model to report
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def _provider(request: Any) -> str | None:
+    host = request.url.host
+    for suffix, name in _HOST_PROVIDERS:
+        if host.endswith(suffix):
+            return name
+    if request.headers.get("anthropic-version"):
+        return "anthropic"
+    agent = request.headers.get("user-agent", "")
+    for prefix, name in _AGENT_PROVIDERS:
+        if agent.startswith(prefix):
+            return name
+    return None
+
+
+def _find_usage(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """`usage` at the top (chat, embeddings, Anthropic), or in `response`/`message` (event payloads)."""
+    for holder in (obj, obj.get("response"), obj.get("message")):
+        if isinstance(holder, dict) and isinstance(holder.get("usage"), dict):
+            return holder["usage"]
+    return None
+
+
+def _event(line: bytes | None) -> dict[str, Any] | None:
+    if line is None:
+        return None
+    try:
+        obj = json.loads(line[5:])
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _event_usage(line: bytes | None) -> dict[str, Any]:
+    event = _event(line)
+    usage = _find_usage(event) if event else None
+    return {k: v for k, v in usage.items() if v is not None} if usage else {}
+
+
+def _usage_in_tail(data: bytes) -> dict[str, Any] | None:
+    at = data.rfind(b'"usage"')
+    start = data.find(b"{", at) if at >= 0 else -1
+    if start < 0:
+        return None
+    try:
+        usage, _ = json.JSONDecoder().raw_decode(data[start:].decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    return usage if isinstance(usage, dict) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _tokens(usage: dict[str, Any] | None) -> tuple[int | None, int | None, int | None]:
+    """(input, output, cached) with cached counted inside input, whatever the provider.
+
+    OpenAI chat and embeddings: `prompt_tokens`/`completion_tokens` (embeddings have only
+    `total_tokens` beside the prompt). Responses API and Anthropic: `input_tokens`/
+    `output_tokens`; Anthropic counts cache reads and writes apart from `input_tokens`,
+    so they are added back in.
+    """
+    if not usage:
+        return None, None, None
+    if "prompt_tokens" in usage:
+        inp = _int(usage.get("prompt_tokens"))
+        out = _int(usage.get("completion_tokens"))
+        if out is None and inp is not None and _int(usage.get("total_tokens")) is not None:
+            out = usage["total_tokens"] - inp
+        return inp, out, _int((usage.get("prompt_tokens_details") or {}).get("cached_tokens"))
+    inp, out = _int(usage.get("input_tokens")), _int(usage.get("output_tokens"))
+    if "cache_read_input_tokens" in usage or "cache_creation_input_tokens" in usage:
+        read = _int(usage.get("cache_read_input_tokens")) or 0
+        written = _int(usage.get("cache_creation_input_tokens")) or 0
+        return (inp or 0) + read + written, out, read
+    return inp, out, _int((usage.get("input_tokens_details") or {}).get("cached_tokens"))
+
+
+def _set_error(call: Call, error: Any) -> None:
+    """Error type, code and message from an OpenAI or Anthropic error object (or a bare string)."""
+    if isinstance(error, str):
+        call.error_message = redact(error)[:ERROR_MESSAGE_LIMIT]
+        return
+    if not isinstance(error, dict):
+        return
+    kind, code, message = error.get("type"), error.get("code"), error.get("message")
+    call.error_type = kind if isinstance(kind, str) else None
+    call.error_code = None if code is None else str(code)
+    call.error_message = redact(message)[:ERROR_MESSAGE_LIMIT] if isinstance(message, str) else None
+
+
+def _bodies(ex: Exchange) -> dict[str, str]:
+    try:
+        request = bytes(ex.request.content[:BODY_LIMIT])
+    except Exception:  # a streamed upload was never held in memory
+        request = b""
+    response = b"".join(ex.kept or [])[:BODY_LIMIT]
+    return {"request": redact(request.decode("utf-8", "replace")),
+            "response": redact(response.decode("utf-8", "replace"))}

@@ -20,6 +20,7 @@ from typing import Any
 from apimon_tui.model import Call
 
 MTOK = 1_000_000
+_UNKNOWN = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,17 +74,22 @@ class Pricer:
         return self._prices[key]
 
     def estimate(self, call: Call) -> float | None:
-        """The call's cost in USD, or None when it cannot be known."""
-        if call.is_error and not call.output_tokens:
+        """The call's cost in USD, or None when it cannot be known (runs per call)."""
+        inp = call.input_tokens
+        out = call.output_tokens
+        status = call.status
+        if not out and (call.failed or (status is not None and status >= 400)):
             return 0.0
-        if call.input_tokens is None and call.output_tokens is None:
+        model = call.model
+        if (inp is None and out is None) or not model:
             return None
-        if not call.model:
-            return None
-        prices = self.unit_prices(call.model, call.provider)
+        prices = self._prices.get((model, call.provider), _UNKNOWN)
+        if prices is _UNKNOWN:
+            prices = self.unit_prices(model, call.provider)
         if prices is None:
-            self.unpriced.add(call.model)
+            self.unpriced.add(model)
             return None
-        inp = call.input_tokens or 0
-        cached = min(call.cached_tokens or 0, inp)
-        return (inp - cached) * prices.input + cached * prices.cached + (call.output_tokens or 0) * prices.output
+        inp = inp or 0
+        cached = call.cached_tokens
+        cached = min(cached, inp) if cached else 0
+        return (inp - cached) * prices.input + cached * prices.cached + (out or 0) * prices.output

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from apimon_tui.model import Call
 from apimon_tui.store.histogram import Histogram
 
 
@@ -33,38 +34,35 @@ class Aggregate:
         self.first_ts = math.inf
         self.last_ts = -math.inf
 
-    def add(
-        self,
-        ts: float,
-        error: bool,
-        status: str,
-        latency_ms: float | None,
-        ttft_ms: float | None,
-        input_tokens: int | None,
-        output_tokens: int | None,
-        cached_tokens: int | None,
-        cost_usd: float | None,
-    ) -> None:
+    def add_call(self, call: Call, error: bool, status: str) -> None:
+        """Count one call; `error` and `status` are computed once by the store."""
         self.calls += 1
         if error:
             self.errors += 1
         st = self.status
         st[status] = st.get(status, 0) + 1
-        if latency_ms is not None:
-            self.latency.add(latency_ms)
-        if ttft_ms is not None:
-            self.ttft.add(ttft_ms)
-        if input_tokens:
-            self.input_tokens += input_tokens
-        if output_tokens:
-            self.output_tokens += output_tokens
-        if cached_tokens:
-            self.cached_tokens += cached_tokens
-        if cost_usd is None:
+        value = call.latency_ms
+        if value is not None:
+            self.latency.add(value)
+        value = call.ttft_ms
+        if value is not None:
+            self.ttft.add(value)
+        tokens = call.input_tokens
+        if tokens:
+            self.input_tokens += tokens
+        tokens = call.output_tokens
+        if tokens:
+            self.output_tokens += tokens
+        tokens = call.cached_tokens
+        if tokens:
+            self.cached_tokens += tokens
+        cost = call.cost_usd
+        if cost is None:
             self.uncosted_calls += 1
         else:
-            self.cost_usd += cost_usd
+            self.cost_usd += cost
             self.costed_calls += 1
+        ts = call.ts
         if ts < self.first_ts:
             self.first_ts = ts
         if ts > self.last_ts:

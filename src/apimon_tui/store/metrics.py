@@ -114,6 +114,19 @@ def _status_matches(wanted: str, status: str) -> bool:
     return status.lower().startswith(wanted)
 
 
+_STATUS_LABELS: dict[int, str] = {}
+
+
+def _status_label(status: int | None, failed: bool) -> str:
+    """`Call.status_label`, memoised: it runs once per call."""
+    if status is None:
+        return "ERR" if failed else "OK"
+    label = _STATUS_LABELS.get(status)
+    if label is None:
+        label = _STATUS_LABELS[status] = str(status)
+    return label
+
+
 def _key_fields(call: Call) -> SeriesKey:
     return (call.source, call.model or NO_MODEL, call.status_label, call.error_code or "")
 
@@ -183,26 +196,32 @@ class MetricsStore:
     # -- writing -----------------------------------------------------------
 
     def add(self, call: Call) -> None:
+        """Fold one call in. The hot path: one aggregate update per call."""
         ts = call.ts
-        error = call.is_error
-        status = call.status_label
-        key = (call.source, call.model or NO_MODEL, status, call.error_code or "")
+        status = call.status
+        failed = call.failed
+        error = failed or (status is not None and status >= 400)
+        label = _status_label(status, failed)
+        key = (call.source, call.model or NO_MODEL, label, call.error_code or "")
         if key not in self._series:
             key = self._admit(key)
-        args = (ts, error, status, call.latency_ms, call.ttft_ms, call.input_tokens,
-                call.output_tokens, call.cached_tokens, call.cost_usd)
         if ts > self.newest:
             self.newest = ts
             if ts - self._pruned_at >= 60:
                 self._prune()
         sec = int(ts)
         if sec > self.newest - self.fine_s:
-            self._bucket(self._seconds, sec, key).add(*args)
-        minute = sec - sec % 60
-        if minute > self.newest - self.horizon_s - 60:
-            self._bucket(self._minutes, minute, key).add(*args)
+            slot = self._seconds.get(sec)
+            if slot is None:
+                slot = self._seconds[sec] = {}
+            agg = slot.get(key)
+            if agg is None:
+                agg = slot[key] = Aggregate()
+        elif sec - sec % 60 > self.newest - self.horizon_s - 60:
+            agg = self._bucket(self._minutes, sec - sec % 60, key)
         else:
-            self._archived(key).add(*args)
+            agg = self._archived(key)
+        agg.add_call(call, error, label)
         if error:
             self._add_failed(call)
         if call.ratelimit is not None and call.model:
@@ -242,10 +261,12 @@ class MetricsStore:
         return agg
 
     def _prune(self) -> None:
+        """Roll seconds past the fine edge into minutes, minutes past the horizon into the archive."""
         self._pruned_at = self.newest
         fine_edge = self.newest - self.fine_s
         for sec in [s for s in self._seconds if s <= fine_edge]:
-            del self._seconds[sec]
+            for key, agg in self._seconds.pop(sec).items():
+                self._bucket(self._minutes, sec - sec % 60, key).merge(agg)
         horizon_edge = self.newest - self.horizon_s - 60
         for minute in [m for m in self._minutes if m <= horizon_edge]:
             for key, agg in self._minutes.pop(minute).items():
@@ -359,36 +380,36 @@ class MetricsStore:
         return keep
 
     def _window_aggregates(self, window_s: float | None, now: float):
-        """(series, aggregate) pairs covering the window, from the finest tier that can."""
+        """(series, aggregate) pairs covering the window.
+
+        Recent seconds live in the second tier and older ones were rolled into
+        minutes, so a window longer than the fine tier reads both.
+        """
+        start = -math.inf if window_s is None else now - window_s
         if window_s is None:
             yield from self._archive.items()
-            for slot in self._minutes.values():
-                yield from slot.items()
-            return
-        start = now - window_s
-        if window_s <= self.fine_s:
-            for sec, slot in self._seconds.items():
-                if start < sec <= now:
+        if window_s is None or window_s > self.fine_s:
+            for minute, slot in self._minutes.items():
+                if start < minute + 30 and minute <= now:  # buckets mostly inside the window
                     yield from slot.items()
-            return
-        for minute, slot in self._minutes.items():
-            if start < minute + 30 and minute <= now:  # buckets mostly inside the window
+        for sec, slot in self._seconds.items():
+            if start < sec <= now:
                 yield from slot.items()
 
     def _series_points(self, window_s: float, now: float, points: int, keep) -> tuple[list[Point], float]:
-        fine = window_s <= self.fine_s
-        unit = 1 if fine else 60
+        unit = 1 if window_s <= self.fine_s else 60
         step = max(unit, math.ceil(window_s / max(points, 1) / unit) * unit)
-        tier = self._seconds if fine else self._minutes
         count = max(1, math.ceil(window_s / step))
         first = (int(now) // step + 1) * step - count * step
         steps = [Aggregate() for _ in range(count)]
-        for t, slot in tier.items():
-            i = (t - first) // step
-            if 0 <= i < count:
-                for key, agg in slot.items():
-                    if keep(key):
-                        steps[i].merge(agg)
+        tiers = (self._seconds,) if unit == 1 else (self._minutes, self._seconds)
+        for tier in tiers:
+            for t, slot in tier.items():
+                i = (t - first) // step
+                if 0 <= i < count:
+                    for key, agg in slot.items():
+                        if keep(key):
+                            steps[i].merge(agg)
         out = [
             Point(first + i * step, a.calls, a.errors, a.latency.percentile(95))
             for i, a in enumerate(steps)

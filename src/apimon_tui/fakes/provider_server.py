@@ -96,8 +96,10 @@ class FakeProviderServer:
 
     def __init__(self, *, now: Callable[[], float] = time.time, keys: dict[str, str] | None = None,
                  ledger: list[Spend] | None = None, host: str = "127.0.0.1", port: int = 0,
-                 litellm_max_budget: float | None = 1000.0, openrouter_limit: float | None = 100.0):
+                 litellm_max_budget: float | None = 1000.0, openrouter_limit: float | None = 100.0,
+                 page_size: int | None = None):
         self.now = now
+        self.page_size = page_size  # serve at most this many buckets a page, whatever `limit` asks
         self.keys = dict(DEFAULT_KEYS if keys is None else keys)
         self.ledger = seed_ledger(now()) if ledger is None else ledger
         self.litellm_max_budget = litellm_max_budget
@@ -346,7 +348,8 @@ def _bucket_spans(start: float, stop: float, width: int) -> list[tuple[float, fl
     return spans
 
 
-def _page(q: _Query, spans: list[tuple[float, float]], limit: int) -> tuple[list[tuple[float, float]], str | None]:
+def _page(q: _Query, spans: list[tuple[float, float]], limit: int,
+          cap: int | None) -> tuple[list[tuple[float, float]], str | None]:
     """One page of buckets from the `page` cursor, and the cursor of the next page."""
     cursor = q.get("page")
     first = 0
@@ -355,6 +358,7 @@ def _page(q: _Query, spans: list[tuple[float, float]], limit: int) -> tuple[list
             first = [s for s, _ in spans].index(float(base64.b64decode(cursor[5:]).decode()))
         except ValueError:
             raise q.fail("Invalid page cursor") from None
+    limit = min(limit, cap or limit)
     chunk = spans[first:first + limit]
     rest = spans[first + limit:]
     return chunk, ("page_" + base64.b64encode(str(rest[0][0]).encode()).decode()) if rest else None
@@ -372,7 +376,7 @@ def _openai_listing(fake: FakeProviderServer, q: _Query, results: Callable, widt
                     limit_max: int | None = None) -> dict:
     width_name, width = q.width(widths)
     spans = _window(fake, q, width, snap=False)
-    chunk, cursor = _page(q, spans, q.limit(width_name, limit_max))
+    chunk, cursor = _page(q, spans, q.limit(width_name, limit_max), fake.page_size)
     return {"object": "page", "has_more": cursor is not None, "next_page": cursor,
             "data": [{"object": "bucket", "start_time": int(s), "end_time": int(e), "results": results(s, e)}
                      for s, e in chunk]}
@@ -423,7 +427,7 @@ def _openai_usage(kind: str) -> Callable[[FakeProviderServer, _Query], dict]:
 def _anthropic_listing(fake: FakeProviderServer, q: _Query, results: Callable, widths: tuple[str, ...]) -> dict:
     width_name, width = q.width(widths)
     spans = _window(fake, q, width, snap=True)
-    chunk, cursor = _page(q, spans, q.limit(width_name))
+    chunk, cursor = _page(q, spans, q.limit(width_name), fake.page_size)
     iso = lambda t: datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
     return {"data": [{"starting_at": iso(s), "ending_at": iso(e), "results": results(s, e)} for s, e in chunk],
             "has_more": cursor is not None, "next_page": cursor}

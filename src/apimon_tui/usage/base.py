@@ -93,14 +93,19 @@ def parse_iso(text: str) -> float:
     return value.timestamp()
 
 
-def billed_from_buckets(usage: ProviderUsage, buckets: list[CostBucket], month_start: float, now: float) -> None:
+def billed_from_buckets(usage: ProviderUsage, buckets: list[CostBucket], month_start: float, now: float,
+                        complete_until: float | None = None) -> None:
     """Fill the month-to-date figures of `usage` from its daily cost buckets.
 
     Complete buckets (ending at or before `now`) inside the month are billed; the
-    one still running is kept apart as `partial_usd`.
+    one still running is kept apart as `partial_usd`. `last_bucket_end` is the end
+    of the last complete bucket, or `complete_until` for an API that lists only
+    the days that had spend.
     """
     buckets = sorted((b for b in buckets if b.end > month_start), key=lambda b: b.start)
     usage.daily = [b for b in buckets if b.end <= now]
     usage.month_to_date_usd = sum(b.usd for b in usage.daily)
     usage.partial_usd = sum(b.usd for b in buckets if b.end > now)
     usage.last_bucket_end = usage.daily[-1].end if usage.daily else None
+    if complete_until is not None and complete_until > month_start:
+        usage.last_bucket_end = complete_until

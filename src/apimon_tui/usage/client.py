@@ -14,6 +14,7 @@ import email.utils
 import json
 import logging
 import random
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -141,8 +142,7 @@ class ProviderClient:
         except httpx.TimeoutException:
             raise _Retry(f"timed out after {self.timeout:g}s waiting for {url}") from None
         except httpx.ConnectError as exc:
-            reason = "connection refused" if "refused" in str(exc).lower() else "cannot connect"
-            raise _Retry(f"{reason} to {self.base_url}") from None
+            raise _Retry(_connect_failure(exc, self.base_url)) from None
         except httpx.TransportError as exc:
             raise _Retry(f"connection to {self.base_url} failed ({type(exc).__name__})") from None
         log.debug("GET %s -> %s", url, response.status_code)
@@ -169,6 +169,18 @@ class ProviderClient:
         if status == 404:
             return f"404: {url} not found - check base_url"
         return scrub(f"{status}: {_error_text(response)[:200]} ({url})", self.key)
+
+
+def _connect_failure(exc: BaseException, base_url: str) -> str:
+    """Why a connection failed, from the exception's chain of causes, in a few words."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return f"connection refused to {base_url}"
+        if isinstance(seen, socket.gaierror):
+            return f"cannot resolve the host of {base_url}"
+        seen = seen.__cause__ or seen.__context__
+    return f"cannot connect to {base_url}"
 
 
 def _error_text(response: httpx.Response) -> str:

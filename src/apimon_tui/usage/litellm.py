@@ -2,8 +2,8 @@
 
 `/global/spend` gives the proxy's spend over the last 30 days against its
 `max_budget`; `/global/spend/logs` gives the same spend per day (the
-`MonthlyGlobalSpend` view: `date`, `spend`), from which the month-to-date is
-summed; `/key/info` without a `key` parameter describes the caller's own key
+`MonthlyGlobalSpend` view: `date`, `spend`, days with spend only), from which
+the month-to-date is summed, every day before today counting as complete; `/key/info` without a `key` parameter describes the caller's own key
 (spend, budget, spend per model) and is skipped where the proxy has no record
 of it (a master key from the config file, for instance).
 """
@@ -42,7 +42,7 @@ async def poll(api: ProviderClient, month_start: datetime, now: datetime) -> Pro
         raise ProviderError(f"unexpected answer from {api.base_url}/global/spend/logs: not a list of days")
     days = [CostBucket(parse_iso(str(r["date"])[:10]), parse_iso(str(r["date"])[:10]) + DAY, float(r.get("spend") or 0))
             for r in rows]
-    billed_from_buckets(usage, days, start, end)
+    billed_from_buckets(usage, days, start, end, complete_until=end // DAY * DAY)
     key = await api.get_json("/key/info", tolerate=(400, 403, 404))
     info = key.get("info") if isinstance(key, dict) else None
     if isinstance(info, dict):

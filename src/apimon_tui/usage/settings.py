@@ -77,6 +77,8 @@ def provider_settings(config: dict[str, Any]) -> list[ProviderSettings]:
             raise ConfigError(f"config: {where}.{module.KEY_OPTION} must name an environment variable "
                               f"(like {module.DEFAULT_KEY_ENV}), not hold the key itself")
         base_url = str(section.get("base_url") or module.DEFAULT_BASE_URL)
+        if not base_url:
+            raise ConfigError(f"config: {where}.base_url is required (the proxy's address, e.g. http://localhost:4000)")
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"config: {where}.base_url must be an http:// or https:// URL")
         out.append(ProviderSettings(

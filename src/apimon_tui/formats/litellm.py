@@ -1,0 +1,268 @@
+"""`litellm`: LiteLLM StandardLoggingPayload records, one call each.
+
+Two shapes (reference: formats.md section 4): one JSON object per line, or the
+pretty-printed objects `LITELLM_PRINT_STANDARD_LOGGING_PAYLOAD` prints
+(`json.dumps(payload, indent=4)`: `{` alone on a line, then indented lines,
+then `}`), reassembled here across lines. Containers merge stdout and stderr
+line by line, so plain-text lines (warnings, the app's own prints) can fall in
+the middle of an object: while an object is open, only lines shaped like
+pretty-printed JSON belong to it; any other line is skipped and the object
+goes on. Brace depth is counted outside JSON strings (a JSON string never
+spans lines, so each line is scanned alone).
+
+Broken input never swallows what follows: a line that starts with `{` at
+column 0 and does not close on itself always starts a new object (nested
+objects are indented), so an unterminated object is reported unparsed there
+(a complete one-line object there is read on its own, leaving the open object
+be); an object over `MAX_OBJECT_CHARS` is
+reported unparsed and its remaining lines are dropped; invalid JSON is
+unparsed with the decoder's reason.
+
+Fields: `endTime` dates the call (`startTime` if absent); times are epoch
+seconds or date strings (`"2025-01-24 09:20:46.847371"`, UTC unless zoned).
+latency = endTime - startTime (for non-streams this equals `response_time`);
+for streams `response_time` is the time to first token, so ttft =
+completionStartTime - startTime. Cost is `response_cost`; tokens are
+`prompt_tokens`/`completion_tokens`, cached tokens from the usage object's
+`prompt_tokens_details`; headroom from `hidden_params.additional_headers`;
+provider `custom_llm_provider`; endpoint is LiteLLM's `call_type`
+(`completion`, `aembedding`, ...). A success is status 200; a failure takes
+its status from a numeric `error_information.error_code` and is marked failed
+when there is none.
+
+Line accounting: the lines of a record report nothing until the record is
+complete, then one `call()`; a broken object is one `unparsed()`; a JSON
+object that is not a payload is one `skip()` per line, as is every line
+outside an object and every foreign line inside one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from apimon_tui.formats.base import Parser
+from apimon_tui.formats.ratelimit import merge, ratelimit_from_headers
+from apimon_tui.model import Call
+
+NAME = "litellm"
+MAX_OBJECT_CHARS = 4 * 1024 * 1024
+MAX_RAW_CHARS = 4096
+
+_SNIFF = re.compile(
+    r'"(?:litellm_call_id|model_map_information|response_cost_failure_debug_info|standard_built_in_tools_params)"\s*:'
+)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_PRETTY_LINE = re.compile(
+    r'\s*(?:"(?:[^"\\]|\\.)*"\s*:\s*)?'
+    r'(?:"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null|NaN|-?Infinity'
+    r"|\{\s*\}|\[\s*\]|[\[{\]}])?\s*,?\s*$"
+)
+
+
+def sniff(line: str) -> bool:
+    if _SNIFF.search(line):
+        return True
+    return line.startswith("{") and '"call_type"' in line and '"response_cost"' in line
+
+
+def _depth_change(line: str) -> int:
+    bare = _STRING.sub("", line) if '"' in line else line
+    return bare.count("{") + bare.count("[") - bare.count("}") - bare.count("]")
+
+
+def parse_time(value: Any) -> float | None:
+    """Epoch seconds from an epoch number or a date string (UTC unless zoned)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def _int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def is_payload(obj: Any) -> bool:
+    return isinstance(obj, dict) and "model" in obj and ("startTime" in obj or "endTime" in obj)
+
+
+def _cached_tokens(obj: dict[str, Any]) -> int | None:
+    usages = (
+        _dict(obj.get("metadata")).get("usage_object"),
+        _dict(obj.get("hidden_params")).get("usage_object"),
+        _dict(obj.get("response")).get("usage"),
+    )
+    for usage in usages:
+        details = _dict(_dict(usage).get("prompt_tokens_details"))
+        cached = _int(details.get("cached_tokens"))
+        if cached is not None:
+            return cached
+    return None
+
+
+def _ratelimit(obj: dict[str, Any]):
+    headers = _dict(_dict(obj.get("hidden_params")).get("additional_headers"))
+    if not headers:
+        return None
+    headers = {str(k).lower(): v for k, v in headers.items()}
+    return merge(ratelimit_from_headers(headers, "x_ratelimit_"),
+                 ratelimit_from_headers(headers, "llm_provider-x-ratelimit-"))
+
+
+def to_call(obj: dict[str, Any], source: str, text: str) -> Call:
+    """The call a payload describes; raises ValueError when it has no readable time."""
+    start = parse_time(obj.get("startTime"))
+    end = parse_time(obj.get("endTime"))
+    ts = end if end is not None else start
+    if ts is None:
+        raise ValueError("no readable startTime/endTime")
+    stream = obj.get("stream") if isinstance(obj.get("stream"), bool) else None
+    latency = (end - start) * 1000.0 if start is not None and end is not None else None
+    ttft = None
+    if stream and start is not None:
+        first = parse_time(obj.get("completionStartTime"))
+        ttft = (first - start) * 1000.0 if first is not None else None
+    call = Call(
+        ts=ts,
+        source=source,
+        provider=obj.get("custom_llm_provider") or None,
+        endpoint=obj.get("call_type") or None,
+        model=obj.get("model") or None,
+        latency_ms=latency,
+        ttft_ms=ttft,
+        input_tokens=_int(obj.get("prompt_tokens")),
+        output_tokens=_int(obj.get("completion_tokens")),
+        cached_tokens=_cached_tokens(obj),
+        cost_usd=_float(obj.get("response_cost")),
+        request_id=obj.get("id") or obj.get("litellm_call_id") or None,
+        stream=stream,
+        ratelimit=_ratelimit(obj),
+    )
+    if obj.get("status") == "failure":
+        info = _dict(obj.get("error_information"))
+        code = info.get("error_code")
+        call.status = _int(code)
+        call.failed = call.status is None or call.status < 400
+        call.error_code = str(code) if code not in (None, "") else None
+        call.error_type = info.get("error_class") or None
+        call.error_message = obj.get("error_str") or info.get("error_message") or None
+        call.raw = text[:MAX_RAW_CHARS]
+    else:
+        call.status = 200
+    return call
+
+
+class LiteLLMParser(Parser):
+    name = NAME
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._lines: list[str] | None = None  # the open object's lines (None: no object open)
+        self._depth = 0
+        self._chars = 0
+        self._dropping = False  # the open object overflowed: its lines are dropped
+
+    def feed(self, line: str) -> None:
+        if line.startswith("{"):
+            change = _depth_change(line)
+            if change <= 0:
+                self._complete([line])  # a one-line object; an open object goes on around it
+                return
+            if self._lines is not None:
+                self._broken("unterminated JSON object (a new record started)")
+            self._open(line, change)
+            return
+        if self._lines is None and not self._dropping:
+            if line.lstrip().startswith("{"):
+                self._open(line, _depth_change(line))
+            else:
+                self.sink.skip()
+            return
+        if not line.strip() or not _PRETTY_LINE.match(line):
+            self.sink.skip()  # a foreign line (stderr, an app's print) inside the object
+            return
+        self._depth += _depth_change(line)
+        if self._dropping:
+            self._dropping = self._depth > 0
+            return
+        self._lines.append(line)
+        self._chars += len(line) + 1
+        if self._depth <= 0:
+            lines, self._lines = self._lines, None
+            self._complete(lines)
+        elif self._chars > MAX_OBJECT_CHARS:
+            self._broken(f"JSON object larger than {MAX_OBJECT_CHARS // (1024 * 1024)} MiB")
+            self._dropping = True
+
+    def flush(self) -> None:
+        if self._lines is not None:
+            self._broken("unterminated JSON object at end of input")
+        self._dropping = False
+
+    def _open(self, line: str, depth: int) -> None:
+        if depth <= 0:
+            self._complete([line])
+            return
+        self._lines = [line]
+        self._chars = len(line) + 1
+        self._depth = depth
+        self._dropping = False
+
+    def _broken(self, reason: str) -> None:
+        lines, self._lines = self._lines, None
+        self._depth = 0
+        self.sink.unparsed(reason, "\n".join(lines[:20]))
+
+    def _complete(self, lines: list[str]) -> None:
+        text = "\n".join(lines)
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:
+            self.sink.unparsed(f"invalid JSON: {exc}", text)
+            return
+        if not is_payload(obj):
+            for _ in lines:
+                self.sink.skip()
+            return
+        try:
+            call = to_call(obj, self.source, text)
+        except ValueError as exc:
+            self.sink.unparsed(f"bad LiteLLM payload: {exc}", text)
+            return
+        self.sink.call(call)
+
+
+PARSER = LiteLLMParser

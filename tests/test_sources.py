@@ -346,6 +346,15 @@ def test_glob_picks_up_new_files_and_tags_lines_with_their_path(tmp_path):
     assert src.state == "following 2 files"
 
 
+def test_glob_batches_group_lines_by_file(tmp_path):
+    (tmp_path / "a.log").write_text("a1\na2\n")
+    (tmp_path / "b.log").write_text("b1\n")
+    src = GlobSource(str(tmp_path / "*.log"), follow=False)
+    batches = sorted(src.read_batches())
+    assert batches == [(str(tmp_path / "a.log"), ["a1", "a2"]), (str(tmp_path / "b.log"), ["b1"])]
+    assert src.at_eof
+
+
 def test_glob_reads_a_renamed_match_once(tmp_path):
     log = tmp_path / "app.log"
     log.write_text("")

@@ -6,6 +6,8 @@
     src = open_source("/var/log/nginx/openai.jsonl")
     for label, line in src.read_lines():   # label: the file the line came from
         ...
+    for label, lines in src.read_batches():  # the same, grouped: faster
+        ...
     src.state, src.error, src.truncated, src.at_eof
     src.close()
 """
@@ -17,7 +19,7 @@ import re
 import time
 from typing import Callable
 
-from apimon_tui.sources.base import Source, Tagged, redact
+from apimon_tui.sources.base import Batches, Source, Tagged, redact
 from apimon_tui.sources.command import CommandSource
 from apimon_tui.sources.file import FileSource, StartAt, offset_since
 from apimon_tui.sources.glob import GlobSource
@@ -25,7 +27,7 @@ from apimon_tui.sources.lines import MAX_LINE_BYTES, LineAssembler
 from apimon_tui.sources.stdin import StdinSource
 
 __all__ = [
-    "CommandSource", "FileSource", "GlobSource", "LineAssembler", "MAX_LINE_BYTES",
+    "Batches", "CommandSource", "FileSource", "GlobSource", "LineAssembler", "MAX_LINE_BYTES",
     "Source", "StdinSource", "Tagged", "offset_since", "open_source", "redact",
 ]
 

@@ -19,7 +19,7 @@ import time
 from collections import deque
 from typing import Callable
 
-from apimon_tui.sources.base import DEFAULT_MAX_LINES, Source, Tagged, redact, tag
+from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch, redact
 from apimon_tui.sources.lines import LineAssembler
 from apimon_tui.sources.pipe import LineQueue, pump
 
@@ -78,8 +78,8 @@ class CommandSource(Source):
 
     # -- the Source interface -------------------------------------------
 
-    def read_lines(self, max_lines: int = DEFAULT_MAX_LINES) -> Tagged:
-        return tag(self.label, self._queue.take(max_lines))
+    def read_batches(self, max_lines: int = DEFAULT_MAX_LINES) -> Batches:
+        return batch(self.label, self._queue.take(max_lines))
 
     @property
     def state(self) -> str:

@@ -24,7 +24,7 @@ import time
 from collections import OrderedDict
 from typing import Callable
 
-from apimon_tui.sources.base import DEFAULT_MAX_LINES, Source, Tagged, tag
+from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch
 from apimon_tui.sources.lines import MAX_LINE_BYTES, LineAssembler
 
 CHUNK_BYTES = 256 * 1024
@@ -122,7 +122,7 @@ class FileSource(Source):
 
     # -- the Source interface -------------------------------------------
 
-    def read_lines(self, max_lines: int = DEFAULT_MAX_LINES) -> Tagged:
+    def read_batches(self, max_lines: int = DEFAULT_MAX_LINES) -> Batches:
         if len(self._ready) < max_lines and not self._done:
             self._poll(max_lines)
         if len(self._ready) <= max_lines:
@@ -130,7 +130,7 @@ class FileSource(Source):
         else:
             lines = self._ready[:max_lines]
             del self._ready[:max_lines]
-        return tag(self.label, lines)
+        return batch(self.label, lines)
 
     @property
     def state(self) -> str:

@@ -14,7 +14,7 @@ import os
 import time
 from typing import Callable
 
-from apimon_tui.sources.base import DEFAULT_MAX_LINES, Source, Tagged
+from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source
 from apimon_tui.sources.file import FileSource, Handoff, StartAt
 
 
@@ -47,7 +47,7 @@ class GlobSource(Source):
         """The paths followed now."""
         return list(self._files)
 
-    def read_lines(self, max_lines: int = DEFAULT_MAX_LINES) -> Tagged:
+    def read_batches(self, max_lines: int = DEFAULT_MAX_LINES) -> Batches:
         if self.follow:
             self._scan(initial=False)
         followers = list(self._files.values())
@@ -56,11 +56,14 @@ class GlobSource(Source):
             start = self._turn % len(followers)
             followers = followers[start:] + followers[:start]
             self._turn += 1
-        out: Tagged = []
+        out: Batches = []
+        left = max_lines
         for follower in followers:
-            if len(out) >= max_lines:
+            if left <= 0:
                 break
-            out += follower.read_lines(max_lines - len(out))
+            for label, lines in follower.read_batches(left):
+                out.append((label, lines))
+                left -= len(lines)
         self._drop_gone()
         return out
 

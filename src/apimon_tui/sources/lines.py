@@ -33,30 +33,30 @@ class LineAssembler:
 
     def feed(self, chunk: bytes) -> list[str]:
         """Add a chunk; return the lines it completes (without newlines)."""
+        start = 0  # the chunk is sliced through a memoryview: no copies
         if self._dropping:
-            cut = chunk.find(b"\n")
-            if cut < 0:
+            start = chunk.find(b"\n") + 1
+            if start == 0:
                 return []
-            chunk = chunk[cut + 1:]
             self._dropping = False
+        view = memoryview(chunk)
         lines: list[str] = []
         if self._pending:
-            end = chunk.find(b"\n")
+            end = chunk.find(b"\n", start)
             if end < 0:
-                self._pending += chunk
+                self._pending += view[start:]
                 self._cut_if_too_long(lines)
                 return lines
-            self._pending += chunk[:end]
+            self._pending += view[start:end + 1]
             first = bytes(self._pending)
             self._pending.clear()
-            lines.extend(self._decode_lines(first + b"\n"))
-            chunk = chunk[end + 1:]
-        last = chunk.rfind(b"\n")
-        if last < 0:
-            self._pending += chunk
-        else:
-            lines.extend(self._decode_lines(chunk[:last + 1]))
-            self._pending += chunk[last + 1:]
+            lines += self._decode_lines(first, 0, len(first))
+            start = end + 1
+        last = chunk.rfind(b"\n", start)
+        if last >= 0:
+            lines += self._decode_lines(chunk, start, last + 1)
+            start = last + 1
+        self._pending += view[start:]
         self._cut_if_too_long(lines)
         return lines
 
@@ -67,7 +67,7 @@ class LineAssembler:
             return []
         tail = bytes(self._pending) + b"\n"
         self._pending.clear()
-        return self._decode_lines(tail)
+        return self._decode_lines(tail, 0, len(tail))
 
     def reset(self) -> None:
         """Forget the partial line (the file it came from was truncated)."""
@@ -86,12 +86,14 @@ class LineAssembler:
             self._pending.clear()
             self._dropping = True
 
-    def _decode_lines(self, block: bytes) -> list[str]:
-        """Decode newline-terminated `block` into lines, cutting long ones."""
-        if len(block) > self.max_line + 2:
-            block = self._cut_long_lines(block)
-        text = block.decode("utf-8", "replace")
-        if "\r" in text:
+    def _decode_lines(self, data: bytes, start: int, end: int) -> list[str]:
+        """Decode `data[start:end]`, which ends with a newline, into lines."""
+        if end - start > self.max_line + 2:
+            block = self._cut_long_lines(data[start:end])
+            text = block.decode("utf-8", "replace")
+        else:
+            text = str(memoryview(data)[start:end], "utf-8", "replace")
+        if data.find(b"\r", start, end) >= 0:
             text = text.replace("\r\n", "\n")
         lines = text.split("\n")
         lines.pop()  # the empty string after the final newline

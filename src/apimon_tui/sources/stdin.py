@@ -7,7 +7,7 @@ import sys
 import threading
 from typing import BinaryIO
 
-from apimon_tui.sources.base import DEFAULT_MAX_LINES, Source, Tagged, tag
+from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch
 from apimon_tui.sources.lines import LineAssembler
 from apimon_tui.sources.pipe import LineQueue, pump
 
@@ -35,8 +35,8 @@ class StdinSource(Source):
         self._error = pump(read, self._assembler, self._queue, self._stop)
         self._closed.set()
 
-    def read_lines(self, max_lines: int = DEFAULT_MAX_LINES) -> Tagged:
-        return tag(self.label, self._queue.take(max_lines))
+    def read_batches(self, max_lines: int = DEFAULT_MAX_LINES) -> Batches:
+        return batch(self.label, self._queue.take(max_lines))
 
     @property
     def state(self) -> str:

@@ -204,9 +204,9 @@ class OpenAISdkParser(Parser):
     def feed(self, line: str) -> None:
         m = None if line[:1] in (" ", "\t") else _KIND.search(line)
         if m is None:
-            self._close_open()
             legacy = _LEGACY.search(line) if "OpenAI API" in line else None
             if legacy is None:
+                self._close_open()
                 self.sink.skip()
             else:
                 self._legacy(line, legacy)
@@ -337,21 +337,14 @@ class OpenAISdkParser(Parser):
     def _legacy(self, line: str, m: re.Match[str]) -> None:
         fields = _logfmt(line)
         message = m.group(1)
+        if message == "OpenAI API error received":
+            self._legacy_error(line, fields)
+            return
+        self._close_open()
         if message == "Request to OpenAI API":
             self._method = (fields.get("method") or "").upper() or None
             self._sending_url = fields.get("path")
             self._last_call = None
-            return
-        if message == "OpenAI API error received":
-            call, self._open = self._open, None
-            if call is None:
-                self.sink.skip()
-                return
-            call.error_code = fields.get("error_code")
-            call.error_type = fields.get("error_type")
-            call.error_message = fields.get("error_message")
-            call.raw = f"{call.raw}\n{line}"
-            self._emit(call)
             return
         status = _number(fields.get("response_code"), int)
         if status is None:
@@ -361,7 +354,18 @@ class OpenAISdkParser(Parser):
         call = self._new_call(ts, self._method, fields.get("path"), status, line)
         call.latency_ms = _number(fields.get("processing_ms"), float)
         call.request_id = fields.get("request_id")
-        self._open = call
+        self._open = call  # an `OpenAI API error received` line may follow
+
+    def _legacy_error(self, line: str, fields: dict[str, str | None]) -> None:
+        call, self._open = self._open, None
+        if call is None:
+            self.sink.skip()
+            return
+        call.error_code = fields.get("error_code")
+        call.error_type = fields.get("error_type")
+        call.error_message = fields.get("error_message")
+        call.raw = f"{call.raw}\n{line}"
+        self._emit(call)
 
     # -- building calls ------------------------------------------------------
 

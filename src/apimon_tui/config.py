@@ -42,6 +42,34 @@ DEFAULTS: dict[str, Any] = {
         "openrouter": {"enabled": False, "base_url": "https://openrouter.ai/api/v1", "key_env": "OPENROUTER_API_KEY",
                        "key_file": "", "interval": "5m", "timeout": "30s"},
     },
+    "alerts": {                # rules: a threshold per severity (info, warning, critical); `for`: how long the
+        "bell": False,         # condition must hold to fire; `clear`: resolve below this fraction of the
+        "history_file": "",    # threshold, after `hold`; `cooldown`: before the same alert fires again
+        "notify": {"info": "", "warning": "", "critical": ""},  # shell command fed the alert as JSON on stdin
+        "notify_timeout": "10s",
+        "budget": {"enabled": True, "info": 50.0, "warning": 80.0, "critical": 100.0,  # % of each budget
+                   "for": "0s", "clear": 1.0, "hold": "0s", "cooldown": "1d"},
+        "forecast": {"enabled": True, "warning": 100.0,  # month-end forecast, % of the budget
+                     "for": "15m", "clear": 0.95, "hold": "30m", "cooldown": "6h"},
+        "error_rate": {"enabled": True, "warning": 5.0, "critical": 20.0, "window": "5m", "min_calls": 20,
+                       "per_model": True, "for": "1m", "clear": 0.8, "hold": "2m", "cooldown": "10m"},
+        "server_errors": {"enabled": True, "warning": 5.0, "critical": 10.0,  # 5xx and timeouts, per model
+                          "window": "60s", "for": "0s", "clear": 0.6, "hold": "2m", "cooldown": "10m"},
+        "rate_limited": {"enabled": True, "warning": 3.0, "headroom": 10.0,  # 429s per model; % of limit left
+                         "window": "60s", "for": "0s", "clear": 0.6, "hold": "2m", "cooldown": "10m"},
+        "latency": {"enabled": True, "warning": 10000.0, "window": "5m", "min_calls": 20,  # p95 in ms
+                    "per_model": False, "for": "1m", "clear": 0.8, "hold": "2m", "cooldown": "10m"},
+        "no_traffic": {"enabled": False, "warning": "15m", "window": "24h", "min_calls": 10,  # quiet for
+                       "for": "0s", "clear": 1.0, "hold": "0s", "cooldown": "1h"},
+        "unpriced_model": {"enabled": True, "severity": "info", "cooldown": "1d"},
+        "usage_stale": {"enabled": True, "warning": 3.0,  # polling intervals, or the last poll failed
+                        "for": "0s", "clear": 1.0, "hold": "0s", "cooldown": "30m"},
+        "spend_drift": {"enabled": True, "info": 10.0,  # % between logs and bill over complete days
+                        "for": "0s", "clear": 0.8, "hold": "1h", "cooldown": "1d"},
+        "spend_spike": {"enabled": True, "warning": 3.0, "min_usd": 1.0,  # last hour vs 24 h hourly average
+                        "for": "5m", "clear": 0.8, "hold": "15m", "cooldown": "1h"},
+        "rules": [],           # more rules of these kinds: [[alerts.rules]] kind = "error_rate", name = "...",
+    },                         # model = "gpt-4o", warning = 2.0 (any option above; enabled = false to disable)
     "ui": {
         "theme": "apimon-dark",  # a theme from themes/ or the config folder's themes/
         "refresh": 1.0,          # seconds between screen updates

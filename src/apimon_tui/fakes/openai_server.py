@@ -71,7 +71,10 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One attempt the server answered, as the server saw it: the truth tests compare against."""
+    """One attempt the server answered, as the server saw it: the truth tests compare against.
+
+    `stream` is whether the request asked for a stream, whatever the answer was.
+    """
 
     method: str
     path: str
@@ -165,7 +168,7 @@ class FakeOpenAI:
         httpd.daemon_threads = True
         httpd.fake = self  # type: ignore[attr-defined]
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="fake-openai", daemon=True)
+        self._thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), name="fake-openai", daemon=True)
         self._thread.start()
         return self
 
@@ -232,6 +235,14 @@ class FakeOpenAI:
 
     def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> _Answer:
         """What to send back for one request (the handler only writes it out)."""
+        answer = self._answer(method, path, headers, body)
+        try:
+            answer.stream = json.loads(body).get("stream") is True
+        except (ValueError, AttributeError):
+            answer.stream = False
+        return answer
+
+    def _answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> _Answer:
         outcome = self._next_outcome()
         if outcome.delay_s:
             time.sleep(outcome.delay_s)
@@ -308,8 +319,7 @@ class FakeOpenAI:
         headers = self._headers(inp + out)
         if payload.get("stream") is True:
             with_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
-            return _Answer(200, headers, events=list(self._chunks(base, usage if with_usage else None)),
-                           model=model, stream=True,
+            return _Answer(200, headers, events=list(self._chunks(base, usage if with_usage else None)), model=model,
                            input_tokens=inp if with_usage else None, output_tokens=out if with_usage else None)
         body = {**base, "object": "chat.completion", "service_tier": "default", "usage": usage, "choices": [{
             "index": 0, "logprobs": None, "finish_reason": "stop",

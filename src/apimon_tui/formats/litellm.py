@@ -224,8 +224,9 @@ class LiteLLMParser(Parser):
             lines, self._lines = self._lines, None
             self._complete(lines)
         elif self._chars > MAX_OBJECT_CHARS:
-            self._broken(f"JSON object larger than {MAX_OBJECT_CHARS // (1024 * 1024)} MiB")
-            self._dropping = True
+            depth = self._depth
+            self._broken(f"JSON object longer than {MAX_OBJECT_CHARS:,} characters")
+            self._depth, self._dropping = depth, True  # drop its lines up to its closing brace
 
     def flush(self) -> None:
         if self._lines is not None:

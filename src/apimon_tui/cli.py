@@ -11,7 +11,7 @@ import importlib
 import sys
 
 # Sub-commands, each a module in apimon_tui/commands/.
-COMMANDS = ["report", "usage"]
+COMMANDS = ["report", "usage", "monitor"]
 
 
 def _load(name: str):

@@ -1,0 +1,125 @@
+"""`apimon-tui [SOURCE...]`: the live monitor, the command run when no sub-command is named.
+
+Checks everything a user can get wrong (config, format, durations, sources)
+before the screen opens, so each problem is one line on the terminal rather
+than a broken screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from apimon_tui import config as config_mod
+from apimon_tui.budget import BudgetConfig
+from apimon_tui.formats import FORMAT_MODULES, UnknownFormat
+from apimon_tui.timeutil import parse_duration
+
+HOW_TO_START = (
+    "apimon-tui: nothing to follow: name a log, e.g. `apimon-tui /var/log/llm/calls.jsonl`, "
+    "set [sources] paths in {path}, or try `apimon-tui demo`"
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help="log files, globs, '-' (stdin) or 'cmd:...'")
+    p.add_argument("--config", help="config file (default ~/.config/apimon-tui/config.toml or $APIMON_CONFIG)")
+    p.add_argument("--format", choices=["auto", *FORMAT_MODULES], help="force a log format")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--from-start", action="store_true", help="read existing files from their start")
+    start.add_argument("--since", help="backfill this far back on start, e.g. 1h")
+    p.add_argument("--refresh", type=float, metavar="SECONDS", help="seconds between screen updates (default 1)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("monitor", help="the live monitor (also run when no command is given)")
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="apimon-tui",
+        description="Live terminal monitor for LLM API traffic, latency, errors and spend. "
+                    "Sub-commands: apimon-tui COMMAND --help.",
+    )
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"apimon-tui: {message}", file=sys.stderr)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = config_mod.load(args.config)
+    except config_mod.ConfigError as exc:
+        return _fail(str(exc))
+    sources_cfg = config["sources"]
+    specs = args.sources or list(sources_cfg["paths"])
+    if not specs:
+        print(HOW_TO_START.format(path=config.get("_path") or config_mod.default_path()), file=sys.stderr)
+        return 1
+    since_text = args.since if args.since is not None else (None if args.from_start else sources_cfg["since"])
+    try:
+        since_s = parse_duration(since_text) if since_text else None
+    except ValueError as exc:
+        return _fail(f"--since: {exc}")
+    refresh = args.refresh if args.refresh is not None else float(config["ui"]["refresh"])
+    if not refresh > 0:
+        return _fail("--refresh must be a number of seconds above 0, e.g. 1 or 0.5")
+    try:
+        BudgetConfig.from_config(config)
+    except config_mod.ConfigError as exc:
+        return _fail(str(exc))
+    if "-" in specs:
+        problem = _keys_from_tty()
+        if problem:
+            return _fail(problem)
+
+    # Textual and the engine are imported only once the arguments are known good.
+    from apimon_tui.engine import Engine
+
+    try:
+        engine = Engine(specs, fmt=args.format or sources_cfg["format"],
+                        from_start=args.from_start or sources_cfg["from_start"],
+                        since_s=since_s, config=config)
+        poller = _poller(config)
+    except (UnknownFormat, ValueError, config_mod.ConfigError) as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"{exc.filename or ''}: {exc.strerror}")
+
+    from apimon_tui.tui.app import MonitorApp
+
+    app = MonitorApp(engine, config, refresh_s=refresh, poller=poller)
+    app.run()
+    return int(app.return_code or 0)
+
+
+def _poller(config: dict):
+    """The usage poller when providers are configured, else None."""
+    from apimon_tui.usage.poller import Poller
+    from apimon_tui.usage.settings import provider_settings
+
+    if not provider_settings(config):
+        return None
+    return Poller.from_config(config)
+
+
+def _keys_from_tty() -> str | None:
+    """With `-` as a source, stdin is the log: keep it for the engine and read keys from the terminal."""
+    if sys.stdin.isatty():
+        return "`-` reads a log from standard input: pipe one in, e.g. `tail -F app.log | apimon-tui -`"
+    try:
+        tty = os.open("/dev/tty", os.O_RDWR)
+    except OSError:
+        return "`-` needs a terminal for the keys, and none is attached"
+    piped = os.dup(0)
+    os.dup2(tty, 0)
+    os.close(tty)
+    sys.stdin = os.fdopen(piped, "r", encoding="utf-8", errors="replace")
+    return None

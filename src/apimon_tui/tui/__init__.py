@@ -1,0 +1,1 @@
+"""The live monitor: the only package that imports textual."""

@@ -1,0 +1,319 @@
+"""The live monitor app: samples the store at the refresh rate and feeds the panels.
+
+Ingestion runs in the engine's own thread; the UI only takes snapshots of the
+store, at most once per refresh and only when the data, the window, the filter
+or the window's time step changed. Every binding has an id, so `[keys]` in the
+config can remap it.
+"""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer
+
+from apimon_tui.budget import Budget, BudgetConfig
+from apimon_tui.config import default_path
+from apimon_tui.engine import Engine
+from apimon_tui.model import Call
+from apimon_tui.store.metrics import CallFilter
+from apimon_tui.tui import themes as theme_files
+from apimon_tui.tui.builtin_alert import ErrorRateAlert
+from apimon_tui.tui.filter_query import describe, parse_filter
+from apimon_tui.tui.fmt import WINDOWS
+from apimon_tui.tui.screens.detail import DetailScreen
+from apimon_tui.tui.screens.filter import FilterScreen
+from apimon_tui.tui.screens.help import HelpScreen
+from apimon_tui.tui.widgets.alerts import AlertArea
+from apimon_tui.tui.widgets.budget import BudgetPanel
+from apimon_tui.tui.widgets.errors import MAX_ROWS, ErrorFeed, FeedTable
+from apimon_tui.tui.widgets.latency import LatencyPanel
+from apimon_tui.tui.widgets.models import ModelsPanel
+from apimon_tui.tui.widgets.ratelimits import RateLimitsPanel
+from apimon_tui.tui.widgets.requests import RequestsPanel
+from apimon_tui.tui.widgets.status import StatusLine
+
+DEFAULT_WINDOW = 1  # 5m
+SLOW_EVERY_S = 5.0  # budget and idle alert evaluation
+CHART_POINTS = 60
+
+KEY_NAMES = {"question_mark": "?", "slash": "/", "escape": "Esc", "enter": "Enter"}
+
+
+class MonitorApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "apimon-tui"
+    ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark", "help", "Help", id="help"),
+        *(Binding(str(i + 1), f"window({i})", f"Window {label}", id=f"window_{label}", show=False)
+          for i, (label, _) in enumerate(WINDOWS)),
+        Binding("p", "pause", "Pause", id="pause"),
+        Binding("e", "focus_errors", "Errors", id="focus_errors"),
+        Binding("g", "toggle_grouped", "Group", id="toggle_grouped"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("t", "next_theme", "Theme", id="next_theme"),
+        Binding("y", "copy_request_id", "Copy id", id="copy_request_id"),
+    ]
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: dict[str, Any],
+        *,
+        clock: Callable[[], float] = time.time,
+        refresh_s: float | None = None,
+        alerts=None,
+        budget: Budget | None = None,
+        poller=None,
+        config_path: str | Path | None = None,
+        theme_dirs: list[Path] | None = None,
+        start_engine: bool = True,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.store = engine.store
+        self.config = config
+        self.clock = clock
+        self.refresh_s = refresh_s or float(config.get("ui", {}).get("refresh", 1.0))
+        self.alerts = alerts or ErrorRateAlert(clock)
+        self.budget = budget or Budget(BudgetConfig.from_config(config), clock=clock,
+                                       live_cost=self._live_cost, logs_since=self._logs_since)
+        self.poller = poller
+        self.config_path = Path(config_path or config.get("_path") or default_path())
+        self.theme_dirs = theme_dirs if theme_dirs is not None else theme_files.theme_dirs(self.config_path)
+        self.start_engine = start_engine
+        self.window_index = DEFAULT_WINDOW
+        self.filter = CallFilter()
+        self.paused = False
+        self.theme_names: list[str] = []
+        self._drawn: tuple | None = None
+        self._slow_at = -float("inf")
+        self._alert_version = -1
+        self._budget_state = None
+
+    # -- layout ------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+        yield AlertArea(id="alerts")
+        with VerticalScroll(id="main"):
+            with Horizontal(id="row-top", classes="row"):
+                yield RequestsPanel(id="requests", classes="panel")
+                yield LatencyPanel(id="latency", classes="panel")
+            with Horizontal(id="row-mid", classes="row"):
+                yield ErrorFeed(id="errors", classes="panel")
+                with Vertical(id="side"):
+                    yield BudgetPanel(id="budget", classes="panel")
+                    yield RateLimitsPanel(id="ratelimits", classes="panel")
+            yield ModelsPanel(id="models", classes="panel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load_themes()
+        self._apply_keymap()
+        if self.start_engine:
+            self.engine.start()
+        if self.poller is not None:
+            self.run_worker(self.poller.run(), name="usage-poller", group="usage", exclusive=True)
+        self.query_one("#error-rows").focus(scroll_visible=False)
+        self.tick()
+        self.set_interval(self.refresh_s, self.tick, name="refresh")
+
+    def on_unmount(self) -> None:
+        if self.start_engine:
+            self.engine.stop()
+
+    # -- themes and keys -------------------------------------------------------
+
+    def _load_themes(self) -> None:
+        loaded = theme_files.load_themes(self.theme_dirs)
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        self.theme_names = loaded.names
+        for problem in loaded.problems:
+            self.notify(problem, severity="warning", timeout=10)
+        wanted = self.config.get("ui", {}).get("theme") or theme_files.DEFAULT_THEME
+        if wanted in self.available_themes:
+            self.theme = wanted
+        else:
+            self.notify(f"theme {wanted!r} not found; using the default", severity="warning", timeout=10)
+            if theme_files.DEFAULT_THEME in self.available_themes:
+                self.theme = theme_files.DEFAULT_THEME
+
+    def all_bindings(self) -> list[Binding]:
+        """Every binding of the app and its screens, for the help screen and `[keys]` checks."""
+        return [*self.BINDINGS, *FeedTable.BINDINGS, *DetailScreen.BINDINGS,
+                *FilterScreen.BINDINGS, *HelpScreen.BINDINGS]
+
+    def _apply_keymap(self) -> None:
+        keymap = {str(k): str(v) for k, v in (self.config.get("keys") or {}).items()}
+        known = {b.id for b in self.all_bindings()}
+        for unknown in sorted(set(keymap) - known):
+            self.notify(f"[keys] {unknown}: no such binding id (see ? for the ids)", severity="warning", timeout=10)
+            del keymap[unknown]
+        self.set_keymap(keymap)
+
+    def help_rows(self) -> list[tuple[str, str, str]]:
+        keymap = self.config.get("keys") or {}
+        rows = []
+        for binding in self.all_bindings():
+            keys = keymap.get(binding.id, binding.key)
+            shown = ", ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
+            rows.append((shown, binding.id or "", binding.description))
+        return rows
+
+    # -- sampling ----------------------------------------------------------
+
+    @property
+    def window(self) -> tuple[str, float]:
+        return WINDOWS[self.window_index]
+
+    def _view_label(self) -> str:
+        parts = [f"window {self.window[0]}"]
+        if not self.filter.is_empty():
+            parts.append(f"filter: {describe(self.filter)}")
+        if self.paused:
+            parts.append("PAUSED (p resumes)")
+        return " · ".join(parts)
+
+    def tick(self) -> None:
+        """One refresh: redraw what changed since the last one."""
+        now = self.clock()
+        self._tick_status(now)
+        if self.paused:
+            return
+        slow_due = now - self._slow_at >= SLOW_EVERY_S
+        if slow_due:
+            self._slow_at = now
+            self._tick_budget()
+        if slow_due or self.store.version != self._alert_version:
+            self._alert_version = self.store.version
+            self._tick_alerts(now)
+        label, window_s = self.window
+        step = max(1.0, window_s / CHART_POINTS)
+        key = (self.store.version, self.window_index, describe(self.filter), int(now // step))
+        if key == self._drawn:
+            return
+        self._drawn = key
+        snap = self.store.snapshot(window_s, now, self.filter, points=CHART_POINTS, failed_limit=MAX_ROWS)
+        with self.batch_update():
+            self._panel(RequestsPanel).show(snap, label)
+            self._panel(LatencyPanel).show(snap, label)
+            self._panel(ErrorFeed).show(snap, label)
+            self._panel(ModelsPanel).show(snap, label)
+            self._panel(RateLimitsPanel).show(snap)
+
+    def _panel(self, widget_type):
+        """A widget of the main screen, even while another screen is on top."""
+        return self.screen_stack[0].query_one(widget_type)
+
+    def _providers(self) -> list:
+        return list(self.poller.states.values()) if self.poller is not None else []
+
+    def _tick_status(self, now: float) -> None:
+        self._panel(StatusLine).show(self.engine.statuses(), self._providers(), self._view_label(), now)
+
+    def _tick_budget(self) -> None:
+        usages = self.poller.usages() if self.poller is not None else {}
+        self._budget_state = self.budget.state(usages)
+        self._panel(BudgetPanel).show(self._budget_state, self._providers())
+
+    def _tick_alerts(self, now: float) -> None:
+        usage = self.poller.states if self.poller is not None else None
+        for event in self.alerts.evaluate(self.store, budget=self._budget_state, usage=usage, now=now):
+            alert = event.alert
+            if event.kind == "fire":
+                self.notify(alert.message, title=f"alert: {alert.rule}",
+                            severity="error" if alert.severity == "critical" else "warning", timeout=8)
+            elif event.kind == "resolve":
+                self.notify(alert.message, title=f"resolved: {alert.rule}", timeout=5)
+        self._panel(AlertArea).show(self.alerts.active())
+
+    def _live_cost(self, start: float, end: float) -> float:
+        if end <= start:
+            return 0.0
+        return self.store.snapshot(end - start, end, points=1, failed_limit=0).total.cost_usd
+
+    def _logs_since(self) -> float | None:
+        first = self.store.snapshot(None, self.clock(), points=1, failed_limit=0).total.first_ts
+        return first if first != float("inf") else None
+
+    def redraw_now(self) -> None:
+        self._drawn = None
+        self.tick()
+
+    # -- actions -----------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.help_rows()))
+
+    def action_window(self, index: int) -> None:
+        self.window_index = index
+        self.redraw_now()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self.redraw_now()
+
+    def action_focus_errors(self) -> None:
+        feed = self._panel(ErrorFeed)
+        feed.focus_feed()
+        feed.scroll_visible(animate=False)
+
+    def action_toggle_grouped(self) -> None:
+        feed = self._panel(ErrorFeed)
+        feed.toggle_grouped()
+        self.redraw_now()
+
+    def action_filter(self) -> None:
+        def apply(text: str | None) -> None:
+            if text is None:
+                return
+            self.filter = parse_filter(text)
+            self.redraw_now()
+
+        self.push_screen(FilterScreen(describe(self.filter)), apply)
+
+    def action_next_theme(self) -> None:
+        names = self.theme_names or [self.theme]
+        current = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(current + 1) % len(names)]
+        self._drawn = None
+        try:
+            theme_files.save_theme(self.config_path, self.theme)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            self.notify(f"theme {self.theme}; not saved: {exc}", severity="warning", timeout=6)
+            return
+        self.notify(f"theme {self.theme} (saved to {self.config_path})", timeout=3)
+
+    def action_copy_request_id(self) -> None:
+        self.copy_request_id(self._panel(ErrorFeed).selected_call())
+
+    def copy_request_id(self, call: Call | None) -> None:
+        """Copy through OSC 52, which the terminal (even over SSH) puts on the clipboard."""
+        if call is None or not call.request_id:
+            self.notify("no request id to copy", severity="warning", timeout=3)
+            return
+        self.copy_to_clipboard(call.request_id)
+        self.notify(f"copied request id {call.request_id}", timeout=3)
+
+    def on_error_feed_open_call(self, message: ErrorFeed.OpenCall) -> None:
+        chosen = message.call
+        wanted = chosen.group_key()
+        with self.store.lock:
+            group = [c for c in reversed(self.store.failed) if c.group_key() == wanted]
+        index = next((i for i, c in enumerate(group) if c is chosen), None)
+        if index is None:
+            group, index = [chosen, *group], 0
+        self.push_screen(DetailScreen(group, index))

@@ -1,0 +1,118 @@
+"""The detail screen of one failed call: every field it has and the raw log text.
+
+`n` / `N` step to the next (older) / previous (newer) failed call of the same
+group (status + error code + model). Everything from the log is shown as
+plain `Text`, redacted again on the way in, never as markup.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from apimon_tui.model import Call
+from apimon_tui.redact import redact
+from apimon_tui.tui import fmt
+
+LABELS = {
+    "ts": "time", "source": "source", "provider": "provider", "endpoint": "endpoint", "method": "method",
+    "model": "model", "status": "status", "failed": "failed (no answer)", "error_type": "error type",
+    "error_code": "error code", "error_message": "error message", "request_id": "request id",
+    "latency_ms": "latency", "ttft_ms": "time to first token", "input_tokens": "input tokens",
+    "output_tokens": "output tokens", "cached_tokens": "cached tokens", "cost_usd": "cost",
+    "stream": "stream", "attempt": "retry attempt", "ratelimit": "rate-limit headroom", "tags": "tags",
+}
+
+
+class DetailScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="back"),
+        Binding("n", "step(1)", "Next in group", id="next_in_group"),
+        Binding("N", "step(-1)", "Previous in group", id="previous_in_group"),
+        Binding("y", "copy_request_id", "Copy request id", id="copy_request_id"),
+    ]
+
+    def __init__(self, group: list[Call], index: int) -> None:
+        super().__init__()
+        self.group = group
+        self.index = index
+
+    @property
+    def call(self) -> Call:
+        return self.group[self.index]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-title")
+        with VerticalScroll(id="detail-body"):
+            yield Static(id="detail-fields")
+            yield Static(id="detail-raw")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._render_call()
+
+    def _render_call(self) -> None:
+        call = self.call
+        title = Text()
+        title.append(f"Failed call {self.index + 1} of {len(self.group)} in its group · ", style="bold")
+        title.append(f"{call.status_label} {call.error_code or '-'} {call.model or '-'}")
+        self.query_one("#detail-title", Static).update(title)
+        self.query_one("#detail-fields", Static).update(fields_table(call))
+        raw = Text("raw log line(s)\n", style="bold")
+        raw.append(redact(call.raw) if call.raw else "(the format kept no raw text)")
+        self.query_one("#detail-raw", Static).update(raw)
+        self.query_one("#detail-body").scroll_home(animate=False)
+
+    def action_step(self, delta: int) -> None:
+        new = self.index + delta
+        if 0 <= new < len(self.group):
+            self.index = new
+            self._render_call()
+        else:
+            self.notify("no older call in this group" if delta > 0 else "no newer call in this group",
+                        severity="information", timeout=2)
+
+    def action_copy_request_id(self) -> None:
+        self.app.copy_request_id(self.call)
+
+
+def _value(name: str, value) -> str:
+    if name == "ts":
+        return f"{fmt.stamp(value)} ({value:.3f})"
+    if name in ("latency_ms", "ttft_ms"):
+        return fmt.ms(value)
+    if name == "cost_usd":
+        return fmt.usd(value, 6)
+    if name == "ratelimit":
+        return _ratelimit(value)
+    if name == "tags":
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return redact(str(value))
+
+
+def _ratelimit(rl: dict) -> str:
+    parts = []
+    for kind in ("requests", "tokens"):
+        left, limit = rl.get(f"remaining_{kind}"), rl.get(f"limit_{kind}")
+        if left is not None or limit is not None:
+            parts.append(f"{kind} {left if left is not None else '?'}/{limit if limit is not None else '?'}")
+        reset = rl.get(f"reset_{kind}_s")
+        if reset is not None:
+            parts.append(f"{kind} reset in {reset:g}s")
+    return ", ".join(parts)
+
+
+def fields_table(call: Call) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column()
+    for name, value in call.to_dict().items():
+        if name == "raw":
+            continue
+        table.add_row(Text(LABELS.get(name, name)), Text(_value(name, value)))
+    return table

@@ -1,0 +1,31 @@
+"""The help screen: every key binding with its current key, id and what it does."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape,question_mark,q", "app.pop_screen", "Close", id="close_help")]
+
+    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+        """`rows` are (keys, binding id, description)."""
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, padding=(0, 2), expand=False)
+        table.add_column("key", style="bold", no_wrap=True)
+        table.add_column("does")
+        table.add_column("id (remap in [keys])", style="dim", no_wrap=True)
+        for keys, binding_id, description in self.rows:
+            table.add_row(Text(keys), Text(description), Text(binding_id))
+        with VerticalScroll(id="help-body") as body:
+            body.border_title = "Keys · Esc to close"
+            yield Static(table)

@@ -1,0 +1,100 @@
+"""Budget panel: month-to-date spend against the monthly budget, burn rate and forecast.
+
+Spend is the providers' billed figure (when usage polling runs) plus the logs'
+live estimate since the bill's last complete bucket; the gauge turns warning
+at 80% and error at 100% of the budget, through theme classes.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import ProgressBar, Static
+
+from apimon_tui.budget import BudgetState
+from apimon_tui.tui import fmt
+
+WARN_PCT = 80.0
+
+
+class BudgetPanel(Vertical):
+    DEFAULT_CSS = """
+    BudgetPanel { height: auto; }
+    BudgetPanel ProgressBar { height: 1; }
+    BudgetPanel ProgressBar Bar { width: 1fr; }
+    BudgetPanel #budget-lines { height: auto; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.border_title = "Budget · month to date"
+        self._shown: tuple | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="budget-head")
+        yield ProgressBar(total=100, show_eta=False, id="budget-gauge")
+        yield Static(id="budget-lines")
+
+    def show(self, state: BudgetState, providers: list) -> None:
+        """`providers` are the usage poller's `ProviderState`s (empty without polling)."""
+        head, lines = _head(state), _lines(state, providers)
+        level = _level(state.spent_pct)
+        key = (head, lines, level, state.spent_pct)
+        if key == self._shown:
+            return
+        self._shown = key
+        self.query_one("#budget-head", Static).update(head)
+        gauge = self.query_one(ProgressBar)
+        gauge.display = state.budget_usd is not None
+        gauge.update(progress=min(state.spent_pct or 0.0, 100.0))
+        for name in ("-ok", "-warn", "-over"):
+            self.set_class(name == level, name)
+        self.query_one("#budget-lines", Static).update(lines)
+
+
+def _level(spent_pct: float | None) -> str:
+    if spent_pct is None or spent_pct < WARN_PCT:
+        return "-ok"
+    return "-warn" if spent_pct < 100 else "-over"
+
+
+def _head(state: BudgetState) -> Text:
+    text = Text()
+    text.append(fmt.usd(state.spent_usd), style="bold")
+    if state.budget_usd is not None:
+        text.append(f" of {fmt.usd(state.budget_usd)} ({state.spent_pct:.0f}%)")
+    else:
+        text.append(" spent · no budget set ([budget] monthly_usd)", style="dim")
+    return text
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{fmt.usd(value)}/h"
+
+
+def _lines(state: BudgetState, providers: list) -> Text:
+    text = Text()
+    text.append("burn ", style="dim")
+    text.append(f"{_rate(state.burn_1h)} (1h) · {_rate(state.burn_24h)} (24h)")
+    forecast = state.forecast_usd
+    text.append("\nforecast ", style="dim")
+    text.append(f"{fmt.usd(forecast)} at month end")
+    run_out = state.run_out
+    if run_out is not None:
+        text.append(" · runs out ", style="dim")
+        text.append(time.strftime("%b %d %H:%M", time.localtime(run_out)), style="bold")
+    if providers:
+        text.append("\nbilled ", style="dim")
+        text.append(f"{fmt.usd(state.billed_usd)} + live {fmt.usd(state.live_usd)}")
+        for p in providers:
+            text.append(f"\n{p.name} ", style="dim")
+            if p.last_error:
+                text.append(p.last_error[:60])
+            else:
+                text.append(f"updated {fmt.age(p.age(state.now))}")
+            if p.stale(state.now):
+                text.append(" (stale)", style="bold")
+    return text

@@ -1,0 +1,202 @@
+"""Errors panel: the newest failed calls, or the same grouped by status, code and model.
+
+Both views are `DataTable`s updated by row key: a tick adds the rows of new
+failed calls, removes the ones that left the window or the bound, and updates
+changed group cells; nothing is rebuilt whole. Cells are `rich.text.Text`, so
+log text is never read as markup.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
+
+from apimon_tui.model import Call
+from apimon_tui.store import Snapshot
+from apimon_tui.store.metrics import ErrorGroup
+from apimon_tui.tui import fmt
+
+MAX_ROWS = 200
+MESSAGE_CHARS = 80
+
+
+class Stamp(Text):
+    """A time cell that sorts by the epoch time it shows."""
+
+    def __init__(self, ts: float) -> None:
+        super().__init__(fmt.clock_time(ts), no_wrap=True)
+        self.ts = ts
+
+
+class FeedTable(DataTable):
+    BINDINGS = [Binding("enter", "select_cursor", "Open", id="open_detail")]
+
+
+class ErrorFeed(Vertical, can_focus=False):
+    """The failed-call feed and its grouped view (`g` switches)."""
+
+    DEFAULT_CSS = """
+    ErrorFeed > DataTable { height: 1fr; }
+    ErrorFeed.-grouped #error-rows { display: none; }
+    ErrorFeed #error-groups { display: none; }
+    ErrorFeed.-grouped #error-groups { display: block; }
+    """
+
+    class OpenCall(Message):
+        """A failed call was chosen: open its detail with its group's other calls."""
+
+        def __init__(self, call: Call) -> None:
+            super().__init__()
+            self.call = call
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.border_title = "Errors"
+        self.calls: dict[str, Call] = {}
+        self.groups: dict[str, ErrorGroup] = {}
+        self.newest_of_group: dict[str, Call] = {}
+        self._group_cells: dict[str, tuple] = {}
+
+    @property
+    def grouped(self) -> bool:
+        return self.has_class("-grouped")
+
+    def compose(self) -> ComposeResult:
+        rows = FeedTable(id="error-rows", cursor_type="row", zebra_stripes=True)
+        rows.add_column("time", key="time")
+        for name in ("status", "model", "code", "message", "request id"):
+            rows.add_column(name, key=name)
+        yield rows
+        groups = FeedTable(id="error-groups", cursor_type="row", zebra_stripes=True)
+        for name in ("status", "code", "model", "count", "first", "last", "last message"):
+            groups.add_column(name, key=name)
+        yield groups
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#error-groups" if self.grouped else "#error-rows", DataTable)
+
+    def toggle_grouped(self) -> None:
+        had_focus = self.table.has_focus
+        self.toggle_class("-grouped")
+        if had_focus:
+            self.table.focus()
+
+    def focus_feed(self) -> None:
+        self.table.focus()
+
+    def show(self, snap: Snapshot, window_label: str) -> None:
+        self.border_title = f"Errors · {window_label}"
+        self.border_subtitle = f"{snap.total.errors:,} failed · {len(snap.groups)} groups · g: {'calls' if self.grouped else 'grouped'}"
+        with self.app.batch_update():
+            self._show_rows(snap.failed[:MAX_ROWS])
+            self._show_groups(snap)
+
+    def _show_rows(self, failed: list[Call]) -> None:
+        table = self.query_one("#error-rows", DataTable)
+        wanted = {_row_key(c): c for c in failed}
+        gone = [k for k in self.calls if k not in wanted]
+        added = [(k, c) for k, c in wanted.items() if k not in self.calls]
+        if not gone and not added:
+            return
+        kept = _highlighted(table)
+        for key in gone:
+            table.remove_row(key)
+            del self.calls[key]
+        for key, call in added:
+            table.add_row(*_call_cells(call), key=key)
+            self.calls[key] = call
+        if added:
+            table.sort("time", key=lambda stamp: stamp.ts, reverse=True)
+        _restore(table, kept)
+
+    def _show_groups(self, snap: Snapshot) -> None:
+        table = self.query_one("#error-groups", DataTable)
+        newest: dict[tuple, Call] = {}
+        for call in snap.failed:
+            newest.setdefault(call.group_key(), call)
+        wanted = {"\x1f".join(g.key): g for g in snap.groups[:MAX_ROWS]}
+        self.newest_of_group = {k: newest[g.key] for k, g in wanted.items() if g.key in newest}
+        changed = False
+        for key in [k for k in self.groups if k not in wanted]:
+            table.remove_row(key)
+            del self.groups[key], self._group_cells[key]
+            changed = True
+        for key, group in wanted.items():
+            cells = _group_cells(group)
+            old = self._group_cells.get(key)
+            if old is None:
+                table.add_row(*cells, key=key)
+                changed = True
+            elif old != cells:
+                for column, (was, now) in zip(table.columns, zip(old, cells)):
+                    if was != now:
+                        table.update_cell(key, column, now)
+                changed = True
+            self.groups[key] = group
+            self._group_cells[key] = cells
+        if changed:
+            kept = _highlighted(table)
+            table.sort("last", key=lambda stamp: stamp.ts, reverse=True)
+            _restore(table, kept)
+
+    def selected_call(self) -> Call | None:
+        """The call under the cursor (the newest of the group in the grouped view)."""
+        key = _highlighted(self.table)
+        if key is None:
+            return None
+        return (self.newest_of_group if self.grouped else self.calls).get(key)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        call = self.selected_call()
+        if call is not None:
+            self.post_message(self.OpenCall(call))
+
+
+def _row_key(call: Call) -> str:
+    return f"{id(call)}@{call.ts!r}"
+
+
+def _highlighted(table: DataTable) -> str | None:
+    if not table.row_count or table.cursor_row < 0:
+        return None
+    try:
+        return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+    except CellDoesNotExist:  # the cursor was past the rows after a removal
+        return None
+
+
+def _restore(table: DataTable, key: str | None) -> None:
+    if key is not None and key in table.rows:
+        table.move_cursor(row=table.get_row_index(key), animate=False, scroll=False)
+
+
+def _call_cells(call: Call) -> tuple:
+    message = (call.error_message or call.error_type or "").replace("\n", " ")
+    return (
+        Stamp(call.ts),
+        Text(call.status_label, style="bold"),
+        Text(call.model or "-"),
+        Text(call.error_code or "-"),
+        Text(message[:MESSAGE_CHARS] + ("…" if len(message) > MESSAGE_CHARS else "")),
+        Text(call.request_id or "-"),
+    )
+
+
+def _group_cells(group: ErrorGroup) -> tuple:
+    message = group.last_message.replace("\n", " ")
+    return (
+        Text(group.status, style="bold"),
+        Text(group.code or "-"),
+        Text(group.model or "-"),
+        Text(f"{group.count:,}", justify="right"),
+        Stamp(group.first_ts),
+        Stamp(group.last_ts),
+        Text(message[:MESSAGE_CHARS]),
+    )

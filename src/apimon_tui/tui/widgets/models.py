@@ -1,0 +1,41 @@
+"""Models panel: per model calls, error %, p95, tokens and cost over the window."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+
+from apimon_tui.store import Snapshot
+from apimon_tui.tui import fmt
+from apimon_tui.tui.widgets.keyed_table import KeyedTable
+
+COLUMNS = ["model", "calls", "err %", "p95", "in tok", "out tok", "cost"]
+
+
+class ModelsPanel(Vertical):
+    DEFAULT_CSS = "ModelsPanel > KeyedTable { height: 1fr; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.border_title = "Models"
+
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(COLUMNS, id="models-table", zebra_stripes=True)
+
+    def show(self, snap: Snapshot, window_label: str) -> None:
+        self.border_title = f"Models · {window_label}"
+        ranked = sorted(snap.by_model.items(), key=lambda item: (-item[1].calls, item[0]))
+        rows = []
+        for name, agg in ranked:
+            rows.append((
+                Text(name),
+                Text(f"{agg.calls:,}", justify="right"),
+                Text(fmt.pct(agg.error_rate), justify="right",
+                     style="bold" if agg.error_rate > 0.05 else ""),
+                Text(fmt.ms(agg.latency.percentile(95)), justify="right"),
+                Text(fmt.count(agg.input_tokens), justify="right"),
+                Text(fmt.count(agg.output_tokens), justify="right"),
+                Text(fmt.usd(agg.cost_usd if agg.costed_calls else None, 4), justify="right"),
+            ))
+        self.query_one(KeyedTable).show(rows)

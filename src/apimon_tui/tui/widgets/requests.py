@@ -1,0 +1,85 @@
+"""Requests panel: successes and errors per second over the window, drawn by plotext.
+
+The chart is a plotext figure built to the panel's content size and shown as
+`rich.text.Text` in a `Static`; it is rebuilt only when the data, the size or
+the theme changed.
+"""
+
+from __future__ import annotations
+
+import plotext as plt
+from rich.text import Text
+from textual.color import Color
+from textual.widgets import Static
+
+from apimon_tui.store import Snapshot
+from apimon_tui.tui import fmt
+
+
+class RequestsPanel(Static):
+    DEFAULT_CSS = """
+    RequestsPanel { border-subtitle-align: right; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.border_title = "Requests"
+        self._series: tuple[list[float], list[float]] = ([], [])
+        self._ticks: tuple[list[int], list[str]] = ([], [])
+        self._drawn_key: tuple | None = None
+
+    def show(self, snap: Snapshot, window_label: str) -> None:
+        step = snap.step_s or 1.0
+        ok = [(p.calls - p.errors) / step for p in snap.points]
+        errors = [p.errors / step for p in snap.points]
+        total = snap.total
+        self.border_title = f"Requests · {window_label}"
+        self.border_subtitle = (
+            f"{snap.rate_per_s:.2f} req/s · {total.calls:,} calls · {fmt.pct(total.error_rate)} errors"
+        )
+        self._series = (ok, errors)
+        self._ticks = _ticks(len(ok), window_label)
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        width, height = self.content_size
+        theme = self.app.current_theme
+        key = (self._series, width, height, theme.name, self.app.no_color)
+        if key == self._drawn_key:
+            return
+        self._drawn_key = key
+        if width < 20 or height < 4 or not self._series[0]:
+            self.update(Text("no calls yet" if not self._series[0] else "", style="dim"))
+            return
+        self.update(_chart(self._series, self._ticks, width, height,
+                           (theme.success or theme.primary, theme.error or theme.primary),
+                           colour=not self.app.no_color))
+
+
+def _ticks(count: int, window_label: str) -> tuple[list[int], list[str]]:
+    if count < 2:
+        return [], []
+    return [0, count // 2, count - 1], [f"-{window_label}", "", "now"]
+
+
+def _chart(series, ticks, width: int, height: int, colours: tuple[str, str], colour: bool) -> Text:
+    ok, errors = series
+    fig = plt.figure
+    fig.clear()
+    plt.terminal.limit(False, False)
+    fig.plot_size(width, height)
+    fig.theme("colorless")
+    xs = list(range(len(ok)))
+    for values, name in ((ok, colours[0]), (errors, colours[1])):
+        pixel = plt.pixel(foreground=Color.parse(name).rgb) if colour else None
+        fig.draw(fig.signal(xs, values, marker=plt.marker("braille", pixel)).lines())
+    top = max(max(ok), max(errors))
+    fig.ruler("y").lim(0, top if top > 0 else 1)
+    if ticks[0]:
+        fig.ruler("x").ticks(*ticks)
+    built = fig.build().string(colorless=not colour)
+    return Text.from_ansi(built.rstrip("\n"), no_wrap=True)
+

@@ -147,7 +147,8 @@ def _provider_line(name: str, s: ProviderState, budget: Any, now: float) -> str:
     u = s.usage
     if u is None:
         return f"{name:<11} error: {s.last_error}"
-    text = f"{name:<11} {_money(u.month_to_date_usd):>10} billed to {_day(u.last_bucket_end)}"
+    to = "as of" if u.running_total else "billed to"
+    text = f"{name:<11} {_money(u.month_to_date_usd):>10} {to} {_day(u.last_bucket_end)}"
     if budget and budget.budget_usd:
         text += f" of {_money(budget.budget_usd)} ({budget.spent_pct:.0f}%)"
     if u.limit_usd is not None:

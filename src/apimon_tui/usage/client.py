@@ -105,7 +105,8 @@ class ProviderClient:
     async def get_json(self, path: str, params: Any = None, *, tolerate: tuple[int, ...] = ()) -> Any:
         """The decoded JSON body of GET `path`, after retries; None for a `tolerate`d status."""
         url = self.base_url + path
-        for attempt in range(self.retry.retries + 1):
+        attempt = 0
+        while True:
             try:
                 return await self._attempt(url, params, tolerate)
             except _Retry as exc:
@@ -116,7 +117,7 @@ class ProviderClient:
                     raise ProviderError(f"{exc}; the server asks to wait {wait:.0f}s") from None
                 log.info("%s: %s, retrying in %.1fs", url, exc, wait)
                 await self.sleep(wait)
-        raise AssertionError("unreachable")
+                attempt += 1
 
     async def pages(self, path: str, params: list[tuple[str, Any]]) -> list[dict[str, Any]]:
         """Every `data` item across all pages of a `has_more`/`next_page` listing."""
@@ -153,6 +154,8 @@ class ProviderClient:
             raise _Retry(f"{status}: server error from {url}", retry_after(response, self.clock()))
         if status in tolerate:
             return None
+        if 300 <= status < 400:
+            raise ProviderError(f"{status}: {url} redirects elsewhere - check base_url")
         if status >= 400:
             raise ProviderError(self._client_error(status, url, response))
         try:

@@ -138,6 +138,18 @@ def test_transport_and_response_lines_merge_into_one_call():
     assert "HTTP Request:" in call.raw and "HTTP Response:" in call.raw
 
 
+def test_other_httpx_requests_are_not_openai_calls_when_the_sdk_logs_responses():
+    sink = parse([
+        PREFIX + f"Sending HTTP Request: POST {URL}",
+        HTTPX + 'HTTP Request: GET https://example.com/health "HTTP/1.1 200 OK"',
+        HTTPX + f'HTTP Request: POST {URL} "HTTP/1.1 200 OK"',
+        PREFIX + f'HTTP Response: POST {URL} "200 OK" {headers()}',
+        PREFIX + "request_id: req_abc",
+    ])
+    assert [(c.method, c.endpoint) for c in sink.calls] == [("POST", "/v1/chat/completions")]
+    assert sink.skipped == 2  # the health check, the redundant request_id
+
+
 def test_transport_line_alone_is_one_call_each():
     # OPENAI_LOG=info: only httpx's line and the SDK's INFO retry line.
     sink = parse([

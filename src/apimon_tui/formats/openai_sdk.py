@@ -30,7 +30,9 @@ One HTTP attempt is one call. The transport line and the SDK's response line
 describe the same attempt (transport first): once the SDK is seen logging
 responses (`Sending HTTP Request` / `HTTP Response` lines), a transport line
 waits for its response line (same method, status and URL) and the two make one
-call; otherwise (`OPENAI_LOG=info`, SDK v1.0) it is a call by itself. A
+call; a transport line no response claims (within `MAX_WAITING_TRANSPORT`
+later ones, or by the end) is another httpx client's request and is skipped.
+Otherwise (`OPENAI_LOG=info`, SDK v1.0) a transport line is a call by itself. A
 response line without a request id waits one line for `request_id:`.
 A `Retrying` line with no failed call before it (info level hides the
 `Encountered` lines) stands for an attempt that got no answer: a failed call.
@@ -224,9 +226,9 @@ class OpenAISdkParser(Parser):
 
     def flush(self) -> None:
         self._close_open()
-        waiting, self._waiting = self._waiting, []
-        for call, _ in waiting:
-            self._emit(call)
+        for _ in self._waiting:
+            self.sink.skip()  # never claimed by an SDK response: another client's request
+        self._waiting = []
 
     # -- messages ------------------------------------------------------------
 
@@ -266,7 +268,8 @@ class OpenAISdkParser(Parser):
             return
         self._waiting.append((call, url))
         if len(self._waiting) > MAX_WAITING_TRANSPORT:
-            self._emit(self._waiting.pop(0)[0])
+            del self._waiting[0]
+            self.sink.skip()  # never claimed by an SDK response: another client's request
 
     def _response(self, line: str, rest: str, ts: float) -> None:
         m = _RESPONSE.match(rest)

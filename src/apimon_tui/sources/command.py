@@ -69,7 +69,7 @@ class CommandSource(Source):
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
-        self._returncode: int | None = None
+        self._outcome: str | None = None  # how the last run ended, e.g. `exited 1`
         self._restart_at: float | None = None
         self._error: str | None = None
         self._finished = threading.Event()
@@ -87,13 +87,12 @@ class CommandSource(Source):
             return "stopped"
         if self._proc is not None:
             return "running"
-        if self._returncode is None:
-            return "failed to start" if self._finished.is_set() else "starting"
-        words = exit_words(self._returncode)
+        if self._outcome is None:
+            return "starting"
         if self._restart_at is None:
-            return words
+            return self._outcome
         wait = max(0, math.ceil(self._restart_at - self.clock()))
-        return f"{words}, restarting in {wait}s"
+        return f"{self._outcome}, restarting in {wait}s"
 
     @property
     def error(self) -> str | None:
@@ -145,6 +144,7 @@ class CommandSource(Source):
             )
         except OSError as exc:
             self._error = redact(f"cannot start {self.command}: {exc.strerror or exc}")
+            self._outcome = "failed to start"
             return
         self._error = None
         with self._lock:
@@ -162,7 +162,7 @@ class CommandSource(Source):
         proc.stderr.close()
         with self._lock:
             self._proc = None
-            self._returncode = returncode
+            self._outcome = exit_words(returncode)
 
     def _keep_stderr(self, proc: subprocess.Popen) -> None:
         assembler = LineAssembler(max_line=64 * 1024)

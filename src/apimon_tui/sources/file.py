@@ -345,9 +345,8 @@ def offset_since(
 
 def _lines_from(f: io.BufferedReader, pos: int):
     """Yield (start, end, text) for each whole line starting at or after `pos`."""
-    f.seek(pos)
+    f.seek(max(0, pos - 1))
     if pos > 0:
-        f.seek(pos - 1)
         if f.read(1) != b"\n":
             skipped = f.readline(MAX_LINE_BYTES)
             while skipped and not skipped.endswith(b"\n"):
@@ -374,8 +373,9 @@ def _first_dated_line(f, pos, ts_of_line, window):
 
 
 def _scan_since(f, pos, since_ts, ts_of_line) -> int:
+    """Read on from `pos` to the first line dated >= `since_ts`."""
     candidate = pos
-    for start, end, text in _lines_from(f, pos):
+    for _start, end, text in _lines_from(f, pos):
         ts = ts_of_line(text)
         if ts is None:
             continue

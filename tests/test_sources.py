@@ -344,6 +344,12 @@ def test_glob_picks_up_new_files_and_tags_lines_with_their_path(tmp_path):
     got = sorted(src.read_lines())
     assert got == [(str(a), "from a"), (str(b), "from b (new file, read from its start)")]
     assert src.state == "following 2 files"
+    b.unlink()
+    src.read_lines()
+    assert src.files == [str(a)]
+    b.write_text("b is back\n")
+    assert src.read_lines() == [(str(b), "b is back")]
+    assert src.files == [str(a), str(b)]
 
 
 def test_glob_batches_group_lines_by_file(tmp_path):

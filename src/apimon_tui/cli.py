@@ -11,11 +11,13 @@ import importlib
 import sys
 
 # Sub-commands, each a module in apimon_tui/commands/.
-COMMANDS = ["report", "usage", "monitor"]
+COMMANDS = ["report", "usage", "monitor", "config"]
+# Commands whose module name differs from the command (`config` would shadow apimon_tui.config).
+MODULES = {"config": "config_cmd"}
 
 
 def _load(name: str):
-    return importlib.import_module(f"apimon_tui.commands.{name.replace('-', '_')}")
+    return importlib.import_module(f"apimon_tui.commands.{MODULES.get(name, name.replace('-', '_'))}")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

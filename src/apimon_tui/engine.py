@@ -21,7 +21,8 @@ from apimon_tui.formats.base import Parser
 from apimon_tui.model import Call, SourceCounts
 from apimon_tui.pricing import Pricer
 from apimon_tui.redact import redact
-from apimon_tui.sources import open_source
+from apimon_tui.sources import Source, open_source
+from apimon_tui.sources.base import Batches
 from apimon_tui.store import MetricsStore
 
 BATCH_LINES = 20_000
@@ -40,7 +41,7 @@ class SourceStatus:
     lines_per_s: float
 
 
-class _Sink:
+class Sink:
     """Counts one source's lines and collects its calls for the next batch."""
 
     __slots__ = ("counts", "batch", "pricer", "since")
@@ -75,16 +76,14 @@ class _Sink:
 class SourceReader:
     def __init__(
         self,
-        spec: str,
-        sink: _Sink,
+        source: Source,
+        sink: Sink,
         *,
         fmt: str = "auto",
-        from_start: bool = False,
-        follow: bool = True,
         options: dict[str, Any] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.source = open_source(spec, from_start=from_start, follow=follow, clock=clock)
+        self.source = source
         self.sink = sink
         self.format = None if fmt == "auto" else fmt
         if self.format:
@@ -92,7 +91,7 @@ class SourceReader:
         self.options = options or {}
         self.clock = clock
         self._parsers: dict[str, Parser] = {}
-        self._undetected: list[tuple[str, str]] = []
+        self._undetected: Batches = []
         self._rate_mark = (clock(), 0)
         self.lines_per_s = 0.0
 
@@ -102,41 +101,31 @@ class SourceReader:
 
     def pump(self, max_lines: int = BATCH_LINES) -> int:
         """Read and parse what the source has now; returns the lines read."""
-        lines = self.source.read_lines(max_lines)
-        read = len(lines)
+        batches = self.source.read_batches(max_lines)
+        read = sum(len(lines) for _, lines in batches)
         if not read:
             return 0
         self.counts.lines += read
         self.counts.last_line_at = self.clock()
         if self.format is None:
-            lines = self._detect(lines)
-        self._feed(lines)
+            batches = self._detect(batches)
+        for label, lines in batches:
+            self._parser(label).feed_many(lines)
         return read
 
-    def _detect(self, lines: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    def _detect(self, batches: Batches) -> Batches:
         """Hold lines until the format is known; give up on a batch of unknown lines."""
-        self._undetected.extend(lines)
-        name = formats.detect([text for _, text in self._undetected])
+        self._undetected.extend(batches)
+        name = formats.detect([line for _, lines in self._undetected for line in lines[: formats.DETECT_LINES]])
         if name is not None:
             self.format = name
             held, self._undetected = self._undetected, []
             return held
-        if len(self._undetected) >= formats.DETECT_LINES or self.source.at_eof:
-            self.counts.skipped += len(self._undetected)
+        held_lines = sum(len(lines) for _, lines in self._undetected)
+        if held_lines >= formats.DETECT_LINES or self.source.at_eof:
+            self.counts.skipped += held_lines
             self._undetected = []
         return []
-
-    def _feed(self, lines: list[tuple[str, str]]) -> None:
-        # Lines arrive in runs from the same file; feed each run in one call.
-        run_label, run = None, []
-        for label, text in lines:
-            if label != run_label and run:
-                self._parser(run_label).feed_many(run)
-                run = []
-            run_label = label
-            run.append(text)
-        if run:
-            self._parser(run_label).feed_many(run)
 
     def _parser(self, label: str) -> Parser:
         parser = self._parsers.get(label)
@@ -149,7 +138,7 @@ class SourceReader:
     def finish(self) -> None:
         """End of input: flush parsers holding a partial multi-line call."""
         if self._undetected:
-            self.counts.skipped += len(self._undetected)
+            self.counts.skipped += sum(len(lines) for _, lines in self._undetected)
             self._undetected = []
         for parser in self._parsers.values():
             parser.flush()
@@ -188,11 +177,9 @@ class Engine:
         options = {"jsonl": config.get("jsonl", {})}
         self.readers = []
         for spec in specs:
-            sink = _Sink(SourceCounts(label=spec), self.pricer, since)
-            self.readers.append(SourceReader(
-                spec, sink, fmt=fmt, from_start=from_start or since is not None, follow=follow,
-                options=options, clock=clock,
-            ))
+            source = open_source(spec, from_start=from_start or since is not None, follow=follow, clock=clock)
+            sink = Sink(SourceCounts(label=spec), self.pricer, since)
+            self.readers.append(SourceReader(source, sink, fmt=fmt, options=options, clock=clock))
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 

@@ -17,6 +17,7 @@ import time
 from apimon_tui import config as config_mod
 from apimon_tui.engine import Engine
 from apimon_tui.formats import FORMAT_MODULES
+from apimon_tui.parallel import plan_jobs, read_parallel
 from apimon_tui.summary import summarize
 from apimon_tui.timeutil import parse_duration
 
@@ -30,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--follow", action="store_true", help="keep following and print a summary every interval")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between --follow summaries")
     p.add_argument("--config", help="config file (for pricing overrides and the jsonl mapping)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="processes for large files of one-line formats (default: one per core)")
     p.set_defaults(func=run)
 
 
@@ -64,17 +67,28 @@ def run(args: argparse.Namespace) -> int:
             for problem in problems:
                 print(f"apimon-tui report: {problem}", file=sys.stderr)
             return 2
-    engine = Engine(args.paths, fmt=args.format, from_start=True, follow=args.follow,
-                    since_s=since_s, config=config)
     if args.follow:
+        engine = Engine(args.paths, fmt=args.format, from_start=True, follow=True, since_s=since_s, config=config)
         return _follow(engine, args)
-    engine.read_to_end()
-    summary = _summary(engine)
+    summary = read_summary(args.paths, args.format, since_s, config, args.jobs)
     if args.json:
         print(json.dumps(summary))
     else:
         print(render_table(summary))
     return 0
+
+
+def read_summary(paths: list[str], fmt: str, since_s: float | None, config: dict, jobs: int) -> dict:
+    """Read `paths` to the end, large files of one-line formats on several cores."""
+    since = time.time() - since_s if since_s is not None else None
+    planned = {path: plan_jobs(path, fmt, jobs, config, since) for path in paths}
+    split = [job for path_jobs in planned.values() if path_jobs for job in path_jobs]
+    store, statuses, unpriced = read_parallel(split, jobs) if split else (None, [], set())
+    engine = Engine([p for p, j in planned.items() if not j], store=store, fmt=fmt, from_start=True,
+                    follow=False, since_s=since_s, config=config)
+    engine.read_to_end()
+    statuses += engine.statuses()
+    return summarize(engine.store.snapshot(), statuses, unpriced | engine.pricer.unpriced)
 
 
 def _summary(engine: Engine) -> dict:

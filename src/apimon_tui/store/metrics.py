@@ -193,6 +193,16 @@ class MetricsStore:
         # they take a snapshot: dicts must not change under an iteration.
         self.lock = threading.RLock()
 
+    def __getstate__(self) -> dict:
+        """Pickled to send a worker's store to the parent; the lock stays behind."""
+        state = self.__dict__.copy()
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
     # -- writing -----------------------------------------------------------
 
     def add(self, call: Call) -> None:

@@ -1,0 +1,148 @@
+"""Reading big files on every core: split at line boundaries, merge the stores.
+
+`report` and `check` read files to the end. For a format whose calls are one
+line each, a file can be cut into byte ranges at newlines, each range parsed
+into its own `MetricsStore` in a worker process, and the stores merged: the
+store is mergeable by design, so the figures are the same as one pass. Formats
+whose calls span lines (openai-sdk, pretty-printed litellm) are read in one
+pass, as are stdin, commands and small files.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from apimon_tui import formats
+from apimon_tui.engine import Sink, SourceReader, SourceStatus
+from apimon_tui.model import SourceCounts
+from apimon_tui.pricing import Pricer
+from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch
+from apimon_tui.sources.lines import LineAssembler
+from apimon_tui.store import MetricsStore
+
+SPLITTABLE = {"native", "nginx", "jsonl", "otlp"}
+MIN_BYTES_PER_JOB = 8 * 1024 * 1024
+SNIFF_BYTES = 256 * 1024
+CHUNK_BYTES = 1024 * 1024
+
+
+class ByteRangeSource(Source):
+    """The whole lines of `path` that start in [start, end): one worker's share."""
+
+    def __init__(self, path: str, start: int, end: int, label: str) -> None:
+        super().__init__(label, follow=False)
+        self._file = open(path, "rb")
+        self._file.seek(start)
+        self._left = end - start
+        self._lines = LineAssembler()
+        self._done = False
+
+    def read_batches(self, max_lines: int = DEFAULT_MAX_LINES) -> Batches:
+        if self._done:
+            return []
+        chunk = self._file.read(min(CHUNK_BYTES, self._left)) if self._left > 0 else b""
+        self._left -= len(chunk)
+        lines = self._lines.feed(chunk) if chunk else []
+        if not chunk:
+            lines += self._lines.flush()
+            self._done = True
+            self.close()
+        return batch(self.label, lines)
+
+    @property
+    def state(self) -> str:
+        return "done" if self._done else "reading"
+
+    @property
+    def truncated(self) -> int:
+        return self._lines.truncated
+
+    @property
+    def at_eof(self) -> bool:
+        return self._done
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def split_points(path: str, parts: int) -> list[tuple[int, int]]:
+    """Byte ranges covering the file, each starting at the start of a line."""
+    size = os.path.getsize(path)
+    cuts = [0]
+    with open(path, "rb") as f:
+        for i in range(1, parts):
+            f.seek(max(size * i // parts, cuts[-1]))
+            f.readline()  # move to the start of the next line
+            cuts.append(min(f.tell(), size))
+    cuts.append(size)
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def sniff_format(path: str) -> str | None:
+    with open(path, "rb") as f:
+        head = f.read(SNIFF_BYTES)
+    lines = LineAssembler().feed(head)
+    return formats.detect(lines)
+
+
+@dataclass
+class _Job:
+    path: str
+    label: str
+    start: int
+    end: int
+    fmt: str
+    config: dict[str, Any]
+    since: float | None
+
+
+def _run_job(job: _Job) -> tuple[MetricsStore, SourceCounts, set[str]]:
+    store = MetricsStore(failed_capacity=job.config.get("store", {}).get("failed_calls", 5000))
+    pricer = Pricer(job.config.get("pricing"))
+    sink = Sink(SourceCounts(label=job.label), pricer, job.since)
+    reader = SourceReader(ByteRangeSource(job.path, job.start, job.end, job.label), sink,
+                          fmt=job.fmt, options={"jsonl": job.config.get("jsonl", {})})
+    while not reader.source.at_eof:
+        reader.pump()
+        store.add_many(sink.batch)
+        sink.batch = []
+    reader.finish()
+    store.add_many(sink.batch)
+    reader.counts.truncated = reader.source.truncated
+    return store, reader.counts, pricer.unpriced
+
+
+def plan_jobs(path: str, fmt: str, jobs: int, config: dict[str, Any], since: float | None) -> list[_Job] | None:
+    """The jobs that read `path` in parallel, or None when it should be read in one pass."""
+    if jobs < 2 or not os.path.isfile(path):
+        return None
+    size = os.path.getsize(path)
+    parts = min(jobs, size // MIN_BYTES_PER_JOB)
+    if parts < 2:
+        return None
+    name = sniff_format(path) if fmt == "auto" else fmt
+    if name not in SPLITTABLE:
+        return None
+    return [_Job(path, path, a, b, name, config, since) for a, b in split_points(path, parts)]
+
+
+def read_parallel(jobs: list[_Job], workers: int) -> tuple[MetricsStore, list[SourceStatus], set[str]]:
+    """Run the jobs in worker processes and merge what they found."""
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(min(workers, len(jobs))) as pool:
+        results = pool.map(_run_job, jobs)
+    store, counts, unpriced = results[0][0], {}, set()
+    for i, (part, part_counts, part_unpriced) in enumerate(results):
+        if i:
+            store.merge(part)
+        unpriced |= part_unpriced
+        total = counts.setdefault(part_counts.label, SourceCounts(label=part_counts.label))
+        for field in ("lines", "calls", "skipped", "unparsed", "truncated"):
+            setattr(total, field, getattr(total, field) + getattr(part_counts, field))
+        total.first_unparsed.extend(part_counts.first_unparsed[: SourceCounts.KEEP_UNPARSED - len(total.first_unparsed)])
+    formats_by_label = {job.label: job.fmt for job in jobs}
+    statuses = [SourceStatus(label, formats_by_label[label], "done", None, c, 0.0) for label, c in counts.items()]
+    return store, statuses, unpriced

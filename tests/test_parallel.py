@@ -1,0 +1,53 @@
+"""Large files read on several cores give exactly the one-pass figures."""
+
+import json
+import random
+
+import pytest
+
+from apimon_tui import parallel
+from apimon_tui.commands.report import read_summary
+from apimon_tui.formats.native import to_record
+from apimon_tui.model import Call
+
+
+@pytest.fixture
+def big_log(tmp_path):
+    rng = random.Random(11)
+    path = tmp_path / "big.jsonl"
+    with open(path, "w") as f:
+        for i in range(6000):
+            if i % 500 == 0:
+                f.write("plain text between records\n")
+            status = rng.choice([200] * 8 + [429, 500])
+            f.write(json.dumps(to_record(Call(
+                ts=1_795_700_000 + i * 2.5, model=rng.choice(["gpt-4o", "gpt-4.1", "house-llm"]), status=status,
+                latency_ms=rng.uniform(5, 9000), input_tokens=rng.randint(1, 5000), output_tokens=rng.randint(0, 900),
+                request_id=f"req_{i:032x}", error_code="rate_limit_exceeded" if status == 429 else None,
+            ))) + "\n")
+        f.write('{"apimon": 1, "ts": "broken"}\n')
+    return path
+
+
+def test_split_points_start_at_line_starts(big_log):
+    data = big_log.read_bytes()
+    ranges = parallel.split_points(str(big_log), 4)
+    assert ranges[0][0] == 0 and ranges[-1][1] == len(data)
+    for (a, b), (c, _) in zip(ranges, ranges[1:]):
+        assert b == c and data[c - 1:c] == b"\n"
+
+
+def test_parallel_figures_equal_one_pass(big_log, monkeypatch):
+    one_pass = read_summary([str(big_log)], "auto", None, {}, jobs=1)
+    monkeypatch.setattr(parallel, "MIN_BYTES_PER_JOB", 1024)
+    assert parallel.plan_jobs(str(big_log), "auto", 3, {}, None) is not None
+    split = read_summary([str(big_log)], "auto", None, {}, jobs=3)
+    assert split == one_pass
+    assert one_pass["calls"] == 6000 and one_pass["unparsed"] == 1 and one_pass["skipped"] == 12
+
+
+def test_multi_line_formats_are_not_split(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_BYTES_PER_JOB", 16)
+    path = tmp_path / "sdk.log"
+    path.write_text("[2026-11-26 23:26:08 - httpx:1025 - INFO] HTTP Request: POST https://api.openai.com/v1/chat/completions \"HTTP/1.1 200 OK\"\n" * 50)
+    assert parallel.plan_jobs(str(path), "auto", 2, {}, None) is None

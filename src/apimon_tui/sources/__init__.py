@@ -19,7 +19,7 @@ import re
 import time
 from typing import Callable
 
-from apimon_tui.sources.base import Batches, Source, Tagged, redact
+from apimon_tui.sources.base import Batches, Source, Tagged
 from apimon_tui.sources.command import CommandSource
 from apimon_tui.sources.file import FileSource, StartAt, offset_since
 from apimon_tui.sources.glob import GlobSource
@@ -28,7 +28,7 @@ from apimon_tui.sources.stdin import StdinSource
 
 __all__ = [
     "Batches", "CommandSource", "FileSource", "GlobSource", "LineAssembler", "MAX_LINE_BYTES",
-    "Source", "StdinSource", "Tagged", "offset_since", "open_source", "redact",
+    "Source", "StdinSource", "Tagged", "offset_since", "open_source",
 ]
 
 CMD_PREFIX = "cmd:"

@@ -11,7 +11,6 @@ line; `at_eof` tells a run that does not follow (`report`) when to stop.
 
 from __future__ import annotations
 
-import re
 from itertools import repeat
 
 DEFAULT_MAX_LINES = 50_000
@@ -79,11 +78,3 @@ def tag(label: str, lines: list[str]) -> Tagged:
 def batch(label: str, lines: list[str]) -> Batches:
     """`lines` as a one-batch result, or no batch at all when empty."""
     return [(label, lines)] if lines else []
-
-
-_SECRET = re.compile(r"(sk-(?:ant-|or-)?|Bearer\s+)([A-Za-z0-9_\-.]{4,})")
-
-
-def redact(text: str) -> str:
-    """Hide anything that looks like an API key: keep its prefix and last 4."""
-    return _SECRET.sub(lambda m: f"{m.group(1)}…{m.group(2)[-4:]}", text)

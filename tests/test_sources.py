@@ -419,7 +419,7 @@ def test_command_is_restarted_after_exit_and_stderr_is_kept():
 def test_command_stderr_secrets_are_redacted():
     src = CommandSource("echo 'bad key sk-proj-abcdefghijklmnop1234' >&2", follow=False)
     assert wait_for(lambda: src.at_eof)
-    assert src.error == "bad key sk-…1234"
+    assert src.error == "bad key sk-proj-…1234"
 
 
 def test_stop_kills_the_whole_process_group(tmp_path):

@@ -1,0 +1,289 @@
+"""`nginx`: access logs of an nginx reverse proxy in front of an LLM API.
+
+Two layouts, told apart per line:
+
+* the JSON `log_format ... escape=json` of the reference (formats.md section 7):
+  every value a quoted string, `""` or `-` when missing, e.g.
+  `{"msec":"1755684001.234","method":"POST","uri":"/v1/chat/completions",
+  "status":"200","request_time":"1.238","upstream_response_time":"0.512, 0.700",
+  "openai_request_id":"req_...","rl_remaining_tokens":"3999176",...}`;
+* the classic `combined` format followed by `$request_time
+  $upstream_response_time`; a `combined` line without the timings is still a
+  call, with no latency.
+
+Every request in the access log counts as a call: nginx cannot tell an API
+call from any other request, so give the API location its own `access_log`.
+Latency is `$request_time` (what the client waited); failing that, the sum of
+the measured upstream attempts, then the `openai-processing-ms` header. nginx
+does not see the model unless the log_format has a `model` key.
+
+Speed matters here (a busy proxy writes hundreds of thousands of lines): the
+combined layout is one precompiled regex, the JSON layout is split on `","`
+using the key order learned from the last line `json.loads` read, and time
+stamps, latencies and status codes are converted once per distinct text.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from datetime import datetime
+from operator import itemgetter
+from typing import Any
+
+from apimon_tui.formats.base import Parser
+from apimon_tui.model import Call, RateLimit
+from apimon_tui.timeutil import parse_duration
+
+NAME = "nginx"
+
+# $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
+# "$http_referer" "$http_user_agent" [$request_time [$upstream_response_time]]
+_COMBINED = re.compile(
+    r'[^ ]+ [^ ]+ [^ ]+ \[([^\]]+)\] "(?:([A-Z]+) ([^ ?"]*)[^"]*|[^"]*)" (\d{3}) [^ ]+ "[^"]*" "[^"]*"'
+    r"(?: (\d+\.\d+|\d+))?"
+)
+_LOOKS_LIKE_ACCESS_LINE = re.compile(r'[^ ]+ [^ ]+ [^ ]+ \[[^\]]*\] "')
+
+# The JSON keys read, in the order of the value tuple both JSON paths produce.
+_JSON_KEYS = (
+    "msec", "time", "method", "uri", "status", "request_time", "upstream_response_time",
+    "openai_processing_ms", "openai_request_id", "request_id", "model",
+    "rl_limit_requests", "rl_remaining_requests", "rl_limit_tokens", "rl_remaining_tokens",
+    "rl_reset_requests", "rl_reset_tokens",
+)
+_STATUS = {str(code): code for code in range(100, 600)}
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_CACHE_LIMIT = 50_000
+
+
+def sniff(line: str) -> bool:
+    if line.startswith("{"):
+        return '"request_time"' in line and '"status"' in line
+    return _COMBINED.match(line) is not None
+
+
+def local_time_to_epoch(stamp: str) -> float:
+    """`26/Nov/2026:23:26:19 +0000` ($time_local) as epoch seconds."""
+    if len(stamp) != 26 or stamp[2] != "/" or stamp[6] != "/" or stamp[20] != " ":
+        raise ValueError(f"bad time {stamp!r}")
+    base = calendar.timegm((int(stamp[7:11]), _MONTHS[stamp[3:6]], int(stamp[0:2]),
+                            int(stamp[12:14]), int(stamp[15:17]), int(stamp[18:20])))
+    offset = int(stamp[22:24]) * 3600 + int(stamp[24:26]) * 60
+    return float(base - offset if stamp[21] == "+" else base + offset)
+
+
+def upstream_seconds(value: str) -> float | None:
+    """Total of the measured attempts in `0.512, 0.100 : -` ($upstream_*_time)."""
+    total, measured = 0.0, False
+    for part in value.replace(":", ",").split(","):
+        part = part.strip()
+        if part and part != "-":
+            total += float(part)
+            measured = True
+    return total if measured else None
+
+
+def _json_values(obj: dict[str, Any]) -> tuple[str, ...]:
+    """The `_JSON_KEYS` values of a decoded line, as the strings nginx writes."""
+    out = []
+    for key in _JSON_KEYS:
+        value = obj.get(key)
+        out.append("" if value is None else value if isinstance(value, str) else str(value))
+    return tuple(out)
+
+
+class _Layout:
+    """The key order of one JSON log_format, for reading lines without a JSON decoder.
+
+    Valid only for lines with no backslash, where every `"` delimits a key or
+    a value: split on `"`, keys sit at every fourth place from 1 and values
+    two places after their key. `values` returns None for a line whose keys
+    are not exactly the learned ones (another layout, a truncated line, an
+    unquoted value), so the caller falls back to `json.loads`.
+    """
+
+    __slots__ = ("keys", "parts", "pick")
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+        self.parts = 4 * len(keys) + 1
+        where = {key: 4 * i + 3 for i, key in enumerate(keys)}
+        # A key the format lacks reads the empty string appended to each line's parts.
+        self.pick = itemgetter(*[where.get(key, -1) for key in _JSON_KEYS])
+
+    @classmethod
+    def learn(cls, obj: dict[str, Any]) -> _Layout | None:
+        if obj and all(type(v) is str for v in obj.values()):
+            return cls(list(obj))
+        return None
+
+    def values(self, line: str) -> tuple[str, ...] | None:
+        parts = line.split('"')
+        if len(parts) != self.parts or parts[1::4] != self.keys or parts[-1] != "}":
+            return None
+        parts.append("")
+        return self.pick(parts)
+
+
+class NginxParser(Parser):
+    name = NAME
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._layout: _Layout | None = None
+        self._stamp = ""
+        self._stamp_ts = 0.0
+        self._ms: dict[str, float] = {}
+
+    def feed(self, line: str) -> None:
+        self.feed_many([line])
+
+    def feed_many(self, lines: list[str]) -> None:
+        sink = self.sink
+        emit = sink.call
+        match = _COMBINED.match
+        ms_cache = self._ms
+        source = self.source
+        for line in lines:
+            if line.startswith("{"):
+                self._feed_json(line)
+                continue
+            m = match(line)
+            if m is None:
+                self._not_combined(line)
+                continue
+            stamp, method, path, status, rtime = m.groups()
+            code = _STATUS.get(status)
+            if code is None:
+                sink.unparsed(f"bad status {status}", line)
+                continue
+            if stamp != self._stamp:
+                try:
+                    self._stamp_ts = local_time_to_epoch(stamp)
+                except (ValueError, KeyError):
+                    sink.unparsed(f"bad time [{stamp}]", line)
+                    continue
+                self._stamp = stamp
+            latency = None
+            if rtime is not None:
+                latency = ms_cache.get(rtime)
+                if latency is None:
+                    latency = self._to_ms(rtime)
+            emit(Call(self._stamp_ts, source, None, path or None, method, None, code, latency, raw=line))
+
+    def _to_ms(self, seconds: str) -> float:
+        """`0.025` seconds as 25.0 ms, remembered: the same few thousand values repeat."""
+        if len(self._ms) > _CACHE_LIMIT:
+            self._ms.clear()
+        ms = self._ms[seconds] = round(float(seconds) * 1000.0, 3)
+        return ms
+
+    def _not_combined(self, line: str) -> None:
+        if _LOOKS_LIKE_ACCESS_LINE.match(line):
+            self.sink.unparsed("not a combined access log line", line)
+        else:
+            self.sink.skip()
+
+    # -- JSON ---------------------------------------------------------------
+
+    def _feed_json(self, line: str) -> None:
+        values = None
+        layout = self._layout
+        if layout is not None and "\\" not in line:
+            values = layout.values(line)
+        if values is None:
+            try:
+                obj = json.loads(line)
+            except ValueError as exc:
+                self.sink.unparsed(f"invalid JSON: {getattr(exc, 'msg', exc)}", line)
+                return
+            if not isinstance(obj, dict) or "status" not in obj:
+                self.sink.skip()
+                return
+            self._layout = _Layout.learn(obj)
+            values = _json_values(obj)
+        try:
+            call = self._json_call(values, line)
+        except (ValueError, KeyError) as exc:
+            self.sink.unparsed(str(exc), line)
+            return
+        self.sink.call(call)
+
+    def _json_call(self, values: tuple[str, ...], line: str) -> Call:
+        (msec, iso, method, uri, status, rtime, upstream_time, processing_ms, openai_id, nginx_id,
+         model, rl_limit_req, rl_rem_req, rl_limit_tok, rl_rem_tok, rl_reset_req, rl_reset_tok) = values
+        code = _STATUS.get(status)
+        if code is None and status and status != "-":
+            raise ValueError(f"bad status {status!r}")
+        if rtime and rtime != "-":
+            latency = self._ms.get(rtime)
+            if latency is None:
+                latency = self._to_ms(rtime)
+        else:
+            latency = _fallback_latency(upstream_time, processing_ms)
+        if "?" in uri:
+            uri = uri.partition("?")[0]
+        ratelimit = None
+        if rl_rem_req or rl_rem_tok or rl_reset_req or rl_reset_tok or rl_limit_req or rl_limit_tok:
+            ratelimit = RateLimit(_int(rl_limit_req), _int(rl_rem_req), _int(rl_limit_tok), _int(rl_rem_tok),
+                                  _reset(rl_reset_req), _reset(rl_reset_tok))
+            if ratelimit.is_empty():
+                ratelimit = None
+        if openai_id and openai_id != "-":
+            request_id = openai_id
+        else:
+            request_id = nginx_id if nginx_id and nginx_id != "-" else None
+        return Call(
+            float(msec) if msec and msec != "-" else self._iso_time(iso),
+            self.source, None, uri or None,
+            method if method and method != "-" else None,
+            model if model and model != "-" else None,
+            code, latency, None, None, None, None, None, request_id,
+            ratelimit=ratelimit, raw=line,
+        )
+
+    def _iso_time(self, iso: str) -> float:
+        """`$time_iso8601` as epoch seconds (the same second repeats: keep the last)."""
+        if not iso or iso == "-":
+            return self.clock()
+        if iso != self._stamp:
+            self._stamp_ts = datetime.fromisoformat(iso).timestamp()
+            self._stamp = iso
+        return self._stamp_ts
+
+
+def _fallback_latency(upstream_time: str, processing_ms: str) -> float | None:
+    """Latency for a line without `request_time`: the upstream attempts, else the API's own figure."""
+    if upstream_time and upstream_time != "-":
+        seconds = upstream_seconds(upstream_time)
+        if seconds is not None:
+            return round(seconds * 1000.0, 3)
+    if processing_ms and processing_ms != "-":
+        return float(processing_ms)
+    return None
+
+
+def _int(value: str) -> int | None:
+    """A rate-limit count; an unreadable header loses the figure, not the call."""
+    if not value or value == "-":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _reset(value: str) -> float | None:
+    """`12ms`, `6m0s`, `1.5s`: OpenAI's x-ratelimit-reset-* forms, in seconds."""
+    if not value or value == "-":
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return None
+
+
+PARSER = NginxParser

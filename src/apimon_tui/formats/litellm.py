@@ -8,7 +8,8 @@ line by line, so plain-text lines (warnings, the app's own prints) can fall in
 the middle of an object: while an object is open, only lines shaped like
 pretty-printed JSON belong to it; any other line is skipped and the object
 goes on. Brace depth is counted outside JSON strings (a JSON string never
-spans lines, so each line is scanned alone).
+spans lines, so each line is scanned alone; a pretty-printed line holds at
+most one bracket, which the line-shape regex finds).
 
 Broken input never swallows what follows: a line that starts with `{` at
 column 0 and does not close on itself always starts a new object (nested
@@ -55,10 +56,11 @@ _SNIFF = re.compile(
     r'"(?:litellm_call_id|model_map_information|response_cost_failure_debug_info|standard_built_in_tools_params)"\s*:'
 )
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+# One stripped line of `json.dumps(indent=N)` output: [key:] [one value or one bracket] [,]
 _PRETTY_LINE = re.compile(
-    r'\s*(?:"(?:[^"\\]|\\.)*"\s*:\s*)?'
+    r'(?:"(?:[^"\\]|\\.)*"\s*:\s*)?'
     r'(?:"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null|NaN|-?Infinity'
-    r"|\{\s*\}|\[\s*\]|[\[{\]}])?\s*,?\s*$"
+    r"|\{\}|\[\]|(?P<open>[\[{])|(?P<close>[\]}]))?,?"
 )
 
 
@@ -211,10 +213,16 @@ class LiteLLMParser(Parser):
             else:
                 self.sink.skip()
             return
-        if not line.strip() or not _PRETTY_LINE.match(line):
+        stripped = line.strip()
+        shape = _PRETTY_LINE.fullmatch(stripped) if stripped else None
+        if shape is None:
             self.sink.skip()  # a foreign line (stderr, an app's print) inside the object
             return
-        self._depth += _depth_change(line)
+        # A pretty-printed line holds at most one bracket, outside any string.
+        if shape.group("open"):
+            self._depth += 1
+        elif shape.group("close"):
+            self._depth -= 1
         if self._dropping:
             self._dropping = self._depth > 0
             return

@@ -53,6 +53,7 @@ import ast
 import calendar
 import re
 import time
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from apimon_tui.formats.base import Parser
@@ -96,8 +97,13 @@ def sniff(line: str) -> bool:
 def parse_time(text: str) -> float | None:
     """Epoch seconds of the first `YYYY-MM-DD HH:MM:SS` in `text` (local time unless zoned)."""
     m = _TS.search(text)
-    if m is None:
-        return None
+    return None if m is None else _stamp_epoch(m.group(0))
+
+
+@lru_cache(maxsize=256)
+def _stamp_epoch(stamp: str) -> float:
+    """Consecutive lines share their stamp (no sub-seconds by default): convert each once."""
+    m = _TS.match(stamp)
     y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
     frac = float("0." + m.group(7)) if m.group(7) else 0.0
     zone = m.group(8)

@@ -34,10 +34,11 @@ def parse_reset(value: Any) -> float | None:
     if isinstance(value, (int, float)):
         return float(value)
     text = str(value).strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
+    if not text[-1:].isalpha():
+        try:
+            return float(text)
+        except ValueError:
+            return None
     pos, total = 0, 0.0
     for match in _DURATION_PART.finditer(text):
         if match.start() != pos:

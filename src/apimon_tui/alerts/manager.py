@@ -102,7 +102,7 @@ def _message(rule: Rule, reading: Reading, severity: str, threshold: float) -> s
     """`CRITICAL error_rate gpt-4o 23.1% > 20% over 5m (412 calls)`."""
     head = f"{severity.upper()} {rule.name} {reading.scope}"
     if reading.text:
-        return f"{head} {reading.text}"
+        return redact(f"{head} {reading.text}")
     unit = reading.unit or rule.spec.unit
     op = "<" if reading.below else (">=" if rule.spec.inclusive else ">")
     parts = [head, format_value(unit, reading.value)]

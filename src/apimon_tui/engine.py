@@ -21,12 +21,36 @@ from apimon_tui.formats.base import Parser
 from apimon_tui.model import Call, SourceCounts
 from apimon_tui.pricing import Pricer
 from apimon_tui.redact import redact
-from apimon_tui.sources import Source, open_source
+from apimon_tui.sources import Source, offset_since, open_source
+from apimon_tui.sources.lines import LineAssembler
 from apimon_tui.sources.base import Batches
 from apimon_tui.store import MetricsStore
 
 BATCH_LINES = 20_000
+SNIFF_BYTES = 256 * 1024
 IDLE_SLEEP_S = 0.1
+
+
+def sniff_format(path: str) -> str | None:
+    """The format of a file, from its first lines."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(SNIFF_BYTES)
+    except OSError:
+        return None
+    return formats.detect(LineAssembler().feed(head))
+
+
+def since_offset(path: str, since: float, fmt: str, options: dict[str, Any]) -> int:
+    """Where to start reading `path` to see calls from `since` on, without reading it all.
+
+    One-line formats are binary-searched by their timestamps; for the others
+    the whole file is read (and older calls dropped by the sink).
+    """
+    name = sniff_format(path) if fmt == "auto" else fmt
+    if name not in formats.ONE_LINE_FORMATS:
+        return 0
+    return offset_since(path, since, formats.line_time(name, options.get(name)))
 
 
 @dataclass(slots=True)
@@ -176,8 +200,13 @@ class Engine:
         since = clock() - since_s if since_s is not None else None
         options = {"jsonl": config.get("jsonl", {})}
         self.readers = []
+        start_at = None
+        if since is not None:
+            def start_at(path: str) -> int:
+                return since_offset(path, since, fmt, options)
         for spec in specs:
-            source = open_source(spec, from_start=from_start or since is not None, follow=follow, clock=clock)
+            source = open_source(spec, from_start=from_start or since is not None, follow=follow,
+                                 clock=clock, start_at=start_at)
             sink = Sink(SourceCounts(label=spec), self.pricer, since)
             self.readers.append(SourceReader(source, sink, fmt=fmt, options=options, clock=clock))
         self._thread: threading.Thread | None = None

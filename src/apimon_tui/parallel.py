@@ -16,16 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from apimon_tui import formats
-from apimon_tui.engine import Sink, SourceReader, SourceStatus
+from apimon_tui.engine import Sink, SourceReader, SourceStatus, sniff_format
 from apimon_tui.model import SourceCounts
 from apimon_tui.pricing import Pricer
 from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch
 from apimon_tui.sources.lines import LineAssembler
 from apimon_tui.store import MetricsStore
 
-SPLITTABLE = {"native", "nginx", "jsonl", "otlp"}
 MIN_BYTES_PER_JOB = 8 * 1024 * 1024
-SNIFF_BYTES = 256 * 1024
 CHUNK_BYTES = 1024 * 1024
 
 
@@ -81,13 +79,6 @@ def split_points(path: str, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
-def sniff_format(path: str) -> str | None:
-    with open(path, "rb") as f:
-        head = f.read(SNIFF_BYTES)
-    lines = LineAssembler().feed(head)
-    return formats.detect(lines)
-
-
 @dataclass
 class _Job:
     path: str
@@ -124,7 +115,7 @@ def plan_jobs(path: str, fmt: str, jobs: int, config: dict[str, Any], since: flo
     if parts < 2:
         return None
     name = sniff_format(path) if fmt == "auto" else fmt
-    if name not in SPLITTABLE:
+    if name not in formats.ONE_LINE_FORMATS:
         return None
     return [_Job(path, path, a, b, name, config, since) for a, b in split_points(path, parts)]
 

@@ -24,6 +24,10 @@ FORMAT_MODULES: dict[str, str] = {
 
 DETECT_LINES = 50
 
+# Formats whose every call is one line: a file of these can be cut anywhere
+# between lines (parallel reading, `--since` seeking).
+ONE_LINE_FORMATS = frozenset({"native", "nginx", "jsonl", "otlp"})
+
 
 class UnknownFormat(ValueError):
     pass
@@ -64,3 +68,32 @@ def detect(lines: list[str]) -> str | None:
             if sniff(stripped):
                 return name
     return None
+
+
+class _FirstCall:
+    """A sink that keeps the first call's time and ignores the rest."""
+
+    def __init__(self) -> None:
+        self.ts: float | None = None
+
+    def call(self, call) -> None:
+        if self.ts is None:
+            self.ts = call.ts
+
+    def skip(self) -> None:
+        pass
+
+    def unparsed(self, reason: str, text: str) -> None:
+        pass
+
+
+def line_time(name: str, options: dict | None = None):
+    """A function giving the time of one line of a one-line format (None if undated)."""
+    module = format_module(name)
+
+    def ts_of_line(line: str) -> float | None:
+        sink = _FirstCall()
+        module.PARSER(sink, "", options or {}, clock=lambda: None).feed(line)
+        return sink.ts
+
+    return ts_of_line

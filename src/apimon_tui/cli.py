@@ -11,7 +11,7 @@ import importlib
 import sys
 
 # Sub-commands, each a module in apimon_tui/commands/.
-COMMANDS = ["report", "usage", "monitor", "config"]
+COMMANDS = ["report", "usage", "monitor", "init", "config", "check"]
 # Commands whose module name differs from the command (`config` would shadow apimon_tui.config).
 MODULES = {"config": "config_cmd"}
 

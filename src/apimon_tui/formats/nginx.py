@@ -33,8 +33,8 @@ from operator import itemgetter
 from typing import Any
 
 from apimon_tui.formats.base import Parser
+from apimon_tui.formats.ratelimit import parse_reset
 from apimon_tui.model import Call, RateLimit
-from apimon_tui.timeutil import parse_duration
 
 NAME = "nginx"
 
@@ -278,12 +278,7 @@ def _int(value: str) -> int | None:
 
 def _reset(value: str) -> float | None:
     """`12ms`, `6m0s`, `1.5s`: OpenAI's x-ratelimit-reset-* forms, in seconds."""
-    if not value or value == "-":
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError:
-        return None
+    return None if not value or value == "-" else parse_reset(value)
 
 
 PARSER = NginxParser

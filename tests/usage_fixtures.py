@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer, Spend
-from apimon_tui.usage import PROVIDERS
+from apimon_tui.usage.registry import PROVIDERS
 from apimon_tui.usage.client import RetryPolicy
 from apimon_tui.usage.poller import Poller
 from apimon_tui.usage.settings import provider_settings

@@ -4,11 +4,18 @@ Every provider module has the same small interface: `NAME`, `DEFAULT_BASE_URL`,
 `KEY_OPTION` (the config key naming the key's environment variable),
 `DEFAULT_KEY_ENV`, `KEY_KIND` (the word for the key in messages),
 `headers(key)`, and `async poll(api, month_start, now) -> ProviderUsage`, where
-`api` is a `ProviderClient` that does retries and pagination.
+`api` is a `ProviderClient` that does retries and pagination. `registry`
+lists them; importing this package alone (for `base`) does not pull in httpx.
 """
 
 from __future__ import annotations
 
-from apimon_tui.usage import anthropic, litellm, openai, openrouter
+from typing import Any
 
-PROVIDERS = {m.NAME: m for m in (openai, anthropic, litellm, openrouter)}
+
+def __getattr__(name: str) -> Any:
+    """`apimon_tui.usage.PROVIDERS`, loaded only when asked for."""
+    if name == "PROVIDERS":
+        from apimon_tui.usage.registry import PROVIDERS
+        return PROVIDERS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,7 +19,7 @@ from typing import Any
 from apimon_tui.config import ConfigError
 from apimon_tui.redact import redact
 from apimon_tui.timeutil import parse_duration
-from apimon_tui.usage import PROVIDERS
+from apimon_tui.usage.registry import PROVIDERS
 from apimon_tui.usage.base import ProviderError
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # Sub-commands, each a module in apimon_tui/commands/.
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
             return int(args.func(args) or 0)
         except KeyboardInterrupt:
             return 130
+        except BrokenPipeError:  # `| head` closed the pipe: stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
     if argv and argv[0] in ("-h", "--help") or "monitor" not in COMMANDS:
         build_parser().parse_args(argv or ["--help"])
         return 0

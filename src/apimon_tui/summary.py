@@ -23,7 +23,10 @@ def latency_figures(agg: Aggregate, which: str = "latency") -> dict[str, float |
 
 
 def _cost(agg: Aggregate) -> float | None:
-    return round(agg.cost_usd, 10) if agg.costed_calls else None
+    """A model's cost, or None when nothing about it is known (no tokens, only free errors)."""
+    if not agg.costed_calls or (agg.uncosted_calls and not agg.cost_usd):
+        return None
+    return round(agg.cost_usd, 10)
 
 
 def _ts(value: float) -> float | None:

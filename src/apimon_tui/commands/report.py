@@ -127,7 +127,8 @@ def render_table(s: dict) -> str:
         f"lines {s['lines']:,}   skipped {s['skipped']:,}   unparsed {s['unparsed']:,}",
         f"latency  p50 {_ms(lat['p50'])}   p90 {_ms(lat['p90'])}   p95 {_ms(lat['p95'])}   "
         f"p99 {_ms(lat['p99'])}   max {_ms(lat['max'])}",
-        f"tokens   in {s['input_tokens']:,}   out {s['output_tokens']:,}   cost {_usd(s['cost_usd'])}",
+        f"tokens   in {s['input_tokens']:,}   out {s['output_tokens']:,}   cost {_usd(s['cost_usd'])}"
+        + (f" (+{s['uncosted_calls']:,} calls of unknown cost: no tokens in the log)" if s["uncosted_calls"] else ""),
         "status   " + "   ".join(f"{k} {v:,}" for k, v in s["status"].items()),
     ]
     if s["models"]:

@@ -1,0 +1,115 @@
+"""The alert list screen driven with Pilot: rows, acknowledge, silence, jump to the cause."""
+
+from __future__ import annotations
+
+from alerts_helpers import T0, Sim, ok, shipped
+from textual.app import App
+from textual.widgets import DataTable
+
+from apimon_tui.tui.fmt import clock_time
+from apimon_tui.tui.screens.alerts import AlertsScreen, SilenceScreen
+
+SIZE = (120, 30)
+
+
+class Host(App):
+    """Just enough app to push the screen and catch what it returns."""
+
+    def __init__(self, manager) -> None:
+        super().__init__()
+        self.manager = manager
+        self.result = "open"
+
+    def on_mount(self) -> None:
+        self.push_screen(AlertsScreen(self.manager), self.closed)
+
+    def closed(self, cause) -> None:
+        self.result = cause
+
+
+def firing() -> Sim:
+    """A warning from server_errors (6 x 500 on gpt-4o) and an info from unpriced_model."""
+    sim = Sim([shipped("server_errors"), shipped("unpriced_model")], step=1)
+    sim.store.add_many([ok(T0 + 0.5, status=500) for _ in range(6)])
+    sim.run(1, unpriced={"mystery-1"})
+    return sim
+
+
+def cells(app, table_id: str) -> list[list[str]]:
+    table = app.screen.query_one(f"#{table_id}", DataTable)
+    return [[c.plain for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_lists_active_alerts_and_the_run_history():
+    sim = firing()
+    app = Host(sim.manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        fired = clock_time(T0 + 1)
+        assert cells(app, "alerts-active") == [
+            ["warning", "server_errors", "gpt-4o", "6", "5", "1m", fired, "active"],
+            ["info", "unpriced_model", "mystery-1", "1", "1", "-", fired, "active"],
+        ]
+        assert [row[7] for row in cells(app, "alerts-history")] == ["fired", "fired"]
+
+
+async def test_x_acknowledges_the_selected_alert():
+    sim = firing()
+    app = Host(sim.manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("x")
+        await pilot.pause()
+        (alert, info) = sim.manager.active()
+        assert alert.acknowledged and not info.acknowledged
+        assert cells(app, "alerts-active")[0][7] == "acknowledged"
+        assert [row[7] for row in cells(app, "alerts-history")][0] == "acknowledged"
+
+
+async def test_s_silences_the_rule_for_the_chosen_time():
+    sim = firing()
+    app = Host(sim.manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down", "s")        # the unpriced_model alert
+        await pilot.pause()
+        assert isinstance(app.screen, SilenceScreen)
+        await pilot.press("down", "enter")    # 1 hour
+        await pilot.pause()
+        assert isinstance(app.screen, AlertsScreen)
+        assert sim.manager.silenced_until("unpriced_model") == T0 + 1 + 3600
+        assert sim.manager.silenced_until("server_errors") is None
+        assert cells(app, "alerts-active")[1][7].startswith("active, rule silenced to ")
+
+
+async def test_escape_in_the_silence_choice_silences_nothing():
+    sim = firing()
+    app = Host(sim.manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s", "escape")
+        await pilot.pause()
+        assert isinstance(app.screen, AlertsScreen)
+        assert sim.manager.silenced_until("server_errors") is None
+
+
+async def test_enter_jumps_to_the_cause():
+    sim = firing()
+    app = Host(sim.manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+        cause = app.result
+        assert (cause.target, cause.model, cause.status, cause.window_s) == ("failed", "gpt-4o", "5xx", 60.0)
+        assert cause.filter().status == "5xx"
+
+
+async def test_enter_on_a_history_row_and_escape_closes_without_a_cause():
+    sim = firing()
+    app = Host(sim.manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("tab", "enter")     # newest event first: the unpriced_model fire
+        await pilot.pause()
+        assert app.result.model == "mystery-1"
+    app = Host(sim.manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.result is None

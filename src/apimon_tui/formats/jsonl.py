@@ -1,0 +1,214 @@
+"""`jsonl`: any JSON-lines log, read through the field mapping in `[jsonl]`.
+
+Each option of the `[jsonl]` config section (see `config.DEFAULTS`) names the
+dotted path of one field: `usage.prompt_tokens` reads `{"usage":
+{"prompt_tokens": 12}}`, a number steps into a list (`choices.0.x`), and a key
+that itself holds dots (`"gen_ai.usage.input_tokens": 12`) is found too. An
+empty path leaves the field unread. `latency_unit` is `ms` or `s`; `ts_unit`
+is `s`, `ms`, `iso` or `auto`, which takes ISO 8601 text as such (UTC when it
+names no zone) and a number by its size (seconds, milliseconds, micro- or
+nanoseconds since the epoch).
+
+A line is a call when the mapping finds at least its model, status or
+latency; other JSON objects and non-JSON lines are skipped, and a line that
+starts like a JSON object but does not decode is unparsed. `status` may be an
+HTTP code (number or digits) or a word: `error`, `failure`, `failed` mark the
+call failed. A call with no status but an error code or message is failed too.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from apimon_tui.config import DEFAULTS
+from apimon_tui.formats.base import Parser
+from apimon_tui.model import Call
+
+NAME = "jsonl"
+
+FIELDS = ("ts", "model", "status", "latency", "endpoint", "provider", "input_tokens", "output_tokens",
+          "cost_usd", "request_id", "error_code", "error_message")
+FAILED_WORDS = frozenset({"error", "failure", "failed", "fail"})
+OK_WORDS = frozenset({"ok", "success", "succeeded", "completed"})
+_MISSING = object()
+
+
+def _path(spec: str) -> tuple[str, ...]:
+    return tuple(spec.split(".")) if spec else ()
+
+
+def lookup(obj: Any, path: tuple[str, ...]) -> Any:
+    """The value at a dotted path, or None; whole dotted keys are tried before stepping in."""
+    if not path:
+        return None
+    for cut in range(len(path), 0, -1):
+        key = ".".join(path[:cut])
+        if isinstance(obj, dict):
+            value = obj.get(key, _MISSING)
+        elif isinstance(obj, list) and cut == 1 and key.isdigit() and int(key) < len(obj):
+            value = obj[int(key)]
+        else:
+            value = _MISSING
+        if value is not _MISSING:
+            return value if cut == len(path) else lookup(value, path[cut:])
+    return None
+
+
+_SNIFF_MODEL = _path(DEFAULTS["jsonl"]["model"])
+_SNIFF_STATUS = _path(DEFAULTS["jsonl"]["status"])
+_SNIFF_LATENCY = _path(DEFAULTS["jsonl"]["latency"])
+
+
+def sniff(line: str) -> bool:
+    """A JSON object with the default mapping's model and status (or latency)."""
+    if not line.startswith("{"):
+        return False
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return False
+    return (isinstance(obj, dict) and lookup(obj, _SNIFF_MODEL) is not None
+            and (lookup(obj, _SNIFF_STATUS) is not None or lookup(obj, _SNIFF_LATENCY) is not None))
+
+
+def epoch_seconds(value: Any, unit: str = "auto") -> float:
+    """A timestamp as epoch seconds; raises ValueError when it is not one."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"bad timestamp {value!r}")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            if unit in ("s", "ms"):
+                raise ValueError(f"bad timestamp {value!r} (ts_unit = {unit!r})") from None
+            return _iso(text)
+    elif isinstance(value, (int, float)):
+        number = float(value)
+    else:
+        raise ValueError(f"bad timestamp {value!r}")
+    if unit == "iso":
+        raise ValueError(f"bad timestamp {value!r} (ts_unit = 'iso')")
+    if unit == "ms":
+        return number / 1e3
+    if unit == "s":
+        return number
+    magnitude = abs(number)
+    if magnitude >= 1e17:
+        return number / 1e9
+    if magnitude >= 1e14:
+        return number / 1e6
+    if magnitude >= 1e11:
+        return number / 1e3
+    return number
+
+
+def _iso(text: str) -> float:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"bad timestamp {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def _number(value: Any, kind: type, field: str) -> Any:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"bad {field} {value!r}")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        if kind is int:
+            try:
+                return int(float(value))
+            except (TypeError, ValueError):
+                pass
+        raise ValueError(f"bad {field} {value!r}") from None
+
+
+def _status(value: Any) -> tuple[int | None, bool]:
+    """(HTTP status, failed) from a status field: a code, or a word like `failure`."""
+    if value is None or value == "":
+        return None, False
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in FAILED_WORDS:
+            return None, True
+        if text in OK_WORDS:
+            return None, False
+    code = _number(value, int, "status")
+    if not 100 <= code <= 599:
+        raise ValueError(f"bad status {value!r}")
+    return code, False
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+class JsonlParser(Parser):
+    name = NAME
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        mapping = {**DEFAULTS["jsonl"], **self.options}
+        self.paths = {field: _path(str(mapping.get(field) or "")) for field in FIELDS}
+        self.ts_unit = mapping["ts_unit"] if mapping["ts_unit"] in ("auto", "s", "ms", "iso") else "auto"
+        self.latency_scale = 1000.0 if mapping["latency_unit"] == "s" else 1.0
+
+    def feed(self, line: str) -> None:
+        if not line.startswith("{"):
+            self.sink.skip()
+            return
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            self.sink.unparsed(f"invalid JSON: {getattr(exc, 'msg', exc)}", line)
+            return
+        if not isinstance(obj, dict):
+            self.sink.skip()
+            return
+        values = {field: lookup(obj, path) for field, path in self.paths.items()}
+        if values["model"] is None and values["status"] is None and values["latency"] is None:
+            self.sink.skip()
+            return
+        try:
+            call = self._call(values, line)
+        except ValueError as exc:
+            self.sink.unparsed(str(exc), line)
+            return
+        self.sink.call(call)
+
+    def _call(self, v: dict[str, Any], line: str) -> Call:
+        status, failed = _status(v["status"])
+        error_code, error_message = _text(v["error_code"]), _text(v["error_message"])
+        if status is None and (error_code or error_message):
+            failed = True
+        latency = _number(v["latency"], float, "latency")
+        return Call(
+            ts=self.clock() if v["ts"] is None else epoch_seconds(v["ts"], self.ts_unit),
+            source=self.source,
+            provider=_text(v["provider"]),
+            endpoint=_text(v["endpoint"]),
+            model=_text(v["model"]),
+            status=status,
+            latency_ms=None if latency is None else latency * self.latency_scale,
+            input_tokens=_number(v["input_tokens"], int, "input_tokens"),
+            output_tokens=_number(v["output_tokens"], int, "output_tokens"),
+            cost_usd=_number(v["cost_usd"], float, "cost_usd"),
+            request_id=_text(v["request_id"]),
+            error_code=error_code,
+            error_message=error_message,
+            failed=failed,
+            raw=line,
+        )
+
+
+PARSER = JsonlParser

@@ -70,3 +70,16 @@ def make_app(tmp_path: Path, calls: list[Call] | None = None, config_text: str =
     engine = Engine([str(log)], from_start=True, follow=False, config=config, clock=clock)
     engine.read_to_end()
     return MonitorApp(engine, config, clock=clock, start_engine=False, config_path=config_path, **kwargs)
+
+
+def screen_text(app) -> str:
+    """The screen as plain text, the way a user reads it."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()

@@ -19,15 +19,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer
 
+from apimon_tui.alerts import AlertManager
 from apimon_tui.budget import Budget, BudgetConfig
 from apimon_tui.config import default_path
 from apimon_tui.engine import Engine
 from apimon_tui.model import Call
 from apimon_tui.store.metrics import CallFilter
 from apimon_tui.tui import themes as theme_files
-from apimon_tui.tui.builtin_alert import ErrorRateAlert
 from apimon_tui.tui.filter_query import describe, parse_filter
 from apimon_tui.tui.fmt import WINDOWS
+from apimon_tui.tui.screens.alerts import AlertsScreen, SilenceScreen
 from apimon_tui.tui.screens.detail import DetailScreen
 from apimon_tui.tui.screens.filter import FilterScreen
 from apimon_tui.tui.screens.help import HelpScreen
@@ -54,16 +55,22 @@ class MonitorApp(App):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("question_mark", "help", "Help", id="help"),
-        *(Binding(str(i + 1), f"window({i})", f"Window {label}", id=f"window_{label}", show=False)
+        Binding("q", "quit", "Quit", id="quit", tooltip="quit"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="this list of keys"),
+        *(Binding(str(i + 1), f"window({i})", f"Window {label}", id=f"window_{label}", show=False,
+                  tooltip=f"window: the last {label}")
           for i, (label, _) in enumerate(WINDOWS)),
-        Binding("p", "pause", "Pause", id="pause"),
-        Binding("e", "focus_errors", "Errors", id="focus_errors"),
-        Binding("g", "toggle_grouped", "Group", id="toggle_grouped"),
-        Binding("slash", "filter", "Filter", id="filter"),
-        Binding("t", "next_theme", "Theme", id="next_theme"),
-        Binding("y", "copy_request_id", "Copy id", id="copy_request_id"),
+        Binding("p", "pause", "Pause", id="pause", tooltip="pause / resume the display (reading goes on)"),
+        Binding("e", "focus_errors", "Errors", id="focus_errors", tooltip="move to the error feed"),
+        Binding("g", "toggle_grouped", "Group", id="toggle_grouped",
+                tooltip="failed calls one by one / grouped by status, code and model"),
+        Binding("slash", "filter", "Filter", id="filter",
+                tooltip="filter every panel: model: status: code: source: or text"),
+        Binding("t", "next_theme", "Theme", id="next_theme", tooltip="next theme (saved to the config)"),
+        Binding("y", "copy_request_id", "Copy id", id="copy_request_id",
+                tooltip="copy the selected call's request id (OSC 52)"),
+        Binding("a", "alerts", "Alerts", id="alerts",
+                tooltip="the alert list: Enter shows the cause, x acknowledges, s silences the rule"),
     ]
 
     def __init__(
@@ -86,7 +93,7 @@ class MonitorApp(App):
         self.config = config
         self.clock = clock
         self.refresh_s = refresh_s or float(config.get("ui", {}).get("refresh", 1.0))
-        self.alerts = alerts or ErrorRateAlert(clock)
+        self.alerts = alerts or AlertManager.from_config(config, clock)
         self.budget = budget or Budget(BudgetConfig.from_config(config), clock=clock,
                                        live_cost=self._live_cost, logs_since=self._logs_since)
         self.poller = poller
@@ -101,6 +108,7 @@ class MonitorApp(App):
         self._slow_at = -float("inf")
         self._alert_version = -1
         self._budget_state = None
+        self._panels: dict[type, Any] = {}
 
     # -- layout ------------------------------------------------------------
 
@@ -151,26 +159,33 @@ class MonitorApp(App):
             if theme_files.DEFAULT_THEME in self.available_themes:
                 self.theme = theme_files.DEFAULT_THEME
 
-    def all_bindings(self) -> list[Binding]:
-        """Every binding of the app and its screens, for the help screen and `[keys]` checks."""
-        return [*self.BINDINGS, *FeedTable.BINDINGS, *DetailScreen.BINDINGS,
-                *FilterScreen.BINDINGS, *HelpScreen.BINDINGS]
+    def all_bindings(self) -> list[tuple[str, Binding]]:
+        """Every binding of the app and its screens with where it works, for help and `[keys]` checks."""
+        return [
+            *(("anywhere", b) for b in self.BINDINGS),
+            *(("error feed", b) for b in FeedTable.BINDINGS),
+            *(("call detail", b) for b in DetailScreen.BINDINGS),
+            *(("filter", b) for b in FilterScreen.BINDINGS),
+            *(("help", b) for b in HelpScreen.BINDINGS),
+            *(("alert list", b) for b in AlertsScreen.BINDINGS),
+            *(("silence choice", b) for b in SilenceScreen.BINDINGS),
+        ]
 
     def _apply_keymap(self) -> None:
         keymap = {str(k): str(v) for k, v in (self.config.get("keys") or {}).items()}
-        known = {b.id for b in self.all_bindings()}
+        known = {b.id for _, b in self.all_bindings()}
         for unknown in sorted(set(keymap) - known):
             self.notify(f"[keys] {unknown}: no such binding id (see ? for the ids)", severity="warning", timeout=10)
             del keymap[unknown]
         self.set_keymap(keymap)
 
-    def help_rows(self) -> list[tuple[str, str, str]]:
+    def help_rows(self) -> list[tuple[str, str, str, str]]:
         keymap = self.config.get("keys") or {}
         rows = []
-        for binding in self.all_bindings():
+        for where, binding in self.all_bindings():
             keys = keymap.get(binding.id, binding.key)
             shown = ", ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
-            rows.append((shown, binding.id or "", binding.description))
+            rows.append((shown, where, binding.tooltip or binding.description, binding.id or ""))
         return rows
 
     # -- sampling ----------------------------------------------------------
@@ -215,8 +230,11 @@ class MonitorApp(App):
             self._panel(RateLimitsPanel).show(snap)
 
     def _panel(self, widget_type):
-        """A widget of the main screen, even while another screen is on top."""
-        return self.screen_stack[0].query_one(widget_type)
+        """A panel of the main screen, found once (other screens may be on top later)."""
+        panel = self._panels.get(widget_type)
+        if panel is None:
+            panel = self._panels[widget_type] = self.screen_stack[0].query_one(widget_type)
+        return panel
 
     def _providers(self) -> list:
         return list(self.poller.states.values()) if self.poller is not None else []
@@ -231,13 +249,19 @@ class MonitorApp(App):
 
     def _tick_alerts(self, now: float) -> None:
         usage = self.poller.states if self.poller is not None else None
-        for event in self.alerts.evaluate(self.store, budget=self._budget_state, usage=usage, now=now):
+        events = self.alerts.evaluate(self.store, budget=self._budget_state, usage=usage, now=now,
+                                      unpriced=self.engine.pricer.unpriced)
+        for event in events:
             alert = event.alert
             if event.kind == "fire":
                 self.notify(alert.message, title=f"alert: {alert.rule}",
                             severity="error" if alert.severity == "critical" else "warning", timeout=8)
+                if alert.severity == "critical" and self.config.get("alerts", {}).get("bell"):
+                    self.bell()
             elif event.kind == "resolve":
                 self.notify(alert.message, title=f"resolved: {alert.rule}", timeout=5)
+        for problem in self.alerts.drain_problems():
+            self.notify(problem, severity="warning", timeout=10)
         self._panel(AlertArea).show(self.alerts.active())
 
     def _live_cost(self, start: float, end: float) -> float:
@@ -257,6 +281,23 @@ class MonitorApp(App):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_rows()))
+
+    def action_alerts(self) -> None:
+        self.push_screen(AlertsScreen(self.alerts), self.show_cause)
+
+    def show_cause(self, cause) -> None:
+        """Where Enter in the alert list leads: the budget panel, or the failed calls it names."""
+        if cause is None:
+            return
+        if cause.target == "budget":
+            self._panel(BudgetPanel).scroll_visible(animate=False)
+            return
+        self.filter = cause.filter()
+        if cause.window_s:
+            self.window_index = next((i for i, (_, s) in enumerate(WINDOWS) if s >= cause.window_s),
+                                     len(WINDOWS) - 1)
+        self.redraw_now()
+        self.action_focus_errors()
 
     def action_window(self, index: int) -> None:
         self.window_index = index

@@ -31,10 +31,12 @@ LABELS = {
 
 class DetailScreen(Screen):
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("n", "step(1)", "Next in group", id="next_in_group"),
-        Binding("N", "step(-1)", "Previous in group", id="previous_in_group"),
-        Binding("y", "copy_request_id", "Copy request id", id="copy_request_id"),
+        Binding("escape", "app.pop_screen", "Back", id="back", tooltip="back to the main view"),
+        Binding("n", "step(1)", "Next in group", id="next_in_group", tooltip="next (older) failed call of the same group"),
+        Binding("N", "step(-1)", "Previous in group", id="previous_in_group",
+                tooltip="previous (newer) failed call of the same group"),
+        Binding("y", "copy_request_id", "Copy request id", id="copy_request_id",
+                tooltip="copy this call's request id (OSC 52)"),
     ]
 
     def __init__(self, group: list[Call], index: int) -> None:

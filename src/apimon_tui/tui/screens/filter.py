@@ -12,7 +12,7 @@ from textual.widgets import Input, Static
 class FilterScreen(ModalScreen[str | None]):
     """Returns the typed filter (empty clears it), or None when cancelled with Esc."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel_filter")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel_filter", tooltip="close without changing the filter")]
 
     def __init__(self, current: str) -> None:
         super().__init__()

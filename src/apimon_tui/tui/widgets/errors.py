@@ -34,7 +34,8 @@ class Stamp(Text):
 
 
 class FeedTable(DataTable):
-    BINDINGS = [Binding("enter", "select_cursor", "Open", id="open_detail")]
+    BINDINGS = [Binding("enter", "select_cursor", "Open", id="open_detail",
+                        tooltip="open the failed call (or the group's newest) in detail")]
 
 
 class ErrorFeed(Vertical, can_focus=False):

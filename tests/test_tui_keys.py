@@ -1,0 +1,258 @@
+"""Every key of the monitor, driven with Textual's Pilot on a real native log and a fixed clock."""
+
+from __future__ import annotations
+
+import tomllib
+
+from textual.widgets import DataTable
+from tui_support import SECRET, T0, make_app, sample_calls, screen_text
+
+from apimon_tui.model import Call
+from apimon_tui.summary import summarize
+from apimon_tui.tui.screens.detail import DetailScreen
+from apimon_tui.tui.screens.filter import FilterScreen
+from apimon_tui.tui.screens.help import HelpScreen
+from apimon_tui.tui.widgets.requests import RequestsPanel
+
+SIZE = (120, 40)
+
+
+def rows(app, selector: str) -> list[list[str]]:
+    table = app.screen_stack[0].query_one(selector, DataTable)
+    return [[getattr(c, "plain", str(c)) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_main_screen_figures_agree_with_report(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        report = summarize(app.store.snapshot(), app.engine.statuses(), set())
+        text = screen_text(app)
+        assert f"{report['calls']} calls" in text
+        assert f"{report['error_rate']:.1%} errors" in text
+        p95 = report["latency_ms"]["p95"]
+        assert f"p95 {p95:.0f} ms" in text
+        models = {r[0]: r for r in rows(app, "#models-table")}
+        assert models["gpt-4o"][1] == f"{report['models']['gpt-4o']['calls']:,}"
+        failed = rows(app, "#error-rows")
+        assert len(failed) == report["errors"]
+        assert failed[0][5] > failed[-1][5]  # newest first (request ids grow with time)
+
+
+async def test_builtin_alert_shows_when_error_rate_is_high(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "error rate" in screen_text(app).split("Requests")[0]
+
+
+async def test_q_quits(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_help_lists_every_binding_id_and_esc_closes(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for binding_id in ("quit", "window_1h", "pause", "filter", "next_theme", "copy_request_id",
+                           "open_detail", "back", "next_in_group", "previous_in_group"):
+            assert binding_id in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_number_keys_change_the_window(tmp_path):
+    # Calls spread over 20 minutes: 1m, 5m and 15m windows hold different counts.
+    app = make_app(tmp_path, calls=sample_calls(n=1200, span_s=1200))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        panel = app.query_one(RequestsPanel)
+        seen = {}
+        for key, label, window_s in (("1", "1m", 60), ("2", "5m", 300), ("3", "15m", 900),
+                                     ("4", "1h", 3600), ("5", "6h", 21600), ("6", "24h", 86400)):
+            await pilot.press(key)
+            await pilot.pause()
+            assert panel.border_title == f"Requests · {label}"
+            assert f"window {label}" in screen_text(app)
+            seen[label] = app.store.snapshot(window_s, T0).total.calls
+            assert f"{seen[label]:,} calls" in str(panel.border_subtitle)
+        assert seen["1m"] < seen["5m"] < seen["15m"] < seen["1h"] == seen["24h"] == 1200
+
+
+async def test_p_pauses_the_display_while_ingestion_goes_on(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        before = app.store.snapshot(300, T0).total.calls
+        await pilot.press("p")
+        app.store.add_many([Call(ts=T0 - 1, model="gpt-4o", status=200, latency_ms=100.0)])
+        app.tick()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "PAUSED" in text
+        assert f"{before:,} calls" in text
+        await pilot.press("p")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "PAUSED" not in text
+        assert f"{before + 1:,} calls" in text
+
+
+async def test_e_focuses_the_error_feed_and_g_groups_it(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.set_focus(None)
+        await pilot.press("e")
+        assert app.focused.id == "error-rows"
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.focused.id == "error-groups"
+        groups = rows(app, "#error-groups")
+        by_key = {(g[0], g[1], g[2]): int(g[3].replace(",", "")) for g in groups}
+        assert by_key[("429", "rate_limit_exceeded", "gpt-4o")] + by_key[
+            ("429", "rate_limit_exceeded", "claude-sonnet-4")] == sum(
+            1 for c in sample_calls() if c.status == 429)
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.focused.id == "error-rows"
+
+
+async def test_enter_opens_a_failed_call_n_steps_in_its_group_and_esc_goes_back(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        newest = app.store.failed[-1]
+        text = screen_text(app)
+        assert newest.request_id in text
+        assert "[b]not markup[/b]" in text          # log text shown as typed, not as markup
+        assert SECRET not in text and "3456" in text  # the key is cut to its last 4
+        assert "retry attempt" not in text or "0" in text
+        same_group = [c for c in reversed(app.store.failed) if c.group_key() == newest.group_key()]
+        await pilot.press("n")
+        await pilot.pause()
+        assert same_group[1].request_id in screen_text(app)
+        await pilot.press("N")
+        await pilot.pause()
+        assert newest.request_id in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, DetailScreen)
+        assert app.focused.id == "error-rows"
+
+
+async def test_slash_filters_every_panel(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        await pilot.pause()
+        assert isinstance(app.screen, FilterScreen)
+        await pilot.press(*"model:gpt-4o", "enter")
+        await pilot.pause()
+        assert [r[0] for r in rows(app, "#models-table")] == ["gpt-4o"]
+        assert {r[2] for r in rows(app, "#error-rows")} == {"gpt-4o"}
+        expected = sum(1 for c in sample_calls() if c.model == "gpt-4o")
+        assert f"{expected:,} calls" in screen_text(app)
+        assert "filter: model:gpt-4o" in screen_text(app)
+        # Esc cancels without touching the filter; an empty filter clears it.
+        await pilot.press("slash", "x", "escape")
+        await pilot.pause()
+        assert "filter: model:gpt-4o" in screen_text(app)
+        await pilot.press("slash", *["backspace"] * 20, "enter")
+        await pilot.pause()
+        assert len(rows(app, "#models-table")) == 2
+
+
+async def test_filter_by_status_and_free_text(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"status:5xx", "enter")
+        await pilot.pause()
+        assert {r[1] for r in rows(app, "#error-rows")} == {"500"}
+        await pilot.press("slash", *["backspace"] * 20, *"server had", "enter")
+        await pilot.pause()
+        assert {r[1] for r in rows(app, "#error-rows")} == {"500"}
+
+
+async def test_t_switches_theme_and_saves_it_keeping_the_rest_of_the_config(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.theme == "apimon-dark"
+        await pilot.press("t")
+        await pilot.pause()
+        assert app.theme != "apimon-dark"
+        assert app.theme in app.theme_names
+        saved = tomllib.loads((tmp_path / "config.toml").read_text())
+        assert saved["ui"]["theme"] == app.theme
+        assert saved["budget"]["monthly_usd"] == 1.0
+        for _ in app.theme_names[1:]:
+            await pilot.press("t")
+        assert app.theme == "apimon-dark"
+
+
+async def test_shipped_themes_include_light_high_contrast_and_16_colours(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE):
+        assert {"apimon-dark", "apimon-light", "apimon-high-contrast", "apimon-16"} <= set(app.theme_names)
+        assert app.get_theme("apimon-16").ansi
+
+
+async def test_a_broken_theme_file_is_reported_and_skipped(tmp_path):
+    user_themes = tmp_path / "themes"
+    user_themes.mkdir()
+    (user_themes / "broken.toml").write_text('name = "broken"\nprimary = "not-a-colour"\n')
+    (user_themes / "mine.toml").write_text('name = "mine"\nprimary = "#ff00ff"\n')
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "mine" in app.theme_names and "broken" not in app.theme_names
+        assert any("broken.toml skipped" in n.message for n in app._notifications)
+
+
+async def test_y_copies_the_request_id_of_the_selected_call(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e", "down", "y")
+        second = app.store.failed[-2]
+        assert app.clipboard == second.request_id
+        await pilot.press("enter", "y")
+        assert app.clipboard == second.request_id
+
+
+async def test_keys_can_be_remapped_in_config(tmp_path):
+    app = make_app(tmp_path, config_text='[keys]\nquit = "x"\nnext_theme = "T"\nnope = "z"\n')
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert any("nope: no such binding id" in n.message for n in app._notifications)
+        await pilot.press("q")
+        assert app.is_running
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert "x" in [r[0] for r in app.help_rows() if r[3] == "quit"]
+        await pilot.press("escape", "x")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_no_color_draws_the_chart_without_colours(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.no_color
+        chart = app.query_one(RequestsPanel).visual
+        assert "⠀" in str(chart) or "┤" in str(chart)

@@ -8,9 +8,10 @@ histograms that add up when merged.
 from __future__ import annotations
 
 import math
+from math import floor, log
 
 from apimon_tui.model import Call
-from apimon_tui.store.histogram import Histogram
+from apimon_tui.store.histogram import INV_LOG_GROWTH, ZERO_BIN, Histogram
 
 
 class Aggregate:
@@ -42,8 +43,16 @@ class Aggregate:
         st = self.status
         st[status] = st.get(status, 0) + 1
         value = call.latency_ms
-        if value is not None:
-            self.latency.add(value)
+        if value is not None:  # Histogram.add, inlined: this runs once per call
+            hist = self.latency
+            b = floor(log(value) * INV_LOG_GROWTH) if value > 0.0 else ZERO_BIN
+            bins = hist.bins
+            bins[b] = bins.get(b, 0) + 1
+            hist.count += 1
+            if value < hist.min:
+                hist.min = value
+            if value > hist.max:
+                hist.max = value
         value = call.ttft_ms
         if value is not None:
             self.ttft.add(value)

@@ -12,18 +12,18 @@ from __future__ import annotations
 import math
 
 GROWTH = 1.01
-_INV_LOG = 1.0 / math.log(GROWTH)
-_ZERO = -(10**9)  # the bin for values <= 0
+INV_LOG_GROWTH = 1.0 / math.log(GROWTH)
+ZERO_BIN = -(10**9)  # the bin for values <= 0
 
 
 def bin_of(value: float) -> int:
     if value <= 0.0:
-        return _ZERO
-    return math.floor(math.log(value) * _INV_LOG)
+        return ZERO_BIN
+    return math.floor(math.log(value) * INV_LOG_GROWTH)
 
 
 def bin_middle(index: int) -> float:
-    if index == _ZERO:
+    if index == ZERO_BIN:
         return 0.0
     low = GROWTH**index
     return low * (1.0 + GROWTH) / 2.0

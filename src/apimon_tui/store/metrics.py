@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from apimon_tui.model import Call, RateLimit
@@ -206,46 +207,59 @@ class MetricsStore:
     # -- writing -----------------------------------------------------------
 
     def add(self, call: Call) -> None:
-        """Fold one call in. The hot path: one aggregate update per call."""
-        ts = call.ts
-        status = call.status
-        failed = call.failed
-        error = failed or (status is not None and status >= 400)
-        label = _status_label(status, failed)
-        key = (call.source, call.model or NO_MODEL, label, call.error_code or "")
-        if key not in self._series:
-            key = self._admit(key)
-        if ts > self.newest:
-            self.newest = ts
-            if ts - self._pruned_at >= 60:
-                self._prune()
-        sec = int(ts)
-        if sec > self.newest - self.fine_s:
-            slot = self._seconds.get(sec)
-            if slot is None:
-                slot = self._seconds[sec] = {}
-            agg = slot.get(key)
-            if agg is None:
-                agg = slot[key] = Aggregate()
-        elif sec - sec % 60 > self.newest - self.horizon_s - 60:
-            agg = self._bucket(self._minutes, sec - sec % 60, key)
-        else:
-            agg = self._archived(key)
-        agg.add_call(call, error, label)
-        if error:
-            self._add_failed(call)
-        if call.ratelimit is not None and call.model:
-            seen = self.ratelimits.get(call.model)
-            if seen is None or seen.ts <= ts:
-                self.ratelimits[call.model] = RateLimitSeen(call.model, ts, call.source, call.ratelimit)
-        self.calls_added += 1
-        self.version += 1
+        self.add_many((call,))
 
-    def add_many(self, calls: list[Call]) -> None:
+    def add_many(self, calls: Iterable[Call]) -> None:
+        """Fold calls in. The hot path: one aggregate update per call, locals only."""
         with self.lock:
-            add = self.add
+            seconds, series, fine_s = self._seconds, self._series, self.fine_s
+            newest = self.newest
+            count = 0
             for call in calls:
-                add(call)
+                count += 1
+                ts = call.ts
+                status = call.status
+                failed = call.failed
+                error = failed or (status is not None and status >= 400)
+                label = _status_label(status, failed)
+                key = (call.source, call.model or NO_MODEL, label, call.error_code or "")
+                if key not in series:
+                    key = self._admit(key)
+                if ts > newest:
+                    self.newest = newest = ts
+                    if ts - self._pruned_at >= 60:
+                        self._prune()
+                sec = int(ts)
+                if sec > newest - fine_s:
+                    slot = seconds.get(sec)
+                    if slot is None:
+                        slot = seconds[sec] = {}
+                    agg = slot.get(key)
+                    if agg is None:
+                        agg = slot[key] = Aggregate()
+                else:
+                    agg = self._older_bucket(sec, key)
+                agg.add_call(call, error, label)
+                if error:
+                    self._add_failed(call)
+                if call.ratelimit is not None:
+                    self._note_ratelimit(call)
+            self.calls_added += count
+            self.version += 1
+
+    def _older_bucket(self, sec: int, key: SeriesKey) -> Aggregate:
+        """The bucket for a call older than the second tier: its minute, or the archive."""
+        minute = sec - sec % 60
+        if minute > self.newest - self.horizon_s - 60:
+            return self._bucket(self._minutes, minute, key)
+        return self._archived(key)
+
+    def _note_ratelimit(self, call: Call) -> None:
+        if not call.model:
+            return
+        seen = self.ratelimits.get(call.model)
+        if seen is None or seen.ts <= call.ts:
+            self.ratelimits[call.model] = RateLimitSeen(call.model, call.ts, call.source, call.ratelimit)
 
     def _admit(self, key: SeriesKey) -> SeriesKey:
         """Register a new series, folding into `(other)` past the cap."""

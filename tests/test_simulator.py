@@ -88,6 +88,11 @@ def test_records_look_like_real_calls(story):
     assert len(set(openai_ids)) == len(openai_ids)
     assert all(re.fullmatch(r"req_011C[0-9A-Za-z]{20}", c.request_id) for c in calls if c.provider == "anthropic")
     assert all(c.ratelimit and c.ratelimit.limit_tokens == BY_NAME[c.model].limit_tokens for c in calls if not c.failed)
+    too_long = [c for c in calls if c.status == 400]
+    assert too_long and all(c.error_type == "invalid_request_error" for c in too_long)
+    assert all(c.error_code == "context_length_exceeded" for c in too_long if c.provider == "openai")
+    assert all(c.error_message.startswith("prompt is too long") for c in too_long if c.provider == "anthropic")
+    assert all(c.input_tokens is None and c.cost_usd == 0 for c in calls if c.is_error)
 
 
 def test_costs_are_the_pricers(story):

@@ -75,10 +75,10 @@ class ModelProfile:
 
 
 MODELS: tuple[ModelProfile, ...] = (
-    ModelProfile("gpt-4o-mini", "openai", "/v1/chat/completions", 0.38, 320, 110, 600, 150, 0.5, 10_000, 10_000_000),
-    ModelProfile("gpt-4o", "openai", "/v1/chat/completions", 0.22, 480, 80, 800, 200, 0.6, 5_000, 2_000_000),
-    ModelProfile("gpt-4.1", "openai", "/v1/chat/completions", 0.12, 560, 70, 2400, 350, 0.4, 10_000, 30_000_000),
-    ModelProfile("claude-sonnet-4", "anthropic", "/v1/messages", 0.16, 850, 60, 1800, 320, 0.7, 4_000, 2_000_000),
+    ModelProfile("gpt-4o-mini", "openai", "/v1/chat/completions", 0.38, 320, 120, 600, 120, 0.5, 10_000, 10_000_000),
+    ModelProfile("gpt-4o", "openai", "/v1/chat/completions", 0.22, 480, 90, 800, 160, 0.6, 5_000, 2_000_000),
+    ModelProfile("gpt-4.1", "openai", "/v1/chat/completions", 0.12, 560, 80, 2400, 260, 0.4, 10_000, 30_000_000),
+    ModelProfile("claude-sonnet-4", "anthropic", "/v1/messages", 0.16, 850, 70, 1800, 240, 0.7, 4_000, 2_000_000),
     ModelProfile("text-embedding-3-small", "openai", "/v1/embeddings", 0.12, 0, 0, 350, 0, 0.0, 10_000, 5_000_000),
 )
 BY_NAME = {m.model: m for m in MODELS}
@@ -89,7 +89,8 @@ BATCH_INPUT_TOKENS = 30_000
 AGENT_MODEL = "gpt-4.1"            # the runaway loop's model in the spend phase
 AGENT_RATE = 5.0
 AGENT_OUTPUT_TOKENS = 300
-LATENCY_SLOWDOWN = 4.0             # OpenAI's time to first token and generation, in the latency phase
+TTFT_SLOWDOWN = 8.0                # OpenAI's time to first token in the latency phase (queueing)
+GENERATION_SLOWDOWN = 2.0          # and how much slower it generates
 MAX_RETRIES = 2                    # the openai and anthropic SDKs' default
 CLIENT_TIMEOUT_MS = 60_000.0
 ORG = "org-apimondemo7Qx2"
@@ -102,6 +103,7 @@ CONTEXT_TOO_LONG = (
     "This model's maximum context length is 128000 tokens. However, your messages resulted in {n} tokens. "
     "Please reduce the length of the messages.",
 )
+PROMPT_TOO_LONG = ("invalid_request_error", None, "prompt is too long: {n} tokens > 200000 maximum")
 TIMEOUT = ("APITimeoutError", None, "Request timed out.")
 
 
@@ -251,7 +253,7 @@ class Simulator:
             return Request(profile, self._agent_context(t), _around(rng, AGENT_OUTPUT_TOKENS, 0.3), False, stream)
         profile = rng.choices(MODELS, self._weights)[0]
         stream_flag = rng.random() < profile.stream_share
-        output = _around(rng, profile.output_tokens, 0.6) if profile.output_tokens else 0
+        output = _around(rng, profile.output_tokens, 0.5) if profile.output_tokens else 0
         return Request(profile, _around(rng, profile.input_tokens, 0.6), output, stream_flag, stream)
 
     def _agent_context(self, t: float) -> int:
@@ -292,8 +294,7 @@ class Simulator:
             wait = max(requests.wait_s(1), tokens.wait_s(wanted))
             self._rate_limited(call, tokens, wanted, wait)
             call.ratelimit = self._headers(profile, requests, tokens)
-            call.input_tokens, call.output_tokens = req.input_tokens, 0
-            call.cost_usd = 0.0
+            call.cost_usd = 0.0  # an error body carries no usage, and nothing is billed
             return call, min(max(wait, _backoff(rng, req.attempt)), 60.0)
         requests.level -= 1
         tokens.level -= wanted
@@ -305,10 +306,9 @@ class Simulator:
             call.failed = status is None
             call.latency_ms = latency
             call.error_type, call.error_code, call.error_message = etype, code, message
-            call.input_tokens, call.output_tokens = req.input_tokens, 0
             if status is None:
                 call.ratelimit = None
-            call.cost_usd = self.pricer.estimate(call)
+            call.cost_usd = 0.0
             retry = status is None or status >= 500
             return call, _backoff(rng, req.attempt) if retry else None
         self._success(call, phase, req)
@@ -322,9 +322,10 @@ class Simulator:
         if profile.output_tokens == 0:  # embeddings
             call.latency_ms = round(_around(rng, 140, 0.35) + req.input_tokens / 40, 1)
         else:
-            slow = LATENCY_SLOWDOWN if phase == "latency" and profile.provider == "openai" else 1.0
-            ttft = _around(rng, profile.ttft_ms * slow, 0.35) + req.input_tokens / 200
-            generate = req.output_tokens / (profile.tokens_per_s / slow) * 1000 * rng.uniform(0.8, 1.25)
+            spike = phase == "latency" and profile.provider == "openai"
+            ttft = _around(rng, profile.ttft_ms * (TTFT_SLOWDOWN if spike else 1.0), 0.35) + req.input_tokens / 200
+            speed = profile.tokens_per_s / (GENERATION_SLOWDOWN if spike else 1.0)
+            generate = req.output_tokens / speed * 1000 * rng.uniform(0.8, 1.25)
             call.latency_ms = round(ttft + generate, 1)
             if req.stream:
                 call.ttft_ms = round(ttft, 1)
@@ -347,8 +348,13 @@ class Simulator:
                 if roll < 0.25:
                     return None, TIMEOUT, CLIENT_TIMEOUT_MS
         if profile.output_tokens and roll < 0.002:
-            etype, code, message = CONTEXT_TOO_LONG
-            return 400, (etype, code, message.format(n=128_000 + rng.randrange(1, 9000))), _around(rng, 120, 0.3)
+            if profile.provider == "anthropic":
+                etype, code, message = PROMPT_TOO_LONG
+                too_many = 200_000 + rng.randrange(1, 15_000)
+            else:
+                etype, code, message = CONTEXT_TOO_LONG
+                too_many = 128_000 + rng.randrange(1, 9_000)
+            return 400, (etype, code, message.format(n=too_many)), _around(rng, 120, 0.3)
         return None
 
     def _rate_limited(self, call: Call, tokens: Bucket, wanted: int, wait: float) -> None:

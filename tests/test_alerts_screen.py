@@ -113,3 +113,46 @@ async def test_enter_on_a_history_row_and_escape_closes_without_a_cause():
         await pilot.press("escape")
         await pilot.pause()
         assert app.result is None
+
+
+# -- in the monitor app ---------------------------------------------------------------
+
+
+async def test_monitor_toasts_an_alert_and_a_opens_the_list_where_enter_filters_to_the_cause(tmp_path):
+    from tui_support import make_app, screen_text
+
+    from apimon_tui.tui.fmt import WINDOWS
+
+    app = make_app(tmp_path)                  # 429s on every 17th call: rate_limited fires
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        toasts = [(n.title, n.message) for n in app._notifications]
+        assert ("alert: rate_limited", "WARNING rate_limited gpt-4o 3 429s >= 3 in 1m") in toasts
+        assert "WARNING rate_limited gpt-4o" in screen_text(app).split("Requests")[0]  # the alert area
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, AlertsScreen)
+        assert [r[1:3] for r in cells(app, "alerts-active")] == [["rate_limited", "gpt-4o"]]
+        await pilot.press("x")
+        await pilot.pause()
+        assert app.alerts.active()[0].acknowledged
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, AlertsScreen)
+        assert (app.filter.model, app.filter.status) == ("gpt-4o", "429")
+        assert WINDOWS[app.window_index][1] == 60.0
+        assert "acknowledged" in screen_text(app).split("Requests")[0]
+
+
+async def test_monitor_bad_alert_rule_is_one_line_before_the_screen_opens(tmp_path):
+    import subprocess
+    import sys
+
+    config = tmp_path / "config.toml"
+    config.write_text('[alerts.latency]\nwarning = "slow"\n')
+    log = tmp_path / "calls.jsonl"
+    log.write_text("")
+    out = subprocess.run([sys.executable, "-m", "apimon_tui", "--config", str(config), str(log)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith("apimon-tui: config: alerts.latency.warning must be")

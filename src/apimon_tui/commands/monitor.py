@@ -12,6 +12,7 @@ import os
 import sys
 
 from apimon_tui import config as config_mod
+from apimon_tui.alerts import rules_from_config
 from apimon_tui.budget import BudgetConfig
 from apimon_tui.formats import FORMAT_MODULES, UnknownFormat
 from apimon_tui.timeutil import parse_duration
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--refresh must be a number of seconds above 0, e.g. 1 or 0.5")
     try:
         BudgetConfig.from_config(config)
+        rules_from_config(config)
     except config_mod.ConfigError as exc:
         return _fail(str(exc))
     if "-" in specs:

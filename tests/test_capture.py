@@ -284,18 +284,31 @@ def test_rejects_what_is_not_an_httpx_client():
 # -- the stream tap on its own ----------------------------------------------
 
 
-def test_sse_usage_is_the_final_count_with_gaps_filled_from_the_first():
+class SmallSseTap(SseTap):
+    """Compacts every few bytes, so lines are looked for across many compactions."""
+
+    LIMIT = 16
+
+
+@pytest.mark.parametrize("tap_type", [SseTap, SmallSseTap])
+def test_sse_usage_is_the_final_count_with_gaps_filled_from_the_first(tap_type):
     """Anthropic-style: message_start carries input tokens and 1 output token, message_delta the final count."""
     events = (
         b'event: message_start\ndata: {"type":"message_start","message":{"model":"claude-sonnet-4-5",'
         b'"usage":{"input_tokens":25,"cache_read_input_tokens":10,"output_tokens":1}}}\n\n'
         b'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"text":"the \\"usage\\" is"}}\n\n'
         b'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":15}}\n\n'
-        b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+        b'event: message_stop\ndata: {"type":"message_stop"}'  # no final newline: the stream just ends
     )
-    tap = SseTap()
+    tap = tap_type()
     for i in range(0, len(events), 7):  # chunk boundaries fall mid-line
         tap.feed(events[i:i + 7])
     usage, error = tap.summary()
     assert usage == {"input_tokens": 25, "cache_read_input_tokens": 10, "output_tokens": 15}
     assert error is None
+
+
+def test_sse_error_event_is_found():
+    tap = SseTap()
+    tap.feed(b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n')
+    assert tap.summary() == (None, {"type": "overloaded_error", "message": "Overloaded"})

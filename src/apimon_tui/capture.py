@@ -134,7 +134,12 @@ class _Capture:
                 ex.tap = JsonTap()
             if self.options.include_bodies:
                 ex.kept = []
-            response.stream = stream_type(response.stream, ex, self.writer)
+            if response.is_closed:  # the transport read the body itself (MockTransport, caches)
+                seen = _Observation(ex, self.writer)
+                seen.chunk(response.content)
+                seen.finish()
+            else:
+                response.stream = stream_type(response.stream, ex, self.writer)
         except Exception as exc:
             _report_hook_failure(exc)
 
@@ -152,14 +157,15 @@ class _Observation:
 
     def chunk(self, chunk: bytes) -> None:
         ex = self.ex
-        if ex.first_byte is None and chunk:
+        if ex.first_byte is None:
             ex.first_byte = _perf()
         self.size += len(chunk)
+        tap, kept = ex.tap, ex.kept
         try:
-            if ex.tap is not None:
-                ex.tap.feed(chunk)
-            if ex.kept is not None and self.size <= BODY_LIMIT:
-                ex.kept.append(chunk)
+            if tap is not None:
+                tap.feed(chunk)
+            if kept is not None and self.size <= BODY_LIMIT:
+                kept.append(chunk)
         except Exception as exc:
             ex.tap = ex.kept = None
             _report_hook_failure(exc)

@@ -7,10 +7,15 @@ as the application consumes it. A tap keeps just what the record needs:
 * `JsonTap` (plain JSON answers): the body while it is small; past
   `JsonTap.LIMIT` only its tail, where providers put `usage`.
 * `SseTap` (server-sent events): the first and the last `data:` lines that
-  carry a non-null `usage`, and the first that carries an `error`. The last
-  one is the final count (OpenAI's `include_usage` chunk, Anthropic's
-  `message_delta`); the first only fills what the last leaves out
-  (Anthropic's `input_tokens` from `message_start`).
+  carry a `usage` object (OpenAI sends `"usage":null` in every chunk but the
+  last), and the first that carries an `error`. The last one is the final
+  count (OpenAI's `include_usage` chunk, Anthropic's `message_delta`); the
+  first only fills what the last leaves out (Anthropic's `input_tokens` from
+  `message_start`).
+
+On the request path a tap only appends chunk references; bodies are held in
+memory until the record is built (at most `_ChunkTap.LIMIT` bytes each) and
+only usage and error objects are taken from them.
 
 Everything costly (JSON parsing, pricing) happens later in `RecordBuilder`,
 on the writer's thread. Prompts and completions are never kept unless the
@@ -51,25 +56,40 @@ class CaptureOptions:
     tags: dict[str, str] | None = None
 
 
-class JsonTap:
-    """Keeps a JSON body while small, else its tail (where `usage` sits)."""
+class _ChunkTap:
+    """Holds the body's chunks as they pass (one list append each); `compact` bounds the memory."""
 
     LIMIT = 256 * 1024
-    TAIL = 16 * 1024
-    __slots__ = ("chunks", "size", "truncated")
+    __slots__ = ("chunks", "size")
 
     def __init__(self) -> None:
         self.chunks: list[bytes] = []
         self.size = 0
-        self.truncated = False
 
     def feed(self, chunk: bytes) -> None:
         self.chunks.append(chunk)
         self.size += len(chunk)
         if self.size > self.LIMIT:
-            self.truncated = True
-            tail = b"".join(self.chunks)[-self.TAIL:]
-            self.chunks, self.size = [tail], len(tail)
+            self.compact()
+
+    def compact(self) -> None:
+        raise NotImplementedError
+
+
+class JsonTap(_ChunkTap):
+    """Keeps a JSON body while small, else its tail (where `usage` sits)."""
+
+    TAIL = 16 * 1024
+    __slots__ = ("truncated",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.truncated = False
+
+    def compact(self) -> None:
+        self.truncated = True
+        tail = b"".join(self.chunks)[-self.TAIL:]
+        self.chunks, self.size = [tail], len(tail)
 
     def summary(self) -> tuple[dict[str, Any] | None, Any]:
         """(usage, error) found in the body."""
@@ -85,42 +105,39 @@ class JsonTap:
         return _find_usage(obj), obj.get("error")
 
 
-class SseTap:
-    """Keeps the `data:` lines of an event stream that carry usage or an error."""
+class SseTap(_ChunkTap):
+    """Keeps the `data:` lines of an event stream that carry a usage object or an error.
+
+    Lines are looked for when the held chunks pass `LIMIT` and at the end, not
+    chunk by chunk, so the request path only appends.
+    """
 
     CARRY_LIMIT = 1 << 20
     __slots__ = ("carry", "first_usage", "last_usage", "error")
 
     def __init__(self) -> None:
+        super().__init__()
         self.carry = b""
         self.first_usage: bytes | None = None
         self.last_usage: bytes | None = None
         self.error: bytes | None = None
 
-    def feed(self, chunk: bytes) -> None:
-        if self.carry:
-            chunk = self.carry + chunk
-        end = chunk.rfind(b"\n")
-        if end < 0:
-            self.carry = chunk[-self.CARRY_LIMIT:]
-            return
-        self.carry = chunk[end + 1:]
-        if b'"usage"' in chunk or b'"error"' in chunk:
-            self._scan(chunk[:end])
-
-    def _scan(self, block: bytes) -> None:
-        for line in block.split(b"\n"):
-            if not line.startswith(b"data:"):
-                continue
-            if b'"usage"' in line and b'"usage":null' not in line and b'"usage": null' not in line:
-                if self.first_usage is None:
-                    self.first_usage = line
-                self.last_usage = line
-            if self.error is None and b'"error"' in line:
-                self.error = line
+    def compact(self) -> None:
+        data = self.carry + b"".join(self.chunks)
+        end = data.rfind(b"\n") + 1
+        self.carry = data[end:][-self.CARRY_LIMIT:]  # a line that continues in later chunks
+        self.chunks, self.size = [], 0
+        block = data[:end]
+        if self.first_usage is None:
+            self.first_usage = _data_line(block, min((i for i in map(block.find, _USAGE) if i >= 0), default=-1))
+        self.last_usage = _data_line(block, max(map(block.rfind, _USAGE))) or self.last_usage
+        if self.error is None:
+            self.error = _data_line(block, block.find(b'"error"'))
 
     def summary(self) -> tuple[dict[str, Any] | None, Any]:
         """(usage, error): the last usage, gaps filled from the first."""
+        self.chunks.append(b"\n")  # the stream has ended: its last line is complete
+        self.compact()
         first, last = _event_usage(self.first_usage), _event_usage(self.last_usage)
         usage = {**first, **last} if first or last else None
         error = None
@@ -128,6 +145,19 @@ class SseTap:
             event = _event(self.error)
             error = event.get("error") if event else None
         return usage, error
+
+
+_USAGE = (b'"usage":{', b'"usage": {')  # an object: OpenAI's non-final chunks carry "usage":null
+
+
+def _data_line(block: bytes, at: int) -> bytes | None:
+    """The `data:` line of `block` holding position `at`, if any."""
+    if at < 0:
+        return None
+    start = block.rfind(b"\n", 0, at) + 1
+    end = block.find(b"\n", at)
+    line = block[start:end if end >= 0 else len(block)]
+    return line if line.startswith(b"data:") else None
 
 
 @dataclass(slots=True)

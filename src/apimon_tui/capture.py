@@ -157,7 +157,7 @@ class _Observation:
 
     def chunk(self, chunk: bytes) -> None:
         ex = self.ex
-        if ex.first_byte is None:
+        if ex.first_byte is None and chunk:
             ex.first_byte = _perf()
         self.size += len(chunk)
         tap, kept = ex.tap, ex.kept

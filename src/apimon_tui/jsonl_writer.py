@@ -7,8 +7,9 @@ each batch the file is checked: when it was rotated away (its inode changed)
 or removed, it is reopened, so logrotate-style rotation loses nothing.
 
 Nothing here ever raises into the caller. A record that cannot be rendered
-or written is counted in `failed` and the first failure is reported once
-through `logging`; the writer keeps trying on later batches.
+or written, or that is dropped because `max_pending` records are already
+waiting, is counted in `failed`; the first failure is reported once through
+`logging`, and the writer keeps trying on later batches.
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ class JsonlWriter:
         self.max_pending = max_pending
         self.written = 0
         self.failed = 0
-        self.dropped = 0
         self._pending: collections.deque[Any] = collections.deque()
         self._wake = threading.Event()
         self._flush_lock = threading.Lock()
@@ -67,7 +67,7 @@ class JsonlWriter:
         if len(pending) >= self.batch:
             if len(pending) > self.max_pending:
                 pending.popleft()
-                self.dropped += 1
+                self._fail(1, f"more than {self.max_pending} records waiting for {self.path}")
             self._wake.set()
 
     def flush(self) -> None:

@@ -39,11 +39,15 @@ async def test_main_screen_figures_agree_with_report(tmp_path):
         assert failed[0][5] > failed[-1][5]  # newest first (request ids grow with time)
 
 
-async def test_builtin_alert_shows_when_error_rate_is_high(tmp_path):
+async def test_alert_area_shows_the_active_alerts(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert "error rate" in screen_text(app).split("Requests")[0]
+        active = app.alerts.active()
+        assert active
+        above_panels = screen_text(app).split("Requests")[0]
+        for alert in active:
+            assert alert.message in above_panels
 
 
 async def test_q_quits(tmp_path):

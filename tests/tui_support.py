@@ -60,14 +60,19 @@ def write_config(tmp_path: Path, text: str = "") -> Path:
     return path
 
 
-def make_app(tmp_path: Path, calls: list[Call] | None = None, config_text: str = "", **kwargs):
+def make_app(tmp_path: Path, calls: list[Call] | None = None, config_text: str = "", *,
+             spec: str | None = None, **kwargs):
+    """The monitor on a native log in `tmp_path`, read to its end, at the fixed time T0.
+
+    `spec` names the log as the status line shows it (default: its full path).
+    """
     from apimon_tui.tui.app import MonitorApp
 
     log = write_log(tmp_path / "calls.jsonl", sample_calls() if calls is None else calls)
     config_path = write_config(tmp_path, config_text)
     config = config_mod.load(config_path)
     clock = lambda: T0  # noqa: E731
-    engine = Engine([str(log)], from_start=True, follow=False, config=config, clock=clock)
+    engine = Engine([spec or str(log)], from_start=True, follow=False, config=config, clock=clock)
     engine.read_to_end()
     return MonitorApp(engine, config, clock=clock, start_engine=False, config_path=config_path, **kwargs)
 

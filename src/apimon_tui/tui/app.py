@@ -45,6 +45,7 @@ DEFAULT_WINDOW = 1  # 5m
 SLOW_EVERY_S = 5.0  # budget and idle alert evaluation
 CHART_POINTS = 60
 
+MAIN_VIEW_ACTIONS = {"focus_errors", "toggle_grouped", "filter", "copy_request_id", "help"}
 KEY_NAMES = {"question_mark": "?", "slash": "/", "escape": "Esc", "enter": "Enter"}
 
 
@@ -279,6 +280,12 @@ class MonitorApp(App):
 
     # -- actions -----------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys that act on the main view's panels do nothing over the detail, help or filter screens."""
+        if action in MAIN_VIEW_ACTIONS and len(self.screen_stack) > 1:
+            return False
+        return True
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_rows()))
 
@@ -287,6 +294,7 @@ class MonitorApp(App):
 
     def show_cause(self, cause) -> None:
         """Where Enter in the alert list leads: the budget panel, or the failed calls it names."""
+        self._panel(AlertArea).show(self.alerts.active())  # acknowledged while the list was open
         if cause is None:
             return
         if cause.target == "budget":

@@ -1,0 +1,30 @@
+"""Snapshots of the monitor: main screen at 80x24 and 120x40, and a failed call's detail.
+
+Deterministic: a fixed clock, a fixed log, the source named by a relative path,
+and no blinking cursor on these screens.
+"""
+
+from __future__ import annotations
+
+import pytest
+from tui_support import make_app
+
+pytest.importorskip("pytest_textual_snapshot")
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return make_app(tmp_path, spec="calls.jsonl")
+
+
+def test_main_screen_120x40(app, snap_compare):
+    assert snap_compare(app, terminal_size=(120, 40))
+
+
+def test_main_screen_80x24(app, snap_compare):
+    assert snap_compare(app, terminal_size=(80, 24))
+
+
+def test_detail_screen(app, snap_compare):
+    assert snap_compare(app, terminal_size=(100, 34), press=["e", "enter"])

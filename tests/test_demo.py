@@ -138,3 +138,41 @@ def test_live_demo_wires_the_real_parts(monkeypatch):
     assert 40 < seen["spent_pct"] < 80  # below 50 only on a month's first day, with nothing billed yet
     assert not seen["tmp"].exists()  # cleaned up on exit
     assert demo.KEY_ENV not in os.environ
+
+
+@pytest.mark.parametrize("speed", [1.0, 10.0])
+def test_the_story_fires_and_resolves_alerts_of_several_kinds(speed):
+    """One telling of the story through the real store and alert manager, with the demo's config and a fake clock."""
+    from apimon_tui.alerts import AlertManager
+    from apimon_tui.budget import DAY, month_bounds
+    from apimon_tui.store import MetricsStore
+    from apimon_tui.usage.base import CostBucket, ProviderUsage
+
+    start, billed = 1_780_000_000.0, 224.0
+    now = [start]
+    clock = lambda: now[0]  # noqa: E731
+    budget_usd, surge = demo.demo_budget(billed, story_costs(seed=demo.SEED, speed=speed, backfill_s=demo.BACKFILL_S))
+    config = config_mod.merge(config_mod.DEFAULTS, demo.demo_config(Path("x"), "http://127.0.0.1:9/v1", budget_usd, speed))
+    month_start, _ = month_bounds(start, 1)
+    anchor = start // DAY * DAY
+    bill = {"openai": ProviderUsage("openai", start, billed, anchor, [CostBucket(month_start, anchor, billed)])}
+    sim = Simulator(seed=demo.SEED, speed=speed, surge_usd=surge, backfill_s=demo.BACKFILL_S, start=start, clock=clock)
+    store, seen = MetricsStore(), []
+    budget = Budget(BudgetConfig.from_config(config), clock=clock,
+                    live_cost=lambda a, b: sum(c.cost_usd for c in seen if a <= c.ts < b))
+    manager = AlertManager.from_config(config, clock)
+    events = []
+    for tick in range(int(STORY_SECONDS) + 30):  # the story, and the calm start of its next telling
+        now[0] = start + tick / speed
+        batch = sim.calls_until(now[0])
+        seen.extend(batch)
+        with store.lock:
+            store.add_many(batch)
+        for event in manager.evaluate(store, budget=budget.state(bill), now=now[0]):
+            events.append((event.kind, event.alert.kind, event.alert.severity, sim.phase_at(event.ts).name))
+    fired = {(kind, phase) for what, kind, _, phase in events if what == "fire"}
+    resolved = {kind for what, kind, _, _ in events if what == "resolve"}
+    assert {("rate_limited", "rate_limit"), ("server_errors", "server_errors"), ("budget", "spend")} <= fired
+    assert {"latency", "error_rate"} <= {kind for kind, _ in fired}
+    assert {"rate_limited", "server_errors", "latency", "error_rate"} <= resolved
+    assert ("fire", "budget", "warning", "spend") in events

@@ -31,8 +31,8 @@ from apimon_tui.fakes.simulator import STORY, LogWriter, Simulator, story_costs
 from apimon_tui.timeutil import parse_duration
 
 SEED = 2024
-BACKFILL_S = 300.0          # history written before the monitor starts, so charts are full at once
-BUDGET_SHARE_BEFORE = 0.75  # the share of the budget spent when the spend phase starts
+BACKFILL_S = 300.0          # story seconds of history written before the monitor starts
+BUDGET_SHARE_BEFORE = 0.76  # the share of the budget spent when the spend phase starts
 SURGE_SHARE = 0.12          # what the runaway loop adds, as a share of the budget
 KEY_ENV = "APIMON_DEMO_OPENAI_ADMIN_KEY"
 # Alert options for the demo, in story seconds (divided by --speed): short windows and holds so that
@@ -91,7 +91,7 @@ def write_only(path: Path, speed: float, duration: float | None) -> int:
 
 
 def demo_budget(billed_usd: float, costs: dict[str, float]) -> tuple[float, float]:
-    """(monthly budget, spend-phase surge) so spend is ~75 % when the spend phase starts and passes 80 % in it."""
+    """(monthly budget, spend-phase surge) so spend is ~76 % when the spend phase starts and passes 80 % in it."""
     before = billed_usd
     for phase in STORY:
         if phase.name == "spend":

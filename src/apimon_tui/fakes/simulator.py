@@ -15,8 +15,8 @@ The story, about two minutes, then again from the start:
     rate_limit     a batch job floods gpt-4o: its token bucket drains, 429s
     latency        OpenAI slows down: time to first token and latency rise
     server_errors  Anthropic overloaded (529), gpt-4.1 500/503 and timeouts
-    spend          a runaway agent loop sends long contexts to gpt-4.1,
-                   adding about `surge_usd` of spend
+    spend          a runaway agent loop sends long contexts to gpt-4.1 until
+                   it is stopped, adding about `surge_usd` of spend
 
 Time is injected (`clock`, `sleep`), so a test runs the whole story at once.
 """
@@ -88,6 +88,7 @@ BATCH_RATE = 10.0                  # batch requests per story second
 BATCH_INPUT_TOKENS = 30_000
 AGENT_MODEL = "gpt-4.1"            # the runaway loop's model in the spend phase
 AGENT_RATE = 5.0
+AGENT_RUNS = 0.7                   # share of the spend phase the loop runs before someone stops it
 AGENT_OUTPUT_TOKENS = 300
 TTFT_SLOWDOWN = 8.0                # OpenAI's time to first token in the latency phase (queueing)
 GENERATION_SLOWDOWN = 2.0          # and how much slower it generates
@@ -166,8 +167,8 @@ class Request:
 class Simulator:
     """Generates the story's calls up to a given time; `run` writes them as they fall due.
 
-    `rate` is everyday requests per story second; `backfill_s` seconds of
-    everyday traffic before `start` are generated first, so charts have a
+    `rate` is everyday requests per story second; `backfill_s` story seconds
+    of everyday traffic before `start` are generated first, so charts have a
     history from the first frame.
     """
 
@@ -195,7 +196,7 @@ class Simulator:
         self.pricer = pricer or Pricer()
         self.rng = random.Random(seed)
         self._seq = itertools.count()
-        self._cursor = -backfill_s * speed
+        self._cursor = -backfill_s
         self._arrivals: list[tuple[float, int, Request]] = []
         self._done: list[tuple[float, int, Call]] = []
         self._streams = {"everyday": self._cursor, "batch": self._cursor, "agent": self._cursor}
@@ -238,7 +239,7 @@ class Simulator:
         t = self._streams[stream]
         while True:
             t += self.rng.expovariate(rate)
-            if live is None or phase_at(t).name == live:
+            if live is None or (phase_at(t).name == live and (stream != "agent" or phase_progress(t) < AGENT_RUNS)):
                 break
         self._streams[stream] = t
         heapq.heappush(self._arrivals, (t, next(self._seq), self._new_request(stream, t)))
@@ -257,12 +258,12 @@ class Simulator:
         return Request(profile, _around(rng, profile.input_tokens, 0.6), output, stream_flag, stream)
 
     def _agent_context(self, t: float) -> int:
-        """The agent's prompt grows through the phase, averaging what `surge_usd` buys."""
+        """The agent's prompt grows while it runs, averaging what `surge_usd` buys."""
         prices = self.pricer.unit_prices(AGENT_MODEL, "openai")
-        calls = AGENT_RATE * next(p.seconds for p in STORY if p.name == "spend")
+        calls = AGENT_RATE * AGENT_RUNS * next(p.seconds for p in STORY if p.name == "spend")
         per_call = self.surge_usd / calls - AGENT_OUTPUT_TOKENS * prices.output
         mean = max(2_000.0, per_call / prices.input)
-        return int(mean * (0.5 + phase_progress(t)))
+        return int(mean * (0.5 + phase_progress(t) / AGENT_RUNS))
 
     def _handle(self, t: float, request: Request) -> None:
         """Answer one attempt that starts at story time `t`."""

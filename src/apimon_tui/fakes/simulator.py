@@ -196,12 +196,11 @@ class Simulator:
         self.pricer = pricer or Pricer()
         self.rng = random.Random(seed)
         self._seq = itertools.count()
-        self._cursor = -backfill_s
+        begin = -backfill_s
         self._arrivals: list[tuple[float, int, Request]] = []
         self._done: list[tuple[float, int, Call]] = []
-        self._streams = {"everyday": self._cursor, "batch": self._cursor, "agent": self._cursor}
-        self._buckets = {m.model: (Bucket(m.limit_requests, self._cursor), Bucket(m.limit_tokens, self._cursor))
-                         for m in MODELS}
+        self._streams = {"everyday": begin, "batch": begin, "agent": begin}  # each stream's last arrival
+        self._buckets = {m.model: (Bucket(m.limit_requests, begin), Bucket(m.limit_tokens, begin)) for m in MODELS}
         self._weights = [m.share for m in MODELS]
         for name in self._streams:
             self._schedule_fresh(name)
@@ -226,7 +225,6 @@ class Simulator:
         while self._arrivals and self._arrivals[0][0] <= horizon:
             t, _, request = heapq.heappop(self._arrivals)
             self._handle(t, request)
-        self._cursor = max(self._cursor, horizon)
         out = []
         while self._done and self._done[0][0] <= horizon:
             out.append(heapq.heappop(self._done)[2])
@@ -300,7 +298,7 @@ class Simulator:
         requests.level -= 1
         tokens.level -= wanted
         call.ratelimit = self._headers(profile, requests, tokens)
-        failure = self._failure(phase, profile, req)
+        failure = self._failure(phase, profile)
         if failure is not None:
             status, (etype, code, message), latency = failure
             call.status = status
@@ -310,7 +308,7 @@ class Simulator:
             if status is None:
                 call.ratelimit = None
             call.cost_usd = 0.0
-            retry = status is None or status >= 500
+            retry = status is None or status >= 500  # the SDKs retry 5xx and timeouts, not 400
             return call, _backoff(rng, req.attempt) if retry else None
         self._success(call, phase, req)
         return call, None
@@ -334,7 +332,7 @@ class Simulator:
                 call.cached_tokens = (req.input_tokens // 2) // 128 * 128
         call.cost_usd = self.pricer.estimate(call)
 
-    def _failure(self, phase: str, profile: ModelProfile, req: Request) -> tuple | None:
+    def _failure(self, phase: str, profile: ModelProfile) -> tuple | None:
         """(status, (type, code, message), latency ms) when this attempt fails, else None."""
         rng = self.rng
         roll = rng.random()

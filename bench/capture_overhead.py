@@ -1,6 +1,6 @@
 """Overhead of the capture hook per call, side by side with the bare client.
 
-    python bench/capture_overhead.py [--calls 1000] [--rounds 15]
+    python bench/capture_overhead.py [--calls 500] [--rounds 25]
 
 The same requests go to an in-process `MockTransport` (no network, so the
 figures are the client's own cost) that streams back either a plain JSON
@@ -21,6 +21,7 @@ the writer back and flushing it once per round: it is not on the request path.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import tempfile
 import time
@@ -104,7 +105,9 @@ def measure(module: Any, stream: bool, level: Callable[..., float], args: argpar
     before = writer.written
     bare_s, captured_s, writer_s = [], [], []
     for _ in range(args.rounds):
+        gc.collect()
         bare_s.append(level(bare, args.calls, stream))
+        gc.collect()
         captured_s.append(level(captured, args.calls, stream))
         start = time.thread_time()
         writer.flush()
@@ -115,8 +118,8 @@ def measure(module: Any, stream: bool, level: Callable[..., float], args: argpar
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=25)
     args = parser.parse_args()
     print(f"{'level':<10} {'client':<7} {'answer':<6} {'bare µs':>8} {'captured µs':>12} {'overhead µs':>12} "
           f"{'writer µs/rec':>14}")

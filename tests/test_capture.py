@@ -213,9 +213,9 @@ def test_api_key_never_reaches_the_file(server, log_path):
             client.chat.completions.create(model="gpt-4o", messages=leaky)
         client.chat.completions.create(model="gpt-4o", messages=leaky)
 
-    text = log_path.read_text() if read_records(log_path) else ""
-    assert KEY not in text and KEY[8:] not in text
     records = read_records(log_path)
+    text = log_path.read_text()
+    assert KEY not in text and KEY[8:] not in text
     assert records[0]["error"]["message"] == f"Incorrect API key provided: sk-proj-…{KEY[-4:]}."
     assert f"my key is sk-proj-…{KEY[-4:]}" in records[1]["bodies"]["request"]
 

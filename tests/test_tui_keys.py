@@ -36,7 +36,7 @@ async def test_main_screen_figures_agree_with_report(tmp_path):
         assert models["gpt-4o"][1] == f"{report['models']['gpt-4o']['calls']:,}"
         failed = rows(app, "#error-rows")
         assert len(failed) == report["errors"]
-        assert failed[0][5] > failed[-1][5]  # newest first (request ids grow with time)
+        assert failed[0][4] > failed[-1][4]  # newest first (request ids grow with time)
 
 
 async def test_alert_area_shows_the_active_alerts(tmp_path):

@@ -22,7 +22,7 @@ from apimon_tui.store.metrics import ErrorGroup
 from apimon_tui.tui import fmt
 
 MAX_ROWS = 200
-MESSAGE_CHARS = 80
+MESSAGE_CHARS = 36
 
 
 class Stamp(Text):
@@ -70,7 +70,7 @@ class ErrorFeed(Vertical, can_focus=False):
     def compose(self) -> ComposeResult:
         rows = FeedTable(id="error-rows", cursor_type="row", zebra_stripes=True)
         rows.add_column("time", key="time")
-        for name in ("status", "model", "code", "message", "request id"):
+        for name in ("status", "model", "code", "request id", "message"):
             rows.add_column(name, key=name)
         yield rows
         groups = FeedTable(id="error-groups", cursor_type="row", zebra_stripes=True)
@@ -185,8 +185,8 @@ def _call_cells(call: Call) -> tuple:
         Text(call.status_label, style="bold"),
         Text(call.model or "-"),
         Text(call.error_code or "-"),
-        Text(message[:MESSAGE_CHARS] + ("…" if len(message) > MESSAGE_CHARS else "")),
         Text(call.request_id or "-"),
+        Text(message[:MESSAGE_CHARS] + ("…" if len(message) > MESSAGE_CHARS else "")),
     )
 
 

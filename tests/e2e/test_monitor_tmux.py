@@ -1,0 +1,100 @@
+"""The real `apimon-tui` console script in tmux, following a log another process appends to.
+
+The screen is read with `tmux capture-pane`, the way a user would see it. tmux
+comes from the distribution's packages (CI installs it); without it the test
+is skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+TMUX = shutil.which("tmux")
+SCRIPT = shutil.which("apimon-tui")
+
+WRITER = textwrap.dedent('''
+    import json, sys, time
+    path, count = sys.argv[1], int(sys.argv[2])
+    with open(path, "a", encoding="utf-8") as out:
+        for i in range(count):
+            record = {"apimon": 1, "ts": time.time(), "model": "gpt-4o", "status": 200,
+                      "latency_ms": 300.0 + i % 50, "input_tokens": 10, "output_tokens": 5,
+                      "cost_usd": 0.001, "request_id": f"req_ok_{i}"}
+            if i % 10 == 3:
+                record.update(status=429, request_id=f"req_fail_{i}",
+                              error={"type": "requests", "code": "rate_limit_exceeded",
+                                     "message": "Rate limit reached [red]plain[/red]"})
+            out.write(json.dumps(record) + "\\n")
+            out.flush()
+            time.sleep(0.02)
+''')
+
+
+def _tmux(session: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    """tmux on a socket of this test's own, so no running server's environment leaks in."""
+    return subprocess.run([TMUX, "-L", session, *args], **kwargs)
+
+
+def _capture(session: str) -> str:
+    return _tmux(session, "capture-pane", "-p", "-t", session, capture_output=True, text=True).stdout
+
+
+def _wait_for(session: str, predicate, what: str, limit_s: float = 30.0) -> str:
+    deadline = time.monotonic() + limit_s
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = _capture(session)
+        if predicate(screen):
+            return screen
+        time.sleep(0.3)
+    raise AssertionError(f"never saw {what}; the screen was:\n{screen}")
+
+
+def _keys(session: str, *keys: str) -> None:
+    _tmux(session, "send-keys", "-t", session, *keys, check=True)
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install tmux)")
+@pytest.mark.skipif(SCRIPT is None, reason="the apimon-tui console script is not installed (pip install -e .)")
+def test_monitor_follows_a_growing_log_and_opens_a_failed_call(tmp_path: Path):
+    log = tmp_path / "calls.jsonl"
+    log.touch()
+    config = tmp_path / "config.toml"
+    config.write_text("[budget]\nmonthly_usd = 10.0\n", encoding="utf-8")
+    session = f"apimon-e2e-{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR", "TMUX")}
+    env.update(TERM="xterm-256color", APIMON_CONFIG=str(config))
+    command = f"{SCRIPT} {log}; echo apimon-exit=$?; sleep 60"
+    _tmux(session, "-f", "/dev/null", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", command,
+          check=True, env=env)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log), "1500"])
+    try:
+        _wait_for(session, lambda s: "Requests" in s and "Errors" in s, "the main screen")
+        screen = _wait_for(session, lambda s: "req_fail_" in s, "a failed call in the error feed")
+        assert "native" in screen and "following" in screen
+        assert "rate_limit_exceeded" in screen
+        assert "calls" in screen and "req/s" in screen
+
+        _keys(session, "e", "Enter")
+        detail = _wait_for(session, lambda s: "raw log line" in s, "the detail screen")
+        assert "Rate limit reached [red]plain[/red]" in detail  # shown as typed, not as markup
+        _keys(session, "Escape")
+        _wait_for(session, lambda s: "Requests" in s, "the main screen again")
+
+        _keys(session, "q")
+        _wait_for(session, lambda s: "apimon-exit=0" in s, "a clean exit")
+    finally:
+        writer.kill()
+        writer.wait()
+        _tmux(session, "kill-server", capture_output=True)

@@ -18,12 +18,13 @@ class AlertArea(Static):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._shown: tuple | None = None
+        self._shown: tuple = ()
 
     def show(self, alerts: list) -> None:
         key = tuple((a.key, a.severity, a.message, a.acknowledged) for a in alerts)
         if key == self._shown:
             return
+        resized = len(key) != len(self._shown)
         self._shown = key
         self.set_class(bool(alerts), "-active")
         self.set_class(any(a.severity == "critical" for a in alerts), "-critical")
@@ -36,4 +37,4 @@ class AlertArea(Static):
             text.append(f" · since {fmt.clock_time(alert.since)}", style="dim")
             if alert.acknowledged:
                 text.append(" · acknowledged", style="dim")
-        self.update(text)
+        self.update(text, layout=resized)

@@ -25,7 +25,8 @@ class BudgetPanel(Vertical):
     BudgetPanel { height: auto; }
     BudgetPanel ProgressBar { height: 1; }
     BudgetPanel ProgressBar Bar { width: 1fr; }
-    BudgetPanel #budget-lines { height: auto; }
+    BudgetPanel #budget-head { height: 1; }
+    BudgetPanel #budget-lines { height: 2; }
     """
 
     def __init__(self, **kwargs) -> None:
@@ -46,13 +47,15 @@ class BudgetPanel(Vertical):
         if key == self._shown:
             return
         self._shown = key
-        self.query_one("#budget-head", Static).update(head)
+        self.query_one("#budget-head", Static).update(head, layout=False)
         gauge = self.query_one(ProgressBar)
         gauge.display = state.budget_usd is not None
         gauge.update(progress=min(state.spent_pct or 0.0, 100.0))
         for name in ("-ok", "-warn", "-over"):
             self.set_class(name == level, name)
-        self.query_one("#budget-lines", Static).update(lines)
+        body = self.query_one("#budget-lines", Static)
+        body.styles.height = len(lines.plain.splitlines())  # a layout only when the count changes
+        body.update(lines, layout=False)
 
 
 def _level(spent_pct: float | None) -> str:

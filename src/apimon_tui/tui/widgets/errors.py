@@ -58,7 +58,9 @@ class ErrorFeed(Vertical, can_focus=False):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = "Errors"
-        self.calls: dict[str, Call] = {}
+        self.calls: dict[str, Call] = {}  # row (slot) key -> the call it shows
+        self._slot_key: dict[str, str] = {}  # slot -> call key
+        self._slot_of: dict[str, str] = {}  # call key -> slot
         self.groups: dict[str, ErrorGroup] = {}
         self.newest_of_group: dict[str, Call] = {}
         self._group_cells: dict[str, tuple] = {}
@@ -99,22 +101,37 @@ class ErrorFeed(Vertical, can_focus=False):
             self._show_groups(snap)
 
     def _show_rows(self, failed: list[Call]) -> None:
+        """Rows are slots: a slot whose call left the window takes a new call's cells.
+
+        Reusing slots keeps the row count, so a busy feed costs cell updates and
+        a sort, not a relayout of the screen (which adding and removing rows is).
+        """
         table = self.query_one("#error-rows", DataTable)
-        wanted = {_row_key(c): c for c in failed}
-        gone = [k for k in self.calls if k not in wanted]
-        added = [(k, c) for k, c in wanted.items() if k not in self.calls]
-        if not gone and not added:
+        wanted = {_call_key(c): c for c in failed}
+        free = [slot for slot, key in self._slot_key.items() if key not in wanted]
+        added = [(k, c) for k, c in wanted.items() if k not in self._slot_of]
+        if not free and not added:
             return
-        kept = _highlighted(table)
-        for key in gone:
-            table.remove_row(key)
-            del self.calls[key]
+        kept = self.calls.get(_highlighted(table) or "")
+        for slot in free:
+            del self._slot_of[self._slot_key.pop(slot)], self.calls[slot]
         for key, call in added:
-            table.add_row(*_call_cells(call), key=key)
-            self.calls[key] = call
-        if added:
-            table.sort("time", key=lambda stamp: stamp.ts, reverse=True)
-        _restore(table, kept)
+            cells = _call_cells(call)
+            if free:
+                slot = free.pop()
+                for column, cell in zip(table.columns, cells):
+                    table.update_cell(slot, column, cell)
+            else:
+                slot = f"slot-{len(self._slot_key)}"
+                while slot in table.rows:
+                    slot += "+"
+                table.add_row(*cells, key=slot)
+            self._slot_key[slot], self._slot_of[key], self.calls[slot] = key, slot, call
+        for slot in free:
+            table.remove_row(slot)
+        table.sort("time", key=lambda stamp: stamp.ts, reverse=True)
+        if kept is not None and _call_key(kept) in self._slot_of:
+            _restore(table, self._slot_of[_call_key(kept)])
 
     def _show_groups(self, snap: Snapshot) -> None:
         table = self.query_one("#error-groups", DataTable)
@@ -160,7 +177,7 @@ class ErrorFeed(Vertical, can_focus=False):
             self.post_message(self.OpenCall(call))
 
 
-def _row_key(call: Call) -> str:
+def _call_key(call: Call) -> str:
     return f"{id(call)}@{call.ts!r}"
 
 

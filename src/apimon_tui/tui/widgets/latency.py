@@ -15,7 +15,7 @@ from apimon_tui.tui import fmt
 class LatencyPanel(Vertical):
     DEFAULT_CSS = """
     LatencyPanel Sparkline { height: 1fr; min-height: 1; }
-    LatencyPanel #latency-figures { height: auto; }
+    LatencyPanel #latency-figures { height: 3; }
     """
 
     def __init__(self, **kwargs) -> None:
@@ -37,7 +37,7 @@ class LatencyPanel(Vertical):
         self._shown = key
         self.border_title = f"Latency · p95 per {_step(snap.step_s)} · {window_label}"
         self.query_one(Sparkline).data = spark
-        self.query_one("#latency-figures", Static).update(_figures(lat, ttft))
+        self.query_one("#latency-figures", Static).update(_figures(lat, ttft), layout=False)
 
 
 def _step(step_s: float) -> str:

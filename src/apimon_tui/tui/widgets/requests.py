@@ -52,11 +52,11 @@ class RequestsPanel(Static):
             return
         self._drawn_key = key
         if width < 20 or height < 4 or not self._series[0]:
-            self.update(Text("no calls yet" if not self._series[0] else "", style="dim"))
+            self.update(Text("no calls yet" if not self._series[0] else "", style="dim"), layout=False)
             return
         self.update(_chart(self._series, self._ticks, width, height,
                            (theme.success or theme.primary, theme.error or theme.primary),
-                           colour=not self.app.no_color))
+                           colour=not self.app.no_color), layout=False)
 
 
 def _ticks(count: int, window_label: str) -> tuple[list[int], list[str]]:

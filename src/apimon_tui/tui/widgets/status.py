@@ -10,14 +10,14 @@ from apimon_tui.tui import fmt
 
 
 class StatusLine(Static):
-    DEFAULT_CSS = "StatusLine { height: auto; max-height: 3; }"
+    DEFAULT_CSS = "StatusLine { height: 1; }"
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._shown: Text | None = None
 
     def show(self, statuses: list[SourceStatus], providers: list, view: str, now: float) -> None:
-        text = Text(no_wrap=False, overflow="ellipsis")
+        text = Text(no_wrap=True, overflow="ellipsis")
         text.append(view, style="bold")
         for status in statuses:
             text.append(" │ ", style="dim")
@@ -31,7 +31,7 @@ class StatusLine(Static):
                 text.append(fmt.age(provider.age(now)), style="bold" if provider.stale(now) else "")
         if text != self._shown:
             self._shown = text
-            self.update(text)
+            self.update(text, layout=False)
 
 
 def _source(status: SourceStatus, now: float) -> Text:

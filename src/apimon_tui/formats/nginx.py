@@ -18,9 +18,10 @@ the measured upstream attempts, then the `openai-processing-ms` header. nginx
 does not see the model unless the log_format has a `model` key.
 
 Speed matters here (a busy proxy writes hundreds of thousands of lines): the
-combined layout is one precompiled regex, the JSON layout is split on `","`
-using the key order learned from the last line `json.loads` read, and time
-stamps, latencies and status codes are converted once per distinct text.
+combined layout is one precompiled regex; a JSON line is split on `"` and read
+by the key order learned from the last line `json.loads` decoded (lines with
+escapes, another key order or a broken end go through `json.loads`); time
+stamps, latencies, resets and status codes are converted once per distinct text.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ _STATUS = {str(code): code for code in range(100, 600)}
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 _CACHE_LIMIT = 50_000
+_NO_HEADROOM = (None,) * 6
 
 
 def sniff(line: str) -> bool:
@@ -134,9 +136,9 @@ class NginxParser(Parser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._layout: _Layout | None = None
-        self._stamp = ""
-        self._stamp_ts = 0.0
+        self._stamps: dict[str, float] = {}
         self._ms: dict[str, float] = {}
+        self._resets: dict[str, float | None] = {"": None, "-": None}
 
     def feed(self, line: str) -> None:
         self.feed_many([line])
@@ -146,10 +148,18 @@ class NginxParser(Parser):
         emit = sink.call
         match = _COMBINED.match
         ms_cache = self._ms
+        stamps = self._stamps
         source = self.source
         for line in lines:
             if line.startswith("{"):
-                self._feed_json(line)
+                layout = self._layout
+                values = layout.values(line) if layout is not None and "\\" not in line else None
+                if values is None and (values := self._decode(line)) is None:
+                    continue
+                try:
+                    emit(self._json_call(values, line))
+                except ValueError as exc:
+                    sink.unparsed(str(exc), line)
                 continue
             m = match(line)
             if m is None:
@@ -160,19 +170,19 @@ class NginxParser(Parser):
             if code is None:
                 sink.unparsed(f"bad status {status}", line)
                 continue
-            if stamp != self._stamp:
+            ts = stamps.get(stamp)
+            if ts is None:
                 try:
-                    self._stamp_ts = local_time_to_epoch(stamp)
+                    ts = self._remember_stamp(stamp, local_time_to_epoch(stamp))
                 except (ValueError, KeyError):
                     sink.unparsed(f"bad time [{stamp}]", line)
                     continue
-                self._stamp = stamp
             latency = None
             if rtime is not None:
                 latency = ms_cache.get(rtime)
                 if latency is None:
                     latency = self._to_ms(rtime)
-            emit(Call(self._stamp_ts, source, None, path or None, method, None, code, latency, raw=line))
+            emit(Call(ts, source, None, path or None, method, None, code, latency, raw=line))
 
     def _to_ms(self, seconds: str) -> float:
         """`0.025` seconds as 25.0 ms, remembered: the same few thousand values repeat."""
@@ -180,6 +190,20 @@ class NginxParser(Parser):
             self._ms.clear()
         ms = self._ms[seconds] = round(float(seconds) * 1000.0, 3)
         return ms
+
+    def _remember_stamp(self, stamp: str, ts: float) -> float:
+        """Time stamps have one-second resolution: each is converted once."""
+        if len(self._stamps) > _CACHE_LIMIT:
+            self._stamps.clear()
+        self._stamps[stamp] = ts
+        return ts
+
+    def _reset(self, value: str) -> float | None:
+        """`12ms`, `6m0s`, `1.5s` (x-ratelimit-reset-*) in seconds, remembered like latencies."""
+        if len(self._resets) > _CACHE_LIMIT:
+            self._resets.clear()
+        seconds = self._resets[value] = parse_reset(value)
+        return seconds
 
     def _not_combined(self, line: str) -> None:
         if _LOOKS_LIKE_ACCESS_LINE.match(line):
@@ -189,28 +213,18 @@ class NginxParser(Parser):
 
     # -- JSON ---------------------------------------------------------------
 
-    def _feed_json(self, line: str) -> None:
-        values = None
-        layout = self._layout
-        if layout is not None and "\\" not in line:
-            values = layout.values(line)
-        if values is None:
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                self.sink.unparsed(f"invalid JSON: {getattr(exc, 'msg', exc)}", line)
-                return
-            if not isinstance(obj, dict) or "status" not in obj:
-                self.sink.skip()
-                return
-            self._layout = _Layout.learn(obj)
-            values = _json_values(obj)
+    def _decode(self, line: str) -> tuple[str, ...] | None:
+        """The values of a line the learned layout cannot read (None once reported), relearning it."""
         try:
-            call = self._json_call(values, line)
-        except (ValueError, KeyError) as exc:
-            self.sink.unparsed(str(exc), line)
-            return
-        self.sink.call(call)
+            obj = json.loads(line)
+        except ValueError as exc:
+            self.sink.unparsed(f"invalid JSON: {getattr(exc, 'msg', exc)}", line)
+            return None
+        if not isinstance(obj, dict) or "status" not in obj:
+            self.sink.skip()
+            return None
+        self._layout = _Layout.learn(obj)
+        return _json_values(obj)
 
     def _json_call(self, values: tuple[str, ...], line: str) -> Call:
         (msec, iso, method, uri, status, rtime, upstream_time, processing_ms, openai_id, nginx_id,
@@ -228,10 +242,12 @@ class NginxParser(Parser):
             uri = uri.partition("?")[0]
         ratelimit = None
         if rl_rem_req or rl_rem_tok or rl_reset_req or rl_reset_tok or rl_limit_req or rl_limit_tok:
-            ratelimit = RateLimit(_int(rl_limit_req), _int(rl_rem_req), _int(rl_limit_tok), _int(rl_rem_tok),
-                                  _reset(rl_reset_req), _reset(rl_reset_tok))
-            if ratelimit.is_empty():
-                ratelimit = None
+            resets = self._resets
+            reset_req = resets[rl_reset_req] if rl_reset_req in resets else self._reset(rl_reset_req)
+            reset_tok = resets[rl_reset_tok] if rl_reset_tok in resets else self._reset(rl_reset_tok)
+            headroom = (_int(rl_limit_req), _int(rl_rem_req), _int(rl_limit_tok), _int(rl_rem_tok), reset_req, reset_tok)
+            if headroom != _NO_HEADROOM:
+                ratelimit = RateLimit(*headroom)
         if openai_id and openai_id != "-":
             request_id = openai_id
         else:
@@ -246,13 +262,13 @@ class NginxParser(Parser):
         )
 
     def _iso_time(self, iso: str) -> float:
-        """`$time_iso8601` as epoch seconds (the same second repeats: keep the last)."""
+        """`$time_iso8601` as epoch seconds."""
         if not iso or iso == "-":
             return self.clock()
-        if iso != self._stamp:
-            self._stamp_ts = datetime.fromisoformat(iso).timestamp()
-            self._stamp = iso
-        return self._stamp_ts
+        ts = self._stamps.get(iso)
+        if ts is None:
+            ts = self._remember_stamp(iso, datetime.fromisoformat(iso).timestamp())
+        return ts
 
 
 def _fallback_latency(upstream_time: str, processing_ms: str) -> float | None:
@@ -274,11 +290,6 @@ def _int(value: str) -> int | None:
         return int(value)
     except ValueError:
         return None
-
-
-def _reset(value: str) -> float | None:
-    """`12ms`, `6m0s`, `1.5s`: OpenAI's x-ratelimit-reset-* forms, in seconds."""
-    return None if not value or value == "-" else parse_reset(value)
 
 
 PARSER = NginxParser

@@ -276,6 +276,7 @@ def test_sniff():
     assert nginx.sniff(JSON_SAMPLE.read_text().splitlines()[0])
     assert nginx.sniff(COMBINED)
     assert not nginx.sniff('{"model":"gpt-4o","status":200}')
+    assert not nginx.sniff('{"model":"gpt-4o","status":200,"request_time":0.5}')  # an app's own JSON log
     assert not nginx.sniff("INFO:httpx:HTTP Request: POST https://api.openai.com/v1/chat/completions \"HTTP/1.1 200 OK\"")
 
 

@@ -45,6 +45,7 @@ _COMBINED = re.compile(
     r'[^ ]+ [^ ]+ [^ ]+ \[([^\]]+)\] "(?:([A-Z]+) ([^ ?"]*)[^"]*|[^"]*)" (\d{3}) [^ ]+ "[^"]*" "[^"]*"'
     r"(?: (\d+\.\d+|\d+))?"
 )
+_QUOTED_STATUS = re.compile(r'"status":\s*"\d{3}"')
 _LOOKS_LIKE_ACCESS_LINE = re.compile(r'[^ ]+ [^ ]+ [^ ]+ \[[^\]]*\] "')
 
 # The JSON keys read, in the order of the value tuple both JSON paths produce.
@@ -62,8 +63,9 @@ _NO_HEADROOM = (None,) * 6
 
 
 def sniff(line: str) -> bool:
+    """A combined line, or a JSON object with `request_time` and nginx's quoted `"status":"200"`."""
     if line.startswith("{"):
-        return '"request_time"' in line and '"status"' in line
+        return '"request_time"' in line and _QUOTED_STATUS.search(line) is not None
     return _COMBINED.match(line) is not None
 
 

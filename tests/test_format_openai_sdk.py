@@ -14,7 +14,7 @@ import pytest
 
 from apimon_tui import formats
 from apimon_tui.formats import openai_sdk
-from apimon_tui.formats.ratelimit import parse_reset
+from apimon_tui.ratelimit import parse_reset
 
 DATA = Path(__file__).parent / "data"
 CLOCK = 1_700_000_000.0

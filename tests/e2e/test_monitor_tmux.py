@@ -98,3 +98,41 @@ def test_monitor_follows_a_growing_log_and_opens_a_failed_call(tmp_path: Path):
         writer.kill()
         writer.wait()
         _tmux(session, "kill-server", capture_output=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install tmux)")
+@pytest.mark.skipif(SCRIPT is None, reason="the apimon-tui console script is not installed (pip install -e .)")
+def test_monitor_exits_cleanly_when_the_terminal_goes_away(tmp_path: Path):
+    """SIGHUP ends the app through its own exit, which also stops a `cmd:` source's process."""
+    log = tmp_path / "calls.jsonl"
+    log.write_text("")
+    (tmp_path / "empty.toml").write_text("", encoding="utf-8")
+    session = f"apimon-e2e-{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR", "TMUX")}
+    env.update(TERM="xterm-256color", APIMON_CONFIG=str(tmp_path / "empty.toml"))
+    command = f"exec {SCRIPT} 'cmd:tail -F {log}'"
+    _tmux(session, "-f", "/dev/null", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", command,
+          check=True, env=env)
+    try:
+        _wait_for(session, lambda s: "Requests" in s, "the main screen")
+        pid = int(_tmux(session, "list-panes", "-t", session, "-F", "#{pane_pid}",
+                        capture_output=True, text=True, check=True).stdout.split()[0])
+        children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+                    for c in (task / "children").read_text().split()]
+        assert children, "the cmd: source started no process"
+        _tmux(session, "kill-server", check=True)  # the terminal goes away: SIGHUP
+        deadline = time.monotonic() + 20
+        while any(map(_alive, [pid, *children])) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(pid), "apimon-tui still runs after SIGHUP"
+        assert not any(map(_alive, children)), "the cmd: source's process outlived apimon-tui"
+    finally:
+        _tmux(session, "kill-server", capture_output=True)

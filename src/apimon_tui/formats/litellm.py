@@ -45,7 +45,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from apimon_tui.formats.base import Parser
-from apimon_tui.formats.ratelimit import merge, ratelimit_from_headers
+from apimon_tui.ratelimit import merge, ratelimit_from_headers
 from apimon_tui.model import Call
 
 NAME = "litellm"

@@ -34,7 +34,7 @@ from operator import itemgetter
 from typing import Any
 
 from apimon_tui.formats.base import Parser
-from apimon_tui.formats.ratelimit import parse_reset
+from apimon_tui.ratelimit import parse_reset
 from apimon_tui.model import Call, RateLimit
 
 NAME = "nginx"

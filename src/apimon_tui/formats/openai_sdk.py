@@ -57,7 +57,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from apimon_tui.formats.base import Parser
-from apimon_tui.formats.ratelimit import ratelimit_from_headers
+from apimon_tui.ratelimit import ratelimit_from_headers
 from apimon_tui.model import Call
 
 NAME = "openai-sdk"

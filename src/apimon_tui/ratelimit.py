@@ -1,14 +1,18 @@
-"""OpenAI-style rate-limit headers (`x-ratelimit-*`) read into a `RateLimit`.
+"""Rate-limit headroom from a provider's response headers, as a `RateLimit`.
 
-Shared by the formats whose logs carry response headers (openai-sdk, litellm).
-Reset values are relative durations in Go `time.Duration` style (`12ms`,
-`6m0s`, `1h32m15s`, `8.64s`); a bare number is taken as seconds.
+OpenAI sends `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` with
+resets as relative durations in Go `time.Duration` style (`12ms`, `6m0s`,
+`1h32m15s`, `8.64s`; a bare number is seconds); Anthropic sends
+`anthropic-ratelimit-{requests,tokens,input-tokens}-{limit,remaining,reset}`
+with resets as RFC 3339 timestamps (reference/formats.md §2.1, §5.4). Shared by
+the formats whose logs carry headers and by the capture hook.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from apimon_tui.model import RateLimit
@@ -80,3 +84,35 @@ def merge(first: RateLimit | None, second: RateLimit | None) -> RateLimit | None
         if getattr(first, field) is None:
             setattr(first, field, getattr(second, field))
     return first
+
+
+def reset_seconds(value: str | None, now: float) -> float | None:
+    """Seconds until a limit resets, from a duration (`1s`, `6m0s`) or an RFC 3339 time."""
+    seconds = parse_reset(value)
+    if seconds is not None or value is None:
+        return seconds
+    try:
+        return max(0.0, round(datetime.fromisoformat(value.strip()).timestamp() - now, 3))
+    except ValueError:
+        return None
+
+
+def _anthropic(get: Callable[[str], Any], now: float) -> RateLimit | None:
+    tokens = "tokens" if get("anthropic-ratelimit-tokens-limit") is not None else "input-tokens"
+    limit = RateLimit(
+        limit_requests=_int(get("anthropic-ratelimit-requests-limit")),
+        remaining_requests=_int(get("anthropic-ratelimit-requests-remaining")),
+        limit_tokens=_int(get(f"anthropic-ratelimit-{tokens}-limit")),
+        remaining_tokens=_int(get(f"anthropic-ratelimit-{tokens}-remaining")),
+        reset_requests_s=reset_seconds(get("anthropic-ratelimit-requests-reset"), now),
+        reset_tokens_s=reset_seconds(get(f"anthropic-ratelimit-{tokens}-reset"), now),
+    )
+    return None if limit.is_empty() else limit
+
+
+def parse_ratelimit(headers: Mapping[str, str], now: float) -> RateLimit | None:
+    """The headroom any provider's headers report (OpenAI style, then Anthropic), or None.
+
+    `headers` is a case-insensitive mapping (httpx `Headers`) or a dict with lower-case keys.
+    """
+    return ratelimit_from_headers(headers) or _anthropic(headers.get, now)

@@ -2,14 +2,16 @@
 
 One `SourceReader` per source detects the format from the first lines (unless
 one is forced), keeps one parser per file (a glob's files each have their own
-multi-line state), prices calls that carry no cost, redacts failed calls, and
-hands calls to the store in batches under the store's lock. `Engine` pumps all
+multi-line state), prices calls that carry no cost, and hands calls to the
+store in batches (the store takes its lock once per batch and redacts the
+failed calls it keeps). `Engine` pumps all
 readers, either to the end of input (`report`, `check`) or in a background
 thread (the monitor, `report --follow`), so the UI never parses.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -74,21 +76,22 @@ class Sink:
         self.counts = counts
         self.batch: list[Call] = []
         self.pricer = pricer
-        self.since = since
+        self.since = -math.inf if since is None else since
 
     def call(self, call: Call) -> None:
-        if self.since is not None and call.ts < self.since:
+        """Runs once per call: only what cannot wait for the batch."""
+        if call.ts < self.since:
             self.counts.skipped += 1
             return
         if call.cost_usd is None:
             call.cost_usd = self.pricer.estimate(call)
-        if call.is_error:
-            if call.raw:
-                call.raw = redact(call.raw)
-            if call.error_message:
-                call.error_message = redact(call.error_message)
-        self.counts.calls += 1
         self.batch.append(call)
+
+    def take(self) -> list[Call]:
+        """The calls collected since the last take, counted for the status line."""
+        batch, self.batch = self.batch, []
+        self.counts.calls += len(batch)
+        return batch
 
     def skip(self) -> None:
         self.counts.skipped += 1
@@ -222,11 +225,9 @@ class Engine:
         return total
 
     def _commit(self, reader: SourceReader) -> None:
-        batch = reader.sink.batch
+        batch = reader.sink.take()
         if batch:
-            reader.sink.batch = []
-            with self.store.lock:
-                self.store.add_many(batch)
+            self.store.add_many(batch)
 
     def read_to_end(self) -> None:
         """Read every source until it has nothing more (for non-following runs)."""

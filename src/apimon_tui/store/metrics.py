@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from apimon_tui.model import Call, RateLimit
+from apimon_tui.redact import redact
 from apimon_tui.store.aggregate import Aggregate
 
 SeriesKey = tuple[str, str, str, str]  # source, model, status, error code
@@ -297,6 +298,11 @@ class MetricsStore:
                 self._archived(key).merge(agg)
 
     def _add_failed(self, call: Call) -> None:
+        # The ring is the only place whole calls (and their log text) are kept.
+        if call.raw:
+            call.raw = redact(call.raw)
+        if call.error_message:
+            call.error_message = redact(call.error_message)
         self.failed.append(call)
         gkey = call.group_key()
         group = self.groups.get(gkey)
@@ -355,17 +361,17 @@ class MetricsStore:
             now = self.newest if self.newest > -math.inf else 0.0
         flt = flt if flt is not None and not flt.is_empty() else None
         keep = self._key_test(flt)
+        # Buckets fold into one aggregate per series first (one merge per
+        # bucket); only the few series are then combined into the tables.
+        per_series: dict[SeriesKey, Aggregate] = {}
+        for key, agg in self._window_aggregates(window_s, now):
+            if keep(key):
+                _into(per_series, key, agg)
         total, by_model, by_source = Aggregate(), {}, {}
-
-        def fold(key: SeriesKey, agg: Aggregate) -> None:
-            if not keep(key):
-                return
+        for key, agg in per_series.items():
             total.merge(agg)
             _into(by_model, key[1], agg)
             _into(by_source, key[0], agg)
-
-        for key, agg in self._window_aggregates(window_s, now):
-            fold(key, agg)
         snap = Snapshot(window_s, now, total, by_model, by_source)
         if window_s:
             snap.points, snap.step_s = self._series_points(window_s, now, points, keep)
@@ -448,7 +454,7 @@ def _group_matches(flt: CallFilter, group: ErrorGroup) -> bool:
     )
 
 
-def _into(table: dict[str, Aggregate], name: str, agg: Aggregate) -> None:
+def _into(table: dict, name, agg: Aggregate) -> None:
     mine = table.get(name)
     if mine is None:
         mine = table[name] = Aggregate()

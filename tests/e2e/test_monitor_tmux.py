@@ -132,7 +132,9 @@ def test_monitor_exits_cleanly_when_the_terminal_goes_away(tmp_path: Path):
         deadline = time.monotonic() + 20
         while any(map(_alive, [pid, *children])) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _alive(pid), "apimon-tui still runs after SIGHUP"
+        assert not _alive(pid), "apimon-tui still runs after SIGHUP: " + " ".join(
+            f"{t.name}:{(t / 'wchan').read_text()}:{(t / 'stat').read_text().split(')')[1].split()[0]}"
+            for t in Path(f"/proc/{pid}/task").iterdir())
         assert not any(map(_alive, children)), "the cmd: source's process outlived apimon-tui"
     finally:
         _tmux(session, "kill-server", capture_output=True)

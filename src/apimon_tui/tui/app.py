@@ -8,6 +8,9 @@ config can remap it.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import time
 import tomllib
 from collections.abc import Callable
@@ -138,6 +141,23 @@ class MonitorApp(App):
         self.query_one("#error-rows").focus(scroll_visible=False)
         self.tick()
         self.set_interval(self.refresh_s, self.tick, name="refresh")
+        self._exit_on_hangup()
+
+    def _exit_on_hangup(self) -> None:
+        """A kill (SIGTERM) ends the app as `q` does; a closed terminal or SSH session (SIGHUP) too."""
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGTERM, self.exit)
+            loop.add_signal_handler(signal.SIGHUP, self._hang_up)
+        except (NotImplementedError, RuntimeError, ValueError):  # no signals here (Windows, a thread)
+            return
+
+    def _hang_up(self) -> None:
+        """The terminal is gone, so there is nothing to restore on it, and Textual's own shutdown
+        would block writing to it: stop the sources (ending `cmd:` processes) and leave at once."""
+        if self.start_engine:
+            self.engine.stop()
+        os._exit(128 + signal.SIGHUP)
 
     def on_unmount(self) -> None:
         if self.start_engine:

@@ -11,30 +11,12 @@ import pytest
 from apimon_tui import formats
 from apimon_tui.config import DEFAULTS
 from apimon_tui.formats import jsonl
-
-
-class Collect:
-    def __init__(self) -> None:
-        self.calls = []
-        self.skipped = 0
-        self.bad = []
-
-    def call(self, call) -> None:
-        self.calls.append(call)
-
-    def skip(self) -> None:
-        self.skipped += 1
-
-    def unparsed(self, reason, text) -> None:
-        self.bad.append((reason, text))
+from format_support import Collect, parse_with
 
 
 def parse(lines, options=None) -> Collect:
-    sink = Collect()
-    parser = jsonl.PARSER(sink, "test", options if options is not None else dict(DEFAULTS["jsonl"]), lambda: 4321.0)
-    parser.feed_many([line if isinstance(line, str) else json.dumps(line) for line in lines])
-    parser.flush()
-    return sink
+    return parse_with(jsonl, [line if isinstance(line, str) else json.dumps(line) for line in lines],
+                      options=options if options is not None else dict(DEFAULTS["jsonl"]), now=4321.0)
 
 
 def the_call(record, options=None):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import subprocess
 import sys
 from collections import Counter
@@ -15,39 +14,14 @@ import pytest
 
 from apimon_tui import formats
 from apimon_tui.formats import litellm
+from format_support import Collect, nearest_rank, parse_with
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = DATA / "litellm-1.110.2-payloads.log"
 
 
-class Collect:
-    def __init__(self) -> None:
-        self.calls = []
-        self.skipped = 0
-        self.bad = []
-
-    def call(self, call) -> None:
-        self.calls.append(call)
-
-    def skip(self) -> None:
-        self.skipped += 1
-
-    def unparsed(self, reason, text) -> None:
-        self.bad.append((reason, text))
-
-
 def parse(lines) -> Collect:
-    sink = Collect()
-    parser = litellm.PARSER(sink, "test", {}, lambda: 0.0)
-    for line in lines:
-        parser.feed(line)
-    parser.flush()
-    return sink
-
-
-def nearest_rank(values, q):
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
+    return parse_with(litellm, lines, one_by_one=True)
 
 
 def sample_payload() -> dict:

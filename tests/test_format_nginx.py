@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 from collections import Counter
@@ -13,38 +12,15 @@ import pytest
 
 from apimon_tui import formats
 from apimon_tui.formats import nginx
+from format_support import Collect, nearest_rank, parse_with
 
 DATA = Path(__file__).parent / "data"
 JSON_SAMPLE = DATA / "nginx-1.22-json.log"
 COMBINED_SAMPLE = DATA / "nginx-1.22-timed-combined.log"
 
 
-class Collect:
-    def __init__(self) -> None:
-        self.calls = []
-        self.skipped = 0
-        self.bad = []
-
-    def call(self, call) -> None:
-        self.calls.append(call)
-
-    def skip(self) -> None:
-        self.skipped += 1
-
-    def unparsed(self, reason, text) -> None:
-        self.bad.append((reason, text))
-
-
 def parse(lines, *, one_by_one: bool = False) -> Collect:
-    sink = Collect()
-    parser = nginx.PARSER(sink, "test", {}, lambda: 1234.5)
-    if one_by_one:
-        for line in lines:
-            parser.feed(line)
-    else:
-        parser.feed_many(list(lines))
-    parser.flush()
-    return sink
+    return parse_with(nginx, lines, now=1234.5, one_by_one=one_by_one)
 
 
 def one(line: str):
@@ -52,11 +28,6 @@ def one(line: str):
     assert not sink.bad and sink.skipped == 0, (sink.bad, sink.skipped)
     [call] = sink.calls
     return call
-
-
-def nearest_rank(values, q):
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
 
 
 def sample_record() -> dict:

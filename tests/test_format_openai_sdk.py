@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 from collections import Counter
@@ -15,6 +14,7 @@ import pytest
 from apimon_tui import formats
 from apimon_tui.formats import openai_sdk
 from apimon_tui.ratelimit import parse_reset
+from format_support import Collect, nearest_rank, parse_with
 
 DATA = Path(__file__).parent / "data"
 CLOCK = 1_700_000_000.0
@@ -23,34 +23,8 @@ PREFIX = "[2026-11-26 23:26:08 - openai._base_client:1016 - DEBUG] "
 HTTPX = "[2026-11-26 23:26:08 - httpx:1025 - INFO] "
 
 
-class Collect:
-    def __init__(self) -> None:
-        self.calls = []
-        self.skipped = 0
-        self.bad = []
-
-    def call(self, call) -> None:
-        self.calls.append(call)
-
-    def skip(self) -> None:
-        self.skipped += 1
-
-    def unparsed(self, reason, text) -> None:
-        self.bad.append((reason, text))
-
-
 def parse(lines) -> Collect:
-    sink = Collect()
-    parser = openai_sdk.PARSER(sink, "test", {}, lambda: CLOCK)
-    for line in lines:
-        parser.feed(line)
-    parser.flush()
-    return sink
-
-
-def nearest_rank(values, q):
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
+    return parse_with(openai_sdk, lines, now=CLOCK, one_by_one=True)
 
 
 def headers(**extra) -> str:

@@ -14,39 +14,15 @@ import pytest
 
 from apimon_tui import formats
 from apimon_tui.formats import otlp
+from format_support import Collect, nearest_rank, parse_with
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = DATA / "otlp-genai.jsonl"
 EXPECTED = json.loads((DATA / "otlp-genai.expected.json").read_text())
 
 
-class Collect:
-    def __init__(self) -> None:
-        self.calls = []
-        self.skipped = 0
-        self.bad = []
-
-    def call(self, call) -> None:
-        self.calls.append(call)
-
-    def skip(self) -> None:
-        self.skipped += 1
-
-    def unparsed(self, reason, text) -> None:
-        self.bad.append((reason, text))
-
-
 def parse(lines) -> Collect:
-    sink = Collect()
-    parser = otlp.PARSER(sink, "test", {}, lambda: 0.0)
-    parser.feed_many(list(lines))
-    parser.flush()
-    return sink
-
-
-def nearest_rank(values, q):
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
+    return parse_with(otlp, lines)
 
 
 def sample_lines() -> list[str]:

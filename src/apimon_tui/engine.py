@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from apimon_tui import formats
@@ -203,10 +204,7 @@ class Engine:
         since = clock() - since_s if since_s is not None else None
         options = {"jsonl": config.get("jsonl", {})}
         self.readers = []
-        start_at = None
-        if since is not None:
-            def start_at(path: str) -> int:
-                return since_offset(path, since, fmt, options)
+        start_at = None if since is None else partial(since_offset, since=since, fmt=fmt, options=options)
         for spec in specs:
             source = open_source(spec, from_start=from_start or since is not None, follow=follow,
                                  clock=clock, start_at=start_at)

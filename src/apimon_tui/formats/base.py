@@ -9,6 +9,7 @@ the call when it is complete; `flush()` at the end of input emits what is left.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Callable, Protocol
 
@@ -48,3 +49,23 @@ class Parser:
 
     def flush(self) -> None:
         """End of input: emit any call still waiting for more lines."""
+
+
+def json_object(line: str, sink: Sink) -> dict[str, Any] | None:
+    """The JSON object on `line`, or None once the sink is told why not.
+
+    A line that is not a JSON object is skipped (an ordinary log line);
+    one that starts like an object but does not parse is unparsed.
+    """
+    if not line.startswith("{"):
+        sink.skip()
+        return None
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        sink.unparsed(f"invalid JSON: {getattr(exc, 'msg', exc)}", line)
+        return None
+    if not isinstance(obj, dict):
+        sink.skip()
+        return None
+    return obj

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from apimon_tui.config import DEFAULTS
-from apimon_tui.formats.base import Parser
+from apimon_tui.formats.base import Parser, json_object
 from apimon_tui.model import Call
 
 NAME = "jsonl"
@@ -164,16 +164,8 @@ class JsonlParser(Parser):
         self.latency_scale = 1000.0 if mapping["latency_unit"] == "s" else 1.0
 
     def feed(self, line: str) -> None:
-        if not line.startswith("{"):
-            self.sink.skip()
-            return
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            self.sink.unparsed(f"invalid JSON: {getattr(exc, 'msg', exc)}", line)
-            return
-        if not isinstance(obj, dict):
-            self.sink.skip()
+        obj = json_object(line, self.sink)
+        if obj is None:
             return
         values = {field: lookup(obj, path) for field, path in self.paths.items()}
         if values["model"] is None and values["status"] is None and values["latency"] is None:

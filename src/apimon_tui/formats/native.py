@@ -21,10 +21,9 @@ Only `apimon` and `ts` are required; every other key may be absent or null.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from apimon_tui.formats.base import Parser
+from apimon_tui.formats.base import Parser, json_object
 from apimon_tui.model import Call, RateLimit
 
 NAME = "native"
@@ -124,15 +123,10 @@ class NativeParser(Parser):
     name = NAME
 
     def feed(self, line: str) -> None:
-        if not line.startswith("{"):
-            self.sink.skip()
+        obj = json_object(line, self.sink)
+        if obj is None:
             return
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            self.sink.unparsed(f"invalid JSON: {exc.msg}", line)
-            return
-        if not isinstance(obj, dict) or "apimon" not in obj:
+        if "apimon" not in obj:
             self.sink.skip()
             return
         try:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from apimon_tui.formats.base import Parser
+from apimon_tui.formats.base import Parser, json_object
 from apimon_tui.model import Call
 
 NAME = "otlp"
@@ -164,15 +164,10 @@ class OtlpParser(Parser):
     name = NAME
 
     def feed(self, line: str) -> None:
-        if not line.startswith("{"):
-            self.sink.skip()
+        obj = json_object(line, self.sink)
+        if obj is None:
             return
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            self.sink.unparsed(f"invalid JSON: {getattr(exc, 'msg', exc)}", line)
-            return
-        if not isinstance(obj, dict) or not isinstance(obj.get("resourceSpans"), list):
+        if not isinstance(obj.get("resourceSpans"), list):
             self.sink.skip()  # metrics and logs exports, other JSON
             return
         reported = 0

@@ -1,7 +1,6 @@
 """`apimon-tui report` run as the real console script on real files."""
 
 import json
-import os
 import random
 import subprocess
 import sys

@@ -32,7 +32,7 @@ class AlertArea(Static):
         for i, alert in enumerate(alerts):
             if i:
                 text.append("\n")
-            text.append(f"{MARKS.get(alert.severity, '•')} {alert.severity} ", style="bold")
+            text.append(f"{MARKS.get(alert.severity, '•')} ", style="bold")
             text.append(alert.message)
             text.append(f" · since {fmt.clock_time(alert.since)}", style="dim")
             if alert.acknowledged:

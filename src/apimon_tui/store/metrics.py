@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from apimon_tui.model import Call, RateLimit
@@ -32,6 +32,7 @@ from apimon_tui.store.aggregate import Aggregate
 
 SeriesKey = tuple[str, str, str, str]  # source, model, status, error code
 NO_MODEL = "(none)"
+LOCK_CHUNK = 2000
 OTHER = "(other)"
 
 
@@ -210,8 +211,17 @@ class MetricsStore:
     def add(self, call: Call) -> None:
         self.add_many((call,))
 
-    def add_many(self, calls: Iterable[Call]) -> None:
-        """Fold calls in. The hot path: one aggregate update per call, locals only."""
+    def add_many(self, calls: Sequence[Call]) -> None:
+        """Fold calls in, taking the lock for at most `LOCK_CHUNK` calls at a time.
+
+        A reader (the screen taking a snapshot) then never waits for a whole
+        ingest batch, which keeps key presses answered while logs pour in.
+        """
+        for start in range(0, len(calls), LOCK_CHUNK):
+            self._add_chunk(calls[start:start + LOCK_CHUNK])
+
+    def _add_chunk(self, calls: Sequence[Call]) -> None:
+        """The hot path: one aggregate update per call, locals only."""
         with self.lock:
             seconds, series, fine_s = self._seconds, self._series, self.fine_s
             newest = self.newest

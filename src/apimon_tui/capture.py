@@ -32,10 +32,7 @@ from typing import Any, TypeVar
 from apimon_tui.exchange import BODY_LIMIT, CaptureOptions, Exchange, JsonTap, RecordBuilder, SseTap
 from apimon_tui.jsonl_writer import JsonlWriter
 
-try:
-    from apimon_tui.pricing import Pricer
-except ImportError:  # pragma: no cover - pricing ships with the package
-    Pricer = None  # type: ignore[assignment,misc]
+from apimon_tui.pricing import Pricer
 
 DEFAULT_PATH = "~/.local/state/apimon/calls.jsonl"
 ERROR_DRAIN_LIMIT = 64 * 1024  # bytes of an unread error body read at close
@@ -76,8 +73,7 @@ def writer_for(path: str | os.PathLike[str]) -> JsonlWriter:
     with _writers_lock:
         writer = _writers.get(key)
         if writer is None:
-            pricer = Pricer() if Pricer is not None else None
-            writer = _writers[key] = JsonlWriter(key, RecordBuilder(pricer).record)
+            writer = _writers[key] = JsonlWriter(key, RecordBuilder(Pricer()).record)
         return writer
 
 

@@ -7,6 +7,11 @@ providers that report buckets; every bucketed provider's bill is cut at that
 same point so no span is counted twice. Providers that report a running total
 (OpenRouter) add their figure as it stands.
 
+Budget scopes (a project, workspace or key: `[[budget.scopes]]`) count billed
+spend only, since log lines rarely say which project or key paid: each is its
+own month-to-date up to its latest complete bucket, with a forecast linear on
+its last complete billed days.
+
 The logs' side is injected as plain callables, so the budget knows nothing of
 the store: `live_cost(start_ts, end_ts)` is the USD the logs estimate between
 two epoch times, `logs_since()` the epoch time the logs cover from (None when
@@ -22,10 +27,12 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from apimon_tui.config import ConfigError
-from apimon_tui.usage.base import ProviderUsage
+from apimon_tui.usage.base import ProviderUsage, ScopeUsage
+from apimon_tui.usage.scopes import BudgetScope, parse_scopes
 
 HOUR, DAY = 3600.0, 86400.0
 MIN_RATE_SPAN_S = 900.0  # logs must cover at least this much of a window to give its rate
+SCOPE_RATE_DAYS = 7  # a scope's forecast runs at its average over this many last complete days
 
 
 def month_bounds(ts: float, start_day: int) -> tuple[float, float]:
@@ -52,6 +59,7 @@ class BudgetConfig:
     monthly_usd: float = 0.0  # 0 means no budget
     month_start_day: int = 1
     providers: dict[str, float] = field(default_factory=dict)
+    scopes: list[BudgetScope] = field(default_factory=list)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "BudgetConfig":
@@ -67,7 +75,7 @@ class BudgetConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"config: budget.providers.{name} must be a number of USD, not {value!r}")
             providers[name] = float(value)
-        return cls(monthly, day, providers)
+        return cls(monthly, day, providers, parse_scopes(config))
 
 
 @dataclass(slots=True)
@@ -100,6 +108,26 @@ class ProviderBudget:
 
 
 @dataclass(slots=True)
+class ScopeBudget:
+    """One budget scope's billed month-to-date against its own budget; `spent_usd` None without figures."""
+
+    name: str
+    provider: str
+    label: str                    # `project search-team`: how alerts and panels name it
+    budget_usd: float | None
+    spent_usd: float | None
+    billed_until: float | None = None
+    forecast_usd: float | None = None
+    error: str | None = None
+
+    @property
+    def spent_pct(self) -> float | None:
+        if not self.budget_usd or self.spent_usd is None:
+            return None
+        return self.spent_usd / self.budget_usd * 100
+
+
+@dataclass(slots=True)
 class BudgetState:
     """Everything the Budget panel and `apimon-tui usage` show, at time `now`."""
 
@@ -114,6 +142,7 @@ class BudgetState:
     burn_24h: float | None
     drift: Drift | None
     providers: list[ProviderBudget]
+    scopes: list[ScopeBudget] = field(default_factory=list)
 
     @property
     def spent_usd(self) -> float:
@@ -199,6 +228,22 @@ class Budget:
             drift=self._drift(bucketed, start, anchor),
             providers=[ProviderBudget(n, u.month_to_date_usd if u else 0.0, self.config.providers.get(n))
                        for n, u in usages.items()],
+            scopes=[self._scope(s, usages, end) for s in self.config.scopes],
+        )
+
+    @staticmethod
+    def _scope(scope: BudgetScope, usages: dict[str, ProviderUsage | None], month_end: float) -> ScopeBudget:
+        """A scope's figures from its provider's last poll (a LiteLLM key's own max_budget when none is set)."""
+        usage = usages.get(scope.provider)
+        found = usage.scopes.get(scope.name) if usage is not None else None
+        if found is None:
+            error = None if scope.provider in usages else f"[providers.{scope.provider}] is not enabled"
+            return ScopeBudget(scope.name, scope.provider, scope.label, scope.monthly_usd, None, error=error)
+        return ScopeBudget(
+            scope.name, scope.provider, scope.label,
+            scope.monthly_usd if scope.monthly_usd is not None else found.limit_usd,
+            None if found.error else found.month_to_date_usd, found.last_bucket_end,
+            None if found.running_total or found.error else _scope_forecast(found, month_end), found.error,
         )
 
     @staticmethod
@@ -234,3 +279,12 @@ class Budget:
             return None
         first = min(b.start for b in days)
         return Drift(first, anchor, sum(b.usd for b in days), self.live_cost(first, anchor))
+
+
+def _scope_forecast(usage: ScopeUsage, month_end: float) -> float | None:
+    """Month-end spend if the scope keeps its average over its last complete billed days."""
+    days = usage.daily[-SCOPE_RATE_DAYS:]
+    if not days or usage.last_bucket_end is None:
+        return None
+    per_hour = sum(b.usd for b in days) / (sum(b.end - b.start for b in days) / HOUR)
+    return usage.month_to_date_usd + per_hour * max(0.0, month_end - usage.last_bucket_end) / HOUR

@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
         "monthly_usd": 0.0,    # overall monthly budget in USD; 0 means none
         "month_start_day": 1,  # day of the month (UTC) the budget month starts
         "providers": {},       # per-provider monthly budget, e.g. openai = 200.0
+        "scopes": [],          # per project/workspace/key: [[budget.scopes]] provider, project_id..., name, monthly_usd
     },
     "providers": {             # usage and cost APIs to poll; keys come from the environment or key_file
         "openai": {"enabled": False, "base_url": "https://api.openai.com/v1", "admin_key_env": "OPENAI_ADMIN_KEY",

@@ -187,6 +187,9 @@ class _Checker:
         elif path == "alerts.rules":
             for i, entry in enumerate(value):
                 self.alert_rule(f"{path}[{i}]", entry)
+        elif path == "budget.scopes":
+            for i, entry in enumerate(value):
+                self.budget_scope(f"{path}[{i}]", entry)
         elif not all(isinstance(item, str) for item in value):
             self.add(path, "must be a list of strings")
 
@@ -231,6 +234,15 @@ class _Checker:
                     **dict.fromkeys(SEVERITIES, 0.0), **shipped}
         allowed = set(shipped) | KINDS[kind].options | {"kind", "name", *SEVERITIES}
         self.table(entry, {k: v for k, v in defaults.items() if k in allowed}, where + ".")
+
+    def budget_scope(self, where: str, entry: Any) -> None:
+        from apimon_tui.usage.scopes import OPTIONS
+
+        if not isinstance(entry, dict):
+            self.add(where, "must be a table ([[budget.scopes]])")
+            return
+        defaults = {option: 0.0 if option == "monthly_usd" else "" for option in sorted(OPTIONS)}
+        self.table(entry, defaults, where + ".")
 
     # secrets
 

@@ -49,7 +49,7 @@ class Inputs:
         key = (window_s, flt.model, flt.source)
         snap = self._snaps.get(key)
         if snap is None:
-            snap = self._snaps[key] = self.store.snapshot(window_s, self.now, flt, points=1, failed_limit=1)
+            snap = self._snaps[key] = self.store.snapshot(window_s, self.now, flt, points=0, failed_limit=1)
         return snap
 
 
@@ -150,6 +150,10 @@ def budget(rule: Rule, inp: Inputs) -> Iterable[Reading]:
         if p.budget_usd and (not rule.provider or rule.provider == p.name):
             yield Reading(f"provider {p.name}", p.spent_pct, Cause("budget"),
                           detail=f"of ${p.budget_usd:,.2f} (${p.spent_usd:,.2f} billed this month)")
+    for scope in state.scopes:
+        if scope.spent_pct is not None and (not rule.provider or rule.provider == scope.provider):
+            yield Reading(scope.label, scope.spent_pct, Cause("budget"),
+                          detail=f"of ${scope.budget_usd:,.2f} ({scope.provider}: ${scope.spent_usd:,.2f} billed)")
 
 
 def forecast(rule: Rule, inp: Inputs) -> Iterable[Reading]:

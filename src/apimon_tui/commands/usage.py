@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from apimon_tui import config as config_mod
-from apimon_tui.budget import Budget, BudgetConfig, BudgetState
+from apimon_tui.budget import Budget, BudgetConfig, BudgetState, ScopeBudget
 from apimon_tui.timeutil import format_duration
 from apimon_tui.usage.base import iso_z
 from apimon_tui.usage.poller import Poller, ProviderState
@@ -80,6 +80,17 @@ def to_json(state: BudgetState, providers: dict[str, ProviderState]) -> dict[str
                                              "billed_usd": _usd(drift.billed_usd), "logs_usd": _usd(drift.logs_usd),
                                              "drift_usd": _usd(drift.usd)},
         "providers": {name: _provider_json(s, per_budget.get(name)) for name, s in providers.items()},
+        "scopes": [_scope_json(s) for s in state.scopes],
+    }
+
+
+def _scope_json(scope: ScopeBudget) -> dict[str, Any]:
+    return {
+        "name": scope.name, "provider": scope.provider, "label": scope.label,
+        "month_to_date_usd": _usd(scope.spent_usd), "budget_usd": scope.budget_usd,
+        "spent_pct": None if scope.spent_pct is None else round(scope.spent_pct, 2),
+        "billed_until": _iso(scope.billed_until), "forecast_month_end_usd": _usd(scope.forecast_usd),
+        "error": scope.error,
     }
 
 
@@ -140,7 +151,22 @@ def render(state: BudgetState, providers: dict[str, ProviderState]) -> str:
         lines.append("  none enabled: set enabled = true under [providers.openai] (or anthropic, litellm, openrouter)")
     for name, s in providers.items():
         lines.append("  " + _provider_line(name, s, budgets.get(name), state.now))
+    if state.scopes:
+        lines.append("Scopes    (billed spend only: logs cannot tell which project or key paid)")
+        lines.extend("  " + _scope_line(scope) for scope in state.scopes)
     return "\n".join(lines)
+
+
+def _scope_line(scope: ScopeBudget) -> str:
+    text = f"{scope.label:<24} {scope.provider:<10}"
+    if scope.spent_usd is None:
+        return text + (f" error: {scope.error}" if scope.error else " no figures yet")
+    text += f" {_money(scope.spent_usd):>10}"
+    if scope.budget_usd:
+        text += f" of {_money(scope.budget_usd)} ({scope.spent_pct:.0f}%)"
+    if scope.forecast_usd is not None:
+        text += f" · forecast {_money(scope.forecast_usd)}"
+    return text
 
 
 def _provider_line(name: str, s: ProviderState, budget: Any, now: float) -> str:

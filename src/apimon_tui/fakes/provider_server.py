@@ -4,7 +4,10 @@ It answers the same paths, with the same response shapes, pagination cursors,
 key checks and error bodies as the real services (see the formats reference),
 from a ledger of spend entries: by default a plausible month of daily traffic.
 Faults can be injected per path: a slow answer, a 500 or a 429 with
-`Retry-After` for the next N requests, or a malformed body. Tests start it
+`Retry-After` for the next N requests, or a malformed body. Ledger entries may
+carry a project (an OpenAI project, an Anthropic workspace) and an API key id
+(a LiteLLM key's alias), which the cost endpoints group by when asked and
+LiteLLM `/key/info?key=` sums for the virtual keys in `litellm_keys`. Tests start it
 in-process; the demo serves from it.
 
     with FakeProviderServer(now=clock) as srv:
@@ -60,6 +63,21 @@ class Spend:
     output_tokens: int = 0
     requests: int = 1
     kind: str = "completions"  # OpenAI usage endpoint it counts under: completions or embeddings
+    project: str | None = None  # OpenAI project_id or Anthropic workspace_id (None: the default one)
+    api_key: str | None = None  # OpenAI or Anthropic api_key_id, or the alias of a LiteLLM virtual key
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualKey:
+    """A LiteLLM virtual key the fake proxy knows: `/key/info` finds it by the key or its sha256 token."""
+
+    key: str
+    alias: str
+    max_budget: float | None = None
+
+    @property
+    def token(self) -> str:
+        return hashlib.sha256(self.key.encode()).hexdigest()
 
 
 @dataclass(slots=True)
@@ -97,12 +115,13 @@ class FakeProviderServer:
     def __init__(self, *, now: Callable[[], float] = time.time, keys: dict[str, str] | None = None,
                  ledger: list[Spend] | None = None, host: str = "127.0.0.1", port: int = 0,
                  litellm_max_budget: float | None = 1000.0, openrouter_limit: float | None = 100.0,
-                 page_size: int | None = None):
+                 page_size: int | None = None, litellm_keys: list[VirtualKey] = ()):
         self.now = now
         self.page_size = page_size  # serve at most this many buckets a page, whatever `limit` asks
         self.keys = dict(DEFAULT_KEYS if keys is None else keys)
         self.ledger = seed_ledger(now()) if ledger is None else ledger
         self.litellm_max_budget = litellm_max_budget
+        self.litellm_keys = list(litellm_keys)
         self.openrouter_limit = openrouter_limit
         self.requests: list[tuple[str, dict[str, list[str]]]] = []
         self._faults: dict[str, list[Fault]] = {}
@@ -252,8 +271,9 @@ def _anthropic_error(status: int, message: str = "") -> dict:
 
 
 def _litellm_error(status: int, message: str = "") -> dict:
-    return {"error": {"message": message or f"LiteLLM proxy error {status}", "type": "auth_error" if status == 401
-                      else "internal_server_error", "param": "None", "code": str(status)}}
+    kind = {401: "auth_error", 404: "not_found_error"}.get(status, "internal_server_error")
+    return {"error": {"message": message or f"LiteLLM proxy error {status}", "type": kind, "param": "None",
+                      "code": str(status)}}
 
 
 def _openrouter_error(status: int, message: str = "") -> dict:
@@ -382,37 +402,50 @@ def _openai_listing(fake: FakeProviderServer, q: _Query, results: Callable, widt
                      for s, e in chunk]}
 
 
-def _by_model(entries: list[Spend], grouped: bool) -> dict[str | None, list[Spend]]:
-    groups: dict[str | None, list[Spend]] = {}
+def _group_by(q: _Query, fields: dict[str, str]) -> dict[str, str]:
+    """The asked-for `group_by` values (in `fields`' order) mapped to the ledger attribute each groups on;
+    a value the API does not take is a 400, as on the real one."""
+    asked = q.all("group_by")
+    unknown = sorted(set(asked) - set(fields))
+    if unknown:
+        raise q.fail(f"Invalid group_by value {unknown[0]!r}; expected one of {', '.join(fields)}")
+    return {name: attr for name, attr in fields.items() if name in asked}
+
+
+def _grouped(entries: list[Spend], group_by: dict[str, str]) -> list[tuple[dict[str, str | None], list[Spend]]]:
+    """Entries split by the values of the grouped fields: ({group field: value}, entries), one group when none."""
+    groups: dict[tuple, list[Spend]] = {}
     for entry in entries:
-        groups.setdefault(entry.model if grouped else None, []).append(entry)
-    return groups
+        groups.setdefault(tuple(getattr(entry, attr) for attr in group_by.values()), []).append(entry)
+    return [(dict(zip(group_by, values)), group) for values, group in groups.items()]
 
 
 # --- OpenAI ------------------------------------------------------------------------------------
 
 def openai_costs(fake: FakeProviderServer, q: _Query) -> dict:
-    by_line = "line_item" in q.all("group_by")
+    group_by = _group_by(q, {"project_id": "project", "line_item": "model", "api_key_id": "api_key"})
 
     def results(s: float, e: float) -> list[dict]:
         return [{"object": "organization.costs.result", "amount": {"value": round(sum(x.usd for x in group), 6),
                                                                    "currency": "usd"},
-                 "line_item": model, "project_id": None, "api_key_id": None, "quantity": None, "quantity_unit": None}
-                for model, group in _by_model(fake.entries("openai", s, e), by_line).items()]
+                 "line_item": keys.get("line_item"), "project_id": keys.get("project_id"),
+                 "api_key_id": keys.get("api_key_id"), "quantity": None, "quantity_unit": None}
+                for keys, group in _grouped(fake.entries("openai", s, e), group_by)]
     return _openai_listing(fake, q, results, ("1d",), limit_max=180)
 
 
 def _openai_usage(kind: str) -> Callable[[FakeProviderServer, _Query], dict]:
     def handler(fake: FakeProviderServer, q: _Query) -> dict:
-        grouped = "model" in q.all("group_by")
+        group_by = _group_by(q, {"project_id": "project", "api_key_id": "api_key", "model": "model"})
 
         def results(s: float, e: float) -> list[dict]:
             out = []
-            for model, group in _by_model(fake.entries("openai", s, e, kind), grouped).items():
+            for keys, group in _grouped(fake.entries("openai", s, e, kind), group_by):
                 row = {"object": f"organization.usage.{kind}.result",
                        "input_tokens": sum(x.input_tokens for x in group),
                        "num_model_requests": sum(x.requests for x in group),
-                       "project_id": None, "user_id": None, "api_key_id": None, "model": model}
+                       "project_id": keys.get("project_id"), "user_id": None, "api_key_id": keys.get("api_key_id"),
+                       "model": keys.get("model")}
                 if kind == "completions":
                     row.update(output_tokens=sum(x.output_tokens for x in group), input_cached_tokens=0,
                                input_audio_tokens=0, output_audio_tokens=0, batch=None, service_tier=None)
@@ -434,11 +467,12 @@ def _anthropic_listing(fake: FakeProviderServer, q: _Query, results: Callable, w
 
 
 def anthropic_costs(fake: FakeProviderServer, q: _Query) -> dict:
-    by_description = "description" in q.all("group_by")
+    group_by = _group_by(q, {"workspace_id": "project", "description": "model"})
 
     def results(s: float, e: float) -> list[dict]:
         out = []
-        for model, group in _by_model(fake.entries("anthropic", s, e), by_description).items():
+        for keys, group in _grouped(fake.entries("anthropic", s, e), group_by):
+            model = keys.get("description")
             cents = sum(x.usd for x in group) * 100
             parts = [("uncached_input_tokens", "Input Tokens", 0.3), ("output_tokens", "Output Tokens", 0.7)] \
                 if model else [(None, None, 1.0)]
@@ -447,24 +481,25 @@ def anthropic_costs(fake: FakeProviderServer, q: _Query) -> dict:
                             "description": f"{model} Usage - {label}" if model else None,
                             "cost_type": "tokens" if model else None, "model": model, "token_type": token_type,
                             "service_tier": "standard" if model else None, "context_window": None,
-                            "inference_geo": None, "workspace_id": None})
+                            "inference_geo": None, "workspace_id": keys.get("workspace_id")})
         return out
     return _anthropic_listing(fake, q, results, ("1d",))
 
 
 def anthropic_messages(fake: FakeProviderServer, q: _Query) -> dict:
-    grouped = "model" in q.all("group_by")
+    group_by = _group_by(q, {"api_key_id": "api_key", "workspace_id": "project", "model": "model"})
 
     def results(s: float, e: float) -> list[dict]:
         out = []
-        for model, group in _by_model(fake.entries("anthropic", s, e), grouped).items():
+        for keys, group in _grouped(fake.entries("anthropic", s, e), group_by):
             total_in = sum(x.input_tokens for x in group)
             read, write = total_in // 5, total_in // 10
             out.append({"uncached_input_tokens": total_in - read - write, "cache_read_input_tokens": read,
                         "cache_creation": {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": write},
                         "output_tokens": sum(x.output_tokens for x in group),
-                        "server_tool_use": {"web_search_requests": 0}, "model": model, "api_key_id": None,
-                        "workspace_id": None, "service_tier": None, "context_window": None, "inference_geo": None})
+                        "server_tool_use": {"web_search_requests": 0}, "model": keys.get("model"),
+                        "api_key_id": keys.get("api_key_id"), "workspace_id": keys.get("workspace_id"),
+                        "service_tier": None, "context_window": None, "inference_geo": None})
         return out
     return _anthropic_listing(fake, q, results, ("1m", "1h", "1d"))
 
@@ -491,14 +526,21 @@ def litellm_global_spend_logs(fake: FakeProviderServer, q: _Query) -> list[dict]
 
 
 def litellm_key_info(fake: FakeProviderServer, q: _Query) -> dict:
-    entries = fake.entries("litellm", 0, fake.now())
+    """The caller's own key (the master key, which spent everything) or the virtual key `key` names,
+    given as the key or as its token, which the proxy hashes the key to."""
+    master = VirtualKey(fake.keys["litellm"], "apimon-demo", fake.litellm_max_budget)
+    asked = q.get("key")
+    token = asked and (hashlib.sha256(asked.encode()).hexdigest() if asked.startswith("sk-") else asked)
+    key = next((k for k in [master, *fake.litellm_keys] if k.token == token), None) if asked else master
+    if key is None:
+        raise _Reply(404, _litellm_error(404, "Key not found in database"))
+    entries = [e for e in fake.entries("litellm", 0, fake.now()) if key is master or e.api_key == key.alias]
     model_spend: dict[str, float] = {}
     for entry in entries:
         model_spend[entry.model] = model_spend.get(entry.model, 0.0) + entry.usd
-    token = hashlib.sha256(fake.keys["litellm"].encode()).hexdigest()
-    return {"key": q.get("key") or token, "info": {
-        "key_name": "sk-...0003", "key_alias": "apimon-demo", "spend": sum(model_spend.values()),
-        "max_budget": fake.litellm_max_budget, "budget_duration": "30d", "budget_reset_at": None,
+    return {"key": asked or master.token, "info": {
+        "key_name": f"sk-...{key.key[-4:]}", "key_alias": key.alias, "spend": sum(model_spend.values()),
+        "max_budget": key.max_budget, "budget_duration": "30d", "budget_reset_at": None,
         "models": [], "tpm_limit": None, "rpm_limit": None, "user_id": "default_user_id", "team_id": None,
         "expires": None, "metadata": {}, "model_spend": model_spend}}
 

@@ -4,7 +4,9 @@ Every provider module has the same small interface: `NAME`, `DEFAULT_BASE_URL`,
 `KEY_OPTION` (the config key naming the key's environment variable),
 `DEFAULT_KEY_ENV`, `KEY_KIND` (the word for the key in messages),
 `headers(key)`, and `async poll(api, month_start, now) -> ProviderUsage`, where
-`api` is a `ProviderClient` that does retries and pagination. `registry`
+`api` is a `ProviderClient` that does retries and pagination; the providers
+that can split their bill (`scopes.SELECTORS`) also take `scopes=` and fill
+`ProviderUsage.scopes`. `registry`
 lists them; importing this package alone (for `base`) does not pull in httpx.
 """
 

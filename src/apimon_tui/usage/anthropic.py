@@ -2,16 +2,20 @@
 
 Cost amounts are decimal strings in cents. Token usage has no request count, so
 per-model `requests` stays None; total input counts uncached, cache-write and
-cache-read tokens, as the Anthropic cookbook does.
+cache-read tokens, as the Anthropic cookbook does. With workspace budget scopes,
+the cost report is grouped by `workspace_id` (null for the default workspace):
+the groups add up to the total, and each scope sums its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from apimon_tui.usage.base import CostBucket, ProviderUsage, billed_from_buckets, iso_z, parse_iso
+from apimon_tui.usage.base import CostBucket, ProviderUsage, ScopeUsage, billed_from_buckets, iso_z, parse_iso
 from apimon_tui.usage.client import ProviderClient
+from apimon_tui.usage.scopes import DEFAULT_WORKSPACE, BudgetScope
 
 NAME = "anthropic"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -25,12 +29,17 @@ def headers(key: str) -> dict[str, str]:
     return {"x-api-key": key, "anthropic-version": API_VERSION}
 
 
-async def poll(api: ProviderClient, month_start: datetime, now: datetime) -> ProviderUsage:
+async def poll(api: ProviderClient, month_start: datetime, now: datetime,
+               scopes: Sequence[BudgetScope] = ()) -> ProviderUsage:
     start, end = month_start.timestamp(), now.timestamp()
     usage = ProviderUsage(NAME, fetched_at=end)
     window = [("starting_at", iso_z(start)), ("ending_at", iso_z(end)), ("bucket_width", "1d"), ("limit", 31)]
-    buckets = await api.pages("/v1/organizations/cost_report", window)
+    group_by = [("group_by[]", "workspace_id")] if scopes else []
+    buckets = await api.pages("/v1/organizations/cost_report", window + group_by)
     billed_from_buckets(usage, [_cost_bucket(b) for b in buckets], start, end)
+    for scope in scopes:
+        usage.scopes[scope.name] = ScopeUsage(scope.name)
+        billed_from_buckets(usage.scopes[scope.name], [_cost_bucket(b, scope.value) for b in buckets], start, end)
     usage.models_since = start
     days = await api.pages("/v1/organizations/usage_report/messages", window + [("group_by[]", "model")])
     for bucket in days:
@@ -39,8 +48,10 @@ async def poll(api: ProviderClient, month_start: datetime, now: datetime) -> Pro
     return usage
 
 
-def _cost_bucket(bucket: dict) -> CostBucket:
-    cents = sum(Decimal(str(r.get("amount") or "0")) for r in bucket.get("results") or [])
+def _cost_bucket(bucket: dict, workspace: str | None = None) -> CostBucket:
+    """The bucket's spend: every result, or only those of `workspace`."""
+    cents = sum(Decimal(str(r.get("amount") or "0")) for r in bucket.get("results") or []
+                if workspace is None or (r.get("workspace_id") or DEFAULT_WORKSPACE) == workspace)
     return CostBucket(parse_iso(bucket["starting_at"]), parse_iso(bucket["ending_at"]), float(cents / 100))
 
 

@@ -43,6 +43,26 @@ class ModelUsage:
 
 
 @dataclass(slots=True)
+class ScopeUsage:
+    """Billed spend of one budget scope (a project, workspace or key) as of the provider's poll.
+
+    Bucketed scopes fill `daily` like a provider does; a LiteLLM key reports a
+    running total (its spend since its own budget last reset) with the key's
+    `max_budget` as `limit_usd`. `error` says why a scope has no figures while
+    its provider answered (a key the proxy does not know, a missing variable).
+    """
+
+    name: str
+    month_to_date_usd: float = 0.0
+    last_bucket_end: float | None = None
+    daily: list[CostBucket] = field(default_factory=list)
+    partial_usd: float = 0.0
+    running_total: bool = False
+    limit_usd: float | None = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
 class ProviderUsage:
     """One provider's billed figures as of `fetched_at`.
 
@@ -65,6 +85,7 @@ class ProviderUsage:
     limit_usd: float | None = None
     limit_remaining_usd: float | None = None
     notes: list[str] = field(default_factory=list)
+    scopes: dict[str, ScopeUsage] = field(default_factory=dict)  # by scope name
 
     def add_model(self, model: str | None, input_tokens: int, output_tokens: int, requests: int | None,
                   usd: float | None = None) -> None:
@@ -93,7 +114,7 @@ def parse_iso(text: str) -> float:
     return value.timestamp()
 
 
-def billed_from_buckets(usage: ProviderUsage, buckets: list[CostBucket], month_start: float, now: float,
+def billed_from_buckets(usage: ProviderUsage | ScopeUsage, buckets: list[CostBucket], month_start: float, now: float,
                         complete_until: float | None = None) -> None:
     """Fill the month-to-date figures of `usage` from its daily cost buckets.
 

@@ -5,16 +5,20 @@
 `MonthlyGlobalSpend` view: `date`, `spend`, days with spend only), from which
 the month-to-date is summed, every day before today counting as complete; `/key/info` without a `key` parameter describes the caller's own key
 (spend, budget, spend per model) and is skipped where the proxy has no record
-of it (a master key from the config file, for instance).
+of it (a master key from the config file, for instance). Each budget scope is
+one more `/key/info?key=<token hash>`: the key's spend since its own budget last
+reset (LiteLLM keeps no per-day figures for a key), against its `max_budget`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from apimon_tui.usage.base import (CostBucket, ProviderError, ProviderUsage, billed_from_buckets, number_or_none,
-                                   parse_iso)
+from apimon_tui.usage.base import (CostBucket, ProviderError, ProviderUsage, ScopeUsage, billed_from_buckets,
+                                   number_or_none, parse_iso)
 from apimon_tui.usage.client import ProviderClient
+from apimon_tui.usage.scopes import BudgetScope
 
 NAME = "litellm"
 DEFAULT_BASE_URL = ""  # no default: the proxy is wherever it was deployed
@@ -28,7 +32,8 @@ def headers(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-async def poll(api: ProviderClient, month_start: datetime, now: datetime) -> ProviderUsage:
+async def poll(api: ProviderClient, month_start: datetime, now: datetime,
+               scopes: Sequence[BudgetScope] = ()) -> ProviderUsage:
     start, end = month_start.timestamp(), now.timestamp()
     usage = ProviderUsage(NAME, fetched_at=end)
     total = await api.get_json("/global/spend")
@@ -47,7 +52,27 @@ async def poll(api: ProviderClient, month_start: datetime, now: datetime) -> Pro
     info = key.get("info") if isinstance(key, dict) else None
     if isinstance(info, dict):
         _add_key_info(usage, info)
+    for scope in scopes:
+        usage.scopes[scope.name] = await _scope_usage(api, scope, end)
     return usage
+
+
+async def _scope_usage(api: ProviderClient, scope: BudgetScope, now: float) -> ScopeUsage:
+    """One virtual key's spend; a key the proxy does not know (or will not show) is the scope's error."""
+    out = ScopeUsage(scope.name, last_bucket_end=now, running_total=True)
+    try:
+        token = scope.litellm_token()
+    except ProviderError as exc:
+        out.error = str(exc)
+        return out
+    body = await api.get_json("/key/info", [("key", token)], tolerate=(400, 403, 404))
+    info = body.get("info") if isinstance(body, dict) else None
+    if not isinstance(info, dict):
+        out.error = f"the proxy does not know this key, or may not show it - check {scope.selector} of {scope.label}"
+        return out
+    out.month_to_date_usd = float(info.get("spend") or 0.0)
+    out.limit_usd = number_or_none(info.get("max_budget"))
+    return out
 
 
 def _add_key_info(usage: ProviderUsage, info: dict) -> None:

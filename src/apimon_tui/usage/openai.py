@@ -3,14 +3,18 @@
 Costs come in daily buckets with `amount.value` in USD. Tokens and requests per
 model come from the completions and embeddings usage endpoints, hourly over the
 last 24 hours (the usage API is rate-limited; cost data is daily and lags).
+With budget scopes, the same costs request is grouped by `project_id` and/or
+`api_key_id`: the groups add up to the total, and each scope sums its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from apimon_tui.usage.base import CostBucket, ProviderUsage, billed_from_buckets
+from apimon_tui.usage.base import CostBucket, ProviderUsage, ScopeUsage, billed_from_buckets
 from apimon_tui.usage.client import ProviderClient
+from apimon_tui.usage.scopes import BudgetScope
 
 NAME = "openai"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -25,12 +29,18 @@ def headers(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-async def poll(api: ProviderClient, month_start: datetime, now: datetime) -> ProviderUsage:
+async def poll(api: ProviderClient, month_start: datetime, now: datetime,
+               scopes: Sequence[BudgetScope] = ()) -> ProviderUsage:
     start, end = int(month_start.timestamp()), int(now.timestamp())
     usage = ProviderUsage(NAME, fetched_at=now.timestamp())
+    group_by = [("group_by", g) for g in sorted({s.selector for s in scopes})]
     buckets = await api.pages("/organization/costs", [
-        ("start_time", start), ("end_time", end), ("bucket_width", "1d"), ("limit", 31)])
+        ("start_time", start), ("end_time", end), ("bucket_width", "1d"), ("limit", 31), *group_by])
     billed_from_buckets(usage, [_cost_bucket(b) for b in buckets], start, end)
+    for scope in scopes:
+        usage.scopes[scope.name] = ScopeUsage(scope.name)
+        billed_from_buckets(usage.scopes[scope.name],
+                            [_cost_bucket(b, scope.selector, scope.value) for b in buckets], start, end)
     since = max(start, end - USAGE_WINDOW_S)
     usage.models_since = float(since)
     for endpoint in USAGE_ENDPOINTS:
@@ -44,6 +54,8 @@ async def poll(api: ProviderClient, month_start: datetime, now: datetime) -> Pro
     return usage
 
 
-def _cost_bucket(bucket: dict) -> CostBucket:
-    usd = sum(float((r.get("amount") or {}).get("value") or 0.0) for r in bucket.get("results") or [])
+def _cost_bucket(bucket: dict, group: str | None = None, value: str | None = None) -> CostBucket:
+    """The bucket's spend: every result, or only those whose `group` field is `value`."""
+    usd = sum(float((r.get("amount") or {}).get("value") or 0.0) for r in bucket.get("results") or []
+              if group is None or r.get(group) == value)
     return CostBucket(float(bucket["start_time"]), float(bucket["end_time"]), usd)

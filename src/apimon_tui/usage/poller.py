@@ -127,7 +127,8 @@ class Poller:
         key = None
         try:
             key = settings.load_key()
-            usage = await settings.module.poll(self._client(settings, key), *self._month_window())
+            scoped = {"scopes": settings.scopes} if settings.scopes else {}  # only providers that take scopes
+            usage = await settings.module.poll(self._client(settings, key), *self._month_window(), **scoped)
         except ProviderError as exc:
             state.last_error = scrub(str(exc), key)
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:

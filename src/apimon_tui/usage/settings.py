@@ -21,6 +21,7 @@ from apimon_tui.redact import redact
 from apimon_tui.timeutil import parse_duration
 from apimon_tui.usage.registry import PROVIDERS
 from apimon_tui.usage.base import ProviderError
+from apimon_tui.usage.scopes import BudgetScope, parse_scopes
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -43,6 +44,7 @@ class ProviderSettings:
     key_file: str
     interval_s: float
     timeout_s: float
+    scopes: tuple[BudgetScope, ...] = ()  # budget scopes to fetch grouped costs for
 
     @property
     def key_source(self) -> str:
@@ -67,6 +69,7 @@ class ProviderSettings:
 def provider_settings(config: dict[str, Any]) -> list[ProviderSettings]:
     """The enabled providers, in the order of `PROVIDERS`; a bad option raises `ConfigError`."""
     out = []
+    scopes = parse_scopes(config)
     for name, module in PROVIDERS.items():
         section = (config.get("providers") or {}).get(name) or {}
         if not section.get("enabled"):
@@ -85,6 +88,7 @@ def provider_settings(config: dict[str, Any]) -> list[ProviderSettings]:
             name, module, base_url.rstrip("/"), key_env, str(section.get("key_file") or ""),
             duration(str(section.get("interval") or "5m"), f"{where}.interval"),
             duration(str(section.get("timeout") or "30s"), f"{where}.timeout"),
+            tuple(s for s in scopes if s.provider == name),
         ))
     return out
 

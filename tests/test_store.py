@@ -130,3 +130,11 @@ def test_series_are_capped():
     snap = store.snapshot(None)
     assert snap.total.calls == 100
     assert len(snap.by_model) <= 11 and snap.by_model["(other)"].calls >= 90
+
+
+def test_oldest_and_newest_span_the_lifetime():
+    store = MetricsStore(fine_s=60, horizon_s=120)
+    for ts in (500.0, 100.0, 900.0, 50_000.0):
+        store.add(call(ts))
+    assert (store.oldest, store.newest) == (100.0, 50_000.0)
+    assert store.snapshot(None).total.first_ts == 100.0

@@ -123,7 +123,7 @@ def _poll(config: dict) -> Poller:
 
 
 def _first_ts(store: MetricsStore) -> float | None:
-    first = store.snapshot(None, points=1, failed_limit=0).total.first_ts
+    first = store.oldest
     return first if first != math.inf else None
 
 
@@ -134,6 +134,6 @@ def _cost_between(store: MetricsStore):
             return 0.0
         first = _first_ts(store)
         if first is not None and start < first and end >= store.newest:
-            return store.snapshot(None, points=1, failed_limit=0).total.cost_usd
-        return store.snapshot(end - start, end, points=1, failed_limit=0).total.cost_usd
+            return store.snapshot(None, points=0, failed_limit=0).total.cost_usd
+        return store.snapshot(end - start, end, points=0, failed_limit=0).total.cost_usd
     return live_cost

@@ -186,6 +186,7 @@ class MetricsStore:
         self._archive: dict[SeriesKey, Aggregate] = {}
         self._series: set[SeriesKey] = set()
         self.newest = -math.inf
+        self.oldest = math.inf  # the oldest call ever added (lifetime, unlike the buckets)
         self._pruned_at = -math.inf
         self.failed: deque[Call] = deque(maxlen=failed_capacity)
         self.groups: dict[tuple[str, str, str], ErrorGroup] = {}
@@ -224,7 +225,7 @@ class MetricsStore:
         """The hot path: one aggregate update per call, locals only."""
         with self.lock:
             seconds, series, fine_s = self._seconds, self._series, self.fine_s
-            newest = self.newest
+            newest, oldest = self.newest, self.oldest
             count = 0
             for call in calls:
                 count += 1
@@ -240,6 +241,8 @@ class MetricsStore:
                     self.newest = newest = ts
                     if ts - self._pruned_at >= 60:
                         self._prune()
+                if ts < oldest:
+                    self.oldest = oldest = ts
                 sec = int(ts)
                 if sec > newest - fine_s:
                     slot = seconds.get(sec)
@@ -337,6 +340,7 @@ class MetricsStore:
             self._archived(key).merge(agg)
         self._series |= other._series
         self.newest = max(self.newest, other.newest)
+        self.oldest = min(self.oldest, other.oldest)
         for call in sorted(other.failed, key=lambda c: c.ts):
             self._add_failed(call)
         for model, seen in other.ratelimits.items():
@@ -361,7 +365,8 @@ class MetricsStore:
         """Figures over the last `window_s` seconds up to `now` (None: everything).
 
         `now` defaults to the newest call's time. `points` sets how many steps
-        the time series has; `failed_limit` bounds the failed calls returned.
+        the time series has (0: none, for callers that only want the figures);
+        `failed_limit` bounds the failed calls returned.
         """
         with self.lock:
             return self._snapshot(window_s, now, flt, points, failed_limit)
@@ -383,7 +388,7 @@ class MetricsStore:
             _into(by_model, key[1], agg)
             _into(by_source, key[0], agg)
         snap = Snapshot(window_s, now, total, by_model, by_source)
-        if window_s:
+        if window_s and points:
             snap.points, snap.step_s = self._series_points(window_s, now, points, keep)
         snap.ratelimits = sorted(
             (r for r in self.ratelimits.values() if flt is None or flt.matches_scope(r.model, r.source)),

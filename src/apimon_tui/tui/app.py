@@ -9,6 +9,7 @@ config can remap it.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 import time
@@ -46,6 +47,7 @@ from apimon_tui.tui.widgets.status import StatusLine
 
 DEFAULT_WINDOW = 1  # 5m
 SLOW_EVERY_S = 5.0  # budget and idle alert evaluation
+ALERTS_EVERY_S = 2.0  # at most this often while data flows: rules span minutes, evaluation is not free
 CHART_POINTS = 60
 
 MAIN_VIEW_ACTIONS = {"focus_errors", "toggle_grouped", "filter", "copy_request_id", "help"}
@@ -111,6 +113,7 @@ class MonitorApp(App):
         self._drawn: tuple | None = None
         self._slow_at = -float("inf")
         self._alert_version = -1
+        self._alerts_at = -math.inf
         self._budget_state = None
         self._panels: dict[type, Any] = {}
 
@@ -233,8 +236,9 @@ class MonitorApp(App):
         if slow_due:
             self._slow_at = now
             self._tick_budget()
-        if slow_due or self.store.version != self._alert_version:
-            self._alert_version = self.store.version
+        fresh_data = self.store.version != self._alert_version and now - self._alerts_at >= ALERTS_EVERY_S
+        if slow_due or fresh_data:
+            self._alert_version, self._alerts_at = self.store.version, now
             self._tick_alerts(now)
         label, window_s = self.window
         step = max(1.0, window_s / CHART_POINTS)
@@ -288,10 +292,10 @@ class MonitorApp(App):
     def _live_cost(self, start: float, end: float) -> float:
         if end <= start:
             return 0.0
-        return self.store.snapshot(end - start, end, points=1, failed_limit=0).total.cost_usd
+        return self.store.snapshot(end - start, end, points=0, failed_limit=0).total.cost_usd
 
     def _logs_since(self) -> float | None:
-        first = self.store.snapshot(None, self.clock(), points=1, failed_limit=0).total.first_ts
+        first = self.store.oldest
         return first if first != float("inf") else None
 
     def redraw_now(self) -> None:

@@ -16,7 +16,7 @@ import tomli_w
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-SHIPPED_DIR = Path(__file__).resolve().parents[3] / "themes"
+SHIPPED_DIR = Path(__file__).parents[1] / "themes"  # the repo's themes/, linked into the package
 DEFAULT_THEME = "apimon-dark"
 
 _COLOURS = ("primary", "secondary", "warning", "error", "success", "accent",

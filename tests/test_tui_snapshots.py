@@ -12,6 +12,18 @@ from tui_support import make_app
 pytest.importorskip("pytest_textual_snapshot")
 
 
+async def chart_drawn(pilot) -> None:
+    """The requests chart appears once plotext has loaded in its thread: wait for it."""
+    from apimon_tui.tui.widgets.requests import RequestsPanel
+
+    panel = pilot.app.query_one(RequestsPanel)
+    for _ in range(200):
+        if panel.chart_ready:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -19,11 +31,11 @@ def app(tmp_path, monkeypatch):
 
 
 def test_main_screen_120x40(app, snap_compare):
-    assert snap_compare(app, terminal_size=(120, 40))
+    assert snap_compare(app, terminal_size=(120, 40), run_before=chart_drawn)
 
 
 def test_main_screen_80x24(app, snap_compare):
-    assert snap_compare(app, terminal_size=(80, 24))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=chart_drawn)
 
 
 def test_detail_screen(app, snap_compare):

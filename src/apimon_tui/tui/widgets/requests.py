@@ -2,12 +2,17 @@
 
 The chart is a plotext figure built to the panel's content size and shown as
 `rich.text.Text` in a `Static`; it is rebuilt only when the data, the size or
-the theme changed.
+the theme changed. plotext takes ~150 ms to import, so it is imported in a
+thread once the panel is mounted and the chart appears on the first refresh
+after that, instead of delaying the first paint.
 """
 
 from __future__ import annotations
 
-import plotext as plt
+import importlib
+import threading
+from types import ModuleType
+
 from rich.text import Text
 from textual.color import Color
 from textual.widgets import Static
@@ -27,6 +32,23 @@ class RequestsPanel(Static):
         self._series: tuple[list[float], list[float]] = ([], [])
         self._ticks: tuple[list[int], list[str]] = ([], [])
         self._drawn_key: tuple | None = None
+        self._plotext: ModuleType | None = None
+
+    def on_mount(self) -> None:
+        threading.Thread(target=self._load_plotext, name="apimon-plotext", daemon=True).start()
+
+    def _load_plotext(self) -> None:
+        module = importlib.import_module("plotext")
+        self.app.call_from_thread(self._plotext_ready, module)
+
+    def _plotext_ready(self, module: ModuleType) -> None:
+        self._plotext = module
+        self._draw()
+
+    @property
+    def chart_ready(self) -> bool:
+        """True once plotext is loaded and the chart can be drawn."""
+        return self._plotext is not None
 
     def show(self, snap: Snapshot, window_label: str) -> None:
         step = snap.step_s or 1.0
@@ -47,14 +69,15 @@ class RequestsPanel(Static):
     def _draw(self) -> None:
         width, height = self.content_size
         theme = self.app.current_theme
-        key = (self._series, width, height, theme.name, self.app.no_color)
+        key = (self._series, width, height, theme.name, self.app.no_color, self._plotext is None)
         if key == self._drawn_key:
             return
         self._drawn_key = key
-        if width < 20 or height < 4 or not self._series[0]:
-            self.update(Text("no calls yet" if not self._series[0] else "", style="dim"), layout=False)
+        if width < 20 or height < 4 or not self._series[0] or self._plotext is None:
+            waiting = "no calls yet" if not self._series[0] else ""
+            self.update(Text(waiting, style="dim"), layout=False)
             return
-        self.update(_chart(self._series, self._ticks, width, height,
+        self.update(_chart(self._plotext, self._series, self._ticks, width, height,
                            (theme.success or theme.primary, theme.error or theme.primary),
                            colour=not self.app.no_color), layout=False)
 
@@ -65,7 +88,7 @@ def _ticks(count: int, window_label: str) -> tuple[list[int], list[str]]:
     return [0, count // 2, count - 1], [f"-{window_label}", "", "now"]
 
 
-def _chart(series, ticks, width: int, height: int, colours: tuple[str, str], colour: bool) -> Text:
+def _chart(plt: ModuleType, series, ticks, width: int, height: int, colours: tuple[str, str], colour: bool) -> Text:
     ok, errors = series
     fig = plt.figure
     fig.clear()

@@ -18,6 +18,7 @@ from apimon_tui.budget import BudgetState
 from apimon_tui.tui import fmt
 
 WARN_PCT = 80.0
+MAX_SCOPE_LINES = 3  # per project/key budgets shown; `apimon-tui usage` lists them all
 
 
 class BudgetPanel(Vertical):
@@ -100,4 +101,12 @@ def _lines(state: BudgetState, providers: list) -> Text:
                 text.append(f"updated {fmt.age(p.age(state.now))}")
             if p.stale(state.now):
                 text.append(" (stale)", style="bold")
+    for scope in state.scopes[:MAX_SCOPE_LINES]:  # billed spend only: logs cannot tell which project paid
+        text.append(f"\n{scope.label} ", style="dim")
+        if scope.spent_usd is None:
+            text.append((scope.error or "no figures yet")[:60])
+        else:
+            text.append(fmt.usd(scope.spent_usd))
+            if scope.budget_usd:
+                text.append(f" of {fmt.usd(scope.budget_usd)} ({scope.spent_pct:.0f}%)")
     return text

@@ -50,8 +50,8 @@ class BudgetScope:
         return f"{SELECTORS[self.provider][self.selector]} {self.name}"
 
     def litellm_token(self) -> str:
-        """The LiteLLM token hash to ask `/key/info` about (a key from the environment is hashed here,
-        so the key itself never travels in a URL)."""
+        """The LiteLLM token hash to ask `/key/info` about: an `sk-` key from the environment is hashed
+        here, as the proxy would, so the key itself never travels in a URL."""
         if self.selector == "key_hash":
             return self.value
         key = os.environ.get(self.value, "").strip()

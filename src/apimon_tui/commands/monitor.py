@@ -97,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
 
     from apimon_tui.tui.app import MonitorApp
 
+    # The ingest thread and the screen share the GIL: hand it over more often
+    # than the default 5 ms so a key press is answered while logs pour in.
+    sys.setswitchinterval(0.001)
     app = MonitorApp(engine, config, refresh_s=refresh, poller=poller)
     app.run()
     return int(app.return_code or 0)

@@ -138,3 +138,10 @@ def test_oldest_and_newest_span_the_lifetime():
         store.add(call(ts))
     assert (store.oldest, store.newest) == (100.0, 50_000.0)
     assert store.snapshot(None).total.first_ts == 100.0
+
+
+def test_headroom_of_a_log_without_models_is_kept():
+    store = MetricsStore()
+    store.add(call(10, model=None, ratelimit=RateLimit(limit_requests=100, remaining_requests=9)))
+    (seen,) = store.snapshot(60, 10).ratelimits
+    assert seen.model == "(none)" and seen.ratelimit.requests_fraction() == 0.09

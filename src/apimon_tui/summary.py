@@ -22,7 +22,7 @@ def latency_figures(agg: Aggregate, which: str = "latency") -> dict[str, float |
     return {"p50": p50, "p90": p90, "p95": p95, "p99": p99, "max": top}
 
 
-def _cost(agg: Aggregate) -> float | None:
+def known_cost(agg: Aggregate) -> float | None:
     """A model's cost, or None when nothing about it is known (no tokens, only free errors)."""
     if not agg.costed_calls or (agg.uncosted_calls and not agg.cost_usd):
         return None
@@ -41,7 +41,7 @@ def summarize(snap: Snapshot, statuses: list[SourceStatus], unpriced: set[str]) 
             "errors": agg.errors,
             "input_tokens": agg.input_tokens,
             "output_tokens": agg.output_tokens,
-            "cost_usd": None if name in unpriced else _cost(agg),
+            "cost_usd": None if name in unpriced else known_cost(agg),
             "p95_ms": agg.latency.percentile(95),
         }
         for name, agg in sorted(snap.by_model.items())

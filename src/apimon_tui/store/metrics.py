@@ -269,11 +269,11 @@ class MetricsStore:
         return self._archived(key)
 
     def _note_ratelimit(self, call: Call) -> None:
-        if not call.model:
-            return
-        seen = self.ratelimits.get(call.model)
+        """Latest headroom per model (a proxy log without models keeps one under `(none)`)."""
+        model = call.model or NO_MODEL
+        seen = self.ratelimits.get(model)
         if seen is None or seen.ts <= call.ts:
-            self.ratelimits[call.model] = RateLimitSeen(call.model, call.ts, call.source, call.ratelimit)
+            self.ratelimits[model] = RateLimitSeen(model, call.ts, call.source, call.ratelimit)
 
     def _admit(self, key: SeriesKey) -> SeriesKey:
         """Register a new series, folding into `(other)` past the cap."""

@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 
 from apimon_tui.store import Snapshot
+from apimon_tui.summary import known_cost
 from apimon_tui.tui import fmt
 from apimon_tui.tui.widgets.keyed_table import KeyedTable
 
@@ -36,6 +37,6 @@ class ModelsPanel(Vertical):
                 Text(fmt.ms(agg.latency.percentile(95)), justify="right"),
                 Text(fmt.count(agg.input_tokens), justify="right"),
                 Text(fmt.count(agg.output_tokens), justify="right"),
-                Text(fmt.usd(agg.cost_usd if agg.costed_calls else None, 4), justify="right"),
+                Text(fmt.usd(known_cost(agg), 4), justify="right"),
             ))
         self.query_one(KeyedTable).show(rows)

@@ -20,7 +20,6 @@ from apimon_tui.engine import Sink, SourceReader, SourceStatus, sniff_format
 from apimon_tui.model import SourceCounts
 from apimon_tui.pricing import Pricer
 from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch
-from apimon_tui.sources.lines import LineAssembler
 from apimon_tui.store import MetricsStore
 
 MIN_BYTES_PER_JOB = 8 * 1024 * 1024
@@ -35,7 +34,6 @@ class ByteRangeSource(Source):
         self._file = open(path, "rb")
         self._file.seek(start)
         self._left = end - start
-        self._lines = LineAssembler()
         self._done = False
 
     def read_batches(self, max_lines: int = DEFAULT_MAX_LINES) -> Batches:
@@ -43,9 +41,9 @@ class ByteRangeSource(Source):
             return []
         chunk = self._file.read(min(CHUNK_BYTES, self._left)) if self._left > 0 else b""
         self._left -= len(chunk)
-        lines = self._lines.feed(chunk) if chunk else []
+        lines = self._assembler.feed(chunk) if chunk else []
         if not chunk:
-            lines += self._lines.flush()
+            lines += self._assembler.flush()
             self._done = True
             self.close()
         return batch(self.label, lines)
@@ -53,10 +51,6 @@ class ByteRangeSource(Source):
     @property
     def state(self) -> str:
         return "done" if self._done else "reading"
-
-    @property
-    def truncated(self) -> int:
-        return self._lines.truncated
 
     @property
     def at_eof(self) -> bool:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from itertools import repeat
 
+from apimon_tui.sources.lines import LineAssembler
+
 DEFAULT_MAX_LINES = 50_000
 
 Tagged = list[tuple[str, str]]
@@ -25,6 +27,8 @@ class Source:
     def __init__(self, label: str, follow: bool) -> None:
         self.label = label
         self.follow = follow
+        self._error: str | None = None
+        self._assembler = LineAssembler()
 
     def read_batches(self, max_lines: int = DEFAULT_MAX_LINES) -> Batches:
         """The lines available now, at most `max_lines`, as (label, lines) batches."""
@@ -45,12 +49,12 @@ class Source:
     @property
     def error(self) -> str | None:
         """The last problem worth showing, or None."""
-        return None
+        return self._error
 
     @property
     def truncated(self) -> int:
         """How many lines were cut at the 1 MiB line limit."""
-        return 0
+        return self._assembler.truncated
 
     @property
     def at_eof(self) -> bool:

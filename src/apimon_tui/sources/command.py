@@ -65,14 +65,12 @@ class CommandSource(Source):
         self.steady_seconds = steady_seconds
         self.runs = 0
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_LINES)
-        self._assembler = LineAssembler()
         self._queue = LineQueue()
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._outcome: str | None = None  # how the last run ended, e.g. `exited 1`
         self._restart_at: float | None = None
-        self._error: str | None = None
         self._finished = threading.Event()
         self._thread = threading.Thread(target=self._supervise, name=f"apimon-{self.label}", daemon=True)
         self._thread.start()
@@ -94,14 +92,6 @@ class CommandSource(Source):
             return self._outcome
         wait = max(0, math.ceil(self._restart_at - self.clock()))
         return f"{self._outcome}, restarting in {wait}s"
-
-    @property
-    def error(self) -> str | None:
-        return self._error
-
-    @property
-    def truncated(self) -> int:
-        return self._assembler.truncated
 
     @property
     def at_eof(self) -> bool:

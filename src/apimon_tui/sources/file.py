@@ -25,7 +25,7 @@ from collections import OrderedDict
 from typing import Callable
 
 from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch
-from apimon_tui.sources.lines import MAX_LINE_BYTES, LineAssembler
+from apimon_tui.sources.lines import MAX_LINE_BYTES
 
 CHUNK_BYTES = 256 * 1024
 READ_BUDGET_BYTES = 8 * 1024 * 1024   # per file per read_lines() call
@@ -106,7 +106,6 @@ class FileSource(Source):
         self._from_start = from_start or not follow
         self._start_at = start_at
         self._handoff = handoff
-        self._assembler = LineAssembler()
         self._ready: list[str] = []
         self._file: io.FileIO | None = None
         self._ident: Ident | None = None
@@ -116,7 +115,6 @@ class FileSource(Source):
         self._base_state = "waiting for file"
         self._event: str | None = None
         self._event_at = 0.0
-        self._error: str | None = None
         self._done = False
         self._open(initial=True)
 
@@ -137,14 +135,6 @@ class FileSource(Source):
         if self._event and self.clock() - self._event_at < EVENT_SECONDS:
             return self._event
         return self._base_state
-
-    @property
-    def error(self) -> str | None:
-        return self._error
-
-    @property
-    def truncated(self) -> int:
-        return self._assembler.truncated
 
     @property
     def at_eof(self) -> bool:

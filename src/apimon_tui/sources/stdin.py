@@ -8,7 +8,6 @@ import threading
 from typing import BinaryIO
 
 from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch
-from apimon_tui.sources.lines import LineAssembler
 from apimon_tui.sources.pipe import LineQueue, pump
 
 
@@ -23,10 +22,8 @@ class StdinSource(Source):
             read = lambda n: os.read(fd, n)  # noqa: E731 - returns what is there, not n bytes
         except (AttributeError, OSError, ValueError):
             read = stream.read1 if hasattr(stream, "read1") else stream.read
-        self._assembler = LineAssembler()
         self._queue = LineQueue()
         self._stop = threading.Event()
-        self._error: str | None = None
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(read,), name="apimon-stdin", daemon=True)
         self._thread.start()
@@ -41,14 +38,6 @@ class StdinSource(Source):
     @property
     def state(self) -> str:
         return "closed" if self._closed.is_set() else "reading"
-
-    @property
-    def error(self) -> str | None:
-        return self._error
-
-    @property
-    def truncated(self) -> int:
-        return self._assembler.truncated
 
     @property
     def at_eof(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 
 from textual.widgets import DataTable
-from tui_support import SECRET, T0, make_app, sample_calls, screen_text
+from tui_support import SECRET, T0, make_app, sample_calls, screen_text, write_config
 
 from apimon_tui.model import Call
 from apimon_tui.summary import summarize
@@ -260,3 +260,30 @@ async def test_no_color_draws_the_chart_without_colours(tmp_path, monkeypatch):
         assert app.no_color
         chart = app.query_one(RequestsPanel).visual
         assert "⠀" in str(chart) or "┤" in str(chart)
+
+
+async def test_r_polls_the_providers_at_once(tmp_path, monkeypatch):
+    from apimon_tui import config as config_mod
+    from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer
+    from apimon_tui.usage.poller import Poller
+
+    with FakeProviderServer() as srv:
+        monkeypatch.setenv("APIMON_TEST_OPENAI_KEY", DEFAULT_KEYS["openai"])
+        text = (f'[budget]\nmonthly_usd = 100.0\n\n[providers.openai]\nenabled = true\nbase_url = "{srv.url_for("openai")}"\n'
+                'admin_key_env = "APIMON_TEST_OPENAI_KEY"\ninterval = "1h"\n')
+        poller = Poller.from_config(config_mod.load(write_config(tmp_path, text)))
+        app = make_app(tmp_path, config_text=text, poller=poller)
+        costs = "/v1/organization/costs"
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(200):
+                if srv.hits(costs) and not poller.states["openai"].polling:
+                    break
+                await pilot.pause(0.05)
+            before = srv.hits(costs)
+            assert before >= 1  # the poll at start; the next is an hour away
+            await pilot.press("r")
+            for _ in range(200):
+                if srv.hits(costs) > before:
+                    break
+                await pilot.pause(0.05)
+            assert srv.hits(costs) > before

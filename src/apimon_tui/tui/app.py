@@ -75,6 +75,8 @@ class MonitorApp(App):
         Binding("t", "next_theme", "Theme", id="next_theme", tooltip="next theme (saved to the config)"),
         Binding("y", "copy_request_id", "Copy id", id="copy_request_id",
                 tooltip="copy the selected call's request id (OSC 52)"),
+        Binding("r", "poll_usage", "Poll", id="poll_usage", show=False,
+                tooltip="poll the providers' usage and cost now"),
         Binding("a", "alerts", "Alerts", id="alerts",
                 tooltip="the alert list: Enter shows the cause, x acknowledges, s silences the rule"),
     ]
@@ -338,6 +340,13 @@ class MonitorApp(App):
     def action_pause(self) -> None:
         self.paused = not self.paused
         self.redraw_now()
+
+    def action_poll_usage(self) -> None:
+        if self.poller is None:
+            self.notify("no provider is enabled: see [providers] in the config", timeout=5)
+            return
+        self.poller.poll_now()
+        self.notify("polling the providers now", timeout=3)
 
     def action_focus_errors(self) -> None:
         feed = self._panel(ErrorFeed)

@@ -145,3 +145,15 @@ def test_headroom_of_a_log_without_models_is_kept():
     store.add(call(10, model=None, ratelimit=RateLimit(limit_requests=100, remaining_requests=9)))
     (seen,) = store.snapshot(60, 10).ratelimits
     assert seen.model == "(none)" and seen.ratelimit.requests_fraction() == 0.09
+
+
+def test_windows_longer_than_the_horizon_read_days_and_old_days_fold_into_the_archive():
+    store = MetricsStore(fine_s=600, horizon_s=3600, keep_days=30)
+    noon = 7_000_000 - 7_000_000 % 86400 + 43200
+    for day in range(40):  # one call a day at noon for forty days, 1 USD each
+        store.add(call(noon + day * 86400, cost_usd=1.0))
+    now = noon + 39 * 86400
+    assert store.snapshot(3 * 86400 + 1, now).total.cost_usd == 4.0  # month-to-date style windows
+    assert store.snapshot(20 * 86400 + 1, now).total.cost_usd == 21.0
+    assert store.snapshot(3600, now).total.calls == 1
+    assert len(store._days) <= 30 and store.snapshot(None).total.cost_usd == 40.0

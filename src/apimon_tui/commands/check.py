@@ -27,7 +27,6 @@ from apimon_tui.budget import Budget, BudgetConfig
 from apimon_tui.commands.report import check_path
 from apimon_tui.engine import Engine
 from apimon_tui.formats import FORMAT_MODULES
-from apimon_tui.store import MetricsStore
 from apimon_tui.timeutil import parse_duration
 from apimon_tui.usage.poller import Poller
 from apimon_tui.usage.settings import provider_settings
@@ -91,8 +90,8 @@ def evaluate(args: argparse.Namespace) -> list:
     now = store.newest if store.newest > -math.inf else time.time()
     poller = _poll(config) if polls else None
     usages = poller.usages() if poller else {}
-    budget = Budget(budget_config, clock=lambda: now, live_cost=_cost_between(store),
-                    logs_since=lambda: _first_ts(store)).state(usages)
+    budget = Budget(budget_config, clock=lambda: now, live_cost=store.cost_between,
+                    logs_since=store.logs_since).state(usages)
     manager = AlertManager(rules, clock=lambda: now)
     lookback = max((r.for_s for r in rules if r.enabled), default=0.0)
     manager.replay(store, now - lookback, now, max(1.0, lookback / REPLAY_STEPS), budget=budget,
@@ -122,18 +121,3 @@ def _poll(config: dict) -> Poller:
     return poller
 
 
-def _first_ts(store: MetricsStore) -> float | None:
-    first = store.oldest
-    return first if first != math.inf else None
-
-
-def _cost_between(store: MetricsStore):
-    """The logs' USD between two times; everything the store holds when the span covers it all."""
-    def live_cost(start: float, end: float) -> float:
-        if end <= start:
-            return 0.0
-        first = _first_ts(store)
-        if first is not None and start < first and end >= store.newest:
-            return store.snapshot(None, points=0, failed_limit=0).total.cost_usd
-        return store.snapshot(end - start, end, points=0, failed_limit=0).total.cost_usd
-    return live_cost

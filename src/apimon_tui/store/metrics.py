@@ -2,14 +2,16 @@
 
 Calls are folded into buckets keyed by time and by series, a series being
 (source, model, status, error code), so a filter on any of those is exact on
-every figure. Two tiers keep memory bounded whatever the run time:
+every figure. Tiers keep memory bounded whatever the run time:
 
 - per-second buckets for the last `fine_s` seconds (default 1 h) answer the
   short windows and the sparklines;
 - per-minute buckets for the last `horizon_s` seconds (default 24 h) answer
   the long windows;
-- minute buckets older than the horizon fold into one archive aggregate per
-  series, so lifetime totals (`report`) stay exact.
+- per-day (UTC) buckets for the last `keep_days` days (default 400) answer
+  month-to-date spend;
+- older days fold into one archive aggregate per series, so lifetime totals
+  (`report`) stay exact.
 
 Time is the calls' own: the tiers are pruned relative to the newest call seen,
 so a report over last month's log keeps its windows.
@@ -32,6 +34,7 @@ from apimon_tui.store.aggregate import Aggregate
 
 SeriesKey = tuple[str, str, str, str]  # source, model, status, error code
 NO_MODEL = "(none)"
+DAY = 86400
 LOCK_CHUNK = 2000
 OTHER = "(other)"
 
@@ -173,6 +176,7 @@ class MetricsStore:
         *,
         fine_s: int = 3600,
         horizon_s: int = 86400,
+        keep_days: int = 400,
         failed_capacity: int = 5000,
         max_series: int = 2000,
         max_groups: int = 1000,
@@ -183,6 +187,8 @@ class MetricsStore:
         self.max_groups = max_groups
         self._seconds: dict[int, dict[SeriesKey, Aggregate]] = {}
         self._minutes: dict[int, dict[SeriesKey, Aggregate]] = {}
+        self.keep_days = keep_days
+        self._days: dict[int, dict[SeriesKey, Aggregate]] = {}
         self._archive: dict[SeriesKey, Aggregate] = {}
         self._series: set[SeriesKey] = set()
         self.newest = -math.inf
@@ -261,19 +267,84 @@ class MetricsStore:
             self.calls_added += count
             self.version += 1
 
+    def add_successes(
+        self,
+        source: str,
+        model: str | None,
+        status: int | None,
+        stamps: list[float],
+        latencies_ms: list[float | None],
+        ratelimit: tuple[float, RateLimit] | None = None,
+    ) -> None:
+        """Fold in successful calls of one series given as columns, without a `Call` each.
+
+        The bulk path of one-line parsers (nginx): calls with no error, no
+        tokens and no cost, so nothing of them is kept whole and only their
+        time and latency count. `stamps[i]` and `latencies_ms[i]` describe one
+        call; `ratelimit` is the latest (time, headroom) among them. The
+        figures are exactly those `add_many` gives for the same calls.
+        """
+        if status is not None and status >= 400:
+            raise ValueError(f"add_successes takes successful calls, not status {status}")
+        label = _status_label(status, False)
+        key = (source, model or NO_MODEL, label, "")
+        for start in range(0, len(stamps), LOCK_CHUNK):
+            end = start + LOCK_CHUNK
+            self._add_success_chunk(key, stamps[start:end], latencies_ms[start:end])
+        if ratelimit is not None:
+            with self.lock:
+                self._note_headroom(model or NO_MODEL, ratelimit[0], source, ratelimit[1])
+
+    def _add_success_chunk(self, key: SeriesKey, stamps: list[float], latencies_ms: list[float | None]) -> None:
+        """`_add_chunk` for successes: the bucket is chosen per run of calls in the same second."""
+        with self.lock:
+            if key not in self._series:
+                key = self._admit(key)
+            label = key[2]
+            seconds, fine_s = self._seconds, self.fine_s
+            newest, oldest = self.newest, self.oldest
+            agg, run_sec, run_start = None, None, 0
+            for i, ts in enumerate(stamps):
+                if ts > newest:
+                    self.newest = newest = ts
+                    if ts - self._pruned_at >= 60:
+                        self._prune()
+                if ts < oldest:
+                    self.oldest = oldest = ts
+                sec = int(ts)
+                if sec != run_sec:
+                    if agg is not None:
+                        agg.add_successes(label, stamps[run_start:i], latencies_ms[run_start:i])
+                    run_sec, run_start = sec, i
+                    if sec > newest - fine_s:
+                        agg = self._bucket(seconds, sec, key)
+                    else:
+                        agg = self._older_bucket(sec, key)
+            if agg is not None:
+                agg.add_successes(label, stamps[run_start:], latencies_ms[run_start:])
+            self.calls_added += len(stamps)
+            self.version += 1
+
     def _older_bucket(self, sec: int, key: SeriesKey) -> Aggregate:
-        """The bucket for a call older than the second tier: its minute, or the archive."""
+        """The bucket for a call older than the second tier: its minute, its day, or the archive."""
         minute = sec - sec % 60
         if minute > self.newest - self.horizon_s - 60:
             return self._bucket(self._minutes, minute, key)
+        return self._day_or_archive(sec - sec % DAY, key)
+
+    def _day_or_archive(self, day: int, key: SeriesKey) -> Aggregate:
+        if day > self.newest - self.keep_days * DAY:
+            return self._bucket(self._days, day, key)
         return self._archived(key)
 
     def _note_ratelimit(self, call: Call) -> None:
         """Latest headroom per model (a proxy log without models keeps one under `(none)`)."""
-        model = call.model or NO_MODEL
+        self._note_headroom(call.model or NO_MODEL, call.ts, call.source, call.ratelimit)
+
+    def _note_headroom(self, model: str, ts: float, source: str, ratelimit: RateLimit) -> None:
         seen = self.ratelimits.get(model)
-        if seen is None or seen.ts <= call.ts:
-            self.ratelimits[model] = RateLimitSeen(model, call.ts, call.source, call.ratelimit)
+        if seen is None or seen.ts <= ts:
+            self.ratelimits[model] = RateLimitSeen(model, ts, source, ratelimit)
 
     def _admit(self, key: SeriesKey) -> SeriesKey:
         """Register a new series, folding into `(other)` past the cap."""
@@ -299,7 +370,7 @@ class MetricsStore:
         return agg
 
     def _prune(self) -> None:
-        """Roll seconds past the fine edge into minutes, minutes past the horizon into the archive."""
+        """Roll seconds past the fine edge into minutes, minutes past the horizon into days, old days into the archive."""
         self._pruned_at = self.newest
         fine_edge = self.newest - self.fine_s
         for sec in [s for s in self._seconds if s <= fine_edge]:
@@ -308,6 +379,10 @@ class MetricsStore:
         horizon_edge = self.newest - self.horizon_s - 60
         for minute in [m for m in self._minutes if m <= horizon_edge]:
             for key, agg in self._minutes.pop(minute).items():
+                self._day_or_archive(minute - minute % DAY, key).merge(agg)
+        days_edge = self.newest - self.keep_days * DAY
+        for day in [d for d in self._days if d <= days_edge]:
+            for key, agg in self._days.pop(day).items():
                 self._archived(key).merge(agg)
 
     def _add_failed(self, call: Call) -> None:
@@ -332,7 +407,7 @@ class MetricsStore:
 
     def merge(self, other: MetricsStore) -> None:
         """Fold another store in (used to combine stores built in parallel)."""
-        for tier, theirs in ((self._seconds, other._seconds), (self._minutes, other._minutes)):
+        for tier, theirs in ((self._seconds, other._seconds), (self._minutes, other._minutes), (self._days, other._days)):
             for t, slot in theirs.items():
                 for key, agg in slot.items():
                     self._bucket(tier, t, key).merge(agg)
@@ -411,6 +486,16 @@ class MetricsStore:
         )
         return snap
 
+    def cost_between(self, start: float, end: float) -> float:
+        """The USD the logs estimate between two times (the budget's live part)."""
+        if end <= start:
+            return 0.0
+        return self.snapshot(end - start, end, points=0, failed_limit=0).total.cost_usd
+
+    def logs_since(self) -> float | None:
+        """The time of the oldest call, or None before any."""
+        return self.oldest if self.oldest != math.inf else None
+
     def _key_test(self, flt: CallFilter | None):
         if flt is None:
             return lambda key: True
@@ -428,11 +513,15 @@ class MetricsStore:
         """(series, aggregate) pairs covering the window.
 
         Recent seconds live in the second tier and older ones were rolled into
-        minutes, so a window longer than the fine tier reads both.
+        minutes and then days, so a window reads every tier it reaches into.
         """
         start = -math.inf if window_s is None else now - window_s
         if window_s is None:
             yield from self._archive.items()
+        if window_s is None or window_s > self.horizon_s:
+            for day, slot in self._days.items():
+                if start < day + DAY / 2 and day <= now:  # days mostly inside the window
+                    yield from slot.items()
         if window_s is None or window_s > self.fine_s:
             for minute, slot in self._minutes.items():
                 if start < minute + 30 and minute <= now:  # buckets mostly inside the window

@@ -103,7 +103,7 @@ class MonitorApp(App):
         self.refresh_s = refresh_s or float(config.get("ui", {}).get("refresh", 1.0))
         self.alerts = alerts or AlertManager.from_config(config, clock)
         self.budget = budget or Budget(BudgetConfig.from_config(config), clock=clock,
-                                       live_cost=self._live_cost, logs_since=self._logs_since)
+                                       live_cost=self.store.cost_between, logs_since=self.store.logs_since)
         self.poller = poller
         self.config_path = Path(config_path or config.get("_path") or default_path())
         self.theme_dirs = theme_dirs if theme_dirs is not None else theme_files.theme_dirs(self.config_path)
@@ -290,15 +290,6 @@ class MonitorApp(App):
         for problem in self.alerts.drain_problems():
             self.notify(problem, severity="warning", timeout=10)
         self._panel(AlertArea).show(self.alerts.active())
-
-    def _live_cost(self, start: float, end: float) -> float:
-        if end <= start:
-            return 0.0
-        return self.store.snapshot(end - start, end, points=0, failed_limit=0).total.cost_usd
-
-    def _logs_since(self) -> float | None:
-        first = self.store.oldest
-        return first if first != float("inf") else None
 
     def redraw_now(self) -> None:
         self._drawn = None

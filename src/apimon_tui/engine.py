@@ -4,7 +4,8 @@ One `SourceReader` per source detects the format from the first lines (unless
 one is forced), keeps one parser per file (a glob's files each have their own
 multi-line state), prices calls that carry no cost, and hands calls to the
 store in batches (the store takes its lock once per batch and redacts the
-failed calls it keeps). `Engine` pumps all
+failed calls it keeps); a one-line parser may hand successful calls in bulk
+instead (`Sink.successes`). `Engine` pumps all
 readers, either to the end of input (`report`, `check`) or in a background
 thread (the monitor, `report --follow`), so the UI never parses.
 """
@@ -21,7 +22,7 @@ from typing import Any
 
 from apimon_tui import formats
 from apimon_tui.formats.base import Parser
-from apimon_tui.model import Call, SourceCounts
+from apimon_tui.model import Call, RateLimit, SourceCounts
 from apimon_tui.pricing import Pricer
 from apimon_tui.redact import redact
 from apimon_tui.sources import Source, offset_since, open_source
@@ -68,14 +69,19 @@ class SourceStatus:
     lines_per_s: float
 
 
+# What `MetricsStore.add_successes` takes: source, model, status, stamps, latencies, latest headroom.
+SuccessGroup = tuple[str, str | None, int | None, list[float], list[float | None], tuple[float, RateLimit] | None]
+
+
 class Sink:
     """Counts one source's lines and collects its calls for the next batch."""
 
-    __slots__ = ("counts", "batch", "pricer", "since")
+    __slots__ = ("counts", "batch", "successes_batch", "pricer", "since")
 
     def __init__(self, counts: SourceCounts, pricer: Pricer, since: float | None) -> None:
         self.counts = counts
         self.batch: list[Call] = []
+        self.successes_batch: list[tuple[int, SuccessGroup]] = []  # (calls collected before, group)
         self.pricer = pricer
         self.since = -math.inf if since is None else since
 
@@ -88,11 +94,49 @@ class Sink:
             call.cost_usd = self.pricer.estimate(call)
         self.batch.append(call)
 
-    def take(self) -> list[Call]:
-        """The calls collected since the last take, counted for the status line."""
-        batch, self.batch = self.batch, []
-        self.counts.calls += len(batch)
-        return batch
+    def successes(
+        self,
+        source: str,
+        model: str | None,
+        status: int | None,
+        stamps: list[float],
+        latencies_ms: list[float | None],
+        ratelimit: tuple[float, RateLimit] | None = None,
+    ) -> None:
+        """Successful calls without tokens, in bulk (see `MetricsStore.add_successes`).
+
+        A one-line parser hands these instead of a `Call` each: such a call is
+        never priced (no tokens: its cost stays unknown) nor kept whole.
+        """
+        since = self.since
+        if since > -math.inf and min(stamps) < since:
+            keep = [i for i, ts in enumerate(stamps) if ts >= since]
+            self.counts.skipped += len(stamps) - len(keep)
+            stamps, latencies_ms = [stamps[i] for i in keep], [latencies_ms[i] for i in keep]
+            if ratelimit is not None and ratelimit[0] < since:
+                ratelimit = None
+        if stamps:
+            self.successes_batch.append((len(self.batch), (source, model, status, stamps, latencies_ms, ratelimit)))
+
+    def commit(self, store: MetricsStore) -> None:
+        """Hand what was collected since the last commit to the store, counted for the status line.
+
+        In the order the parser handed it over: the calls collected before a
+        group of successes go in before it (the parser itself hands the latest
+        rate-limit headroom with its successes only when none of its calls
+        carries newer).
+        """
+        calls, self.batch = self.batch, []
+        groups, self.successes_batch = self.successes_batch, []
+        done = 0
+        for at, group in groups:
+            if at > done:
+                store.add_many(calls[done:at])
+                done = at
+            store.add_successes(*group)
+        if done < len(calls):
+            store.add_many(calls[done:])
+        self.counts.calls += len(calls) + sum(len(group[3]) for _, group in groups)
 
     def skip(self) -> None:
         self.counts.skipped += 1
@@ -223,9 +267,7 @@ class Engine:
         return total
 
     def _commit(self, reader: SourceReader) -> None:
-        batch = reader.sink.take()
-        if batch:
-            self.store.add_many(batch)
+        reader.sink.commit(self.store)
 
     def read_to_end(self) -> None:
         """Read every source until it has nothing more (for non-following runs)."""

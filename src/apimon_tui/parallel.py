@@ -92,9 +92,9 @@ def _run_job(job: _Job) -> tuple[MetricsStore, SourceCounts, set[str]]:
                           fmt=job.fmt, options={"jsonl": job.config.get("jsonl", {})})
     while not reader.source.at_eof:
         reader.pump()
-        store.add_many(sink.take())
+        sink.commit(store)
     reader.finish()
-    store.add_many(sink.take())
+    sink.commit(store)
     reader.counts.truncated = reader.source.truncated
     return store, reader.counts, pricer.unpriced
 

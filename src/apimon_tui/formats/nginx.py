@@ -22,6 +22,9 @@ combined layout is one precompiled regex; a JSON line is split on `"` and read
 by the key order learned from the last line `json.loads` decoded (lines with
 escapes, another key order or a broken end go through `json.loads`); time
 stamps, latencies, resets and status codes are converted once per distinct text.
+Successful calls reach the engine's sink as columns of times and latencies per
+(model, status), not as a `Call` each (`MetricsStore.add_successes`): only the
+failed ones are kept whole, for drill-down.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import json
 import re
 from datetime import datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, Callable
 
 from apimon_tui.formats.base import Parser
 from apimon_tui.ratelimit import parse_reset
@@ -146,7 +149,19 @@ class NginxParser(Parser):
         self.feed_many([line])
 
     def feed_many(self, lines: list[str]) -> None:
+        """Parse a batch; successful calls go to a bulk sink as columns, not `Call`s.
+
+        The engine's sink takes successes in bulk (`successes`): they need no
+        pricing (no tokens) and are never kept whole. A failed call, or any
+        call for a sink without that method, is a `Call`.
+        """
         sink = self.sink
+        bulk = getattr(sink, "successes", None)
+        groups: dict[tuple[str | None, int | None], tuple[list[float], list[float | None]]] | None = (
+            None if bulk is None else {}
+        )
+        latest: dict[str | None, tuple[float, tuple | None, int | None]] = {}
+        by_code: dict[int, tuple[Callable, Callable]] = {}  # the appends of the combined lines' groups
         emit = sink.call
         match = _COMBINED.match
         ms_cache = self._ms
@@ -159,15 +174,18 @@ class NginxParser(Parser):
                 if values is None and (values := self._decode(line)) is None:
                     continue
                 try:
-                    emit(self._json_call(values, line))
+                    call = self._json_line(values, line, groups, latest)
                 except ValueError as exc:
                     sink.unparsed(str(exc), line)
+                    continue
+                if call is not None:
+                    emit(call)
                 continue
             m = match(line)
             if m is None:
                 self._not_combined(line)
                 continue
-            stamp, method, path, status, rtime = m.groups()
+            stamp, status, rtime = m.group(1, 4, 5)
             code = _STATUS.get(status)
             if code is None:
                 sink.unparsed(f"bad status {status}", line)
@@ -184,7 +202,23 @@ class NginxParser(Parser):
                 latency = ms_cache.get(rtime)
                 if latency is None:
                     latency = self._to_ms(rtime)
+            if groups is not None and code < 400:
+                append = by_code.get(code)
+                if append is None:
+                    times, latencies = groups.setdefault((None, code), ([], []))
+                    append = by_code[code] = (times.append, latencies.append)
+                append[0](ts)
+                append[1](latency)
+                continue
+            method, path = m.group(2, 3)
             emit(Call(ts, source, None, path or None, method, None, code, latency, raw=line))
+        if groups:
+            for (model, code), (times, latencies) in groups.items():
+                won = latest.get(model)
+                ratelimit = None
+                if won is not None and won[1] is not None and won[2] == code:
+                    ratelimit = (won[0], RateLimit(*won[1]))
+                bulk(source, model, code, times, latencies, ratelimit)
 
     def _to_ms(self, seconds: str) -> float:
         """`0.025` seconds as 25.0 ms, remembered: the same few thousand values repeat."""
@@ -228,7 +262,19 @@ class NginxParser(Parser):
         self._layout = _Layout.learn(obj)
         return _json_values(obj)
 
-    def _json_call(self, values: tuple[str, ...], line: str) -> Call:
+    def _json_line(
+        self,
+        values: tuple[str, ...],
+        line: str,
+        groups: dict[tuple[str | None, int | None], tuple[list[float], list[float | None]]] | None,
+        latest: dict[str | None, tuple[float, tuple | None, int | None]],
+    ) -> Call | None:
+        """The line's call, or None once a success is added to `groups`.
+
+        `latest` keeps, per model, the newest line with rate-limit headroom:
+        its time, its headroom when it is a success in `groups` (None when it
+        went out as a `Call`, which carries its own), and its status.
+        """
         (msec, iso, method, uri, status, rtime, upstream_time, processing_ms, openai_id, nginx_id,
          model, rl_limit_req, rl_rem_req, rl_limit_tok, rl_rem_tok, rl_reset_req, rl_reset_tok) = values
         code = _STATUS.get(status)
@@ -240,27 +286,40 @@ class NginxParser(Parser):
                 latency = self._to_ms(rtime)
         else:
             latency = _fallback_latency(upstream_time, processing_ms)
-        if "?" in uri:
-            uri = uri.partition("?")[0]
-        ratelimit = None
+        headroom = None
         if rl_rem_req or rl_rem_tok or rl_reset_req or rl_reset_tok or rl_limit_req or rl_limit_tok:
             resets = self._resets
             reset_req = resets[rl_reset_req] if rl_reset_req in resets else self._reset(rl_reset_req)
             reset_tok = resets[rl_reset_tok] if rl_reset_tok in resets else self._reset(rl_reset_tok)
             headroom = (_int(rl_limit_req), _int(rl_rem_req), _int(rl_limit_tok), _int(rl_rem_tok), reset_req, reset_tok)
-            if headroom != _NO_HEADROOM:
-                ratelimit = RateLimit(*headroom)
+            if headroom == _NO_HEADROOM:
+                headroom = None
+        ts = float(msec) if msec and msec != "-" else self._iso_time(iso)
+        model = model if model and model != "-" else None
+        if groups is not None:
+            success = code is None or code < 400
+            if headroom is not None:
+                won = latest.get(model)
+                if won is None or won[0] <= ts:
+                    latest[model] = (ts, headroom if success else None, code)
+            if success:
+                columns = groups.get((model, code))
+                if columns is None:
+                    columns = groups[(model, code)] = ([], [])
+                columns[0].append(ts)
+                columns[1].append(latency)
+                return None
+        if "?" in uri:
+            uri = uri.partition("?")[0]
         if openai_id and openai_id != "-":
             request_id = openai_id
         else:
             request_id = nginx_id if nginx_id and nginx_id != "-" else None
         return Call(
-            float(msec) if msec and msec != "-" else self._iso_time(iso),
-            self.source, None, uri or None,
+            ts, self.source, None, uri or None,
             method if method and method != "-" else None,
-            model if model and model != "-" else None,
-            code, latency, None, None, None, None, None, request_id,
-            ratelimit=ratelimit, raw=line,
+            model, code, latency, None, None, None, None, None, request_id,
+            ratelimit=None if headroom is None else RateLimit(*headroom), raw=line,
         )
 
     def _iso_time(self, iso: str) -> float:

@@ -35,6 +35,17 @@ class Aggregate:
         self.first_ts = math.inf
         self.last_ts = -math.inf
 
+    def __getstate__(self) -> tuple:
+        """A plain tuple: stores built in worker processes pickle thousands of aggregates."""
+        return (self.calls, self.errors, self.status, self.input_tokens, self.output_tokens, self.cached_tokens,
+                self.cost_usd, self.costed_calls, self.uncosted_calls, self.latency, self.ttft,
+                self.first_ts, self.last_ts)
+
+    def __setstate__(self, state: tuple) -> None:
+        (self.calls, self.errors, self.status, self.input_tokens, self.output_tokens, self.cached_tokens,
+         self.cost_usd, self.costed_calls, self.uncosted_calls, self.latency, self.ttft,
+         self.first_ts, self.last_ts) = state
+
     def add_call(self, call: Call, error: bool, status: str) -> None:
         """Count one call; `error` and `status` are computed once by the store."""
         self.calls += 1
@@ -76,6 +87,24 @@ class Aggregate:
             self.first_ts = ts
         if ts > self.last_ts:
             self.last_ts = ts
+
+    def add_successes(self, status: str, stamps: list[float], latencies_ms: list[float | None]) -> None:
+        """Count successful calls with no tokens and no cost, given as columns (the store's bulk path).
+
+        The figures are those `add_call` gives for the same calls: no errors,
+        every call uncosted.
+        """
+        n = len(stamps)
+        self.calls += n
+        st = self.status
+        st[status] = st.get(status, 0) + n
+        self.uncosted_calls += n
+        self.latency.add_many(latencies_ms)
+        first, last = min(stamps), max(stamps)
+        if first < self.first_ts:
+            self.first_ts = first
+        if last > self.last_ts:
+            self.last_ts = last
 
     def merge(self, other: Aggregate) -> None:
         self.calls += other.calls

@@ -14,6 +14,10 @@ import math
 GROWTH = 1.01
 INV_LOG_GROWTH = 1.0 / math.log(GROWTH)
 ZERO_BIN = -(10**9)  # the bin for values <= 0
+# The bins of values seen lately: latencies are logged to a fixed precision, so
+# the same few thousand values repeat and each is binned once (by `add_many`).
+_BINS: dict[float, int] = {}
+_BINS_LIMIT = 100_000
 
 
 def bin_of(value: float) -> int:
@@ -38,6 +42,13 @@ class Histogram:
         self.min = math.inf
         self.max = -math.inf
 
+    def __getstate__(self) -> tuple:
+        """A plain tuple: stores built in worker processes pickle thousands of histograms."""
+        return (self.bins, self.count, self.min, self.max)
+
+    def __setstate__(self, state: tuple) -> None:
+        self.bins, self.count, self.min, self.max = state
+
     def add(self, value: float) -> None:
         b = bin_of(value)
         bins = self.bins
@@ -47,6 +58,36 @@ class Histogram:
             self.min = value
         if value > self.max:
             self.max = value
+
+    def add_many(self, values: list[float | None]) -> None:
+        """`add` for each value that is not None (a call without a latency), in one pass."""
+        try:
+            low, high = min(values), max(values)
+        except (TypeError, ValueError):
+            low = None
+        if low is None:  # no values, or some None among them
+            values = [v for v in values if v is not None]
+            if not values:
+                return
+            low, high = min(values), max(values)
+        try:
+            found = list(map(_BINS.__getitem__, values))
+        except KeyError:
+            if len(_BINS) > _BINS_LIMIT:
+                _BINS.clear()
+            for v in values:
+                if v not in _BINS:
+                    _BINS[v] = bin_of(v)
+            found = list(map(_BINS.__getitem__, values))
+        bins = self.bins
+        get = bins.get
+        for b in found:
+            bins[b] = get(b, 0) + 1
+        self.count += len(values)
+        if low < self.min:
+            self.min = low
+        if high > self.max:
+            self.max = high
 
     def merge(self, other: Histogram) -> None:
         if not other.count:

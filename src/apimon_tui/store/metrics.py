@@ -27,6 +27,7 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 
 from apimon_tui.model import Call, RateLimit
 from apimon_tui.redact import redact
@@ -296,34 +297,46 @@ class MetricsStore:
                 self._note_headroom(model or NO_MODEL, ratelimit[0], source, ratelimit[1])
 
     def _add_success_chunk(self, key: SeriesKey, stamps: list[float], latencies_ms: list[float | None]) -> None:
-        """`_add_chunk` for successes: the bucket is chosen per run of calls in the same second."""
+        """`_add_chunk` for successes, a run of calls in the same second at a time.
+
+        Within a run only the second's bucket is touched; the newest time and
+        the pruning it triggers are replayed call by call only in a run that
+        moves the newest time far enough to prune, so tiers end up as they
+        would one call at a time.
+        """
         with self.lock:
             if key not in self._series:
                 key = self._admit(key)
             label = key[2]
-            seconds, fine_s = self._seconds, self.fine_s
-            newest, oldest = self.newest, self.oldest
-            agg, run_sec, run_start = None, None, 0
-            for i, ts in enumerate(stamps):
-                if ts > newest:
-                    self.newest = newest = ts
-                    if ts - self._pruned_at >= 60:
-                        self._prune()
-                if ts < oldest:
-                    self.oldest = oldest = ts
-                sec = int(ts)
-                if sec != run_sec:
-                    if agg is not None:
-                        agg.add_successes(label, stamps[run_start:i], latencies_ms[run_start:i])
-                    run_sec, run_start = sec, i
-                    if sec > newest - fine_s:
-                        agg = self._bucket(seconds, sec, key)
+            start = 0
+            for sec, run in groupby(map(int, stamps)):
+                end = start + len(list(run))
+                times = stamps[start:end]
+                top = max(times)
+                if top > self.newest:
+                    if top - self._pruned_at >= 60:
+                        self._advance(times)
                     else:
-                        agg = self._older_bucket(sec, key)
-            if agg is not None:
-                agg.add_successes(label, stamps[run_start:], latencies_ms[run_start:])
+                        self.newest = top
+                low = min(times)
+                if low < self.oldest:
+                    self.oldest = low
+                if sec > self.newest - self.fine_s:
+                    agg = self._bucket(self._seconds, sec, key)
+                else:
+                    agg = self._older_bucket(sec, key)
+                agg.add_successes(label, times, latencies_ms[start:end])
+                start = end
             self.calls_added += len(stamps)
             self.version += 1
+
+    def _advance(self, times: list[float]) -> None:
+        """Move the newest time through `times` one by one, pruning where `_add_chunk` would."""
+        for ts in times:
+            if ts > self.newest:
+                self.newest = ts
+                if ts - self._pruned_at >= 60:
+                    self._prune()
 
     def _older_bucket(self, sec: int, key: SeriesKey) -> Aggregate:
         """The bucket for a call older than the second tier: its minute, its day, or the archive."""

@@ -1,0 +1,174 @@
+"""nginx successes reach the store as columns (`add_successes`), with the figures of a `Call` each."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from apimon_tui.engine import Sink
+from apimon_tui.formats import nginx
+from apimon_tui.model import Call, SourceCounts
+from apimon_tui.pricing import Pricer
+from apimon_tui.store import MetricsStore
+from apimon_tui.store.aggregate import Aggregate
+from apimon_tui.store.metrics import CallFilter
+
+DATA = Path(__file__).parent / "data"
+START = 1_795_700_000.0
+STATUSES = [200] * 12 + [201, 204, 400, 404, 429, 429, 500, 503]
+MODELS = ["gpt-4o", "gpt-4o-mini", "-"]
+WINDOWS = [None, 1, 5, 60, 300, 900, 3600, 7200]
+
+
+def _lines(n: int, *, seed: int, spread_s: float) -> list[str]:
+    """Both layouts mixed: successes and failures, with and without latencies, rate-limit headers and models."""
+    rng = random.Random(seed)
+    out, t = [], START
+    for i in range(n):
+        t += rng.expovariate(1.0 / spread_s)
+        ts = t - rng.uniform(0, 3) if rng.random() < 0.1 else t  # a little out of order
+        status = rng.choice(STATUSES)
+        up = rng.lognormvariate(-1.2, 0.9)
+        if rng.random() < 0.5:
+            stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(ts))
+            timing = "" if rng.random() < 0.1 else f" {up + 0.002:.3f} {up:.3f}"
+            out.append(f'10.0.0.5 - - [{stamp}] "POST /v1/chat/completions HTTP/1.1" {status} 512 "-" "ua"{timing}')
+            continue
+        record = {
+            "msec": f"{ts:.3f}", "method": "POST", "uri": "/v1/chat/completions?x=1", "status": "-" if rng.random() < 0.03 else str(status),
+            "request_time": f"{up + 0.002:.3f}" if rng.random() < 0.9 else "-",
+            "upstream_response_time": f"{up:.3f}", "openai_request_id": f"req_{i}", "model": rng.choice(MODELS),
+        }
+        if rng.random() < 0.7:
+            record |= {"rl_remaining_requests": str(rng.randrange(5000)), "rl_remaining_tokens": str(rng.randrange(10**6)),
+                       "rl_reset_requests": rng.choice(["12ms", "1s", "6m0s"])}
+        if rng.random() < 0.05:  # repeat the time of the line before: ties in rate-limit headroom
+            record["msec"] = out[-1].split('"msec":"')[1].split('"')[0] if out and out[-1].startswith("{") else record["msec"]
+        out.append(json.dumps(record, separators=(",", ":")))
+    return out
+
+
+class _CallsOnly:
+    """The engine's sink seen without its bulk method: the parser hands a `Call` per line."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.call, self.skip, self.unparsed = sink.call, sink.skip, sink.unparsed
+
+
+def _read(lines: list[str], *, bulk: bool, since: float | None = None, batch: int = 1000, store=None):
+    store = store or MetricsStore()
+    sink = Sink(SourceCounts(label="log"), Pricer(None), since)
+    parser = nginx.PARSER(sink if bulk else _CallsOnly(sink), "log", {}, lambda: START)
+    for i in range(0, len(lines), batch):
+        parser.feed_many(lines[i:i + batch])
+        sink.commit(store)
+    return store, sink.counts
+
+
+def _agg(a: Aggregate) -> dict:
+    out = {name: getattr(a, name) for name in Aggregate.__slots__ if name not in ("latency", "ttft")}
+    for name in ("latency", "ttft"):
+        h = getattr(a, name)
+        out[name] = (h.bins, h.count, h.min, h.max)
+    return out
+
+
+def _figures(store: MetricsStore, window, flt=None) -> dict:
+    snap = store.snapshot(window, flt=flt, failed_limit=10_000)
+    return {
+        "total": _agg(snap.total),
+        "by_model": {k: _agg(v) for k, v in snap.by_model.items()},
+        "by_source": {k: _agg(v) for k, v in snap.by_source.items()},
+        "percentiles": snap.total.latency.percentiles((50, 90, 95, 99)),
+        "points": snap.points,
+        "step": snap.step_s,
+        "ratelimits": snap.ratelimits,
+        "failed": [c.to_dict() for c in snap.failed],
+        "groups": snap.groups,
+    }
+
+
+@pytest.mark.parametrize("spread_s", [0.05, 2.0, 60.0], ids=["seconds", "minutes", "hours"])
+def test_bulk_path_gives_the_figures_of_one_call_each(spread_s):
+    lines = _lines(4000, seed=7, spread_s=spread_s)
+    bulk, bulk_counts = _read(lines, bulk=True)
+    calls, call_counts = _read(lines, bulk=False)
+    assert bulk.ratelimits and bulk.failed and bulk.groups  # the data exercises every part
+    assert set(bulk.snapshot().total.status) >= {"200", "201", "204", "404", "429", "500", "OK"}
+    for window in WINDOWS:
+        for flt in (None, CallFilter(model="gpt-4o"), CallFilter(status="2xx")):
+            assert _figures(bulk, window, flt) == _figures(calls, window, flt), (window, flt)
+    assert (bulk.calls_added, bulk.newest, bulk.oldest) == (calls.calls_added, calls.newest, calls.oldest)
+    assert (bulk_counts.calls, bulk_counts.skipped) == (call_counts.calls, call_counts.skipped) == (4000, 0)
+
+
+def test_cost_stays_unknown_for_successes_and_zero_for_errors():
+    lines = _lines(2000, seed=3, spread_s=0.5)
+    total = _read(lines, bulk=True)[0].snapshot().total
+    errors = sum(n for status, n in total.status.items() if status[0] in "45")
+    assert (total.costed_calls, total.uncosted_calls, total.cost_usd) == (errors, 2000 - errors, 0.0)
+
+
+def test_since_drops_older_successes_and_their_headroom():
+    lines = _lines(3000, seed=11, spread_s=0.5)
+    since = START + 700
+    bulk, bulk_counts = _read(lines, bulk=True, since=since)
+    calls, call_counts = _read(lines, bulk=False, since=since)
+    assert 0 < bulk_counts.skipped < 3000
+    assert (bulk_counts.calls, bulk_counts.skipped) == (call_counts.calls, call_counts.skipped)
+    assert bulk.calls_added == bulk_counts.calls
+    for window in WINDOWS:
+        assert _figures(bulk, window) == _figures(calls, window)
+
+
+def test_stores_built_in_bulk_merge_and_pickle_like_the_others():
+    import pickle
+
+    lines = _lines(3000, seed=5, spread_s=1.0)
+    merged = []
+    for bulk in (True, False):
+        halves = [pickle.loads(pickle.dumps(_read(part, bulk=bulk)[0])) for part in (lines[:1500], lines[1500:])]
+        halves[0].merge(halves[1])
+        merged.append(halves[0])
+    whole = _read(lines, bulk=True)[0]
+    for window in (None, 60, 3600):
+        assert _figures(merged[0], window) == _figures(merged[1], window)
+        assert _figures(merged[0], window)["total"] == _figures(whole, window)["total"]
+
+
+def test_the_samples_give_the_same_figures_in_bulk():
+    for sample in ("nginx-1.22-json.log", "nginx-1.22-timed-combined.log"):
+        lines = (DATA / sample).read_text().splitlines()
+        for window in (None, 60, 3600):
+            assert _figures(_read(lines, bulk=True)[0], window) == _figures(_read(lines, bulk=False)[0], window)
+
+
+def test_aggregate_add_successes_matches_add_call():
+    rows = [(START + i * 0.37, None if i % 7 == 0 else (0.0 if i % 11 == 0 else i * 1.3)) for i in range(200)]
+    one_by_one, bulk = Aggregate(), Aggregate()
+    for ts, latency in rows:
+        one_by_one.add_call(Call(ts, "log", latency_ms=latency, status=200), False, "200")
+    bulk.add_successes("200", [ts for ts, _ in rows], [latency for _, latency in rows])
+    assert _agg(bulk) == _agg(one_by_one)
+
+
+def test_add_successes_refuses_failed_calls():
+    with pytest.raises(ValueError, match="successful calls"):
+        MetricsStore().add_successes("log", None, 500, [START], [1.0])
+
+
+def test_aggregates_pickle_every_field():
+    import pickle
+
+    agg = Aggregate()
+    for i, name in enumerate(Aggregate.__slots__):
+        if name not in ("latency", "ttft", "status"):
+            setattr(agg, name, i + 0.5)
+    agg.status["200"] = 3
+    agg.latency.add(12.5)
+    agg.ttft.add(3.0)
+    assert _agg(pickle.loads(pickle.dumps(agg))) == _agg(agg)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import time
 
+from apimon_tui.timeutil import format_duration
+
 WINDOWS: list[tuple[str, float]] = [
     ("1m", 60.0), ("5m", 300.0), ("15m", 900.0), ("1h", 3600.0), ("6h", 21600.0), ("24h", 86400.0),
 ]
@@ -49,14 +51,7 @@ def stamp(ts: float) -> str:
 
 
 def age(seconds: float | None) -> str:
-    """`4s ago`, `3m ago`; `-` when never."""
+    """`4s ago`, `3m ago`, `2h05m ago`; `-` when never."""
     if seconds is None:
         return "-"
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s ago"
-    if s < 3600:
-        return f"{s // 60}m ago"
-    if s < 86400:
-        return f"{s // 3600}h ago"
-    return f"{s // 86400}d ago"
+    return f"{format_duration(max(0.0, seconds))} ago"

@@ -146,6 +146,8 @@ class Sink:
 
 
 class SourceReader:
+    """One source through format detection and its parsers (one per file it yields)."""
+
     def __init__(
         self,
         source: Source,
@@ -229,6 +231,8 @@ class SourceReader:
 
 
 class Engine:
+    """Every source of a run feeding one store, pumped to the end or in a thread."""
+
     def __init__(
         self,
         specs: list[str],

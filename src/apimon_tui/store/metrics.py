@@ -251,7 +251,7 @@ class MetricsStore:
                 if ts < oldest:
                     self.oldest = oldest = ts
                 sec = int(ts)
-                if sec > newest - fine_s:
+                if sec > newest - fine_s:  # `_bucket`, inlined: this runs once per call
                     slot = seconds.get(sec)
                     if slot is None:
                         slot = seconds[sec] = {}

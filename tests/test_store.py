@@ -123,6 +123,25 @@ def test_merged_stores_equal_one_store():
     assert {k: v.calls for k, v in a.by_model.items()} == {k: v.calls for k, v in b.by_model.items()}
 
 
+def test_halves_of_a_log_merged_after_advance_equal_one_store_in_every_window():
+    """What `report --jobs 2` does: the older half folds its seconds before the newer half is merged in."""
+    rng = random.Random(5)
+    stamps = sorted(7_000_000 + rng.uniform(0, 3 * 3600) for _ in range(6000))
+    calls = [call(ts, status=rng.choice([200, 200, 200, 429, 500]), model=rng.choice(["a", "b"]),
+                  latency=rng.uniform(1, 5000)) for ts in stamps]
+    one, older, newer = MetricsStore(), MetricsStore(), MetricsStore()
+    one.add_many(calls)
+    older.add_many(calls[:3500])
+    newer.add_many(calls[3500:])
+    older.advance(newer.newest)
+    older.merge(newer)
+    for window in (60, 300, 3600, 2 * 3600, None):
+        a, b = one.snapshot(window, points=0), older.snapshot(window, points=0)
+        assert (a.total.calls, a.total.errors, a.total.status) == (b.total.calls, b.total.errors, b.total.status)
+        assert a.total.latency.percentiles((50, 90, 99)) == b.total.latency.percentiles((50, 90, 99))
+        assert {k: v.calls for k, v in a.by_model.items()} == {k: v.calls for k, v in b.by_model.items()}
+
+
 def test_series_are_capped():
     store = MetricsStore(max_series=10)
     for i in range(100):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +85,8 @@ class _Job:
     since: float | None
 
 
-def _run_job(job: _Job) -> tuple[MetricsStore, SourceCounts, set[str]]:
+def _run_job(job: _Job) -> tuple[float, bytes, SourceCounts, set[str]]:
+    """Read one share; the store comes back pickled, with its newest time beside it (see `read_parallel`)."""
     store = MetricsStore(failed_capacity=job.config.get("store", {}).get("failed_calls", 5000))
     pricer = Pricer(job.config.get("pricing"))
     sink = Sink(SourceCounts(label=job.label), pricer, job.since)
@@ -96,7 +98,7 @@ def _run_job(job: _Job) -> tuple[MetricsStore, SourceCounts, set[str]]:
     reader.finish()
     sink.commit(store)
     reader.counts.truncated = reader.source.truncated
-    return store, reader.counts, pricer.unpriced
+    return store.newest, pickle.dumps(store, pickle.HIGHEST_PROTOCOL), reader.counts, pricer.unpriced
 
 
 def plan_jobs(path: str, fmt: str, jobs: int, config: dict[str, Any], since: float | None) -> list[_Job] | None:
@@ -114,19 +116,38 @@ def plan_jobs(path: str, fmt: str, jobs: int, config: dict[str, Any], since: flo
 
 
 def read_parallel(jobs: list[_Job], workers: int) -> tuple[MetricsStore, list[SourceStatus], set[str]]:
-    """Run the jobs in worker processes and merge what they found."""
+    """Run the jobs in worker processes and merge what they found (`jobs` is never empty).
+
+    The stores arrive pickled (a few MB each) and are unpickled one at a
+    time, each first moved to the newest time of all of them: its seconds
+    older than the last hour fold into minutes before the next one is
+    unpickled, so that only one store at a time is held at full size.
+    """
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(min(workers, len(jobs))) as pool:
         results = pool.map(_run_job, jobs)
-    store, counts, unpriced = results[0][0], {}, set()
-    for i, (part, part_counts, part_unpriced) in enumerate(results):
-        if i:
+    newest = max(result[0] for result in results)
+    store: MetricsStore | None = None
+    counts: dict[str, SourceCounts] = {}
+    unpriced: set[str] = set()
+    while results:
+        _, blob, part_counts, part_unpriced = results.pop(0)
+        part = pickle.loads(blob)
+        del blob
+        part.advance(newest)
+        if store is None:
+            store = part
+        else:
             store.merge(part)
+        del part
         unpriced |= part_unpriced
-        total = counts.setdefault(part_counts.label, SourceCounts(label=part_counts.label))
-        for field in ("lines", "calls", "skipped", "unparsed", "truncated"):
-            setattr(total, field, getattr(total, field) + getattr(part_counts, field))
-        total.first_unparsed.extend(part_counts.first_unparsed[: SourceCounts.KEEP_UNPARSED - len(total.first_unparsed)])
+        _add_counts(counts.setdefault(part_counts.label, SourceCounts(label=part_counts.label)), part_counts)
     formats_by_label = {job.label: job.fmt for job in jobs}
     statuses = [SourceStatus(label, formats_by_label[label], "done", None, c, 0.0) for label, c in counts.items()]
     return store, statuses, unpriced
+
+
+def _add_counts(total: SourceCounts, part: SourceCounts) -> None:
+    for field in ("lines", "calls", "skipped", "unparsed", "truncated"):
+        setattr(total, field, getattr(total, field) + getattr(part, field))
+    total.first_unparsed.extend(part.first_unparsed[: SourceCounts.KEEP_UNPARSED - len(total.first_unparsed)])

@@ -10,6 +10,7 @@ merging per-second buckets instead of keeping every call.
 from __future__ import annotations
 
 import math
+from collections import _count_elements  # C-level `counts[x] += 1` over an iterable (Counter.update uses it)
 
 GROWTH = 1.01
 INV_LOG_GROWTH = 1.0 / math.log(GROWTH)
@@ -79,10 +80,7 @@ class Histogram:
                 if v not in _BINS:
                     _BINS[v] = bin_of(v)
             found = list(map(_BINS.__getitem__, values))
-        bins = self.bins
-        get = bins.get
-        for b in found:
-            bins[b] = get(b, 0) + 1
+        _count_elements(self.bins, found)
         self.count += len(values)
         if low < self.min:
             self.min = low

@@ -418,26 +418,42 @@ class MetricsStore:
             group.last_ts = call.ts
             group.last_message = call.error_message or ""
 
+    def advance(self, newest: float) -> None:
+        """Move the newest time on to `newest`, folding the tiers as newer calls would."""
+        with self.lock:
+            if newest > self.newest:
+                self.newest = newest
+                self._prune()
+
     def merge(self, other: MetricsStore) -> None:
-        """Fold another store in (used to combine stores built in parallel)."""
-        for tier, theirs in ((self._seconds, other._seconds), (self._minutes, other._minutes), (self._days, other._days)):
-            for t, slot in theirs.items():
-                for key, agg in slot.items():
-                    self._bucket(tier, t, key).merge(agg)
-        for key, agg in other._archive.items():
-            self._archived(key).merge(agg)
-        self._series |= other._series
-        self.newest = max(self.newest, other.newest)
-        self.oldest = min(self.oldest, other.oldest)
-        for call in sorted(other.failed, key=lambda c: c.ts):
-            self._add_failed(call)
-        for model, seen in other.ratelimits.items():
-            mine = self.ratelimits.get(model)
-            if mine is None or mine.ts <= seen.ts:
-                self.ratelimits[model] = seen
-        self.calls_added += other.calls_added
-        self._prune()
-        self.version += 1
+        """Fold in a store built in parallel, taking over its buckets: `other` is consumed.
+
+        Buckets are moved, not copied, where this store has none for the same
+        time and series, and this store's seconds are folded first when the
+        other one is newer: merging two halves of a big file then needs little
+        more memory than the two stores themselves.
+        """
+        with self.lock:
+            self.advance(other.newest)
+            for tier, theirs in ((self._seconds, other._seconds), (self._minutes, other._minutes), (self._days, other._days)):
+                for t, slot in theirs.items():
+                    mine = tier.get(t)
+                    if mine is None:
+                        tier[t] = slot
+                    else:
+                        _merge_slot(mine, slot)
+            _merge_slot(self._archive, other._archive)
+            self._series |= other._series
+            self.oldest = min(self.oldest, other.oldest)
+            for call in sorted(other.failed, key=lambda c: c.ts):
+                self._add_failed(call)
+            for model, seen in other.ratelimits.items():
+                mine_seen = self.ratelimits.get(model)
+                if mine_seen is None or mine_seen.ts <= seen.ts:
+                    self.ratelimits[model] = seen
+            self.calls_added += other.calls_added
+            self._prune()
+            self.version += 1
 
     # -- reading -----------------------------------------------------------
 
@@ -576,3 +592,13 @@ def _into(table: dict, name, agg: Aggregate) -> None:
     if mine is None:
         mine = table[name] = Aggregate()
     mine.merge(agg)
+
+
+def _merge_slot(mine: dict[SeriesKey, Aggregate], theirs: dict[SeriesKey, Aggregate]) -> None:
+    """Add the series of one bucket time into ours, taking over the aggregates we lack."""
+    for key, agg in theirs.items():
+        have = mine.get(key)
+        if have is None:
+            mine[key] = agg
+        else:
+            have.merge(agg)

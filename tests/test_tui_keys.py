@@ -70,6 +70,24 @@ async def test_help_lists_every_binding_id_and_esc_closes(tmp_path):
             assert binding_id in text
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("question_mark")  # opened again: the same list, built once
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and "next_in_group" in screen_text(app)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_status_line_says_whether_lines_flow_in_coarse_steps(tmp_path):
+    """The last line's age changes at most every 10 s, so an idle screen is not redrawn every second."""
+    app = make_app(tmp_path, spec="log")
+    async with app.run_test(size=SIZE) as pilot:
+        reader = app.engine.readers[0]
+        now = app.clock()
+        for age, shown in ((3, "last line just now"), (27, "last line 20s ago"), (200, "last line 3m ago")):
+            reader.counts.last_line_at = now - age
+            app.tick()
+            await pilot.pause()
+            assert shown in screen_text(app)
 
 
 async def test_number_keys_change_the_window(tmp_path):

@@ -304,7 +304,10 @@ class MonitorApp(App):
         return True
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.help_rows()))
+        """The help screen is built once and kept: the bindings do not change while the app runs."""
+        if not self.is_screen_installed("help"):
+            self.install_screen(HelpScreen(self.help_rows()), name="help")
+        self.push_screen("help")
 
     def action_alerts(self) -> None:
         self.push_screen(AlertsScreen(self.alerts), self.show_cause)

@@ -50,6 +50,19 @@ def stamp(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
 
 
+def line_age(seconds: float) -> str:
+    """A source's last line: `just now` under 10 s, then in steps of 10 s, then minutes.
+
+    Coarse on purpose: what matters is whether lines flow, and an idle
+    screen whose text changes every second redraws every second.
+    """
+    if seconds < 10:
+        return "just now"
+    if seconds < 60:
+        return f"{int(seconds) // 10 * 10}s ago"
+    return age(seconds)
+
+
 def age(seconds: float | None) -> str:
     """`4s ago`, `3m ago`, `2h05m ago`; `-` when never."""
     if seconds is None:

@@ -45,7 +45,7 @@ def _source(status: SourceStatus, now: float) -> Text:
     if counts.unparsed:
         text.append(f" · {counts.unparsed:,} unparsed", style="bold")
     if counts.last_line_at is not None:
-        text.append(f" · last line {fmt.age(now - counts.last_line_at)}", style="dim")
+        text.append(f" · last line {fmt.line_age(now - counts.last_line_at)}", style="dim")
     if status.error:
         text.append(f" · {status.error}", style="bold")
     return text

@@ -51,3 +51,25 @@ def test_multi_line_formats_are_not_split(tmp_path, monkeypatch):
     path = tmp_path / "sdk.log"
     path.write_text("[2026-11-26 23:26:08 - httpx:1025 - INFO] HTTP Request: POST https://api.openai.com/v1/chat/completions \"HTTP/1.1 200 OK\"\n" * 50)
     assert parallel.plan_jobs(str(path), "auto", 2, {}, None) is None
+
+
+def test_stores_folded_in_the_workers_answer_every_window_like_one_pass(big_log, monkeypatch):
+    """Workers move their stores on to the last line's time before sending them: no window may change."""
+    from apimon_tui.engine import Engine
+
+    engine = Engine([str(big_log)], from_start=True, follow=False)
+    engine.read_to_end()
+    monkeypatch.setattr(parallel, "MIN_BYTES_PER_JOB", 1024)
+    jobs = parallel.plan_jobs(str(big_log), "auto", 3, {}, None)
+    assert jobs[0].newest_hint == 1_795_700_000 + 5999 * 2.5  # the broken last line is stepped over
+    merged, _, _ = parallel.read_parallel(jobs, 3)
+    for window in (60, 300, 3600, None):
+        a, b = engine.store.snapshot(window, points=0), merged.snapshot(window, points=0)
+        assert (a.total.calls, a.total.errors, a.total.status) == (b.total.calls, b.total.errors, b.total.status)
+        assert a.total.latency.percentiles((50, 99)) == b.total.latency.percentiles((50, 99))
+
+
+def test_no_hint_when_since_drops_the_last_line(big_log, monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_BYTES_PER_JOB", 1024)
+    jobs = parallel.plan_jobs(str(big_log), "auto", 2, {}, 1_795_800_000)
+    assert all(job.newest_hint is None for job in jobs)

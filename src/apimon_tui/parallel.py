@@ -83,6 +83,7 @@ class _Job:
     fmt: str
     config: dict[str, Any]
     since: float | None
+    newest_hint: float | None = None  # a time the merged store reaches for sure (see `_last_line_time`)
 
 
 def _run_job(job: _Job) -> tuple[float, bytes, SourceCounts, set[str]]:
@@ -98,6 +99,8 @@ def _run_job(job: _Job) -> tuple[float, bytes, SourceCounts, set[str]]:
     reader.finish()
     sink.commit(store)
     reader.counts.truncated = reader.source.truncated
+    if job.newest_hint is not None:
+        store.advance(job.newest_hint)  # fold here, in parallel: less to pickle, unpickle and fold in the parent
     return store.newest, pickle.dumps(store, pickle.HIGHEST_PROTOCOL), reader.counts, pricer.unpriced
 
 
@@ -112,7 +115,23 @@ def plan_jobs(path: str, fmt: str, jobs: int, config: dict[str, Any], since: flo
     name = sniff_format(path) if fmt == "auto" else fmt
     if name not in formats.ONE_LINE_FORMATS:
         return None
-    return [_Job(path, path, a, b, name, config, since) for a, b in split_points(path, parts)]
+    hint = _last_line_time(path, formats.line_time(name, config.get(name) if name == "jsonl" else None))
+    if hint is not None and since is not None and hint < since:
+        hint = None  # that line is dropped: the merged store may never reach its time
+    return [_Job(path, path, a, b, name, config, since, hint) for a, b in split_points(path, parts)]
+
+
+def _last_line_time(path: str, ts_of_line, tail_bytes: int = 64 * 1024) -> float | None:
+    """The time of the file's last dated line: every store built from the file can be moved
+    on to it (`MetricsStore.advance`), since the merged one will hold that line."""
+    with open(path, "rb") as f:
+        f.seek(max(0, os.fstat(f.fileno()).st_size - tail_bytes))
+        tail = f.read().decode("utf-8", "replace").splitlines()
+    for line in reversed(tail[1:] if len(tail) > 1 else tail):
+        ts = ts_of_line(line)
+        if ts is not None:
+            return ts
+    return None
 
 
 def read_parallel(jobs: list[_Job], workers: int) -> tuple[MetricsStore, list[SourceStatus], set[str]]:

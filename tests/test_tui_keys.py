@@ -244,6 +244,18 @@ async def test_a_broken_theme_file_is_reported_and_skipped(tmp_path):
         assert any("broken.toml skipped" in n.message for n in app._notifications)
 
 
+async def test_the_configured_theme_is_used_from_the_first_frame_and_an_unknown_one_is_reported(tmp_path):
+    app = make_app(tmp_path, config_text='[ui]\ntheme = "apimon-light"\n')
+    assert app.theme == "apimon-light"  # chosen before the app starts: the stylesheet is parsed once
+    other = tmp_path / "other"
+    other.mkdir()
+    app = make_app(other, config_text='[ui]\ntheme = "no-such-theme"\n')
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.theme == "apimon-dark"
+        assert any("'no-such-theme' not found" in n.message for n in app._notifications)
+
+
 async def test_y_copies_the_request_id_of_the_selected_call(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

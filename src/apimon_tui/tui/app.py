@@ -118,6 +118,7 @@ class MonitorApp(App):
         self._alerts_at = -math.inf
         self._budget_state = None
         self._panels: dict[type, Any] = {}
+        self._theme_problems = self._load_themes()
 
     # -- layout ------------------------------------------------------------
 
@@ -137,7 +138,8 @@ class MonitorApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._load_themes()
+        for problem in self._theme_problems:
+            self.notify(problem, severity="warning", timeout=10)
         self._apply_keymap()
         if self.start_engine:
             self.engine.start()
@@ -170,20 +172,24 @@ class MonitorApp(App):
 
     # -- themes and keys -------------------------------------------------------
 
-    def _load_themes(self) -> None:
+    def _load_themes(self) -> list[str]:
+        """Register the theme files and choose the theme; returns the problems to show once mounted.
+
+        Done before the app starts, so the stylesheet is parsed once, with the
+        chosen theme's colours, rather than again after the first screen.
+        """
         loaded = theme_files.load_themes(self.theme_dirs)
         for theme in loaded.themes:
             self.register_theme(theme)
         self.theme_names = loaded.names
-        for problem in loaded.problems:
-            self.notify(problem, severity="warning", timeout=10)
+        problems = list(loaded.problems)
         wanted = self.config.get("ui", {}).get("theme") or theme_files.DEFAULT_THEME
+        if wanted not in self.available_themes:
+            problems.append(f"theme {wanted!r} not found; using the default")
+            wanted = theme_files.DEFAULT_THEME
         if wanted in self.available_themes:
             self.theme = wanted
-        else:
-            self.notify(f"theme {wanted!r} not found; using the default", severity="warning", timeout=10)
-            if theme_files.DEFAULT_THEME in self.available_themes:
-                self.theme = theme_files.DEFAULT_THEME
+        return problems
 
     def all_bindings(self) -> list[tuple[str, Binding]]:
         """Every binding of the app and its screens with where it works, for help and `[keys]` checks."""

@@ -39,6 +39,25 @@ async def test_main_screen_figures_agree_with_report(tmp_path):
         assert failed[0][4] > failed[-1][4]  # newest first (request ids grow with time)
 
 
+async def test_the_feed_stays_newest_first_and_keeps_the_cursor_through_small_and_large_turnovers(tmp_path):
+    def failed(i: int) -> Call:
+        return Call(ts=T0 - 200 + i, model="gpt-4o", status=500, latency_ms=10.0, request_id=f"req_{i:03d}")
+
+    app = make_app(tmp_path, [failed(i) for i in range(10)])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e", "down", "down")
+        table = app.screen_stack[0].query_one("#error-rows", DataTable)
+        chosen = rows(app, "#error-rows")[table.cursor_row][4]
+        for first, new in ((10, 30), (40, 2)):  # most rows new (rebuilt), then a few (slots reused)
+            app.store.add_many([failed(i) for i in range(first, first + new)])
+            app.tick()
+            await pilot.pause()
+            shown = [r[4] for r in rows(app, "#error-rows")]
+            assert shown == sorted(shown, reverse=True) and len(shown) == first + new
+            assert shown[table.cursor_row] == chosen
+
+
 async def test_alert_area_shows_the_active_alerts(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

@@ -14,6 +14,7 @@ import os
 import signal
 import time
 import tomllib
+from functools import partial
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,7 @@ class MonitorApp(App):
         self._alerts_at = -math.inf
         self._budget_state = None
         self._panels: dict[type, Any] = {}
+        self._pending_shows: list[Callable[[], None]] = []
         self._theme_problems = self._load_themes()
 
     # -- layout ------------------------------------------------------------
@@ -147,7 +149,7 @@ class MonitorApp(App):
             self.run_worker(self.poller.run(), name="usage-poller", group="usage", exclusive=True)
         self.query_one("#error-rows").focus(scroll_visible=False)
         self.tick()
-        self.set_interval(self.refresh_s, self.tick, name="refresh")
+        self.set_interval(self.refresh_s, self._timed_tick, name="refresh")
         self._exit_on_hangup()
 
     def _exit_on_hangup(self) -> None:
@@ -234,8 +236,17 @@ class MonitorApp(App):
             parts.append("PAUSED (p resumes)")
         return " · ".join(parts)
 
-    def tick(self) -> None:
-        """One refresh: redraw what changed since the last one."""
+    def _timed_tick(self) -> None:
+        self.tick(spread=True)
+
+    def tick(self, spread: bool = False) -> None:
+        """One refresh: redraw what changed since the last one.
+
+        With `spread` (the refresh timer) the panels are shown one per screen
+        update rather than all in one: under heavy traffic every panel changes
+        each second, and a key pressed meanwhile waits for one panel's render,
+        not for all of them. Redraws asked for by a key are drawn at once.
+        """
         now = self.clock()
         self._tick_status(now)
         if self.paused:
@@ -255,12 +266,27 @@ class MonitorApp(App):
             return
         self._drawn = key
         snap = self.store.snapshot(window_s, now, self.filter, points=CHART_POINTS, failed_limit=MAX_ROWS)
+        shows = [
+            partial(self._panel(RequestsPanel).show, snap, label),
+            partial(self._panel(LatencyPanel).show, snap, label),
+            partial(self._panel(ErrorFeed).show, snap, label),
+            partial(self._panel(ModelsPanel).show, snap, label),
+            partial(self._panel(RateLimitsPanel).show, snap),
+        ]
+        if spread:
+            self._pending_shows = shows  # a newer snapshot replaces what is left of an older one
+            self._show_next_panel()
+            return
+        self._pending_shows = []
         with self.batch_update():
-            self._panel(RequestsPanel).show(snap, label)
-            self._panel(LatencyPanel).show(snap, label)
-            self._panel(ErrorFeed).show(snap, label)
-            self._panel(ModelsPanel).show(snap, label)
-            self._panel(RateLimitsPanel).show(snap)
+            for show in shows:
+                show()
+
+    def _show_next_panel(self) -> None:
+        if self._pending_shows:
+            self._pending_shows.pop(0)()
+            if self._pending_shows:
+                self.call_after_refresh(self._show_next_panel)
 
     def _panel(self, widget_type):
         """A panel of the main screen, found once (other screens may be on top later)."""

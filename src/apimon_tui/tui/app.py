@@ -14,8 +14,8 @@ import os
 import signal
 import time
 import tomllib
-from functools import partial
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 

@@ -61,6 +61,7 @@ class ErrorFeed(Vertical, can_focus=False):
         self.calls: dict[str, Call] = {}  # row (slot) key -> the call it shows
         self._slot_key: dict[str, str] = {}  # slot -> call key
         self._slot_of: dict[str, str] = {}  # call key -> slot
+        self._slot_cells: dict[str, tuple] = {}  # slot -> the cells it shows
         self.groups: dict[str, ErrorGroup] = {}
         self.newest_of_group: dict[str, Call] = {}
         self._group_cells: dict[str, tuple] = {}
@@ -113,39 +114,29 @@ class ErrorFeed(Vertical, can_focus=False):
         if not free and not added:
             return
         kept = self.calls.get(_highlighted(table) or "")
-        if len(added) > len(wanted) // 2 and self._slot_key:
-            self._rebuild_rows(table, wanted, kept)
-            return
         for slot in free:
             del self._slot_of[self._slot_key.pop(slot)], self.calls[slot]
         for key, call in added:
             cells = _call_cells(call)
             if free:
                 slot = free.pop()
-                for column, cell in zip(table.columns, cells):
-                    table.update_cell(slot, column, cell)
+                # A busy feed replaces every row each refresh, mostly with the same status,
+                # model, code and message: only cells that differ are updated (each update
+                # refreshes the table). The time cell always is: it carries the exact time it sorts by.
+                for column, cell, was in zip(table.columns, cells, self._slot_cells[slot]):
+                    if column == "time" or cell != was:
+                        table.update_cell(slot, column, cell)
             else:
                 slot = f"slot-{len(self._slot_key)}"
                 while slot in table.rows:
                     slot += "+"
                 table.add_row(*cells, key=slot)
             self._slot_key[slot], self._slot_of[key], self.calls[slot] = key, slot, call
+            self._slot_cells[slot] = cells
         for slot in free:
             table.remove_row(slot)
+            del self._slot_cells[slot]
         table.sort("time", key=lambda stamp: stamp.ts, reverse=True)
-        if kept is not None and _call_key(kept) in self._slot_of:
-            _restore(table, self._slot_of[_call_key(kept)])
-
-    def _rebuild_rows(self, table: DataTable, wanted: dict[str, Call], kept: Call | None) -> None:
-        """Most rows changed (a busy feed): a clear and one add per row cost half of six cell updates per row."""
-        table.clear()
-        self._slot_key.clear()
-        self._slot_of.clear()
-        self.calls.clear()
-        for i, (key, call) in enumerate(sorted(wanted.items(), key=lambda item: item[1].ts, reverse=True)):
-            slot = f"slot-{i}"
-            table.add_row(*_call_cells(call), key=slot)
-            self._slot_key[slot], self._slot_of[key], self.calls[slot] = key, slot, call
         if kept is not None and _call_key(kept) in self._slot_of:
             _restore(table, self._slot_of[_call_key(kept)])
 

@@ -149,7 +149,7 @@ class MonitorApp(App):
             self.run_worker(self.poller.run(), name="usage-poller", group="usage", exclusive=True)
         self.query_one("#error-rows").focus(scroll_visible=False)
         self.tick()
-        self.set_interval(self.refresh_s, self._timed_tick, name="refresh")
+        self.set_interval(self.refresh_s, partial(self.tick, spread=True), name="refresh")
         self._exit_on_hangup()
 
     def _exit_on_hangup(self) -> None:
@@ -235,9 +235,6 @@ class MonitorApp(App):
         if self.paused:
             parts.append("PAUSED (p resumes)")
         return " · ".join(parts)
-
-    def _timed_tick(self) -> None:
-        self.tick(spread=True)
 
     def tick(self, spread: bool = False) -> None:
         """One refresh: redraw what changed since the last one.

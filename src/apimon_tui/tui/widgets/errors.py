@@ -61,7 +61,6 @@ class ErrorFeed(Vertical, can_focus=False):
         self.calls: dict[str, Call] = {}  # row (slot) key -> the call it shows
         self._slot_key: dict[str, str] = {}  # slot -> call key
         self._slot_of: dict[str, str] = {}  # call key -> slot
-        self._slot_cells: dict[str, tuple] = {}  # slot -> the cells it shows
         self.groups: dict[str, ErrorGroup] = {}
         self.newest_of_group: dict[str, Call] = {}
         self._group_cells: dict[str, tuple] = {}
@@ -123,7 +122,7 @@ class ErrorFeed(Vertical, can_focus=False):
                 # A busy feed replaces every row each refresh, mostly with the same status,
                 # model, code and message: only cells that differ are updated (each update
                 # refreshes the table). The time cell always is: it carries the exact time it sorts by.
-                for column, cell, was in zip(table.columns, cells, self._slot_cells[slot]):
+                for column, cell, was in zip(table.columns, cells, table.get_row(slot)):
                     if column == "time" or cell != was:
                         table.update_cell(slot, column, cell)
             else:
@@ -132,10 +131,8 @@ class ErrorFeed(Vertical, can_focus=False):
                     slot += "+"
                 table.add_row(*cells, key=slot)
             self._slot_key[slot], self._slot_of[key], self.calls[slot] = key, slot, call
-            self._slot_cells[slot] = cells
         for slot in free:
             table.remove_row(slot)
-            del self._slot_cells[slot]
         table.sort("time", key=lambda stamp: stamp.ts, reverse=True)
         if kept is not None and _call_key(kept) in self._slot_of:
             _restore(table, self._slot_of[_call_key(kept)])

@@ -172,3 +172,88 @@ def test_aggregates_pickle_every_field():
     agg.latency.add(12.5)
     agg.ttft.add(3.0)
     assert _agg(pickle.loads(pickle.dumps(agg))) == _agg(agg)
+
+
+# -- big batches: plain combined successes read as columns (nginx_columns) --------------
+
+_PLAIN = '10.0.0.5 - - [26/Nov/2026:23:26:19 +0000] "POST /v1/chat/completions HTTP/1.1" 200 512 "-" "OpenAI/Python 3.57.0" 0.025 0.024'
+# Each variant is (what to replace in _PLAIN, with what): shapes the columns must leave to the
+# per-line parser or read exactly as it does.
+_VARIANTS = [
+    ("10.0.0.5 - -", "10.0.0.5 - - extra"), ("10.0.0.5 - -", "10.0.0.5  - -"), ("10.0.0.5 - -", " 10.0.0.5 - -"),
+    ("10.0.0.5 - -", "10.0.0.5 -"), ("10.0.0.5 - -", "10.0.0.5  -"), ("10.0.0.5 - -", " 10.0.0.5 -"),
+    ("10.0.0.5 - -", "10.0.0.5 - "), ("10.0.0.5 - -", "2001:db8::1 - alice"), ("10.0.0.5 - -", "a\"b - -"),
+    ("Nov", "nov"), ("Nov", "Foo"), ("Nov", "Feb"), ("26/", "3x/"), ("26/", "00/"), ("26/", "99/"), ("2026", "0000"),
+    ("2026", "1969"), ("+0000", "-0130"), ("+0000", "+0545"), ("+0000", "x0000"), ("23:26:19", "23-26-19"),
+    ("23:26:19", "25:61:61"), ("[26", "[ 26"), ("+0000]", "+0000 ]"),
+    ('" 200 ', '" 099 '), ('" 200 ', '" 399 '), ('" 200 ', '" 400 '), ('" 200 ', '" 429 '), ('" 200 ', '" 2x0 '),
+    ('" 200 ', '" 20 '), ('" 200 ', '" 2000 '), ('" 200 ', '" \u0662\u0660\u0660 '), (" 512 ", " - "), (" 512 ", "  "),
+    (" 512 ", " 5 12 "), ('"-"', '"https://x.test/?q=\\x22a\\x22"'), ('"-"', '""'), ('"-" "', '"-"  "'),
+    ("Python 3.57.0", "Python \u00e9\u4e2d \\x22q\\x22"), ("Python 3.57.0", 'Python "3"'),
+    ("POST /v1/chat/completions HTTP/1.1", "-"), ("POST /v1/chat/completions HTTP/1.1", ""),
+    (" 0.025 0.024", ""), (" 0.025 0.024", " -"), (" 0.025 0.024", " 0.025"), (" 0.025 0.024", " 12.3456 1"),
+    (" 0.025 0.024", " 7 7"), (" 0.025 0.024", " 1234567.123"), (" 0.025 0.024", " 123456.789"), (" 0.025 0.024", " .5"),
+    (" 0.025 0.024", " 0.12 0.1"), (" 0.025 0.024", " 00.025"), (" 0.025 0.024", " 0.025x"), (" 0.025 0.024", " 0.0250"),
+    (" 0.025 0.024", "  0.025"), (" 0.025 0.024", " 0.025 : 0.1, -"), (" 0.025 0.024", ' 0.025 "x"'),
+]
+_OTHER_LINES = ["", "just an application log line", '{"msec":"1795700000.5","status":"200","request_time":"0.1"}',
+                '{"msec":"oops', "\ufffd\ufffd binary \x00 junk"]
+
+
+def _awkward_lines(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(START + i * rng.choice([0.01, 0.5, 2.0])))
+        line = _PLAIN.replace("26/Nov/2026:23:26:19 +0000", stamp).replace(" 0.025 ", f" {rng.randrange(5000) / 1000:.3f} ")
+        roll = rng.random()
+        if roll < 0.35:
+            old, new = rng.choice(_VARIANTS)
+            line = line.replace(old, new, 1) if old in line else line
+        elif roll < 0.4:
+            line = rng.choice(_OTHER_LINES)
+        out.append(line)
+    return out
+
+
+def _counts(counts) -> tuple:
+    return counts.calls, counts.skipped, counts.unparsed, list(counts.first_unparsed)
+
+
+def test_the_columns_take_the_plain_successes_of_a_big_batch():
+    from apimon_tui.formats.nginx_columns import combined_successes
+
+    lines = (DATA / "nginx-1.22-timed-combined.log").read_text().splitlines()
+    columns = combined_successes(lines)
+    plain = [i for i, line in enumerate(lines) if '" 200 ' in line or '" 201 ' in line]
+    assert plain and columns.index.tolist() == plain
+    stamp, latency = nginx.local_time_to_epoch(lines[0].split("[")[1].split("]")[0]), float(lines[0].split()[-2]) * 1000
+    assert (columns.ts[0], columns.status[0], columns.latency_ms[0]) == (stamp, 200, round(latency, 3))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_big_batch_read_as_columns_gives_the_figures_of_one_line_at_a_time(seed):
+    from apimon_tui.formats.nginx_columns import combined_successes
+
+    lines = _awkward_lines(3000, seed)
+    assert len(lines) >= nginx.COLUMNS_MIN_LINES
+    taken = len(combined_successes(lines).index)
+    assert 1500 < taken < 2800  # most lines go by columns, the awkward ones by the per-line parser
+    together, together_counts = _read(lines, bulk=True, batch=len(lines))
+    alone, alone_counts = _read(lines, bulk=True, batch=1)
+    for window in WINDOWS:
+        assert _figures(together, window) == _figures(alone, window), window
+    assert (together.calls_added, together.newest, together.oldest) == (alone.calls_added, alone.newest, alone.oldest)
+    assert _counts(together_counts) == _counts(alone_counts)
+    assert together_counts.unparsed > 0 and together_counts.skipped > 0
+
+
+def test_each_awkward_variant_reads_as_it_does_alone():
+    """One variant at a time among plain lines: a difference names the variant that caused it."""
+    for old, new in _VARIANTS:
+        lines = [_PLAIN] * 300
+        lines[150] = _PLAIN.replace(old, new, 1)
+        together, together_counts = _read(lines, bulk=True, batch=300)
+        alone, alone_counts = _read(lines, bulk=True, batch=1)
+        assert _figures(together, None) == _figures(alone, None), (old, new)
+        assert _counts(together_counts) == _counts(alone_counts), (old, new)

@@ -89,6 +89,8 @@ class _Job:
 def _run_job(job: _Job) -> tuple[float, bytes, SourceCounts, set[str]]:
     """Read one share; the store comes back pickled, with its newest time beside it (see `read_parallel`)."""
     store = MetricsStore(failed_capacity=job.config.get("store", {}).get("failed_calls", 5000))
+    if job.newest_hint is not None:
+        store.advance(job.newest_hint)  # calls older than the last hour go straight to their minute
     pricer = Pricer(job.config.get("pricing"))
     sink = Sink(SourceCounts(label=job.label), pricer, job.since)
     reader = SourceReader(ByteRangeSource(job.path, job.start, job.end, job.label), sink,
@@ -99,8 +101,6 @@ def _run_job(job: _Job) -> tuple[float, bytes, SourceCounts, set[str]]:
     reader.finish()
     sink.commit(store)
     reader.counts.truncated = reader.source.truncated
-    if job.newest_hint is not None:
-        store.advance(job.newest_hint)  # fold here, in parallel: less to pickle, unpickle and fold in the parent
     return store.newest, pickle.dumps(store, pickle.HIGHEST_PROTOCOL), reader.counts, pricer.unpriced
 
 
@@ -115,10 +115,26 @@ def plan_jobs(path: str, fmt: str, jobs: int, config: dict[str, Any], since: flo
     name = sniff_format(path) if fmt == "auto" else fmt
     if name not in formats.ONE_LINE_FORMATS:
         return None
+    hint = newest_hint(path, name, config, since)
+    return [_Job(path, path, a, b, name, config, since, hint) for a, b in split_points(path, parts)]
+
+
+def newest_hint(path: str, fmt: str, config: dict[str, Any], since: float | None) -> float | None:
+    """A time that a store reading all of `path` reaches for sure, known before reading it.
+
+    A store moved on to it first (`MetricsStore.advance`) puts each call
+    older than its last hour straight into its minute, instead of into a
+    second that is folded into that minute later: the same figures, for
+    less work. None for a format with calls over several lines, or when
+    the last dated line is older than `since` (dropped, so never reached).
+    """
+    name = sniff_format(path) if fmt == "auto" else fmt
+    if name not in formats.ONE_LINE_FORMATS:
+        return None
     hint = _last_line_time(path, formats.line_time(name, config.get(name) if name == "jsonl" else None))
     if hint is not None and since is not None and hint < since:
-        hint = None  # that line is dropped: the merged store may never reach its time
-    return [_Job(path, path, a, b, name, config, since, hint) for a, b in split_points(path, parts)]
+        return None
+    return hint
 
 
 def _last_line_time(path: str, ts_of_line, tail_bytes: int = 64 * 1024) -> float | None:

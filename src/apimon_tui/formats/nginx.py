@@ -34,11 +34,14 @@ import json
 import re
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from apimon_tui.formats.base import Parser
 from apimon_tui.ratelimit import parse_reset
 from apimon_tui.model import Call, RateLimit
+
+if TYPE_CHECKING:
+    from apimon_tui.formats.nginx_columns import Successes
 
 NAME = "nginx"
 
@@ -62,6 +65,9 @@ _STATUS = {str(code): code for code in range(100, 600)}
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 _CACHE_LIMIT = 50_000
+# From this many lines a batch is worth reading as columns (numpy's fixed cost
+# per batch is that of about 60 lines read one by one).
+COLUMNS_MIN_LINES = 256
 _NO_HEADROOM = (None,) * 6
 
 
@@ -100,6 +106,10 @@ def _json_values(obj: dict[str, Any]) -> tuple[str, ...]:
         value = obj.get(key)
         out.append("" if value is None else value if isinstance(value, str) else str(value))
     return tuple(out)
+
+
+# (model, status) -> the times, latencies and batch positions of its successful calls.
+_Groups = dict[tuple[str | None, int | None], tuple[list[float], list[float | None], list[int]]]
 
 
 class _Layout:
@@ -153,28 +163,46 @@ class NginxParser(Parser):
 
         The engine's sink takes successes in bulk (`successes`): they need no
         pricing (no tokens) and are never kept whole. A failed call, or any
-        call for a sink without that method, is a `Call`.
+        call for a sink without that method, is a `Call`. In a big batch the
+        plain successful `combined` lines are read all at once (`nginx_columns`)
+        and the per-line path reads the others.
         """
-        sink = self.sink
-        bulk = getattr(sink, "successes", None)
-        groups: dict[tuple[str | None, int | None], tuple[list[float], list[float | None]]] | None = (
-            None if bulk is None else {}
-        )
+        bulk = getattr(self.sink, "successes", None)
+        if bulk is None:
+            self._feed_lines(enumerate(lines), None, {})
+            return
+        groups: _Groups = {}
         latest: dict[str | None, tuple[float, tuple | None, int | None]] = {}
-        by_code: dict[int, tuple[Callable, Callable]] = {}  # the appends of the combined lines' groups
+        columns = _combined_columns(lines) if len(lines) >= COLUMNS_MIN_LINES else None
+        if columns is None:
+            self._feed_lines(enumerate(lines), groups, latest)
+        else:
+            rest = _positions_not_in(columns.index, len(lines))
+            self._feed_lines(zip(rest, [lines[i] for i in rest]), groups, latest)
+        for (model, code), (times, latencies, _) in _with_columns(groups, columns):
+            won = latest.get(model)
+            ratelimit = None
+            if won is not None and won[1] is not None and won[2] == code:
+                ratelimit = (won[0], RateLimit(*won[1]))
+            bulk(self.source, model, code, times, latencies, ratelimit)
+
+    def _feed_lines(self, numbered: Iterable[tuple[int, str]], groups: _Groups | None, latest: dict) -> None:
+        """The per-line path: each line's call goes to `groups` (a success) or out as a `Call`."""
+        sink = self.sink
+        by_code: dict[int, tuple[Callable, Callable, Callable]] = {}  # the appends of the combined lines' groups
         emit = sink.call
         match = _COMBINED.match
         ms_cache = self._ms
         stamps = self._stamps
         source = self.source
-        for line in lines:
+        for position, line in numbered:
             if line.startswith("{"):
                 layout = self._layout
                 values = layout.values(line) if layout is not None and "\\" not in line else None
                 if values is None and (values := self._decode(line)) is None:
                     continue
                 try:
-                    call = self._json_line(values, line, groups, latest)
+                    call = self._json_line(values, line, position, groups, latest)
                 except ValueError as exc:
                     sink.unparsed(str(exc), line)
                     continue
@@ -205,20 +233,14 @@ class NginxParser(Parser):
             if groups is not None and code < 400:
                 append = by_code.get(code)
                 if append is None:
-                    times, latencies = groups.setdefault((None, code), ([], []))
-                    append = by_code[code] = (times.append, latencies.append)
+                    group = groups.setdefault((None, code), ([], [], []))
+                    append = by_code[code] = (group[0].append, group[1].append, group[2].append)
                 append[0](ts)
                 append[1](latency)
+                append[2](position)
                 continue
             method, path = m.group(2, 3)
             emit(Call(ts, source, None, path or None, method, None, code, latency, raw=line))
-        if groups:
-            for (model, code), (times, latencies) in groups.items():
-                won = latest.get(model)
-                ratelimit = None
-                if won is not None and won[1] is not None and won[2] == code:
-                    ratelimit = (won[0], RateLimit(*won[1]))
-                bulk(source, model, code, times, latencies, ratelimit)
 
     def _to_ms(self, seconds: str) -> float:
         """`0.025` seconds as 25.0 ms, remembered: the same few thousand values repeat."""
@@ -266,7 +288,8 @@ class NginxParser(Parser):
         self,
         values: tuple[str, ...],
         line: str,
-        groups: dict[tuple[str | None, int | None], tuple[list[float], list[float | None]]] | None,
+        position: int,
+        groups: _Groups | None,
         latest: dict[str | None, tuple[float, tuple | None, int | None]],
     ) -> Call | None:
         """The line's call, or None once a success is added to `groups`.
@@ -303,11 +326,12 @@ class NginxParser(Parser):
                 if won is None or won[0] <= ts:
                     latest[model] = (ts, headroom if success else None, code)
             if success:
-                columns = groups.get((model, code))
-                if columns is None:
-                    columns = groups[(model, code)] = ([], [])
-                columns[0].append(ts)
-                columns[1].append(latency)
+                group = groups.get((model, code))
+                if group is None:
+                    group = groups[(model, code)] = ([], [], [])
+                group[0].append(ts)
+                group[1].append(latency)
+                group[2].append(position)
                 return None
         if "?" in uri:
             uri = uri.partition("?")[0]
@@ -330,6 +354,50 @@ class NginxParser(Parser):
         if ts is None:
             ts = self._remember_stamp(iso, datetime.fromisoformat(iso).timestamp())
         return ts
+
+
+def _combined_columns(lines: list[str]) -> Successes:
+    """numpy is imported on the first big batch only: small reads start faster without it."""
+    from apimon_tui.formats.nginx_columns import combined_successes
+
+    return combined_successes(lines)
+
+
+def _positions_not_in(taken, count: int) -> list[int]:
+    """The positions in range(count) that are not in the sorted array `taken`."""
+    import numpy as np
+
+    left = np.ones(count, dtype=bool)
+    left[taken] = False
+    return np.flatnonzero(left).tolist()
+
+
+def _with_columns(groups: _Groups, columns: Successes | None) -> list:
+    """`groups` with the successes read as columns added, in the order of their first line.
+
+    A group fed by both paths (a `combined` success the columns left to the
+    per-line path) gets its calls back in line order.
+    """
+    if columns is None or not len(columns.index):
+        return list(groups.items())
+    import numpy as np
+
+    merged = dict(groups)
+    for code in np.unique(columns.status).tolist():
+        pick = columns.status == code
+        positions, times, latencies = columns.index[pick], columns.ts[pick], columns.latency_ms[pick]
+        slow = groups.get((None, code))
+        if slow is not None:
+            positions = np.concatenate([positions, slow[2]])
+            order = np.argsort(positions, kind="stable")
+            positions = positions[order]
+            times = np.concatenate([times, slow[0]])[order]
+            latencies = np.concatenate([latencies, np.array(slow[1], dtype=np.float64)])[order]
+        latency_list = latencies.tolist()
+        if np.isnan(latencies).any():
+            latency_list = [None if v != v else v for v in latency_list]
+        merged[(None, code)] = (times.tolist(), latency_list, positions[:1].tolist())
+    return sorted(merged.items(), key=lambda item: item[1][2][0])
 
 
 def _fallback_latency(upstream_time: str, processing_ms: str) -> float | None:

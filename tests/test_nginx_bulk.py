@@ -257,3 +257,85 @@ def test_each_awkward_variant_reads_as_it_does_alone():
         alone, alone_counts = _read(lines, bulk=True, batch=1)
         assert _figures(together, None) == _figures(alone, None), (old, new)
         assert _counts(together_counts) == _counts(alone_counts), (old, new)
+
+
+_JSON_VARIANTS = [
+    ('"status":"200"', '"status":"-"'), ('"status":"200"', '"status":""'), ('"status":"200"', '"status":"2000"'),
+    ('"status":"200"', '"status":"404"'), ('"status":"200"', '"status":"x00"'), ('"status":"200"', '"status":"099"'),
+    ('"request_time":"0.025"', '"request_time":"-"'), ('"request_time":"0.025"', '"request_time":"0.0250"'),
+    ('"request_time":"0.025"', '"request_time":"1234567.125"'), ('"request_time":"0.025"', '"request_time":"1e3"'),
+    ('"request_time":"0.025"', '"request_time":".025"'), ('"request_time":"0.025"', '"request_time":" 0.025"'),
+    ('"msec":"', '"msec":"-'), ('"msec":"', '"msec":"x'), ('"model":"gpt-4o"', '"model":"-"'), ('"model":"gpt-4o"', '"model":""'),
+    ('"model":"gpt-4o"', '"model":"gpt-4o-mini"'), ('"model":"gpt-4o"', '"model":"' + "m" * 80 + '"'),
+    ('"model":"gpt-4o"', '"model":"mod\u00e8le"'), ('"model":"gpt-4o"', '"model":"gpt\\u002d4o"'),
+    ('"model":"gpt-4o"', '"model":"gpt-4o","extra":"1"'), ('"model":"gpt-4o"', '"modex":"gpt-4o"'),
+    ('"model":"gpt-4o"', '"model":"gpt-4o" '), ('{"msec"', '{ "msec"'), ('"}', '"} '), ('"}', '" }'), ('"}', '"'),
+    ('"rl_remaining_requests":"4999"', '"rl_remaining_requests":""'), ('"rl_remaining_requests":"4999"', '"rl_remaining_requests":"-"'),
+    ('"rl_remaining_requests":"4999"', '"rl_remaining_requests":"lots"'), ('"rl_reset_requests":"12ms"', '"rl_reset_requests":"soon"'),
+]
+
+
+def _json_batch(n: int, seed: int) -> list[str]:
+    """One JSON layout, as one log_format writes it, with an awkward line now and then."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        ts = START + i * rng.choice([0.01, 0.3]) - (rng.uniform(0, 2) if rng.random() < 0.1 else 0)
+        line = json.dumps({
+            "msec": f"{ts:.3f}", "method": "POST", "uri": "/v1/chat/completions", "status": rng.choice(["200", "200", "201", "429"]),
+            "request_time": f"{rng.randrange(5000) / 1000:.3f}", "model": rng.choice(["gpt-4o", "gpt-4o-mini", "-", ""]),
+            "rl_remaining_requests": str(rng.randrange(5000)) if rng.random() < 0.8 else "", "rl_reset_requests": "12ms",
+        }, separators=(",", ":"))
+        if rng.random() < 0.3:
+            old, new = rng.choice(_JSON_VARIANTS)
+            line = line.replace(old, new, 1)
+        if rng.random() < 0.05 and out and out[-1].startswith('{"msec":"'):  # the time of the line before: ties
+            line = line[:9] + out[-1][9:].split('"', 1)[0] + '"' + line[9:].split('"', 1)[1]
+        out.append(line)
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_big_json_batch_read_as_columns_gives_the_figures_of_one_line_at_a_time(seed):
+    from apimon_tui.formats.nginx_columns import json_successes
+
+    lines = _json_batch(3000, seed)
+    keys = list(json.loads(lines[0]))
+    taken = json_successes(lines, keys)
+    assert 1200 < len(taken.index) < 2800 and {None, "gpt-4o", "gpt-4o-mini"} <= set(taken.models)
+    together, together_counts = _read(lines, bulk=True, batch=len(lines))
+    alone, alone_counts = _read(lines, bulk=True, batch=1)
+    assert together.ratelimits and together_counts.unparsed > 0
+    for window in WINDOWS:
+        for flt in (None, CallFilter(model="gpt-4o")):
+            assert _figures(together, window, flt) == _figures(alone, window, flt), (window, flt)
+    assert _counts(together_counts) == _counts(alone_counts)
+
+
+def test_each_awkward_json_variant_reads_as_it_does_alone():
+    plain = json.dumps({"msec": f"{START:.3f}", "status": "200", "request_time": "0.025", "model": "gpt-4o",
+                        "rl_remaining_requests": "4999", "rl_reset_requests": "12ms"}, separators=(",", ":"))
+    for old, new in _JSON_VARIANTS:
+        assert old in plain, old
+        lines = [plain] * 300
+        lines[150] = plain.replace(old, new, 1)
+        lines[151] = lines[150]  # and as the newest line with headroom
+        lines[151] = lines[151].replace(f'"{START:.3f}"', f'"{START + 5:.3f}"')
+        together, together_counts = _read(lines, bulk=True, batch=300)
+        alone, alone_counts = _read(lines, bulk=True, batch=1)
+        assert _figures(together, None) == _figures(alone, None), (old, new)
+        assert _counts(together_counts) == _counts(alone_counts), (old, new)
+
+
+@pytest.mark.parametrize("late_shape", ["plain", "read line by line"])
+def test_of_two_lines_at_the_newest_time_the_later_ones_headroom_wins(late_shape):
+    def line(ms: float, remaining: int, request_time: str = "0.025") -> str:
+        return json.dumps({"msec": f"{ms:.3f}", "status": "200", "request_time": request_time, "model": "gpt-4o",
+                           "rl_remaining_requests": str(remaining)}, separators=(",", ":"))
+
+    lines = [line(START + i * 0.01, 4000 + i) for i in range(298)]
+    lines += [line(START + 9, 11), line(START + 9, 22, "0.025" if late_shape == "plain" else "-")]
+    for batch in (len(lines), 1):
+        store = _read(lines, bulk=True, batch=batch)[0]
+        assert store.ratelimits["gpt-4o"].ratelimit.remaining_requests == 22, batch
+        assert store.ratelimits["gpt-4o"].ts == START + 9

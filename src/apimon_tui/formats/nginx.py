@@ -66,8 +66,10 @@ _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 _CACHE_LIMIT = 50_000
 # From this many lines a batch is worth reading as columns (numpy's fixed cost
-# per batch is that of about 60 lines read one by one).
+# per batch is that of about 60 lines read one by one); bigger batches are
+# read in parts of about COLUMNS_PART_BYTES, whose arrays stay in the cache.
 COLUMNS_MIN_LINES = 256
+COLUMNS_PART_BYTES = 1024 * 1024
 _NO_HEADROOM = (None,) * 6
 
 
@@ -110,6 +112,9 @@ def _json_values(obj: dict[str, Any]) -> tuple[str, ...]:
 
 # (model, status) -> the times, latencies and batch positions of its successful calls.
 _Groups = dict[tuple[str | None, int | None], tuple[list[float], list[float | None], list[int]]]
+# model -> time, position, headroom (None when the line went out as a `Call`) and status
+# of its newest line with rate-limit headroom.
+_Latest = dict[str | None, tuple[float, int, tuple | None, int | None]]
 
 
 class _Layout:
@@ -136,6 +141,15 @@ class _Layout:
         if obj and all(type(v) is str for v in obj.values()):
             return cls(list(obj))
         return None
+
+    @classmethod
+    def learn_from(cls, line: str) -> _Layout | None:
+        """The layout of one line, if it is an nginx JSON record."""
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            return None
+        return cls.learn(obj) if isinstance(obj, dict) and "status" in obj else None
 
     def values(self, line: str) -> tuple[str, ...] | None:
         parts = line.split('"')
@@ -171,9 +185,14 @@ class NginxParser(Parser):
         if bulk is None:
             self._feed_lines(enumerate(lines), None, {})
             return
+        part = max(COLUMNS_MIN_LINES, COLUMNS_PART_BYTES // (len(lines[0]) + 1)) if lines else 0
+        if len(lines) > part:
+            for start in range(0, len(lines), part):
+                self.feed_many(lines[start:start + part])
+            return
         groups: _Groups = {}
-        latest: dict[str | None, tuple[float, tuple | None, int | None]] = {}
-        columns = _combined_columns(lines) if len(lines) >= COLUMNS_MIN_LINES else None
+        latest: _Latest = {}
+        columns = self._columns(lines, latest) if len(lines) >= COLUMNS_MIN_LINES else None
         if columns is None:
             self._feed_lines(enumerate(lines), groups, latest)
         else:
@@ -182,9 +201,48 @@ class NginxParser(Parser):
         for (model, code), (times, latencies, _) in _with_columns(groups, columns):
             won = latest.get(model)
             ratelimit = None
-            if won is not None and won[1] is not None and won[2] == code:
-                ratelimit = (won[0], RateLimit(*won[1]))
+            if won is not None and won[2] is not None and won[3] == code:
+                ratelimit = (won[0], RateLimit(*won[2]))
             bulk(self.source, model, code, times, latencies, ratelimit)
+
+    def _columns(self, lines: list[str], latest: _Latest) -> Successes | None:
+        """The successes of a big batch read as columns, by the layout of its first line.
+
+        JSON lines are read by the learned key order (learned here from the
+        first line when none is known yet); the latest headroom among the
+        successes taken goes into `latest`.
+        """
+        from apimon_tui import heap
+        from apimon_tui.formats import nginx_columns
+
+        heap.keep_freed_blocks()
+        if not lines[0].startswith("{"):
+            return nginx_columns.combined_successes(lines)
+        layout = self._layout or _Layout.learn_from(lines[0])
+        if layout is None:
+            return None
+        self._layout = layout
+        columns = nginx_columns.json_successes(lines, layout.keys)
+        if columns.headroom is not None and columns.headroom.any():
+            self._note_latest_headroom(lines, layout, columns, latest)
+        return columns
+
+    def _note_latest_headroom(self, lines: list[str], layout: _Layout, columns: Successes, latest: _Latest) -> None:
+        """Per model, the newest of the successes taken with rate-limit headroom (see `_json_line`)."""
+        import numpy as np
+
+        with_headroom = np.flatnonzero(columns.headroom)
+        models = np.zeros(len(with_headroom), dtype=np.int64) if columns.model is None else columns.model[with_headroom]
+        for model_index in np.unique(models).tolist():
+            rows = with_headroom[models == model_index]
+            model = columns.models[model_index] if columns.models else None
+            # Newest first; among equal times the later line, as reading line by line would keep.
+            for row in rows[np.lexsort((columns.index[rows], columns.ts[rows]))[::-1]].tolist():
+                position = int(columns.index[row])
+                headroom = self._headroom(layout.values(lines[position]))
+                if headroom is not None:
+                    latest[model] = (float(columns.ts[row]), position, headroom, int(columns.status[row]))
+                    break
 
     def _feed_lines(self, numbered: Iterable[tuple[int, str]], groups: _Groups | None, latest: dict) -> None:
         """The per-line path: each line's call goes to `groups` (a success) or out as a `Call`."""
@@ -290,13 +348,14 @@ class NginxParser(Parser):
         line: str,
         position: int,
         groups: _Groups | None,
-        latest: dict[str | None, tuple[float, tuple | None, int | None]],
+        latest: _Latest,
     ) -> Call | None:
         """The line's call, or None once a success is added to `groups`.
 
-        `latest` keeps, per model, the newest line with rate-limit headroom:
-        its time, its headroom when it is a success in `groups` (None when it
-        went out as a `Call`, which carries its own), and its status.
+        `latest` keeps, per model, the newest line with rate-limit headroom
+        (the later line among equal times): its time, its position, its
+        headroom when it is a success in `groups` (None when it went out as a
+        `Call`, which carries its own), and its status.
         """
         (msec, iso, method, uri, status, rtime, upstream_time, processing_ms, openai_id, nginx_id,
          model, rl_limit_req, rl_rem_req, rl_limit_tok, rl_rem_tok, rl_reset_req, rl_reset_tok) = values
@@ -311,20 +370,15 @@ class NginxParser(Parser):
             latency = _fallback_latency(upstream_time, processing_ms)
         headroom = None
         if rl_rem_req or rl_rem_tok or rl_reset_req or rl_reset_tok or rl_limit_req or rl_limit_tok:
-            resets = self._resets
-            reset_req = resets[rl_reset_req] if rl_reset_req in resets else self._reset(rl_reset_req)
-            reset_tok = resets[rl_reset_tok] if rl_reset_tok in resets else self._reset(rl_reset_tok)
-            headroom = (_int(rl_limit_req), _int(rl_rem_req), _int(rl_limit_tok), _int(rl_rem_tok), reset_req, reset_tok)
-            if headroom == _NO_HEADROOM:
-                headroom = None
+            headroom = self._headroom(values)
         ts = float(msec) if msec and msec != "-" else self._iso_time(iso)
         model = model if model and model != "-" else None
         if groups is not None:
             success = code is None or code < 400
             if headroom is not None:
                 won = latest.get(model)
-                if won is None or won[0] <= ts:
-                    latest[model] = (ts, headroom if success else None, code)
+                if won is None or (won[0], won[1]) <= (ts, position):
+                    latest[model] = (ts, position, headroom if success else None, code)
             if success:
                 group = groups.get((model, code))
                 if group is None:
@@ -346,6 +400,15 @@ class NginxParser(Parser):
             ratelimit=None if headroom is None else RateLimit(*headroom), raw=line,
         )
 
+    def _headroom(self, values: tuple[str, ...]) -> tuple | None:
+        """The rate-limit figures of a line's values, or None when none of them reads."""
+        rl_limit_req, rl_rem_req, rl_limit_tok, rl_rem_tok, rl_reset_req, rl_reset_tok = values[-6:]
+        resets = self._resets
+        reset_req = resets[rl_reset_req] if rl_reset_req in resets else self._reset(rl_reset_req)
+        reset_tok = resets[rl_reset_tok] if rl_reset_tok in resets else self._reset(rl_reset_tok)
+        headroom = (_int(rl_limit_req), _int(rl_rem_req), _int(rl_limit_tok), _int(rl_rem_tok), reset_req, reset_tok)
+        return None if headroom == _NO_HEADROOM else headroom
+
     def _iso_time(self, iso: str) -> float:
         """`$time_iso8601` as epoch seconds."""
         if not iso or iso == "-":
@@ -354,13 +417,6 @@ class NginxParser(Parser):
         if ts is None:
             ts = self._remember_stamp(iso, datetime.fromisoformat(iso).timestamp())
         return ts
-
-
-def _combined_columns(lines: list[str]) -> Successes:
-    """numpy is imported on the first big batch only: small reads start faster without it."""
-    from apimon_tui.formats.nginx_columns import combined_successes
-
-    return combined_successes(lines)
 
 
 def _positions_not_in(taken, count: int) -> list[int]:
@@ -375,18 +431,21 @@ def _positions_not_in(taken, count: int) -> list[int]:
 def _with_columns(groups: _Groups, columns: Successes | None) -> list:
     """`groups` with the successes read as columns added, in the order of their first line.
 
-    A group fed by both paths (a `combined` success the columns left to the
-    per-line path) gets its calls back in line order.
+    A group fed by both paths (a success the columns left to the per-line
+    path) gets its calls back in line order.
     """
     if columns is None or not len(columns.index):
         return list(groups.items())
     import numpy as np
 
     merged = dict(groups)
-    for code in np.unique(columns.status).tolist():
-        pick = columns.status == code
+    keys = columns.status if columns.model is None else columns.model * 1000 + columns.status
+    for key in np.unique(keys).tolist():
+        pick = keys == key
+        model = columns.models[key // 1000] if columns.model is not None else None
+        code = key % 1000
         positions, times, latencies = columns.index[pick], columns.ts[pick], columns.latency_ms[pick]
-        slow = groups.get((None, code))
+        slow = groups.get((model, code))
         if slow is not None:
             positions = np.concatenate([positions, slow[2]])
             order = np.argsort(positions, kind="stable")
@@ -396,7 +455,7 @@ def _with_columns(groups: _Groups, columns: Successes | None) -> list:
         latency_list = latencies.tolist()
         if np.isnan(latencies).any():
             latency_list = [None if v != v else v for v in latency_list]
-        merged[(None, code)] = (times.tolist(), latency_list, positions[:1].tolist())
+        merged[(model, code)] = (times.tolist(), latency_list, positions[:1].tolist())
     return sorted(merged.items(), key=lambda item: item[1][2][0])
 
 

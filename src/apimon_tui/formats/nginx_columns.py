@@ -14,13 +14,17 @@ figures never depend on which path read a line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-QUOTE, SPACE, NEWLINE, ZERO = ord('"'), ord(" "), ord("\n"), ord("0")
+QUOTE, SPACE, NEWLINE, ZERO, BACKSLASH = ord('"'), ord(" "), ord("\n"), ord("0"), ord("\\")
 STAMP_LEN = 26                      # 26/Nov/2026:23:26:19 +0000
 MAX_SECONDS_DIGITS = 6              # $request_time up to 999999.999 s
+MAX_EPOCH_DIGITS = 12               # $msec up to the year 33658
+MAX_MODEL_BYTES = 64                # longer model names are read line by line
+HEADROOM_KEYS = ("rl_limit_requests", "rl_remaining_requests", "rl_limit_tokens", "rl_remaining_tokens",
+                 "rl_reset_requests", "rl_reset_tokens")
 _MONTH_CODES = np.array(
     [int.from_bytes(m.encode(), "big") for m in
      ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")]
@@ -37,6 +41,9 @@ class Successes:
     ts: np.ndarray          # epoch seconds (float64)
     status: np.ndarray      # HTTP status (int64), all below 400
     latency_ms: np.ndarray  # float64, NaN for a line without $request_time
+    model: np.ndarray | None = None  # per call, an index into `models` (None: no model at all)
+    models: list[str | None] = field(default_factory=list)
+    headroom: np.ndarray | None = None  # per call, whether it has a rate-limit value (None: no such keys)
 
 
 _NONE = Successes(*(np.empty(0, dtype) for dtype in (np.int64, np.float64, np.int64, np.float64)))
@@ -45,29 +52,50 @@ _NONE = Successes(*(np.empty(0, dtype) for dtype in (np.int64, np.float64, np.in
 class _Buffer:
     """The lines of a batch as one byte buffer, with where each line starts and ends."""
 
-    __slots__ = ("bytes", "starts", "ends", "_rows")
+    __slots__ = ("bytes", "starts", "ends", "_data", "_words")
 
     def __init__(self, lines: list[str]) -> None:
         data = ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
         # Padding, so that fixed-width reads past the last line stay in the buffer.
-        self.bytes = np.frombuffer(data + bytes(64), dtype=np.uint8)
-        self.ends = np.flatnonzero(self.bytes[: len(data)] == NEWLINE)
+        self._data = padded = data + bytes(64)
+        self.bytes = np.frombuffer(padded, dtype=np.uint8)
+        # The 8 bytes from each offset, read as one little-endian word (overlapping, no copy):
+        # gathering a window then takes one index per 8 bytes instead of one per byte.
+        self._words = np.ndarray((len(padded) - 7,), dtype="<u8", buffer=padded, strides=(1,))
+        if len(data) == sum(map(len, lines)) + len(lines):
+            # ASCII only (the usual case): the lengths of the strings are those of their bytes.
+            self.ends = np.cumsum(np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) + 1) - 1
+        else:
+            self.ends = np.flatnonzero(self.bytes[: len(data)] == NEWLINE)
         self.starts = np.empty_like(self.ends)
         self.starts[0] = 0
         self.starts[1:] = self.ends[:-1] + 1
-        self._rows: dict[int, np.ndarray] = {}
 
     def positions(self, byte: int) -> np.ndarray:
+        """Where `byte` occurs, in order."""
+        if self._data.find(byte) < 0:
+            return np.empty(0, dtype=np.int64)
         return np.flatnonzero(self.bytes == byte)
 
     def window(self, at: np.ndarray, width: int) -> np.ndarray:
         """`width` bytes from each offset in `at`, one row each (a copy)."""
-        rows = self._rows.get(width)
-        if rows is None:
-            # Row i of this view is bytes[i:i + width], without a copy: gathering rows
-            # takes one index per row instead of one per byte.
-            rows = self._rows[width] = np.lib.stride_tricks.sliding_window_view(self.bytes, width)
-        return rows[at]
+        words = (width + 7) // 8
+        gathered = self._words[at[:, None] + np.arange(0, 8 * words, 8)]
+        return gathered.view(np.uint8).reshape(len(at), 8 * words)[:, :width]
+
+    def are_texts(self, starts: np.ndarray, ends: np.ndarray, texts: list[bytes]) -> np.ndarray:
+        """Whether, in each row, the bytes in [starts[:, i], ends[:, i]) are exactly texts[i], for every i."""
+        ok = (ends - starts == np.array([len(t) for t in texts])).all(axis=1)
+        column, offset, mask, expected = [], [], [], []
+        for i, text in enumerate(texts):
+            for at in range(0, len(text), 8):
+                chunk = text[at:at + 8]
+                column.append(i)
+                offset.append(at)
+                mask.append((1 << (8 * len(chunk))) - 1)
+                expected.append(int.from_bytes(chunk, "little"))
+        words = self._words[starts[:, column] + np.array(offset)]
+        return ok & ((words & np.array(mask, dtype=np.uint64)) == np.array(expected, dtype=np.uint64)).all(axis=1)
 
 
 def _digits(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,6 +162,24 @@ def _convert_local_times(stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return seconds.astype(np.float64), ok
 
 
+def _decimal_millis(window: np.ndarray, length: np.ndarray, max_whole: int) -> tuple[np.ndarray, np.ndarray]:
+    """`<digits>.<3 digits>` texts (nginx's seconds to the ms) as integer ms, and which are of that shape.
+
+    `window` holds each text from its first byte, `length` its length; an
+    integer count of ms divided by 1000 is exactly the `float()` of the text.
+    """
+    values, is_digit = _digits(window)
+    columns = np.arange(window.shape[1])
+    dot = length - 4
+    digit = (columns < length[:, None]) & (columns != dot[:, None])
+    ok = (length >= 5) & (length <= max_whole + 4) & (is_digit | ~digit).all(axis=1)
+    ok &= window[np.arange(len(window)), np.clip(dot, 0, window.shape[1] - 1)] == ord(".")
+    millis = np.zeros(len(window), dtype=np.int64)
+    for column in range(min(window.shape[1], max_whole + 4)):
+        millis = np.where(digit[:, column], millis * 10 + values[:, column], millis)
+    return millis, ok
+
+
 def _request_times(after: np.ndarray, at_end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`$request_time` after the user agent's closing quote, in ms, and which lines are read.
 
@@ -141,21 +187,11 @@ def _request_times(after: np.ndarray, at_end: np.ndarray) -> tuple[np.ndarray, n
     at all (a `combined` line without timings: NaN). Other shapes, which
     the per-line regex reads its own way, are left to it.
     """
-    width = MAX_SECONDS_DIGITS + 6
-    values, is_digit = _digits(after[:, :width])
-    # Length of the run of digits after the space (argmin finds the first non-digit).
-    whole = np.argmin(is_digit[:, 1:], axis=1)
-    rows = np.arange(len(after))
-    ok = (after[:, 0] == SPACE) & (whole >= 1) & (whole <= MAX_SECONDS_DIGITS)
-    ok &= after[rows, 1 + np.minimum(whole, width - 6)] == ord(".")
-    frac_at = 2 + np.minimum(whole, width - 6)
-    ok &= is_digit[rows, frac_at] & is_digit[rows, frac_at + 1] & is_digit[rows, frac_at + 2]
-    ok &= ~is_digit[rows, frac_at + 3]
-    powers = 10 ** np.maximum(whole[:, None] - 1 - np.arange(MAX_SECONDS_DIGITS), 0)
-    in_whole = np.arange(MAX_SECONDS_DIGITS) < whole[:, None]
-    seconds = (values[:, 1:1 + MAX_SECONDS_DIGITS] * powers * in_whole).sum(axis=1)
-    millis = values[rows, frac_at] * 100 + values[rows, frac_at + 1] * 10 + values[rows, frac_at + 2]
-    latency = (seconds * 1000 + millis).astype(np.float64)
+    is_digit = _digits(after)[1]
+    length = np.argmin(is_digit[:, 1:], axis=1) + 4  # the run of digits (argmin: the first non-digit), `.`, 3 digits
+    millis, ok = _decimal_millis(after[:, 1:], length, MAX_SECONDS_DIGITS)
+    ok &= (after[:, 0] == SPACE) & ~is_digit[np.arange(len(after)), np.minimum(length + 1, after.shape[1] - 1)]
+    latency = millis.astype(np.float64)
     latency[at_end] = np.nan
     return latency, ok | at_end
 
@@ -199,7 +235,7 @@ def combined_successes(lines: list[str]) -> Successes:
     ok &= (data[q1 + 1] == SPACE) & (data[q1 + 5] == SPACE) & (q2 >= q1 + 8) & (data[q2 - 1] == SPACE)
     ok &= _spaces_between(spaces, q1, q2) == 3
     ok &= (data[q3 + 1] == SPACE) & (q4 == q3 + 2)
-    latency, timing_ok = _request_times(buf.window(q5 + 1, MAX_SECONDS_DIGITS + 6), q5 + 1 == end)
+    latency, timing_ok = _request_times(buf.window(q5 + 1, MAX_SECONDS_DIGITS + 7), q5 + 1 == end)
     ok &= timing_ok
     taken = np.flatnonzero(ok)
     return Successes(six[taken], ts[taken], status[taken], latency[taken])
@@ -210,3 +246,84 @@ def _no_double_space(data: np.ndarray, spaces: np.ndarray, low: np.ndarray, high
     first = np.minimum(np.searchsorted(spaces, low), len(spaces) - 1)
     second = np.minimum(first + 1, len(spaces) - 1)
     return spaces[second] - spaces[first] > 1
+
+
+def json_successes(lines: list[str], keys: list[str]) -> Successes:
+    """The successful calls among JSON lines of the layout `keys` (in order) that this reader vouches for.
+
+    The layout is nginx's `escape=json` log_format with every value a string:
+    a line with no backslash then has exactly four quotes per key, its keys
+    and values sit between known quotes, and it ends with `"}` (the checks of
+    `nginx._Layout`). Taken: lines with `msec`, a 2xx/3xx `status` and a
+    `request_time` in nginx's own shapes; the rest is read line by line.
+    """
+    wanted = {key: i for i, key in enumerate(keys)}
+    if not {"msec", "status", "request_time"} <= wanted.keys():
+        return _NONE
+    buf = _Buffer(lines)
+    quotes = buf.positions(QUOTE)
+    first = np.searchsorted(quotes, buf.starts)
+    count = np.searchsorted(quotes, buf.ends) - first
+    slashes = buf.positions(BACKSLASH)
+    plain = np.searchsorted(slashes, buf.ends) == np.searchsorted(slashes, buf.starts)
+    data = buf.bytes
+    ok = (count == 4 * len(keys)) & plain & (data[buf.starts] == ord("{")) & (data[buf.ends - 1] == ord("}"))
+    rows = np.flatnonzero(ok)
+    if not len(rows):
+        return _NONE
+    first, end = first[rows], buf.ends[rows]
+    ok = quotes[first + 4 * len(keys) - 1] == end - 2
+    key_quotes = first[:, None] + 4 * np.arange(len(keys))
+    ok &= buf.are_texts(quotes[key_quotes] + 1, quotes[key_quotes + 1], [key.encode() for key in keys])
+
+    def value(key: str) -> tuple[np.ndarray, np.ndarray]:
+        """Where the key's value starts in the buffer, and its length."""
+        at = first + 4 * wanted[key] + 2
+        return quotes[at] + 1, quotes[at + 1] - quotes[at] - 1
+
+    at, length = value("status")
+    status_values, status_digits = _digits(buf.window(at, 3))
+    status = _number(status_values, slice(0, 3))
+    ok &= (length == 3) & status_digits.all(axis=1) & (status >= 100) & (status < 400)
+    at, length = value("msec")
+    msec, msec_ok = _decimal_millis(buf.window(at, MAX_EPOCH_DIGITS + 4), length, MAX_EPOCH_DIGITS)
+    at, length = value("request_time")
+    latency, latency_ok = _decimal_millis(buf.window(at, MAX_SECONDS_DIGITS + 4), length, MAX_SECONDS_DIGITS)
+    ok &= msec_ok & latency_ok
+    model = models = None
+    if "model" in wanted:
+        at, length = value("model")
+        ok &= length <= MAX_MODEL_BYTES
+        model, models = _texts(buf, at, np.minimum(length, MAX_MODEL_BYTES))
+    headroom = None
+    if any(key in wanted for key in HEADROOM_KEYS):
+        headroom = np.zeros(len(rows), dtype=bool)
+        for key in HEADROOM_KEYS:
+            if key in wanted:
+                headroom |= value(key)[1] > 0
+    taken = np.flatnonzero(ok)
+    names: list[str | None] = []
+    if model is not None:
+        # `""` and `-` both mean no model: one index for both.
+        names = [None if m in ("", "-") else m for m in models]
+        first_of: dict[str | None, int] = {}
+        model = np.array([first_of.setdefault(name, i) for i, name in enumerate(names)])[model[taken]]
+    return Successes(
+        rows[taken], msec[taken] / 1000.0, status[taken], latency[taken].astype(np.float64),
+        model, names, None if headroom is None else headroom[taken],
+    )
+
+
+def _texts(buf: _Buffer, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The texts in [start, start + length) as indexes into the list of distinct ones.
+
+    Each row is its length byte then its bytes, zeroed past the end, so
+    rows are equal exactly when the texts are.
+    """
+    window = buf.window(start, MAX_MODEL_BYTES)
+    keyed = np.zeros((len(start), MAX_MODEL_BYTES + 1), dtype=np.uint8)
+    keyed[:, 0] = length
+    keyed[:, 1:] = np.where(np.arange(MAX_MODEL_BYTES) < length[:, None], window, 0)
+    distinct, index = np.unique(keyed.view(np.dtype((np.void, MAX_MODEL_BYTES + 1))).ravel(), return_inverse=True)
+    texts = [row[1:1 + row[0]].decode("utf-8", "surrogatepass") for row in distinct.tolist()]
+    return index.ravel(), texts

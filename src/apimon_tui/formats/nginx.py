@@ -17,14 +17,17 @@ Latency is `$request_time` (what the client waited); failing that, the sum of
 the measured upstream attempts, then the `openai-processing-ms` header. nginx
 does not see the model unless the log_format has a `model` key.
 
-Speed matters here (a busy proxy writes hundreds of thousands of lines): the
-combined layout is one precompiled regex; a JSON line is split on `"` and read
-by the key order learned from the last line `json.loads` decoded (lines with
-escapes, another key order or a broken end go through `json.loads`); time
-stamps, latencies, resets and status codes are converted once per distinct text.
-Successful calls reach the engine's sink as columns of times and latencies per
-(model, status), not as a `Call` each (`MetricsStore.add_successes`): only the
-failed ones are kept whole, for drill-down.
+Speed matters here (a busy proxy writes hundreds of thousands of lines). In
+a batch of a few hundred lines or more, the plain successful calls of either
+layout are read all at once as columns (`nginx_columns`, with numpy). Line by
+line, the combined layout is one precompiled regex; a JSON line is split on
+`"` and read by the key order learned from the last line `json.loads` decoded
+(lines with escapes, another key order or a broken end go through
+`json.loads`); time stamps, latencies, resets and status codes are converted
+once per distinct text. Successful calls reach the engine's sink as columns of
+times and latencies per (model, status), not as a `Call` each
+(`MetricsStore.add_successes`): only the failed ones are kept whole, for
+drill-down.
 """
 
 from __future__ import annotations
@@ -178,8 +181,8 @@ class NginxParser(Parser):
         The engine's sink takes successes in bulk (`successes`): they need no
         pricing (no tokens) and are never kept whole. A failed call, or any
         call for a sink without that method, is a `Call`. In a big batch the
-        plain successful `combined` lines are read all at once (`nginx_columns`)
-        and the per-line path reads the others.
+        plain successful lines are read all at once (`nginx_columns`) and the
+        per-line path reads the others.
         """
         bulk = getattr(self.sink, "successes", None)
         if bulk is None:

@@ -34,6 +34,7 @@ async def test_main_screen_figures_agree_with_report(tmp_path):
         assert f"p95 {p95:.0f} ms" in text
         models = {r[0]: r for r in rows(app, "#models-table")}
         assert models["gpt-4o"][1] == f"{report['models']['gpt-4o']['calls']:,}"
+        await pilot.press("e", "ctrl+end")  # the feed holds every row once browsed
         failed = rows(app, "#error-rows")
         assert len(failed) == report["errors"]
         assert failed[0][4] > failed[-1][4]  # newest first (request ids grow with time)
@@ -56,6 +57,33 @@ async def test_the_feed_stays_newest_first_and_keeps_the_cursor_through_small_an
             shown = [r[4] for r in rows(app, "#error-rows")]
             assert shown == sorted(shown, reverse=True) and len(shown) == first + new
             assert shown[table.cursor_row] == chosen
+
+
+async def test_a_feed_nobody_browses_holds_the_rows_it_shows_and_every_row_once_focused(tmp_path):
+    from apimon_tui.tui.widgets.errors import ROWS_BEYOND_VIEW
+
+    calls = [Call(ts=T0 - 200 + i, model="gpt-4o", status=429, latency_ms=5.0, request_id=f"req_{i:03d}") for i in range(150)]
+    app = make_app(tmp_path, calls)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.screen_stack[0].query_one("#error-rows", DataTable)
+        shown = [r[4] for r in rows(app, "#error-rows")]
+        assert table.size.height < len(shown) <= table.size.height + ROWS_BEYOND_VIEW
+        assert shown == [f"req_{i:03d}" for i in range(149, 149 - len(shown), -1)]  # the newest
+        await pilot.press("e")  # focused, but still on the newest row
+        await pilot.pause()
+        assert len(rows(app, "#error-rows")) == len(shown)
+        await pilot.press("ctrl+end")
+        assert [r[4] for r in rows(app, "#error-rows")] == [f"req_{i:03d}" for i in range(149, -1, -1)]
+        assert rows(app, "#error-rows")[table.cursor_row][4] == "req_000"
+        await pilot.press("ctrl+home")
+        await pilot.pause()
+        app.store.add_many([Call(ts=T0 - 10, model="gpt-4o", status=500, latency_ms=5.0, request_id="req_new")])
+        app.tick()
+        await pilot.pause()
+        assert table.row_count < 150 and rows(app, "#error-rows")[0][4] == "req_new"  # back on the newest rows
+        await pilot.press("pagedown")
+        assert table.cursor_row > table.size.height - 3 and table.row_count == 151
 
 
 async def test_alert_area_shows_the_active_alerts(tmp_path):

@@ -2,13 +2,18 @@
 
 Both views are `DataTable`s updated by row key: a tick adds the rows of new
 failed calls, removes the ones that left the window or the bound, and updates
-changed group cells; nothing is rebuilt whole. Cells are `rich.text.Text`, so
-log text is never read as markup.
+changed group cells; nothing is rebuilt whole. Until the feed is browsed it
+holds only the rows that fit, newest first: under a flood of failures every
+row changes each refresh, and rows nobody sees are not worth updating. Cells
+are `rich.text.Text`, so log text is never read as markup.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -21,7 +26,8 @@ from apimon_tui.store import Snapshot
 from apimon_tui.store.metrics import ErrorGroup
 from apimon_tui.tui import fmt
 
-MAX_ROWS = 200
+MAX_ROWS = 200           # rows while the feed is browsed
+ROWS_BEYOND_VIEW = 4     # rows kept below the visible ones otherwise
 MESSAGE_CHARS = 36
 
 
@@ -34,8 +40,39 @@ class Stamp(Text):
 
 
 class FeedTable(DataTable):
+    """The feed's table: it tells the feed before the cursor or the view leaves the newest rows."""
+
     BINDINGS = [Binding("enter", "select_cursor", "Open", id="open_detail",
                         tooltip="open the failed call (or the group's newest) in detail")]
+
+    def __init__(self, *args, before_browsing: Callable[[], None] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._before_browsing = before_browsing
+
+    @property
+    def browsed(self) -> bool:
+        """Whether the user has moved off the newest rows (by cursor or by scrolling)."""
+        return self.cursor_row > 0 or self.scroll_y > 0
+
+    def _browse(self) -> None:
+        if not self.browsed and self._before_browsing is not None:
+            self._before_browsing()
+
+    def action_cursor_down(self) -> None:
+        self._browse()
+        super().action_cursor_down()
+
+    def action_page_down(self) -> None:
+        self._browse()
+        super().action_page_down()
+
+    def action_scroll_bottom(self) -> None:
+        self._browse()
+        super().action_scroll_bottom()
+
+    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self._browse()
+        super()._on_mouse_scroll_down(event)
 
 
 class ErrorFeed(Vertical, can_focus=False):
@@ -64,13 +101,14 @@ class ErrorFeed(Vertical, can_focus=False):
         self.groups: dict[str, ErrorGroup] = {}
         self.newest_of_group: dict[str, Call] = {}
         self._group_cells: dict[str, tuple] = {}
+        self._shown: tuple[Snapshot, str] | None = None
 
     @property
     def grouped(self) -> bool:
         return self.has_class("-grouped")
 
     def compose(self) -> ComposeResult:
-        rows = FeedTable(id="error-rows", cursor_type="row", zebra_stripes=True)
+        rows = FeedTable(id="error-rows", cursor_type="row", zebra_stripes=True, before_browsing=self._before_browsing)
         rows.add_column("time", key="time")
         for name in ("status", "model", "code", "request id", "message"):
             rows.add_column(name, key=name)
@@ -94,11 +132,38 @@ class ErrorFeed(Vertical, can_focus=False):
         self.table.focus()
 
     def show(self, snap: Snapshot, window_label: str) -> None:
+        self._shown = (snap, window_label)
         self.border_title = f"Errors · {window_label}"
         self.border_subtitle = f"{snap.total.errors:,} failed · {len(snap.groups)} groups · g: {'calls' if self.grouped else 'grouped'}"
         with self.app.batch_update():
-            self._show_rows(snap.failed[:MAX_ROWS])
+            self._show_rows(snap.failed[:self._row_limit()])
             self._show_groups(snap)
+
+    def _row_limit(self) -> int:
+        """All MAX_ROWS rows once the feed is browsed; until then about as many as are seen.
+
+        Under a flood every row changes each refresh, and each costs cell
+        updates: a feed that shows only its newest rows keeps only those.
+        """
+        table = self.query_one("#error-rows", FeedTable)
+        if table.browsed:
+            return MAX_ROWS
+        if not table.size.height:  # not laid out yet: again once it is
+            self.call_after_refresh(self.show_again)
+            return MAX_ROWS
+        return min(MAX_ROWS, table.size.height + ROWS_BEYOND_VIEW)
+
+    def show_again(self) -> None:
+        """The last snapshot again, when what fits has changed."""
+        if self._shown is not None:
+            self.show(*self._shown)
+
+    on_resize = show_again  # as many rows as now fit
+
+    def _before_browsing(self) -> None:
+        """Every row, before the cursor or the view leaves the newest ones."""
+        if self._shown is not None:
+            self._show_rows(self._shown[0].failed[:MAX_ROWS])
 
     def _show_rows(self, failed: list[Call]) -> None:
         """Rows are slots: a slot whose call left the window takes a new call's cells.
@@ -106,13 +171,15 @@ class ErrorFeed(Vertical, can_focus=False):
         Reusing slots keeps the row count, so a busy feed costs cell updates and
         a sort, not a relayout of the screen (which adding and removing rows is).
         """
-        table = self.query_one("#error-rows", DataTable)
+        table = self.query_one("#error-rows", FeedTable)
         wanted = {_call_key(c): c for c in failed}
         free = [slot for slot, key in self._slot_key.items() if key not in wanted]
         added = [(k, c) for k, c in wanted.items() if k not in self._slot_of]
         if not free and not added:
             return
-        kept = self.calls.get(_highlighted(table) or "")
+        # A cursor on the newest row stays there, following the feed like `tail -f`;
+        # one moved down stays on its call.
+        kept = self.calls.get(_highlighted(table) or "") if table.browsed else None
         for slot in free:
             del self._slot_of[self._slot_key.pop(slot)], self.calls[slot]
         for key, call in added:

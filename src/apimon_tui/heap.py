@@ -16,8 +16,8 @@ import functools
 
 M_TRIM_THRESHOLD = -1  # <malloc.h>
 M_MMAP_THRESHOLD = -3
-MMAP_BYTES = 32 * 1024 * 1024   # blocks below this come from the heap, not a fresh mapping
-TRIM_BYTES = 64 * 1024 * 1024   # free memory kept at the top of the heap before it is returned
+MMAP_BYTES = 8 * 1024 * 1024    # blocks below this come from the heap, not a fresh mapping
+TRIM_BYTES = 16 * 1024 * 1024   # free memory kept at the top of the heap before it is returned
 
 
 @functools.cache
@@ -29,3 +29,4 @@ def keep_freed_blocks() -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_BYTES))
+

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-QUOTE, SPACE, NEWLINE, ZERO, BACKSLASH = ord('"'), ord(" "), ord("\n"), ord("0"), ord("\\")
+QUOTE, SPACE, ZERO, BACKSLASH = ord('"'), ord(" "), ord("0"), ord("\\")
 STAMP_LEN = 26                      # 26/Nov/2026:23:26:19 +0000
 MAX_SECONDS_DIGITS = 6              # $request_time up to 999999.999 s
 MAX_EPOCH_DIGITS = 12               # $msec up to the year 33658
@@ -47,6 +47,7 @@ class Successes:
     headroom: np.ndarray | None = None  # per call, whether it has a rate-limit value (None: no such keys)
 
 
+_PADDING = "\0" * 64
 _NONE = Successes(*(np.empty(0, dtype) for dtype in (np.int64, np.float64, np.int64, np.float64)))
 
 
@@ -56,18 +57,17 @@ class _Buffer:
     __slots__ = ("bytes", "starts", "ends", "_data", "_words")
 
     def __init__(self, lines: list[str]) -> None:
-        data = ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
-        # Padding, so that fixed-width reads past the last line stay in the buffer.
-        self._data = padded = data + bytes(64)
+        # Padding after the last newline, so that fixed-width reads past the last line stay in the buffer.
+        self._data = padded = "\n".join([*lines, _PADDING]).encode("utf-8", "surrogatepass")
         self.bytes = np.frombuffer(padded, dtype=np.uint8)
         # The 8 bytes from each offset, read as one little-endian word (overlapping, no copy):
         # gathering a window then takes one index per 8 bytes instead of one per byte.
         self._words = np.ndarray((len(padded) - 7,), dtype="<u8", buffer=padded, strides=(1,))
-        if len(data) == sum(map(len, lines)) + len(lines):
-            # ASCII only (the usual case): the lengths of the strings are those of their bytes.
-            self.ends = np.cumsum(np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) + 1) - 1
+        if len(padded) == sum(map(len, lines)) + len(lines) + len(_PADDING):  # ASCII only, the usual case
+            lengths = map(len, lines)
         else:
-            self.ends = np.flatnonzero(self.bytes[: len(data)] == NEWLINE)
+            lengths = (len(line.encode("utf-8", "surrogatepass")) for line in lines)
+        self.ends = np.cumsum(np.fromiter(lengths, dtype=np.int64, count=len(lines)) + 1) - 1
         self.starts = np.empty_like(self.ends)
         self.starts[0] = 0
         self.starts[1:] = self.ends[:-1] + 1

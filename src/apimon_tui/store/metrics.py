@@ -171,6 +171,9 @@ class Snapshot:
         return self.total.calls / span if span > 0 else 0.0
 
 
+_TIERS = ("_seconds", "_minutes", "_days")  # attribute names of the time-bucketed tiers
+
+
 class MetricsStore:
     def __init__(
         self,
@@ -205,12 +208,28 @@ class MetricsStore:
         self.lock = threading.RLock()
 
     def __getstate__(self) -> dict:
-        """Pickled to send a worker's store to the parent; the lock stays behind."""
+        """Pickled to send a worker's store to the parent; the lock stays behind.
+
+        The buckets name their series by its place in one list, so that a
+        pickle made without a memo (`parallel._pickled`) holds each series
+        key once, not once per bucket.
+        """
         state = self.__dict__.copy()
         del state["lock"]
+        series = list(self._series)
+        place = {key: i for i, key in enumerate(series)}
+        state["_series"] = series
+        for tier in _TIERS:
+            state[tier] = {t: [(place[key], agg) for key, agg in slot.items()] for t, slot in state[tier].items()}
+        state["_archive"] = [(place[key], agg) for key, agg in self._archive.items()]
         return state
 
     def __setstate__(self, state: dict) -> None:
+        series = state["_series"]
+        for tier in _TIERS:
+            state[tier] = {t: {series[i]: agg for i, agg in slot} for t, slot in state[tier].items()}
+        state["_archive"] = {series[i]: agg for i, agg in state["_archive"]}
+        state["_series"] = set(series)
         self.__dict__.update(state)
         self.lock = threading.RLock()
 

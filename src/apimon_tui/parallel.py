@@ -88,7 +88,13 @@ class _Job:
 
 
 def _run_job(job: _Job) -> tuple[float, bytes, SourceCounts, set[str]]:
-    """Read one share; the store comes back pickled, with its newest time beside it (see `read_parallel`)."""
+    """Read one share in a worker; the store comes back pickled, with its newest time beside it."""
+    store, counts, unpriced = _read_share(job)
+    return store.newest, _pickled(store), counts, unpriced
+
+
+def _read_share(job: _Job) -> tuple[MetricsStore, SourceCounts, set[str]]:
+    """The store, counts and unpriced models of one share."""
     store = MetricsStore(failed_capacity=job.config.get("store", {}).get("failed_calls", 5000))
     if job.newest_hint is not None:
         store.advance(job.newest_hint)  # calls older than the last hour go straight to their minute
@@ -102,7 +108,7 @@ def _run_job(job: _Job) -> tuple[float, bytes, SourceCounts, set[str]]:
     reader.finish()
     sink.commit(store)
     reader.counts.truncated = reader.source.truncated
-    return store.newest, _pickled(store), reader.counts, pricer.unpriced
+    return store, reader.counts, pricer.unpriced
 
 
 def _pickled(store: MetricsStore) -> bytes:
@@ -166,23 +172,31 @@ def _last_line_time(path: str, ts_of_line, tail_bytes: int = 64 * 1024) -> float
 
 
 def read_parallel(jobs: list[_Job], workers: int) -> tuple[MetricsStore, list[SourceStatus], set[str]]:
-    """Run the jobs in worker processes and merge what they found (`jobs` is never empty).
+    """Read the jobs on `workers` cores and merge what they found (at least two jobs).
 
-    The stores arrive pickled (a few MB each) and are unpickled one at a
-    time, each first moved to the newest time of all of them: its seconds
-    older than the last hour fold into minutes before the next one is
-    unpickled, so that only one store at a time is held at full size.
+    This process reads the last share itself while worker processes read
+    the others: the last share holds the newest lines, whose last hour fills
+    per-second buckets, the biggest store, which then needs no pickling.
+    The workers' stores arrive pickled (a few MB each) and are unpickled one
+    at a time, in file order, each first moved to the newest time of all:
+    its seconds older than the last hour fold into minutes before the next
+    one is unpickled, so that only one store at a time is held at full size.
     """
+    *theirs, own = jobs
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(min(workers, len(jobs))) as pool:
-        results = pool.map(_run_job, jobs)
+    with ctx.Pool(max(1, min(workers, len(jobs)) - 1)) as pool:
+        pending = pool.map_async(_run_job, theirs)
+        own_store, own_counts, own_unpriced = _read_share(own)
+        results: list[tuple[float, bytes | MetricsStore, SourceCounts, set[str]]] = list(pending.get())
+    results.append((own_store.newest, own_store, own_counts, own_unpriced))
+    del own_store
     newest = max(result[0] for result in results)
     store: MetricsStore | None = None
     counts: dict[str, SourceCounts] = {}
     unpriced: set[str] = set()
     while results:
         _, blob, part_counts, part_unpriced = results.pop(0)
-        part = pickle.loads(blob)
+        part = pickle.loads(blob) if isinstance(blob, bytes) else blob
         del blob
         part.advance(newest)
         if store is None:

@@ -176,3 +176,41 @@ def test_windows_longer_than_the_horizon_read_days_and_old_days_fold_into_the_ar
     assert store.snapshot(20 * 86400 + 1, now).total.cost_usd == 21.0
     assert store.snapshot(3600, now).total.calls == 1
     assert len(store._days) <= 30 and store.snapshot(None).total.cost_usd == 40.0
+
+
+def test_latency_bins_of_numpy_columns_are_those_of_one_value_at_a_time():
+    import math
+    import random
+
+    import numpy as np
+
+    from apimon_tui.store.histogram import GROWTH, bin_of
+    from apimon_tui.store.second_runs import latency_bins
+
+    rng = random.Random(3)
+    edges = [GROWTH**k for k in range(-200, 1400)]  # values on and next to every bin edge
+    values = edges + [math.nextafter(v, 0) for v in edges] + [math.nextafter(v, math.inf) for v in edges]
+    values += [round(rng.lognormvariate(5, 2), 3) for _ in range(20_000)] + [0.0, 1.0, 1e-6, 123456.789]
+    got = latency_bins(np.array(values)).tolist()
+    assert got == [bin_of(v) for v in values]
+
+
+def test_successes_as_numpy_columns_give_the_figures_of_lists():
+    import numpy as np
+
+    rng = random.Random(9)
+    start = 1_795_700_000.0
+    stamps = sorted(start + rng.uniform(0, 7200) for _ in range(6000))
+    latencies = [None if rng.random() < 0.1 else round(rng.lognormvariate(5, 1), 3) for _ in stamps]
+    as_lists, as_columns = MetricsStore(), MetricsStore()
+    as_lists.add_successes("log", "gpt-4o", 200, stamps, latencies)
+    as_columns.add_successes("log", "gpt-4o", 200, np.array(stamps),
+                             np.array([np.nan if v is None else v for v in latencies]))
+    for window in (None, 1, 60, 900, 3600):
+        a, b = as_lists.snapshot(window), as_columns.snapshot(window)
+        assert (a.total.calls, a.total.status, a.total.first_ts, a.total.last_ts) == \
+               (b.total.calls, b.total.status, b.total.first_ts, b.total.last_ts)
+        assert (a.total.latency.bins, a.total.latency.min, a.total.latency.max) == \
+               (b.total.latency.bins, b.total.latency.min, b.total.latency.max)
+        assert a.points == b.points
+    assert (as_lists.newest, as_lists.oldest, as_lists.calls_added) == (as_columns.newest, as_columns.oldest, 6000)

@@ -73,6 +73,11 @@ class SourceStatus:
 SuccessGroup = tuple[str, str | None, int | None, list[float], list[float | None], tuple[float, RateLimit] | None]
 
 
+def _earliest(stamps) -> float:
+    """The earliest of a list of times or of a numpy array of them."""
+    return min(stamps) if isinstance(stamps, list) else float(stamps.min())
+
+
 class Sink:
     """Counts one source's lines and collects its calls for the next batch."""
 
@@ -109,13 +114,18 @@ class Sink:
         never priced (no tokens: its cost stays unknown) nor kept whole.
         """
         since = self.since
-        if since > -math.inf and min(stamps) < since:
-            keep = [i for i, ts in enumerate(stamps) if ts >= since]
-            self.counts.skipped += len(stamps) - len(keep)
-            stamps, latencies_ms = [stamps[i] for i in keep], [latencies_ms[i] for i in keep]
+        if since > -math.inf and len(stamps) and _earliest(stamps) < since:
+            before = len(stamps)
+            if isinstance(stamps, list):
+                keep = [i for i, ts in enumerate(stamps) if ts >= since]
+                stamps, latencies_ms = [stamps[i] for i in keep], [latencies_ms[i] for i in keep]
+            else:  # numpy columns
+                kept = stamps >= since
+                stamps, latencies_ms = stamps[kept], latencies_ms[kept]
+            self.counts.skipped += before - len(stamps)
             if ratelimit is not None and ratelimit[0] < since:
                 ratelimit = None
-        if stamps:
+        if len(stamps):
             self.successes_batch.append((len(self.batch), (source, model, status, stamps, latencies_ms, ratelimit)))
 
     def commit(self, store: MetricsStore) -> None:

@@ -434,8 +434,9 @@ def _positions_not_in(taken, count: int) -> list[int]:
 def _with_columns(groups: _Groups, columns: Successes | None) -> list:
     """`groups` with the successes read as columns added, in the order of their first line.
 
-    A group fed by both paths (a success the columns left to the per-line
-    path) gets its calls back in line order.
+    A group with columns goes on as numpy arrays (NaN: no latency), which the
+    store cuts into seconds with numpy; one fed by both paths (a success the
+    columns left to the per-line path) gets its calls back in line order.
     """
     if columns is None or not len(columns.index):
         return list(groups.items())
@@ -455,10 +456,7 @@ def _with_columns(groups: _Groups, columns: Successes | None) -> list:
             positions = positions[order]
             times = np.concatenate([times, slow[0]])[order]
             latencies = np.concatenate([latencies, np.array(slow[1], dtype=np.float64)])[order]
-        latency_list = latencies.tolist()
-        if np.isnan(latencies).any():
-            latency_list = [None if v != v else v for v in latency_list]
-        merged[(model, code)] = (times.tolist(), latency_list, positions[:1].tolist())
+        merged[(model, code)] = (times, latencies, positions[:1].tolist())  # numpy columns: NaN, no latency
     return sorted(merged.items(), key=lambda item: item[1][2][0])
 
 

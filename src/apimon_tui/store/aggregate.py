@@ -106,6 +106,21 @@ class Aggregate:
         if last > self.last_ts:
             self.last_ts = last
 
+    def add_success_run(self, status: str, count: int, first: float, last: float,
+                        bins: list[int], fastest: float, slowest: float) -> None:
+        """`add_successes` for a run already summed up (`store.second_runs`): `count` calls
+        from `first` to `last`, with the latency bins of those that have one."""
+        self.calls += count
+        st = self.status
+        st[status] = st.get(status, 0) + count
+        self.uncosted_calls += count
+        if bins:
+            self.latency.add_binned(bins, fastest, slowest)
+        if first < self.first_ts:
+            self.first_ts = first
+        if last > self.last_ts:
+            self.last_ts = last
+
     def merge(self, other: Aggregate) -> None:
         self.calls += other.calls
         self.errors += other.errors

@@ -87,6 +87,15 @@ class Histogram:
         if high > self.max:
             self.max = high
 
+    def add_binned(self, bins: list[int], low: float, high: float) -> None:
+        """Count values already binned (`bins`, one per value), whose lowest and highest are `low` and `high`."""
+        _count_elements(self.bins, bins)
+        self.count += len(bins)
+        if low < self.min:
+            self.min = low
+        if high > self.max:
+            self.max = high
+
     def merge(self, other: Histogram) -> None:
         if not other.count:
             return

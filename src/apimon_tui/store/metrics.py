@@ -301,16 +301,18 @@ class MetricsStore:
         The bulk path of one-line parsers (nginx): calls with no error, no
         tokens and no cost, so nothing of them is kept whole and only their
         time and latency count. `stamps[i]` and `latencies_ms[i]` describe one
-        call; `ratelimit` is the latest (time, headroom) among them. The
-        figures are exactly those `add_many` gives for the same calls.
+        call: lists (None: no latency), or numpy arrays from the column reader
+        (NaN: no latency). `ratelimit` is the latest (time, headroom) among
+        them. The figures are exactly those `add_many` gives for the same calls.
         """
         if status is not None and status >= 400:
             raise ValueError(f"add_successes takes successful calls, not status {status}")
         label = _status_label(status, False)
         key = (source, model or NO_MODEL, label, "")
+        add_chunk = self._add_success_chunk if isinstance(stamps, list) else self._add_success_columns
         for start in range(0, len(stamps), LOCK_CHUNK):
             end = start + LOCK_CHUNK
-            self._add_success_chunk(key, stamps[start:end], latencies_ms[start:end])
+            add_chunk(key, stamps[start:end], latencies_ms[start:end])
         if ratelimit is not None:
             with self.lock:
                 self._note_headroom(model or NO_MODEL, ratelimit[0], source, ratelimit[1])
@@ -331,23 +333,50 @@ class MetricsStore:
             for sec, run in groupby(map(int, stamps)):
                 end = start + len(list(run))
                 times = stamps[start:end]
-                top = max(times)
-                if top > self.newest:
-                    if top - self._pruned_at >= 60:
-                        self._advance(times)
-                    else:
-                        self.newest = top
-                low = min(times)
-                if low < self.oldest:
-                    self.oldest = low
-                if sec > self.newest - self.fine_s:
-                    agg = self._bucket(self._seconds, sec, key)
-                else:
-                    agg = self._older_bucket(sec, key)
+                agg = self._run_bucket(key, sec, min(times), max(times), times)
                 agg.add_successes(label, times, latencies_ms[start:end])
                 start = end
             self.calls_added += len(stamps)
             self.version += 1
+
+    def _add_success_columns(self, key: SeriesKey, stamps, latencies_ms) -> None:
+        """`_add_success_chunk` for numpy columns: the runs are cut and summed up with numpy."""
+        from apimon_tui.store.second_runs import second_runs
+
+        runs = second_runs(stamps, latencies_ms)
+        with self.lock:
+            if key not in self._series:
+                key = self._admit(key)
+            label = key[2]
+            bins, bins_start = runs.bins, 0
+            for i, sec in enumerate(runs.second):
+                low, top = runs.first[i], runs.last[i]
+                times = runs.ts[runs.start[i]:runs.end[i]].tolist() if top - self._pruned_at >= 60 else ()
+                agg = self._run_bucket(key, sec, low, top, times)
+                bins_end = runs.bins_end[i]
+                agg.add_success_run(label, runs.end[i] - runs.start[i], low, top, bins[bins_start:bins_end],
+                                    runs.fastest[i], runs.slowest[i])
+                bins_start = bins_end
+            self.calls_added += len(stamps)
+            self.version += 1
+
+    def _run_bucket(self, key: SeriesKey, sec: int, low: float, top: float, times) -> Aggregate:
+        """The bucket of a run of calls in second `sec`, from `low` to `top`, the newest time moved on.
+
+        The newest time and the pruning it triggers are replayed call by call
+        (`times`) only in a run that moves it far enough to prune, so tiers
+        end up as they would one call at a time.
+        """
+        if top > self.newest:
+            if top - self._pruned_at >= 60:
+                self._advance(times)
+            else:
+                self.newest = top
+        if low < self.oldest:
+            self.oldest = low
+        if sec > self.newest - self.fine_s:
+            return self._bucket(self._seconds, sec, key)
+        return self._older_bucket(sec, key)
 
     def _advance(self, times: list[float]) -> None:
         """Move the newest time through `times` one by one, pruning where `_add_chunk` would."""

@@ -17,6 +17,7 @@ import numpy as np
 from apimon_tui.store.histogram import INV_LOG_GROWTH, ZERO_BIN, bin_of
 
 EDGE_MARGIN = 1e-9  # in bins: far above the error numpy's log can make, far below a bin
+_BIN_OBJECTS: dict[int, int] = {}
 
 
 @dataclass(slots=True)
@@ -52,11 +53,22 @@ def second_runs(ts: np.ndarray, latency_ms: np.ndarray) -> SecondRuns:
         end=ends.tolist(),
         first=np.minimum.reduceat(ts, starts).tolist(),
         last=np.maximum.reduceat(ts, starts).tolist(),
-        bins=latency_bins(latency_ms[timed]).tolist(),
+        bins=_shared(latency_bins(latency_ms[timed]).tolist()),
         bins_end=np.cumsum(timed)[ends - 1].tolist(),
         fastest=fastest.tolist(),
         slowest=slowest.tolist(),
     )
+
+
+def _shared(bins: list[int]) -> list[int]:
+    """The same bins as one int object each: histograms hold them as keys by the hundred thousand.
+
+    (`tolist` makes a new int per value; keeping those cost 10 MB of peak
+    memory on a million lines.)
+    """
+    if len(_BIN_OBJECTS) > 100_000:
+        _BIN_OBJECTS.clear()
+    return list(map(_BIN_OBJECTS.setdefault, bins, bins))
 
 
 def latency_bins(values: np.ndarray) -> np.ndarray:

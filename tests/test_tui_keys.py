@@ -137,6 +137,28 @@ async def test_status_line_says_whether_lines_flow_in_coarse_steps(tmp_path):
             assert shown in screen_text(app)
 
 
+async def test_with_no_new_calls_the_panels_move_on_every_15_seconds_and_at_once_with_new_ones(tmp_path):
+    from apimon_tui.tui.app import IDLE_REDRAW_S
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        now = [T0]
+        app.clock = lambda: now[0]
+        panel = app.query_one(RequestsPanel)
+        drawn_at, show = [], panel.show
+        panel.show = lambda *args: (drawn_at.append(now[0] - T0), show(*args))
+        for second in range(1, 31):  # the 5m window's chart steps are 5 s
+            now[0] = T0 + second
+            app.tick()
+            await pilot.pause()
+        assert IDLE_REDRAW_S == 15 and drawn_at == [15, 30]
+        app.store.add_many([Call(ts=T0 + 31, model="gpt-4o", status=200, latency_ms=12.0)])
+        now[0] = T0 + 31
+        app.tick()
+        assert drawn_at == [15, 30, 31]
+
+
 async def test_number_keys_change_the_window(tmp_path):
     # Calls spread over 20 minutes: 1m, 5m and 15m windows hold different counts.
     app = make_app(tmp_path, calls=sample_calls(n=1200, span_s=1200))

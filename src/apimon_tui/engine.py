@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -69,8 +69,9 @@ class SourceStatus:
     lines_per_s: float
 
 
-# What `MetricsStore.add_successes` takes: source, model, status, stamps, latencies, latest headroom.
-SuccessGroup = tuple[str, str | None, int | None, list[float], list[float | None], tuple[float, RateLimit] | None]
+# What `MetricsStore.add_successes` takes: source, model, status, stamps, latencies (lists, or
+# numpy arrays from the column reader), latest headroom.
+SuccessGroup = tuple[str, str | None, int | None, Sequence[float], Sequence[float | None], tuple[float, RateLimit] | None]
 
 
 def _earliest(stamps) -> float:

@@ -80,12 +80,7 @@ class Histogram:
                 if v not in _BINS:
                     _BINS[v] = bin_of(v)
             found = list(map(_BINS.__getitem__, values))
-        _count_elements(self.bins, found)
-        self.count += len(values)
-        if low < self.min:
-            self.min = low
-        if high > self.max:
-            self.max = high
+        self.add_binned(found, low, high)
 
     def add_binned(self, bins: list[int], low: float, high: float) -> None:
         """Count values already binned (`bins`, one per value), whose lowest and highest are `low` and `high`."""

@@ -58,12 +58,14 @@ _QUOTED_STATUS = re.compile(r'"status":\s*"\d{3}"')
 _LOOKS_LIKE_ACCESS_LINE = re.compile(r'[^ ]+ [^ ]+ [^ ]+ \[[^\]]*\] "')
 
 # The JSON keys read, in the order of the value tuple both JSON paths produce.
-_JSON_KEYS = (
-    "msec", "time", "method", "uri", "status", "request_time", "upstream_response_time",
-    "openai_processing_ms", "openai_request_id", "request_id", "model",
+HEADROOM_KEYS = (
     "rl_limit_requests", "rl_remaining_requests", "rl_limit_tokens", "rl_remaining_tokens",
     "rl_reset_requests", "rl_reset_tokens",
 )
+_JSON_KEYS = (
+    "msec", "time", "method", "uri", "status", "request_time", "upstream_response_time",
+    "openai_processing_ms", "openai_request_id", "request_id", "model",
+) + HEADROOM_KEYS
 _STATUS = {str(code): code for code in range(100, 600)}
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}

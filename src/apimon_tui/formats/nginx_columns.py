@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from apimon_tui.formats.nginx import HEADROOM_KEYS
+
 QUOTE, SPACE, ZERO, BACKSLASH = ord('"'), ord(" "), ord("0"), ord("\\")
 STAMP_LEN = 26                      # 26/Nov/2026:23:26:19 +0000
 MAX_SECONDS_DIGITS = 6              # $request_time up to 999999.999 s
 MAX_EPOCH_DIGITS = 12               # $msec up to the year 33658
 MAX_MODEL_BYTES = 64                # longer model names are read line by line
-HEADROOM_KEYS = ("rl_limit_requests", "rl_remaining_requests", "rl_limit_tokens", "rl_remaining_tokens",
-                 "rl_reset_requests", "rl_reset_tokens")
 _MONTH_CODES = np.array(
     [int.from_bytes(m.encode(), "big") for m in
      ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")]

@@ -159,6 +159,22 @@ async def test_with_no_new_calls_the_panels_move_on_every_15_seconds_and_at_once
         assert drawn_at == [15, 30, 31]
 
 
+async def test_figures_and_request_ids_that_grow_wider_are_shown_whole(tmp_path):
+    app = make_app(tmp_path, [Call(ts=T0 - 100, model="gpt-4o", status=200, latency_ms=5.0),
+                              Call(ts=T0 - 99, model="gpt-4o", status=500, latency_ms=5.0)])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        long_id = "req_" + "7f3a9c" * 5
+        app.store.add_many([Call(ts=T0 - 90 + i / 1000, model="gpt-4o", status=200, latency_ms=5.0) for i in range(12_345)])
+        app.store.add_many([Call(ts=T0 - 10, model="gpt-4o", status=500, latency_ms=5.0, request_id=long_id)])
+        app.tick()
+        await pilot.pause()
+        assert "12,348" in [r[1] for r in rows(app, "#models-table")]  # in the table's data...
+        lines = screen_text(app).splitlines()
+        assert any("gpt-4o" in line and "12,348" in line for line in lines)  # ...and on screen, not cut
+        assert any(long_id in line for line in lines)  # to the column's first width
+
+
 async def test_number_keys_change_the_window(tmp_path):
     # Calls spread over 20 minutes: 1m, 5m and 15m windows hold different counts.
     app = make_app(tmp_path, calls=sample_calls(n=1200, span_s=1200))

@@ -145,7 +145,7 @@ class AlertsScreen(Screen[Cause | None]):
             for key, cells in rows.items():
                 for column, was, now in zip(COLUMNS, shown[key], cells):
                     if was != now:
-                        table.update_cell(key, column, now)
+                        table.update_cell(key, column, now, update_width=True)
         self._rows[table_id] = rows
 
     @staticmethod

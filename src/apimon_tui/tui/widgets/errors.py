@@ -191,7 +191,7 @@ class ErrorFeed(Vertical, can_focus=False):
                 # refreshes the table). The time cell always is: it carries the exact time it sorts by.
                 for column, cell, was in zip(table.columns, cells, table.get_row(slot)):
                     if column == "time" or cell != was:
-                        table.update_cell(slot, column, cell)
+                        table.update_cell(slot, column, cell, update_width=True)
             else:
                 slot = f"slot-{len(self._slot_key)}"
                 while slot in table.rows:
@@ -225,7 +225,7 @@ class ErrorFeed(Vertical, can_focus=False):
             elif old != cells:
                 for column, (was, now) in zip(table.columns, zip(old, cells)):
                     if was != now:
-                        table.update_cell(key, column, now)
+                        table.update_cell(key, column, now, update_width=True)
                 changed = True
             self.groups[key] = group
             self._group_cells[key] = cells

@@ -37,7 +37,7 @@ class KeyedTable(DataTable):
             elif old != cells:
                 for column, was, now in zip(self._columns, old, cells):
                     if was != now:
-                        self.update_cell(key, column, now)
+                        self.update_cell(key, column, now, update_width=True)
             self._cells[key] = cells
         if moved:
             order = {key: i for i, key in enumerate(wanted)}

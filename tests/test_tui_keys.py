@@ -59,7 +59,7 @@ async def test_the_feed_stays_newest_first_and_keeps_the_cursor_through_small_an
             assert shown[table.cursor_row] == chosen
 
 
-async def test_a_feed_nobody_browses_holds_the_rows_it_shows_and_every_row_once_focused(tmp_path):
+async def test_a_feed_nobody_browses_holds_the_rows_it_shows_and_every_row_once_browsed(tmp_path):
     from apimon_tui.tui.widgets.errors import ROWS_BEYOND_VIEW
 
     calls = [Call(ts=T0 - 200 + i, model="gpt-4o", status=429, latency_ms=5.0, request_id=f"req_{i:03d}") for i in range(150)]

@@ -166,8 +166,9 @@ def _convert_local_times(stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _decimal_millis(window: np.ndarray, length: np.ndarray, max_whole: int) -> tuple[np.ndarray, np.ndarray]:
     """`<digits>.<3 digits>` texts (nginx's seconds to the ms) as integer ms, and which are of that shape.
 
-    `window` holds each text from its first byte, `length` its length; an
-    integer count of ms divided by 1000 is exactly the `float()` of the text.
+    `window` holds each text from its first byte and is at least
+    `max_whole + 4` bytes wide, `length` is the text's length; an integer
+    count of ms divided by 1000 is exactly the `float()` of the text.
     """
     values, is_digit = _digits(window)
     columns = np.arange(window.shape[1])
@@ -176,7 +177,7 @@ def _decimal_millis(window: np.ndarray, length: np.ndarray, max_whole: int) -> t
     ok = (length >= 5) & (length <= max_whole + 4) & (is_digit | ~digit).all(axis=1)
     ok &= window[np.arange(len(window)), np.clip(dot, 0, window.shape[1] - 1)] == ord(".")
     millis = np.zeros(len(window), dtype=np.int64)
-    for column in range(min(window.shape[1], max_whole + 4)):
+    for column in range(max_whole + 4):
         millis = np.where(digit[:, column], millis * 10 + values[:, column], millis)
     return millis, ok
 
@@ -225,7 +226,7 @@ def combined_successes(lines: list[str]) -> Successes:
     ok &= (data[prefix_end] == SPACE) & (data[prefix_end + 1] == ord("["))
     ok &= (data[q0 - 2] == ord("]")) & (data[q0 - 1] == SPACE)
     ok &= _spaces_between(spaces, start, prefix_end) == 2
-    ok &= _no_double_space(data, spaces, start, prefix_end)
+    ok &= _no_double_space(spaces, start)
     ts, stamp_ok = _local_times(buf.window(q0 - STAMP_LEN - 2, STAMP_LEN))
     ok &= stamp_ok
     # ` <3-digit status> <space-free bytes> "<referer>" "<user agent>"`.
@@ -242,8 +243,8 @@ def combined_successes(lines: list[str]) -> Successes:
     return Successes(six[taken], ts[taken], status[taken], latency[taken])
 
 
-def _no_double_space(data: np.ndarray, spaces: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """No two spaces side by side in [low, high), given exactly two spaces there."""
+def _no_double_space(spaces: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """The first two spaces from `low` on are not side by side (a range known to hold exactly two)."""
     first = np.minimum(np.searchsorted(spaces, low), len(spaces) - 1)
     second = np.minimum(first + 1, len(spaces) - 1)
     return spaces[second] - spaces[first] > 1

@@ -318,13 +318,7 @@ class MetricsStore:
                 self._note_headroom(model or NO_MODEL, ratelimit[0], source, ratelimit[1])
 
     def _add_success_chunk(self, key: SeriesKey, stamps: list[float], latencies_ms: list[float | None]) -> None:
-        """`_add_chunk` for successes, a run of calls in the same second at a time.
-
-        Within a run only the second's bucket is touched; the newest time and
-        the pruning it triggers are replayed call by call only in a run that
-        moves the newest time far enough to prune, so tiers end up as they
-        would one call at a time.
-        """
+        """`_add_chunk` for successes, a run of calls in the same second at a time (see `_run_bucket`)."""
         with self.lock:
             if key not in self._series:
                 key = self._admit(key)

@@ -13,6 +13,7 @@ from apimon_tui.engine import Sink
 from apimon_tui.formats import nginx
 from apimon_tui.model import Call, SourceCounts
 from apimon_tui.pricing import Pricer
+from apimon_tui.sources import LineAssembler, LineBlock
 from apimon_tui.store import MetricsStore
 from apimon_tui.store.aggregate import Aggregate
 from apimon_tui.store.metrics import CallFilter
@@ -339,3 +340,32 @@ def test_of_two_lines_at_the_newest_time_the_later_ones_headroom_wins(late_shape
         store = _read(lines, bulk=True, batch=batch)[0]
         assert store.ratelimits["gpt-4o"].ratelimit.remaining_requests == 22, batch
         assert store.ratelimits["gpt-4o"].ts == START + 9
+
+
+def _read_bytes(data: bytes, chunk_bytes: int):
+    """The lines of `data` as `report` reads a big file: blocks of bytes (`LineAssembler.feed_block`)."""
+    store, sink, assembler = MetricsStore(), Sink(SourceCounts(label="log"), Pricer(None), None), LineAssembler()
+    parser = nginx.PARSER(sink, "log", {}, lambda: START)
+    blocks = [assembler.feed_block(data[at:at + chunk_bytes]) for at in range(0, len(data), chunk_bytes)]
+    assert sum(isinstance(block, LineBlock) for block in blocks) > len(blocks) // 2
+    for lines in [*blocks, assembler.flush()]:
+        parser.feed_many(lines)
+        sink.commit(store)
+    return store, sink.counts
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_lines_read_as_blocks_of_bytes_give_the_figures_of_decoded_lines(seed):
+    """Bytes that are not ASCII, or not UTF-8, land in user agents, models and times: each path sees the same line."""
+    rng = random.Random(seed)
+    lines = [line.encode() for line in _awkward_lines(1500, seed) + _json_batch(1500, seed)]
+    for i in rng.sample(range(len(lines)), 300):
+        lines[i] = lines[i].replace(rng.choice([b"ua", b"gpt", b"200", b"0.0", b"Nov"]), rng.choice([b"\xff\xc3", b"\xc3\xa8"]), 1)
+    data = b"\n".join(lines) + b"\n"
+    in_blocks, block_counts = _read_bytes(data, 64 * 1024)
+    decoded, decoded_counts = _read(data.decode("utf-8", "replace").split("\n")[:-1], bulk=True, batch=1)
+    for window in WINDOWS:
+        for flt in (None, CallFilter(model="gpt-4o")):
+            assert _figures(in_blocks, window, flt) == _figures(decoded, window, flt), (window, flt)
+    assert _counts(block_counts) == _counts(decoded_counts)
+    assert list(in_blocks.failed) == list(decoded.failed)

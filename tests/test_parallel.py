@@ -73,3 +73,27 @@ def test_no_hint_when_since_drops_the_last_line(big_log, monkeypatch):
     monkeypatch.setattr(parallel, "MIN_BYTES_PER_JOB", 1024)
     jobs = parallel.plan_jobs(str(big_log), "auto", 2, {}, 1_795_800_000)
     assert all(job.newest_hint is None for job in jobs)
+
+
+def test_one_core_reads_a_big_file_as_one_share_with_the_engines_figures(big_log, monkeypatch):
+    by_engine = read_summary([str(big_log)], "auto", None, {}, jobs=1)
+    monkeypatch.setattr(parallel, "MIN_BYTES_PER_JOB", 1024)
+    jobs = parallel.plan_jobs(str(big_log), "auto", 1, {}, None)
+    assert [(job.start, job.end) for job in jobs] == [(0, big_log.stat().st_size)]
+    assert read_summary([str(big_log)], "auto", None, {}, jobs=1) == by_engine
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_shares_start_at_the_first_call_since_without_reading_what_comes_before(big_log, monkeypatch, cores):
+    from apimon_tui.engine import Engine
+
+    now = 1_795_700_000 + 6000 * 2.5
+    since = now - 1000 * 2.5  # the last 1,000 calls
+    monkeypatch.setattr(parallel, "MIN_BYTES_PER_JOB", 1024)
+    jobs = parallel.plan_jobs(str(big_log), "auto", cores, {}, since)
+    assert len(jobs) == cores and jobs[0].start > big_log.stat().st_size * 0.8
+    store, statuses, _ = parallel.read_parallel(jobs, cores)
+    engine = Engine([str(big_log)], from_start=True, follow=False, since_s=now - since, clock=lambda: now)
+    engine.read_to_end()
+    assert store.snapshot(None, points=0).total.calls == engine.store.snapshot(None, points=0).total.calls == 1000
+    assert sum(status.counts.lines for status in statuses) < 1100

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from apimon_tui.sources import (
     FileSource,
     GlobSource,
     LineAssembler,
+    LineBlock,
     MAX_LINE_BYTES,
     StdinSource,
     offset_since,
@@ -92,6 +94,34 @@ def test_huge_line_inside_one_chunk_is_cut():
     out = a.feed(b"a\n" + b"y" * (3 * MAX_LINE_BYTES) + b"\nb\n")
     assert out == ["a", "y" * MAX_LINE_BYTES, "b"]
     assert a.truncated == 1
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lines_kept_as_blocks_of_bytes_are_the_lines_feed_gives(seed):
+    """`feed_block` (big files read by `report`) gives `feed`'s lines, however the bytes are cut."""
+    rng = random.Random(seed)
+    pieces = [b"\xff\xfe\xc3", "\u00e9\u20ac".encode(), b"x" * 50, b"abc", b"\n", b"de f", b"\n\n"]
+    data = b"".join(rng.choice(pieces) for _ in range(2000)) + b"".join(rng.choice([*pieces, b"\r\n"]) for _ in range(1000))
+    by_feed, by_block = LineAssembler(max_line=120), LineAssembler(max_line=120)
+    lines, blocks, at = [], [], 0
+    while at < len(data):
+        chunk = data[at:at + rng.choice([rng.randint(1, 100), rng.randint(100, 300)])]
+        at += len(chunk)
+        lines += by_feed.feed(chunk)
+        blocks.append(by_block.feed_block(chunk))
+    assert [line for block in blocks for line in block] + by_block.flush() == lines + by_feed.flush()
+    assert by_block.truncated == by_feed.truncated > 0
+    kept_as_bytes = [block for block in blocks if isinstance(block, LineBlock)]
+    assert kept_as_bytes and any("\ufffd" in line for block in kept_as_bytes for line in block)
+    for block in kept_as_bytes:
+        assert [LineBlock(block.data)[i] for i in range(-1, len(block))] == [block[-1], *block]
+
+
+def test_a_block_is_cut_where_a_line_runs_over_the_limit_or_a_crlf_spans_two_chunks():
+    a = LineAssembler(max_line=10)
+    assert list(a.feed_block(b"ab\n" + b"y" * 25)) == ["ab", "y" * 10]
+    assert list(a.feed_block(b"yy\ncd\nx\r")) == ["cd"] and a.truncated == 1
+    assert list(a.feed_block(b"\nz\n")) == ["x", "z"]
 
 
 # -- FileSource -------------------------------------------------------------

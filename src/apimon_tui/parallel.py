@@ -3,10 +3,11 @@
 `report` and `check` read files to the end. For a format whose calls are one
 line each, a file can be cut into byte ranges at newlines, each range parsed
 into its own `MetricsStore` in a worker process, and the stores merged: the
-store is mergeable by design, so the figures are the same as one pass. Formats
-whose calls span lines (openai-sdk, pretty-printed litellm) are read in one
-pass, as are stdin, commands and small files.
-"""
+store is mergeable by design, so the figures are the same as one pass. On one
+core such a file is one range, read the same way. A range is read in blocks
+of bytes (`LineBlock`), which the nginx column reader takes without decoding
+every line. Formats whose calls span lines (openai-sdk, pretty-printed
+litellm) are read in one pass, as are stdin, commands and small files."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apimon_tui import formats
-from apimon_tui.engine import Sink, SourceReader, SourceStatus, sniff_format
+from apimon_tui.engine import Sink, SourceReader, SourceStatus, since_offset, sniff_format
 from apimon_tui.model import SourceCounts
 from apimon_tui.pricing import Pricer
 from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch
@@ -43,9 +44,8 @@ class ByteRangeSource(Source):
             return []
         chunk = self._file.read(min(CHUNK_BYTES, self._left)) if self._left > 0 else b""
         self._left -= len(chunk)
-        lines = self._assembler.feed(chunk) if chunk else []
+        lines = self._assembler.feed_block(chunk) if chunk else self._assembler.flush()
         if not chunk:
-            lines += self._assembler.flush()
             self._done = True
             self.close()
         return batch(self.label, lines)
@@ -62,13 +62,13 @@ class ByteRangeSource(Source):
         self._file.close()
 
 
-def split_points(path: str, parts: int) -> list[tuple[int, int]]:
-    """Byte ranges covering the file, each starting at the start of a line."""
+def split_points(path: str, parts: int, start: int = 0) -> list[tuple[int, int]]:
+    """Byte ranges covering the file from `start` (a line start) on, each starting at the start of a line."""
     size = os.path.getsize(path)
-    cuts = [0]
+    cuts = [start]
     with open(path, "rb") as f:
         for i in range(1, parts):
-            f.seek(max(size * i // parts, cuts[-1]))
+            f.seek(max(start + (size - start) * i // parts, cuts[-1]))
             f.readline()  # move to the start of the next line
             cuts.append(min(f.tell(), size))
     cuts.append(size)
@@ -126,18 +126,24 @@ def _pickled(store: MetricsStore) -> bytes:
 
 
 def plan_jobs(path: str, fmt: str, jobs: int, config: dict[str, Any], since: float | None) -> list[_Job] | None:
-    """The jobs that read `path` in parallel, or None when it should be read in one pass."""
-    if jobs < 2 or not os.path.isfile(path):
+    """The shares `path` is read in, or None when the engine should read it in one pass.
+
+    A big file of a one-line format is cut into one share per core (one
+    share on one core), each read in blocks of bytes (`ByteRangeSource`).
+    With `since`, the shares start where the calls from `since` on do.
+    """
+    if jobs < 1 or not os.path.isfile(path):
         return None
     size = os.path.getsize(path)
-    parts = min(jobs, size // MIN_BYTES_PER_JOB)
-    if parts < 2:
+    if size < MIN_BYTES_PER_JOB:
         return None
     name = sniff_format(path) if fmt == "auto" else fmt
     if name not in formats.ONE_LINE_FORMATS:
         return None
     hint = newest_hint(path, name, config, since)
-    return [_Job(path, path, a, b, name, config, since, hint) for a, b in split_points(path, parts)]
+    start = 0 if since is None else since_offset(path, since, name, {"jsonl": config.get("jsonl", {})})
+    parts = max(1, min(jobs, (size - start) // MIN_BYTES_PER_JOB))
+    return [_Job(path, path, a, b, name, config, since, hint) for a, b in split_points(path, parts, start)]
 
 
 def newest_hint(path: str, fmt: str, config: dict[str, Any], since: float | None) -> float | None:
@@ -172,7 +178,7 @@ def _last_line_time(path: str, ts_of_line, tail_bytes: int = 64 * 1024) -> float
 
 
 def read_parallel(jobs: list[_Job], workers: int) -> tuple[MetricsStore, list[SourceStatus], set[str]]:
-    """Read the jobs on `workers` cores and merge what they found (at least two jobs).
+    """Read the jobs on `workers` cores and merge what they found.
 
     This process reads the last share itself while worker processes read
     the others: the last share holds the newest lines, whose last hour fills
@@ -183,11 +189,15 @@ def read_parallel(jobs: list[_Job], workers: int) -> tuple[MetricsStore, list[So
     one is unpickled, so that only one store at a time is held at full size.
     """
     *theirs, own = jobs
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(max(1, min(workers, len(jobs)) - 1)) as pool:
-        pending = pool.map_async(_run_job, theirs)
+    results: list[tuple[float, bytes | MetricsStore, SourceCounts, set[str]]] = []
+    if theirs:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(max(1, min(workers, len(jobs)) - 1)) as pool:
+            pending = pool.map_async(_run_job, theirs)
+            own_store, own_counts, own_unpriced = _read_share(own)
+            results += pending.get()
+    else:
         own_store, own_counts, own_unpriced = _read_share(own)
-        results: list[tuple[float, bytes | MetricsStore, SourceCounts, set[str]]] = list(pending.get())
     results.append((own_store.newest, own_store, own_counts, own_unpriced))
     del own_store
     newest = max(result[0] for result in results)

@@ -191,7 +191,7 @@ class NginxParser(Parser):
             self._feed_lines(enumerate(lines), None, {})
             return
         part = max(COLUMNS_MIN_LINES, COLUMNS_PART_BYTES // (len(lines[0]) + 1)) if lines else 0
-        if len(lines) > part:
+        if len(lines) > part and not hasattr(lines, "data"):  # a `LineBlock` of bytes is a part already
             for start in range(0, len(lines), part):
                 self.feed_many(lines[start:start + part])
             return

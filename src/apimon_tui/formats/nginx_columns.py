@@ -15,6 +15,7 @@ figures never depend on which path read a line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,18 +57,25 @@ class _Buffer:
 
     __slots__ = ("bytes", "starts", "ends", "_data", "_words")
 
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: Sequence[str]) -> None:
+        """The lines of a list, or of a `LineBlock`, whose bytes and line ends are taken as they are."""
+        raw = getattr(lines, "data", None)
         # Padding after the last newline, so that fixed-width reads past the last line stay in the buffer.
-        self._data = padded = "\n".join([*lines, _PADDING]).encode("utf-8", "surrogatepass")
+        if raw is not None:
+            self._data = padded = raw + _PADDING.encode()
+            self.ends = lines.ends
+        else:
+            text = "\n".join([*lines, _PADDING])
+            self._data = padded = text.encode("utf-8", "surrogatepass")
+            if text.isascii():  # the usual case: a line's length in bytes is its length
+                lengths = map(len, lines)
+            else:
+                lengths = (len(line.encode("utf-8", "surrogatepass")) for line in lines)
+            self.ends = np.cumsum(np.fromiter(lengths, dtype=np.int64, count=len(lines)) + 1) - 1
         self.bytes = np.frombuffer(padded, dtype=np.uint8)
         # The 8 bytes from each offset, read as one little-endian word (overlapping, no copy):
         # gathering a window then takes one index per 8 bytes instead of one per byte.
         self._words = np.ndarray((len(padded) - 7,), dtype="<u8", buffer=padded, strides=(1,))
-        if len(padded) == sum(map(len, lines)) + len(lines) + len(_PADDING):  # ASCII only, the usual case
-            lengths = map(len, lines)
-        else:
-            lengths = (len(line.encode("utf-8", "surrogatepass")) for line in lines)
-        self.ends = np.cumsum(np.fromiter(lengths, dtype=np.int64, count=len(lines)) + 1) - 1
         self.starts = np.empty_like(self.ends)
         self.starts[0] = 0
         self.starts[1:] = self.ends[:-1] + 1
@@ -203,7 +211,7 @@ def _spaces_between(spaces: np.ndarray, low: np.ndarray, high: np.ndarray) -> np
     return np.searchsorted(spaces, high) - np.searchsorted(spaces, low)
 
 
-def combined_successes(lines: list[str]) -> Successes:
+def combined_successes(lines: Sequence[str]) -> Successes:
     """The successful calls among `combined` lines that this reader vouches for.
 
     `$remote_addr - $remote_user [$time_local] "$request" $status
@@ -250,7 +258,7 @@ def _no_double_space(spaces: np.ndarray, low: np.ndarray) -> np.ndarray:
     return spaces[second] - spaces[first] > 1
 
 
-def json_successes(lines: list[str], keys: list[str]) -> Successes:
+def json_successes(lines: Sequence[str], keys: list[str]) -> Successes:
     """The successful calls among JSON lines of the layout `keys` (in order) that this reader vouches for.
 
     The layout is nginx's `escape=json` log_format with every value a string:
@@ -296,7 +304,8 @@ def json_successes(lines: list[str], keys: list[str]) -> Successes:
     if "model" in wanted:
         at, length = value("model")
         ok &= length <= MAX_MODEL_BYTES
-        model, models = _texts(buf, at, np.minimum(length, MAX_MODEL_BYTES))
+        model, models, model_ascii = _texts(buf, at, np.minimum(length, MAX_MODEL_BYTES))
+        ok &= model_ascii
     headroom = None
     if any(key in wanted for key in HEADROOM_KEYS):
         headroom = np.zeros(len(rows), dtype=bool)
@@ -316,16 +325,18 @@ def json_successes(lines: list[str], keys: list[str]) -> Successes:
     )
 
 
-def _texts(buf: _Buffer, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """The texts in [start, start + length) as indexes into the list of distinct ones.
+def _texts(buf: _Buffer, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """The texts in [start, start + length) as indexes into the list of distinct ones, and which are ASCII.
 
     Each row is its length byte then its bytes, zeroed past the end, so
-    rows are equal exactly when the texts are.
+    rows are equal exactly when the texts are. Other texts are left to the
+    per-line path, which decodes them from the whole line.
     """
     window = buf.window(start, MAX_MODEL_BYTES)
     keyed = np.zeros((len(start), MAX_MODEL_BYTES + 1), dtype=np.uint8)
     keyed[:, 0] = length
     keyed[:, 1:] = np.where(np.arange(MAX_MODEL_BYTES) < length[:, None], window, 0)
     distinct, index = np.unique(keyed.view(np.dtype((np.void, MAX_MODEL_BYTES + 1))).ravel(), return_inverse=True)
-    texts = [row[1:1 + row[0]].decode("utf-8", "surrogatepass") for row in distinct.tolist()]
-    return index.ravel(), texts
+    raw = [row[1:1 + row[0]] for row in distinct.tolist()]
+    index = index.ravel()
+    return index, [text.decode("ascii", "replace") for text in raw], np.array([text.isascii() for text in raw])[index]

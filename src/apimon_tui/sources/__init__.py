@@ -23,11 +23,11 @@ from apimon_tui.sources.base import Batches, Source, Tagged
 from apimon_tui.sources.command import CommandSource
 from apimon_tui.sources.file import FileSource, StartAt, offset_since
 from apimon_tui.sources.glob import GlobSource
-from apimon_tui.sources.lines import MAX_LINE_BYTES, LineAssembler
+from apimon_tui.sources.lines import MAX_LINE_BYTES, LineAssembler, LineBlock
 from apimon_tui.sources.stdin import StdinSource
 
 __all__ = [
-    "Batches", "CommandSource", "FileSource", "GlobSource", "LineAssembler", "MAX_LINE_BYTES",
+    "Batches", "CommandSource", "FileSource", "GlobSource", "LineAssembler", "LineBlock", "MAX_LINE_BYTES",
     "Source", "StdinSource", "Tagged", "offset_since", "open_source",
 ]
 

@@ -11,6 +11,7 @@ line; `at_eof` tells a run that does not follow (`report`) when to stop.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import repeat
 
 from apimon_tui.sources.lines import LineAssembler
@@ -18,7 +19,7 @@ from apimon_tui.sources.lines import LineAssembler
 DEFAULT_MAX_LINES = 50_000
 
 Tagged = list[tuple[str, str]]
-Batches = list[tuple[str, list[str]]]
+Batches = list[tuple[str, Sequence[str]]]  # lists, or `LineBlock`s of bytes
 
 
 class Source:
@@ -79,6 +80,6 @@ def tag(label: str, lines: list[str]) -> Tagged:
     return list(zip(repeat(label, len(lines)), lines))
 
 
-def batch(label: str, lines: list[str]) -> Batches:
+def batch(label: str, lines: Sequence[str]) -> Batches:
     """`lines` as a one-batch result, or no batch at all when empty."""
     return [(label, lines)] if lines else []

@@ -8,6 +8,8 @@ Python loop), so it stays near the speed of a bare `bytes.split` loop.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: longer lines are cut here and counted
 
 
@@ -60,6 +62,22 @@ class LineAssembler:
         self._cut_if_too_long(lines)
         return lines
 
+    def feed_block(self, chunk: bytes) -> Sequence[str]:
+        """`feed`, with the lines kept as one `LineBlock` of bytes where they need no rework.
+
+        A chunk with a `\r`, or one that may hold a line over the limit, goes through `feed`.
+        """
+        first, end = chunk.find(b"\n"), chunk.rfind(b"\n") + 1
+        if (self._dropping or first < 0 or b"\r" in chunk or b"\r" in self._pending
+                or len(self._pending) + first > self.max_line or end - first - 1 > self.max_line):
+            return self.feed(chunk)
+        data = bytes(self._pending) + chunk[:end] if self._pending else chunk[:end]
+        self._pending.clear()
+        self._pending += memoryview(chunk)[end:]
+        cut: list[str] = []
+        self._cut_if_too_long(cut)
+        return [*LineBlock(data), *cut] if cut else LineBlock(data)
+
     def flush(self) -> list[str]:
         """End of input: return the held partial line, if any."""
         self._dropping = False
@@ -107,6 +125,55 @@ class LineAssembler:
                 parts[i] = part[:limit]
                 self.truncated += 1
         return b"\n".join(parts)
+
+
+class LineBlock(Sequence[str]):
+    """Whole lines kept as the bytes they were read as, decoded only when asked for.
+
+    A reader that works on bytes (the nginx column reader) takes `data` and
+    `ends` and decodes just the lines it leaves to a per-line path, skipping
+    the decoding and splitting of the rest. Anything else indexes or
+    iterates, and gets the lines `LineAssembler.feed` would have given.
+    """
+
+    __slots__ = ("data", "_count", "_lines", "_ends")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data  # whole lines, each ending with "\n" (no "\r", none over the limit)
+        self._count = data.count(b"\n")
+        self._lines: list[str] | None = None
+        self._ends = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):
+        if self._lines is not None or isinstance(index, slice):
+            return self.lines()[index]
+        ends = self.ends
+        if index < 0:
+            index += self._count
+        start = int(ends[index - 1]) + 1 if index > 0 else 0
+        return str(memoryview(self.data)[start:int(ends[index])], "utf-8", "replace")
+
+    def __iter__(self):
+        return iter(self.lines())
+
+    def lines(self) -> list[str]:
+        """Every line, decoded once."""
+        if self._lines is None:
+            self._lines = self.data.decode("utf-8", "replace").split("\n")
+            self._lines.pop()  # the empty string after the final newline
+        return self._lines
+
+    @property
+    def ends(self):
+        """Where each line's newline is in `data` (a numpy array, found once)."""
+        if self._ends is None:
+            import numpy as np
+
+            self._ends = np.flatnonzero(np.frombuffer(self.data, dtype=np.uint8) == ord("\n"))
+        return self._ends
 
 
 def _decode(raw: bytes) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from apimon_tui.formats.nginx import HEADROOM_KEYS
+from apimon_tui.sources.lines import BLOCK_PADDING
 
 QUOTE, SPACE, ZERO, BACKSLASH = ord('"'), ord(" "), ord("0"), ord("\\")
 STAMP_LEN = 26                      # 26/Nov/2026:23:26:19 +0000
@@ -48,7 +49,7 @@ class Successes:
     headroom: np.ndarray | None = None  # per call, whether it has a rate-limit value (None: no such keys)
 
 
-_PADDING = "\0" * 64
+_PADDING = "\0" * len(BLOCK_PADDING)
 _NONE = Successes(*(np.empty(0, dtype) for dtype in (np.int64, np.float64, np.int64, np.float64)))
 
 
@@ -59,19 +60,19 @@ class _Buffer:
 
     def __init__(self, lines: Sequence[str]) -> None:
         """The lines of a list, or of a `LineBlock`, whose bytes and line ends are taken as they are."""
-        raw = getattr(lines, "data", None)
         # Padding after the last newline, so that fixed-width reads past the last line stay in the buffer.
-        if raw is not None:
-            self._data = padded = raw + _PADDING.encode()
+        padded = getattr(lines, "data", None)  # a `LineBlock`'s bytes end with padding
+        if padded is not None:
             self.ends = lines.ends
         else:
             text = "\n".join([*lines, _PADDING])
-            self._data = padded = text.encode("utf-8", "surrogatepass")
+            padded = text.encode("utf-8", "surrogatepass")
             if text.isascii():  # the usual case: a line's length in bytes is its length
                 lengths = map(len, lines)
             else:
                 lengths = (len(line.encode("utf-8", "surrogatepass")) for line in lines)
             self.ends = np.cumsum(np.fromiter(lengths, dtype=np.int64, count=len(lines)) + 1) - 1
+        self._data = padded
         self.bytes = np.frombuffer(padded, dtype=np.uint8)
         # The 8 bytes from each offset, read as one little-endian word (overlapping, no copy):
         # gathering a window then takes one index per 8 bytes instead of one per byte.

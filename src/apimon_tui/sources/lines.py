@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: longer lines are cut here and counted
+BLOCK_PADDING = bytes(64)  # after a `LineBlock`'s last line: fixed-width reads past it stay in its bytes
 
 
 class LineAssembler:
@@ -71,7 +72,7 @@ class LineAssembler:
         if (self._dropping or first < 0 or b"\r" in chunk or b"\r" in self._pending
                 or len(self._pending) + first > self.max_line or end - first - 1 > self.max_line):
             return self.feed(chunk)
-        data = bytes(self._pending) + chunk[:end] if self._pending else chunk[:end]
+        data = b"".join((self._pending, memoryview(chunk)[:end], BLOCK_PADDING))
         self._pending.clear()
         self._pending += memoryview(chunk)[end:]
         cut: list[str] = []
@@ -134,25 +135,27 @@ class LineBlock(Sequence[str]):
     `ends` and decodes just the lines it leaves to a per-line path, skipping
     the decoding and splitting of the rest. Anything else indexes or
     iterates, and gets the lines `LineAssembler.feed` would have given.
+    Only big files are read this way (`report`), so numpy is imported here.
     """
 
-    __slots__ = ("data", "_count", "_lines", "_ends")
+    __slots__ = ("data", "ends", "_lines")
 
     def __init__(self, data: bytes) -> None:
-        self.data = data  # whole lines, each ending with "\n" (no "\r", none over the limit)
-        self._count = data.count(b"\n")
+        import numpy as np
+
+        self.data = data  # whole lines, each ending with "\n" (no "\r", none over the limit), then BLOCK_PADDING
+        self.ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8, count=len(data) - len(BLOCK_PADDING)) == ord("\n"))
         self._lines: list[str] | None = None
-        self._ends = None
 
     def __len__(self) -> int:
-        return self._count
+        return len(self.ends)
 
     def __getitem__(self, index):
         if self._lines is not None or isinstance(index, slice):
             return self.lines()[index]
         ends = self.ends
         if index < 0:
-            index += self._count
+            index += len(ends)
         start = int(ends[index - 1]) + 1 if index > 0 else 0
         return str(memoryview(self.data)[start:int(ends[index])], "utf-8", "replace")
 
@@ -162,18 +165,9 @@ class LineBlock(Sequence[str]):
     def lines(self) -> list[str]:
         """Every line, decoded once."""
         if self._lines is None:
-            self._lines = self.data.decode("utf-8", "replace").split("\n")
+            self._lines = str(memoryview(self.data)[:-len(BLOCK_PADDING)], "utf-8", "replace").split("\n")
             self._lines.pop()  # the empty string after the final newline
         return self._lines
-
-    @property
-    def ends(self):
-        """Where each line's newline is in `data` (a numpy array, found once)."""
-        if self._ends is None:
-            import numpy as np
-
-            self._ends = np.flatnonzero(np.frombuffer(self.data, dtype=np.uint8) == ord("\n"))
-        return self._ends
 
 
 def _decode(raw: bytes) -> str:

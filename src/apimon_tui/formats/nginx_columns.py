@@ -15,6 +15,7 @@ figures never depend on which path read a line.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +29,8 @@ STAMP_LEN = 26                      # 26/Nov/2026:23:26:19 +0000
 MAX_SECONDS_DIGITS = 6              # $request_time up to 999999.999 s
 MAX_EPOCH_DIGITS = 12               # $msec up to the year 33658
 MAX_MODEL_BYTES = 64                # longer model names are read line by line
+MAX_PREFIX_BYTES = 64               # `$remote_addr - $remote_user`: longer ones are read line by line
+MAX_MIDDLE_BYTES = 24               # ` $status $body_bytes_sent `: likewise
 _MONTH_CODES = np.array(
     [int.from_bytes(m.encode(), "big") for m in
      ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")]
@@ -93,6 +96,18 @@ class _Buffer:
         gathered = self._words[at[:, None] + np.arange(0, 8 * words, 8)]
         return gathered.view(np.uint8).reshape(len(at), 8 * words)[:, :width]
 
+    def words(self, at: np.ndarray, width: int) -> np.ndarray:
+        """The `width` bytes from each offset in `at` as 8-byte words, zeroed past `width`.
+
+        One row per word and one column per offset: numpy combines rows
+        element by element, far faster than it reduces short rows.
+        """
+        count = (width + 7) // 8
+        words = self._words[np.arange(0, 8 * count, 8)[:, None] + at]
+        if width % 8:
+            words[-1] &= np.uint64((1 << (8 * (width % 8))) - 1)
+        return words
+
     def are_texts(self, starts: np.ndarray, ends: np.ndarray, texts: list[bytes]) -> np.ndarray:
         """Whether, in each row, the bytes in [starts[:, i], ends[:, i]) are exactly texts[i], for every i."""
         ok = (ends - starts == np.array([len(t) for t in texts])).all(axis=1)
@@ -134,18 +149,29 @@ def _epoch_days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndar
     return era * 146097 + day_of_era - 719468
 
 
+def _bytes_of(words: np.ndarray, width: int) -> np.ndarray:
+    """`_Buffer.words` as one row of `width` bytes per offset."""
+    return np.ascontiguousarray(words.T).view(np.uint8)[:, :width]
+
+
+def _byte(words: np.ndarray, index: int) -> np.ndarray:
+    """Byte `index` of each offset's `_Buffer.words`."""
+    return (words[index // 8] >> np.uint64(8 * (index % 8))) & np.uint64(0xFF)
+
+
 def _local_times(stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`$time_local` windows as epoch seconds, and which are well formed.
+    """`$time_local` texts (as `_Buffer.words`) as epoch seconds, and which are well formed.
 
     Neighbouring lines mostly share their second: each run of equal stamps
     is converted once.
     """
-    if not len(stamps):
+    count = stamps.shape[1]
+    if not count:
         return np.empty(0, np.float64), np.empty(0, bool)
-    new = np.ones(len(stamps), dtype=bool)
-    new[1:] = (stamps[1:] != stamps[:-1]).any(axis=1)
+    new = np.ones(count, dtype=bool)
+    new[1:] = (stamps[:, 1:] != stamps[:, :-1]).any(axis=0)
     run = np.cumsum(new) - 1
-    seconds, ok = _convert_local_times(stamps[new])
+    seconds, ok = _convert_local_times(_bytes_of(stamps[:, new], STAMP_LEN))
     return seconds[run], ok[run]
 
 
@@ -180,15 +206,22 @@ def _decimal_millis(window: np.ndarray, length: np.ndarray, max_whole: int) -> t
     count of ms divided by 1000 is exactly the `float()` of the text.
     """
     values, is_digit = _digits(window)
-    columns = np.arange(window.shape[1])
-    dot = length - 4
-    digit = (columns < length[:, None]) & (columns != dot[:, None])
-    ok = (length >= 5) & (length <= max_whole + 4) & (is_digit | ~digit).all(axis=1)
-    ok &= window[np.arange(len(window)), np.clip(dot, 0, window.shape[1] - 1)] == ord(".")
-    millis = np.zeros(len(window), dtype=np.int64)
-    for column in range(max_whole + 4):
-        millis = np.where(digit[:, column], millis * 10 + values[:, column], millis)
-    return millis, ok
+    fits = (length >= 5) & (length <= max_whole + 4)
+    place = _place_values(max_whole, window.shape[1])[np.where(fits, length, 0)]
+    ok = fits & (is_digit | (place == 0)).all(axis=1)
+    ok &= window[np.arange(len(window)), np.where(fits, length - 4, 0)] == ord(".")
+    return (values * place).sum(axis=1), ok
+
+
+@functools.cache
+def _place_values(max_whole: int, width: int) -> np.ndarray:
+    """Per text length, the place value of each byte of `<digits>.<3 digits>` (0: the dot, or past the end)."""
+    table = np.zeros((max_whole + 5, width), dtype=np.int64)
+    for length in range(5, max_whole + 5):
+        digits = [column for column in range(length) if column != length - 4]
+        for power, column in enumerate(reversed(digits)):
+            table[length, column] = 10 ** power
+    return table
 
 
 def _request_times(after: np.ndarray, at_end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -207,9 +240,37 @@ def _request_times(after: np.ndarray, at_end: np.ndarray) -> tuple[np.ndarray, n
     return latency, ok | at_end
 
 
-def _spaces_between(spaces: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """How many of the sorted positions `spaces` lie in [low, high), per row."""
-    return np.searchsorted(spaces, high) - np.searchsorted(spaces, low)
+def _spaces_in(words: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How many spaces the first `length` bytes at each offset (`_Buffer.words`) hold, and whether two are side by side.
+
+    A word at a time: each space byte becomes its top bit (`_space_bits`),
+    the bits past `length` are masked off, and the bits are counted.
+    """
+    bits = _space_bits(words) & _leading_bytes(len(words))[:, np.clip(length, 0, 8 * len(words))]
+    count = np.bitwise_count(bits).sum(axis=0)
+    side_by_side = np.bitwise_or.reduce(bits & (bits << np.uint64(8)), axis=0) != 0  # within a word
+    side_by_side |= np.bitwise_or.reduce((bits[:-1] >> np.uint64(63)) & (bits[1:] >> np.uint64(7)), axis=0) != 0
+    return count, side_by_side
+
+
+_LOW_SEVEN = np.uint64(0x7F7F7F7F7F7F7F7F)
+_EIGHT_SPACES = np.uint64(int.from_bytes(b" " * 8, "little"))
+
+
+def _space_bits(words: np.ndarray) -> np.ndarray:
+    """The top bit of each byte that is a space, no other bit (exact: no carry crosses a byte)."""
+    x = words ^ _EIGHT_SPACES  # spaces become zero bytes
+    return ~(((x & _LOW_SEVEN) + _LOW_SEVEN) | x | _LOW_SEVEN)
+
+
+@functools.cache
+def _leading_bytes(words: int) -> np.ndarray:
+    """Column `length` (0 to 8 * words): words whose first `length` bytes are all ones."""
+    table = np.zeros((words, 8 * words + 1), dtype=np.uint64)
+    for length in range(8 * words + 1):
+        for k in range(words):
+            table[k, length] = (1 << (8 * min(max(length - 8 * k, 0), 8))) - 1
+    return table
 
 
 def combined_successes(lines: Sequence[str]) -> Successes:
@@ -219,44 +280,41 @@ def combined_successes(lines: Sequence[str]) -> Successes:
     $body_bytes_sent "$http_referer" "$http_user_agent" [$request_time ...]`:
     nginx escapes `"` inside values as `\\x22`, so such a line has exactly six
     quotes, and every other field sits at a known distance from one of them.
+    The space-separated fields are read in windows of known width; a line
+    with a longer one is read line by line.
     """
     buf = _Buffer(lines)
-    quotes, spaces = buf.positions(QUOTE), buf.positions(SPACE)
+    quotes = buf.positions(QUOTE)
     first = np.searchsorted(quotes, buf.starts)
     six = np.flatnonzero(np.searchsorted(quotes, buf.ends) - first == 6)
-    if not len(six) or len(spaces) < 2:
+    if not len(six):
         return _NONE
     start, end, first = buf.starts[six], buf.ends[six], first[six]
     q0, q1, q2, q3, q4, q5 = (quotes[first + k] for k in range(6))
     data = buf.bytes
-    # Three space-free fields, then ` [<26-byte time>] "`.
+    # Three non-empty space-free fields, then ` [<26-byte time>] "`.
     prefix_end = q0 - STAMP_LEN - 4  # the space before `[`
-    ok = (prefix_end > start) & (data[start] != SPACE) & (data[np.maximum(prefix_end - 1, 0)] != SPACE)
+    ok = (prefix_end > start) & (prefix_end - start <= MAX_PREFIX_BYTES)
+    ok &= (data[start] != SPACE) & (data[np.maximum(prefix_end - 1, 0)] != SPACE)
     ok &= (data[prefix_end] == SPACE) & (data[prefix_end + 1] == ord("["))
     ok &= (data[q0 - 2] == ord("]")) & (data[q0 - 1] == SPACE)
-    ok &= _spaces_between(spaces, start, prefix_end) == 2
-    ok &= _no_double_space(spaces, start)
-    ts, stamp_ok = _local_times(buf.window(q0 - STAMP_LEN - 2, STAMP_LEN))
+    spaces, side_by_side = _spaces_in(buf.words(start, MAX_PREFIX_BYTES), prefix_end - start)
+    ok &= (spaces == 2) & ~side_by_side
+    ts, stamp_ok = _local_times(buf.words(q0 - STAMP_LEN - 2, STAMP_LEN))
     ok &= stamp_ok
-    # ` <3-digit status> <space-free bytes> "<referer>" "<user agent>"`.
-    status_values, status_digits = _digits(buf.window(q1 + 2, 3))
+    # ` <3-digit status> <non-empty space-free bytes> "<referer>" "<user agent>"`.
+    middle = buf.words(q1 + 1, MAX_MIDDLE_BYTES)
+    status_values, status_digits = _digits(np.stack([_byte(middle, 1), _byte(middle, 2), _byte(middle, 3)], axis=1))
     ok &= status_digits.all(axis=1)
     status = _number(status_values, slice(0, 3))
     ok &= (status >= 100) & (status < 400)
-    ok &= (data[q1 + 1] == SPACE) & (data[q1 + 5] == SPACE) & (q2 >= q1 + 8) & (data[q2 - 1] == SPACE)
-    ok &= _spaces_between(spaces, q1, q2) == 3
+    ok &= (_byte(middle, 0) == SPACE) & (_byte(middle, 4) == SPACE) & (q2 >= q1 + 8) & (q2 - q1 - 1 <= MAX_MIDDLE_BYTES)
+    ok &= (data[q2 - 1] == SPACE) & (_spaces_in(middle, q2 - q1 - 1)[0] == 3)
     ok &= (data[q3 + 1] == SPACE) & (q4 == q3 + 2)
     latency, timing_ok = _request_times(buf.window(q5 + 1, MAX_SECONDS_DIGITS + 7), q5 + 1 == end)
     ok &= timing_ok
     taken = np.flatnonzero(ok)
     return Successes(six[taken], ts[taken], status[taken], latency[taken])
-
-
-def _no_double_space(spaces: np.ndarray, low: np.ndarray) -> np.ndarray:
-    """The first two spaces from `low` on are not side by side (a range known to hold exactly two)."""
-    first = np.minimum(np.searchsorted(spaces, low), len(spaces) - 1)
-    second = np.minimum(first + 1, len(spaces) - 1)
-    return spaces[second] - spaces[first] > 1
 
 
 def json_successes(lines: Sequence[str], keys: list[str]) -> Successes:

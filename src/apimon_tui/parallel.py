@@ -7,7 +7,8 @@ store is mergeable by design, so the figures are the same as one pass. On one
 core such a file is one range, read the same way. A range is read in blocks
 of bytes (`LineBlock`), which the nginx column reader takes without decoding
 every line. Formats whose calls span lines (openai-sdk, pretty-printed
-litellm) are read in one pass, as are stdin, commands and small files."""
+litellm) are read in one pass, as are stdin, commands and small files.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ CHUNK_BYTES = 1024 * 1024
 
 
 class ByteRangeSource(Source):
-    """The whole lines of `path` that start in [start, end): one worker's share."""
+    """The whole lines of `path` that start in [start, end): one share, in blocks of bytes."""
 
     def __init__(self, path: str, start: int, end: int, label: str) -> None:
         super().__init__(label, follow=False)

@@ -47,6 +47,16 @@ def test_exit_1_for_a_warning(tmp_path):
     assert out.stdout == "WARNING error_rate gpt-4o 10.0% > 5% over 5m (300 calls)\n"
 
 
+def test_a_big_log_read_on_every_core_gives_the_same_alert(tmp_path):
+    from apimon_tui.parallel import MIN_BYTES_PER_JOB
+
+    log = write_log(tmp_path / "calls.jsonl", lambda s: 400 if s % 10 == 0 else 200, seconds=100_000)
+    assert os.path.getsize(log) > 2 * MIN_BYTES_PER_JOB  # read in shares, as report does
+    out = check(tmp_path, log)
+    assert out.returncode == 1, out.stderr
+    assert out.stdout == "WARNING error_rate gpt-4o 10.0% > 5% over 5m (300 calls)\n"
+
+
 def test_exit_2_for_a_critical_with_every_firing_alert_on_its_own_line(tmp_path):
     log = write_log(tmp_path / "calls.jsonl", lambda s: 500 if s % 4 == 0 else 200)     # 25% 5xx
     out = check(tmp_path, log)

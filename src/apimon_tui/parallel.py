@@ -16,11 +16,12 @@ import io
 import multiprocessing
 import os
 import pickle
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from apimon_tui import formats
-from apimon_tui.engine import Sink, SourceReader, SourceStatus, since_offset, sniff_format
+from apimon_tui.engine import Engine, Sink, SourceReader, SourceStatus, since_offset, sniff_format
 from apimon_tui.model import SourceCounts
 from apimon_tui.pricing import Pricer
 from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch
@@ -220,6 +221,24 @@ def read_parallel(jobs: list[_Job], workers: int) -> tuple[MetricsStore, list[So
     formats_by_label = {job.label: job.fmt for job in jobs}
     statuses = [SourceStatus(label, formats_by_label[label], "done", None, c, 0.0) for label, c in counts.items()]
     return store, statuses, unpriced
+
+
+def read_files(
+    paths: list[str], fmt: str, since_s: float | None, config: dict[str, Any], jobs: int,
+) -> tuple[MetricsStore, list[SourceStatus], set[str]]:
+    """Read `paths` to the end into one store: big files of one-line formats in shares on
+    `jobs` cores, the rest (small files, other formats, stdin, commands) by the engine."""
+    since = time.time() - since_s if since_s is not None else None
+    planned = {path: plan_jobs(path, fmt, jobs, config, since) for path in paths}
+    shares = [job for path_jobs in planned.values() if path_jobs for job in path_jobs]
+    store, statuses, unpriced = read_parallel(shares, jobs) if shares else (None, [], set())
+    whole = [path for path, path_jobs in planned.items() if not path_jobs]
+    engine = Engine(whole, store=store, fmt=fmt, from_start=True, follow=False, since_s=since_s, config=config)
+    for path in whole:
+        if os.path.isfile(path) and (hint := newest_hint(path, fmt, config, since)) is not None:
+            engine.store.advance(hint)
+    engine.read_to_end()
+    return engine.store, statuses + engine.statuses(), unpriced | engine.pricer.unpriced
 
 
 def _add_counts(total: SourceCounts, part: SourceCounts) -> None:

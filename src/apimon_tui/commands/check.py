@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import sys
 import time
 
@@ -25,8 +26,9 @@ from apimon_tui import config as config_mod
 from apimon_tui.alerts import AlertManager, rules_from_config
 from apimon_tui.budget import Budget, BudgetConfig
 from apimon_tui.commands.report import check_path
-from apimon_tui.engine import Engine
+from apimon_tui.engine import SourceStatus
 from apimon_tui.formats import FORMAT_MODULES
+from apimon_tui.parallel import read_files
 from apimon_tui.timeutil import parse_duration
 from apimon_tui.usage.poller import Poller
 from apimon_tui.usage.settings import provider_settings
@@ -83,10 +85,8 @@ def evaluate(args: argparse.Namespace) -> list:
     problems = [p for p in map(check_path, paths) if p]
     if problems:
         raise CannotCheck("; ".join(problems))
-    engine = Engine(paths, fmt=args.format, from_start=True, follow=False, since_s=since_s, config=config)
-    engine.read_to_end()
-    _check_sources(engine)
-    store = engine.store
+    store, statuses, unpriced = read_files(paths, args.format, since_s, config, os.cpu_count() or 1)
+    _check_sources(statuses)
     now = store.newest if store.newest > -math.inf else time.time()
     poller = _poll(config) if polls else None
     usages = poller.usages() if poller else {}
@@ -95,12 +95,12 @@ def evaluate(args: argparse.Namespace) -> list:
     manager = AlertManager(rules, clock=lambda: now)
     lookback = max((r.for_s for r in rules if r.enabled), default=0.0)
     manager.replay(store, now - lookback, now, max(1.0, lookback / REPLAY_STEPS), budget=budget,
-                   usage=poller.states if poller else None, unpriced=engine.pricer.unpriced)
+                   usage=poller.states if poller else None, unpriced=unpriced)
     return manager.active()
 
 
-def _check_sources(engine: Engine) -> None:
-    for status in engine.statuses():
+def _check_sources(statuses: list[SourceStatus]) -> None:
+    for status in statuses:
         if status.error:
             raise CannotCheck(f"{status.label}: {status.error}")
         if status.counts.lines and not status.counts.calls and status.format is None:

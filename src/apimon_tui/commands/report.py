@@ -17,7 +17,7 @@ import time
 from apimon_tui import config as config_mod
 from apimon_tui.engine import Engine
 from apimon_tui.formats import FORMAT_MODULES
-from apimon_tui.parallel import newest_hint, plan_jobs, read_parallel
+from apimon_tui.parallel import read_files
 from apimon_tui.summary import summarize
 from apimon_tui.timeutil import parse_duration
 
@@ -79,19 +79,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def read_summary(paths: list[str], fmt: str, since_s: float | None, config: dict, jobs: int) -> dict:
-    """Read `paths` to the end, large files of one-line formats on several cores."""
-    since = time.time() - since_s if since_s is not None else None
-    planned = {path: plan_jobs(path, fmt, jobs, config, since) for path in paths}
-    split = [job for path_jobs in planned.values() if path_jobs for job in path_jobs]
-    store, statuses, unpriced = read_parallel(split, jobs) if split else (None, [], set())
-    whole = [p for p, j in planned.items() if not j]
-    engine = Engine(whole, store=store, fmt=fmt, from_start=True, follow=False, since_s=since_s, config=config)
-    for path in whole:
-        if os.path.isfile(path) and (hint := newest_hint(path, fmt, config, since)) is not None:
-            engine.store.advance(hint)
-    engine.read_to_end()
-    statuses += engine.statuses()
-    return summarize(engine.store.snapshot(), statuses, unpriced | engine.pricer.unpriced)
+    """Read `paths` to the end (`parallel.read_files`) and summarise them."""
+    store, statuses, unpriced = read_files(paths, fmt, since_s, config, jobs)
+    return summarize(store.snapshot(), statuses, unpriced)
 
 
 def _summary(engine: Engine) -> dict:

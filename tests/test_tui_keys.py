@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tomllib
 
-from textual.widgets import DataTable
 from tui_support import SECRET, T0, make_app, sample_calls, screen_text, write_config
 
 from apimon_tui.model import Call
@@ -18,7 +17,7 @@ SIZE = (120, 40)
 
 
 def rows(app, selector: str) -> list[list[str]]:
-    table = app.screen_stack[0].query_one(selector, DataTable)
+    table = app.screen_stack[0].query_one(selector)  # a DataTable, or the feed's LineTable
     return [[getattr(c, "plain", str(c)) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
@@ -48,7 +47,7 @@ async def test_the_feed_stays_newest_first_and_keeps_the_cursor_through_small_an
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("e", "down", "down")
-        table = app.screen_stack[0].query_one("#error-rows", DataTable)
+        table = app.screen_stack[0].query_one("#error-rows")
         chosen = rows(app, "#error-rows")[table.cursor_row][4]
         for first, new in ((10, 30), (40, 2)):  # most rows new (rebuilt), then a few (slots reused)
             app.store.add_many([failed(i) for i in range(first, first + new)])
@@ -66,7 +65,7 @@ async def test_a_feed_nobody_browses_holds_the_rows_it_shows_and_every_row_once_
     app = make_app(tmp_path, calls)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        table = app.screen_stack[0].query_one("#error-rows", DataTable)
+        table = app.screen_stack[0].query_one("#error-rows")
         shown = [r[4] for r in rows(app, "#error-rows")]
         assert table.size.height < len(shown) <= table.size.height + ROWS_BEYOND_VIEW
         assert shown == [f"req_{i:03d}" for i in range(149, 149 - len(shown), -1)]  # the newest
@@ -230,6 +229,17 @@ async def test_e_focuses_the_error_feed_and_g_groups_it(tmp_path):
         await pilot.press("g")
         await pilot.pause()
         assert app.focused.id == "error-rows"
+
+
+async def test_a_click_on_a_feed_row_opens_that_call(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        second = rows(app, "#error-rows")[1][4]
+        await pilot.click("#error-rows", offset=(2, 2))  # line 0 is the header
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        assert second in screen_text(app)
 
 
 async def test_enter_opens_a_failed_call_n_steps_in_its_group_and_esc_goes_back(tmp_path):

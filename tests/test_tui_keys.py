@@ -211,6 +211,19 @@ async def test_p_pauses_the_display_while_ingestion_goes_on(tmp_path):
         assert f"{before + 1:,} calls" in text
 
 
+async def test_p_holds_the_panels_a_spread_refresh_had_not_reached_yet(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        before = rows(app, "#models-table")
+        app.store.add_many([Call(ts=T0 - 1, model="gpt-4o", status=200, latency_ms=100.0)])
+        app.tick(spread=True)  # the requests panel at once, the others one per screen update
+        await pilot.press("p")
+        await pilot.pause()
+        assert "PAUSED" in screen_text(app)
+        assert rows(app, "#models-table") == before
+
+
 async def test_e_focuses_the_error_feed_and_g_groups_it(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

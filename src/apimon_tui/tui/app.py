@@ -380,7 +380,12 @@ class MonitorApp(App):
         self.redraw_now()
 
     def action_pause(self) -> None:
+        """The display holds as it is when `p` is pressed: panels a spread refresh had not reached yet stay too.
+
+        (Drawing them would also have delayed the status line's PAUSED.)
+        """
         self.paused = not self.paused
+        self._pending_shows = []
         self.redraw_now()
 
     def action_poll_usage(self) -> None:

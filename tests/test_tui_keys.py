@@ -174,6 +174,24 @@ async def test_figures_and_request_ids_that_grow_wider_are_shown_whole(tmp_path)
         assert any(long_id in line for line in lines)  # to the column's first width
 
 
+async def test_models_keep_their_rows_while_the_same_models_stay_and_rerank_when_one_comes(tmp_path):
+    def ok(model: str, n: int, at: float) -> list[Call]:
+        return [Call(ts=at + i / 1000, model=model, status=200, latency_ms=5.0) for i in range(n)]
+
+    app = make_app(tmp_path, ok("gpt-4o", 3, T0 - 100) + ok("claude-sonnet-4", 2, T0 - 99))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert [r[0] for r in rows(app, "#models-table")] == ["gpt-4o", "claude-sonnet-4"]
+        app.store.add_many(ok("claude-sonnet-4", 5, T0 - 50))
+        app.tick()
+        await pilot.pause()
+        assert [r[:2] for r in rows(app, "#models-table")] == [["gpt-4o", "3"], ["claude-sonnet-4", "7"]]
+        app.store.add_many(ok("gpt-4o-mini", 1, T0 - 40))
+        app.tick()
+        await pilot.pause()
+        assert [r[0] for r in rows(app, "#models-table")] == ["claude-sonnet-4", "gpt-4o", "gpt-4o-mini"]
+
+
 async def test_number_keys_change_the_window(tmp_path):
     # Calls spread over 20 minutes: 1m, 5m and 15m windows hold different counts.
     app = make_app(tmp_path, calls=sample_calls(n=1200, span_s=1200))

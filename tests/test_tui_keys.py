@@ -229,6 +229,20 @@ async def test_p_pauses_the_display_while_ingestion_goes_on(tmp_path):
         assert f"{before + 1:,} calls" in text
 
 
+async def test_a_spread_refresh_reaches_every_panel(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        total = app.store.snapshot(300, T0).total.calls
+        model_calls = int(rows(app, "#models-table")[0][1].replace(",", ""))
+        app.store.add_many([Call(ts=T0 - 1, model="gpt-4o", status=200, latency_ms=100.0)])
+        app.tick(spread=True)
+        for _ in range(10):  # a step per screen update
+            await pilot.pause()
+        assert f"{total + 1:,} calls" in screen_text(app)
+        assert rows(app, "#models-table")[0][1] == f"{model_calls + 1:,}"
+
+
 async def test_p_holds_the_panels_a_spread_refresh_had_not_reached_yet(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

@@ -13,6 +13,7 @@ import gc
 import math
 import os
 import signal
+import threading
 import time
 import tomllib
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer
 
+from apimon_tui import pricing
 from apimon_tui.alerts import AlertManager
 from apimon_tui.budget import Budget, BudgetConfig
 from apimon_tui.config import default_path
@@ -176,11 +178,19 @@ class MonitorApp(App):
         os._exit(128 + signal.SIGHUP)
 
     def on_requests_panel_chart_ready(self) -> None:
-        """Keep what the start built (modules, stylesheet, screen, plotext) out of every later full collection.
+        """The screen is up and plotext loaded: load the price table in a thread, then freeze the start's heap."""
+        threading.Thread(target=self._load_prices, name="apimon-prices", daemon=True).start()
 
-        The garbage collector's full passes scan every tracked object, and at
-        start there are some 130,000 that live as long as the app: with them,
-        a pass took 100-200 ms at 10,000 lines/s, and a key pressed meanwhile
+    def _load_prices(self) -> None:
+        pricing.load_table()
+        self.call_from_thread(self._freeze_start)
+
+    def _freeze_start(self) -> None:
+        """Keep what the start built (modules, stylesheet, screen, plotext, prices) out of every later full collection.
+
+        The garbage collector's full passes scan every tracked object, and the
+        start leaves some 170,000 that live as long as the app: with them, a
+        pass took 100-200 ms at 10,000 lines/s, and a key pressed meanwhile
         waited as long. Skipped headless, where many apps share one process.
         """
         if not self.is_headless:

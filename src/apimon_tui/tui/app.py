@@ -178,7 +178,9 @@ class MonitorApp(App):
         os._exit(128 + signal.SIGHUP)
 
     def on_requests_panel_chart_ready(self) -> None:
-        """The screen is up and plotext loaded: load the price table in a thread, then freeze the start's heap."""
+        """The screen is up and plotext loaded: build the help screen, load the price table in a thread,
+        then freeze the start's heap."""
+        self._prebuild_help()
         threading.Thread(target=self._load_prices, name="apimon-prices", daemon=True).start()
 
     def _load_prices(self) -> None:
@@ -374,10 +376,26 @@ class MonitorApp(App):
         return True
 
     def action_help(self) -> None:
+        self._install_help()
+        self.push_screen("help")
+
+    def _install_help(self) -> None:
         """The help screen is built once and kept: the bindings do not change while the app runs."""
         if not self.is_screen_installed("help"):
             self.install_screen(HelpScreen(self.help_rows()), name="help")
+
+    def _prebuild_help(self) -> None:
+        """Compose and lay out the help screen off screen, so that the first `?` costs what later ones do.
+
+        A screen is composed, styled and laid out the first time it is pushed
+        (some 100 ms at 10,000 lines/s, against 10-20 ms once built). Pushed and
+        popped in one callback, it is never drawn: it only builds itself.
+        """
+        if self.is_screen_installed("help") or len(self.screen_stack) > 1:
+            return
+        self._install_help()
         self.push_screen("help")
+        self.pop_screen()
 
     def action_alerts(self) -> None:
         self.push_screen(AlertsScreen(self.alerts), self.show_cause)

@@ -289,6 +289,17 @@ async def test_a_click_on_a_feed_row_opens_that_call(tmp_path):
         assert second in screen_text(app)
 
 
+async def test_right_scrolls_the_feed_sideways_to_its_last_column(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        message = next(r[5] for r in rows(app, "#error-rows") if len(r[5]) > 20)
+        assert message not in screen_text(app)  # the panel is narrower than the table
+        await pilot.press("e", *["right"] * 40)
+        await pilot.pause()
+        assert message in screen_text(app)
+
+
 async def test_enter_opens_a_failed_call_n_steps_in_its_group_and_esc_goes_back(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

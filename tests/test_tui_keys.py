@@ -237,8 +237,8 @@ async def test_a_spread_refresh_reaches_every_panel(tmp_path):
         model_calls = int(rows(app, "#models-table")[0][1].replace(",", ""))
         app.store.add_many([Call(ts=T0 - 1, model="gpt-4o", status=200, latency_ms=100.0)])
         app.tick(spread=True)
-        for _ in range(50):  # a step per screen update
-            await pilot.pause()
+        for _ in range(100):  # a step per screen update: wait for them (up to 5 s), not for a set number of turns
+            await pilot.pause(0.05)
             if rows(app, "#models-table")[0][1] == f"{model_calls + 1:,}":
                 break
         assert f"{total + 1:,} calls" in screen_text(app)

@@ -189,7 +189,8 @@ class MonitorApp(App):
 
     def _load_prices(self) -> None:
         pricing.load_table()
-        self.call_from_thread(self._freeze_start)
+        if self.is_running:  # not quit meanwhile
+            self.call_from_thread(self._freeze_start)
 
     def _freeze_start(self) -> None:
         """Make the garbage collector's full passes rare and short: each one stops every thread.

@@ -3,7 +3,7 @@
 import pytest
 
 from apimon_tui.model import Call
-from apimon_tui.pricing import Pricer
+from apimon_tui.pricing import Pricer, load_table
 from apimon_tui.redact import mask_key, redact
 
 
@@ -43,3 +43,9 @@ def test_unknown_model_is_unpriced_not_free():
 
 def test_failed_call_without_output_costs_nothing():
     assert Pricer().estimate(Call(ts=0, model="house-llm-7b", status=429)) == 0.0
+
+
+def test_the_price_table_loaded_ahead_prices_as_before():
+    load_table()
+    prices = Pricer().unit_prices("gpt-4o")
+    assert prices is not None and prices.output > prices.input > 0

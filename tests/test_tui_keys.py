@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tomllib
 
-from textual.widgets import DataTable
 from tui_support import SECRET, T0, make_app, sample_calls, screen_text, write_config
 
 from apimon_tui.model import Call
@@ -18,7 +17,7 @@ SIZE = (120, 40)
 
 
 def rows(app, selector: str) -> list[list[str]]:
-    table = app.screen_stack[0].query_one(selector, DataTable)
+    table = app.screen_stack[0].query_one(selector)  # a DataTable, or the feed's LineTable
     return [[getattr(c, "plain", str(c)) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
@@ -48,7 +47,7 @@ async def test_the_feed_stays_newest_first_and_keeps_the_cursor_through_small_an
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("e", "down", "down")
-        table = app.screen_stack[0].query_one("#error-rows", DataTable)
+        table = app.screen_stack[0].query_one("#error-rows")
         chosen = rows(app, "#error-rows")[table.cursor_row][4]
         for first, new in ((10, 30), (40, 2)):  # most rows new (rebuilt), then a few (slots reused)
             app.store.add_many([failed(i) for i in range(first, first + new)])
@@ -66,7 +65,7 @@ async def test_a_feed_nobody_browses_holds_the_rows_it_shows_and_every_row_once_
     app = make_app(tmp_path, calls)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        table = app.screen_stack[0].query_one("#error-rows", DataTable)
+        table = app.screen_stack[0].query_one("#error-rows")
         shown = [r[4] for r in rows(app, "#error-rows")]
         assert table.size.height < len(shown) <= table.size.height + ROWS_BEYOND_VIEW
         assert shown == [f"req_{i:03d}" for i in range(149, 149 - len(shown), -1)]  # the newest
@@ -175,6 +174,24 @@ async def test_figures_and_request_ids_that_grow_wider_are_shown_whole(tmp_path)
         assert any(long_id in line for line in lines)  # to the column's first width
 
 
+async def test_models_keep_their_rows_while_the_same_models_stay_and_rerank_when_one_comes(tmp_path):
+    def ok(model: str, n: int, at: float) -> list[Call]:
+        return [Call(ts=at + i / 1000, model=model, status=200, latency_ms=5.0) for i in range(n)]
+
+    app = make_app(tmp_path, ok("gpt-4o", 3, T0 - 100) + ok("claude-sonnet-4", 2, T0 - 99))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert [r[0] for r in rows(app, "#models-table")] == ["gpt-4o", "claude-sonnet-4"]
+        app.store.add_many(ok("claude-sonnet-4", 5, T0 - 50))
+        app.tick()
+        await pilot.pause()
+        assert [r[:2] for r in rows(app, "#models-table")] == [["gpt-4o", "3"], ["claude-sonnet-4", "7"]]
+        app.store.add_many(ok("gpt-4o-mini", 1, T0 - 40))
+        app.tick()
+        await pilot.pause()
+        assert [r[0] for r in rows(app, "#models-table")] == ["claude-sonnet-4", "gpt-4o", "gpt-4o-mini"]
+
+
 async def test_number_keys_change_the_window(tmp_path):
     # Calls spread over 20 minutes: 1m, 5m and 15m windows hold different counts.
     app = make_app(tmp_path, calls=sample_calls(n=1200, span_s=1200))
@@ -212,6 +229,35 @@ async def test_p_pauses_the_display_while_ingestion_goes_on(tmp_path):
         assert f"{before + 1:,} calls" in text
 
 
+async def test_a_spread_refresh_reaches_every_panel(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        total = app.store.snapshot(300, T0).total.calls
+        model_calls = int(rows(app, "#models-table")[0][1].replace(",", ""))
+        app.store.add_many([Call(ts=T0 - 1, model="gpt-4o", status=200, latency_ms=100.0)])
+        app.tick(spread=True)
+        for _ in range(100):  # a step per screen update: wait for them (up to 5 s), not for a set number of turns
+            await pilot.pause(0.05)
+            if rows(app, "#models-table")[0][1] == f"{model_calls + 1:,}":
+                break
+        assert f"{total + 1:,} calls" in screen_text(app)
+        assert rows(app, "#models-table")[0][1] == f"{model_calls + 1:,}"
+
+
+async def test_p_holds_the_panels_a_spread_refresh_had_not_reached_yet(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        before = rows(app, "#models-table")
+        app.store.add_many([Call(ts=T0 - 1, model="gpt-4o", status=200, latency_ms=100.0)])
+        app.tick(spread=True)  # the requests panel at once, the others one per screen update
+        await pilot.press("p")
+        await pilot.pause()
+        assert "PAUSED" in screen_text(app)
+        assert rows(app, "#models-table") == before
+
+
 async def test_e_focuses_the_error_feed_and_g_groups_it(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -230,6 +276,28 @@ async def test_e_focuses_the_error_feed_and_g_groups_it(tmp_path):
         await pilot.press("g")
         await pilot.pause()
         assert app.focused.id == "error-rows"
+
+
+async def test_a_click_on_a_feed_row_opens_that_call(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        second = rows(app, "#error-rows")[1][4]
+        await pilot.click("#error-rows", offset=(2, 2))  # line 0 is the header
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        assert second in screen_text(app)
+
+
+async def test_right_scrolls_the_feed_sideways_to_its_last_column(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        message = next(r[5] for r in rows(app, "#error-rows") if len(r[5]) > 20)
+        assert message not in screen_text(app)  # the panel is narrower than the table
+        await pilot.press("e", *["right"] * 40)
+        await pilot.pause()
+        assert message in screen_text(app)
 
 
 async def test_enter_opens_a_failed_call_n_steps_in_its_group_and_esc_goes_back(tmp_path):

@@ -7,8 +7,43 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.geometry import Size
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.strip import Strip
+from textual.widget import Widget
+
+
+class DrawnOnce(Widget):
+    """A Rich renderable drawn once per width and kept as lines.
+
+    Rich measures and draws a table for every layout of a `Static` holding it:
+    the help table's 40 rows cost some 30 ms each time `?` opened the screen
+    (and more while the log grew fast). The bindings do not change while the
+    app runs, so its lines are kept until the width changes.
+    """
+
+    DEFAULT_CSS = "DrawnOnce { height: auto; }"
+
+    def __init__(self, renderable: Table, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._renderable = renderable
+        self._drawn: tuple[int, list[Strip]] = (-1, [])
+
+    def _lines(self, width: int) -> list[Strip]:
+        if self._drawn[0] != width:
+            console = self.app.console
+            lines = console.render_lines(self._renderable, console.options.update_width(width), pad=False)
+            self._drawn = (width, [Strip(line) for line in lines])
+        return self._drawn[1]
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._lines(width))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        lines = self._lines(width)
+        line = lines[y] if y < len(lines) else Strip.blank(width)
+        return line.apply_style(self.rich_style).extend_cell_length(width, self.rich_style)
 
 
 class HelpScreen(ModalScreen):
@@ -29,4 +64,4 @@ class HelpScreen(ModalScreen):
             table.add_row(*(Text(cell) for cell in row))
         with VerticalScroll(id="help-body") as body:
             body.border_title = "Keys · Esc to close"
-            yield Static(table)
+            yield DrawnOnce(table)

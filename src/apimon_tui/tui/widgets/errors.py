@@ -1,8 +1,7 @@
 """Errors panel: the newest failed calls, or the same grouped by status, code and model.
 
-Both views are `DataTable`s updated by row key: a tick adds the rows of new
-failed calls, removes the ones that left the window or the bound, and updates
-changed group cells; nothing is rebuilt whole. Until the feed is browsed it
+Both views are `LineTable`s, whose rows are replaced whole each tick and drawn
+only where seen (a busy feed changes every row each refresh). Until the feed is browsed it
 holds only the rows that fit, newest first: under a flood of failures every
 row changes each refresh, and rows nobody sees are not worth updating. Cells
 are `rich.text.Text`, so log text is never read as markup.
@@ -18,35 +17,26 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist
 
 from apimon_tui.model import Call
 from apimon_tui.store import Snapshot
 from apimon_tui.store.metrics import ErrorGroup
 from apimon_tui.tui import fmt
+from apimon_tui.tui.widgets.line_table import LineTable
 
 MAX_ROWS = 200           # rows while the feed is browsed
 ROWS_BEYOND_VIEW = 4     # rows kept below the visible ones otherwise
 MESSAGE_CHARS = 36
 
 
-class Stamp(Text):
-    """A time cell that sorts by the epoch time it shows."""
-
-    def __init__(self, ts: float) -> None:
-        super().__init__(fmt.clock_time(ts), no_wrap=True)
-        self.ts = ts
-
-
-class FeedTable(DataTable):
+class FeedTable(LineTable):
     """The feed's table: it tells the feed before the cursor or the view leaves the newest rows."""
 
     BINDINGS = [Binding("enter", "select_cursor", "Open", id="open_detail",
                         tooltip="open the failed call (or the group's newest) in detail")]
 
-    def __init__(self, *args, before_browsing: Callable[[], None] | None = None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, columns: list[str], *, before_browsing: Callable[[], None] | None = None, **kwargs) -> None:
+        super().__init__(columns, **kwargs)
         self._before_browsing = before_browsing
 
     @property
@@ -79,7 +69,7 @@ class ErrorFeed(Vertical, can_focus=False):
     """The failed-call feed and its grouped view (`g` switches)."""
 
     DEFAULT_CSS = """
-    ErrorFeed > DataTable { height: 1fr; }
+    ErrorFeed > FeedTable { height: 1fr; }
     ErrorFeed.-grouped #error-rows { display: none; }
     ErrorFeed #error-groups { display: none; }
     ErrorFeed.-grouped #error-groups { display: block; }
@@ -95,12 +85,9 @@ class ErrorFeed(Vertical, can_focus=False):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = "Errors"
-        self.calls: dict[str, Call] = {}  # row (slot) key -> the call it shows
-        self._slot_key: dict[str, str] = {}  # slot -> call key
-        self._slot_of: dict[str, str] = {}  # call key -> slot
+        self.calls: dict[str, Call] = {}  # row key -> the call it shows
         self.groups: dict[str, ErrorGroup] = {}
         self.newest_of_group: dict[str, Call] = {}
-        self._group_cells: dict[str, tuple] = {}
         self._shown: tuple[Snapshot, str] | None = None
 
     @property
@@ -108,19 +95,14 @@ class ErrorFeed(Vertical, can_focus=False):
         return self.has_class("-grouped")
 
     def compose(self) -> ComposeResult:
-        rows = FeedTable(id="error-rows", cursor_type="row", zebra_stripes=True, before_browsing=self._before_browsing)
-        rows.add_column("time", key="time")
-        for name in ("status", "model", "code", "request id", "message"):
-            rows.add_column(name, key=name)
-        yield rows
-        groups = FeedTable(id="error-groups", cursor_type="row", zebra_stripes=True)
-        for name in ("status", "code", "model", "count", "first", "last", "last message"):
-            groups.add_column(name, key=name)
-        yield groups
+        yield FeedTable(["time", "status", "model", "code", "request id", "message"], id="error-rows",
+                        zebra_stripes=True, before_browsing=self._before_browsing)
+        yield FeedTable(["status", "code", "model", "count", "first", "last", "last message"], id="error-groups",
+                        zebra_stripes=True)
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one("#error-groups" if self.grouped else "#error-rows", DataTable)
+    def table(self) -> FeedTable:
+        return self.query_one("#error-groups" if self.grouped else "#error-rows", FeedTable)
 
     def toggle_grouped(self) -> None:
         had_focus = self.table.has_focus
@@ -135,15 +117,14 @@ class ErrorFeed(Vertical, can_focus=False):
         self._shown = (snap, window_label)
         self.border_title = f"Errors · {window_label}"
         self.border_subtitle = f"{snap.total.errors:,} failed · {len(snap.groups)} groups · g: {'calls' if self.grouped else 'grouped'}"
-        with self.app.batch_update():
-            self._show_rows(snap.failed[:self._row_limit()])
-            self._show_groups(snap)
+        self._show_rows(snap.failed[:self._row_limit()])
+        self._show_groups(snap)
 
     def _row_limit(self) -> int:
         """All MAX_ROWS rows once the feed is browsed; until then about as many as are seen.
 
-        Under a flood every row changes each refresh, and each costs cell
-        updates: a feed that shows only its newest rows keeps only those.
+        Under a flood every row changes each refresh: a feed that shows only
+        its newest rows keeps (and sorts, and measures) only those.
         """
         table = self.query_one("#error-rows", FeedTable)
         if table.browsed:
@@ -166,82 +147,36 @@ class ErrorFeed(Vertical, can_focus=False):
             self._show_rows(self._shown[0].failed[:MAX_ROWS])
 
     def _show_rows(self, failed: list[Call]) -> None:
-        """Rows are slots: a slot whose call left the window takes a new call's cells.
-
-        Reusing slots keeps the row count, so a busy feed costs cell updates and
-        a sort, not a relayout of the screen (which adding and removing rows is).
-        """
+        """Newest first. A cursor on the newest row stays there, following the feed like
+        `tail -f`; one moved down stays on its call."""
         table = self.query_one("#error-rows", FeedTable)
-        wanted = {_call_key(c): c for c in failed}
-        free = [slot for slot, key in self._slot_key.items() if key not in wanted]
-        added = [(k, c) for k, c in wanted.items() if k not in self._slot_of]
-        if not free and not added:
-            return
-        # A cursor on the newest row stays there, following the feed like `tail -f`;
-        # one moved down stays on its call.
-        kept = self.calls.get(_highlighted(table) or "") if table.browsed else None
-        for slot in free:
-            del self._slot_of[self._slot_key.pop(slot)], self.calls[slot]
-        for key, call in added:
-            cells = _call_cells(call)
-            if free:
-                slot = free.pop()
-                # A busy feed replaces every row each refresh, mostly with the same status,
-                # model, code and message: only cells that differ are updated (each update
-                # refreshes the table). The time cell always is: it carries the exact time it sorts by.
-                for column, cell, was in zip(table.columns, cells, table.get_row(slot)):
-                    if column == "time" or cell != was:
-                        table.update_cell(slot, column, cell, update_width=True)
-            else:
-                slot = f"slot-{len(self._slot_key)}"
-                while slot in table.rows:
-                    slot += "+"
-                table.add_row(*cells, key=slot)
-            self._slot_key[slot], self._slot_of[key], self.calls[slot] = key, slot, call
-        for slot in free:
-            table.remove_row(slot)
-        table.sort("time", key=lambda stamp: stamp.ts, reverse=True)
-        if kept is not None and _call_key(kept) in self._slot_of:
-            _restore(table, self._slot_of[_call_key(kept)])
+        newest_first = sorted(failed, key=lambda call: call.ts, reverse=True)
+        self.calls = {_call_key(call): call for call in newest_first}
+        table.set_rows([(key, _call_cells(call)) for key, call in self.calls.items()], keep_cursor=table.browsed)
 
     def _show_groups(self, snap: Snapshot) -> None:
-        table = self.query_one("#error-groups", DataTable)
+        """Latest first, re-ordered only when groups come or go (a group's place stays put as it grows)."""
+        table = self.query_one("#error-groups", FeedTable)
         newest: dict[tuple, Call] = {}
         for call in snap.failed:
             newest.setdefault(call.group_key(), call)
         wanted = {"\x1f".join(g.key): g for g in snap.groups[:MAX_ROWS]}
         self.newest_of_group = {k: newest[g.key] for k, g in wanted.items() if g.key in newest}
-        changed = False
-        for key in [k for k in self.groups if k not in wanted]:
-            table.remove_row(key)
-            del self.groups[key], self._group_cells[key]
-            changed = True
-        for key, group in wanted.items():
-            cells = _group_cells(group)
-            old = self._group_cells.get(key)
-            if old is None:
-                table.add_row(*cells, key=key)
-                changed = True
-            elif old != cells:
-                for column, (was, now) in zip(table.columns, zip(old, cells)):
-                    if was != now:
-                        table.update_cell(key, column, now, update_width=True)
-                changed = True
-            self.groups[key] = group
-            self._group_cells[key] = cells
-        if changed:
-            kept = _highlighted(table)
-            table.sort("last", key=lambda stamp: stamp.ts, reverse=True)
-            _restore(table, kept)
+        if wanted.keys() == self.groups.keys():
+            order = list(self.groups)
+        else:
+            order = sorted(wanted, key=lambda key: wanted[key].last_ts, reverse=True)
+        self.groups = {key: wanted[key] for key in order}
+        table.set_rows([(key, _group_cells(group)) for key, group in self.groups.items()], keep_cursor=True)
 
     def selected_call(self) -> Call | None:
         """The call under the cursor (the newest of the group in the grouped view)."""
-        key = _highlighted(self.table)
+        key = self.table.cursor_key
         if key is None:
             return None
         return (self.newest_of_group if self.grouped else self.calls).get(key)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_line_table_row_selected(self, event: LineTable.RowSelected) -> None:
         event.stop()
         call = self.selected_call()
         if call is not None:
@@ -252,24 +187,10 @@ def _call_key(call: Call) -> str:
     return f"{id(call)}@{call.ts!r}"
 
 
-def _highlighted(table: DataTable) -> str | None:
-    if not table.row_count or table.cursor_row < 0:
-        return None
-    try:
-        return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
-    except CellDoesNotExist:  # the cursor was past the rows after a removal
-        return None
-
-
-def _restore(table: DataTable, key: str | None) -> None:
-    if key is not None and key in table.rows:
-        table.move_cursor(row=table.get_row_index(key), animate=False, scroll=False)
-
-
 def _call_cells(call: Call) -> tuple:
     message = (call.error_message or call.error_type or "").replace("\n", " ")
     return (
-        Stamp(call.ts),
+        Text(fmt.clock_time(call.ts)),
         Text(call.status_label, style="bold"),
         Text(call.model or "-"),
         Text(call.error_code or "-"),
@@ -285,7 +206,7 @@ def _group_cells(group: ErrorGroup) -> tuple:
         Text(group.code or "-"),
         Text(group.model or "-"),
         Text(f"{group.count:,}", justify="right"),
-        Stamp(group.first_ts),
-        Stamp(group.last_ts),
+        Text(fmt.clock_time(group.first_ts)),
+        Text(fmt.clock_time(group.last_ts)),
         Text(message[:MESSAGE_CHARS]),
     )

@@ -1,44 +1,21 @@
-"""A `DataTable` updated by row key: only rows and cells that changed are touched.
+"""A `LineTable` keyed by its first cell: rows keep their places while the same rows stay.
 
-A row's key is its first cell's text (a model name, for instance), so the
-same row keeps its place and only its changed cells are redrawn.
+A row's key is its first cell's text (a model name, for instance). The order
+given is used when rows come or go; otherwise each row stays where it was, so
+a table whose figures change every refresh does not reshuffle under the eye.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import DataTable
+
+from apimon_tui.tui.widgets.line_table import LineTable
 
 
-class KeyedTable(DataTable):
-    def __init__(self, columns: list[str], **kwargs) -> None:
-        kwargs.setdefault("cursor_type", "row")
-        super().__init__(**kwargs)
-        self._columns = columns
-        self._cells: dict[str, tuple[Text, ...]] = {}
-
-    def on_mount(self) -> None:
-        for name in self._columns:
-            self.add_column(name, key=name)
-
+class KeyedTable(LineTable):
     def show(self, rows: list[tuple[Text, ...]]) -> None:
         """Make the table hold `rows`, in their order when rows come or go."""
         wanted = {row[0].plain: row for row in rows}
-        moved = False
-        for key in [k for k in self._cells if k not in wanted]:
-            self.remove_row(key)
-            del self._cells[key]
-            moved = True
-        for key, cells in wanted.items():
-            old = self._cells.get(key)
-            if old is None:
-                self.add_row(*cells, key=key)
-                moved = True
-            elif old != cells:
-                for column, was, now in zip(self._columns, old, cells):
-                    if was != now:
-                        self.update_cell(key, column, now, update_width=True)
-            self._cells[key] = cells
-        if moved:
-            order = {key: i for i, key in enumerate(wanted)}
-            self.sort(self._columns[0], key=lambda first: order[first.plain])
+        shown = [self.get_row_at(i)[0].plain for i in range(self.row_count)]
+        order = shown if set(shown) == wanted.keys() else list(wanted)
+        self.set_rows([(key, wanted[key]) for key in order], keep_cursor=True)

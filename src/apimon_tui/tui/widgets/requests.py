@@ -15,6 +15,7 @@ from types import ModuleType
 
 from rich.text import Text
 from textual.color import Color
+from textual.message import Message
 from textual.widgets import Static
 
 from apimon_tui.store import Snapshot
@@ -25,6 +26,9 @@ class RequestsPanel(Static):
     DEFAULT_CSS = """
     RequestsPanel { border-subtitle-align: right; }
     """
+
+    class ChartReady(Message):
+        """plotext is loaded: the last module the monitor imports as it starts."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -44,6 +48,7 @@ class RequestsPanel(Static):
     def _plotext_ready(self, module: ModuleType) -> None:
         self._plotext = module
         self._draw()
+        self.post_message(self.ChartReady())
 
     @property
     def chart_ready(self) -> bool:

@@ -245,6 +245,21 @@ async def test_a_spread_refresh_reaches_every_panel(tmp_path):
         assert rows(app, "#models-table")[0][1] == f"{model_calls + 1:,}"
 
 
+async def test_a_refresh_that_replaces_an_unfinished_one_still_draws_its_data(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        model_calls = int(rows(app, "#models-table")[0][1].replace(",", ""))
+        app.store.add_many([Call(ts=T0 - 1, model="gpt-4o", status=200, latency_ms=100.0)])
+        app.tick(spread=True)
+        app.tick(spread=True)  # the refresh timer again, before the first one's panels were drawn
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if rows(app, "#models-table")[0][1] == f"{model_calls + 1:,}":
+                break
+        assert rows(app, "#models-table")[0][1] == f"{model_calls + 1:,}"
+
+
 async def test_p_holds_the_panels_a_spread_refresh_had_not_reached_yet(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

@@ -302,8 +302,7 @@ class MonitorApp(App):
         key = (self.store.version, self.window_index, describe(self.filter))
         moved_on = int(now // step) != self._drawn_step and now - self._drawn_at >= IDLE_REDRAW_S
         if key != self._drawn or moved_on:
-            self._drawn, self._drawn_step, self._drawn_at = key, int(now // step), now
-            steps.append(partial(self._tick_panels, now, spread))
+            steps.append(partial(self._tick_panels, now, spread, key))
         if spread:
             self._pending_steps = steps  # a newer refresh replaces what is left of an older one
             self._run_next_step()
@@ -313,8 +312,12 @@ class MonitorApp(App):
             for run in steps:
                 run()
 
-    def _tick_panels(self, now: float, spread: bool) -> None:
-        """The panels from one snapshot of the store: queued one per screen update with `spread`."""
+    def _tick_panels(self, now: float, spread: bool, key: tuple) -> None:
+        """The panels from one snapshot of the store: queued one per screen update with `spread`.
+
+        What is drawn (`key`) is noted once the last panel shows it: a newer
+        refresh that replaces the queue before then queues the panels again.
+        """
         label, window_s = self.window
         snap = self.store.snapshot(window_s, now, self.filter, points=CHART_POINTS, failed_limit=MAX_ROWS)
         shows = [
@@ -323,12 +326,16 @@ class MonitorApp(App):
             partial(self._panel(ErrorFeed).show, snap, label),
             partial(self._panel(ModelsPanel).show, snap, label),
             partial(self._panel(RateLimitsPanel).show, snap),
+            partial(self._note_drawn, key, now, window_s),
         ]
         if spread:
             self._pending_steps.extend(shows)
             return
         for show in shows:
             show()
+
+    def _note_drawn(self, key: tuple, now: float, window_s: float) -> None:
+        self._drawn, self._drawn_step, self._drawn_at = key, int(now // max(1.0, window_s / CHART_POINTS)), now
 
     def _run_next_step(self) -> None:
         if self._pending_steps:

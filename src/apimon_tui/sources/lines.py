@@ -66,7 +66,7 @@ class LineAssembler:
     def feed_block(self, chunk: bytes) -> Sequence[str]:
         """`feed`, with the lines kept as one `LineBlock` of bytes where they need no rework.
 
-        A chunk with a `\r`, or one that may hold a line over the limit, goes through `feed`.
+        A chunk with a carriage return, or one that may hold a line over the limit, goes through `feed`.
         """
         first, end = chunk.find(b"\n"), chunk.rfind(b"\n") + 1
         if (self._dropping or first < 0 or b"\r" in chunk or b"\r" in self._pending

@@ -302,7 +302,7 @@ class MonitorApp(App):
         key = (self.store.version, self.window_index, describe(self.filter))
         moved_on = int(now // step) != self._drawn_step and now - self._drawn_at >= IDLE_REDRAW_S
         if key != self._drawn or moved_on:
-            steps.append(partial(self._tick_panels, now, spread, key))
+            steps.append(partial(self._tick_panels, now, spread, (key, int(now // step), now)))
         if spread:
             self._pending_steps = steps  # a newer refresh replaces what is left of an older one
             self._run_next_step()
@@ -312,11 +312,12 @@ class MonitorApp(App):
             for run in steps:
                 run()
 
-    def _tick_panels(self, now: float, spread: bool, key: tuple) -> None:
+    def _tick_panels(self, now: float, spread: bool, drawn: tuple) -> None:
         """The panels from one snapshot of the store: queued one per screen update with `spread`.
 
-        What is drawn (`key`) is noted once the last panel shows it: a newer
-        refresh that replaces the queue before then queues the panels again.
+        What is drawn (`drawn`: data key, chart step, time) is noted once the
+        last panel shows it: a newer refresh that replaces the queue before
+        then queues the panels again.
         """
         label, window_s = self.window
         snap = self.store.snapshot(window_s, now, self.filter, points=CHART_POINTS, failed_limit=MAX_ROWS)
@@ -326,7 +327,7 @@ class MonitorApp(App):
             partial(self._panel(ErrorFeed).show, snap, label),
             partial(self._panel(ModelsPanel).show, snap, label),
             partial(self._panel(RateLimitsPanel).show, snap),
-            partial(self._note_drawn, key, now, window_s),
+            partial(self._note_drawn, drawn),
         ]
         if spread:
             self._pending_steps.extend(shows)
@@ -334,8 +335,8 @@ class MonitorApp(App):
         for show in shows:
             show()
 
-    def _note_drawn(self, key: tuple, now: float, window_s: float) -> None:
-        self._drawn, self._drawn_step, self._drawn_at = key, int(now // max(1.0, window_s / CHART_POINTS)), now
+    def _note_drawn(self, drawn: tuple) -> None:
+        self._drawn, self._drawn_step, self._drawn_at = drawn
 
     def _run_next_step(self) -> None:
         if self._pending_steps:

@@ -22,14 +22,14 @@ from apimon_tui.store import metrics
 
 PHASES = [
     (parallel.ByteRangeSource, "read_batches", "reading blocks"),
-    (nginx_columns, "combined_successes", "columns (successes read at once)"),
-    (nginx_columns, "json_successes", "columns (successes read at once)"),
+    (nginx_columns, "combined_calls", "columns (calls read at once)"),
+    (nginx_columns, "json_calls", "columns (calls read at once)"),
     (nginx_columns._Buffer, "are_texts", "  of which: checking JSON keys"),
     (nginx_columns._Buffer, "positions", "  of which: finding quotes"),
     (nginx_columns, "_decimal_millis", "  of which: decimal texts"),
     (nginx.NginxParser, "_feed_lines", "other lines, one by one"),
-    (metrics.MetricsStore, "add_successes", "storing successes"),
-    (metrics.MetricsStore, "add_many", "storing calls (the failed ones)"),
+    (metrics.MetricsStore, "add_bulk", "storing calls in bulk"),
+    (metrics.MetricsStore, "add_many", "storing calls one by one"),
 ]
 
 

@@ -1,4 +1,7 @@
-"""nginx successes reach the store as columns (`add_successes`), with the figures of a `Call` each."""
+"""nginx calls reach the store as columns (`add_bulk`), with the figures of a `Call` each.
+
+Successes always; failed calls too where the store keeps none whole (a summary store).
+"""
 
 from __future__ import annotations
 
@@ -60,9 +63,10 @@ class _CallsOnly:
         self.call, self.skip, self.unparsed = sink.call, sink.skip, sink.unparsed
 
 
-def _read(lines: list[str], *, bulk: bool, since: float | None = None, batch: int = 1000, store=None):
-    store = store or MetricsStore()
-    sink = Sink(SourceCounts(label="log"), Pricer(None), since)
+def _read(lines: list[str], *, bulk: bool, since: float | None = None, batch: int = 1000, summary: bool = False):
+    """A store of the lines: one keeping failed calls whole, or one for a summary (`summary`), which takes them in bulk."""
+    store = MetricsStore(failed_capacity=0 if summary else 5000)
+    sink = Sink(SourceCounts(label="log"), Pricer(None), since, bulk_failures=summary)
     parser = nginx.PARSER(sink if bulk else _CallsOnly(sink), "log", {}, lambda: START)
     for i in range(0, len(lines), batch):
         parser.feed_many(lines[i:i + batch])
@@ -148,18 +152,44 @@ def test_the_samples_give_the_same_figures_in_bulk():
             assert _figures(_read(lines, bulk=True)[0], window) == _figures(_read(lines, bulk=False)[0], window)
 
 
-def test_aggregate_add_successes_matches_add_call():
+@pytest.mark.parametrize("status", [200, 503])
+def test_aggregate_add_bulk_matches_add_call(status):
     rows = [(START + i * 0.37, None if i % 7 == 0 else (0.0 if i % 11 == 0 else i * 1.3)) for i in range(200)]
     one_by_one, bulk = Aggregate(), Aggregate()
     for ts, latency in rows:
-        one_by_one.add_call(Call(ts, "log", latency_ms=latency, status=200), False, "200")
-    bulk.add_successes("200", [ts for ts, _ in rows], [latency for _, latency in rows])
+        call = Call(ts, "log", latency_ms=latency, status=status)
+        call.cost_usd = Pricer(None).estimate(call)  # as the engine's sink prices it
+        one_by_one.add_call(call, status >= 400, str(status))
+    bulk.add_bulk(str(status), [ts for ts, _ in rows], [latency for _, latency in rows], status >= 400)
     assert _agg(bulk) == _agg(one_by_one)
+    assert (bulk.errors, bulk.costed_calls) == ((200, 200) if status >= 400 else (0, 0))
 
 
-def test_add_successes_refuses_failed_calls():
-    with pytest.raises(ValueError, match="successful calls"):
-        MetricsStore().add_successes("log", None, 500, [START], [1.0])
+def test_a_store_that_keeps_failed_calls_takes_none_in_bulk():
+    with pytest.raises(ValueError, match="keeps failed calls"):
+        MetricsStore().add_bulk("log", None, 500, [START], [1.0])
+    summary = MetricsStore(failed_capacity=0)
+    summary.add_bulk("log", None, 500, [START, START + 2], [1.0, 2.0])
+    group = summary.groups[("500", "", "")]
+    assert (group.count, group.first_ts, group.last_ts, summary.snapshot().total.errors) == (2, START, START + 2, 2)
+
+
+def _summary_figures(store: MetricsStore, window, flt=None) -> dict:
+    """Every figure but the ring of failed calls, which a summary store does not keep."""
+    return {k: v for k, v in _figures(store, window, flt).items() if k != "failed"}
+
+
+@pytest.mark.parametrize("spread_s", [0.05, 60.0], ids=["seconds", "hours"])
+def test_a_summary_store_takes_failed_calls_in_bulk_with_the_figures_of_one_call_each(spread_s):
+    lines = _lines(4000, seed=13, spread_s=spread_s)
+    summary, summary_counts = _read(lines, bulk=True, summary=True, batch=4000)
+    calls, call_counts = _read(lines, bulk=False)
+    assert not summary.failed and summary.groups and summary.ratelimits
+    for window in WINDOWS:
+        for flt in (None, CallFilter(model="gpt-4o"), CallFilter(status="5xx")):
+            assert _summary_figures(summary, window, flt) == _summary_figures(calls, window, flt), (window, flt)
+    assert (summary.calls_added, summary.newest, summary.oldest) == (calls.calls_added, calls.newest, calls.oldest)
+    assert _counts(summary_counts) == _counts(call_counts)
 
 
 def test_aggregates_pickle_every_field():
@@ -224,24 +254,29 @@ def _counts(counts) -> tuple:
     return counts.calls, counts.skipped, counts.unparsed, list(counts.first_unparsed)
 
 
-def test_the_columns_take_the_plain_successes_of_a_big_batch():
-    from apimon_tui.formats.nginx_columns import combined_successes
+def test_the_columns_take_the_plain_successes_of_a_big_batch_and_with_failures_every_plain_line():
+    from apimon_tui.formats.nginx_columns import combined_calls
 
     lines = (DATA / "nginx-1.22-timed-combined.log").read_text().splitlines()
-    columns = combined_successes(lines)
+    columns = combined_calls(lines, False)
     plain = [i for i, line in enumerate(lines) if '" 200 ' in line or '" 201 ' in line]
     assert plain and columns.index.tolist() == plain
+    failed = [i for i, line in enumerate(lines) if '" 429 ' in line or '" 500 ' in line]
+    every = combined_calls(lines, True)
+    assert failed and every.index.tolist() == sorted(plain + failed)
+    status = dict(zip(every.index.tolist(), every.status.tolist()))
+    assert all(status[i] >= 400 for i in failed) and all(status[i] < 400 for i in plain)
     stamp, latency = nginx.local_time_to_epoch(lines[0].split("[")[1].split("]")[0]), float(lines[0].split()[-2]) * 1000
     assert (columns.ts[0], columns.status[0], columns.latency_ms[0]) == (stamp, 200, round(latency, 3))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_big_batch_read_as_columns_gives_the_figures_of_one_line_at_a_time(seed):
-    from apimon_tui.formats.nginx_columns import combined_successes
+    from apimon_tui.formats.nginx_columns import combined_calls
 
     lines = _awkward_lines(3000, seed)
     assert len(lines) >= nginx.COLUMNS_MIN_LINES
-    taken = len(combined_successes(lines).index)
+    taken = len(combined_calls(lines, False).index)
     assert 1500 < taken < 2800  # most lines go by columns, the awkward ones by the per-line parser
     together, together_counts = _read(lines, bulk=True, batch=len(lines))
     alone, alone_counts = _read(lines, bulk=True, batch=1)
@@ -250,17 +285,24 @@ def test_a_big_batch_read_as_columns_gives_the_figures_of_one_line_at_a_time(see
     assert (together.calls_added, together.newest, together.oldest) == (alone.calls_added, alone.newest, alone.oldest)
     assert _counts(together_counts) == _counts(alone_counts)
     assert together_counts.unparsed > 0 and together_counts.skipped > 0
+    summary, summary_counts = _read(lines, bulk=True, batch=len(lines), summary=True)
+    for window in WINDOWS:
+        assert _summary_figures(summary, window) == _summary_figures(alone, window), window
+    assert _counts(summary_counts) == _counts(alone_counts)
 
 
-def test_each_awkward_variant_reads_as_it_does_alone():
+@pytest.mark.parametrize("summary", [False, True], ids=["failed calls kept", "summary"])
+def test_each_awkward_variant_reads_as_it_does_alone(summary):
     """One variant at a time among plain lines: a difference names the variant that caused it."""
     for old, new in _VARIANTS:
         lines = [_PLAIN] * 300
         lines[150] = _PLAIN.replace(old, new, 1)
-        together, together_counts = _read(lines, bulk=True, batch=300)
+        together, together_counts = _read(lines, bulk=True, batch=300, summary=summary)
         alone, alone_counts = _read(lines, bulk=True, batch=1)
-        assert _figures(together, None) == _figures(alone, None), (old, new)
+        assert _summary_figures(together, None) == _summary_figures(alone, None), (old, new)
         assert _counts(together_counts) == _counts(alone_counts), (old, new)
+        if not summary:
+            assert list(together.failed) == list(alone.failed), (old, new)
 
 
 _JSON_VARIANTS = [
@@ -301,12 +343,14 @@ def _json_batch(n: int, seed: int) -> list[str]:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_big_json_batch_read_as_columns_gives_the_figures_of_one_line_at_a_time(seed):
-    from apimon_tui.formats.nginx_columns import json_successes
+    from apimon_tui.formats.nginx_columns import json_calls
 
     lines = _json_batch(3000, seed)
     keys = list(json.loads(lines[0]))
-    taken = json_successes(lines, keys)
+    taken = json_calls(lines, keys, False)
     assert 1200 < len(taken.index) < 2800 and {None, "gpt-4o", "gpt-4o-mini"} <= set(taken.models)
+    with_failures = json_calls(lines, keys, True)
+    assert 429 in with_failures.status.tolist() and len(with_failures.index) > len(taken.index)
     together, together_counts = _read(lines, bulk=True, batch=len(lines))
     alone, alone_counts = _read(lines, bulk=True, batch=1)
     assert together.ratelimits and together_counts.unparsed > 0
@@ -314,9 +358,14 @@ def test_a_big_json_batch_read_as_columns_gives_the_figures_of_one_line_at_a_tim
         for flt in (None, CallFilter(model="gpt-4o")):
             assert _figures(together, window, flt) == _figures(alone, window, flt), (window, flt)
     assert _counts(together_counts) == _counts(alone_counts)
+    summary, summary_counts = _read(lines, bulk=True, batch=len(lines), summary=True)
+    for window in WINDOWS:
+        assert _summary_figures(summary, window) == _summary_figures(alone, window), window
+    assert _counts(summary_counts) == _counts(alone_counts)
 
 
-def test_each_awkward_json_variant_reads_as_it_does_alone():
+@pytest.mark.parametrize("summary", [False, True], ids=["failed calls kept", "summary"])
+def test_each_awkward_json_variant_reads_as_it_does_alone(summary):
     plain = json.dumps({"msec": f"{START:.3f}", "status": "200", "request_time": "0.025", "model": "gpt-4o",
                         "rl_remaining_requests": "4999", "rl_reset_requests": "12ms"}, separators=(",", ":"))
     for old, new in _JSON_VARIANTS:
@@ -325,10 +374,12 @@ def test_each_awkward_json_variant_reads_as_it_does_alone():
         lines[150] = plain.replace(old, new, 1)
         lines[151] = lines[150]  # and as the newest line with headroom
         lines[151] = lines[151].replace(f'"{START:.3f}"', f'"{START + 5:.3f}"')
-        together, together_counts = _read(lines, bulk=True, batch=300)
+        together, together_counts = _read(lines, bulk=True, batch=300, summary=summary)
         alone, alone_counts = _read(lines, bulk=True, batch=1)
-        assert _figures(together, None) == _figures(alone, None), (old, new)
+        assert _summary_figures(together, None) == _summary_figures(alone, None), (old, new)
         assert _counts(together_counts) == _counts(alone_counts), (old, new)
+        if not summary:
+            assert list(together.failed) == list(alone.failed), (old, new)
 
 
 @pytest.mark.parametrize("late_shape", ["plain", "read line by line"])
@@ -345,9 +396,10 @@ def test_of_two_lines_at_the_newest_time_the_later_ones_headroom_wins(late_shape
         assert store.ratelimits["gpt-4o"].ts == START + 9
 
 
-def _read_bytes(data: bytes, chunk_bytes: int):
+def _read_bytes(data: bytes, chunk_bytes: int, summary: bool):
     """The lines of `data` as `report` reads a big file: blocks of bytes (`LineAssembler.feed_block`)."""
-    store, sink, assembler = MetricsStore(), Sink(SourceCounts(label="log"), Pricer(None), None), LineAssembler()
+    store = MetricsStore(failed_capacity=0 if summary else 5000)
+    sink, assembler = Sink(SourceCounts(label="log"), Pricer(None), None, bulk_failures=summary), LineAssembler()
     parser = nginx.PARSER(sink, "log", {}, lambda: START)
     blocks = [assembler.feed_block(data[at:at + chunk_bytes]) for at in range(0, len(data), chunk_bytes)]
     assert sum(isinstance(block, LineBlock) for block in blocks) > len(blocks) // 2
@@ -357,18 +409,19 @@ def _read_bytes(data: bytes, chunk_bytes: int):
     return store, sink.counts
 
 
+@pytest.mark.parametrize("summary", [False, True], ids=["failed calls kept", "summary"])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_lines_read_as_blocks_of_bytes_give_the_figures_of_decoded_lines(seed):
+def test_lines_read_as_blocks_of_bytes_give_the_figures_of_decoded_lines(seed, summary):
     """Bytes that are not ASCII, or not UTF-8, land in user agents, models and times: each path sees the same line."""
     rng = random.Random(seed)
     lines = [line.encode() for line in _awkward_lines(1500, seed) + _json_batch(1500, seed)]
     for i in rng.sample(range(len(lines)), 300):
         lines[i] = lines[i].replace(rng.choice([b"ua", b"gpt", b"200", b"0.0", b"Nov"]), rng.choice([b"\xff\xc3", b"\xc3\xa8"]), 1)
     data = b"\n".join(lines) + b"\n"
-    in_blocks, block_counts = _read_bytes(data, 64 * 1024)
+    in_blocks, block_counts = _read_bytes(data, 64 * 1024, summary)
     decoded, decoded_counts = _read(data.decode("utf-8", "replace").split("\n")[:-1], bulk=True, batch=1)
     for window in WINDOWS:
         for flt in (None, CallFilter(model="gpt-4o")):
-            assert _figures(in_blocks, window, flt) == _figures(decoded, window, flt), (window, flt)
+            assert _summary_figures(in_blocks, window, flt) == _summary_figures(decoded, window, flt), (window, flt)
     assert _counts(block_counts) == _counts(decoded_counts)
-    assert list(in_blocks.failed) == list(decoded.failed)
+    assert list(in_blocks.failed) == ([] if summary else list(decoded.failed))

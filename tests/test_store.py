@@ -203,9 +203,9 @@ def test_successes_as_numpy_columns_give_the_figures_of_lists():
     stamps = sorted(start + rng.uniform(0, 7200) for _ in range(6000))
     latencies = [None if rng.random() < 0.1 else round(rng.lognormvariate(5, 1), 3) for _ in stamps]
     as_lists, as_columns = MetricsStore(), MetricsStore()
-    as_lists.add_successes("log", "gpt-4o", 200, stamps, latencies)
-    as_columns.add_successes("log", "gpt-4o", 200, np.array(stamps),
-                             np.array([np.nan if v is None else v for v in latencies]))
+    as_lists.add_bulk("log", "gpt-4o", 200, stamps, latencies)
+    as_columns.add_bulk("log", "gpt-4o", 200, np.array(stamps),
+                          np.array([np.nan if v is None else v for v in latencies]))
     for window in (None, 1, 60, 900, 3600):
         a, b = as_lists.snapshot(window), as_columns.snapshot(window)
         assert (a.total.calls, a.total.status, a.total.first_ts, a.total.last_ts) == \

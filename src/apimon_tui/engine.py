@@ -5,7 +5,8 @@ one is forced), keeps one parser per file (a glob's files each have their own
 multi-line state), prices calls that carry no cost, and hands calls to the
 store in batches (the store takes its lock once per batch and redacts the
 failed calls it keeps); a one-line parser may hand successful calls in bulk
-instead (`Sink.successes`). `Engine` pumps all
+instead (`Sink.bulk`), and failed calls too where the store keeps none whole
+(a store for a summary: `report`, `check`). `Engine` pumps all
 readers, either to the end of input (`report`, `check`) or in a background
 thread (the monitor, `report --follow`), so the UI never parses.
 """
@@ -69,9 +70,9 @@ class SourceStatus:
     lines_per_s: float
 
 
-# What `MetricsStore.add_successes` takes: source, model, status, stamps, latencies (lists, or
+# What `MetricsStore.add_bulk` takes: source, model, status, stamps, latencies (lists, or
 # numpy arrays from the column reader), latest headroom.
-SuccessGroup = tuple[str, str | None, int | None, Sequence[float], Sequence[float | None], tuple[float, RateLimit] | None]
+BulkGroup = tuple[str, str | None, int | None, Sequence[float], Sequence[float | None], tuple[float, RateLimit] | None]
 
 
 def _earliest(stamps) -> float:
@@ -82,14 +83,15 @@ def _earliest(stamps) -> float:
 class Sink:
     """Counts one source's lines and collects its calls for the next batch."""
 
-    __slots__ = ("counts", "batch", "successes_batch", "pricer", "since")
+    __slots__ = ("counts", "batch", "bulk_batch", "pricer", "since", "bulk_failures")
 
-    def __init__(self, counts: SourceCounts, pricer: Pricer, since: float | None) -> None:
+    def __init__(self, counts: SourceCounts, pricer: Pricer, since: float | None, *, bulk_failures: bool = False) -> None:
         self.counts = counts
         self.batch: list[Call] = []
-        self.successes_batch: list[tuple[int, SuccessGroup]] = []  # (calls collected before, group)
+        self.bulk_batch: list[tuple[int, BulkGroup]] = []  # (calls collected before, group)
         self.pricer = pricer
         self.since = -math.inf if since is None else since
+        self.bulk_failures = bulk_failures  # whether `bulk` takes failed calls (for a store that keeps none whole)
 
     def call(self, call: Call) -> None:
         """Runs once per call: only what cannot wait for the batch."""
@@ -100,7 +102,7 @@ class Sink:
             call.cost_usd = self.pricer.estimate(call)
         self.batch.append(call)
 
-    def successes(
+    def bulk(
         self,
         source: str,
         model: str | None,
@@ -109,10 +111,12 @@ class Sink:
         latencies_ms: list[float | None],
         ratelimit: tuple[float, RateLimit] | None = None,
     ) -> None:
-        """Successful calls without tokens, in bulk (see `MetricsStore.add_successes`).
+        """Calls without tokens, in bulk (see `MetricsStore.add_bulk`): successful ones,
+        and failed ones with `bulk_failures`.
 
         A one-line parser hands these instead of a `Call` each: such a call is
-        never priced (no tokens: its cost stays unknown) nor kept whole.
+        never priced (no tokens: its cost is unknown, or 0 for a failed one)
+        nor kept whole.
         """
         since = self.since
         if since > -math.inf and len(stamps) and _earliest(stamps) < since:
@@ -127,24 +131,24 @@ class Sink:
             if ratelimit is not None and ratelimit[0] < since:
                 ratelimit = None
         if len(stamps):
-            self.successes_batch.append((len(self.batch), (source, model, status, stamps, latencies_ms, ratelimit)))
+            self.bulk_batch.append((len(self.batch), (source, model, status, stamps, latencies_ms, ratelimit)))
 
     def commit(self, store: MetricsStore) -> None:
         """Hand what was collected since the last commit to the store, counted for the status line.
 
         In the order the parser handed it over: the calls collected before a
-        group of successes go in before it (the parser itself hands the latest
-        rate-limit headroom with its successes only when none of its calls
-        carries newer).
+        group in bulk go in before it (the parser itself hands the latest
+        rate-limit headroom with a group only when none of its calls carries
+        newer).
         """
         calls, self.batch = self.batch, []
-        groups, self.successes_batch = self.successes_batch, []
+        groups, self.bulk_batch = self.bulk_batch, []
         done = 0
         for at, group in groups:
             if at > done:
                 store.add_many(calls[done:at])
                 done = at
-            store.add_successes(*group)
+            store.add_bulk(*group)
         if done < len(calls):
             store.add_many(calls[done:])
         self.counts.calls += len(calls) + sum(len(group[3]) for _, group in groups)
@@ -267,7 +271,7 @@ class Engine:
         for spec in specs:
             source = open_source(spec, from_start=from_start or since is not None, follow=follow,
                                  clock=clock, start_at=start_at)
-            sink = Sink(SourceCounts(label=spec), self.pricer, since)
+            sink = Sink(SourceCounts(label=spec), self.pricer, since, bulk_failures=not self.store.keeps_failed)
             self.readers.append(SourceReader(source, sink, fmt=fmt, options=options, clock=clock))
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()

@@ -96,12 +96,12 @@ def _run_job(job: _Job) -> tuple[float, bytes, SourceCounts, set[str]]:
 
 
 def _read_share(job: _Job) -> tuple[MetricsStore, SourceCounts, set[str]]:
-    """The store, counts and unpriced models of one share."""
-    store = MetricsStore(failed_capacity=job.config.get("store", {}).get("failed_calls", 5000))
+    """The store, counts and unpriced models of one share (a summary store: see `read_files`)."""
+    store = MetricsStore(failed_capacity=0)
     if job.newest_hint is not None:
         store.advance(job.newest_hint)  # calls older than the last hour go straight to their minute
     pricer = Pricer(job.config.get("pricing"))
-    sink = Sink(SourceCounts(label=job.label), pricer, job.since)
+    sink = Sink(SourceCounts(label=job.label), pricer, job.since, bulk_failures=True)
     reader = SourceReader(ByteRangeSource(job.path, job.start, job.end, job.label), sink,
                           fmt=job.fmt, options={"jsonl": job.config.get("jsonl", {})})
     while not reader.source.at_eof:
@@ -227,11 +227,16 @@ def read_files(
     paths: list[str], fmt: str, since_s: float | None, config: dict[str, Any], jobs: int,
 ) -> tuple[MetricsStore, list[SourceStatus], set[str]]:
     """Read `paths` to the end into one store: big files of one-line formats in shares on
-    `jobs` cores, the rest (small files, other formats, stdin, commands) by the engine."""
+    `jobs` cores, the rest (small files, other formats, stdin, commands) by the engine.
+
+    The store is for a summary (`report`, `check`), which shows no single
+    call: it keeps no failed call whole, so failed calls too can be read in
+    bulk (`Sink.bulk_failures`), and their error groups are still counted.
+    """
     since = time.time() - since_s if since_s is not None else None
     planned = {path: plan_jobs(path, fmt, jobs, config, since) for path in paths}
     shares = [job for path_jobs in planned.values() if path_jobs for job in path_jobs]
-    store, statuses, unpriced = read_parallel(shares, jobs) if shares else (None, [], set())
+    store, statuses, unpriced = read_parallel(shares, jobs) if shares else (MetricsStore(failed_capacity=0), [], set())
     whole = [path for path, path_jobs in planned.items() if not path_jobs]
     engine = Engine(whole, store=store, fmt=fmt, from_start=True, follow=False, since_s=since_s, config=config)
     for path in whole:

@@ -26,8 +26,8 @@ line, the combined layout is one precompiled regex; a JSON line is split on
 `json.loads`); time stamps, latencies, resets and status codes are converted
 once per distinct text. Successful calls reach the engine's sink as columns of
 times and latencies per (model, status), not as a `Call` each
-(`MetricsStore.add_successes`): only the failed ones are kept whole, for
-drill-down.
+(`MetricsStore.add_bulk`): only the failed ones are kept whole, for
+drill-down, and they too go in bulk where the store keeps none whole.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from apimon_tui.ratelimit import parse_reset
 from apimon_tui.model import Call, RateLimit
 
 if TYPE_CHECKING:
-    from apimon_tui.formats.nginx_columns import Successes
+    from apimon_tui.formats.nginx_columns import ColumnCalls
 
 NAME = "nginx"
 
@@ -182,6 +182,8 @@ class NginxParser(Parser):
         self._stamps: dict[str, float] = {}
         self._ms: dict[str, float] = {}
         self._resets: dict[str, float | None] = {"": None, "-": None}
+        # Calls of a status below this go to the sink in bulk, the others whole (as `Call`s).
+        self._bulk_below = 600 if getattr(self.sink, "bulk_failures", False) else 400
 
     def feed(self, line: str) -> None:
         self.feed_many([line])
@@ -189,13 +191,14 @@ class NginxParser(Parser):
     def feed_many(self, lines: list[str]) -> None:
         """Parse a batch; successful calls go to a bulk sink as columns, not `Call`s.
 
-        The engine's sink takes successes in bulk (`successes`): they need no
-        pricing (no tokens) and are never kept whole. A failed call, or any
-        call for a sink without that method, is a `Call`. In a big batch the
-        plain successful lines are read all at once (`nginx_columns`) and the
-        per-line path reads the others.
+        The engine's sink takes successes in bulk (`bulk`): they need no
+        pricing (no tokens) and are never kept whole. A failed call is a
+        `Call`, unless the sink takes failed calls in bulk too
+        (`bulk_failures`); so is any call for a sink without `bulk`. In a big
+        batch the plain lines of the calls that go in bulk are read all at
+        once (`nginx_columns`) and the per-line path reads the others.
         """
-        bulk = getattr(self.sink, "successes", None)
+        bulk = getattr(self.sink, "bulk", None)
         if bulk is None:
             self._feed_lines(enumerate(lines), None, {})
             return
@@ -219,30 +222,30 @@ class NginxParser(Parser):
                 ratelimit = (won[0], RateLimit(*won[2]))
             bulk(self.source, model, code, times, latencies, ratelimit)
 
-    def _columns(self, lines: list[str], latest: _Latest) -> Successes | None:
-        """The successes of a big batch read as columns, by the layout of its first line.
+    def _columns(self, lines: list[str], latest: _Latest) -> ColumnCalls | None:
+        """The calls of a big batch that go in bulk, read as columns by the layout of its first line.
 
         JSON lines are read by the learned key order (learned here from the
         first line when none is known yet); the latest headroom among the
-        successes taken goes into `latest`.
+        calls taken goes into `latest`.
         """
         from apimon_tui import heap
         from apimon_tui.formats import nginx_columns
 
         heap.keep_freed_blocks()
         if not lines[0].startswith("{"):
-            return nginx_columns.combined_successes(lines)
+            return nginx_columns.combined_calls(lines, self._bulk_below > 400)
         layout = self._layout or _Layout.learn_from(lines[0])
         if layout is None:
             return None
         self._layout = layout
-        columns = nginx_columns.json_successes(lines, layout.keys)
+        columns = nginx_columns.json_calls(lines, layout.keys, self._bulk_below > 400)
         if columns.headroom is not None and columns.headroom.any():
             self._note_latest_headroom(lines, layout, columns, latest)
         return columns
 
-    def _note_latest_headroom(self, lines: list[str], layout: _Layout, columns: Successes, latest: _Latest) -> None:
-        """Per model, the newest of the successes taken with rate-limit headroom (see `_json_line`)."""
+    def _note_latest_headroom(self, lines: list[str], layout: _Layout, columns: ColumnCalls, latest: _Latest) -> None:
+        """Per model, the newest of the calls taken with rate-limit headroom (see `_json_line`)."""
         import numpy as np
 
         with_headroom = np.flatnonzero(columns.headroom)
@@ -259,7 +262,7 @@ class NginxParser(Parser):
                     break
 
     def _feed_lines(self, numbered: Iterable[tuple[int, str]], groups: _Groups | None, latest: dict) -> None:
-        """The per-line path: each line's call goes to `groups` (a success) or out as a `Call`."""
+        """The per-line path: each line's call goes to `groups` (in bulk) or out as a `Call`."""
         sink = self.sink
         by_code: dict[int, tuple[Callable, Callable, Callable]] = {}  # the appends of the combined lines' groups
         emit = sink.call
@@ -302,7 +305,7 @@ class NginxParser(Parser):
                 latency = ms_cache.get(rtime)
                 if latency is None:
                     latency = self._to_ms(rtime)
-            if groups is not None and code < 400:
+            if groups is not None and code < self._bulk_below:
                 append = by_code.get(code)
                 if append is None:
                     group = groups.setdefault((None, code), ([], [], []))
@@ -364,11 +367,11 @@ class NginxParser(Parser):
         groups: _Groups | None,
         latest: _Latest,
     ) -> Call | None:
-        """The line's call, or None once a success is added to `groups`.
+        """The line's call, or None once it is added to `groups` (in bulk).
 
         `latest` keeps, per model, the newest line with rate-limit headroom
         (the later line among equal times): its time, its position, its
-        headroom when it is a success in `groups` (None when it went out as a
+        headroom when its call is in `groups` (None when it went out as a
         `Call`, which carries its own), and its status.
         """
         (msec, iso, method, uri, status, rtime, upstream_time, processing_ms, openai_id, nginx_id,
@@ -388,12 +391,12 @@ class NginxParser(Parser):
         ts = float(msec) if msec and msec != "-" else self._iso_time(iso)
         model = model if model and model != "-" else None
         if groups is not None:
-            success = code is None or code < 400
+            in_bulk = code is None or code < self._bulk_below
             if headroom is not None:
                 won = latest.get(model)
                 if won is None or (won[0], won[1]) <= (ts, position):
-                    latest[model] = (ts, position, headroom if success else None, code)
-            if success:
+                    latest[model] = (ts, position, headroom if in_bulk else None, code)
+            if in_bulk:
                 group = groups.get((model, code))
                 if group is None:
                     group = groups[(model, code)] = ([], [], [])
@@ -442,8 +445,8 @@ def _positions_not_in(taken, count: int) -> list[int]:
     return np.flatnonzero(left).tolist()
 
 
-def _with_columns(groups: _Groups, columns: Successes | None) -> list:
-    """`groups` with the successes read as columns added, in the order of their first line.
+def _with_columns(groups: _Groups, columns: ColumnCalls | None) -> list:
+    """`groups` with the calls read as columns added, in the order of their first line.
 
     A group with columns goes on as numpy arrays (NaN: no latency), which the
     store cuts into seconds with numpy; one fed by both paths (a success the

@@ -5,10 +5,11 @@ which caps a core at 370,000-500,000 lines/s before anything is counted.
 Here a batch is one byte buffer: the quotes (and spaces) are found in one
 pass each, and every field is read at its place for all lines at once. The
 lines taken are successful calls, whose time, status, latency and model are
-all the store needs of them.
+all the store needs of them; so are the failed calls, where the store keeps
+none whole (a store built for a summary: `report`, `check`).
 
 Only a line that the per-line parser would read to the same figures is
-taken; any other (a failed call, which is kept whole, an odd layout, a field
+taken; any other (a failed call the store keeps whole, an odd layout, a field
 out of the usual shape) is left to `NginxParser`'s per-line path, so the
 figures never depend on which path read a line.
 """
@@ -40,12 +41,12 @@ _SORTED_MONTH_CODES = _MONTH_CODES[_MONTH_ORDER]
 
 
 @dataclass(slots=True)
-class Successes:
-    """The successful calls of a batch that were read as columns."""
+class ColumnCalls:
+    """The calls of a batch that were read as columns."""
 
     index: np.ndarray       # their line numbers in the batch, ascending
     ts: np.ndarray          # epoch seconds (float64)
-    status: np.ndarray      # HTTP status (int64), all below 400
+    status: np.ndarray      # HTTP status (int64), below 400 unless failed calls were asked for
     latency_ms: np.ndarray  # float64, NaN for a line without $request_time
     model: np.ndarray | None = None  # per call, an index into `models` (None: no model at all)
     models: list[str | None] = field(default_factory=list)
@@ -53,7 +54,7 @@ class Successes:
 
 
 _PADDING = "\0" * len(BLOCK_PADDING)
-_NONE = Successes(*(np.empty(0, dtype) for dtype in (np.int64, np.float64, np.int64, np.float64)))
+_NONE = ColumnCalls(*(np.empty(0, dtype) for dtype in (np.int64, np.float64, np.int64, np.float64)))
 
 
 class _Buffer:
@@ -269,8 +270,9 @@ def _leading_bytes(words: int) -> np.ndarray:
     return table
 
 
-def combined_successes(lines: Sequence[str]) -> Successes:
-    """The successful calls among `combined` lines that this reader vouches for.
+def combined_calls(lines: Sequence[str], failures: bool) -> ColumnCalls:
+    """The successful calls (and the failed ones too with `failures`) among
+    `combined` lines that this reader vouches for.
 
     `$remote_addr - $remote_user [$time_local] "$request" $status
     $body_bytes_sent "$http_referer" "$http_user_agent" [$request_time ...]`:
@@ -303,23 +305,24 @@ def combined_successes(lines: Sequence[str]) -> Successes:
     status_values, status_digits = _digits(np.stack([_byte(middle, 1), _byte(middle, 2), _byte(middle, 3)], axis=1))
     ok &= status_digits.all(axis=1)
     status = _number(status_values, slice(0, 3))
-    ok &= (status >= 100) & (status < 400)
+    ok &= (status >= 100) & (status < _status_limit(failures))
     ok &= (_byte(middle, 0) == SPACE) & (_byte(middle, 4) == SPACE) & (q2 >= q1 + 8) & (q2 - q1 - 1 <= MAX_MIDDLE_BYTES)
     ok &= (data[q2 - 1] == SPACE) & (_spaces_in(middle, q2 - q1 - 1)[0] == 3)
     ok &= (data[q3 + 1] == SPACE) & (q4 == q3 + 2)
     latency, timing_ok = _request_times(buf.window(q5 + 1, MAX_SECONDS_DIGITS + 7), q5 + 1 == end)
     ok &= timing_ok
     taken = np.flatnonzero(ok)
-    return Successes(six[taken], ts[taken], status[taken], latency[taken])
+    return ColumnCalls(six[taken], ts[taken], status[taken], latency[taken])
 
 
-def json_successes(lines: Sequence[str], keys: list[str]) -> Successes:
-    """The successful calls among JSON lines of the layout `keys` (in order) that this reader vouches for.
+def json_calls(lines: Sequence[str], keys: list[str], failures: bool) -> ColumnCalls:
+    """The successful calls (and the failed ones too with `failures`) among JSON
+    lines of the layout `keys` (in order) that this reader vouches for.
 
     The layout is nginx's `escape=json` log_format with every value a string:
     a line with no backslash then has exactly four quotes per key, its keys
     and values sit between known quotes, and it ends with `"}` (the checks of
-    `nginx._Layout`). Taken: lines with `msec`, a 2xx/3xx `status` and a
+    `nginx._Layout`). Taken: lines with `msec`, a 2xx/3xx `status` (any with `failures`) and a
     `request_time` in nginx's own shapes; the rest is read line by line.
     """
     wanted = {key: i for i, key in enumerate(keys)}
@@ -349,7 +352,7 @@ def json_successes(lines: Sequence[str], keys: list[str]) -> Successes:
     at, length = value("status")
     status_values, status_digits = _digits(buf.window(at, 3))
     status = _number(status_values, slice(0, 3))
-    ok &= (length == 3) & status_digits.all(axis=1) & (status >= 100) & (status < 400)
+    ok &= (length == 3) & status_digits.all(axis=1) & (status >= 100) & (status < _status_limit(failures))
     at, length = value("msec")
     msec, msec_ok = _decimal_millis(buf.window(at, MAX_EPOCH_DIGITS + 4), length, MAX_EPOCH_DIGITS)
     at, length = value("request_time")
@@ -374,10 +377,15 @@ def json_successes(lines: Sequence[str], keys: list[str]) -> Successes:
         names = [None if m in ("", "-") else m for m in models]
         first_of: dict[str | None, int] = {}
         model = np.array([first_of.setdefault(name, i) for i, name in enumerate(names)])[model[taken]]
-    return Successes(
+    return ColumnCalls(
         rows[taken], msec[taken] / 1000.0, status[taken], latency[taken].astype(np.float64),
         model, names, None if headroom is None else headroom[taken],
     )
+
+
+def _status_limit(failures: bool) -> int:
+    """The first status not taken: 400 (the successes), or 600 (every call)."""
+    return 600 if failures else 400
 
 
 def _texts(buf: _Buffer, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:

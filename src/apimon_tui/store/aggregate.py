@@ -88,17 +88,13 @@ class Aggregate:
         if ts > self.last_ts:
             self.last_ts = ts
 
-    def add_successes(self, status: str, stamps: list[float], latencies_ms: list[float | None]) -> None:
-        """Count successful calls with no tokens and no cost, given as columns (the store's bulk path).
+    def add_bulk(self, status: str, stamps: list[float], latencies_ms: list[float | None], failed: bool) -> None:
+        """Count calls with no tokens, given as columns (the store's bulk path).
 
-        The figures are those `add_call` gives for the same calls: no errors,
-        every call uncosted.
+        The figures are those `add_call` gives for the same calls: successes
+        of unknown cost, or failed calls that cost 0.
         """
-        n = len(stamps)
-        self.calls += n
-        st = self.status
-        st[status] = st.get(status, 0) + n
-        self.uncosted_calls += n
+        self._count(status, len(stamps), failed)
         self.latency.add_many(latencies_ms)
         first, last = min(stamps), max(stamps)
         if first < self.first_ts:
@@ -106,20 +102,28 @@ class Aggregate:
         if last > self.last_ts:
             self.last_ts = last
 
-    def add_success_run(self, status: str, count: int, first: float, last: float,
-                        bins: list[int], fastest: float, slowest: float) -> None:
-        """`add_successes` for a run already summed up (`store.second_runs`): `count` calls
+    def add_run(self, status: str, count: int, first: float, last: float,
+                bins: list[int], fastest: float, slowest: float, failed: bool) -> None:
+        """`add_bulk` for a run already summed up (`store.second_runs`): `count` calls
         from `first` to `last`, with the latency bins of those that have one."""
-        self.calls += count
-        st = self.status
-        st[status] = st.get(status, 0) + count
-        self.uncosted_calls += count
+        self._count(status, count, failed)
         if bins:
             self.latency.add_binned(bins, fastest, slowest)
         if first < self.first_ts:
             self.first_ts = first
         if last > self.last_ts:
             self.last_ts = last
+
+    def _count(self, status: str, count: int, failed: bool) -> None:
+        """Count calls without tokens: successes of unknown cost, or failed calls that cost 0."""
+        self.calls += count
+        st = self.status
+        st[status] = st.get(status, 0) + count
+        if failed:
+            self.errors += count
+            self.costed_calls += count
+        else:
+            self.uncosted_calls += count
 
     def merge(self, other: Aggregate) -> None:
         self.calls += other.calls

@@ -287,7 +287,12 @@ class MetricsStore:
             self.calls_added += count
             self.version += 1
 
-    def add_successes(
+    @property
+    def keeps_failed(self) -> bool:
+        """Whether failed calls are kept whole (the ring); a store for a summary keeps none."""
+        return self.failed.maxlen != 0
+
+    def add_bulk(
         self,
         source: str,
         model: str | None,
@@ -296,29 +301,36 @@ class MetricsStore:
         latencies_ms: list[float | None],
         ratelimit: tuple[float, RateLimit] | None = None,
     ) -> None:
-        """Fold in successful calls of one series given as columns, without a `Call` each.
+        """Fold in calls of one series given as columns, without a `Call` each.
 
-        The bulk path of one-line parsers (nginx): calls with no error, no
-        tokens and no cost, so nothing of them is kept whole and only their
-        time and latency count. `stamps[i]` and `latencies_ms[i]` describe one
-        call: lists (None: no latency), or numpy arrays from the column reader
-        (NaN: no latency). `ratelimit` is the latest (time, headroom) among
-        them. The figures are exactly those `add_many` gives for the same calls.
+        The bulk path of one-line parsers (nginx): calls with no tokens and no
+        error detail, so only their time, status and latency count. `stamps[i]`
+        and `latencies_ms[i]` describe one call: lists (None: no latency), or
+        numpy arrays from the column reader (NaN: no latency). `ratelimit` is
+        the latest (time, headroom) among them. Failed calls come this way
+        only into a store that keeps none whole (the ring needs each one); they
+        cost 0, as `Pricer.estimate` prices a failed call without output
+        tokens. The figures are exactly those `add_many` gives for the same calls.
         """
-        if status is not None and status >= 400:
-            raise ValueError(f"add_successes takes successful calls, not status {status}")
+        failed = status is not None and status >= 400
+        if failed and self.keeps_failed:
+            raise ValueError(f"a store that keeps failed calls takes those of status {status} whole, not in bulk")
         label = _status_label(status, False)
         key = (source, model or NO_MODEL, label, "")
-        add_chunk = self._add_success_chunk if isinstance(stamps, list) else self._add_success_columns
+        add_chunk = self._add_bulk_chunk if isinstance(stamps, list) else self._add_bulk_columns
         for start in range(0, len(stamps), LOCK_CHUNK):
             end = start + LOCK_CHUNK
-            add_chunk(key, stamps[start:end], latencies_ms[start:end])
+            add_chunk(key, stamps[start:end], latencies_ms[start:end], failed)
+        if failed and len(stamps):
+            with self.lock:
+                first, last = (min(stamps), max(stamps)) if isinstance(stamps, list) else (stamps.min(), stamps.max())
+                self._count_failed((label, "", model or ""), len(stamps), float(first), float(last), "")
         if ratelimit is not None:
             with self.lock:
                 self._note_headroom(model or NO_MODEL, ratelimit[0], source, ratelimit[1])
 
-    def _add_success_chunk(self, key: SeriesKey, stamps: list[float], latencies_ms: list[float | None]) -> None:
-        """`_add_chunk` for successes, a run of calls in the same second at a time (see `_run_bucket`)."""
+    def _add_bulk_chunk(self, key: SeriesKey, stamps: list[float], latencies_ms: list[float | None], failed: bool) -> None:
+        """`_add_chunk` for calls in bulk, a run of calls in the same second at a time (see `_run_bucket`)."""
         with self.lock:
             if key not in self._series:
                 key = self._admit(key)
@@ -328,13 +340,13 @@ class MetricsStore:
                 end = start + len(list(run))
                 times = stamps[start:end]
                 agg = self._run_bucket(key, sec, min(times), max(times), times)
-                agg.add_successes(label, times, latencies_ms[start:end])
+                agg.add_bulk(label, times, latencies_ms[start:end], failed)
                 start = end
             self.calls_added += len(stamps)
             self.version += 1
 
-    def _add_success_columns(self, key: SeriesKey, stamps, latencies_ms) -> None:
-        """`_add_success_chunk` for numpy columns: the runs are cut and summed up with numpy."""
+    def _add_bulk_columns(self, key: SeriesKey, stamps, latencies_ms, failed: bool) -> None:
+        """`_add_bulk_chunk` for numpy columns: the runs are cut and summed up with numpy."""
         from apimon_tui.store.second_runs import second_runs
 
         runs = second_runs(stamps, latencies_ms)
@@ -348,8 +360,8 @@ class MetricsStore:
                 times = runs.ts[runs.start[i]:runs.end[i]].tolist() if top - self._pruned_at >= 60 else ()
                 agg = self._run_bucket(key, sec, low, top, times)
                 bins_end = runs.bins_end[i]
-                agg.add_success_run(label, runs.end[i] - runs.start[i], low, top, bins[bins_start:bins_end],
-                                    runs.fastest[i], runs.slowest[i])
+                agg.add_run(label, runs.end[i] - runs.start[i], low, top, bins[bins_start:bins_end],
+                            runs.fastest[i], runs.slowest[i], failed)
                 bins_start = bins_end
             self.calls_added += len(stamps)
             self.version += 1
@@ -442,23 +454,27 @@ class MetricsStore:
 
     def _add_failed(self, call: Call) -> None:
         # The ring is the only place whole calls (and their log text) are kept.
-        if call.raw:
-            call.raw = redact(call.raw)
         if call.error_message:
             call.error_message = redact(call.error_message)
-        self.failed.append(call)
-        gkey = call.group_key()
+        if self.keeps_failed:
+            if call.raw:
+                call.raw = redact(call.raw)
+            self.failed.append(call)
+        self._count_failed(call.group_key(), 1, call.ts, call.ts, call.error_message or "")
+
+    def _count_failed(self, gkey: tuple[str, str, str], count: int, first: float, last: float, message: str) -> None:
+        """Count failed calls in their error group: `count` from `first` to `last`, the last one saying `message`."""
         group = self.groups.get(gkey)
         if group is None:
             if len(self.groups) >= self.max_groups:
                 oldest = min(self.groups.values(), key=lambda g: g.last_ts)
                 del self.groups[oldest.key]
             group = self.groups[gkey] = ErrorGroup(*gkey)
-        group.count += 1
-        group.first_ts = min(group.first_ts, call.ts)
-        if call.ts >= group.last_ts:
-            group.last_ts = call.ts
-            group.last_message = call.error_message or ""
+        group.count += count
+        group.first_ts = min(group.first_ts, first)
+        if last >= group.last_ts:
+            group.last_ts = last
+            group.last_message = message
 
     def advance(self, newest: float) -> None:
         """Move the newest time on to `newest`, folding the tiers as newer calls would."""

@@ -24,7 +24,7 @@ PHASES = [
     (parallel.ByteRangeSource, "read_batches", "reading blocks"),
     (nginx_columns, "combined_calls", "columns (calls read at once)"),
     (nginx_columns, "json_calls", "columns (calls read at once)"),
-    (nginx_columns._Buffer, "are_texts", "  of which: checking JSON keys"),
+    (nginx_columns._Buffer, "start_with", "  of which: checking JSON keys"),
     (nginx_columns._Buffer, "positions", "  of which: finding quotes"),
     (nginx_columns, "_decimal_millis", "  of which: decimal texts"),
     (nginx.NginxParser, "_feed_lines", "other lines, one by one"),

@@ -382,6 +382,19 @@ def test_each_awkward_json_variant_reads_as_it_does_alone(summary):
             assert list(together.failed) == list(alone.failed), (old, new)
 
 
+@pytest.mark.parametrize("key_bytes", [20, 63, 64, 100])
+def test_a_json_layout_with_long_keys_is_read_to_its_last_line(key_bytes):
+    """A key is read from where the layout puts it, up to a short last line's end and past it."""
+    lines = [json.dumps({"msec": f"{START + i:.3f}", "status": "200", "request_time": "0.025", "k" * key_bytes: "x"},
+                        separators=(",", ":")) for i in range(299)]
+    lines.append('{"msec":"1795700400.000","status":"200","request_time":"0.025","a":"b"}')  # as many quotes
+    together, together_counts = _read(lines, bulk=True, batch=300)
+    alone, alone_counts = _read(lines, bulk=True, batch=1)
+    assert _figures(together, None) == _figures(alone, None)
+    assert _counts(together_counts) == _counts(alone_counts) == _counts(_read(lines, bulk=False)[1])
+    assert together_counts.calls == 300
+
+
 @pytest.mark.parametrize("late_shape", ["plain", "read line by line"])
 def test_of_two_lines_at_the_newest_time_the_later_ones_headroom_wins(late_shape):
     def line(ms: float, remaining: int, request_time: str = "0.025") -> str:

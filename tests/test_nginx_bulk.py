@@ -179,6 +179,14 @@ def _summary_figures(store: MetricsStore, window, flt=None) -> dict:
     return {k: v for k, v in _figures(store, window, flt).items() if k != "failed"}
 
 
+def _assert_a_summary_reads_them_as(lines: list[str], alone: MetricsStore, alone_counts) -> None:
+    """A summary store of the lines, read in one batch, has every figure of `alone` but its ring."""
+    summary, summary_counts = _read(lines, bulk=True, batch=len(lines), summary=True)
+    for window in WINDOWS:
+        assert _summary_figures(summary, window) == _summary_figures(alone, window), window
+    assert _counts(summary_counts) == _counts(alone_counts)
+
+
 @pytest.mark.parametrize("spread_s", [0.05, 60.0], ids=["seconds", "hours"])
 def test_a_summary_store_takes_failed_calls_in_bulk_with_the_figures_of_one_call_each(spread_s):
     lines = _lines(4000, seed=13, spread_s=spread_s)
@@ -285,10 +293,7 @@ def test_a_big_batch_read_as_columns_gives_the_figures_of_one_line_at_a_time(see
     assert (together.calls_added, together.newest, together.oldest) == (alone.calls_added, alone.newest, alone.oldest)
     assert _counts(together_counts) == _counts(alone_counts)
     assert together_counts.unparsed > 0 and together_counts.skipped > 0
-    summary, summary_counts = _read(lines, bulk=True, batch=len(lines), summary=True)
-    for window in WINDOWS:
-        assert _summary_figures(summary, window) == _summary_figures(alone, window), window
-    assert _counts(summary_counts) == _counts(alone_counts)
+    _assert_a_summary_reads_them_as(lines, alone, alone_counts)
 
 
 @pytest.mark.parametrize("summary", [False, True], ids=["failed calls kept", "summary"])
@@ -358,10 +363,7 @@ def test_a_big_json_batch_read_as_columns_gives_the_figures_of_one_line_at_a_tim
         for flt in (None, CallFilter(model="gpt-4o")):
             assert _figures(together, window, flt) == _figures(alone, window, flt), (window, flt)
     assert _counts(together_counts) == _counts(alone_counts)
-    summary, summary_counts = _read(lines, bulk=True, batch=len(lines), summary=True)
-    for window in WINDOWS:
-        assert _summary_figures(summary, window) == _summary_figures(alone, window), window
-    assert _counts(summary_counts) == _counts(alone_counts)
+    _assert_a_summary_reads_them_as(lines, alone, alone_counts)
 
 
 @pytest.mark.parametrize("summary", [False, True], ids=["failed calls kept", "summary"])

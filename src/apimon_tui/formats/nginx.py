@@ -182,8 +182,10 @@ class NginxParser(Parser):
         self._stamps: dict[str, float] = {}
         self._ms: dict[str, float] = {}
         self._resets: dict[str, float | None] = {"": None, "-": None}
-        # Calls of a status below this go to the sink in bulk, the others whole (as `Call`s).
-        self._bulk_below = 600 if getattr(self.sink, "bulk_failures", False) else 400
+        # Whether the sink takes failed calls in bulk too (a summary's store); calls of a status
+        # below `_bulk_below` go to it in bulk, the others whole (as `Call`s).
+        self._failures_in_bulk = getattr(self.sink, "bulk_failures", False)
+        self._bulk_below = 600 if self._failures_in_bulk else 400
 
     def feed(self, line: str) -> None:
         self.feed_many([line])
@@ -234,12 +236,12 @@ class NginxParser(Parser):
 
         heap.keep_freed_blocks()
         if not lines[0].startswith("{"):
-            return nginx_columns.combined_calls(lines, self._bulk_below > 400)
+            return nginx_columns.combined_calls(lines, self._failures_in_bulk)
         layout = self._layout or _Layout.learn_from(lines[0])
         if layout is None:
             return None
         self._layout = layout
-        columns = nginx_columns.json_calls(lines, layout.keys, self._bulk_below > 400)
+        columns = nginx_columns.json_calls(lines, layout.keys, self._failures_in_bulk)
         if columns.headroom is not None and columns.headroom.any():
             self._note_latest_headroom(lines, layout, columns, latest)
         return columns

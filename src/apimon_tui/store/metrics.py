@@ -16,8 +16,8 @@ every figure. Tiers keep memory bounded whatever the run time:
 Time is the calls' own: the tiers are pruned relative to the newest call seen,
 so a report over last month's log keeps its windows.
 
-The only whole calls kept are the most recent failed ones (a bounded ring)
-and the latest rate-limit headroom per model.
+The only whole calls kept are the most recent failed ones (a bounded ring,
+empty in a store for a summary) and the latest rate-limit headroom per model.
 """
 
 from __future__ import annotations

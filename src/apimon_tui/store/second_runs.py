@@ -1,4 +1,4 @@
-"""Successful calls given as numpy columns, cut into runs of one second for the store.
+"""Calls given in bulk as numpy columns, cut into runs of one second for the store.
 
 The column reader (`formats.nginx_columns`) hands the store thousands of
 calls as arrays. Cutting them into per-second runs, and finding each run's

@@ -60,7 +60,7 @@ _NONE = ColumnCalls(*(np.empty(0, dtype) for dtype in (np.int64, np.float64, np.
 class _Buffer:
     """The lines of a batch as one byte buffer, with where each line starts and ends."""
 
-    __slots__ = ("bytes", "starts", "ends", "_data", "_words")
+    __slots__ = ("bytes", "starts", "ends", "_data", "_wide")
 
     def __init__(self, lines: Sequence[str]) -> None:
         """The lines of a list, or of a `LineBlock`, whose bytes and line ends are taken as they are."""
@@ -78,9 +78,7 @@ class _Buffer:
             self.ends = np.cumsum(np.fromiter(lengths, dtype=np.int64, count=len(lines)) + 1) - 1
         self._data = padded
         self.bytes = np.frombuffer(padded, dtype=np.uint8)
-        # The 8 bytes from each offset, read as one little-endian word (overlapping, no copy):
-        # gathering a window then takes one index per 8 bytes instead of one per byte.
-        self._words = np.ndarray((len(padded) - 7,), dtype="<u8", buffer=padded, strides=(1,))
+        self._wide: dict[int, np.ndarray] = {}
         self.starts = np.empty_like(self.ends)
         self.starts[0] = 0
         self.starts[1:] = self.ends[:-1] + 1
@@ -91,11 +89,23 @@ class _Buffer:
             return np.empty(0, dtype=np.int64)
         return np.flatnonzero(self.bytes == byte)
 
+    def gather(self, at: np.ndarray, count: int) -> np.ndarray:
+        """The `count` little-endian 8-byte words from each offset in `at` (of any shape): shape `at.shape + (count,)`.
+
+        One index per offset, whatever `count`: the buffer is viewed as
+        overlapping `8 * count`-byte items, one from each byte (no copy), and
+        numpy's cost is per index far more than per byte.
+        """
+        wide = self._wide.get(count)
+        if wide is None:
+            width = 8 * count
+            wide = self._wide[count] = np.ndarray((len(self._data) - width + 1,), dtype=f"V{width}",
+                                                  buffer=self._data, strides=(1,))
+        return wide[at].view(np.uint64).reshape(*at.shape, count)
+
     def window(self, at: np.ndarray, width: int) -> np.ndarray:
         """`width` bytes from each offset in `at`, one row each (a copy)."""
-        words = (width + 7) // 8
-        gathered = self._words[at[:, None] + np.arange(0, 8 * words, 8)]
-        return gathered.view(np.uint8).reshape(len(at), 8 * words)[:, :width]
+        return self.gather(at, (width + 7) // 8).view(np.uint8).reshape(len(at), -1)[:, :width]
 
     def words(self, at: np.ndarray, width: int) -> np.ndarray:
         """The `width` bytes from each offset in `at` as 8-byte words, zeroed past `width`.
@@ -103,8 +113,7 @@ class _Buffer:
         One row per word and one column per offset: numpy combines rows
         element by element, far faster than it reduces short rows.
         """
-        count = (width + 7) // 8
-        words = self._words[np.arange(0, 8 * count, 8)[:, None] + at]
+        words = np.ascontiguousarray(self.gather(at, (width + 7) // 8).T)
         if width % 8:
             words[-1] &= np.uint64((1 << (8 * (width % 8))) - 1)
         return words
@@ -112,18 +121,14 @@ class _Buffer:
     def start_with(self, starts: np.ndarray, texts: list[bytes]) -> np.ndarray:
         """Whether, in each row, the bytes from starts[:, i] begin with texts[i], for every i.
 
-        Each text is read in one gather of as many bytes as the longest
-        (rounded up to whole words), not one gather per word: numpy's cost
-        is per index far more than per byte. The bytes past a text's end
-        are masked off before the words are compared.
+        Every text is read as many words as the longest one, masked past its end.
         """
-        width = 8 * -(-max(map(len, texts)) // 8)
-        wide = np.ndarray((len(self._data) - width + 1,), dtype=f"V{width}", buffer=self._data, strides=(1,))
-        expected, mask = np.zeros((2, len(texts), width), dtype=np.uint8)
+        count = -(-max(map(len, texts)) // 8)
+        expected, mask = np.zeros((2, len(texts), 8 * count), dtype=np.uint8)
         for i, text in enumerate(texts):
             expected[i, :len(text)] = list(text)
             mask[i, :len(text)] = 0xFF
-        words = wide[starts].view(np.uint64).reshape(len(starts), len(texts) * width // 8)
+        words = self.gather(starts, count).reshape(len(starts), len(texts) * count)
         words &= mask.view(np.uint64).ravel()
         return (words == expected.view(np.uint64).ravel()).all(axis=1)
 

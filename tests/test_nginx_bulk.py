@@ -411,6 +411,18 @@ def test_of_two_lines_at_the_newest_time_the_later_ones_headroom_wins(late_shape
         assert store.ratelimits["gpt-4o"].ts == START + 9
 
 
+def test_a_newest_line_whose_headroom_does_not_read_leaves_it_to_the_line_before():
+    def line(ms: float, remaining: str) -> str:
+        return json.dumps({"msec": f"{ms:.3f}", "status": "200", "request_time": "0.025", "model": "gpt-4o",
+                           "rl_remaining_requests": remaining}, separators=(",", ":"))
+
+    lines = [line(START + i * 0.01, str(4000 + i)) for i in range(298)] + [line(START + 8, "7"), line(START + 9, "lots")]
+    for batch in (len(lines), 1):
+        store = _read(lines, bulk=True, batch=batch)[0]
+        assert store.ratelimits["gpt-4o"].ratelimit.remaining_requests == 7, batch
+        assert store.ratelimits["gpt-4o"].ts == START + 8
+
+
 def _read_bytes(data: bytes, chunk_bytes: int, summary: bool):
     """The lines of `data` as `report` reads a big file: blocks of bytes (`LineAssembler.feed_block`)."""
     store = MetricsStore(failed_capacity=0 if summary else 5000)

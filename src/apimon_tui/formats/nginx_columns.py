@@ -118,19 +118,26 @@ class _Buffer:
             words[-1] &= np.uint64((1 << (8 * (width % 8))) - 1)
         return words
 
-    def start_with(self, starts: np.ndarray, texts: list[bytes]) -> np.ndarray:
+    def start_with(self, starts: np.ndarray, texts: tuple[bytes, ...]) -> np.ndarray:
         """Whether, in each row, the bytes from starts[:, i] begin with texts[i], for every i.
 
         Every text is read as many words as the longest one, masked past its end.
         """
-        count = -(-max(map(len, texts)) // 8)
-        expected, mask = np.zeros((2, len(texts), 8 * count), dtype=np.uint8)
-        for i, text in enumerate(texts):
-            expected[i, :len(text)] = list(text)
-            mask[i, :len(text)] = 0xFF
+        count, mask, expected = _texts_as_words(texts)
         words = self.gather(starts, count).reshape(len(starts), len(texts) * count)
-        words &= mask.view(np.uint64).ravel()
-        return (words == expected.view(np.uint64).ravel()).all(axis=1)
+        words &= mask
+        return (words == expected).all(axis=1)
+
+
+@functools.cache
+def _texts_as_words(texts: tuple[bytes, ...]) -> tuple[int, np.ndarray, np.ndarray]:
+    """The words per text (that of the longest), and each text's mask and words, one after the other."""
+    count = -(-max(map(len, texts)) // 8)
+    expected, mask = np.zeros((2, len(texts), 8 * count), dtype=np.uint8)
+    for i, text in enumerate(texts):
+        expected[i, :len(text)] = list(text)
+        mask[i, :len(text)] = 0xFF
+    return count, mask.view(np.uint64).ravel(), expected.view(np.uint64).ravel()
 
 
 def _digits(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -224,10 +231,17 @@ def _decimal_millis(window: np.ndarray, length: np.ndarray, max_whole: int) -> t
     for size in (np.flatnonzero(counts[5:max_whole + 5]) + 5).tolist():
         rows = slice(None) if counts[size] == len(window) else np.flatnonzero(length == size)
         texts = window[rows]
-        digits = texts[:, np.delete(np.arange(size), size - 4)]
+        digit_columns, place_values = _decimal_places(size)
+        digits = texts[:, digit_columns]
         ok[rows] = ((digits - ZERO) < 10).all(axis=1) & (texts[:, size - 4] == ord("."))
-        millis[rows] = (digits - float(ZERO)) @ (10.0 ** np.arange(size - 2, -1, -1))
+        millis[rows] = (digits - float(ZERO)) @ place_values
     return millis, ok
+
+
+@functools.cache
+def _decimal_places(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where the digits of a `size`-byte `<digits>.<3 digits>` text are, and their place values in ms."""
+    return np.delete(np.arange(size), size - 4), 10.0 ** np.arange(size - 2, -1, -1)
 
 
 def _request_times(after: np.ndarray, at_end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -335,7 +349,7 @@ def json_calls(lines: Sequence[str], keys: list[str], failures: bool) -> ColumnC
     `request_time` in nginx's own shapes; the rest is read line by line.
     """
     wanted = {key: i for i, key in enumerate(keys)}
-    texts = [key.encode() + b'"' for key in keys]  # each key with its closing quote
+    texts = tuple(key.encode() + b'"' for key in keys)  # each key with its closing quote
     if not {"msec", "status", "request_time"} <= wanted.keys() or max(map(len, texts)) > len(BLOCK_PADDING):
         return _NONE  # (a longer key, read from a line's last bytes, would be read past the padding)
     buf = _Buffer(lines)

@@ -323,6 +323,8 @@ _JSON_VARIANTS = [
     ('"model":"gpt-4o"', '"model":"gpt-4o" '), ('{"msec"', '{ "msec"'), ('"}', '"} '), ('"}', '" }'), ('"}', '"'),
     ('"rl_remaining_requests":"4999"', '"rl_remaining_requests":""'), ('"rl_remaining_requests":"4999"', '"rl_remaining_requests":"-"'),
     ('"rl_remaining_requests":"4999"', '"rl_remaining_requests":"lots"'), ('"rl_reset_requests":"12ms"', '"rl_reset_requests":"soon"'),
+    ('"model":"gpt-4o"', '"model":"gpt"4o"'), ('"model":"gpt-4o"', '"model":"g"p"t"'), ('"model":"gpt-4o",', '"model":",'),
+    ('"model":"gpt-4o"', '"model":"gpt-4o","'), ('"model":"gpt-4o"', '"model" :"gpt-4o"'), ('"status":"200",', '"status":"200";'),
 ]
 
 
@@ -382,6 +384,20 @@ def test_each_awkward_json_variant_reads_as_it_does_alone(summary):
         assert _counts(together_counts) == _counts(alone_counts), (old, new)
         if not summary:
             assert list(together.failed) == list(alone.failed), (old, new)
+
+
+def test_a_line_short_of_a_quote_and_one_with_a_quote_too_many_are_each_read_as_alone():
+    """Together they hold the quotes of two lines of the layout: each is still told apart."""
+    plain = json.dumps({"msec": f"{START:.3f}", "status": "200", "request_time": "0.025", "model": "gpt-4o",
+                        "rl_remaining_requests": "4999"}, separators=(",", ":"))
+    short = plain.replace('"model":"gpt-4o",', '"model":",')  # a value's opening quote taken for its closing one
+    stray = plain.replace('"model":"gpt-4o"', '"model":"gpt"4o"')
+    assert short.count('"') + stray.count('"') == 2 * plain.count('"')
+    lines = [plain] * 150 + [short, stray] + [plain] * 150
+    together, together_counts = _read(lines, bulk=True, batch=len(lines))
+    alone, alone_counts = _read(lines, bulk=True, batch=1)
+    assert _figures(together, None) == _figures(alone, None)
+    assert _counts(together_counts) == _counts(alone_counts) and together_counts.unparsed == 2
 
 
 @pytest.mark.parametrize("key_bytes", [20, 63, 64, 100])

@@ -135,17 +135,20 @@ class _Layout:
     """The key order of one JSON log_format, for reading lines without a JSON decoder.
 
     Valid only for lines with no backslash, where every `"` delimits a key or
-    a value: split on `"`, keys sit at every fourth place from 1 and values
-    two places after their key. `values` returns None for a line whose keys
-    are not exactly the learned ones (another layout, a truncated line, an
-    unquoted value), so the caller falls back to `json.loads`.
+    a value: split on `"`, a line `{"k0":"v0","k1":"v1"}` has its keys at
+    every fourth place from 1, its values two places after their key, and
+    `{`, `:`, `,` ... `:`, `}` between them. `values` returns None for any
+    other line (another layout, a truncated line, an unquoted value, other
+    separators), so the caller falls back to `json.loads`, which reads a
+    line the way this does or not at all.
     """
 
-    __slots__ = ("keys", "parts", "pick")
+    __slots__ = ("keys", "parts", "separators", "pick")
 
     def __init__(self, keys: list[str]) -> None:
         self.keys = keys
         self.parts = 4 * len(keys) + 1
+        self.separators = ["{", *[":", ","] * (len(keys) - 1), ":", "}"]
         where = {key: 4 * i + 3 for i, key in enumerate(keys)}
         # A key the format lacks reads the empty string appended to each line's parts.
         self.pick = itemgetter(*[where.get(key, -1) for key in _JSON_KEYS])
@@ -167,7 +170,7 @@ class _Layout:
 
     def values(self, line: str) -> tuple[str, ...] | None:
         parts = line.split('"')
-        if len(parts) != self.parts or parts[1::4] != self.keys or parts[-1] != "}":
+        if len(parts) != self.parts or parts[::2] != self.separators or parts[1::4] != self.keys:
             return None
         parts.append("")
         return self.pick(parts)

@@ -83,6 +83,13 @@ class _Buffer:
         self.starts[0] = 0
         self.starts[1:] = self.ends[:-1] + 1
 
+    def following(self, before: int, byte: int) -> np.ndarray:
+        """Where `byte` occurs right after `before`, in order."""
+        if self._data.find(bytes((before, byte))) < 0:
+            return np.empty(0, dtype=np.int64)
+        data = self.bytes
+        return np.flatnonzero((data[:-1] == before) & (data[1:] == byte)) + 1
+
     def positions(self, byte: int) -> np.ndarray:
         """Where `byte` occurs, in order."""
         if self._data.find(byte) < 0:
@@ -342,37 +349,44 @@ def json_calls(lines: Sequence[str], keys: list[str], failures: bool) -> ColumnC
     """The successful calls (and the failed ones too with `failures`) among JSON
     lines of the layout `keys` (in order) that this reader vouches for.
 
-    The layout is nginx's `escape=json` log_format with every value a string:
-    a line with no backslash then has exactly four quotes per key, its keys
-    and values sit between known quotes, and it ends with `"}` (the checks of
-    `nginx._Layout`). Taken: lines with `msec`, a 2xx/3xx `status` (any with `failures`) and a
-    `request_time` in nginx's own shapes; the rest is read line by line.
+    The layout is nginx's `escape=json` log_format with every value a string.
+    A line with no backslash is read as `{"k0":"v0","k1":"v1",...}` when each
+    `","` before a key and the texts around the keys are where the layout
+    puts them, and it holds no other quote (`_layout_quotes_only`): it then
+    splits on `"` as `nginx._Layout` reads it. Taken: lines with `msec`, a
+    2xx/3xx `status` (any with `failures`) and a `request_time` in nginx's
+    own shapes; the rest is read line by line.
     """
     wanted = {key: i for i, key in enumerate(keys)}
-    texts = tuple(key.encode() + b'"' for key in keys)  # each key with its closing quote
+    # What precedes each value: `{"k0":"` at the line's start, then `","k1":"` from the end of the value before.
+    texts = tuple(b'{"' * (i == 0) + b'","' * (i > 0) + key.encode() + b'":"' for i, key in enumerate(keys))
     if not {"msec", "status", "request_time"} <= wanted.keys() or max(map(len, texts)) > len(BLOCK_PADDING):
-        return _NONE  # (a longer key, read from a line's last bytes, would be read past the padding)
+        return _NONE  # (a longer text, read from a line's last bytes, would be read past the padding)
     buf = _Buffer(lines)
-    quotes = buf.positions(QUOTE)
-    first = np.searchsorted(quotes, buf.starts)
-    count = np.searchsorted(quotes, buf.ends) - first
+    opens = buf.following(ord(","), QUOTE)  # where a key after the first opens, and where else `,"` occurs
+    first = np.searchsorted(opens, buf.starts)
+    count = np.diff(first, append=len(opens))  # (no line's last byte, a newline, is an opening quote)
     slashes = buf.positions(BACKSLASH)
     plain = np.searchsorted(slashes, buf.ends) == np.searchsorted(slashes, buf.starts)
     data = buf.bytes
-    ok = (count == 4 * len(keys)) & plain & (data[buf.starts] == ord("{")) & (data[buf.ends - 1] == ord("}"))
+    ok = (count == len(keys) - 1) & plain & (data[buf.ends - 2] == QUOTE) & (data[buf.ends - 1] == ord("}"))
     rows = np.flatnonzero(ok)
     if not len(rows):
         return _NONE
-    first, end = first[rows], buf.ends[rows]
-    ok = quotes[first + 4 * len(keys) - 1] == end - 2
-    key_quotes = first[:, None] + 4 * np.arange(len(keys))
-    # No quote lies between a key's two quotes: a key followed by a quote ends there.
-    ok &= buf.start_with(quotes[key_quotes] + 1, texts)
+    text_at = np.empty((len(rows), len(keys)), dtype=np.int64)
+    text_at[:, 0] = buf.starts[rows]
+    text_at[:, 1:] = opens[first[rows, None] + np.arange(len(keys) - 1)] - 2
+    value_at = text_at + np.array(list(map(len, texts)))
+    value_end = np.empty_like(text_at)  # where each value's closing quote is
+    value_end[:, :-1] = text_at[:, 1:]
+    value_end[:, -1] = buf.ends[rows] - 2
+    value_length = value_end - value_at
+    ok = buf.start_with(text_at, texts) & (value_length.min(axis=1) >= 0)
+    ok &= _layout_quotes_only(buf, rows, ok, 4 * len(keys))
 
     def value(key: str) -> tuple[np.ndarray, np.ndarray]:
         """Where the key's value starts in the buffer, and its length."""
-        at = first + 4 * wanted[key] + 2
-        return quotes[at] + 1, quotes[at + 1] - quotes[at] - 1
+        return value_at[:, wanted[key]], value_length[:, wanted[key]]
 
     at, length = value("status")
     status_values, status_digits = _digits(buf.window(at, 3))
@@ -406,6 +420,33 @@ def json_calls(lines: Sequence[str], keys: list[str], failures: bool) -> ColumnC
         rows[taken], msec[taken] / 1000.0, status[taken], latency[taken].astype(np.float64),
         model, names, None if headroom is None else headroom[taken],
     )
+
+
+def _layout_quotes_only(buf: _Buffer, rows: np.ndarray, read: np.ndarray, quotes: int) -> np.ndarray:
+    """Which `rows[read]` hold no quote but the layout's `quotes`, of which each holds that many at least.
+
+    Counting the quotes of every line costs more than finding them, so
+    the buffer's quotes are counted at once: when those of the other lines
+    leave exactly `quotes` to each line read, none of them holds another.
+    Only otherwise (a line with a stray quote) is each line counted.
+    """
+    is_quote = buf.bytes == QUOTE
+    left = np.count_nonzero(is_quote)
+    others = np.ones(len(buf.starts), dtype=bool)
+    others[rows[read]] = False
+    if others.any():
+        left -= _count_in_lines(buf, is_quote, np.flatnonzero(others)).sum()
+    if left == quotes * np.count_nonzero(read):
+        return read
+    return read & (_count_in_lines(buf, is_quote, rows) == quotes)
+
+
+def _count_in_lines(buf: _Buffer, flags: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """How many of `flags` are set in each of `lines` (line numbers)."""
+    bounds = np.stack([buf.starts[lines], buf.ends[lines]], axis=1).ravel()
+    # (each line's sum runs to its end, the next to the next line's start; an empty
+    # line's sum is its newline's flag, which is never set)
+    return np.add.reduceat(flags.view(np.uint8), bounds, dtype=np.int64)[::2]
 
 
 def distinct(values: np.ndarray) -> list[int]:

@@ -26,6 +26,8 @@ PHASES = [
     (nginx_columns, "json_calls", "columns (calls read at once)"),
     (nginx_columns._Buffer, "start_with", "  of which: checking JSON keys"),
     (nginx_columns._Buffer, "positions", "  of which: finding quotes"),
+    (nginx_columns._Buffer, "following", "  of which: finding JSON keys (`,\"`)"),
+    (nginx_columns, "_layout_quotes_only", "  of which: counting JSON quotes"),
     (nginx_columns, "_decimal_millis", "  of which: decimal texts"),
     (nginx.NginxParser, "_feed_lines", "other lines, one by one"),
     (metrics.MetricsStore, "add_bulk", "storing calls in bulk"),

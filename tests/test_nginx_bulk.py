@@ -278,6 +278,21 @@ def test_the_columns_take_the_plain_successes_of_a_big_batch_and_with_failures_e
     assert (columns.ts[0], columns.status[0], columns.latency_ms[0]) == (stamp, 200, round(latency, 3))
 
 
+def test_the_json_columns_take_every_line_of_a_clean_batch_and_only_its_plain_ones_beside_others():
+    from apimon_tui.formats.nginx_columns import json_calls
+
+    lines = [json.dumps({"msec": f"{START + i / 10:.3f}", "status": ["200", "429"][i % 7 == 0], "request_time": "0.250",
+                         "model": "gpt-4o", "uri": "/v1/chat/completions"}, separators=(",", ":")) for i in range(400)]
+    keys = list(json.loads(lines[0]))
+    every = json_calls(lines, keys, True)
+    assert every.index.tolist() == list(range(400)) and every.latency_ms.tolist() == [250.0] * 400
+    assert every.ts.tolist() == [float(json.loads(line)["msec"]) for line in lines]
+    assert json_calls(lines, keys, False).index.tolist() == [i for i in range(400) if i % 7]
+    lines[10] = lines[10].replace("/v1/", "\\/v1\\/")  # escaped: read line by line
+    lines[20] = "not JSON, and not a call"
+    assert json_calls(lines, keys, True).index.tolist() == [i for i in range(400) if i not in (10, 20)]
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_big_batch_read_as_columns_gives_the_figures_of_one_line_at_a_time(seed):
     from apimon_tui.formats.nginx_columns import combined_calls

@@ -239,15 +239,25 @@ def _decimal_millis(window: np.ndarray, length: np.ndarray, max_whole: int) -> t
     """
     millis = np.zeros(len(window), dtype=np.int64)
     ok = np.zeros(len(window), dtype=bool)
-    counts = np.bincount(np.clip(length, 0, max_whole + 5), minlength=max_whole + 6)
-    for size in (np.flatnonzero(counts[5:max_whole + 5]) + 5).tolist():
-        rows = slice(None) if counts[size] == len(window) else np.flatnonzero(length == size)
+    for size, rows in _by_length(length, range(5, max_whole + 5)):
         texts = window[rows]
         digit_columns, place_values = _decimal_places(size)
         digits = texts[:, digit_columns]
         ok[rows] = _rows_all((digits - ZERO) < 10) & (texts[:, size - 4] == ord("."))
         millis[rows] = (digits - float(ZERO)) @ place_values
     return millis, ok
+
+
+def _by_length(length: np.ndarray, sizes: range) -> list[tuple[int, np.ndarray | slice]]:
+    """The lengths in `sizes` that occur, each with its rows; all rows at once where every length is one."""
+    if not len(length):
+        return []
+    low, high = int(length.min()), int(length.max())
+    if low == high:
+        return [(low, slice(None))] if low in sizes else []
+    counts = np.bincount(np.clip(length, sizes.start - 1, sizes.stop) - (sizes.start - 1))
+    present = np.flatnonzero(counts[1:len(sizes) + 1]) + sizes.start
+    return [(size, np.flatnonzero(length == size)) for size in present.tolist()]
 
 
 @functools.cache
@@ -389,7 +399,7 @@ def json_calls(lines: Sequence[str], keys: list[str], failures: bool) -> ColumnC
     value_end[:, :-1] = text_at[:, 1:]
     value_end[:, -1] = buf.ends[rows] - 2
     value_length = value_end - value_at
-    ok = buf.start_with(text_at, texts) & (value_length.min(axis=1) >= 0)
+    ok = buf.start_with(text_at, texts) & _rows_all(value_length >= 0)
     ok &= _layout_quotes_only(buf, rows, ok, 4 * len(keys))
 
     def value(key: str) -> tuple[np.ndarray, np.ndarray]:

@@ -83,12 +83,9 @@ class _Buffer:
         self.starts[0] = 0
         self.starts[1:] = self.ends[:-1] + 1
 
-    def following(self, before: int, byte: int) -> np.ndarray:
-        """Where `byte` occurs right after `before`, in order."""
-        if self._data.find(bytes((before, byte))) < 0:
-            return np.empty(0, dtype=np.int64)
-        data = self.bytes
-        return np.flatnonzero((data[:-1] == before) & (data[1:] == byte)) + 1
+    def following(self, before: int, flags: np.ndarray) -> np.ndarray:
+        """Where a byte flagged in `flags` (one flag per byte) comes right after `before`, in order."""
+        return np.flatnonzero(flags[1:] & (self.bytes[:-1] == before)) + 1
 
     def positions(self, byte: int) -> np.ndarray:
         """Where `byte` occurs, in order."""
@@ -148,7 +145,10 @@ def _texts_as_words(texts: tuple[bytes, ...]) -> tuple[int, np.ndarray, np.ndarr
 
 
 def _rows_all(flags: np.ndarray) -> np.ndarray:
-    """Which rows of `flags` are all set: numpy reduces a whole array far faster than its short rows, which nearly always are."""
+    """Which rows of `flags` are all set.
+
+    numpy reduces a whole array far faster than its short rows, and the rows nearly always are.
+    """
     return np.ones(len(flags), dtype=bool) if flags.all() else flags.all(axis=1)
 
 
@@ -378,7 +378,8 @@ def json_calls(lines: Sequence[str], keys: list[str], failures: bool) -> ColumnC
     if not {"msec", "status", "request_time"} <= wanted.keys() or max(map(len, texts)) > len(BLOCK_PADDING):
         return _NONE  # (a longer text, read from a line's last bytes, would be read past the padding)
     buf = _Buffer(lines)
-    opens = buf.following(ord(","), QUOTE)  # where a key after the first opens, and where else `,"` occurs
+    is_quote = buf.bytes == QUOTE
+    opens = buf.following(ord(","), is_quote)  # where a key after the first opens, and where else `,"` occurs
     first = np.searchsorted(opens, buf.starts)
     count = np.diff(first, append=len(opens))  # (no line's last byte, a newline, is an opening quote)
     slashes = buf.positions(BACKSLASH)
@@ -400,7 +401,7 @@ def json_calls(lines: Sequence[str], keys: list[str], failures: bool) -> ColumnC
     value_end[:, -1] = buf.ends[rows] - 2
     value_length = value_end - value_at
     ok = buf.start_with(text_at, texts) & _rows_all(value_length >= 0)
-    ok &= _layout_quotes_only(buf, rows, ok, 4 * len(keys))
+    ok &= _layout_quotes_only(buf, is_quote, rows, ok, 4 * len(keys))
 
     def value(key: str) -> tuple[np.ndarray, np.ndarray]:
         """Where the key's value starts in the buffer, and its length."""
@@ -440,7 +441,9 @@ def json_calls(lines: Sequence[str], keys: list[str], failures: bool) -> ColumnC
     )
 
 
-def _layout_quotes_only(buf: _Buffer, rows: np.ndarray, read: np.ndarray, quotes: int) -> np.ndarray:
+def _layout_quotes_only(
+    buf: _Buffer, is_quote: np.ndarray, rows: np.ndarray, read: np.ndarray, quotes: int,
+) -> np.ndarray:
     """Which `rows[read]` hold no quote but the layout's `quotes`, of which each holds that many at least.
 
     Counting the quotes of every line costs more than finding them, so
@@ -448,7 +451,6 @@ def _layout_quotes_only(buf: _Buffer, rows: np.ndarray, read: np.ndarray, quotes
     leave exactly `quotes` to each line read, none of them holds another.
     Only otherwise (a line with a stray quote) is each line counted.
     """
-    is_quote = buf.bytes == QUOTE
     left = np.count_nonzero(is_quote)
     others = np.ones(len(buf.starts), dtype=bool)
     others[rows[read]] = False

@@ -1,0 +1,88 @@
+"""Instructions per MB that one core spends reading a log as `report` does, counted by callgrind.
+
+Wall time on a shared machine moves by 20-40% from run to run, far more
+than most changes to the reader. An instruction count does not: under
+`valgrind --tool=callgrind`, with OpenBLAS held to one thread and Python's
+string hashing fixed, the same tree and file give the same count to the
+instruction. The first `--mb` and three times as many megabytes of the log
+are read as one share (`parallel._read_share`, as `report --jobs 1` reads a
+file) and the difference is taken, which leaves out start-up and imports.
+Instructions are not seconds (a scan that misses the cache costs more than
+its count says), so this is for comparing two versions of the code side by
+side, not a figure to publish:
+
+    git worktree add /tmp/base HEAD~1
+    python bench/report_instructions.py bench/out/nginx-json-1000000.log --against /tmp/base/src
+
+Needs valgrind (`apt-get install valgrind`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+MB = 1 << 20
+SOURCE = Path(__file__).resolve().parent.parent / "src"
+
+
+def read_share(path: str, megabytes: int) -> None:
+    """Read the whole lines that start in the first `megabytes` MB of `path`, as one share."""
+    from apimon_tui import parallel
+
+    job = parallel.plan_jobs(path, "auto", 1, {}, None)
+    if not job:
+        raise SystemExit(f"bench: {path} is not read in shares (under 8 MB, or not a one-line format)")
+    (share,) = job
+    with open(path, "rb") as f:
+        f.seek(share.start + megabytes * MB)
+        f.readline()  # to the end of the line under way
+        end = min(f.tell(), share.end)
+    parallel._read_share(parallel._Job(path, share.label, share.start, end, share.fmt, {}, None, share.newest_hint))
+
+
+def instructions(source: Path, path: str, megabytes: int) -> int:
+    """The instructions callgrind counts for `read_share` in a child process importing from `source`."""
+    env = {**os.environ, "PYTHONPATH": str(source), "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+         sys.executable, __file__, "--child", path, "--mb", str(megabytes)],
+        env=env, capture_output=True, text=True, check=True,
+    )
+    return int(re.search(r"Collected : (\d+)", done.stderr).group(1))
+
+
+def per_mb(source: Path, path: str, megabytes: int) -> float:
+    return (instructions(source, path, 3 * megabytes) - instructions(source, path, megabytes)) / (2 * megabytes)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path")
+    parser.add_argument("--mb", type=int, default=8, help="megabytes read in the shorter run (default 8)")
+    parser.add_argument("--against", type=Path, help="another tree's src/ to count beside this one")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        read_share(args.path, args.mb)
+        return 0
+    if shutil.which("valgrind") is None:
+        raise SystemExit("bench: valgrind is not installed (apt-get install valgrind)")
+    if os.path.getsize(args.path) < 3 * args.mb * MB:
+        raise SystemExit(f"bench: {args.path} is shorter than {3 * args.mb} MB")
+    trees = [("this tree", SOURCE)] + ([("--against", args.against)] if args.against else [])
+    counts = {name: per_mb(source, args.path, args.mb) for name, source in trees}
+    for name, count in counts.items():
+        print(f"{name:<12} {count / 1e6:8.2f} M instructions per MB")
+    if args.against:
+        print(f"this tree / --against: {counts['this tree'] / counts['--against']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -117,6 +117,14 @@ def test_lines_kept_as_blocks_of_bytes_are_the_lines_feed_gives(seed):
         assert [LineBlock(block.data)[i] for i in range(-1, len(block))] == [block[-1], *block]
 
 
+def test_a_block_longer_than_the_line_limit_stays_bytes_unless_one_of_its_lines_is():
+    a = LineAssembler(max_line=10)
+    short = a.feed_block(b"abc\ndefgh\nij\nklmnopqrst\nu")
+    assert isinstance(short, LineBlock) and list(short) == ["abc", "defgh", "ij", "klmnopqrst"]
+    long = a.feed_block(b"v\nwxyz0123456789\nz\n")
+    assert not isinstance(long, LineBlock) and list(long) == ["uv", "wxyz012345", "z"] and a.truncated == 1
+
+
 def test_a_block_is_cut_where_a_line_runs_over_the_limit_or_a_crlf_spans_two_chunks():
     a = LineAssembler(max_line=10)
     assert list(a.feed_block(b"ab\n" + b"y" * 25)) == ["ab", "y" * 10]

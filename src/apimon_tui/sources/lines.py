@@ -66,18 +66,21 @@ class LineAssembler:
     def feed_block(self, chunk: bytes) -> Sequence[str]:
         """`feed`, with the lines kept as one `LineBlock` of bytes where they need no rework.
 
-        A chunk with a carriage return, or one that may hold a line over the limit, goes through `feed`.
+        A chunk with a carriage return, or one holding a line over the limit, goes through `feed`.
         """
         first, end = chunk.find(b"\n"), chunk.rfind(b"\n") + 1
         if (self._dropping or first < 0 or b"\r" in chunk or b"\r" in self._pending
-                or len(self._pending) + first > self.max_line or end - first - 1 > self.max_line):
+                or len(self._pending) + first > self.max_line):
             return self.feed(chunk)
         data = b"".join((self._pending, memoryview(chunk)[:end], BLOCK_PADDING))
+        block = LineBlock(data)
+        if end - first - 1 > self.max_line and block.longest() > self.max_line:  # (only so long a span can hold one)
+            return self.feed(chunk)
         self._pending.clear()
         self._pending += memoryview(chunk)[end:]
         cut: list[str] = []
         self._cut_if_too_long(cut)
-        return [*LineBlock(data), *cut] if cut else LineBlock(data)
+        return [*block, *cut] if cut else block
 
     def flush(self) -> list[str]:
         """End of input: return the held partial line, if any."""
@@ -161,6 +164,12 @@ class LineBlock(Sequence[str]):
 
     def __iter__(self):
         return iter(self.lines())
+
+    def longest(self) -> int:
+        """The length in bytes of the longest line."""
+        import numpy as np
+
+        return int((np.diff(self.ends, prepend=-1) - 1).max(initial=0))
 
     def lines(self) -> list[str]:
         """Every line, decoded once."""

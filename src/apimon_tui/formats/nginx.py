@@ -72,8 +72,9 @@ _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 _CACHE_LIMIT = 50_000
 # From this many lines a batch is worth reading as columns (numpy's fixed cost
-# per batch is that of about 60 lines read one by one); bigger batches are
-# read in parts of about COLUMNS_PART_BYTES, whose arrays stay in the cache.
+# per batch is that of about 60 lines read one by one); bigger batches of
+# decoded lines are read in parts of about COLUMNS_PART_BYTES. A `LineBlock`
+# of bytes is read whole: its size is `parallel.CHUNK_BYTES`.
 COLUMNS_MIN_LINES = 256
 COLUMNS_PART_BYTES = 1024 * 1024
 _NO_HEADROOM = (None,) * 6

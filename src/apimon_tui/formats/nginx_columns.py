@@ -380,13 +380,13 @@ def json_calls(lines: Sequence[str], keys: list[str], failures: bool) -> ColumnC
     if not {"msec", "status", "request_time"} <= wanted.keys() or max(map(len, texts)) > len(BLOCK_PADDING):
         return _NONE  # (a longer text, read from a line's last bytes, would be read past the padding)
     buf = _Buffer(lines)
-    is_quote = buf.bytes == QUOTE
+    data = buf.bytes
+    is_quote = data == QUOTE
     opens = buf.following(ord(","), is_quote)  # where a key after the first opens, and where else `,"` occurs
     first = np.searchsorted(opens, buf.starts)
     count = np.diff(first, append=len(opens))  # (no line's last byte, a newline, is an opening quote)
     slashes = buf.positions(BACKSLASH)
     plain = np.searchsorted(slashes, buf.ends) == np.searchsorted(slashes, buf.starts)
-    data = buf.bytes
     ok = (count == len(keys) - 1) & plain & (data[buf.ends - 2] == QUOTE) & (data[buf.ends - 1] == ord("}"))
     rows = np.flatnonzero(ok)
     if not len(rows):

@@ -10,6 +10,7 @@ class Collect:
         self.calls = []
         self.skipped = 0
         self.bad = []
+        self.bad_values = []
 
     def call(self, call) -> None:
         self.calls.append(call)
@@ -19,6 +20,9 @@ class Collect:
 
     def unparsed(self, reason, text) -> None:
         self.bad.append((reason, text))
+
+    def bad_value(self, field, value) -> None:
+        self.bad_values.append((field, value))
 
 
 def parse_with(module, lines, *, options=None, now=0.0, one_by_one=False) -> Collect:

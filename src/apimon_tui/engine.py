@@ -159,6 +159,10 @@ class Sink:
     def unparsed(self, reason: str, text: str) -> None:
         self.counts.note_unparsed(reason, redact(text))
 
+    def bad_value(self, field: str, value: Any) -> None:
+        """A field the parser could not use: the call stands, this field is unknown."""
+        self.counts.note_bad_value(field, redact(repr(value)[:200]))
+
 
 class SourceReader:
     """One source through format detection and its parsers (one per file it yields)."""

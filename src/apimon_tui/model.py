@@ -115,6 +115,14 @@ class Unparsed:
 
 
 @dataclass(slots=True)
+class BadValue:
+    """A field of a call that could not be used (non-finite, out of range, of the wrong type)."""
+
+    field: str
+    text: str
+
+
+@dataclass(slots=True)
 class SourceCounts:
     """What one source has read so far: the figures the status line shows."""
 
@@ -124,8 +132,10 @@ class SourceCounts:
     skipped: int = 0
     unparsed: int = 0
     truncated: int = 0
+    bad_values: int = 0
     last_line_at: float | None = None
     first_unparsed: list[Unparsed] = field(default_factory=list)
+    first_bad_values: list[BadValue] = field(default_factory=list)
 
     KEEP_UNPARSED = 20
 
@@ -133,3 +143,9 @@ class SourceCounts:
         self.unparsed += 1
         if len(self.first_unparsed) < self.KEEP_UNPARSED:
             self.first_unparsed.append(Unparsed(reason, text[:500]))
+
+    def note_bad_value(self, field: str, text: str) -> None:
+        """A field that became unknown for its call: counted, the first few kept."""
+        self.bad_values += 1
+        if len(self.first_bad_values) < self.KEEP_UNPARSED:
+            self.first_bad_values.append(BadValue(field, text[:200]))

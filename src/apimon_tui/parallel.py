@@ -247,6 +247,7 @@ def read_files(
 
 
 def _add_counts(total: SourceCounts, part: SourceCounts) -> None:
-    for field in ("lines", "calls", "skipped", "unparsed", "truncated"):
+    for field in ("lines", "calls", "skipped", "unparsed", "truncated", "bad_values"):
         setattr(total, field, getattr(total, field) + getattr(part, field))
     total.first_unparsed.extend(part.first_unparsed[: SourceCounts.KEEP_UNPARSED - len(total.first_unparsed)])
+    total.first_bad_values.extend(part.first_bad_values[: SourceCounts.KEEP_UNPARSED - len(total.first_bad_values)])

@@ -52,6 +52,7 @@ def summarize(snap: Snapshot, statuses: list[SourceStatus], unpriced: set[str]) 
         "calls": total.calls,
         "skipped": sum(s.counts.skipped for s in statuses),
         "unparsed": sum(s.counts.unparsed for s in statuses),
+        "bad_values": sum(s.counts.bad_values for s in statuses),
         "errors": total.errors,
         "error_rate": round(total.error_rate, 6),
         "latency_ms": latency_figures(total),
@@ -77,6 +78,10 @@ def summarize(snap: Snapshot, statuses: list[SourceStatus], unpriced: set[str]) 
                 "truncated": s.counts.truncated,
                 "unparsed_samples": [
                     {"reason": u.reason, "text": u.text} for u in s.counts.first_unparsed[:5]
+                ],
+                "bad_values": s.counts.bad_values,
+                "bad_value_samples": [
+                    {"field": b.field, "value": b.text} for b in s.counts.first_bad_values[:5]
                 ],
             }
             for s in statuses

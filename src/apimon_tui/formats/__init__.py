@@ -86,6 +86,9 @@ class _FirstCall:
     def unparsed(self, reason: str, text: str) -> None:
         pass
 
+    def bad_value(self, field: str, value) -> None:
+        pass
+
 
 def line_time(name: str, options: dict | None = None):
     """A function giving the time of one line of a one-line format (None if undated)."""

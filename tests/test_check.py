@@ -121,7 +121,7 @@ def test_budget_from_the_logs_spend(tmp_path):
     ("", ["MISSING"], "apimon-tui check: {tmp}/missing.jsonl: no such file"),
     ("", ["GARBAGE"], "apimon-tui check: {tmp}/garbage.log: no API calls recognised in 3 lines"),
     ("", [], "apimon-tui check: nothing to check: name log files"),
-    ("", ["--since", "soon", "OK"], "apimon-tui check: --since: not a duration"),
+    ("", ["--since", "soon", "OK"], "apimon-tui check: --since: not a time"),
 ])
 def test_exit_3_when_it_cannot_check(tmp_path, config, args, message):
     (tmp_path / "garbage.log").write_text("hello\nworld\nnot a log\n")

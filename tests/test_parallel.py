@@ -38,10 +38,10 @@ def test_split_points_start_at_line_starts(big_log):
 
 
 def test_parallel_figures_equal_one_pass(big_log, monkeypatch):
-    one_pass = read_summary([str(big_log)], "auto", None, {}, jobs=1)
+    one_pass = read_summary([str(big_log)], "auto", {}, jobs=1)
     monkeypatch.setattr(parallel, "MIN_BYTES_PER_JOB", 1024)
     assert parallel.plan_jobs(str(big_log), "auto", 3, {}, None) is not None
-    split = read_summary([str(big_log)], "auto", None, {}, jobs=3)
+    split = read_summary([str(big_log)], "auto", {}, jobs=3)
     assert split == one_pass
     assert one_pass["calls"] == 6000 and one_pass["unparsed"] == 1 and one_pass["skipped"] == 12
 
@@ -76,11 +76,11 @@ def test_no_hint_when_since_drops_the_last_line(big_log, monkeypatch):
 
 
 def test_one_core_reads_a_big_file_as_one_share_with_the_engines_figures(big_log, monkeypatch):
-    by_engine = read_summary([str(big_log)], "auto", None, {}, jobs=1)
+    by_engine = read_summary([str(big_log)], "auto", {}, jobs=1)
     monkeypatch.setattr(parallel, "MIN_BYTES_PER_JOB", 1024)
     jobs = parallel.plan_jobs(str(big_log), "auto", 1, {}, None)
     assert [(job.start, job.end) for job in jobs] == [(0, big_log.stat().st_size)]
-    assert read_summary([str(big_log)], "auto", None, {}, jobs=1) == by_engine
+    assert read_summary([str(big_log)], "auto", {}, jobs=1) == by_engine
 
 
 @pytest.mark.parametrize("cores", [1, 2])
@@ -93,7 +93,7 @@ def test_shares_start_at_the_first_call_since_without_reading_what_comes_before(
     jobs = parallel.plan_jobs(str(big_log), "auto", cores, {}, since)
     assert len(jobs) == cores and jobs[0].start > big_log.stat().st_size * 0.8
     store, statuses, _ = parallel.read_parallel(jobs, cores)
-    engine = Engine([str(big_log)], from_start=True, follow=False, since_s=now - since, clock=lambda: now)
+    engine = Engine([str(big_log)], from_start=True, follow=False, since=since, clock=lambda: now)
     engine.read_to_end()
     assert store.snapshot(None, points=0).total.calls == engine.store.snapshot(None, points=0).total.calls == 1000
     assert sum(status.counts.lines for status in statuses) < 1100

@@ -80,22 +80,36 @@ def _earliest(stamps) -> float:
     return min(stamps) if isinstance(stamps, list) else float(stamps.min())
 
 
+def _latest(stamps) -> float:
+    """The latest of a list of times or of a numpy array of them."""
+    return max(stamps) if isinstance(stamps, list) else float(stamps.max())
+
+
 class Sink:
     """Counts one source's lines and collects its calls for the next batch."""
 
-    __slots__ = ("counts", "batch", "bulk_batch", "pricer", "since", "bulk_failures")
+    __slots__ = ("counts", "batch", "bulk_batch", "pricer", "since", "until", "bulk_failures")
 
-    def __init__(self, counts: SourceCounts, pricer: Pricer, since: float | None, *, bulk_failures: bool = False) -> None:
+    def __init__(
+        self,
+        counts: SourceCounts,
+        pricer: Pricer,
+        since: float | None,
+        until: float | None = None,
+        *,
+        bulk_failures: bool = False,
+    ) -> None:
         self.counts = counts
         self.batch: list[Call] = []
         self.bulk_batch: list[tuple[int, BulkGroup]] = []  # (calls collected before, group)
         self.pricer = pricer
-        self.since = -math.inf if since is None else since
+        self.since = -math.inf if since is None else since  # calls in [since, until) are kept
+        self.until = math.inf if until is None else until
         self.bulk_failures = bulk_failures  # whether `bulk` takes failed calls (for a store that keeps none whole)
 
     def call(self, call: Call) -> None:
         """Runs once per call: only what cannot wait for the batch."""
-        if call.ts < self.since:
+        if not self.since <= call.ts < self.until:
             self.counts.skipped += 1
             return
         if call.cost_usd is None:
@@ -118,17 +132,17 @@ class Sink:
         never priced (no tokens: its cost is unknown, or 0 for a failed one)
         nor kept whole.
         """
-        since = self.since
-        if since > -math.inf and len(stamps) and _earliest(stamps) < since:
+        since, until = self.since, self.until
+        if len(stamps) and (_earliest(stamps) < since or _latest(stamps) >= until):
             before = len(stamps)
             if isinstance(stamps, list):
-                keep = [i for i, ts in enumerate(stamps) if ts >= since]
+                keep = [i for i, ts in enumerate(stamps) if since <= ts < until]
                 stamps, latencies_ms = [stamps[i] for i in keep], [latencies_ms[i] for i in keep]
             else:  # numpy columns
-                kept = stamps >= since
+                kept = (stamps >= since) & (stamps < until)
                 stamps, latencies_ms = stamps[kept], latencies_ms[kept]
             self.counts.skipped += before - len(stamps)
-            if ratelimit is not None and ratelimit[0] < since:
+            if ratelimit is not None and not since <= ratelimit[0] < until:
                 ratelimit = None
         if len(stamps):
             self.bulk_batch.append((len(self.batch), (source, model, status, stamps, latencies_ms, ratelimit)))
@@ -260,22 +274,23 @@ class Engine:
         fmt: str = "auto",
         from_start: bool = False,
         follow: bool = True,
-        since_s: float | None = None,
+        since: float | None = None,
+        until: float | None = None,
         config: dict[str, Any] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """Calls in [since, until) (epoch seconds, either open) are kept, the others skipped."""
         config = config or {}
         self.store = store or MetricsStore(failed_capacity=config.get("store", {}).get("failed_calls", 5000))
         self.pricer = Pricer(config.get("pricing"))
         self.clock = clock
-        since = clock() - since_s if since_s is not None else None
         options = {"jsonl": config.get("jsonl", {})}
         self.readers = []
         start_at = None if since is None else partial(since_offset, since=since, fmt=fmt, options=options)
         for spec in specs:
             source = open_source(spec, from_start=from_start or since is not None, follow=follow,
                                  clock=clock, start_at=start_at)
-            sink = Sink(SourceCounts(label=spec), self.pricer, since, bulk_failures=not self.store.keeps_failed)
+            sink = Sink(SourceCounts(label=spec), self.pricer, since, until, bulk_failures=not self.store.keeps_failed)
             self.readers.append(SourceReader(source, sink, fmt=fmt, options=options, clock=clock))
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()

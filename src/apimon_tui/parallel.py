@@ -16,7 +16,6 @@ import io
 import multiprocessing
 import os
 import pickle
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +85,7 @@ class _Job:
     fmt: str
     config: dict[str, Any]
     since: float | None
+    until: float | None
     newest_hint: float | None = None  # a time the merged store reaches for sure (see `_last_line_time`)
 
 
@@ -101,7 +101,7 @@ def _read_share(job: _Job) -> tuple[MetricsStore, SourceCounts, set[str]]:
     if job.newest_hint is not None:
         store.advance(job.newest_hint)  # calls older than the last hour go straight to their minute
     pricer = Pricer(job.config.get("pricing"))
-    sink = Sink(SourceCounts(label=job.label), pricer, job.since, bulk_failures=True)
+    sink = Sink(SourceCounts(label=job.label), pricer, job.since, job.until, bulk_failures=True)
     reader = SourceReader(ByteRangeSource(job.path, job.start, job.end, job.label), sink,
                           fmt=job.fmt, options={"jsonl": job.config.get("jsonl", {})})
     while not reader.source.at_eof:
@@ -127,7 +127,9 @@ def _pickled(store: MetricsStore) -> bytes:
     return out.getvalue()
 
 
-def plan_jobs(path: str, fmt: str, jobs: int, config: dict[str, Any], since: float | None) -> list[_Job] | None:
+def plan_jobs(
+    path: str, fmt: str, jobs: int, config: dict[str, Any], since: float | None, until: float | None = None,
+) -> list[_Job] | None:
     """The shares `path` is read in, or None when the engine should read it in one pass.
 
     A big file of a one-line format is cut into one share per core (one
@@ -142,26 +144,28 @@ def plan_jobs(path: str, fmt: str, jobs: int, config: dict[str, Any], since: flo
     name = sniff_format(path) if fmt == "auto" else fmt
     if name not in formats.ONE_LINE_FORMATS:
         return None
-    hint = newest_hint(path, name, config, since)
+    hint = newest_hint(path, name, config, since, until)
     start = 0 if since is None else since_offset(path, since, name, {"jsonl": config.get("jsonl", {})})
     parts = max(1, min(jobs, (size - start) // MIN_BYTES_PER_JOB))
-    return [_Job(path, path, a, b, name, config, since, hint) for a, b in split_points(path, parts, start)]
+    return [_Job(path, path, a, b, name, config, since, until, hint) for a, b in split_points(path, parts, start)]
 
 
-def newest_hint(path: str, fmt: str, config: dict[str, Any], since: float | None) -> float | None:
+def newest_hint(
+    path: str, fmt: str, config: dict[str, Any], since: float | None, until: float | None = None,
+) -> float | None:
     """A time that a store reading all of `path` reaches for sure, known before reading it.
 
     A store moved on to it first (`MetricsStore.advance`) puts each call
     older than its last hour straight into its minute, instead of into a
     second that is folded into that minute later: the same figures, for
     less work. None for a format with calls over several lines, or when
-    the last dated line is older than `since` (dropped, so never reached).
+    the last dated line is outside [since, until) (dropped, so never reached).
     """
     name = sniff_format(path) if fmt == "auto" else fmt
     if name not in formats.ONE_LINE_FORMATS:
         return None
     hint = _last_line_time(path, formats.line_time(name, config.get(name) if name == "jsonl" else None))
-    if hint is not None and since is not None and hint < since:
+    if hint is not None and ((since is not None and hint < since) or (until is not None and hint >= until)):
         return None
     return hint
 
@@ -224,7 +228,7 @@ def read_parallel(jobs: list[_Job], workers: int) -> tuple[MetricsStore, list[So
 
 
 def read_files(
-    paths: list[str], fmt: str, since_s: float | None, config: dict[str, Any], jobs: int,
+    paths: list[str], fmt: str, since: float | None, until: float | None, config: dict[str, Any], jobs: int,
 ) -> tuple[MetricsStore, list[SourceStatus], set[str]]:
     """Read `paths` to the end into one store: big files of one-line formats in shares on
     `jobs` cores, the rest (small files, other formats, stdin, commands) by the engine.
@@ -232,15 +236,15 @@ def read_files(
     The store is for a summary (`report`, `check`), which shows no single
     call: it keeps no failed call whole, so failed calls too can be read in
     bulk (`Sink.bulk_failures`), and their error groups are still counted.
+    Only calls in [since, until) are kept (either bound open when None).
     """
-    since = time.time() - since_s if since_s is not None else None
-    planned = {path: plan_jobs(path, fmt, jobs, config, since) for path in paths}
+    planned = {path: plan_jobs(path, fmt, jobs, config, since, until) for path in paths}
     shares = [job for path_jobs in planned.values() if path_jobs for job in path_jobs]
     store, statuses, unpriced = read_parallel(shares, jobs) if shares else (MetricsStore(failed_capacity=0), [], set())
     whole = [path for path, path_jobs in planned.items() if not path_jobs]
-    engine = Engine(whole, store=store, fmt=fmt, from_start=True, follow=False, since_s=since_s, config=config)
+    engine = Engine(whole, store=store, fmt=fmt, from_start=True, follow=False, since=since, until=until, config=config)
     for path in whole:
-        if os.path.isfile(path) and (hint := newest_hint(path, fmt, config, since)) is not None:
+        if os.path.isfile(path) and (hint := newest_hint(path, fmt, config, since, until)) is not None:
             engine.store.advance(hint)
     engine.read_to_end()
     return engine.store, statuses + engine.statuses(), unpriced | engine.pricer.unpriced

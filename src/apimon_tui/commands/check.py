@@ -29,7 +29,7 @@ from apimon_tui.commands.report import check_path
 from apimon_tui.engine import SourceStatus
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
-from apimon_tui.timeutil import parse_duration
+from apimon_tui.timeutil import parse_time_range
 from apimon_tui.usage.poller import Poller
 from apimon_tui.usage.settings import provider_settings
 
@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="log files, globs, '-' or 'cmd:...' (default: [sources] paths of the config)")
     p.add_argument("--config", help="config file (default: $APIMON_CONFIG or ~/.config/apimon-tui/config.toml)")
-    p.add_argument("--since", help="only calls newer than this, e.g. 1h")
+    p.add_argument("--since", help="only calls from this time on: a span back from now (1h) or ISO 8601")
+    p.add_argument("--until", help="only calls before this time: a span back from now (10m) or ISO 8601")
     p.add_argument("--format", default="auto", choices=["auto", *FORMAT_MODULES], help="force a format")
     p.add_argument("--json", action="store_true", help="print the firing alerts as a JSON list")
     p.set_defaults(func=run)
@@ -75,9 +76,9 @@ def evaluate(args: argparse.Namespace) -> list:
     rules = rules_from_config(config)
     budget_config = BudgetConfig.from_config(config)
     try:
-        since_s = parse_duration(args.since) if args.since else None
+        since, until = parse_time_range(args.since, args.until, time.time())
     except ValueError as exc:
-        raise CannotCheck(f"--since: {exc}") from None
+        raise CannotCheck(str(exc)) from None
     paths = args.paths or list(config["sources"]["paths"])
     polls = bool(provider_settings(config))
     if not paths and not polls:
@@ -85,7 +86,7 @@ def evaluate(args: argparse.Namespace) -> list:
     problems = [p for p in map(check_path, paths) if p]
     if problems:
         raise CannotCheck("; ".join(problems))
-    store, statuses, unpriced = read_files(paths, args.format, since_s, config, os.cpu_count() or 1)
+    store, statuses, unpriced = read_files(paths, args.format, since, until, config, os.cpu_count() or 1)
     _check_sources(statuses)
     now = store.newest if store.newest > -math.inf else time.time()
     poller = _poll(config) if polls else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 from apimon_tui import config as config_mod
 from apimon_tui.alerts import rules_from_config
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         engine = Engine(specs, fmt=args.format or sources_cfg["format"],
                         from_start=args.from_start or sources_cfg["from_start"],
-                        since_s=since_s, config=config)
+                        since=None if since_s is None else time.time() - since_s, config=config)
         poller = _poller(config)
     except (UnknownFormat, ValueError, config_mod.ConfigError) as exc:
         return _fail(str(exc))

@@ -19,14 +19,15 @@ from apimon_tui.engine import Engine
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
 from apimon_tui.summary import summarize
-from apimon_tui.timeutil import parse_duration
+from apimon_tui.timeutil import parse_time_range
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="summarise log files (or follow them with --follow)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="log files, globs, '-' or 'cmd:...'")
     p.add_argument("--format", default="auto", choices=["auto", *FORMAT_MODULES], help="force a format")
-    p.add_argument("--since", help="only calls newer than this, e.g. 1h")
+    p.add_argument("--since", help="only calls from this time on: a span back from now (1h) or ISO 8601")
+    p.add_argument("--until", help="only calls before this time: a span back from now (10m) or ISO 8601")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--follow", action="store_true", help="keep following and print a summary every interval")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between --follow summaries")
@@ -57,7 +58,7 @@ def check_path(path: str) -> str | None:
 def run(args: argparse.Namespace) -> int:
     try:
         config = config_mod.load(args.config)
-        since_s = parse_duration(args.since) if args.since else None
+        since, until = parse_time_range(args.since, args.until, time.time())
     except (config_mod.ConfigError, ValueError) as exc:
         print(f"apimon-tui report: {exc}", file=sys.stderr)
         return 2
@@ -68,9 +69,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"apimon-tui report: {problem}", file=sys.stderr)
             return 2
     if args.follow:
-        engine = Engine(args.paths, fmt=args.format, from_start=True, follow=True, since_s=since_s, config=config)
+        engine = Engine(args.paths, fmt=args.format, from_start=True, follow=True, since=since, until=until,
+                        config=config)
         return _follow(engine, args)
-    summary = read_summary(args.paths, args.format, since_s, config, args.jobs)
+    summary = read_summary(args.paths, args.format, config, args.jobs, since=since, until=until)
     if args.json:
         print(json.dumps(summary))
     else:
@@ -78,9 +80,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_summary(paths: list[str], fmt: str, since_s: float | None, config: dict, jobs: int) -> dict:
-    """Read `paths` to the end (`parallel.read_files`) and summarise them."""
-    store, statuses, unpriced = read_files(paths, fmt, since_s, config, jobs)
+def read_summary(
+    paths: list[str], fmt: str, config: dict, jobs: int, *, since: float | None = None, until: float | None = None,
+) -> dict:
+    """Read `paths` to the end (`parallel.read_files`) and summarise the calls in [since, until)."""
+    store, statuses, unpriced = read_files(paths, fmt, since, until, config, jobs)
     return summarize(store.snapshot(), statuses, unpriced)
 
 

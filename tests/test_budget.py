@@ -131,11 +131,19 @@ def test_burn_rate_over_the_part_of_the_window_the_logs_cover():
     state = budget(Logs(hourly(2.0, 3), since=NOW - 3 * H)).state({})
     assert state.burn_1h == pytest.approx(2.0)
     assert state.burn_24h == pytest.approx(2.0)  # 3 h of logs at $2/h, not $6 spread over 24 h
+    assert (state.burn_1h_span_s, state.burn_24h_span_s) == (H, 3 * H)
+
+
+def test_a_fresh_start_gives_a_burn_rate_after_a_minute_with_its_span():
+    state = budget(Logs([(NOW - 5 * 60, 0.5), (NOW - 60, 0.2)], since=NOW - 6 * 60)).state({})
+    assert state.burn_1h == state.burn_24h == pytest.approx(0.7 * 10)  # $0.70 over 6 minutes
+    assert state.burn_1h_span_s == state.burn_24h_span_s == 6 * 60
+    assert state.forecast_range is not None
 
 
 def test_too_little_log_gives_no_rate_and_the_day_rate_falls_back_to_the_bill():
     openai = bucketed("openai", MAY_1, ts(2025, 5, 20), 12.0)
-    state = budget(Logs([(NOW - 60, 1.0)], since=NOW - 5 * 60)).state({"openai": openai})
+    state = budget(Logs([(NOW - 20, 1.0)], since=NOW - 30)).state({"openai": openai})
     assert state.burn_1h is None
     assert state.burn_24h == pytest.approx(12.0 / 24)  # the last complete billed day
 

@@ -126,8 +126,10 @@ def test_live_demo_wires_the_real_parts(monkeypatch):
         calls = [from_record(json.loads(line)) for line in log.read_text().splitlines()]
         seen["calls"] = len(calls)
         budget = Budget(BudgetConfig.from_config(config),
-                        live_cost=lambda a, b: sum(c.cost_usd for c in calls if a <= c.ts < b))
-        seen["spent_pct"] = budget.state(poller.usages()).spent_pct
+                        live_cost=lambda a, b: sum(c.cost_usd for c in calls if a <= c.ts < b),
+                        logs_since=lambda: min(c.ts for c in calls))
+        state = budget.state(poller.usages())
+        seen["spent_pct"], seen["burn"], seen["forecast"] = state.spent_pct, state.burn_1h, state.forecast_range
         return 0
 
     monkeypatch.setattr("apimon_tui.commands.monitor.main", monitor_main)
@@ -136,6 +138,7 @@ def test_live_demo_wires_the_real_parts(monkeypatch):
     assert seen["key_set"] and seen["poll_error"] is None
     assert seen["calls"] > demo.BACKFILL_S * 15  # the history is there before the monitor starts
     assert 40 < seen["spent_pct"] < 80  # below 50 only on a month's first day, with nothing billed yet
+    assert seen["burn"] > 0 and seen["forecast"] is not None  # at first paint, any day of the month
     assert not seen["tmp"].exists()  # cleaned up on exit
     assert demo.KEY_ENV not in os.environ
 

@@ -31,7 +31,7 @@ from apimon_tui.usage.base import ProviderUsage, ScopeUsage
 from apimon_tui.usage.scopes import BudgetScope, parse_scopes
 
 HOUR, DAY = 3600.0, 86400.0
-MIN_RATE_SPAN_S = 900.0  # logs must cover at least this much of a window to give its rate
+MIN_RATE_SPAN_S = 60.0  # logs must cover at least a minute of a window to give its rate (its span is shown)
 SCOPE_RATE_DAYS = 7  # a scope's forecast runs at its average over this many last complete days
 
 
@@ -143,6 +143,8 @@ class BudgetState:
     drift: Drift | None
     providers: list[ProviderBudget]
     scopes: list[ScopeBudget] = field(default_factory=list)
+    burn_1h_span_s: float | None = None   # how much time each rate was taken over: a window the logs
+    burn_24h_span_s: float | None = None  # cover only in part gives a rate over that part
 
     @property
     def spent_usd(self) -> float:
@@ -216,19 +218,23 @@ class Budget:
         billed = sum(b.usd for u in bucketed for b in u.daily if b.start >= start and b.end <= anchor)
         billed += sum(u.month_to_date_usd for u in totals)
         live = self.live_cost(anchor, now) if anchor < now else 0.0
-        burn_24h = self._log_rate(now, DAY)
+        burn_1h, span_1h = self._log_rate(now, HOUR)
+        burn_24h, span_24h = self._log_rate(now, DAY)
         if burn_24h is None:
             burn_24h = self._billed_rate(bucketed, anchor)
+            span_24h = None if burn_24h is None else DAY
         return BudgetState(
             now=now, month_start=start, month_end=end,
             budget_usd=self.config.monthly_usd or None,
             billed_usd=billed, anchor=anchor, live_usd=live,
-            burn_1h=self._log_rate(now, HOUR),
+            burn_1h=burn_1h,
             burn_24h=burn_24h,
             drift=self._drift(bucketed, start, anchor),
             providers=[ProviderBudget(n, u.month_to_date_usd if u else 0.0, self.config.providers.get(n))
                        for n, u in usages.items()],
             scopes=[self._scope(s, usages, end) for s in self.config.scopes],
+            burn_1h_span_s=span_1h,
+            burn_24h_span_s=span_24h,
         )
 
     @staticmethod
@@ -254,15 +260,15 @@ class Budget:
             return min(u.fetched_at for u in totals)
         return start
 
-    def _log_rate(self, now: float, window: float) -> float | None:
-        """USD per hour the logs show over the last `window`, or the part of it they cover."""
+    def _log_rate(self, now: float, window: float) -> tuple[float | None, float | None]:
+        """USD per hour the logs show over the last `window`, or the part of it they cover, and that span."""
         since = self.logs_since()
         if since is None:
-            return None
+            return None, None
         begin = max(now - window, since)
         if now - begin < min(window, MIN_RATE_SPAN_S):
-            return None
-        return self.live_cost(begin, now) / ((now - begin) / HOUR)
+            return None, None
+        return self.live_cost(begin, now) / ((now - begin) / HOUR), now - begin
 
     @staticmethod
     def _billed_rate(bucketed: list[ProviderUsage], anchor: float) -> float | None:

@@ -28,15 +28,17 @@ def parse_duration(text: str) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """Short human form: `45s`, `12m`, `3h05m`, `2d04h`."""
+    """Short human form: `45s`, `12m`, `3h05m`, `1h`, `2d04h`, `3d`."""
     s = int(round(seconds))
     if s < 60:
         return f"{s}s"
     if s < 3600:
         return f"{s // 60}m"
     if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+        minutes = (s % 3600) // 60
+        return f"{s // 3600}h{minutes:02d}m" if minutes else f"{s // 3600}h"
+    hours = (s % 86400) // 3600
+    return f"{s // 86400}d{hours:02d}h" if hours else f"{s // 86400}d"
 
 
 def parse_time_bound(text: str, now: float) -> float:

@@ -15,6 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
 from apimon_tui.budget import BudgetState
+from apimon_tui.timeutil import format_duration
 from apimon_tui.tui import fmt
 
 WARN_PCT = 80.0
@@ -75,17 +76,30 @@ def _head(state: BudgetState) -> Text:
     return text
 
 
-def _rate(value: float | None) -> str:
-    return "-" if value is None else f"{fmt.usd(value)}/h"
+def _rate(value: float | None, span_s: float | None) -> str:
+    """`$4.10/h over 6m`: a rate with the span it was taken over (logs may cover part of the window)."""
+    if value is None:
+        return "-"
+    return f"{fmt.usd(value)}/h" if span_s is None else f"{fmt.usd(value)}/h over {format_duration(span_s)}"
+
+
+def _forecast(state: BudgetState) -> str:
+    """Month-end spend as the range between the two burn rates (one figure when they agree)."""
+    span = state.forecast_range
+    if span is None:
+        return "-"
+    low, high = fmt.usd(span[0]), fmt.usd(span[1])
+    return low if low == high else f"{low}-{high}"
 
 
 def _lines(state: BudgetState, providers: list) -> Text:
     text = Text()
     text.append("burn ", style="dim")
-    text.append(f"{_rate(state.burn_1h)} (1h) · {_rate(state.burn_24h)} (24h)")
-    forecast = state.forecast_usd
+    text.append(_rate(state.burn_1h, state.burn_1h_span_s))
+    if state.burn_24h is not None and state.burn_24h_span_s != state.burn_1h_span_s:
+        text.append(f" · {_rate(state.burn_24h, state.burn_24h_span_s)}")
     text.append("\nforecast ", style="dim")
-    text.append(f"{fmt.usd(forecast)} at month end")
+    text.append(f"{_forecast(state)} at month end")
     run_out = state.run_out
     if run_out is not None:
         text.append(" · runs out ", style="dim")

@@ -78,6 +78,17 @@ class BudgetConfig:
         return cls(monthly, day, providers, parse_scopes(config))
 
 
+def logs_needed_since(config: BudgetConfig, now: float, billed: bool) -> float:
+    """How far back the logs must be read at start for the month-to-date to be whole.
+
+    A provider's bill covers complete UTC days, so with one the logs are needed
+    from the start of the day before (within the month); without one the whole
+    month is estimated from the logs.
+    """
+    month_start, _ = month_bounds(now, config.month_start_day)
+    return max(month_start, (now // DAY - 1) * DAY) if billed else month_start
+
+
 @dataclass(slots=True)
 class Drift:
     """Billed spend and the logs' estimate over the same complete days."""

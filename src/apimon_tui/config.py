@@ -22,7 +22,7 @@ DEFAULTS: dict[str, Any] = {
         "paths": [],          # paths, globs, "-" or "cmd:..." to follow
         "format": "auto",     # auto, native, jsonl, openai-sdk, litellm, nginx, otlp
         "from_start": False,
-        "since": "",          # backfill this far back on start, e.g. "1h"
+        "since": "",          # backfill this far back on start, e.g. "1h"; "": 24 h and the unbilled month
     },
     "store": {
         "failed_calls": 5000,  # failed calls kept for drill-down

@@ -14,10 +14,11 @@ import time
 
 from apimon_tui import config as config_mod
 from apimon_tui.alerts import rules_from_config
-from apimon_tui.budget import BudgetConfig
+from apimon_tui.budget import BudgetConfig, logs_needed_since
 from apimon_tui.formats import FORMAT_MODULES, UnknownFormat
 from apimon_tui.timeutil import parse_duration
 
+LONGEST_WINDOW_S = 24 * 3600.0  # the widest window of the screen (key 6)
 HOW_TO_START = (
     "apimon-tui: nothing to follow: name a log, e.g. `apimon-tui /var/log/llm/calls.jsonl`, "
     "set [sources] paths in {path}, or try `apimon-tui demo`"
@@ -30,7 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["auto", *FORMAT_MODULES], help="force a log format")
     start = p.add_mutually_exclusive_group()
     start.add_argument("--from-start", action="store_true", help="read existing files from their start")
-    start.add_argument("--since", help="backfill this far back on start, e.g. 1h")
+    start.add_argument("--since", help="backfill this far back on start, e.g. 1h (default: 24h, and the "
+                                       "month so far that no provider's bill covers)")
     p.add_argument("--refresh", type=float, metavar="SECONDS", help="seconds between screen updates (default 1)")
 
 
@@ -70,11 +72,12 @@ def run(args: argparse.Namespace) -> int:
         since_s = parse_duration(since_text) if since_text else None
     except ValueError as exc:
         return _fail(f"--since: {exc}")
+    from_start = args.from_start or sources_cfg["from_start"]
     refresh = args.refresh if args.refresh is not None else float(config["ui"]["refresh"])
     if not refresh > 0:
         return _fail("--refresh must be a number of seconds above 0, e.g. 1 or 0.5")
     try:
-        BudgetConfig.from_config(config)
+        budget_config = BudgetConfig.from_config(config)
         rules_from_config(config)
     except config_mod.ConfigError as exc:
         return _fail(str(exc))
@@ -87,10 +90,10 @@ def run(args: argparse.Namespace) -> int:
     from apimon_tui.engine import Engine
 
     try:
-        engine = Engine(specs, fmt=args.format or sources_cfg["format"],
-                        from_start=args.from_start or sources_cfg["from_start"],
-                        since=None if since_s is None else time.time() - since_s, config=config)
         poller = _poller(config)
+        since = None if from_start else backfill_since(since_s, budget_config, time.time(), billed=poller is not None)
+        engine = Engine(specs, fmt=args.format or sources_cfg["format"], from_start=from_start,
+                        since=since, config=config)
     except (UnknownFormat, ValueError, config_mod.ConfigError) as exc:
         return _fail(str(exc))
     except OSError as exc:
@@ -104,6 +107,18 @@ def run(args: argparse.Namespace) -> int:
     app = MonitorApp(engine, config, refresh_s=refresh, poller=poller)
     app.run()
     return int(app.return_code or 0)
+
+
+def backfill_since(since_s: float | None, budget: BudgetConfig, now: float, *, billed: bool) -> float:
+    """Where the monitor starts reading existing logs: `--since` when given, else far enough
+    back for the longest window (24 h) and for the month-to-date the bill does not cover.
+
+    So a restart shows what the logs already hold, and the budget does not forget
+    the calls logged before it (`budget.logs_needed_since`).
+    """
+    if since_s is not None:
+        return now - since_s
+    return min(now - LONGEST_WINDOW_S, logs_needed_since(budget, now, billed))
 
 
 def _poller(config: dict):

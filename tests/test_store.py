@@ -57,6 +57,15 @@ def test_windows_count_only_their_calls():
     assert store.snapshot(None).total.calls == 600
 
 
+def test_the_rate_is_over_the_part_of_the_window_the_logs_cover():
+    store = MetricsStore()
+    for i in range(120):  # two minutes of one call a second, seen in a five-minute window
+        store.add(call(1_000_000 + i))
+    snap = store.snapshot(300, 1_000_000 + 119)
+    assert snap.covered_s == 120 and snap.rate_per_s == pytest.approx(1.0)
+    assert store.snapshot(60, 1_000_000 + 119).rate_per_s == pytest.approx(1.0)
+
+
 def test_long_windows_use_minute_buckets_and_lifetime_stays_exact():
     store = MetricsStore(fine_s=600, horizon_s=3600)
     start = 2_000_000

@@ -162,11 +162,13 @@ class Snapshot:
     ratelimits: list[RateLimitSeen] = field(default_factory=list)
     failed: list[Call] = field(default_factory=list)
     groups: list[ErrorGroup] = field(default_factory=list)
+    covered_s: float | None = None  # how much of the window the logs cover (they may start inside it)
 
     @property
     def rate_per_s(self) -> float:
+        """Calls per second over the part of the window the logs cover (not over all of it)."""
         if self.window_s:
-            return self.total.calls / self.window_s
+            return self.total.calls / max(1.0, self.covered_s if self.covered_s is not None else self.window_s)
         span = self.total.last_ts - self.total.first_ts
         return self.total.calls / span if span > 0 else 0.0
 
@@ -550,6 +552,8 @@ class MetricsStore:
             _into(by_model, key[1], agg)
             _into(by_source, key[0], agg)
         snap = Snapshot(window_s, now, total, by_model, by_source)
+        if window_s and self.oldest < math.inf:
+            snap.covered_s = max(0.0, min(window_s, now - math.floor(self.oldest) + 1))  # whole seconds
         if window_s and points:
             snap.points, snap.step_s = self._series_points(window_s, now, points, keep)
         snap.ratelimits = sorted(

@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -33,6 +34,7 @@ from apimon_tui.config import default_path
 from apimon_tui.engine import Engine
 from apimon_tui.model import Call
 from apimon_tui.store.metrics import CallFilter
+from apimon_tui.timeutil import format_duration
 from apimon_tui.tui import themes as theme_files
 from apimon_tui.tui.filter_query import describe, parse_filter
 from apimon_tui.tui.fmt import WINDOWS
@@ -266,13 +268,24 @@ class MonitorApp(App):
     def window(self) -> tuple[str, float]:
         return WINDOWS[self.window_index]
 
-    def _view_label(self) -> str:
+    def _view_end(self, now: float) -> float:
+        """Where the window ends: now, or at the newest call when that is older than the
+        window, so a quiet or old log is shown as it was rather than as empty panels."""
+        newest = self.store.newest
+        return newest if newest > -math.inf and now - newest > self.window[1] else now
+
+    def _view_label(self, now: float) -> Text:
         parts = [f"window {self.window[0]}"]
         if not self.filter.is_empty():
             parts.append(f"filter: {describe(self.filter)}")
         if self.paused:
             parts.append("PAUSED (p resumes)")
-        return " · ".join(parts)
+        label = Text(" · ".join(parts), style="bold")
+        end = self._view_end(now)
+        if end < now:  # not live: said in reverse video, which no live figure uses
+            label.append(" · ")
+            label.append(f"newest call {format_duration(now - end)} ago", style="bold reverse")
+        return label
 
     def tick(self, spread: bool = False) -> None:
         """One refresh: redraw what changed since the last one.
@@ -299,10 +312,11 @@ class MonitorApp(App):
             steps.append(partial(self._tick_alerts, now))
         label, window_s = self.window
         step = max(1.0, window_s / CHART_POINTS)
+        end = self._view_end(now)
         key = (self.store.version, self.window_index, describe(self.filter))
-        moved_on = int(now // step) != self._drawn_step and now - self._drawn_at >= IDLE_REDRAW_S
+        moved_on = int(end // step) != self._drawn_step and now - self._drawn_at >= IDLE_REDRAW_S
         if key != self._drawn or moved_on:
-            steps.append(partial(self._tick_panels, now, spread, (key, int(now // step), now)))
+            steps.append(partial(self._tick_panels, end, spread, (key, int(end // step), now)))
         if spread:
             self._pending_steps = steps  # a newer refresh replaces what is left of an older one
             self._run_next_step()
@@ -312,15 +326,16 @@ class MonitorApp(App):
             for run in steps:
                 run()
 
-    def _tick_panels(self, now: float, spread: bool, drawn: tuple) -> None:
-        """The panels from one snapshot of the store: queued one per screen update with `spread`.
+    def _tick_panels(self, end: float, spread: bool, drawn: tuple) -> None:
+        """The panels from one snapshot of the store, of the window ending at `end`: queued one
+        per screen update with `spread`.
 
         What is drawn (`drawn`: data key, chart step, time) is noted once the
         last panel shows it: a newer refresh that replaces the queue before
         then queues the panels again.
         """
         label, window_s = self.window
-        snap = self.store.snapshot(window_s, now, self.filter, points=CHART_POINTS, failed_limit=MAX_ROWS)
+        snap = self.store.snapshot(window_s, end, self.filter, points=CHART_POINTS, failed_limit=MAX_ROWS)
         shows = [
             partial(self._panel(RequestsPanel).show, snap, label),
             partial(self._panel(LatencyPanel).show, snap, label),
@@ -355,7 +370,7 @@ class MonitorApp(App):
         return list(self.poller.states.values()) if self.poller is not None else []
 
     def _tick_status(self, now: float) -> None:
-        self._panel(StatusLine).show(self.engine.statuses(), self._providers(), self._view_label(), now)
+        self._panel(StatusLine).show(self.engine.statuses(), self._providers(), self._view_label(now), now)
 
     def _tick_budget(self) -> None:
         usages = self.poller.usages() if self.poller is not None else {}

@@ -16,9 +16,9 @@ class StatusLine(Static):
         super().__init__(**kwargs)
         self._shown: Text | None = None
 
-    def show(self, statuses: list[SourceStatus], providers: list, view: str, now: float) -> None:
+    def show(self, statuses: list[SourceStatus], providers: list, view: Text, now: float) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(view, style="bold")
+        text.append_text(view)
         for status in statuses:
             text.append(" │ ", style="dim")
             text.append_text(_source(status, now))

@@ -8,6 +8,8 @@ than a broken screen.
 from __future__ import annotations
 
 import argparse
+import difflib
+import glob
 import os
 import sys
 import time
@@ -15,6 +17,7 @@ import time
 from apimon_tui import config as config_mod
 from apimon_tui.alerts import rules_from_config
 from apimon_tui.budget import BudgetConfig, logs_needed_since
+from apimon_tui.cli import COMMANDS
 from apimon_tui.formats import FORMAT_MODULES, UnknownFormat
 from apimon_tui.timeutil import parse_duration
 
@@ -34,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     start.add_argument("--since", help="backfill this far back on start, e.g. 1h (default: 24h, and the "
                                        "month so far that no provider's bill covers)")
     p.add_argument("--refresh", type=float, metavar="SECONDS", help="seconds between screen updates (default 1)")
+    p.add_argument("--wait", action="store_true", help="wait for files that do not exist yet, as tail -F does")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -67,6 +71,13 @@ def run(args: argparse.Namespace) -> int:
     if not specs:
         print(HOW_TO_START.format(path=config.get("_path") or config_mod.default_path()), file=sys.stderr)
         return 1
+    for spec in specs:
+        problem = source_problem(spec, wait=args.wait)
+        if problem:
+            return _fail(problem)
+    if not sys.stdout.isatty():
+        return _fail("the monitor needs a terminal on standard output; for a pipe or a file use "
+                     "`apimon-tui report --follow SOURCE`")
     since_text = args.since if args.since is not None else (None if args.from_start else sources_cfg["since"])
     try:
         since_s = parse_duration(since_text) if since_text else None
@@ -107,6 +118,26 @@ def run(args: argparse.Namespace) -> int:
     app = MonitorApp(engine, config, refresh_s=refresh, poller=poller)
     app.run()
     return int(app.return_code or 0)
+
+
+def source_problem(spec: str, *, wait: bool = False) -> str | None:
+    """One line on why `spec` cannot be followed, or None: checked before the screen opens,
+    so a typo is an error on the terminal rather than an empty screen."""
+    if spec == "-" or spec.startswith("cmd:") or glob.has_magic(spec):
+        return None
+    path = os.path.expanduser(spec)
+    if not os.path.exists(path):
+        if wait:
+            return None
+        guess = difflib.get_close_matches(spec, COMMANDS, n=1) if os.sep not in spec else []
+        if guess:
+            return f"{spec}: no such file or command; did you mean `apimon-tui {guess[0]}`?"
+        return f"{spec}: no such file (--wait waits for it to appear, as tail -F does)"
+    if os.path.isdir(path):
+        return f"{spec}: is a directory; name the logs in it, e.g. '{os.path.join(spec, '*.log')}'"
+    if not os.access(path, os.R_OK):
+        return f"{spec}: permission denied"
+    return None
 
 
 def backfill_since(since_s: float | None, budget: BudgetConfig, now: float, *, billed: bool) -> float:

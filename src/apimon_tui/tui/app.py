@@ -76,6 +76,8 @@ class MonitorApp(App):
 
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit", tooltip="quit"),
+        Binding("ctrl+c", "quit", "Quit", id="quit_ctrl_c", show=False, priority=True,
+                tooltip="quit, from any screen"),
         Binding("question_mark", "help", "Help", id="help", tooltip="this list of keys"),
         *(Binding(str(i + 1), f"window({i})", f"Window {label}", id=f"window_{label}", show=False,
                   tooltip=f"window: the last {label}")

@@ -92,6 +92,9 @@ def test_filters_apply_to_every_figure():
     assert five.total.calls == 1 and five.total.latency.max == 2000
     assert store.snapshot(60, t + 3, CallFilter(error_code="rate_limit_exceeded")).total.calls == 1
     assert store.snapshot(60, t + 3, CallFilter(source="b.log")).total.calls == 1
+    store.add(call(t + 2, model="gpt-4.1", source="/var/log/api-1/b.log"))
+    assert store.snapshot(60, t + 3, CallFilter(source="api-1")).total.calls == 1  # any part of the source
+    assert store.snapshot(60, t + 3, CallFilter(source="b.log")).total.calls == 2
     text = store.snapshot(60, t + 3, CallFilter(text="req_abc"))
     assert [c.request_id for c in text.failed] == ["req_abc"]
 

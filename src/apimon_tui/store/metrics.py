@@ -67,7 +67,8 @@ class RateLimitSeen:
 
 @dataclass(slots=True)
 class CallFilter:
-    """What `/` narrows every panel to. Empty fields match everything."""
+    """What `/` narrows every panel to. Empty fields match everything; `source` matches
+    any part of a source (`api-1` for `cmd:ssh api-1 tail -F ...`), the others whole values."""
 
     model: str = ""
     status: str = ""
@@ -94,7 +95,7 @@ class CallFilter:
 
     def matches_scope(self, model: str, source: str = "") -> bool:
         """For figures kept per model (rate limits, error groups): model, source and text only."""
-        if (self.model and self.model != model) or (source and self.source and self.source != source):
+        if (self.model and self.model != model) or (source and self.source and self.source not in source):
             return False
         return not self.text or _contains(self.text, (model, source))
 
@@ -102,7 +103,7 @@ class CallFilter:
         source, model, status, code = key
         return (
             (not self.model or self.model == model)
-            and (not self.source or self.source == source)
+            and (not self.source or self.source in source)
             and (not self.error_code or self.error_code == code)
             and (not self.status or _status_matches(self.status, status))
         )

@@ -42,3 +42,32 @@ async def test_requests_per_second_are_over_the_span_the_logs_cover(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert "1.00 req/s · 120 calls" in screen_text(app)
+
+
+async def test_several_sources_are_counted_in_the_header_and_listed_by_s(tmp_path):
+    from apimon_tui.engine import Engine
+    from apimon_tui.tui.app import MonitorApp
+    from tui_support import write_config, write_log
+
+    from apimon_tui import config as config_mod
+
+    a = write_log(tmp_path / "api-1.jsonl", sample_calls(200))
+    b = write_log(tmp_path / "api-2.jsonl", sample_calls(100))
+    (tmp_path / "notes.txt").write_text("not a log\n{\"apimon\": 1, \"ts\": \"soon\"}\n", encoding="utf-8")
+    config = config_mod.load(write_config(tmp_path))
+    engine = Engine([str(a), str(b), str(tmp_path / "notes.txt")], from_start=True, follow=False,
+                    config=config, clock=lambda: T0)
+    engine.read_to_end()
+    app = MonitorApp(engine, config, clock=lambda: T0, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "3 sources" in screen_text(app)
+        await pilot.press("s")
+        await pilot.pause()
+        table = app.screen.query_one("#sources-table")
+        rows = {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)] for i in range(table.row_count)}
+        assert rows[str(a)][3:5] == ["200", "200"] and rows[str(b)][3:5] == ["100", "100"]
+        assert rows[str(tmp_path / "notes.txt")][3] == "2"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "3 sources" in screen_text(app)

@@ -42,6 +42,7 @@ from apimon_tui.tui.screens.alerts import AlertsScreen, SilenceScreen
 from apimon_tui.tui.screens.detail import DetailScreen
 from apimon_tui.tui.screens.filter import FilterScreen
 from apimon_tui.tui.screens.help import HelpScreen
+from apimon_tui.tui.screens.sources import SourcesScreen
 from apimon_tui.tui.widgets.alerts import AlertArea
 from apimon_tui.tui.widgets.budget import BudgetPanel
 from apimon_tui.tui.widgets.errors import MAX_ROWS, ErrorFeed, FeedTable
@@ -93,6 +94,8 @@ class MonitorApp(App):
                 tooltip="copy the selected call's request id (OSC 52)"),
         Binding("r", "poll_usage", "Poll", id="poll_usage", show=False,
                 tooltip="poll the providers' usage and cost now"),
+        Binding("s", "sources", "Sources", id="sources", show=False,
+                tooltip="every source: format, state, lines, unparsed lines and bad values"),
         Binding("a", "alerts", "Alerts", id="alerts",
                 tooltip="the alert list: Enter shows the cause, x acknowledges, s silences the rule"),
     ]
@@ -429,6 +432,9 @@ class MonitorApp(App):
         self._install_help()
         self.push_screen("help")
         self.pop_screen()
+
+    def action_sources(self) -> None:
+        self.push_screen(SourcesScreen(self.engine.statuses, self.clock))
 
     def action_alerts(self) -> None:
         self.push_screen(AlertsScreen(self.alerts), self.show_cause)

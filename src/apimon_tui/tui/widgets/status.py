@@ -19,9 +19,9 @@ class StatusLine(Static):
     def show(self, statuses: list[SourceStatus], providers: list, view: Text, now: float) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append_text(view)
-        for status in statuses:
+        if statuses:
             text.append(" │ ", style="dim")
-            text.append_text(_source(status, now))
+            text.append_text(_source(statuses[0], now) if len(statuses) == 1 else _sources(statuses))
         for provider in providers:
             text.append(" │ ", style="dim")
             text.append(f"{provider.name} usage ")
@@ -32,6 +32,18 @@ class StatusLine(Static):
         if text != self._shown:
             self._shown = text
             self.update(text, layout=False)
+
+
+def _sources(statuses: list[SourceStatus]) -> Text:
+    """Several sources in a line: how many, how fast, how many have errors; `s` lists them."""
+    text = Text()
+    text.append(f"{len(statuses)} sources", style="bold")
+    text.append(f" · {sum(s.lines_per_s for s in statuses):,.0f} lines/s")
+    failing = sum(1 for s in statuses if s.error)
+    if failing:
+        text.append(f" · {failing} with errors", style="bold")
+    text.append(" · s lists them", style="dim")
+    return text
 
 
 def _source(status: SourceStatus, now: float) -> Text:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -484,10 +485,18 @@ class MonitorApp(App):
         feed.toggle_grouped()
         self.redraw_now()
 
+    def on_key(self, event: events.Key) -> None:
+        """Keys typed or pasted fast after `/` were queued on the main screen before the filter
+        opened, and come back here unhandled: they belong to the filter."""
+        if isinstance(self.screen, FilterScreen):
+            self.screen.take_key(event)
+
+    def on_paste(self, event: events.Paste) -> None:
+        if isinstance(self.screen, FilterScreen):
+            self.screen.take_paste(event)
+
     def action_filter(self) -> None:
-        def apply(text: str | None) -> None:
-            if text is None:
-                return
+        def apply(text: str) -> None:
             self.filter = parse_filter(text)
             self.redraw_now()
 

@@ -113,6 +113,13 @@ def _usd(value: float | None) -> str:
     return "-" if value is None else f"${value:,.4f}"
 
 
+def _model_cost(m: dict) -> str:
+    """`?` when no call of the model has a known cost, `≥ $x` when some have none."""
+    if m["cost_usd"] is None:
+        return "?"
+    return f"≥ {_usd(m['cost_usd'])}" if m["uncosted_calls"] else _usd(m["cost_usd"])
+
+
 def render_table(s: dict) -> str:
     lat = s["latency_ms"]
     lines = [
@@ -131,7 +138,7 @@ def render_table(s: dict) -> str:
         for name, m in s["models"].items():
             lines.append(
                 f"{name:<{width}}  {m['calls']:>8,}  {m['errors']:>7,}  {_ms(m['p95_ms']):>9}  "
-                f"{m['input_tokens']:>10,}  {m['output_tokens']:>10,}  {_usd(m['cost_usd']):>11}"
+                f"{m['input_tokens']:>10,}  {m['output_tokens']:>10,}  {_model_cost(m):>11}"
             )
     if s["unpriced_models"]:
         lines.append(f"\nunpriced models (no known price): {', '.join(s['unpriced_models'])}")

@@ -193,13 +193,16 @@ def _override_figures(entry: dict[str, Any]) -> dict[str, float | None]:
 
 
 def sheet_from_override(entry: dict[str, Any]) -> PriceSheet:
-    """A `[pricing]` entry's sheet. A tier is the base entry with the tier's keys replaced;
-    missing cache rates fall back to that tier's input price (a 1-hour write to the 5-minute one)."""
-    tiers = sorted(entry.get("tiers") or (), key=lambda tier: tier[TIER_START])
-    base = {k: v for k, v in entry.items() if k != "tiers"}
-    sheets = [_unit_prices(_override_figures(base), claude=False)]
-    sheets += [_unit_prices(_override_figures({**base, **tier}), claude=False) for tier in tiers]
-    return PriceSheet(sheets[0], tuple(int(tier[TIER_START]) for tier in tiers), tuple(sheets[1:]))
+    """A `[pricing]` entry's sheet. Each tier keeps the prices of the tier below that it does not
+    give; a missing cache rate falls back to its tier's input price (a 1-hour write to the 5-minute one)."""
+    figures = {k: v for k, v in entry.items() if k != "tiers"}
+    sheets = [_unit_prices(_override_figures(figures), claude=False)]
+    starts = []
+    for tier in sorted(entry.get("tiers") or (), key=lambda tier: tier[TIER_START]):
+        figures = {**figures, **tier}
+        sheets.append(_unit_prices(_override_figures(figures), claude=False))
+        starts.append(int(tier[TIER_START]))
+    return PriceSheet(sheets[0], tuple(starts), tuple(sheets[1:]))
 
 
 class Pricer:

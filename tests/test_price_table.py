@@ -206,3 +206,58 @@ def test_report_gives_per_model_cost_unknown_calls_and_cache_tokens(tmp_path):
     assert rows["house-llm-7b"].endswith(" ?")
     assert rows["house-llm-13b"].rstrip().endswith("≥ $0.2500")
     assert rows["claude-sonnet-4-5"].rstrip().endswith(" $1.8552")
+
+
+# -- tiers in the config ------------------------------------------------------------
+
+TIER_CONFIG = """\
+[pricing]
+"house-llm-70b" = { input_per_mtok = 3.0, output_per_mtok = 15.0, tiers = [{ above_input_tokens = 200000, input_per_mtok = 6.0 }] }
+no-start = { input_per_mtok = 1.0, tiers = [{ input_per_mtok = 2.0 }] }
+typo = { input_per_mtok = 1.0, tiers = [{ above_input_tokens = 10, input_per_mtk = 2.0 }, { above_input_tokens = -1 }] }
+twice = { input_per_mtok = 1.0, tiers = [{ above_input_tokens = 10 }, { above_input_tokens = 10 }] }
+not-a-list = { input_per_mtok = 1.0, tiers = "no" }
+"""
+
+
+def test_config_check_names_each_broken_tier_and_passes_a_good_one(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(TIER_CONFIG)
+    proc = subprocess.run([sys.executable, "-m", "apimon_tui", "config", "check", "--config", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines() == [
+        f"{path}:3: pricing.no-start.tiers[0]: needs above_input_tokens, the prompt size the tier applies above",
+        f"{path}:4: pricing.typo.tiers[0].input_per_mtk: unknown key (did you mean 'input_per_mtok'?)",
+        f"{path}:4: pricing.typo.tiers[1].above_input_tokens: must be a whole number of input tokens, not -1",
+        f"{path}:5: pricing.twice.tiers: has two tiers that start above the same number of input tokens",
+        f"{path}:6: pricing.not-a-list.tiers: must be a list of tables like "
+        "{above_input_tokens = 200000, input_per_mtok = 6.0}",
+    ]
+
+
+def test_report_refuses_a_broken_tier_in_one_sentence(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[pricing]\ntwice = { input_per_mtok = 1.0, tiers = [{ above_input_tokens = 10 }, '
+                      '{ above_input_tokens = 10 }] }\n')
+    log = tmp_path / "calls.jsonl"
+    log.write_text(json.dumps(_record("twice", input_tokens=20)) + "\n")
+    proc = subprocess.run([sys.executable, "-m", "apimon_tui", "report", "--config", str(config), str(log)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == ("apimon-tui report: config: pricing.twice.tiers has two tiers that start above "
+                           "the same number of input tokens\n")
+
+
+def test_a_tier_from_the_config_prices_the_report(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(TIER_CONFIG.splitlines()[0] + "\n" + TIER_CONFIG.splitlines()[1] + "\n")
+    log = tmp_path / "calls.jsonl"
+    log.write_text(json.dumps(_record("house-llm-70b", input_tokens=1_000, output_tokens=100)) + "\n"
+                   + json.dumps(_record("house-llm-70b", input_tokens=300_000, output_tokens=1_000)) + "\n")
+    proc = subprocess.run([sys.executable, "-m", "apimon_tui", "report", "--json", "--config", str(config), str(log)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    cost = json.loads(proc.stdout)["models"]["house-llm-70b"]["cost_usd"]
+    # 1k x $3 + 100 x $15, then 300k x $6 + 1k x $15 (the tier keeps the base output price)
+    assert abs(Decimal(cost) - Decimal("1.8195")) < Decimal(TOLERANCE)

@@ -27,12 +27,14 @@ cost and its model is listed in `unpriced_models`, never priced at 0.
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from apimon_tui.config import ConfigError
 from apimon_tui.model import Call
 
 MTOK = 1_000_000
@@ -192,23 +194,56 @@ def _override_figures(entry: dict[str, Any]) -> dict[str, float | None]:
     }
 
 
-def sheet_from_override(entry: dict[str, Any]) -> PriceSheet:
-    """A `[pricing]` entry's sheet. Each tier keeps the prices of the tier below that it does not
-    give; a missing cache rate falls back to its tier's input price (a 1-hour write to the 5-minute one)."""
+def _check_prices(where: str, entry: Any, allowed: tuple[str, ...]) -> None:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"config: {where} must be a table like {{input_per_mtok = 2.5, output_per_mtok = 10.0}}")
+    for key, value in entry.items():
+        if key not in allowed:
+            raise ConfigError(f"config: {where}.{key} is not a price option (use {', '.join(allowed)})")
+        if key in OVERRIDE_PRICES and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                       or not math.isfinite(value) or value < 0):
+            raise ConfigError(f"config: {where}.{key} must be a number of USD per million tokens, not {value!r}")
+
+
+def sheet_from_override(name: str, entry: Any) -> PriceSheet:
+    """A `[pricing]` entry's sheet; raises ConfigError, worded for the user, when it is broken.
+
+    Each tier keeps the prices of the tier below that it does not give; a cache
+    rate no tier gives falls back to its tier's input price (a 1-hour write to
+    the 5-minute one).
+    """
+    where = f"pricing.{name}"
+    _check_prices(where, entry, (*OVERRIDE_PRICES, "tiers"))
+    tiers = entry.get("tiers", [])
+    if not isinstance(tiers, list):
+        raise ConfigError(f"config: {where}.tiers must be a list of tables like "
+                          f"{{{TIER_START} = 200000, input_per_mtok = 6.0}}")
+    for i, tier in enumerate(tiers):
+        _check_prices(f"{where}.tiers[{i}]", tier, (TIER_START, *OVERRIDE_PRICES))
+        start = tier.get(TIER_START)
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+            raise ConfigError(f"config: {where}.tiers[{i}].{TIER_START} must be a whole number of "
+                              f"input tokens, not {start!r}")
+    starts = sorted(tier[TIER_START] for tier in tiers)
+    if len(set(starts)) < len(starts):
+        raise ConfigError(f"config: {where}.tiers has two tiers that start above the same number of input tokens")
     figures = {k: v for k, v in entry.items() if k != "tiers"}
     sheets = [_unit_prices(_override_figures(figures), claude=False)]
-    starts = []
-    for tier in sorted(entry.get("tiers") or (), key=lambda tier: tier[TIER_START]):
+    for tier in sorted(tiers, key=lambda tier: tier[TIER_START]):
         figures = {**figures, **tier}
         sheets.append(_unit_prices(_override_figures(figures), claude=False))
-        starts.append(int(tier[TIER_START]))
     return PriceSheet(sheets[0], tuple(starts), tuple(sheets[1:]))
+
+
+def parse_overrides(table: dict[str, Any] | None) -> dict[str, PriceSheet]:
+    """Every `[pricing]` entry's sheet; raises ConfigError on the first broken one."""
+    return {str(name): sheet_from_override(str(name), entry) for name, entry in (table or {}).items()}
 
 
 class Pricer:
     def __init__(self, overrides: dict[str, dict[str, Any]] | None = None) -> None:
         self._sheets: dict[tuple[str, str | None], PriceSheet | None] = {}
-        self._overrides = {name: sheet_from_override(entry) for name, entry in (overrides or {}).items()}
+        self._overrides = parse_overrides(overrides)
         self.unpriced: set[str] = set()
 
     def sheet(self, model: str, provider: str | None = None) -> PriceSheet | None:

@@ -18,6 +18,7 @@ from apimon_tui import config as config_mod
 from apimon_tui.engine import Engine
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
+from apimon_tui.pricing import parse_overrides
 from apimon_tui.summary import summarize
 from apimon_tui.timeutil import parse_duration
 
@@ -57,6 +58,7 @@ def check_path(path: str) -> str | None:
 def run(args: argparse.Namespace) -> int:
     try:
         config = config_mod.load(args.config)
+        parse_overrides(config.get("pricing"))  # refused here in one sentence, not in a reader process
         since_s = parse_duration(args.since) if args.since else None
     except (config_mod.ConfigError, ValueError) as exc:
         print(f"apimon-tui report: {exc}", file=sys.stderr)

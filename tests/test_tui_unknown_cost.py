@@ -33,3 +33,21 @@ async def test_unknown_and_partly_known_costs_are_marked(tmp_path):
         costs = {name: row[-1] for name, row in model_rows(app).items()}
     assert costs == {"house-llm-7b": "?", "gpt-4o": "≥ $0.0035", "gpt-4o-mini": "$0.0021",
                      "claude-sonnet-4-5": "$0.0000"}
+
+
+def budget_head(app) -> str:
+    return str(app.screen_stack[0].query_one("#budget-head").render())
+
+
+async def test_the_month_to_date_is_a_lower_bound_when_some_calls_have_no_cost(tmp_path):
+    priced = Call(ts=T0 - 60, model="gpt-4o-mini", provider="openai", status=200, latency_ms=50.0,
+                  input_tokens=1_000_000, output_tokens=0)  # $0.15
+    unpriced = Call(ts=T0 - 30, model="house-llm-7b", status=200, latency_ms=50.0, input_tokens=10, output_tokens=5)
+    app = make_app(tmp_path, [priced, unpriced])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert budget_head(app).startswith("≥ $0.15 of $1.00")
+    app = make_app(tmp_path, [priced])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert budget_head(app).startswith("$0.15 of $1.00")

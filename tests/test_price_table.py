@@ -105,6 +105,14 @@ def test_an_unpriced_model_has_no_cost_and_is_listed():
     assert pricer.unpriced == {"house-llm-7b"}
 
 
+def test_a_claude_model_without_cache_rates_in_the_table_gets_anthropics_multiples():
+    """claude-2 is listed at $8/$24 with no cache rates: reads 0.1x, 5-minute writes 1.25x, 1-hour writes 2x."""
+    call = Call(ts=0, provider="anthropic", model="claude-2", status=200, input_tokens=10_000, cached_tokens=2_000,
+                cache_write_tokens=3_000, cache_write_1h_tokens=1_000, output_tokens=1_000)
+    # 5k plain x $8 + 2k reads x $0.80 + 2k 5m writes x $10 + 1k 1h writes x $16 + 1k x $24
+    assert abs(Decimal(Pricer().estimate(call)) - Decimal("0.1016")) < Decimal(TOLERANCE)
+
+
 def test_the_tier_is_decided_per_call_not_per_model():
     """A long call first must not move a later short call of the same model into the long tier."""
     pricer = Pricer()

@@ -42,9 +42,9 @@ _UNKNOWN = object()
 
 # Anthropic's cache rates as multiples of the input price, for Claude models the table gives no
 # cache rate for (docs.anthropic.com/en/docs/build-with-claude/prompt-caching#pricing).
-ANTHROPIC_CACHE_READ = 0.1
-ANTHROPIC_CACHE_WRITE_5M = 1.25
-ANTHROPIC_CACHE_WRITE_1H = 2.0
+ANTHROPIC_CACHE_READ = Decimal("0.1")
+ANTHROPIC_CACHE_WRITE_5M = Decimal("1.25")
+ANTHROPIC_CACHE_WRITE_1H = Decimal("2")
 
 # `[pricing]` override keys, USD per million tokens; `tiers` holds entries of the same keys
 # plus `above_input_tokens`.
@@ -109,11 +109,11 @@ def _unit_prices(per_mtok: dict[str, Decimal | float | None], claude: bool) -> U
     output = per_mtok.get("output") or 0
     cached, write, write_1h = per_mtok.get("cached"), per_mtok.get("cache_write"), per_mtok.get("cache_write_1h")
     if cached is None:
-        cached = Decimal(inp) * Decimal(str(ANTHROPIC_CACHE_READ)) if claude else inp
+        cached = Decimal(inp) * ANTHROPIC_CACHE_READ if claude else inp
     if write is None:
-        write = Decimal(inp) * Decimal(str(ANTHROPIC_CACHE_WRITE_5M)) if claude else inp
+        write = Decimal(inp) * ANTHROPIC_CACHE_WRITE_5M if claude else inp
     if write_1h is None:
-        write_1h = Decimal(inp) * Decimal(str(ANTHROPIC_CACHE_WRITE_1H)) if claude else write
+        write_1h = Decimal(inp) * ANTHROPIC_CACHE_WRITE_1H if claude else write
     return UnitPrices(_per_token(inp), _per_token(output), _per_token(cached), _per_token(write),
                       _per_token(write_1h))
 

@@ -65,12 +65,15 @@ class UnitPrices:
 
     def cost(self, call: Call, prompt: int) -> float:
         """The call's cost; `prompt` is its whole input, cache reads and writes included."""
-        read = call.cached_tokens
-        read = min(read, prompt) if read else 0
-        written = call.cache_write_tokens
-        written = min(written, prompt - read) if written else 0
-        long_lived = call.cache_write_1h_tokens
-        long_lived = min(long_lived, written) if long_lived else 0
+        read = call.cached_tokens or 0  # each part at most what is left of the prompt (`min` is slow here)
+        if read > prompt:
+            read = prompt
+        written = call.cache_write_tokens or 0
+        if written > prompt - read:
+            written = prompt - read
+        long_lived = call.cache_write_1h_tokens or 0
+        if long_lived > written:
+            long_lived = written
         return ((prompt - read - written) * self.input + read * self.cached
                 + (written - long_lived) * self.cache_write + long_lived * self.cache_write_1h
                 + (call.output_tokens or 0) * self.output)
@@ -277,6 +280,7 @@ class Pricer:
         prices = sheet.base if prompt <= sheet.base_up_to else sheet.for_prompt(prompt)
         if call.cache_write_tokens:
             return prices.cost(call, prompt)
-        read = call.cached_tokens  # `UnitPrices.cost` without writes, inlined: this runs once per call
-        read = min(read, prompt) if read else 0
+        read = call.cached_tokens or 0  # `UnitPrices.cost` without writes, inlined: this runs once per call
+        if read > prompt:
+            read = prompt
         return (prompt - read) * prices.input + read * prices.cached + (out or 0) * prices.output

@@ -15,8 +15,9 @@ its last complete billed days.
 The logs' side is injected as plain callables, so the budget knows nothing of
 the store: `live_cost(start_ts, end_ts)` is the USD the logs estimate between
 two epoch times, `live_uncosted(start_ts, end_ts)` how many calls of unknown
-cost lie between them (the estimate is then a lower bound), `logs_since()` the epoch time the logs cover from (None when
-there are none). Time comes from the injected `clock`.
+cost lie between them (the estimate is then a lower bound), `logs_since()` the
+epoch time the logs cover from (None when there are none). Time comes from
+the injected `clock`.
 """
 
 from __future__ import annotations

@@ -336,7 +336,8 @@ def _tokens(usage: dict[str, Any] | None) -> tuple[int | None, int | None, int |
         out = _int(usage.get("completion_tokens"))
         if out is None and inp is not None and _int(usage.get("total_tokens")) is not None:
             out = usage["total_tokens"] - inp
-        details = usage.get("prompt_tokens_details") or {}
+        details = usage.get("prompt_tokens_details")
+        details = details if isinstance(details, dict) else {}
         return inp, out, _int(details.get("cached_tokens")), _int(details.get("cache_write_tokens")), None
     inp, out = _int(usage.get("input_tokens")), _int(usage.get("output_tokens"))
     lifetimes = usage.get("cache_creation")

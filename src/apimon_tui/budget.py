@@ -14,8 +14,10 @@ its last complete billed days.
 
 The logs' side is injected as plain callables, so the budget knows nothing of
 the store: `live_cost(start_ts, end_ts)` is the USD the logs estimate between
-two epoch times, `logs_since()` the epoch time the logs cover from (None when
-there are none). Time comes from the injected `clock`.
+two epoch times, `live_uncosted(start_ts, end_ts)` how many calls of unknown
+cost lie between them (the estimate is then a lower bound), `logs_since()` the
+epoch time the logs cover from (None when there are none). Time comes from
+the injected `clock`.
 """
 
 from __future__ import annotations
@@ -156,6 +158,7 @@ class BudgetState:
     scopes: list[ScopeBudget] = field(default_factory=list)
     burn_1h_span_s: float | None = None   # how much time each rate was taken over: a window the logs
     burn_24h_span_s: float | None = None  # cover only in part gives a rate over that part
+    live_uncosted_calls: int = 0  # calls in the live part with no known cost: spent is at least `spent_usd`
 
     @property
     def spent_usd(self) -> float:
@@ -200,6 +203,10 @@ def _no_logs(start: float, end: float) -> float:
     return 0.0
 
 
+def _no_uncosted(start: float, end: float) -> int:
+    return 0
+
+
 class Budget:
     """Combines the providers' last figures with the logs' live estimate."""
 
@@ -210,10 +217,12 @@ class Budget:
         clock: Callable[[], float] = time.time,
         live_cost: Callable[[float, float], float] = _no_logs,
         logs_since: Callable[[], float | None] = lambda: None,
+        live_uncosted: Callable[[float, float], int] = _no_uncosted,
     ):
         self.config = config
         self.clock = clock
         self.live_cost = live_cost
+        self.live_uncosted = live_uncosted
         self.logs_since = logs_since
 
     def month(self, now: float | None = None) -> tuple[float, float]:
@@ -246,6 +255,7 @@ class Budget:
             scopes=[self._scope(s, usages, end) for s in self.config.scopes],
             burn_1h_span_s=span_1h,
             burn_24h_span_s=span_24h,
+            live_uncosted_calls=self.live_uncosted(anchor, now) if anchor < now else 0,
         )
 
     @staticmethod

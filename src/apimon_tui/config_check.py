@@ -23,6 +23,7 @@ from typing import Any
 from apimon_tui import config as config_mod
 from apimon_tui.config import DEFAULTS, OPEN_SECTIONS, ConfigError
 from apimon_tui.formats import FORMAT_MODULES
+from apimon_tui.pricing import OVERRIDE_PRICES, TIER_START, sheet_from_override
 from apimon_tui.redact import redact
 from apimon_tui.timeutil import parse_duration
 
@@ -37,7 +38,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 # Durations whose default ("") does not show that they are durations.
 EXTRA_DURATIONS = {"sources.since"}
-PRICING_OPTIONS = ("input_per_mtok", "output_per_mtok", "cached_per_mtok")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -207,17 +207,31 @@ class _Checker:
             elif entry < 0:
                 self.add(where, "must not be negative")
 
-    def price(self, where: str, entry: Any) -> None:
+    def price(self, where: str, entry: Any, options: tuple[str, ...] = (*OVERRIDE_PRICES, "tiers")) -> None:
         if not isinstance(entry, dict):
             self.add(where, "must be a table like {input_per_mtok = 2.5, output_per_mtok = 10.0}")
             return
         for option, number in entry.items():
-            if option not in PRICING_OPTIONS:
-                self.unknown(f"{where}.{option}", option, dict.fromkeys(PRICING_OPTIONS))
+            if option not in options:
+                self.unknown(f"{where}.{option}", option, dict.fromkeys(options))
+            elif option == "tiers":
+                self.price_tiers(f"{where}.tiers", number)
+            elif option == TIER_START:
+                if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+                    self.add(f"{where}.{option}", f"must be a whole number of input tokens, not {_show(number)}")
             elif isinstance(number, bool) or not isinstance(number, (int, float)):
                 self.add(f"{where}.{option}", f"must be a number of USD per million tokens, not {_show(number)}")
             elif number < 0:
                 self.add(f"{where}.{option}", "must not be negative")
+
+    def price_tiers(self, where: str, tiers: Any) -> None:
+        if not isinstance(tiers, list):
+            self.add(where, f"must be a list of tables like {{{TIER_START} = 200000, input_per_mtok = 6.0}}")
+            return
+        for i, tier in enumerate(tiers):
+            self.price(f"{where}[{i}]", tier, (TIER_START, *OVERRIDE_PRICES))
+            if isinstance(tier, dict) and TIER_START not in tier:
+                self.add(f"{where}[{i}]", f"needs {TIER_START}, the prompt size the tier applies above")
 
     def alert_rule(self, where: str, entry: Any) -> None:
         from apimon_tui.alerts.rules import KINDS
@@ -265,6 +279,8 @@ class _Checker:
         from apimon_tui.usage.settings import provider_settings
 
         merged = config_mod.merge(DEFAULTS, data)
+        for name, entry in (data.get("pricing") or {}).items():
+            self.owned(entry, f"pricing.{name}", lambda n=name, e=entry: sheet_from_override(n, e))
         self.owned(data.get("budget"), "budget", lambda: BudgetConfig.from_config(merged))
         for name in (data.get("providers") or {}):
             section = merged["providers"].get(name)

@@ -197,7 +197,7 @@ class RecordBuilder:
         body = _request_json(request)
         model = body.get("model")
         usage, error = ex.tap.summary() if ex.tap is not None else (None, None)
-        inp, out, cached = _tokens(usage)
+        inp, out, cached, written, written_1h = _tokens(usage)
         sse = isinstance(ex.tap, SseTap)
         call = Call(
             ts=ex.ended_at,
@@ -213,6 +213,8 @@ class RecordBuilder:
             cached_tokens=cached,
             attempt=self._attempt(request.headers),
             tags=ex.options.tags,
+            cache_write_tokens=written,
+            cache_write_1h_tokens=written_1h,
         )
         if response is not None:
             headers = response.headers
@@ -317,28 +319,37 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _tokens(usage: dict[str, Any] | None) -> tuple[int | None, int | None, int | None]:
-    """(input, output, cached) with cached counted inside input, whatever the provider.
+def _tokens(usage: dict[str, Any] | None) -> tuple[int | None, int | None, int | None, int | None, int | None]:
+    """(input, output, cache reads, cache writes, 1-hour cache writes), reads and writes counted
+    inside input, whatever the provider.
 
     OpenAI chat and embeddings: `prompt_tokens`/`completion_tokens` (embeddings have only
-    `total_tokens` beside the prompt). Responses API and Anthropic: `input_tokens`/
-    `output_tokens`; Anthropic counts cache reads and writes apart from `input_tokens`,
-    so they are added back in.
+    `total_tokens` beside the prompt), reads in `prompt_tokens_details.cached_tokens` (and writes
+    in `cache_write_tokens` where an OpenAI-compatible proxy reports them). Responses API and
+    Anthropic: `input_tokens`/`output_tokens`; Anthropic counts cache reads and writes apart from
+    `input_tokens`, so they are added back in, and splits writes by lifetime in `cache_creation`.
     """
     if not usage:
-        return None, None, None
+        return None, None, None, None, None
     if "prompt_tokens" in usage:
         inp = _int(usage.get("prompt_tokens"))
         out = _int(usage.get("completion_tokens"))
         if out is None and inp is not None and _int(usage.get("total_tokens")) is not None:
             out = usage["total_tokens"] - inp
-        return inp, out, _int((usage.get("prompt_tokens_details") or {}).get("cached_tokens"))
+        details = usage.get("prompt_tokens_details")
+        details = details if isinstance(details, dict) else {}
+        return inp, out, _int(details.get("cached_tokens")), _int(details.get("cache_write_tokens")), None
     inp, out = _int(usage.get("input_tokens")), _int(usage.get("output_tokens"))
-    if "cache_read_input_tokens" in usage or "cache_creation_input_tokens" in usage:
+    lifetimes = usage.get("cache_creation")
+    lifetimes = lifetimes if isinstance(lifetimes, dict) else {}
+    if "cache_read_input_tokens" in usage or "cache_creation_input_tokens" in usage or lifetimes:
         read = _int(usage.get("cache_read_input_tokens")) or 0
-        written = _int(usage.get("cache_creation_input_tokens")) or 0
-        return (inp or 0) + read + written, out, read
-    return inp, out, _int((usage.get("input_tokens_details") or {}).get("cached_tokens"))
+        long_lived = _int(lifetimes.get("ephemeral_1h_input_tokens"))
+        written = _int(usage.get("cache_creation_input_tokens"))
+        if written is None:
+            written = (long_lived or 0) + (_int(lifetimes.get("ephemeral_5m_input_tokens")) or 0)
+        return (inp or 0) + read + written, out, read, written, long_lived
+    return inp, out, _int((usage.get("input_tokens_details") or {}).get("cached_tokens")), None, None
 
 
 def _set_error(call: Call, error: Any) -> None:

@@ -47,6 +47,13 @@ class Call:
     log does not record it. `attempt` is 0 for the
     first try and n for the n-th retry. `raw` holds the log text the call came
     from, kept only so the drill-down screen can show it.
+
+    `input_tokens` is the whole prompt, whatever the provider's convention:
+    `cached_tokens` (read from the provider's prompt cache) and
+    `cache_write_tokens` (written to it) are parts of it, and
+    `cache_write_1h_tokens` is the part of the writes kept for an hour
+    (Anthropic bills those at a higher rate). The last two come after `raw`
+    so positional constructors keep working.
     """
 
     ts: float
@@ -72,6 +79,8 @@ class Call:
     ratelimit: RateLimit | None = None
     tags: dict[str, str] | None = None
     raw: str | None = None
+    cache_write_tokens: int | None = None
+    cache_write_1h_tokens: int | None = None
 
     @property
     def is_error(self) -> bool:

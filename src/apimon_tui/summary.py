@@ -23,7 +23,8 @@ def latency_figures(agg: Aggregate, which: str = "latency") -> dict[str, float |
 
 
 def known_cost(agg: Aggregate) -> float | None:
-    """A model's cost, or None when nothing about it is known (no tokens, only free errors)."""
+    """The cost of the calls with a known cost, or None when no call has a price
+    (no tokens, an unpriced model, only free errors). Partial when `agg.uncosted_calls`."""
     if not agg.costed_calls or (agg.uncosted_calls and not agg.cost_usd):
         return None
     return round(agg.cost_usd, 10)
@@ -41,7 +42,10 @@ def summarize(snap: Snapshot, statuses: list[SourceStatus], unpriced: set[str]) 
             "errors": agg.errors,
             "input_tokens": agg.input_tokens,
             "output_tokens": agg.output_tokens,
-            "cost_usd": None if name in unpriced else known_cost(agg),
+            "cached_tokens": agg.cached_tokens,
+            "cache_write_tokens": agg.cache_write_tokens,
+            "cost_usd": known_cost(agg),
+            "uncosted_calls": agg.uncosted_calls,
             "p95_ms": agg.latency.percentile(95),
         }
         for name, agg in sorted(snap.by_model.items())
@@ -62,6 +66,7 @@ def summarize(snap: Snapshot, statuses: list[SourceStatus], unpriced: set[str]) 
         "input_tokens": total.input_tokens,
         "output_tokens": total.output_tokens,
         "cached_tokens": total.cached_tokens,
+        "cache_write_tokens": total.cache_write_tokens,
         "cost_usd": round(total.cost_usd, 10),
         "uncosted_calls": total.uncosted_calls,
         "unpriced_models": sorted(unpriced),

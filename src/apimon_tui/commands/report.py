@@ -18,6 +18,7 @@ from apimon_tui import config as config_mod
 from apimon_tui.engine import Engine
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
+from apimon_tui.pricing import parse_overrides
 from apimon_tui.summary import summarize
 from apimon_tui.timeutil import parse_time_range
 
@@ -58,6 +59,7 @@ def check_path(path: str) -> str | None:
 def run(args: argparse.Namespace) -> int:
     try:
         config = config_mod.load(args.config)
+        parse_overrides(config.get("pricing"))  # refused here in one sentence, not in a reader process
         since, until = parse_time_range(args.since, args.until, time.time())
     except (config_mod.ConfigError, ValueError) as exc:
         print(f"apimon-tui report: {exc}", file=sys.stderr)
@@ -117,6 +119,13 @@ def _usd(value: float | None) -> str:
     return "-" if value is None else f"${value:,.4f}"
 
 
+def _model_cost(m: dict) -> str:
+    """`?` when no call of the model has a known cost, `≥ $x` when some have none."""
+    if m["cost_usd"] is None:
+        return "?"
+    return f"≥ {_usd(m['cost_usd'])}" if m["uncosted_calls"] else _usd(m["cost_usd"])
+
+
 def render_table(s: dict) -> str:
     lat = s["latency_ms"]
     lines = [
@@ -135,7 +144,7 @@ def render_table(s: dict) -> str:
         for name, m in s["models"].items():
             lines.append(
                 f"{name:<{width}}  {m['calls']:>8,}  {m['errors']:>7,}  {_ms(m['p95_ms']):>9}  "
-                f"{m['input_tokens']:>10,}  {m['output_tokens']:>10,}  {_usd(m['cost_usd']):>11}"
+                f"{m['input_tokens']:>10,}  {m['output_tokens']:>10,}  {_model_cost(m):>11}"
             )
     if s["unpriced_models"]:
         lines.append(f"\nunpriced models (no known price): {', '.join(s['unpriced_models'])}")

@@ -135,6 +135,20 @@ def _cached_tokens(obj: dict[str, Any]) -> int | None:
     return None
 
 
+def _cache_writes(obj: dict[str, Any]) -> tuple[int | None, int | None]:
+    """(cache writes, 1-hour writes), both counted inside LiteLLM's `prompt_tokens`."""
+    for usage in (_dict(obj.get("metadata")).get("usage_object"), _dict(obj.get("hidden_params")).get("usage_object"),
+                  _dict(obj.get("response")).get("usage")):
+        usage = _dict(usage)
+        details = _dict(usage.get("prompt_tokens_details"))
+        for written in (details.get("cache_creation_tokens"), details.get("cache_write_tokens"),
+                        usage.get("cache_creation_input_tokens")):
+            if _int(written) is not None:
+                lifetimes = _dict(details.get("cache_creation_token_details"))
+                return _int(written), _int(lifetimes.get("ephemeral_1h_input_tokens"))
+    return None, None
+
+
 def _ratelimit(obj: dict[str, Any]):
     headers = _dict(_dict(obj.get("hidden_params")).get("additional_headers"))
     if not headers:
@@ -173,6 +187,7 @@ def to_call(obj: dict[str, Any], source: str, text: str) -> Call:
         stream=stream,
         ratelimit=_ratelimit(obj),
     )
+    call.cache_write_tokens, call.cache_write_1h_tokens = _cache_writes(obj)
     if obj.get("status") == "failure":
         info = _dict(obj.get("error_information"))
         code = info.get("error_code")

@@ -8,7 +8,8 @@ schema version, so a reader can tell these lines from any other JSON log.
      "endpoint": "/v1/chat/completions", "method": "POST", "model": "gpt-4o",
      "status": 429, "latency_ms": 812.0, "ttft_ms": null, "stream": false,
      "input_tokens": 120, "output_tokens": 0, "cached_tokens": 0,
-     "cost_usd": 0.0, "request_id": "req_...", "attempt": 1,
+     "cache_write_tokens": 0, "cache_write_1h_tokens": 0, "cost_usd": 0.0,
+     "request_id": "req_...", "attempt": 1,
      "error": {"type": "tokens", "code": "rate_limit_exceeded", "message": "..."},
      "ratelimit": {"limit_requests": 5000, "remaining_requests": 0,
                    "limit_tokens": 4000000, "remaining_tokens": 3998000,
@@ -16,6 +17,9 @@ schema version, so a reader can tell these lines from any other JSON log.
      "tags": {"host": "api-1"}}
 
 Only `apimon` and `ts` are required; every other key may be absent or null.
+`input_tokens` counts the whole prompt; `cached_tokens` (cache reads) and
+`cache_write_tokens` (cache writes, of which `cache_write_1h_tokens` have
+Anthropic's 1-hour lifetime) are parts of it, never added to it.
 `failed: true` marks a call with no HTTP answer (timeout, connection error).
 """
 
@@ -40,8 +44,8 @@ def to_record(call: Call) -> dict[str, Any]:
     record: dict[str, Any] = {"apimon": SCHEMA_VERSION, "ts": round(call.ts, 6)}
     for key in (
         "provider", "endpoint", "method", "model", "status", "latency_ms", "ttft_ms",
-        "stream", "input_tokens", "output_tokens", "cached_tokens", "cost_usd",
-        "request_id", "attempt",
+        "stream", "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens",
+        "cache_write_1h_tokens", "cost_usd", "request_id", "attempt",
     ):
         value = getattr(call, key)
         if value is not None:
@@ -58,7 +62,8 @@ def to_record(call: Call) -> dict[str, Any]:
 
 
 _NUMBER = (int, float)
-_NUMERIC_KEYS = ("status", "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cached_tokens", "cost_usd", "attempt")
+_NUMERIC_KEYS = ("status", "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cached_tokens",
+                 "cache_write_tokens", "cache_write_1h_tokens", "cost_usd", "attempt")
 
 
 def _ratelimit(rl: dict[str, Any]) -> RateLimit:
@@ -110,6 +115,8 @@ def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None) -
         ratelimit=_ratelimit(rl) if isinstance(rl, dict) else None,
         tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else None,
         raw=raw,
+        cache_write_tokens=get("cache_write_tokens"),
+        cache_write_1h_tokens=get("cache_write_1h_tokens"),
     )
     if error:
         code = error.get("code")

@@ -133,6 +133,7 @@ def span_call(span: dict[str, Any], attrs: dict[str, Any], source: str) -> Call:
         input_tokens=_int(_first(attrs, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")),
         output_tokens=_int(_first(attrs, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")),
         cached_tokens=_int(attrs.get("gen_ai.usage.cache_read.input_tokens")),
+        cache_write_tokens=_int(attrs.get("gen_ai.usage.cache_creation.input_tokens")),
         request_id=_text(attrs.get("gen_ai.response.id")),
         error_code=_text(attrs.get("error.type")),
         error_message=_text(status.get("message")) or None,

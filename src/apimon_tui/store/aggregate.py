@@ -16,7 +16,7 @@ from apimon_tui.store.histogram import INV_LOG_GROWTH, ZERO_BIN, Histogram
 
 class Aggregate:
     __slots__ = (
-        "calls", "errors", "status", "input_tokens", "output_tokens", "cached_tokens",
+        "calls", "errors", "status", "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens",
         "cost_usd", "costed_calls", "uncosted_calls", "latency", "ttft", "first_ts", "last_ts",
     )
 
@@ -27,6 +27,7 @@ class Aggregate:
         self.input_tokens = 0
         self.output_tokens = 0
         self.cached_tokens = 0
+        self.cache_write_tokens = 0
         self.cost_usd = 0.0
         self.costed_calls = 0
         self.uncosted_calls = 0
@@ -38,12 +39,12 @@ class Aggregate:
     def __getstate__(self) -> tuple:
         """A plain tuple: stores built in worker processes pickle thousands of aggregates."""
         return (self.calls, self.errors, self.status, self.input_tokens, self.output_tokens, self.cached_tokens,
-                self.cost_usd, self.costed_calls, self.uncosted_calls, self.latency, self.ttft,
+                self.cache_write_tokens, self.cost_usd, self.costed_calls, self.uncosted_calls, self.latency, self.ttft,
                 self.first_ts, self.last_ts)
 
     def __setstate__(self, state: tuple) -> None:
         (self.calls, self.errors, self.status, self.input_tokens, self.output_tokens, self.cached_tokens,
-         self.cost_usd, self.costed_calls, self.uncosted_calls, self.latency, self.ttft,
+         self.cache_write_tokens, self.cost_usd, self.costed_calls, self.uncosted_calls, self.latency, self.ttft,
          self.first_ts, self.last_ts) = state
 
     def add_call(self, call: Call, error: bool, status: str) -> None:
@@ -76,6 +77,9 @@ class Aggregate:
         tokens = call.cached_tokens
         if tokens:
             self.cached_tokens += tokens
+        tokens = call.cache_write_tokens
+        if tokens:
+            self.cache_write_tokens += tokens
         cost = call.cost_usd
         if cost is None:
             self.uncosted_calls += 1
@@ -134,6 +138,7 @@ class Aggregate:
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.cached_tokens += other.cached_tokens
+        self.cache_write_tokens += other.cache_write_tokens
         self.cost_usd += other.cost_usd
         self.costed_calls += other.costed_calls
         self.uncosted_calls += other.uncosted_calls

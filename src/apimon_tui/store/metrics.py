@@ -206,6 +206,7 @@ class MetricsStore:
         self.ratelimits: dict[str, RateLimitSeen] = {}
         self.calls_added = 0
         self.version = 0  # bumped on every change, so views can skip redraws
+        self._between: tuple[tuple[float, float, int], Aggregate] | None = None  # see `_total_between`
         # Held by the ingest thread while it adds a batch and by readers while
         # they take a snapshot: dicts must not change under an iteration.
         self.lock = threading.RLock()
@@ -580,9 +581,21 @@ class MetricsStore:
 
     def cost_between(self, start: float, end: float) -> float:
         """The USD the logs estimate between two times (the budget's live part)."""
-        if end <= start:
-            return 0.0
-        return self.snapshot(end - start, end, points=0, failed_limit=0).total.cost_usd
+        return self._total_between(start, end).cost_usd
+
+    def uncosted_between(self, start: float, end: float) -> int:
+        """How many calls between two times have no known cost: `cost_between` is then a lower bound."""
+        return self._total_between(start, end).uncosted_calls
+
+    def _total_between(self, start: float, end: float) -> Aggregate:
+        """A window's totals, kept until the store changes: the budget asks for its cost and
+        its uncosted calls in turn, and a month's snapshot takes milliseconds."""
+        key = (start, end, self.version)
+        kept = self._between
+        if kept is None or kept[0] != key:
+            total = self.snapshot(end - start, end, points=0, failed_limit=0).total if end > start else Aggregate()
+            kept = self._between = (key, total)
+        return kept[1]
 
     def logs_since(self) -> float | None:
         """The time of the oldest call, or None before any."""

@@ -123,7 +123,8 @@ class MonitorApp(App):
         self.refresh_s = refresh_s or float(config.get("ui", {}).get("refresh", 1.0))
         self.alerts = alerts or AlertManager.from_config(config, clock)
         self.budget = budget or Budget(BudgetConfig.from_config(config), clock=clock,
-                                       live_cost=self.store.cost_between, logs_since=self.store.logs_since)
+                                       live_cost=self.store.cost_between, logs_since=self.store.logs_since,
+                                       live_uncosted=self.store.uncosted_between)
         self.poller = poller
         self.config_path = Path(config_path or config.get("_path") or default_path())
         self.theme_dirs = theme_dirs if theme_dirs is not None else theme_files.theme_dirs(self.config_path)

@@ -68,12 +68,17 @@ def _level(spent_pct: float | None) -> str:
 
 def _head(state: BudgetState) -> Text:
     text = Text()
-    text.append(fmt.usd(state.spent_usd), style="bold")
+    text.append(_at_least(state) + fmt.usd(state.spent_usd), style="bold")
     if state.budget_usd is not None:
         text.append(f" of {fmt.usd(state.budget_usd)} ({state.spent_pct:.0f}%)")
     else:
         text.append(" spent · no budget set ([budget] monthly_usd)", style="dim")
     return text
+
+
+def _at_least(state: BudgetState) -> str:
+    """`≥ ` when some calls of the live part have no known cost, so the figure is a lower bound."""
+    return "≥ " if state.live_uncosted_calls else ""
 
 
 def _rate(value: float | None, span_s: float | None) -> str:
@@ -106,7 +111,7 @@ def _lines(state: BudgetState, providers: list) -> Text:
         text.append(time.strftime("%b %d %H:%M", time.localtime(run_out)), style="bold")
     if providers:
         text.append("\nbilled ", style="dim")
-        text.append(f"{fmt.usd(state.billed_usd)} + live {fmt.usd(state.live_usd)}")
+        text.append(f"{fmt.usd(state.billed_usd)} + live {_at_least(state)}{fmt.usd(state.live_usd)}")
         for p in providers:
             text.append(f"\n{p.name} ", style="dim")
             if p.last_error:

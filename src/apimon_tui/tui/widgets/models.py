@@ -1,4 +1,8 @@
-"""Models panel: per model calls, error %, p95, tokens and cost over the window."""
+"""Models panel: per model calls, error %, p95, tokens and cost over the window.
+
+A cost is never shown as $0.00 for want of a price: `?` when no call of the
+model has a known cost, `≥ $x` when some of its calls have none.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
-from apimon_tui.store import Snapshot
+from apimon_tui.store import Aggregate, Snapshot
 from apimon_tui.summary import known_cost
 from apimon_tui.tui import fmt
 from apimon_tui.tui.widgets.keyed_table import KeyedTable
@@ -37,6 +41,14 @@ class ModelsPanel(Vertical):
                 Text(fmt.ms(agg.latency.percentile(95)), justify="right"),
                 Text(fmt.count(agg.input_tokens), justify="right"),
                 Text(fmt.count(agg.output_tokens), justify="right"),
-                Text(fmt.usd(known_cost(agg), 4), justify="right"),
+                Text(cost_text(agg), justify="right"),
             ))
         self.query_one(KeyedTable).show(rows)
+
+
+def cost_text(agg: Aggregate) -> str:
+    """`$0.0123`, `≥ $0.0123` when some calls have no known cost, `?` when none has."""
+    cost = known_cost(agg)
+    if cost is None:
+        return "?"
+    return f"≥ {fmt.usd(cost, 4)}" if agg.uncosted_calls else fmt.usd(cost, 4)

@@ -221,7 +221,7 @@ class ProviderClient:
 
 async def _capped_body(response: httpx.Response, limit: int, url: str, cap: int) -> bytes:
     """The body, read streamed; more than `limit` bytes (what is left of the cap) is an error, not a flood."""
-    too_big = ProviderError(f"{url} sent more than {cap / MB:g} MB, the most one answer or listing may be "
+    too_big = ProviderError(f"{url} sent more than {round(cap / MB, 3):g} MB, the most one answer or listing may be "
                             "(max_body_mb)")
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:

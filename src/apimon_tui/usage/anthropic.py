@@ -15,7 +15,7 @@ from datetime import datetime
 import math
 
 from apimon_tui.usage.base import (CostBucket, ProviderUsage, ScopeUsage, amount, billed_from_buckets, iso_z,
-                                   parse_iso, secondary)
+                                   model_name, parse_iso, secondary)
 from apimon_tui.usage.client import ProviderClient
 from apimon_tui.usage.scopes import DEFAULT_WORKSPACE, BudgetScope
 
@@ -47,7 +47,7 @@ async def poll(api: ProviderClient, month_start: datetime, now: datetime,
     usage.models_since = start
     with secondary(usage, "tokens per model", api.base_url + MESSAGES):
         days = await api.pages(MESSAGES, window + [("group_by[]", "model")])
-        rows = [(r.get("model"), _input_tokens(r), int(r.get("output_tokens") or 0))
+        rows = [(model_name(r.get("model")), _input_tokens(r), int(r.get("output_tokens") or 0))
                 for bucket in days for r in bucket.get("results") or []]
         for model, input_tokens, output_tokens in rows:
             usage.add_model(model, input_tokens, output_tokens, None)

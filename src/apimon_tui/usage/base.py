@@ -110,6 +110,11 @@ def number_or_none(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def model_name(value: object) -> str | None:
+    """A model as the API named it; a name that is not a string (a number, a list) is shown as text."""
+    return value if value is None or isinstance(value, str) else str(value)[:100]
+
+
 def amount(value: object, provider: str, where: str) -> float:
     """A billed amount (a JSON number or a decimal string); null is nothing spent.
 

@@ -77,7 +77,8 @@ async def _scope_usage(api: ProviderClient, scope: BudgetScope, now: float) -> S
         body = await api.get_json(KEY_INFO, [("key", token)], tolerate=(400, 403, 404))
         info = body.get("info") if isinstance(body, dict) else None
         if not isinstance(info, dict):
-            out.error = f"the proxy does not know this key, or may not show it - check {scope.selector} of {scope.label}"
+            out.error = (f"the proxy does not know this key, or may not show it - "
+                         f"check {scope.selector} of {scope.label}")
             return out
         out.month_to_date_usd = amount(info.get("spend"), NAME, KEY_INFO)
     except ProviderError as exc:

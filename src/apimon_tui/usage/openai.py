@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from apimon_tui.usage.base import CostBucket, ProviderUsage, ScopeUsage, amount, billed_from_buckets, secondary
+from apimon_tui.usage.base import (CostBucket, ProviderUsage, ScopeUsage, amount, billed_from_buckets, model_name,
+                                   secondary)
 from apimon_tui.usage.client import ProviderClient
 from apimon_tui.usage.scopes import BudgetScope
 
@@ -57,8 +58,8 @@ async def poll(api: ProviderClient, month_start: datetime, now: datetime,
 
 
 def _model_counts(result: dict) -> tuple[str | None, int, int, int]:
-    return (result.get("model"), int(result.get("input_tokens") or 0), int(result.get("output_tokens") or 0),
-            int(result.get("num_model_requests") or 0))
+    return (model_name(result.get("model")), int(result.get("input_tokens") or 0),
+            int(result.get("output_tokens") or 0), int(result.get("num_model_requests") or 0))
 
 
 def _cost_bucket(bucket: dict, group: str | None = None, value: str | None = None) -> CostBucket:

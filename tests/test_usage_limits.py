@@ -15,9 +15,10 @@ import pytest
 from usage_fixtures import NOW, clock, config_for, ledger, set_keys
 
 from apimon_tui import config as config_mod
+from apimon_tui.commands.usage import strict
 from apimon_tui.config import ConfigError
 from apimon_tui.config_check import validate
-from apimon_tui.fakes.provider_server import BILLED_PATHS, FakeProviderServer, huge_body
+from apimon_tui.fakes.provider_server import BILLED_PATHS, FakeProviderServer, deep_body, huge_body
 from apimon_tui.usage.client import RetryPolicy
 from apimon_tui.usage.poller import Poller
 from apimon_tui.usage.settings import provider_settings
@@ -204,6 +205,13 @@ async def test_deep_nesting_is_one_error_and_the_other_providers_stand(fake, mon
     assert poller.usages()["openrouter"].month_to_date_usd == pytest.approx(25.0)
 
 
+async def test_a_deeply_nested_error_body_is_shown_as_its_text(fake, monkeypatch):
+    set_keys(monkeypatch)
+    fake.inject("/api/v1/key", status=400, body=deep_body(100_000), times=None)
+    error = (await poll_all(fake, "openrouter")).states["openrouter"].last_error
+    assert error.startswith('400: {"has_more": false, "data": [[[[') and len(error) < 300
+
+
 async def test_escapes_and_line_breaks_in_an_error_message_make_one_line(fake, monkeypatch):
     set_keys(monkeypatch)
     fake.hostile("escapes", "openrouter")
@@ -247,3 +255,8 @@ def test_config_check_names_a_bad_deadline_or_cap_at_its_line(option, message):
     with pytest.raises(ConfigError, match=message):
         provider_settings(config_mod.merge(config_mod.DEFAULTS, tomllib.loads(text)))
 
+
+
+def test_strict_json_has_null_for_every_non_finite_figure():
+    out = strict({"a": math.nan, "b": [math.inf, 1.5, {"c": -math.inf}], "d": "NaN", "e": None})
+    assert json.dumps(out, allow_nan=False) == '{"a": null, "b": [null, 1.5, {"c": null}], "d": "NaN", "e": null}'

@@ -12,8 +12,9 @@ from apimon_tui.commands.usage import render, to_json
 from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer
 
 PROVIDERS = ["openai", "anthropic", "litellm", "openrouter"]
+# The endpoint each provider's billed figures come from: without its answer a poll has nothing to show.
 FIRST_PATH = {"openai": "/v1/organization/costs", "anthropic": "/v1/organizations/cost_report",
-              "litellm": "/global/spend", "openrouter": "/api/v1/key"}
+              "litellm": "/global/spend/logs", "openrouter": "/api/v1/key"}
 KEY_WORD = {"openai": "admin", "anthropic": "admin", "litellm": "master", "openrouter": "API"}
 # May 1..19 are complete days at $1.25 each; May 20 has $1.25 so far. OpenRouter counts to now.
 MONTH_TO_DATE = {"openai": 23.75, "anthropic": 23.75, "litellm": 23.75, "openrouter": 25.0}
@@ -141,10 +142,10 @@ async def test_server_error_succeeds_on_retry_after_backoff(fake, name, monkeypa
 
 
 async def test_server_errors_that_persist_give_up_with_the_status(fake, monkeypatch):
-    fake.inject("/global/spend", status=503, times=None)
+    fake.inject("/global/spend/logs", status=503, times=None)
     sleeps = Sleeps()
     state = await poll(fake, "litellm", monkeypatch, sleeps=sleeps)
-    assert state.last_error == f"503: server error from {fake.base_url}/global/spend (gave up after 3 tries)"
+    assert state.last_error == f"503: server error from {fake.base_url}/global/spend/logs (gave up after 3 tries)"
     assert len(sleeps) == 2 and sleeps[1] > sleeps[0] * 0.9
 
 

@@ -35,13 +35,14 @@ DEFAULTS: dict[str, Any] = {
     },
     "providers": {             # usage and cost APIs to poll; keys come from the environment or key_file
         "openai": {"enabled": False, "base_url": "https://api.openai.com/v1", "admin_key_env": "OPENAI_ADMIN_KEY",
-                   "key_file": "", "interval": "5m", "timeout": "30s"},
+                   "key_file": "", "interval": "5m", "timeout": "30s", "deadline": "30s", "max_body_mb": 4.0},
         "anthropic": {"enabled": False, "base_url": "https://api.anthropic.com",
-                      "admin_key_env": "ANTHROPIC_ADMIN_KEY", "key_file": "", "interval": "5m", "timeout": "30s"},
+                      "admin_key_env": "ANTHROPIC_ADMIN_KEY", "key_file": "", "interval": "5m", "timeout": "30s",
+                      "deadline": "30s", "max_body_mb": 4.0},
         "litellm": {"enabled": False, "base_url": "", "key_env": "LITELLM_MASTER_KEY",  # base_url required
-                    "key_file": "", "interval": "5m", "timeout": "30s"},
+                    "key_file": "", "interval": "5m", "timeout": "30s", "deadline": "30s", "max_body_mb": 4.0},
         "openrouter": {"enabled": False, "base_url": "https://openrouter.ai/api/v1", "key_env": "OPENROUTER_API_KEY",
-                       "key_file": "", "interval": "5m", "timeout": "30s"},
+                       "key_file": "", "interval": "5m", "timeout": "30s", "deadline": "30s", "max_body_mb": 4.0},
     },
     "alerts": {                # rules: a threshold per severity (info, warning, critical); `for`: how long the
         "bell": False,         # condition must hold to fire; `clear`: resolve below this fraction of the

@@ -1,9 +1,12 @@
 """`apimon-tui usage`: poll every enabled provider once and print the budget.
 
-Exit codes: 0 when every provider answered, 3 when any failed (the others are
-still printed), 2 for a config problem. Without logs the live estimate is 0, so
-month-to-date is the billed figure and the 24 h burn rate comes from the last
-complete billed day.
+Exit codes: 0 when every provider gave its billed figures, even if one of its
+other endpoints failed (that is a warning, printed with them); 3 when any
+provider gave none (the others are still printed); 2 for a config problem.
+With `--json` the errors and warnings also go to stderr, one line each, and the
+JSON is strict: a figure that is not known is null, never NaN. Without logs the
+live estimate is 0, so month-to-date is the billed figure and the 24 h burn rate
+comes from the last complete billed day.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 import time
 from typing import Any
@@ -42,10 +46,34 @@ def run(args: argparse.Namespace) -> int:
     asyncio.run(_poll(poller))
     state = budget.state(poller.usages())
     if args.json:
-        print(json.dumps(to_json(state, poller.states), indent=2))
+        print(json.dumps(strict(to_json(state, poller.states)), indent=2, allow_nan=False))
+        for line in problems(poller.states):
+            print(f"apimon-tui usage: {line}", file=sys.stderr)
     else:
         print(render(state, poller.states))
     return EXIT_PROVIDER_FAILED if any(s.last_error for s in poller.states.values()) else 0
+
+
+def problems(providers: dict[str, ProviderState]) -> list[str]:
+    """Each provider's error, or the warnings beside its figures, one line each."""
+    out = []
+    for name, s in providers.items():
+        if s.last_error:
+            out.append(f"{name}: error: {s.last_error}")
+        elif s.usage:
+            out.extend(f"{name}: warning: {w}" for w in s.usage.warnings)
+    return out
+
+
+def strict(value: Any) -> Any:
+    """`value` with every NaN or infinity as None: strict JSON, where an unknown figure is null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strict(v) for v in value]
+    return value
 
 
 async def _poll(poller: Poller) -> None:
@@ -109,6 +137,7 @@ def _provider_json(state: ProviderState, budget: Any) -> dict[str, Any]:
         "models": {m: {"input_tokens": x.input_tokens, "output_tokens": x.output_tokens, "requests": x.requests,
                        "usd": _usd(x.usd)} for m, x in u.models.items()} if u else {},
         "notes": list(u.notes) if u else [],
+        "warnings": list(u.warnings) if u and not state.last_error else [],
     }
 
 
@@ -183,4 +212,5 @@ def _provider_line(name: str, s: ProviderState, budget: Any, now: float) -> str:
     text += f" · polled {format_duration(age)} ago" if age is not None else ""
     if s.last_error:
         text += f" · error: {s.last_error}"
-    return "\n".join([text] + [f"{'':<13}{note}" for note in u.notes])
+    return "\n".join([text] + [f"{'':<13}{note}" for note in u.notes]
+                     + [f"{'':<13}warning: {warning}" for warning in u.warnings if not s.last_error])

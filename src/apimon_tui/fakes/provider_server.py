@@ -10,9 +10,16 @@ carry a project (an OpenAI project, an Anthropic workspace) and an API key id
 LiteLLM `/key/info?key=` sums for the virtual keys in `litellm_keys`. Tests start it
 in-process; the demo serves from it.
 
+`hostile(mode, provider)` turns one provider hostile for good, in one of
+`HOSTILE_MODES`: an answer dripped one byte a second, endless 429 with
+`Retry-After: 100`, NaN or negative amounts, a 300 MB body (made as it is sent,
+never held), a body nested 100,000 deep, terminal escapes and line breaks in
+the error message, or 403 on every endpoint but the billed one.
+
     with FakeProviderServer(now=clock) as srv:
         srv.url_for("openai")          # http://127.0.0.1:PORT/v1
         srv.inject("/v1/organization/costs", status=500, times=1)
+        srv.hostile("drip", "anthropic")
 """
 
 from __future__ import annotations
@@ -21,13 +28,14 @@ import base64
 import bisect
 import hashlib
 import json
+import math
 import random
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 DAY = 86400
@@ -49,6 +57,19 @@ SEED_MODELS = {
     "openrouter": [("meta-llama/llama-3.3-70b-instruct", 0.9), ("deepseek/deepseek-chat", 0.6)],
 }
 USD_PER_MTOK = 5.0  # only to turn seeded dollars into plausible token counts
+
+MB = 1024 * 1024
+# Where each provider's billed figures come from, and its other endpoints.
+BILLED_PATHS = {"openai": "/v1/organization/costs", "anthropic": "/v1/organizations/cost_report",
+                "litellm": "/global/spend/logs", "openrouter": "/api/v1/key"}
+OTHER_PATHS = {"openai": ("/v1/organization/usage/completions", "/v1/organization/usage/embeddings"),
+               "anthropic": ("/v1/organizations/usage_report/messages",),
+               "litellm": ("/global/spend", "/key/info"), "openrouter": ()}
+HOSTILE_MODES = ("drip", "endless-429", "nan-amount", "negative-amount", "huge-body", "deep-nesting", "escapes",
+                 "usage-403")
+# OSC 52 (clipboard), OSC 2 (window title), CSI 2J (clear), an 8-bit CSI, and line breaks
+ESCAPES = "quota\x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\x07 exceeded\x1b]2;pwned\x07\x1b[2J\x9b31m\nsee\r\nbilling"
+MONEY_FIELDS = {"value", "amount", "spend", "usage_monthly"}  # every provider's amounts, as named in its answers
 
 
 @dataclass(slots=True)
@@ -87,6 +108,10 @@ class Fault:
     delay: float = 0.0
     body: bytes | None = None
     times: int | None = 1  # None: every request
+    message: str = ""  # the error message of a `status` answer, instead of the provider's usual one
+    drip: float = 0.0  # seconds between the bytes of the answer
+    poison: float | None = None  # every amount in the answer becomes this
+    stream: Callable[[], Iterator[bytes]] | None = None  # a body made as it is sent, chunked
 
 
 def seed_ledger(now: float, days: int = 35, seed: int = 7) -> list[Spend]:
@@ -150,11 +175,32 @@ class FakeProviderServer:
         return self.base_url + {"openai": "/v1", "openrouter": "/api/v1"}.get(provider, "")
 
     def inject(self, path: str, *, status: int | None = None, retry_after: str | int | None = None,
-               delay: float = 0.0, body: bytes | None = None, times: int | None = 1) -> None:
-        """Make the next `times` requests to `path` slow, fail, or return `body` as is."""
-        fault = Fault(status, None if retry_after is None else str(retry_after), delay, body, times)
+               delay: float = 0.0, body: bytes | None = None, times: int | None = 1, message: str = "",
+               drip: float = 0.0, poison: float | None = None,
+               stream: Callable[[], Iterator[bytes]] | None = None) -> None:
+        """Make the next `times` requests to `path` slow, fail, drip, or return `body` (or `stream`) as is."""
+        fault = Fault(status, None if retry_after is None else str(retry_after), delay, body, times, message, drip,
+                      poison, stream)
         with self._lock:
             self._faults.setdefault(path, []).append(fault)
+
+    def hostile(self, mode: str, provider: str, *, huge_mb: int = 300) -> None:
+        """Make `provider` hostile in one of `HOSTILE_MODES` on every request from now on: its billed endpoint,
+        or for `usage-403` each of its other endpoints."""
+        if mode == "usage-403":
+            for path in OTHER_PATHS[provider]:
+                self.inject(path, status=403, times=None)
+            return
+        fault: dict[str, Any] = {
+            "drip": {"drip": 1.0},
+            "endless-429": {"status": 429, "retry_after": 100},
+            "nan-amount": {"poison": math.nan},
+            "negative-amount": {"poison": -5.0},
+            "huge-body": {"stream": lambda: huge_body(huge_mb * MB)},
+            "deep-nesting": {"body": deep_body(100_000)},
+            "escapes": {"status": 400, "message": ESCAPES},
+        }[mode]
+        self.inject(BILLED_PATHS[provider], times=None, **fault)
 
     def hits(self, path: str) -> int:
         return sum(1 for p, _ in self.requests if p == path)
@@ -227,6 +273,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault and fault.body is not None:
             return self._send(fault.status or 200, fault.body)
+        if fault and fault.stream is not None:
+            return self._send_stream(fault.status or 200, fault.stream())
         route = ROUTES.get(url.path)
         try:
             if route is None:
@@ -234,13 +282,16 @@ class _Handler(BaseHTTPRequestHandler):
             provider, handler = route
             if fault and fault.status:
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                raise _Reply(fault.status, ERRORS[provider](fault.status), headers)
+                raise _Reply(fault.status, ERRORS[provider](fault.status, fault.message), headers)
             _check_key(provider, self.headers, fake.keys.get(provider, ""))
-            self._send(200, json.dumps(handler(fake, _Query(query, provider))).encode())
+            body = handler(fake, _Query(query, provider))
+            if fault and fault.poison is not None:
+                body = _poisoned(body, fault.poison)
+            self._send(200, json.dumps(body).encode(), drip=fault.drip if fault else 0.0)
         except _Reply as reply:
             self._send(reply.status, json.dumps(reply.body).encode(), reply.headers)
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None, drip: float = 0.0) -> None:
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -248,9 +299,63 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            if not drip:
+                self.wfile.write(body)
+            for i in range(len(body) if drip else 0):
+                if self.server.fake._stopping.wait(drip):
+                    return
+                self.wfile.write(body[i:i + 1])
+        except OSError:
+            self.close_connection = True
+
+    def _send_stream(self, status: int, chunks: Iterator[bytes]) -> None:
+        """A body of unknown length, chunk by chunk, until it ends or the client hangs up."""
+        self.close_connection = True
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for chunk in chunks:
+                if self.server.fake._stopping.is_set():
+                    return
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
         except OSError:
             pass
+
+
+# --- hostile bodies ---------------------------------------------------------------------------
+
+def huge_body(size: int) -> Iterator[bytes]:
+    """A valid JSON listing of about `size` bytes, made as it is sent (never held whole)."""
+    head, tail = b'{"object": "page", "has_more": false, "next_page": null, "data": [', b"{}]}"
+    item = b'{"object": "bucket", "start_time": 0, "end_time": 86400, "results": []}, '
+    chunk = item * (64 * 1024 // len(item))
+    yield head
+    for _ in range(max(0, size - len(head) - len(tail)) // len(chunk)):
+        yield chunk
+    yield tail
+
+
+def deep_body(depth: int) -> bytes:
+    """Valid JSON nested `depth` lists deep: more than a recursive parser can take."""
+    return b'{"has_more": false, "data": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+def _poisoned(body: Any, value: float) -> Any:
+    """`body` with every amount (`MONEY_FIELDS`) replaced by `value`, as a string where the provider sends one."""
+    if isinstance(body, list):
+        return [_poisoned(item, value) for item in body]
+    if not isinstance(body, dict):
+        return body
+    out = {}
+    for key, item in body.items():
+        if key in MONEY_FIELDS and isinstance(item, (int, float, str)) and not isinstance(item, bool):
+            out[key] = str(value) if isinstance(item, str) else value
+        else:
+            out[key] = _poisoned(item, value)
+    return out
 
 
 # --- errors and auth, in each provider's own shapes ------------------------------------------

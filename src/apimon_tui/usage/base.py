@@ -7,8 +7,14 @@ Times are epoch seconds (UTC), money is USD.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+
+MB = 1024 * 1024
+DEFAULT_MAX_BODY_MB = 4.0  # a month of daily cost buckets is tens of KB; 4 MB of JSON, parsed, stays under 100 MB
 
 
 class ProviderError(Exception):
@@ -86,6 +92,7 @@ class ProviderUsage:
     limit_remaining_usd: float | None = None
     notes: list[str] = field(default_factory=list)
     scopes: dict[str, ScopeUsage] = field(default_factory=dict)  # by scope name
+    warnings: list[str] = field(default_factory=list)
 
     def add_model(self, model: str | None, input_tokens: int, output_tokens: int, requests: int | None,
                   usd: float | None = None) -> None:
@@ -93,8 +100,64 @@ class ProviderUsage:
 
 
 def number_or_none(value: object) -> float | None:
-    """A JSON number as a float; None for null, booleans and anything else."""
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """A finite JSON number as a float; None for null, booleans, NaN, infinities and anything else."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def model_name(value: object) -> str | None:
+    """A model as the API named it; a name that is not a string (a number, a list) is shown as text."""
+    return value if value is None or isinstance(value, str) else str(value)[:100]
+
+
+def amount(value: object, provider: str, where: str) -> float:
+    """A billed amount (a JSON number or a decimal string); null is nothing spent.
+
+    NaN, infinities, negative amounts and anything that is not a number are
+    refused with a `ProviderError` naming the provider: one bad figure must not
+    become a total, a forecast or a NaN in `--json`.
+    """
+    if value is None:
+        return 0.0
+    number = None
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except (ValueError, OverflowError):
+            pass
+    if number is None or not math.isfinite(number) or number < 0:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise ProviderError(f"{provider} sent an amount of {shown} in {where}: "
+                            "not a finite, non-negative number, so its figures are not used")
+    return number
+
+
+def check_figures(usage: ProviderUsage) -> None:
+    """Refuse a poll whose totals are not finite (amounts that add up past what a float holds)."""
+    figures = [usage.month_to_date_usd, usage.partial_usd, usage.limit_usd, usage.limit_remaining_usd,
+               *(m.usd for m in usage.models.values()),
+               *(f for s in usage.scopes.values() for f in (s.month_to_date_usd, s.partial_usd, s.limit_usd))]
+    if not all(math.isfinite(f) for f in figures if f is not None):
+        raise ProviderError(f"{usage.provider} sent amounts too large to add up, so its figures are not used")
+
+
+@contextmanager
+def secondary(usage: ProviderUsage, what: str, url: str) -> Iterator[None]:
+    """A step after the billed figures are in: if it fails, they stand and the failure becomes a warning.
+
+    `what` says what is missing because of it, `url` the endpoint the step reads.
+    """
+    try:
+        yield
+    except ProviderError as exc:
+        usage.warnings.append(f"{what} not shown: {exc}")
+    except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        usage.warnings.append(f"{what} not shown: unexpected answer from {url} ({type(exc).__name__})")
 
 
 def utc(ts: float) -> datetime:

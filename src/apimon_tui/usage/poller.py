@@ -4,7 +4,8 @@ A provider's next poll is armed only after its last one ended, and a poll asked
 for while one is running (`poll_now`, `r` in the TUI) waits for that one instead
 of starting a second. A failed poll keeps the previous figures and records the
 failure as one plain sentence; `stale` says the figures are older than three
-intervals.
+intervals. Each provider's poll is fenced: whatever it raises, even a bug,
+becomes that provider's error, and the other providers' figures stand.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Awaitable, Callable
 import httpx
 
 from apimon_tui.budget import month_bounds
-from apimon_tui.usage.base import ProviderError, ProviderUsage, utc
+from apimon_tui.usage.base import ProviderError, ProviderUsage, check_figures, utc
 from apimon_tui.usage.client import ProviderClient, RetryPolicy, scrub
 from apimon_tui.usage.settings import ProviderSettings, check_config_secrets, provider_settings
 
@@ -60,11 +61,13 @@ class Poller:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         retry: RetryPolicy | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ):
         self.providers = {p.name: p for p in providers}
         self.month_start_day = month_start_day
         self.clock = clock
         self.sleep = sleep
+        self.monotonic = monotonic
         self.retry = retry or RetryPolicy()
         self.states = {p.name: ProviderState(p.name, p.interval_s) for p in providers}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -129,13 +132,20 @@ class Poller:
             key = settings.load_key()
             scoped = {"scopes": settings.scopes} if settings.scopes else {}  # only providers that take scopes
             usage = await settings.module.poll(self._client(settings, key), *self._month_window(), **scoped)
+            check_figures(usage)
         except ProviderError as exc:
             state.last_error = scrub(str(exc), key)
-        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError, RecursionError) as exc:
             state.last_error = f"unexpected answer from {settings.base_url} ({type(exc).__name__})"
+        except Exception as exc:  # a bug must not lose the other providers' figures
+            log.debug("%s: poll failed", settings.name, exc_info=True)
+            state.last_error = f"{settings.name} poll failed: internal error ({type(exc).__name__})"
         else:
+            usage.warnings = [scrub(w, key) for w in usage.warnings]
             state.usage, state.last_success, state.last_error = usage, self.clock(), None
             log.info("%s: $%.2f billed month to date", settings.name, usage.month_to_date_usd)
+            for warning in usage.warnings:
+                log.info("%s: %s", settings.name, warning)
         finally:
             state.polling = False
         if state.last_error:
@@ -152,5 +162,6 @@ class Poller:
         return ProviderClient(
             self._http, settings.base_url, key=key, key_source=settings.key_source,
             key_kind=settings.module.KEY_KIND, headers=settings.module.headers(key),
-            retry=self.retry, timeout=settings.timeout_s, sleep=self.sleep, clock=self.clock,
+            retry=self.retry, timeout=settings.timeout_s, deadline_s=settings.deadline_s, max_body=settings.max_body,
+            sleep=self.sleep, clock=self.clock, monotonic=self.monotonic,
         )

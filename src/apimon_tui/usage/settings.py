@@ -20,7 +20,7 @@ from apimon_tui.config import ConfigError
 from apimon_tui.redact import redact
 from apimon_tui.timeutil import parse_duration
 from apimon_tui.usage.registry import PROVIDERS
-from apimon_tui.usage.base import ProviderError
+from apimon_tui.usage.base import DEFAULT_MAX_BODY_MB, MB, ProviderError
 from apimon_tui.usage.scopes import BudgetScope, parse_scopes
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -45,6 +45,8 @@ class ProviderSettings:
     interval_s: float
     timeout_s: float
     scopes: tuple[BudgetScope, ...] = ()  # budget scopes to fetch grouped costs for
+    deadline_s: float = 30.0  # one whole poll: every request, retry and wait
+    max_body: int = int(DEFAULT_MAX_BODY_MB * MB)  # bytes of one answer (or of a listing's pages together)
 
     @property
     def key_source(self) -> str:
@@ -89,8 +91,23 @@ def provider_settings(config: dict[str, Any]) -> list[ProviderSettings]:
             duration(str(section.get("interval") or "5m"), f"{where}.interval"),
             duration(str(section.get("timeout") or "30s"), f"{where}.timeout"),
             tuple(s for s in scopes if s.provider == name),
+            positive(duration(str(section.get("deadline") or "30s"), f"{where}.deadline"), f"{where}.deadline"),
+            _max_body(section.get("max_body_mb", DEFAULT_MAX_BODY_MB), f"{where}.max_body_mb"),
         ))
     return out
+
+
+def positive(seconds: float, name: str) -> float:
+    if seconds <= 0:
+        raise ConfigError(f"config: {name} must be longer than 0s")
+    return seconds
+
+
+def _max_body(value: Any, name: str) -> int:
+    """The body cap in bytes, from a number of MB (fractions allowed, at least one KB)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.001 <= value <= 1024:
+        raise ConfigError(f"config: {name} must be a number of MB from 0.001 to 1024, not {value!r}")
+    return int(value * MB)
 
 
 def check_config_secrets(config: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from apimon_tui import config as config_mod
 from apimon_tui.alerts import rules_from_config
 from apimon_tui.budget import BudgetConfig
 from apimon_tui.formats import FORMAT_MODULES, UnknownFormat
+from apimon_tui.terminal_text import one_line
 from apimon_tui.timeutil import parse_duration
 
 HOW_TO_START = (
@@ -50,7 +51,7 @@ def main(argv: list[str]) -> int:
 
 
 def _fail(message: str, code: int = 2) -> int:
-    print(f"apimon-tui: {message}", file=sys.stderr)
+    print(f"apimon-tui: {one_line(message)}", file=sys.stderr)
     return code
 
 

@@ -19,6 +19,8 @@ from apimon_tui.engine import Engine
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
 from apimon_tui.summary import summarize
+from apimon_tui.terminal_text import lines as plain_lines
+from apimon_tui.terminal_text import one_line
 from apimon_tui.timeutil import parse_duration
 
 
@@ -59,13 +61,13 @@ def run(args: argparse.Namespace) -> int:
         config = config_mod.load(args.config)
         since_s = parse_duration(args.since) if args.since else None
     except (config_mod.ConfigError, ValueError) as exc:
-        print(f"apimon-tui report: {exc}", file=sys.stderr)
+        print(f"apimon-tui report: {one_line(str(exc))}", file=sys.stderr)
         return 2
     if not args.follow:
         problems = [p for p in map(check_path, args.paths) if p]
         if problems:
             for problem in problems:
-                print(f"apimon-tui report: {problem}", file=sys.stderr)
+                print(f"apimon-tui report: {one_line(problem)}", file=sys.stderr)
             return 2
     if args.follow:
         engine = Engine(args.paths, fmt=args.format, from_start=True, follow=True, since_s=since_s, config=config)
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print(render_table(summary))
+        print(plain_lines(render_table(summary)))
     return 0
 
 
@@ -89,7 +91,7 @@ def _summary(engine: Engine) -> dict:
 
 
 def _follow(engine: Engine, args: argparse.Namespace) -> int:
-    emit = (lambda s: json.dumps(s)) if args.json else render_table
+    emit = (lambda s: json.dumps(s)) if args.json else (lambda s: plain_lines(render_table(s)))
     engine.start()
     try:
         while True:
@@ -122,21 +124,22 @@ def render_table(s: dict) -> str:
         f"p99 {_ms(lat['p99'])}   max {_ms(lat['max'])}",
         f"tokens   in {s['input_tokens']:,}   out {s['output_tokens']:,}   cost {_usd(s['cost_usd'])}"
         + (f" (+{s['uncosted_calls']:,} calls of unknown cost: no tokens in the log)" if s["uncosted_calls"] else ""),
-        "status   " + "   ".join(f"{k} {v:,}" for k, v in s["status"].items()),
+        "status   " + "   ".join(f"{one_line(str(k))} {v:,}" for k, v in s["status"].items()),
     ]
     if s["models"]:
-        width = max(len("model"), *(len(m) for m in s["models"]))
+        names = {name: one_line(name) for name in s["models"]}
+        width = max(len("model"), *(len(shown) for shown in names.values()))
         lines.append("")
         lines.append(f"{'model':<{width}}  {'calls':>8}  {'errors':>7}  {'p95':>9}  {'in tok':>10}  {'out tok':>10}  {'cost':>11}")
         for name, m in s["models"].items():
             lines.append(
-                f"{name:<{width}}  {m['calls']:>8,}  {m['errors']:>7,}  {_ms(m['p95_ms']):>9}  "
+                f"{names[name]:<{width}}  {m['calls']:>8,}  {m['errors']:>7,}  {_ms(m['p95_ms']):>9}  "
                 f"{m['input_tokens']:>10,}  {m['output_tokens']:>10,}  {_usd(m['cost_usd']):>11}"
             )
     if s["unpriced_models"]:
-        lines.append(f"\nunpriced models (no known price): {', '.join(s['unpriced_models'])}")
+        lines.append(f"\nunpriced models (no known price): {', '.join(map(one_line, s['unpriced_models']))}")
     for src in s["sources"]:
         if src["unparsed_samples"]:
-            lines.append(f"\n{src['source']}: {src['unparsed']} unparsed lines, first ones:")
-            lines.extend(f"  {u['reason']}: {u['text'][:100]}" for u in src["unparsed_samples"])
+            lines.append(f"\n{one_line(src['source'])}: {src['unparsed']} unparsed lines, first ones:")
+            lines.extend(f"  {one_line(u['reason'])}: {one_line(u['text'][:100])}" for u in src["unparsed_samples"])
     return "\n".join(lines)

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from apimon_tui.engine import SourceStatus
+from apimon_tui.terminal_text import one_line
 from apimon_tui.tui import fmt
 
 
@@ -18,7 +19,7 @@ class StatusLine(Static):
 
     def show(self, statuses: list[SourceStatus], providers: list, view: str, now: float) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(view, style="bold")
+        text.append(one_line(view), style="bold")
         for status in statuses:
             text.append(" │ ", style="dim")
             text.append_text(_source(status, now))
@@ -37,7 +38,7 @@ class StatusLine(Static):
 def _source(status: SourceStatus, now: float) -> Text:
     counts = status.counts
     text = Text()
-    text.append(status.label)
+    text.append(one_line(status.label))
     text.append(f" {status.format or 'detecting'} · {status.state}", style="dim")
     text.append(f" · {status.lines_per_s:,.0f} lines/s")
     if counts.skipped:
@@ -47,5 +48,5 @@ def _source(status: SourceStatus, now: float) -> Text:
     if counts.last_line_at is not None:
         text.append(f" · last line {fmt.line_age(now - counts.last_line_at)}", style="dim")
     if status.error:
-        text.append(f" · {status.error}", style="bold")
+        text.append(f" · {one_line(status.error)}", style="bold")
     return text

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apimon_tui.terminal_text import lines, one_line, visible
+from apimon_tui.terminal_text import identifier, lines, one_line, visible
 
 ESC = "\x1b"
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -52,6 +52,19 @@ def test_visible_writes_every_control_out(name, hostile, shown):
         assert f"\\x{ord(char):02x}" in out
 
 
+@pytest.mark.parametrize("name, hostile, shown", SEQUENCES, ids=[s[0] for s in SEQUENCES])
+def test_identifier_writes_every_control_out_on_one_line(name, hostile, shown):
+    out = identifier(hostile + "\n")
+    assert not CONTROL.search(out)
+    assert out.endswith("\\n")
+
+
+def test_a_hostile_name_stays_apart_from_the_real_one():
+    assert identifier("gpt-4o") == "gpt-4o"
+    assert identifier(f"gpt-4o{ESC}]2;t\x07") == "gpt-4o\\x1b]2;t\\x07"
+    assert identifier("gpt-4o\n") == "gpt-4o\\n" != identifier("gpt-4o\r")
+
+
 def test_visible_shows_escape_as_backslash_x1b():
     assert visible(f"err {ESC}]52;c;aGk=\x07 {ESC}[2J") == "err \\x1b]52;c;aGk=\\x07 \\x1b[2J"
     assert visible("a\tb\r\nc\x9b") == "a\\tb\\r\nc\\x9b"
@@ -71,6 +84,7 @@ def test_text_without_controls_is_unchanged(text):
     assert one_line(text) is text
     assert lines(text) is text
     assert visible(text) is text
+    assert identifier(text) is text
 
 
 def test_non_ascii_spaces_and_zero_width_joiners_stay():
@@ -110,4 +124,5 @@ def test_no_output_holds_a_control_character(text):
     assert not CONTROL.search(one_line(text))
     assert not CONTROL.search(lines(text).replace("\n", ""))
     assert not CONTROL.search(visible(text).replace("\n", ""))
+    assert not CONTROL.search(identifier(text))
     assert "\n" not in one_line(text)

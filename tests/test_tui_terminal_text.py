@@ -8,11 +8,13 @@ import re
 from tui_support import T0, make_app, sample_calls, screen_text
 
 from apimon_tui.model import Call
+from apimon_tui.terminal_text import identifier
 from apimon_tui.tui.screens.detail import DetailScreen
 
 SIZE = (140, 44)
 E = "\x1b"
 HOSTILE = f"{E}]52;c;cm0gLXJmIH4=\x07{E}]2;owned\x07{E}[2J\x9b2J"
+SHOWN = "\\x1b]52;c;cm0gLXJmIH4=\\x07\\x1b]2;owned\\x07\\x1b[2J\\x9b2J"  # HOSTILE written out
 CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 
@@ -20,7 +22,7 @@ def hostile_calls() -> list[Call]:
     calls = sample_calls()
     for i in range(40):
         calls.append(Call(
-            ts=T0 - 0.6 + i / 100, provider="openai", model=f"evil{HOSTILE}-model[red]", status=500,
+            ts=T0 - 0.6 + i / 100, provider="openai", model=f"gpt-4o{HOSTILE}[red]", status=500,
             latency_ms=300.0, error_code=f"boom{E}[31m", request_id=f"req_evil_{i}{E}]2;t\x07",
             error_message=f"upstream said{HOSTILE} [@click=app.quit]stop[/]", raw=None,
         ))
@@ -35,12 +37,22 @@ async def test_panels_show_hostile_text_cleaned_and_never_as_markup(tmp_path):
         await pilot.pause()
         text = screen_text(app)
         assert not CONTROL.search(text)
-        assert "evil-model[red]" in text                        # models panel, error feed: as typed
         feed = app.query_one("#error-rows")
         newest = [cell.plain for cell in feed.get_row_at(0)]
-        assert newest[2:5] == ["evil-model[red]", "boom", "req_evil_39"]
+        assert newest[2:5] == [f"gpt-4o{SHOWN}[red]", "boom\\x1b[31m", "req_evil_39\\x1b]2;t\\x07"]
         assert newest[5].startswith("upstream said [@click=app.quit]")
         assert app.query_one("#errors").calls  # still running: the [@click] was not an action
+
+
+async def test_a_hostile_model_name_neither_passes_for_nor_hides_the_real_one(tmp_path):
+    app = make_app(tmp_path, hostile_calls())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.query_one("#models-table")
+        models = {table.get_row_at(i)[0].plain: table.get_row_at(i)[1].plain for i in range(table.row_count)}
+        real = sum(1 for c in sample_calls() if c.model == "gpt-4o")
+        assert models["gpt-4o"] == f"{real:,}"
+        assert models[identifier(f"gpt-4o{HOSTILE}[red]")] == "40"
 
 
 async def test_alert_toasts_show_hostile_text_as_typed(tmp_path):
@@ -50,10 +62,12 @@ async def test_alert_toasts_show_hostile_text_as_typed(tmp_path):
         app._tick_alerts(T0)
         await pilot.pause()
         toasts = [n for n in app._notifications]
-        evil = [n for n in toasts if "evil" in n.message]
+        evil = [n for n in toasts if "gpt-4o[red]" in n.message]
         assert evil, [n.message for n in toasts]
         assert all(not CONTROL.search(n.message + n.title) for n in toasts)
-        assert "evil-model[red]" in screen_text(app)
+        assert evil[0].message == "CRITICAL server_errors gpt-4o[red] 40 5xx/timeouts >= 10 in 1m"
+        assert not evil[0].markup                                   # "[red]" is text, not a style
+        assert "‼ CRITICAL server_errors gpt-4o[red] 40" in screen_text(app)  # the alert area
 
 
 async def test_copying_a_hostile_request_id_copies_and_shows_it_cleaned(tmp_path):
@@ -62,8 +76,8 @@ async def test_copying_a_hostile_request_id_copies_and_shows_it_cleaned(tmp_path
         await pilot.pause()
         await pilot.press("e", "y")
         await pilot.pause()
-        assert app.clipboard == "req_evil_39"
-        assert any(n.message == "copied request id req_evil_39" for n in app._notifications)
+        assert app.clipboard == "req_evil_39\\x1b]2;t\\x07"
+        assert any(n.message == "copied request id req_evil_39\\x1b]2;t\\x07" for n in app._notifications)
 
 
 async def test_drill_down_writes_controls_out_visibly(tmp_path):
@@ -75,7 +89,7 @@ async def test_drill_down_writes_controls_out_visibly(tmp_path):
         assert isinstance(app.screen, DetailScreen)
         text = screen_text(app)
         assert not CONTROL.search(text)
-        assert "\\x1b]52;c;cm0gLXJmIH4=\\x07\\x1b]2;owned\\x07\\x1b[2J\\x9b2J" in text  # the error message field
+        assert f"upstream said{SHOWN} [@click=app.quit]" in text  # the error message field
         assert "boom\\x1b[31m" in text                                                  # the error code field
 
 

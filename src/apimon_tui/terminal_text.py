@@ -14,6 +14,10 @@ does the same without an ESC. So every such text is passed through one of:
 - `visible`: a raw log line shown for inspection. Nothing is removed: every
   control character is written out as `\\x1b`, `\\t`, `\\x9b`... and only a line
   break stays a line break.
+- `identifier`: a name that keys a row or a group (model, error code, request
+  id, source). Written out like `visible`, line breaks too, so a hostile
+  `gpt-4o ESC]2;x BEL` stays a name of its own and can never pass for, or
+  hide the row of, the real `gpt-4o`.
 
 Each result holds no C0 or C1 control character and no DEL (but `\\n` from
 `lines` and `visible`), so no sequence can start, whatever follows it.
@@ -37,7 +41,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 _SPACED = {"\t": " ", "\n": " ", "\r": " ", "\x0b": " ", "\x0c": " "}
 _LINE_SPACED = {"\t": " ", "\r": "", "\x0b": " ", "\x0c": " "}
-_SHOWN = {"\t": "\\t", "\r": "\\r"}
+_SHOWN = {"\t": "\\t", "\r": "\\r", "\n": "\\n"}
 
 
 def one_line(text: str) -> str:
@@ -58,4 +62,16 @@ def visible(text: str) -> str:
     """`text` with every control character but a line break written out (`\\x1b`, `\\t`), nothing removed."""
     if text.isprintable():
         return text
-    return _CONTROL_BUT_NEWLINE.sub(lambda m: _SHOWN.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
+    return _CONTROL_BUT_NEWLINE.sub(_written_out, text)
+
+
+def identifier(text: str) -> str:
+    """`text` as one line with every control character written out (`\\x1b`, `\\n`), nothing removed."""
+    if text.isprintable():
+        return text
+    return _CONTROL.sub(_written_out, text)
+
+
+def _written_out(match: re.Match) -> str:
+    char = match.group()
+    return _SHOWN.get(char, f"\\x{ord(char):02x}")

@@ -19,8 +19,8 @@ from apimon_tui.engine import Engine
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
 from apimon_tui.summary import summarize
+from apimon_tui.terminal_text import identifier, one_line
 from apimon_tui.terminal_text import lines as plain_lines
-from apimon_tui.terminal_text import one_line
 from apimon_tui.timeutil import parse_duration
 
 
@@ -124,10 +124,10 @@ def render_table(s: dict) -> str:
         f"p99 {_ms(lat['p99'])}   max {_ms(lat['max'])}",
         f"tokens   in {s['input_tokens']:,}   out {s['output_tokens']:,}   cost {_usd(s['cost_usd'])}"
         + (f" (+{s['uncosted_calls']:,} calls of unknown cost: no tokens in the log)" if s["uncosted_calls"] else ""),
-        "status   " + "   ".join(f"{one_line(str(k))} {v:,}" for k, v in s["status"].items()),
+        "status   " + "   ".join(f"{identifier(str(k))} {v:,}" for k, v in s["status"].items()),
     ]
     if s["models"]:
-        names = {name: one_line(name) for name in s["models"]}
+        names = {name: identifier(name) for name in s["models"]}
         width = max(len("model"), *(len(shown) for shown in names.values()))
         lines.append("")
         lines.append(f"{'model':<{width}}  {'calls':>8}  {'errors':>7}  {'p95':>9}  {'in tok':>10}  {'out tok':>10}  {'cost':>11}")
@@ -137,9 +137,9 @@ def render_table(s: dict) -> str:
                 f"{m['input_tokens']:>10,}  {m['output_tokens']:>10,}  {_usd(m['cost_usd']):>11}"
             )
     if s["unpriced_models"]:
-        lines.append(f"\nunpriced models (no known price): {', '.join(map(one_line, s['unpriced_models']))}")
+        lines.append(f"\nunpriced models (no known price): {', '.join(map(identifier, s['unpriced_models']))}")
     for src in s["sources"]:
         if src["unparsed_samples"]:
-            lines.append(f"\n{one_line(src['source'])}: {src['unparsed']} unparsed lines, first ones:")
+            lines.append(f"\n{identifier(src['source'])}: {src['unparsed']} unparsed lines, first ones:")
             lines.extend(f"  {one_line(u['reason'])}: {one_line(u['text'][:100])}" for u in src["unparsed_samples"])
     return "\n".join(lines)

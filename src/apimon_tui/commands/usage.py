@@ -17,8 +17,8 @@ from typing import Any
 
 from apimon_tui import config as config_mod
 from apimon_tui.budget import Budget, BudgetConfig, BudgetState, ScopeBudget
+from apimon_tui.terminal_text import identifier, one_line
 from apimon_tui.terminal_text import lines as plain_lines
-from apimon_tui.terminal_text import one_line
 from apimon_tui.timeutil import format_duration
 from apimon_tui.usage.base import iso_z
 from apimon_tui.usage.poller import Poller, ProviderState
@@ -160,7 +160,7 @@ def render(state: BudgetState, providers: dict[str, ProviderState]) -> str:
 
 
 def _scope_line(scope: ScopeBudget) -> str:
-    text = f"{one_line(scope.label):<24} {scope.provider:<10}"
+    text = f"{identifier(scope.label):<24} {scope.provider:<10}"
     if scope.spent_usd is None:
         return text + (f" error: {one_line(scope.error)}" if scope.error else " no figures yet")
     text += f" {_money(scope.spent_usd):>10}"

@@ -34,7 +34,7 @@ from apimon_tui.config import default_path
 from apimon_tui.engine import Engine
 from apimon_tui.model import Call
 from apimon_tui.store.metrics import CallFilter
-from apimon_tui.terminal_text import lines, one_line
+from apimon_tui.terminal_text import identifier, lines, one_line
 from apimon_tui.tui import themes as theme_files
 from apimon_tui.tui.filter_query import describe, parse_filter
 from apimon_tui.tui.fmt import WINDOWS
@@ -499,7 +499,7 @@ class MonitorApp(App):
         if call is None or not call.request_id:
             self.notify("no request id to copy", severity="warning", timeout=3)
             return
-        request_id = one_line(call.request_id)  # pasted later into a shell, perhaps
+        request_id = identifier(call.request_id)  # pasted later into a shell, perhaps
         self.copy_to_clipboard(request_id)
         self.notify(f"copied request id {request_id}", timeout=3, markup=False)
 

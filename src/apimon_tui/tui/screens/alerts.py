@@ -19,7 +19,7 @@ from textual.widgets.option_list import Option
 
 from apimon_tui.alerts import Alert, AlertManager, Cause
 from apimon_tui.alerts.rules import format_value
-from apimon_tui.terminal_text import one_line
+from apimon_tui.terminal_text import identifier
 from apimon_tui.timeutil import format_duration
 from apimon_tui.tui import fmt
 
@@ -32,7 +32,7 @@ EVENT_WORDS = {"fire": "fired", "resolve": "resolved", "ack": "acknowledged"}
 def _cells(alert: Alert, when: float, state: str) -> tuple[Text, ...]:
     return (
         Text(alert.severity, style=SEVERITY_STYLE.get(alert.severity, "")),
-        Text(one_line(alert.rule)), Text(one_line(alert.scope)),
+        Text(identifier(alert.rule)), Text(identifier(alert.scope)),
         Text(format_value(alert.unit, alert.value)),
         Text(format_value(alert.unit, alert.threshold, threshold=True)),
         Text(format_duration(alert.window) if alert.window else "-"),
@@ -51,7 +51,7 @@ class SilenceScreen(ModalScreen[float | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="silence-box") as box:
-            box.border_title = Text(f"Silence {one_line(self.rule)} for · Enter picks, Esc cancels")
+            box.border_title = Text(f"Silence {identifier(self.rule)} for · Enter picks, Esc cancels")
             yield OptionList(*(Option(label, id=str(seconds)) for label, seconds in SILENCES), id="silence-options")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -19,7 +19,7 @@ from textual.widgets import Footer, Static
 
 from apimon_tui.model import Call
 from apimon_tui.redact import redact
-from apimon_tui.terminal_text import one_line, visible
+from apimon_tui.terminal_text import identifier, visible
 from apimon_tui.tui import fmt
 
 LABELS = {
@@ -65,7 +65,7 @@ class DetailScreen(Screen):
         call = self.call
         title = Text()
         title.append(f"Failed call {self.index + 1} of {len(self.group)} in its group · ", style="bold")
-        title.append(one_line(f"{call.status_label} {call.error_code or '-'} {call.model or '-'}"))
+        title.append(identifier(f"{call.status_label} {call.error_code or '-'} {call.model or '-'}"))
         self.query_one("#detail-title", Static).update(title)
         self.query_one("#detail-fields", Static).update(fields_table(call))
         raw = Text("raw log line(s)\n", style="bold")

@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
 from apimon_tui.budget import BudgetState
-from apimon_tui.terminal_text import one_line
+from apimon_tui.terminal_text import identifier, one_line
 from apimon_tui.tui import fmt
 
 WARN_PCT = 80.0
@@ -103,7 +103,7 @@ def _lines(state: BudgetState, providers: list) -> Text:
             if p.stale(state.now):
                 text.append(" (stale)", style="bold")
     for scope in state.scopes[:MAX_SCOPE_LINES]:  # billed spend only: logs cannot tell which project paid
-        text.append(f"\n{one_line(scope.label)} ", style="dim")
+        text.append(f"\n{identifier(scope.label)} ", style="dim")
         if scope.spent_usd is None:
             text.append(one_line(scope.error or "no figures yet")[:60])
         else:

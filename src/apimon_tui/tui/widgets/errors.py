@@ -21,7 +21,7 @@ from textual.message import Message
 from apimon_tui.model import Call
 from apimon_tui.store import Snapshot
 from apimon_tui.store.metrics import ErrorGroup
-from apimon_tui.terminal_text import one_line
+from apimon_tui.terminal_text import identifier, one_line
 from apimon_tui.tui import fmt
 from apimon_tui.tui.widgets.line_table import LineTable
 
@@ -192,10 +192,10 @@ def _call_cells(call: Call) -> tuple:
     message = one_line(call.error_message or call.error_type or "")
     return (
         Text(fmt.clock_time(call.ts)),
-        Text(one_line(call.status_label), style="bold"),
-        Text(one_line(call.model or "-")),
-        Text(one_line(call.error_code or "-")),
-        Text(one_line(call.request_id or "-")),
+        Text(identifier(call.status_label), style="bold"),
+        Text(identifier(call.model or "-")),
+        Text(identifier(call.error_code or "-")),
+        Text(identifier(call.request_id or "-")),
         Text(message[:MESSAGE_CHARS] + ("…" if len(message) > MESSAGE_CHARS else "")),
     )
 
@@ -203,9 +203,9 @@ def _call_cells(call: Call) -> tuple:
 def _group_cells(group: ErrorGroup) -> tuple:
     message = one_line(group.last_message)
     return (
-        Text(one_line(group.status), style="bold"),
-        Text(one_line(group.code or "-")),
-        Text(one_line(group.model or "-")),
+        Text(identifier(group.status), style="bold"),
+        Text(identifier(group.code or "-")),
+        Text(identifier(group.model or "-")),
         Text(f"{group.count:,}", justify="right"),
         Text(fmt.clock_time(group.first_ts)),
         Text(fmt.clock_time(group.last_ts)),

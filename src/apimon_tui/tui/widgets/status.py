@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from apimon_tui.engine import SourceStatus
-from apimon_tui.terminal_text import one_line
+from apimon_tui.terminal_text import identifier, one_line
 from apimon_tui.tui import fmt
 
 
@@ -38,7 +38,7 @@ class StatusLine(Static):
 def _source(status: SourceStatus, now: float) -> Text:
     counts = status.counts
     text = Text()
-    text.append(one_line(status.label))
+    text.append(identifier(status.label))
     text.append(f" {status.format or 'detecting'} · {status.state}", style="dim")
     text.append(f" · {status.lines_per_s:,.0f} lines/s")
     if counts.skipped:

@@ -68,9 +68,8 @@ def test_a_hostile_log_line_sets_no_clipboard_no_title_and_clears_nothing(tmp_pa
         assert _buffers(session) == ""
 
         _append(log, _record(
-            100, model=f"gpt-4o{TITLE}", status=500, request_id="req_hostile",
-            error={"type": "server_error", "code": "boom",
-                   "message": f"hostile call text{CLIPBOARD}{TITLE}{CLEAR}{EIGHT_BIT} ends here"}))
+            100, model=f"gpt-4o{TITLE}", status=500, request_id=f"req_hostile{CLIPBOARD}",
+            error={"type": "server_error", "code": "boom", "message": f"hostile call text{CLEAR}{EIGHT_BIT} ends"}))
         screen = _wait_for(session, lambda s: "req_hostile" in s, "the hostile call in the error feed")
         assert "hostile call text" in screen
         for i in range(101, 111):  # the monitor keeps drawing after it

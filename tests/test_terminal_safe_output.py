@@ -83,7 +83,7 @@ def test_check_alert_lines_have_no_escape_byte(hostile_log, tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert_no_control(proc)
     lines = proc.stdout.decode().splitlines()
-    assert any(line.startswith("CRITICAL") and "gpt-4o" in line and "-evil" in line for line in lines), lines
+    assert any(line.startswith("CRITICAL") and "gpt-4o\\x1b]52;c;" in line for line in lines), lines
 
 
 def test_usage_error_from_a_provider_has_no_escape_byte(tmp_path):

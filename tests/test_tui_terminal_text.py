@@ -62,12 +62,12 @@ async def test_alert_toasts_show_hostile_text_as_typed(tmp_path):
         app._tick_alerts(T0)
         await pilot.pause()
         toasts = [n for n in app._notifications]
-        evil = [n for n in toasts if "gpt-4o[red]" in n.message]
+        evil = [n for n in toasts if "gpt-4o\\x1b" in n.message]
         assert evil, [n.message for n in toasts]
         assert all(not CONTROL.search(n.message + n.title) for n in toasts)
-        assert evil[0].message == "CRITICAL server_errors gpt-4o[red] 40 5xx/timeouts >= 10 in 1m"
+        assert evil[0].message == f"CRITICAL server_errors gpt-4o{SHOWN}[red] 40 5xx/timeouts >= 10 in 1m"
         assert not evil[0].markup                                   # "[red]" is text, not a style
-        assert "‼ CRITICAL server_errors gpt-4o[red] 40" in screen_text(app)  # the alert area
+        assert f"‼ CRITICAL server_errors gpt-4o{SHOWN}[red] 40" in screen_text(app)  # the alert area
 
 
 async def test_copying_a_hostile_request_id_copies_and_shows_it_cleaned(tmp_path):

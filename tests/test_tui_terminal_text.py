@@ -104,3 +104,16 @@ async def test_drill_down_raw_line_shows_escape_as_backslash_x1b(tmp_path):
         text = screen_text(app)
         assert not CONTROL.search(text)
         assert '"\\x1b]52;c;cm0gLXJmIH4=\\x07\\x1b]2;owned\\x1b\\\\x1b[2J"\\tend' in text
+
+
+async def test_alert_list_shows_a_hostile_scope_written_out(tmp_path):
+    app = make_app(tmp_path, hostile_calls())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app._tick_alerts(T0)
+        await pilot.press("a")
+        await pilot.pause()
+        table = app.screen.query_one("#alerts-active")
+        scopes = [table.get_row_at(i)[2].plain for i in range(table.row_count)]
+        assert f"gpt-4o{SHOWN}[red]" in scopes and "gpt-4o" in scopes
+        assert not CONTROL.search(screen_text(app))

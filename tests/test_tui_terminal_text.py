@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tui_support import T0, make_app, sample_calls, screen_text
+from tui_support import T0, make_app, sample_calls, screen_text, write_log
 
 from apimon_tui.model import Call
 from apimon_tui.terminal_text import identifier
@@ -116,4 +116,14 @@ async def test_alert_list_shows_a_hostile_scope_written_out(tmp_path):
         table = app.screen.query_one("#alerts-active")
         scopes = [table.get_row_at(i)[2].plain for i in range(table.row_count)]
         assert f"gpt-4o{SHOWN}[red]" in scopes and "gpt-4o" in scopes
+        assert not CONTROL.search(screen_text(app))
+
+
+async def test_status_line_writes_a_hostile_file_name_out(tmp_path):
+    hostile = write_log(tmp_path / f"app{E}]2;owned\x07.jsonl", sample_calls())
+    app = make_app(tmp_path, [], spec=str(hostile))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        status = app.query_one("#status").render().plain
+        assert "app\\x1b]2;owned\\x07.jsonl" in status
         assert not CONTROL.search(screen_text(app))

@@ -26,6 +26,7 @@ from apimon_tui.alerts.notify import Notifier
 from apimon_tui.alerts.readings import Inputs, Reading, readings
 from apimon_tui.alerts.rules import RANK, Cause, Rule, format_value, rules_from_config
 from apimon_tui.redact import redact
+from apimon_tui.terminal_text import identifier
 from apimon_tui.timeutil import format_duration
 
 HISTORY_LIMIT = 1000
@@ -100,7 +101,7 @@ def _level(rule: Rule, reading: Reading | None, clearing: bool = False) -> str |
 
 def _message(rule: Rule, reading: Reading, severity: str, threshold: float) -> str:
     """`CRITICAL error_rate gpt-4o 23.1% > 20% over 5m (412 calls)`."""
-    head = f"{severity.upper()} {rule.name} {reading.scope}"
+    head = f"{severity.upper()} {rule.name} {identifier(reading.scope)}"  # a hostile model is not gpt-4o
     if reading.text:
         return redact(f"{head} {reading.text}")
     unit = reading.unit or rule.spec.unit

@@ -29,6 +29,7 @@ from apimon_tui.commands.report import check_path
 from apimon_tui.engine import SourceStatus
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
+from apimon_tui.terminal_text import one_line
 from apimon_tui.timeutil import parse_time_range
 from apimon_tui.usage.poller import Poller
 from apimon_tui.usage.settings import provider_settings
@@ -58,13 +59,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         alerts = evaluate(args)
     except (CannotCheck, config_mod.ConfigError) as exc:
-        print(f"apimon-tui check: {exc}", file=sys.stderr)
+        print(f"apimon-tui check: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_UNKNOWN
     if args.json:
         print(json.dumps([a.to_dict() for a in alerts]))
     else:
         for alert in alerts:
-            print(alert.message)
+            print(one_line(alert.message))
     if any(a.severity == "critical" for a in alerts):
         return EXIT_CRITICAL
     return EXIT_WARNING if alerts else EXIT_OK

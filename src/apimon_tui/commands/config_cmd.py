@@ -11,6 +11,7 @@ import sys
 
 from apimon_tui import config as config_mod
 from apimon_tui.config_check import validate
+from apimon_tui.terminal_text import lines
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +37,7 @@ def run_check(args: argparse.Namespace) -> int:
         return 2
     problems = validate(text, mode=mode)
     for problem in problems:
-        print(problem.render(path))
+        print(lines(problem.render(path)))
     if problems:
         print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {path}", file=sys.stderr)
         return 1

@@ -19,6 +19,7 @@ from apimon_tui.alerts import rules_from_config
 from apimon_tui.budget import BudgetConfig, logs_needed_since
 from apimon_tui.cli import COMMANDS
 from apimon_tui.formats import FORMAT_MODULES, UnknownFormat
+from apimon_tui.terminal_text import one_line
 from apimon_tui.timeutil import parse_duration
 
 LONGEST_WINDOW_S = 24 * 3600.0  # the widest window of the screen (key 6)
@@ -57,7 +58,7 @@ def main(argv: list[str]) -> int:
 
 
 def _fail(message: str, code: int = 2) -> int:
-    print(f"apimon-tui: {message}", file=sys.stderr)
+    print(f"apimon-tui: {one_line(message)}", file=sys.stderr)
     return code
 
 

@@ -20,6 +20,8 @@ from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
 from apimon_tui.pricing import parse_overrides
 from apimon_tui.summary import summarize
+from apimon_tui.terminal_text import identifier, one_line
+from apimon_tui.terminal_text import lines as plain_lines
 from apimon_tui.timeutil import parse_time_range
 
 
@@ -62,13 +64,13 @@ def run(args: argparse.Namespace) -> int:
         parse_overrides(config.get("pricing"))  # refused here in one sentence, not in a reader process
         since, until = parse_time_range(args.since, args.until, time.time())
     except (config_mod.ConfigError, ValueError) as exc:
-        print(f"apimon-tui report: {exc}", file=sys.stderr)
+        print(f"apimon-tui report: {one_line(str(exc))}", file=sys.stderr)
         return 2
     if not args.follow:
         problems = [p for p in map(check_path, args.paths) if p]
         if problems:
             for problem in problems:
-                print(f"apimon-tui report: {problem}", file=sys.stderr)
+                print(f"apimon-tui report: {one_line(problem)}", file=sys.stderr)
             return 2
     if args.follow:
         engine = Engine(args.paths, fmt=args.format, from_start=True, follow=True, since=since, until=until,
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print(render_table(summary))
+        print(plain_lines(render_table(summary)))
     return 0
 
 
@@ -95,7 +97,7 @@ def _summary(engine: Engine) -> dict:
 
 
 def _follow(engine: Engine, args: argparse.Namespace) -> int:
-    emit = (lambda s: json.dumps(s)) if args.json else render_table
+    emit = (lambda s: json.dumps(s)) if args.json else (lambda s: plain_lines(render_table(s)))
     engine.start()
     try:
         while True:
@@ -135,21 +137,22 @@ def render_table(s: dict) -> str:
         f"p99 {_ms(lat['p99'])}   max {_ms(lat['max'])}",
         f"tokens   in {s['input_tokens']:,}   out {s['output_tokens']:,}   cost {_usd(s['cost_usd'])}"
         + (f" (+{s['uncosted_calls']:,} calls of unknown cost: no tokens in the log)" if s["uncosted_calls"] else ""),
-        "status   " + "   ".join(f"{k} {v:,}" for k, v in s["status"].items()),
+        "status   " + "   ".join(f"{identifier(str(k))} {v:,}" for k, v in s["status"].items()),
     ]
     if s["models"]:
-        width = max(len("model"), *(len(m) for m in s["models"]))
+        names = {name: identifier(name) for name in s["models"]}
+        width = max(len("model"), *(len(shown) for shown in names.values()))
         lines.append("")
         lines.append(f"{'model':<{width}}  {'calls':>8}  {'errors':>7}  {'p95':>9}  {'in tok':>10}  {'out tok':>10}  {'cost':>11}")
         for name, m in s["models"].items():
             lines.append(
-                f"{name:<{width}}  {m['calls']:>8,}  {m['errors']:>7,}  {_ms(m['p95_ms']):>9}  "
+                f"{names[name]:<{width}}  {m['calls']:>8,}  {m['errors']:>7,}  {_ms(m['p95_ms']):>9}  "
                 f"{m['input_tokens']:>10,}  {m['output_tokens']:>10,}  {_model_cost(m):>11}"
             )
     if s["unpriced_models"]:
-        lines.append(f"\nunpriced models (no known price): {', '.join(s['unpriced_models'])}")
+        lines.append(f"\nunpriced models (no known price): {', '.join(map(identifier, s['unpriced_models']))}")
     for src in s["sources"]:
         if src["unparsed_samples"]:
-            lines.append(f"\n{src['source']}: {src['unparsed']} unparsed lines, first ones:")
-            lines.extend(f"  {u['reason']}: {u['text'][:100]}" for u in src["unparsed_samples"])
+            lines.append(f"\n{identifier(src['source'])}: {src['unparsed']} unparsed lines, first ones:")
+            lines.extend(f"  {one_line(u['reason'])}: {one_line(u['text'][:100])}" for u in src["unparsed_samples"])
     return "\n".join(lines)

@@ -21,6 +21,8 @@ from typing import Any
 
 from apimon_tui import config as config_mod
 from apimon_tui.budget import Budget, BudgetConfig, BudgetState, ScopeBudget
+from apimon_tui.terminal_text import identifier, one_line
+from apimon_tui.terminal_text import lines as plain_lines
 from apimon_tui.timeutil import format_duration
 from apimon_tui.usage.base import iso_z
 from apimon_tui.usage.poller import Poller, ProviderState
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         poller = Poller.from_config(config)
         budget = Budget(BudgetConfig.from_config(config))
     except config_mod.ConfigError as exc:
-        print(f"apimon-tui usage: {exc}", file=sys.stderr)
+        print(f"apimon-tui usage: {one_line(str(exc))}", file=sys.stderr)
         return 2
     asyncio.run(_poll(poller))
     state = budget.state(poller.usages())
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         for line in problems(poller.states):
             print(f"apimon-tui usage: {line}", file=sys.stderr)
     else:
-        print(render(state, poller.states))
+        print(plain_lines(render(state, poller.states)))
     return EXIT_PROVIDER_FAILED if any(s.last_error for s in poller.states.values()) else 0
 
 
@@ -187,9 +189,9 @@ def render(state: BudgetState, providers: dict[str, ProviderState]) -> str:
 
 
 def _scope_line(scope: ScopeBudget) -> str:
-    text = f"{scope.label:<24} {scope.provider:<10}"
+    text = f"{identifier(scope.label):<24} {scope.provider:<10}"
     if scope.spent_usd is None:
-        return text + (f" error: {scope.error}" if scope.error else " no figures yet")
+        return text + (f" error: {one_line(scope.error)}" if scope.error else " no figures yet")
     text += f" {_money(scope.spent_usd):>10}"
     if scope.budget_usd:
         text += f" of {_money(scope.budget_usd)} ({scope.spent_pct:.0f}%)"
@@ -201,7 +203,7 @@ def _scope_line(scope: ScopeBudget) -> str:
 def _provider_line(name: str, s: ProviderState, budget: Any, now: float) -> str:
     u = s.usage
     if u is None:
-        return f"{name:<11} error: {s.last_error}"
+        return f"{name:<11} error: {one_line(s.last_error or '')}"
     to = "as of" if u.running_total else "billed to"
     text = f"{name:<11} {_money(u.month_to_date_usd):>10} {to} {_day(u.last_bucket_end)}"
     if budget and budget.budget_usd:
@@ -211,6 +213,6 @@ def _provider_line(name: str, s: ProviderState, budget: Any, now: float) -> str:
     age = s.age(now)
     text += f" · polled {format_duration(age)} ago" if age is not None else ""
     if s.last_error:
-        text += f" · error: {s.last_error}"
-    return "\n".join([text] + [f"{'':<13}{note}" for note in u.notes]
-                     + [f"{'':<13}warning: {warning}" for warning in u.warnings if not s.last_error])
+        text += f" · error: {one_line(s.last_error)}"
+    return "\n".join([text] + [f"{'':<13}{one_line(note)}" for note in u.notes]
+                     + [f"{'':<13}warning: {one_line(warning)}" for warning in u.warnings if not s.last_error])

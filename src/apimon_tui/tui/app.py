@@ -25,6 +25,7 @@ from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer
 
@@ -35,6 +36,7 @@ from apimon_tui.config import default_path
 from apimon_tui.engine import Engine
 from apimon_tui.model import Call
 from apimon_tui.store.metrics import CallFilter
+from apimon_tui.terminal_text import identifier, lines, one_line
 from apimon_tui.timeutil import format_duration
 from apimon_tui.tui import themes as theme_files
 from apimon_tui.tui.filter_query import describe, parse_filter
@@ -161,9 +163,15 @@ class MonitorApp(App):
             yield ModelsPanel(id="models", classes="panel")
         yield Footer()
 
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast (screens' too) is cleaned of terminal controls: alerts, problems and errors carry
+        log, config and file text. Such text must also be shown with `markup=False`."""
+        super().notify(lines(message), title=one_line(title), severity=severity, timeout=timeout, markup=markup)
+
     def on_mount(self) -> None:
         for problem in self._theme_problems:
-            self.notify(problem, severity="warning", timeout=10)
+            self.notify(problem, severity="warning", timeout=10, markup=False)
         self._apply_keymap()
         if self.start_engine:
             self.engine.start()
@@ -256,7 +264,8 @@ class MonitorApp(App):
         keymap = {str(k): str(v) for k, v in (self.config.get("keys") or {}).items()}
         known = {b.id for _, b in self.all_bindings()}
         for unknown in sorted(set(keymap) - known):
-            self.notify(f"[keys] {unknown}: no such binding id (see ? for the ids)", severity="warning", timeout=10)
+            self.notify(f"[keys] {unknown}: no such binding id (see ? for the ids)", severity="warning", timeout=10,
+                        markup=False)
             del keymap[unknown]
         self.set_keymap(keymap)
 
@@ -284,7 +293,7 @@ class MonitorApp(App):
     def _view_label(self, now: float) -> Text:
         parts = [f"window {self.window[0]}"]
         if not self.filter.is_empty():
-            parts.append(f"filter: {describe(self.filter)}")
+            parts.append(f"filter: {one_line(describe(self.filter))}")
         if self.paused:
             parts.append("PAUSED (p resumes)")
         label = Text(" · ".join(parts), style="bold")
@@ -392,13 +401,13 @@ class MonitorApp(App):
             alert = event.alert
             if event.kind == "fire":
                 self.notify(alert.message, title=f"alert: {alert.rule}",
-                            severity="error" if alert.severity == "critical" else "warning", timeout=8)
+                            severity="error" if alert.severity == "critical" else "warning", timeout=8, markup=False)
                 if alert.severity == "critical" and self.config.get("alerts", {}).get("bell"):
                     self.bell()
             elif event.kind == "resolve":
-                self.notify(alert.message, title=f"resolved: {alert.rule}", timeout=5)
+                self.notify(alert.message, title=f"resolved: {alert.rule}", timeout=5, markup=False)
         for problem in self.alerts.drain_problems():
-            self.notify(problem, severity="warning", timeout=10)
+            self.notify(problem, severity="warning", timeout=10, markup=False)
         self._panel(AlertArea).show(self.alerts.active())
 
     def redraw_now(self) -> None:
@@ -501,7 +510,7 @@ class MonitorApp(App):
             self.filter = parse_filter(text)
             self.redraw_now()
 
-        self.push_screen(FilterScreen(describe(self.filter)), apply)
+        self.push_screen(FilterScreen(one_line(describe(self.filter))), apply)
 
     def action_next_theme(self) -> None:
         names = self.theme_names or [self.theme]
@@ -511,9 +520,9 @@ class MonitorApp(App):
         try:
             theme_files.save_theme(self.config_path, self.theme)
         except (OSError, tomllib.TOMLDecodeError) as exc:
-            self.notify(f"theme {self.theme}; not saved: {exc}", severity="warning", timeout=6)
+            self.notify(f"theme {self.theme}; not saved: {exc}", severity="warning", timeout=6, markup=False)
             return
-        self.notify(f"theme {self.theme} (saved to {self.config_path})", timeout=3)
+        self.notify(f"theme {self.theme} (saved to {self.config_path})", timeout=3, markup=False)
 
     def action_copy_request_id(self) -> None:
         self.copy_request_id(self._panel(ErrorFeed).selected_call())
@@ -523,8 +532,9 @@ class MonitorApp(App):
         if call is None or not call.request_id:
             self.notify("no request id to copy", severity="warning", timeout=3)
             return
-        self.copy_to_clipboard(call.request_id)
-        self.notify(f"copied request id {call.request_id}", timeout=3)
+        request_id = identifier(call.request_id)  # pasted later into a shell, perhaps
+        self.copy_to_clipboard(request_id)
+        self.notify(f"copied request id {request_id}", timeout=3, markup=False)
 
     def on_error_feed_open_call(self, message: ErrorFeed.OpenCall) -> None:
         chosen = message.call

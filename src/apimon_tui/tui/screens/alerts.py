@@ -19,6 +19,7 @@ from textual.widgets.option_list import Option
 
 from apimon_tui.alerts import Alert, AlertManager, Cause
 from apimon_tui.alerts.rules import format_value
+from apimon_tui.terminal_text import identifier
 from apimon_tui.timeutil import format_duration
 from apimon_tui.tui import fmt
 
@@ -31,7 +32,7 @@ EVENT_WORDS = {"fire": "fired", "resolve": "resolved", "ack": "acknowledged"}
 def _cells(alert: Alert, when: float, state: str) -> tuple[Text, ...]:
     return (
         Text(alert.severity, style=SEVERITY_STYLE.get(alert.severity, "")),
-        Text(alert.rule), Text(alert.scope),
+        Text(identifier(alert.rule)), Text(identifier(alert.scope)),
         Text(format_value(alert.unit, alert.value)),
         Text(format_value(alert.unit, alert.threshold, threshold=True)),
         Text(format_duration(alert.window) if alert.window else "-"),
@@ -50,7 +51,7 @@ class SilenceScreen(ModalScreen[float | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="silence-box") as box:
-            box.border_title = f"Silence {self.rule} for · Enter picks, Esc cancels"
+            box.border_title = Text(f"Silence {identifier(self.rule)} for · Enter picks, Esc cancels")
             yield OptionList(*(Option(label, id=str(seconds)) for label, seconds in SILENCES), id="silence-options")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -175,9 +176,9 @@ class AlertsScreen(Screen[Cause | None]):
             self.notify("no active alert selected", severity="warning", timeout=3)
             return
         if self.manager.acknowledge(alert.key) is None:
-            self.notify(f"{alert.rule} {alert.scope} was already acknowledged", timeout=3)
+            self.notify(f"{alert.rule} {alert.scope} was already acknowledged", timeout=3, markup=False)
         else:
-            self.notify(f"acknowledged {alert.rule} {alert.scope}", timeout=3)
+            self.notify(f"acknowledged {alert.rule} {alert.scope}", timeout=3, markup=False)
         self.refresh_rows()
 
     def action_silence(self) -> None:
@@ -191,7 +192,7 @@ class AlertsScreen(Screen[Cause | None]):
                 return
             until = self.manager.silence(alert.rule, seconds)
             self.notify(f"{alert.rule} silenced for {format_duration(seconds)} (to {fmt.clock_time(until)})",
-                        timeout=4)
+                        timeout=4, markup=False)
             self.refresh_rows()
 
         self.app.push_screen(SilenceScreen(alert.rule), chosen)

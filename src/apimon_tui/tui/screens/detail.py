@@ -2,7 +2,9 @@
 
 `n` / `N` step to the next (older) / previous (newer) failed call of the same
 group (status + error code + model). Everything from the log is shown as
-plain `Text`, redacted again on the way in, never as markup.
+plain `Text`, redacted again on the way in, never as markup, with every
+control character written out (`\\x1b`): this is where a user looks at what
+the log really held.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from textual.widgets import Footer, Static
 
 from apimon_tui.model import Call
 from apimon_tui.redact import redact
+from apimon_tui.terminal_text import identifier, visible
 from apimon_tui.tui import fmt
 
 LABELS = {
@@ -62,11 +65,11 @@ class DetailScreen(Screen):
         call = self.call
         title = Text()
         title.append(f"Failed call {self.index + 1} of {len(self.group)} in its group · ", style="bold")
-        title.append(f"{call.status_label} {call.error_code or '-'} {call.model or '-'}")
+        title.append(identifier(f"{call.status_label} {call.error_code or '-'} {call.model or '-'}"))
         self.query_one("#detail-title", Static).update(title)
         self.query_one("#detail-fields", Static).update(fields_table(call))
         raw = Text("raw log line(s)\n", style="bold")
-        raw.append(redact(call.raw) if call.raw else "(the format kept no raw text)")
+        raw.append(visible(redact(call.raw)) if call.raw else "(the format kept no raw text)")
         self.query_one("#detail-raw", Static).update(raw)
         self.query_one("#detail-body").scroll_home(animate=False)
 
@@ -93,8 +96,8 @@ def _value(name: str, value) -> str:
     if name == "ratelimit":
         return _ratelimit(value)
     if name == "tags":
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return redact(str(value))
+        return visible(", ".join(f"{k}={v}" for k, v in value.items()))
+    return visible(redact(str(value)))
 
 
 def _ratelimit(rl: dict) -> str:

@@ -12,6 +12,8 @@ from textual.screen import ModalScreen
 from textual.strip import Strip
 from textual.widget import Widget
 
+from apimon_tui.terminal_text import one_line
+
 
 class DrawnOnce(Widget):
     """A Rich renderable drawn once per width and kept as lines.
@@ -61,7 +63,7 @@ class HelpScreen(ModalScreen):
         table.add_column(Text("does"), ratio=1)
         table.add_column(Text("id (remap in [keys])"), style="dim", no_wrap=True)
         for row in self.rows:
-            table.add_row(*(Text(cell) for cell in row))
+            table.add_row(*(Text(one_line(cell)) for cell in row))
         with VerticalScroll(id="help-body") as body:
             body.border_title = "Keys · Esc to close"
             yield DrawnOnce(table)

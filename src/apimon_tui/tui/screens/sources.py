@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from apimon_tui.engine import SourceStatus
+from apimon_tui.terminal_text import identifier, one_line
 from apimon_tui.tui import fmt
 
 COLUMNS = ("source", "format", "state", "lines", "calls", "skipped", "unparsed", "bad values", "lines/s",
@@ -27,10 +28,10 @@ COLUMNS = ("source", "format", "state", "lines", "calls", "skipped", "unparsed",
 def source_cells(status: SourceStatus, now: float) -> tuple[Text, ...]:
     """One source's row; a failed state or unread lines stand out in bold."""
     counts = status.counts
-    state = status.state if not status.error else f"{status.state}: {status.error}"
+    state = status.state if not status.error else f"{status.state}: {one_line(status.error)}"
     last = "-" if counts.last_line_at is None else fmt.line_age(now - counts.last_line_at)
     return (
-        Text(status.label), Text(status.format or "detecting"),
+        Text(identifier(status.label)), Text(status.format or "detecting"),
         Text(state, style="bold" if status.error else ""),
         *(Text(f"{value:,}", justify="right", style="bold" if bold and value else "")
           for value, bold in ((counts.lines, False), (counts.calls, False), (counts.skipped, False),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from apimon_tui.terminal_text import one_line
 from apimon_tui.tui import fmt
 
 MARKS = {"critical": "‼", "warning": "▲", "info": "•"}
@@ -33,7 +34,7 @@ class AlertArea(Static):
             if i:
                 text.append("\n")
             text.append(f"{MARKS.get(alert.severity, '•')} ", style="bold")
-            text.append(alert.message)
+            text.append(one_line(alert.message))
             text.append(f" · since {fmt.clock_time(alert.since)}", style="dim")
             if alert.acknowledged:
                 text.append(" · acknowledged", style="dim")

@@ -15,6 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
 from apimon_tui.budget import BudgetState
+from apimon_tui.terminal_text import identifier, one_line
 from apimon_tui.timeutil import format_duration
 from apimon_tui.tui import fmt
 
@@ -115,15 +116,15 @@ def _lines(state: BudgetState, providers: list) -> Text:
         for p in providers:
             text.append(f"\n{p.name} ", style="dim")
             if p.last_error:
-                text.append(p.last_error[:60])
+                text.append(one_line(p.last_error)[:60])
             else:
                 text.append(f"updated {fmt.age(p.age(state.now))}")
             if p.stale(state.now):
                 text.append(" (stale)", style="bold")
     for scope in state.scopes[:MAX_SCOPE_LINES]:  # billed spend only: logs cannot tell which project paid
-        text.append(f"\n{scope.label} ", style="dim")
+        text.append(f"\n{identifier(scope.label)} ", style="dim")
         if scope.spent_usd is None:
-            text.append((scope.error or "no figures yet")[:60])
+            text.append(one_line(scope.error or "no figures yet")[:60])
         else:
             text.append(fmt.usd(scope.spent_usd))
             if scope.budget_usd:

@@ -21,6 +21,7 @@ from textual.message import Message
 from apimon_tui.model import Call
 from apimon_tui.store import Snapshot
 from apimon_tui.store.metrics import ErrorGroup
+from apimon_tui.terminal_text import identifier, one_line
 from apimon_tui.tui import fmt
 from apimon_tui.tui.widgets.line_table import LineTable
 
@@ -188,23 +189,23 @@ def _call_key(call: Call) -> str:
 
 
 def _call_cells(call: Call) -> tuple:
-    message = (call.error_message or call.error_type or "").replace("\n", " ")
+    message = one_line(call.error_message or call.error_type or "")
     return (
         Text(fmt.clock_time(call.ts)),
-        Text(call.status_label, style="bold"),
-        Text(call.model or "-"),
-        Text(call.error_code or "-"),
-        Text(call.request_id or "-"),
+        Text(identifier(call.status_label), style="bold"),
+        Text(identifier(call.model or "-")),
+        Text(identifier(call.error_code or "-")),
+        Text(identifier(call.request_id or "-")),
         Text(message[:MESSAGE_CHARS] + ("…" if len(message) > MESSAGE_CHARS else "")),
     )
 
 
 def _group_cells(group: ErrorGroup) -> tuple:
-    message = group.last_message.replace("\n", " ")
+    message = one_line(group.last_message)
     return (
-        Text(group.status, style="bold"),
-        Text(group.code or "-"),
-        Text(group.model or "-"),
+        Text(identifier(group.status), style="bold"),
+        Text(identifier(group.code or "-")),
+        Text(identifier(group.model or "-")),
         Text(f"{group.count:,}", justify="right"),
         Text(fmt.clock_time(group.first_ts)),
         Text(fmt.clock_time(group.last_ts)),

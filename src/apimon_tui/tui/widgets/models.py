@@ -12,6 +12,7 @@ from textual.containers import Vertical
 
 from apimon_tui.store import Aggregate, Snapshot
 from apimon_tui.summary import known_cost
+from apimon_tui.terminal_text import identifier
 from apimon_tui.tui import fmt
 from apimon_tui.tui.widgets.keyed_table import KeyedTable
 
@@ -34,7 +35,7 @@ class ModelsPanel(Vertical):
         rows = []
         for name, agg in ranked:
             rows.append((
-                Text(name),
+                Text(identifier(name)),
                 Text(f"{agg.calls:,}", justify="right"),
                 Text(fmt.pct(agg.error_rate), justify="right",
                      style="bold" if agg.error_rate > 0.05 else ""),

@@ -8,6 +8,7 @@ from textual.containers import Vertical
 
 from apimon_tui.store import Snapshot
 from apimon_tui.store.metrics import RateLimitSeen
+from apimon_tui.terminal_text import identifier
 from apimon_tui.tui import fmt
 from apimon_tui.tui.widgets.keyed_table import KeyedTable
 
@@ -43,7 +44,7 @@ def _headroom(remaining: int | None, limit: int | None, fraction: float | None) 
 def _row(seen: RateLimitSeen, now: float) -> tuple[Text, ...]:
     rl = seen.ratelimit
     return (
-        Text(seen.model),
+        Text(identifier(seen.model)),
         _headroom(rl.remaining_requests, rl.limit_requests, rl.requests_fraction()),
         _headroom(rl.remaining_tokens, rl.limit_tokens, rl.tokens_fraction()),
         Text(fmt.age(now - seen.ts), justify="right"),

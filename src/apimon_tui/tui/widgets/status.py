@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from apimon_tui.engine import SourceStatus
+from apimon_tui.terminal_text import identifier, one_line
 from apimon_tui.tui import fmt
 
 
@@ -49,7 +50,7 @@ def _sources(statuses: list[SourceStatus]) -> Text:
 def _source(status: SourceStatus, now: float) -> Text:
     counts = status.counts
     text = Text()
-    text.append(status.label)
+    text.append(identifier(status.label))
     text.append(f" {status.format or 'detecting'} · {status.state}", style="dim")
     text.append(f" · {status.lines_per_s:,.0f} lines/s")
     if counts.skipped:
@@ -59,5 +60,5 @@ def _source(status: SourceStatus, now: float) -> Text:
     if counts.last_line_at is not None:
         text.append(f" · last line {fmt.line_age(now - counts.last_line_at)}", style="dim")
     if status.error:
-        text.append(f" · {status.error}", style="bold")
+        text.append(f" · {one_line(status.error)}", style="bold")
     return text

@@ -2,7 +2,11 @@
 
 `submit()` only appends to a queue: rendering items into records, encoding
 and writing happen on a background thread every `flush_interval` seconds (or
-sooner when many are waiting), on `flush()`, and at interpreter exit. Before
+sooner when many are waiting), on `flush()`, and at interpreter exit. An item
+submitted while the interpreter is finalizing (after the exit flush, when no
+thread can start and daemon threads are frozen) is written at once by the
+submitting thread if the interpreter still can, else dropped, never hanging
+or failing the exit. Before
 each batch the file is checked: when it was rotated away (its inode changed)
 or removed, it is reopened, so logrotate-style rotation loses nothing.
 
@@ -19,6 +23,7 @@ import collections
 import json
 import logging
 import os
+import sys
 import threading
 import weakref
 from pathlib import Path
@@ -62,6 +67,9 @@ class JsonlWriter:
         """Queue one item; cheap and non-blocking, safe from any thread or event loop."""
         pending = self._pending
         pending.append(item)
+        if sys.is_finalizing():
+            self._flush_at_shutdown()
+            return
         if self._thread is None:
             self._start()
         if len(pending) >= self.batch:
@@ -76,6 +84,16 @@ class JsonlWriter:
             lines = self._render_pending()
             if lines:
                 self._write("".join(lines), len(lines))
+
+    def _flush_at_shutdown(self) -> None:
+        """Best effort: unless a frozen daemon thread holds the lock (waiting would hang the exit),
+        and while builtins such as `open` are still there."""
+        try:
+            if self._flush_lock.acquire(timeout=1.0):
+                self._flush_lock.release()
+                self.flush()
+        except Exception:  # the interpreter is half torn down: the record is lost, the exit goes on
+            pass
 
     def close(self) -> None:
         self.flush()

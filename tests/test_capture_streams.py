@@ -8,6 +8,7 @@ compared with what the fake server says it sent.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import os
@@ -216,6 +217,27 @@ def test_plain_httpx_response_dropped_unclosed_is_recorded_when_collected(openai
     assert read_records(log_path) == []
     del response, chunks
     gc.collect()
+
+    (record,) = read_records(log_path)
+    assert_same_attempt(record, openai_server.attempts[0])
+    assert record["stream_ended"] == "abandoned" and "ttft_ms" in record
+
+
+@pytest.mark.parametrize("client_type", [httpx.AsyncClient, httpx2.AsyncClient])
+async def test_async_response_dropped_unclosed_is_recorded_when_collected(openai_server, log_path, client_type):
+    openai_server.script([Outcome(cut_after=2)])
+    client = capture_httpx(client_type(base_url=openai_server.base_url), log_path)
+    request = client.build_request("POST", "/chat/completions", headers={"Authorization": f"Bearer {OPENAI_KEY}"},
+                                   json={"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True})
+    response = await client.send(request, stream=True)
+    chunks = response.aiter_raw()
+    assert (await chunks.__anext__()).startswith(b"data: ")
+    del response, chunks
+    for _ in range(100):  # the loop closes the dropped async generators (in steps), which let go of the body
+        gc.collect()
+        if read_records(log_path):
+            break
+        await asyncio.sleep(0)
 
     (record,) = read_records(log_path)
     assert_same_attempt(record, openai_server.attempts[0])

@@ -8,8 +8,9 @@ mount) and returns the same client object, so any SDK that accepts the
 client still does: `httpx.Client`/`httpx.AsyncClient` (openai 1.x and 2.x)
 and `httpx2.Client`/`httpx2.AsyncClient` (openai 3.x, which accepts either
 kind; anthropic 2.x, which takes only httpx2, best as
-`anthropic.DefaultHttpxClient()`, a subclass keeping the SDK's defaults). Hooking the transport sees every attempt, retries
-included, and sees streamed bodies as the application consumes them.
+`anthropic.DefaultHttpxClient()`, a subclass keeping the SDK's defaults).
+Hooking the transport sees every attempt, retries included, and sees
+streamed bodies as the application consumes them.
 
 On the request path the hook only takes timestamps and references; each
 attempt is queued when its body ends (or its response is closed) and turned

@@ -2,13 +2,14 @@
 
 `submit()` only appends to a queue: rendering items into records, encoding
 and writing happen on a background thread every `flush_interval` seconds (or
-sooner when many are waiting), on `flush()`, and at interpreter exit. An item
-submitted while the interpreter is finalizing (after the exit flush, when no
-thread can start and daemon threads are frozen) is written at once by the
-submitting thread if the interpreter still can, else dropped, never hanging
-or failing the exit. Before
+sooner when many are waiting), on `flush()`, and at interpreter exit. Before
 each batch the file is checked: when it was rotated away (its inode changed)
 or removed, it is reopened, so logrotate-style rotation loses nothing.
+
+An item submitted while the interpreter is finalizing (after the exit flush,
+when no thread can start and daemon threads are frozen) is written at once
+by the submitting thread if the interpreter still can, else dropped: it
+never hangs or fails the exit.
 
 Nothing here ever raises into the caller. A record that cannot be rendered
 or written, or that is dropped because `max_pending` records are already
@@ -86,8 +87,8 @@ class JsonlWriter:
                 self._write("".join(lines), len(lines))
 
     def _flush_at_shutdown(self) -> None:
-        """Best effort: unless a frozen daemon thread holds the lock (waiting would hang the exit),
-        and while builtins such as `open` are still there."""
+        """Flush while finalizing, best effort: only this thread still runs, but a frozen daemon
+        thread may hold the lock (waiting for it would hang the exit) and builtins may be gone."""
         try:
             if self._flush_lock.acquire(timeout=1.0):
                 self._flush_lock.release()

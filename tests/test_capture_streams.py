@@ -186,6 +186,26 @@ def test_anthropic_2_rejects_an_httpx_client():
         anthropic.Anthropic(api_key=ANTHROPIC_KEY, http_client=capture_httpx(httpx.Client()))
 
 
+@pytest.mark.parametrize(("client_type", "cut"), [(httpx.Client, httpx.RemoteProtocolError),
+                                                  (httpx2.Client, httpx2.RemoteProtocolError)])
+def test_stream_cut_by_the_server_is_broken(log_path, client_type, cut):
+    with FakeOpenAI(api_key=OPENAI_KEY) as server:
+        server.script([Outcome(cut_after=2)])
+        client = capture_httpx(client_type(base_url=server.base_url), log_path)
+        with client.stream("POST", "/chat/completions", headers={"Authorization": f"Bearer {OPENAI_KEY}"},
+                           json={"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True}) as response:
+            chunks = response.iter_raw()
+            assert next(chunks).startswith(b"data: ")
+            server.stop()  # the stalled stream's connection closes without its last chunk
+            with pytest.raises(cut):
+                list(chunks)
+
+    (record,) = read_records(log_path)
+    assert_same_attempt(record, server.attempts[0])
+    assert (record["stream_ended"], record["failed"]) == ("broken", True)
+    assert record["error"]["type"] == "RemoteProtocolError"
+
+
 # -- abandoned streams, in this process ---------------------------------------
 
 

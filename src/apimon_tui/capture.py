@@ -5,20 +5,27 @@
 
 `capture_httpx` wraps the client's transports (the default one and every
 mount) and returns the same client object, so any SDK that accepts the
-client still does: `httpx.Client`/`httpx.AsyncClient` (openai 1.x and 2.x,
-anthropic) and `httpx2.Client`/`httpx2.AsyncClient` (openai 3.x, which
-accepts either kind). Hooking the transport sees every attempt, retries
-included, and sees streamed bodies as the application consumes them.
+client still does: `httpx.Client`/`httpx.AsyncClient` (openai 1.x and 2.x)
+and `httpx2.Client`/`httpx2.AsyncClient` (openai 3.x, which accepts either
+kind; anthropic 2.x, which takes only httpx2, best as
+`anthropic.DefaultHttpxClient()`, a subclass keeping the SDK's defaults).
+Hooking the transport sees every attempt, retries included, and sees
+streamed bodies as the application consumes them.
 
 On the request path the hook only takes timestamps and references; each
 attempt is queued when its body ends (or its response is closed) and turned
 into a record on a shared writer's thread (`exchange.py`, `jsonl_writer.py`).
+A body the application never finishes or closes is queued when its response
+is garbage-collected, or at interpreter exit with whatever was read of it
+(a stream's record then says `"stream_ended": "abandoned"`); only a process
+killed outright (SIGKILL, `os._exit`) loses it.
 The hook never raises into the application: if its own bookkeeping fails,
 the request goes on unobserved and the failure is logged once.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import os
@@ -45,6 +52,7 @@ _wall = time.time
 _writers: dict[Path, JsonlWriter] = {}
 _writers_lock = threading.Lock()
 _hook_failure_reported = False
+_unfinished: dict[_Observation, bool] = {}  # bodies not yet queued; popping one claims it (atomic)
 
 
 def capture_httpx(client: _ClientT, path: str | os.PathLike[str] = DEFAULT_PATH, *,
@@ -122,9 +130,10 @@ class _Capture:
     def observe(self, ex: Exchange, response: Any, stream_type: type) -> None:
         """Attach a tap to the response body; the record is queued when the body ends."""
         try:
-            ex.response = response
-            content_type = response.headers.get("content-type", "")
+            ex.status, ex.headers = response.status_code, response.headers
+            content_type = ex.headers.get("content-type", "")
             if "text/event-stream" in content_type:
+                ex.stream = True
                 ex.tap = SseTap()
             elif "json" in content_type or not content_type:
                 ex.tap = JsonTap()
@@ -133,7 +142,7 @@ class _Capture:
             if response.is_closed:  # the transport read the body itself (MockTransport, caches)
                 seen = _Observation(ex, self.writer)
                 seen.chunk(response.content)
-                seen.finish()
+                seen.finish(read=True)
             else:
                 response.stream = stream_type(response.stream, ex, self.writer)
         except Exception as exc:
@@ -141,15 +150,19 @@ class _Capture:
 
 
 class _Observation:
-    """Body-side bookkeeping shared by the sync and async stream wrappers."""
+    """Body-side bookkeeping shared by the sync and async stream wrappers.
 
-    __slots__ = ("ex", "writer", "size", "done")
+    Each is listed in `_unfinished` until its exchange is queued, so that at
+    exit the ones still open are queued too.
+    """
+
+    __slots__ = ("ex", "writer", "size")
 
     def __init__(self, ex: Exchange, writer: JsonlWriter) -> None:
         self.ex = ex
         self.writer = writer
         self.size = 0
-        self.done = False
+        _unfinished[self] = True
 
     def chunk(self, chunk: bytes) -> None:
         ex = self.ex
@@ -173,14 +186,25 @@ class _Observation:
 
     def should_drain(self) -> bool:
         """An error body nobody read (an SDK about to retry): read it for the error fields."""
-        return not self.done and self.size == 0 and self.ex.response.status_code >= 400
+        return self.size == 0 and self.ex.status >= 400 and self in _unfinished
 
-    def finish(self) -> None:
-        if not self.done:
-            self.done = True
+    def finish(self, read: bool = False) -> None:
+        """Queue the exchange once: when its body was `read` to the end, closed, collected or left at exit."""
+        if _unfinished.pop(self, False):
             ex = self.ex
-            ex.ended, ex.ended_at = _perf(), _wall()
+            ex.ended, ex.ended_at, ex.body_read = _perf(), _wall(), read
             self.writer.submit(ex)
+
+
+@atexit.register
+def _finish_unfinished() -> None:
+    """At exit, queue the bodies still open (with what was read of them) and write every record.
+
+    Registered after `jsonl_writer`'s own exit flush, so it runs before it.
+    """
+    for seen in list(_unfinished):
+        seen.finish()
+    flush()
 
 
 @functools.cache
@@ -205,7 +229,10 @@ def _wrappers(module: ModuleType) -> Any:
             except Exception as exc:
                 seen.broken(exc)
                 raise
-            seen.finish()
+            seen.finish(read=True)
+
+        def __del__(self) -> None:
+            _let_go(self)
 
         def close(self) -> None:
             seen = self._seen
@@ -236,7 +263,10 @@ def _wrappers(module: ModuleType) -> Any:
             except Exception as exc:
                 seen.broken(exc)
                 raise
-            seen.finish()
+            seen.finish(read=True)
+
+        def __del__(self) -> None:
+            _let_go(self)
 
         async def aclose(self) -> None:
             seen = self._seen
@@ -318,6 +348,14 @@ def _wrappers(module: ModuleType) -> Any:
                 self.capture.writer.flush()
 
     return _Wrappers(CaptureTransport, AsyncCaptureTransport)
+
+
+def _let_go(stream: Any) -> None:
+    """A body wrapper is being collected: queue its exchange unless that was done (abandoned)."""
+    try:
+        stream._seen.finish()
+    except Exception:  # at interpreter shutdown the module may be half torn down
+        pass
 
 
 class _Wrappers:

@@ -8,10 +8,17 @@ as the application consumes it. A tap keeps just what the record needs:
   `JsonTap.LIMIT` only its tail, where providers put `usage`.
 * `SseTap` (server-sent events): the first and the last `data:` lines that
   carry a `usage` object (OpenAI sends `"usage":null` in every chunk but the
-  last), and the first that carries an `error`. The last one is the final
-  count (OpenAI's `include_usage` chunk, Anthropic's `message_delta`); the
-  first only fills what the last leaves out (Anthropic's `input_tokens` from
-  `message_start`).
+  last), the first error event (OpenAI's `data: {"error": {...}}`,
+  Anthropic's `event: error`), and whether the provider's final event went
+  by. The last usage is the final count (OpenAI's `include_usage` chunk,
+  Anthropic's `message_delta`); the first only fills what the last leaves
+  out (Anthropic's `input_tokens` from `message_start`, whose `output_tokens`
+  is a placeholder and is never taken).
+
+A stream's record says how it ended (`stream_ended`, see `formats/native.py`):
+`complete`, `error` (an error event after the 200: the call failed),
+`broken` (the connection failed part-way) or `abandoned` (the application
+stopped before the end: closed it early, let it be collected, or exited).
 
 On the request path a tap only appends chunk references; bodies are held in
 memory until the record is built (at most `_ChunkTap.LIMIT` bytes each) and
@@ -113,7 +120,7 @@ class SseTap(_ChunkTap):
     """
 
     CARRY_LIMIT = 1 << 20
-    __slots__ = ("carry", "first_usage", "last_usage", "error")
+    __slots__ = ("carry", "first_usage", "last_usage", "error", "end_seen")
 
     def __init__(self) -> None:
         super().__init__()
@@ -121,6 +128,7 @@ class SseTap(_ChunkTap):
         self.first_usage: bytes | None = None
         self.last_usage: bytes | None = None
         self.error: bytes | None = None
+        self.end_seen = False  # the provider's last event went by (the rest of the body is only its close)
 
     def compact(self) -> None:
         data = self.carry + b"".join(self.chunks)
@@ -132,7 +140,9 @@ class SseTap(_ChunkTap):
             self.first_usage = _data_line(block, min((i for i in map(block.find, _USAGE) if i >= 0), default=-1))
         self.last_usage = _data_line(block, max(map(block.rfind, _USAGE))) or self.last_usage
         if self.error is None:
-            self.error = _data_line(block, block.find(b'"error"'))
+            self.error = _error_line(block)
+        if not self.end_seen:
+            self.end_seen = any(block.startswith(line) or b"\n" + line in block for line in _STREAM_ENDS)
 
     def summary(self) -> tuple[dict[str, Any] | None, Any]:
         """(usage, error): the last usage, gaps filled from the first."""
@@ -148,6 +158,10 @@ class SseTap(_ChunkTap):
 
 
 _USAGE = (b'"usage":{', b'"usage": {')  # an object: OpenAI's non-final chunks carry "usage":null
+_STREAM_ENDS = (  # lines of the last event of a whole answer: chat completions, Anthropic Messages, Responses API
+    b"data: [DONE]", b"data:[DONE]", b"event: message_stop", b"event: response.completed",
+    b"event: response.incomplete", b"event: response.failed",
+)
 
 
 def _data_line(block: bytes, at: int) -> bytes | None:
@@ -160,20 +174,40 @@ def _data_line(block: bytes, at: int) -> bytes | None:
     return line if line.startswith(b"data:") else None
 
 
+def _error_line(block: bytes) -> bytes | None:
+    """The first `data:` line of `block` that is an error event (an `error` key at its top)."""
+    at = block.find(b'"error"')
+    while at >= 0:
+        line = _data_line(block, at)
+        event = _event(line)
+        if event is not None and event.get("error") is not None:
+            return line
+        after = block.find(b"\n", at) + 1
+        at = block.find(b'"error"', after) if after else -1
+    return None
+
+
 @dataclass(slots=True)
 class Exchange:
-    """What the hook saw of one HTTP attempt (perf_counter times, epoch `ended_at`)."""
+    """What the hook saw of one HTTP attempt (perf_counter times, epoch `ended_at`).
+
+    It holds the response's status and headers, never the response, so an
+    abandoned response can still be collected (and recorded when it is).
+    """
 
     request: Any
     options: CaptureOptions
     started: float
     ended: float = 0.0
     ended_at: float = 0.0
-    response: Any = None
+    status: int | None = None
+    headers: Any = None
     first_byte: float | None = None
     tap: JsonTap | SseTap | None = None
     kept: list[bytes] | None = None
     exception: BaseException | None = None
+    stream: bool = False  # answered with server-sent events
+    body_read: bool = False  # the body was read to its end
 
 
 class RecordBuilder:
@@ -193,12 +227,11 @@ class RecordBuilder:
         return record
 
     def call(self, ex: Exchange) -> Call:
-        request, response = ex.request, ex.response
+        request, tap = ex.request, ex.tap
         body = _request_json(request)
         model = body.get("model")
-        usage, error = ex.tap.summary() if ex.tap is not None else (None, None)
+        usage, error = tap.summary() if tap is not None else (None, None)
         inp, out, cached, written, written_1h = _tokens(usage)
-        sse = isinstance(ex.tap, SseTap)
         call = Call(
             ts=ex.ended_at,
             provider=_provider(request),
@@ -206,8 +239,8 @@ class RecordBuilder:
             method=request.method,
             model=model if isinstance(model, str) else None,
             latency_ms=round((ex.ended - ex.started) * 1000, 3),
-            ttft_ms=round((ex.first_byte - ex.started) * 1000, 3) if sse and ex.first_byte else None,
-            stream=sse or body.get("stream") is True,
+            ttft_ms=round((ex.first_byte - ex.started) * 1000, 3) if ex.stream and ex.first_byte else None,
+            stream=ex.stream or body.get("stream") is True,
             input_tokens=inp,
             output_tokens=out,
             cached_tokens=cached,
@@ -216,9 +249,9 @@ class RecordBuilder:
             cache_write_tokens=written,
             cache_write_1h_tokens=written_1h,
         )
-        if response is not None:
-            headers = response.headers
-            call.status = response.status_code
+        if ex.status is not None:
+            headers = ex.headers
+            call.status = ex.status
             call.request_id = headers.get("x-request-id") or headers.get("request-id")
             call.ratelimit = parse_ratelimit(headers, ex.ended_at)
             _set_error(call, error)
@@ -226,6 +259,9 @@ class RecordBuilder:
             call.failed = True
             call.error_type = type(ex.exception).__name__
             call.error_message = redact(str(ex.exception))[:ERROR_MESSAGE_LIMIT] or None
+        if ex.stream:
+            call.stream_ended = _stream_ended(ex, error)
+            call.failed = call.failed or error is not None  # an error event after the 200
         call.cost_usd = self._cost(call)
         return call
 
@@ -253,6 +289,17 @@ class RecordBuilder:
         except Exception:  # pricing is best effort; the reader estimates again
             return None
         return None if cost is None else round(cost, 8)
+
+
+def _stream_ended(ex: Exchange, error: Any) -> str:
+    """How a stream ended: its error event, a broken connection, its end, or none of these."""
+    if error is not None:
+        return "error"
+    if ex.exception is not None:
+        return "broken"
+    if ex.body_read or (isinstance(ex.tap, SseTap) and ex.tap.end_seen):
+        return "complete"
+    return "abandoned"
 
 
 def _request_json(request: Any) -> dict[str, Any]:
@@ -298,9 +345,13 @@ def _event(line: bytes | None) -> dict[str, Any] | None:
 
 
 def _event_usage(line: bytes | None) -> dict[str, Any]:
+    """The usage of one event; Anthropic's `message_start` counts no output yet (its 1 is a placeholder)."""
     event = _event(line)
     usage = _find_usage(event) if event else None
-    return {k: v for k, v in usage.items() if v is not None} if usage else {}
+    if not usage:
+        return {}
+    start = event.get("type") == "message_start"  # type: ignore[union-attr]
+    return {k: v for k, v in usage.items() if v is not None and not (start and k == "output_tokens")}
 
 
 def _usage_in_tail(data: bytes) -> dict[str, Any] | None:

@@ -6,6 +6,11 @@ sooner when many are waiting), on `flush()`, and at interpreter exit. Before
 each batch the file is checked: when it was rotated away (its inode changed)
 or removed, it is reopened, so logrotate-style rotation loses nothing.
 
+An item submitted while the interpreter is finalizing (after the exit flush,
+when no thread can start and daemon threads are frozen) is written at once
+by the submitting thread if the interpreter still can, else dropped: it
+never hangs or fails the exit.
+
 Nothing here ever raises into the caller. A record that cannot be rendered
 or written, or that is dropped because `max_pending` records are already
 waiting, is counted in `failed`; the first failure is reported once through
@@ -19,6 +24,7 @@ import collections
 import json
 import logging
 import os
+import sys
 import threading
 import weakref
 from pathlib import Path
@@ -62,6 +68,9 @@ class JsonlWriter:
         """Queue one item; cheap and non-blocking, safe from any thread or event loop."""
         pending = self._pending
         pending.append(item)
+        if sys.is_finalizing():
+            self._flush_at_shutdown()
+            return
         if self._thread is None:
             self._start()
         if len(pending) >= self.batch:
@@ -76,6 +85,16 @@ class JsonlWriter:
             lines = self._render_pending()
             if lines:
                 self._write("".join(lines), len(lines))
+
+    def _flush_at_shutdown(self) -> None:
+        """Flush while finalizing, best effort: only this thread still runs, but a frozen daemon
+        thread may hold the lock (waiting for it would hang the exit) and builtins may be gone."""
+        try:
+            if self._flush_lock.acquire(timeout=1.0):
+                self._flush_lock.release()
+                self.flush()
+        except Exception:  # the interpreter is half torn down: the record is lost, the exit goes on
+            pass
 
     def close(self) -> None:
         self.flush()

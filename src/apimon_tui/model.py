@@ -75,6 +75,7 @@ class Call:
     error_message: str | None = None
     failed: bool = False
     stream: bool | None = None
+    stream_ended: str | None = None  # how a captured stream ended (formats/native.py)
     attempt: int = 0
     ratelimit: RateLimit | None = None
     tags: dict[str, str] | None = None

@@ -15,7 +15,10 @@ can run against it unchanged:
         srv.attempts  # what the server answered, attempt by attempt
 
 Outcomes are taken one per attempt from the scripted queue; when the queue is
-empty every attempt succeeds. Token counts are words plus a small per-message
+empty every attempt succeeds. A streamed answer can be cut short: after its
+first `cut_after` events it sends an error event (`stream_error`) and ends,
+or it stalls, holding the connection open unfinished until the server stops
+(for clients that abandon a stream part-way). Token counts are words plus a small per-message
 overhead: not a tokenizer, but deterministic, so tests compare exact figures.
 """
 
@@ -35,6 +38,7 @@ from typing import Any, Callable, Iterable, Iterator
 from apimon_tui.redact import mask_key
 
 DEFAULT_REPLY = "This is a fake reply from the apimon-tui test endpoint."
+STALL_LIMIT_S = 30.0  # a stalled stream ends unfinished after this long even if the server is not stopped
 EMBEDDING_DIMENSIONS = 8
 
 _DEFAULT_ERRORS: dict[int, dict[str, Any]] = {
@@ -61,19 +65,25 @@ class Outcome:
 
     `error` overrides keys of the default error object for the status;
     `delay_s` holds the answer back that long (for the demo's latency spikes).
+    A streamed answer with `cut_after` sends only that many events, then the
+    `stream_error` event and its end, or without one it stalls.
     """
 
     status: int = 200
     retry_after_ms: int | None = None
     error: dict[str, Any] | None = None
     delay_s: float = 0.0
+    cut_after: int | None = None
+    stream_error: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One attempt the server answered, as the server saw it: the truth tests compare against.
 
-    `stream` is whether the request asked for a stream, whatever the answer was.
+    `stream` is whether the request asked for a stream, whatever the answer was;
+    `usage` is the usage object the server sent (for a stream, its last one, with
+    gaps filled from earlier ones) and `stream_error` the error event it sent.
     """
 
     method: str
@@ -87,6 +97,8 @@ class Attempt:
     retry_count: int | None = None
     idempotency_key: str | None = None
     authorized: bool = True
+    usage: dict[str, Any] | None = None
+    stream_error: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -100,6 +112,13 @@ class _Window:
 
 @dataclass(slots=True)
 class _Answer:
+    """What to send: a JSON body, or server-sent events.
+
+    Events are written as `data:` lines; `named` events also get an `event:`
+    line with their `type` (Anthropic), `done` ends the stream with `data: [DONE]`
+    (OpenAI), and `stall` holds the connection open after the events instead of ending it.
+    """
+
     status: int
     headers: dict[str, str]
     body: dict[str, Any] | None = None
@@ -108,6 +127,35 @@ class _Answer:
     stream: bool = False
     input_tokens: int | None = None
     output_tokens: int | None = None
+    named: bool = False
+    done: bool = True
+    stall: bool = False
+    stream_error: dict[str, Any] | None = None
+
+    def cut(self, outcome: Outcome, error_event: dict[str, Any] | None) -> None:
+        """Keep the first `outcome.cut_after` events, then the error event (and no end marker) or a stall."""
+        if outcome.cut_after is None or not self.events:
+            return
+        self.events = self.events[:outcome.cut_after]
+        self.done = False
+        if error_event is not None:
+            self.events.append(error_event)
+            self.stream_error = outcome.stream_error
+        else:
+            self.stall = True
+
+    def usage_sent(self) -> dict[str, Any] | None:
+        """The usage the events (or body) carried: the last one, gaps filled from earlier ones."""
+        if self.body is not None:
+            usage = self.body.get("usage")
+            return dict(usage) if isinstance(usage, dict) else None
+        merged: dict[str, Any] = {}
+        for event in self.events:
+            holder = event.get("message") if event.get("type") == "message_start" else event
+            usage = holder.get("usage") if isinstance(holder, dict) else None
+            if isinstance(usage, dict):
+                merged.update(usage)
+        return merged or None
 
 
 def go_duration(seconds: float) -> str:
@@ -156,6 +204,7 @@ class FakeOpenAI:
         self.clock = clock
         self._lock = threading.Lock()
         self._queue: collections.deque[Outcome] = collections.deque()
+        self.released = threading.Event()  # set on stop: stalled streams end
         self._attempts: list[Attempt] = []
         self._window = _Window()
         self._httpd: ThreadingHTTPServer | None = None
@@ -164,6 +213,7 @@ class FakeOpenAI:
     # -- lifecycle -------------------------------------------------------
 
     def start(self) -> FakeOpenAI:
+        self.released.clear()
         httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         httpd.daemon_threads = True
         httpd.fake = self  # type: ignore[attr-defined]
@@ -173,6 +223,7 @@ class FakeOpenAI:
         return self
 
     def stop(self) -> None:
+        self.released.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -261,7 +312,7 @@ class FakeOpenAI:
                 "message": "We could not parse the JSON body of your request.", "param": None, "code": None}),
                 headers, None)
         if method == "POST" and path == "/v1/chat/completions":
-            return self._chat(payload)
+            return self._chat(payload, outcome)
         if method == "POST" and path == "/v1/embeddings":
             return self._embeddings(payload)
         return self._error(404, Outcome(404, error={"message": f"Invalid URL ({method} {path})", "code": None}),
@@ -301,7 +352,7 @@ class FakeOpenAI:
         return _Answer(status, self._headers(0, outcome.retry_after_ms), body={"error": error},
                        model=model if isinstance(model, str) else None)
 
-    def _chat(self, payload: dict[str, Any]) -> _Answer:
+    def _chat(self, payload: dict[str, Any], outcome: Outcome) -> _Answer:
         model = payload.get("model")
         messages = payload.get("messages") or []
         if not isinstance(model, str) or not isinstance(messages, list) or not messages:
@@ -319,8 +370,12 @@ class FakeOpenAI:
         headers = self._headers(inp + out)
         if payload.get("stream") is True:
             with_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
-            return _Answer(200, headers, events=list(self._chunks(base, usage if with_usage else None)), model=model,
-                           input_tokens=inp if with_usage else None, output_tokens=out if with_usage else None)
+            answer = _Answer(200, headers, events=list(self._chunks(base, usage if with_usage else None)), model=model,
+                             input_tokens=inp if with_usage else None, output_tokens=out if with_usage else None)
+            if outcome.cut_after is not None:
+                answer.cut(outcome, None if outcome.stream_error is None else {"error": outcome.stream_error})
+                answer.input_tokens = answer.output_tokens = None  # the usage chunk comes last
+            return answer
         body = {**base, "object": "chat.completion", "service_tier": "default", "usage": usage, "choices": [{
             "index": 0, "logprobs": None, "finish_reason": "stop",
             "message": {"role": "assistant", "content": self.reply, "refusal": None, "annotations": []}}]}
@@ -390,14 +445,17 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         path = self.path.split("?", 1)[0]
         answer = fake.answer(self.command, path, headers, body)
-        answer.headers["openai-processing-ms"] = str(max(1, round((time.perf_counter() - started) * 1000)))
+        if "openai-processing-ms" in answer.headers:
+            answer.headers["openai-processing-ms"] = str(max(1, round((time.perf_counter() - started) * 1000)))
         retry = headers.get("x-stainless-retry-count")
         fake._record(Attempt(
-            method=self.command, path=path, status=answer.status, request_id=answer.headers["x-request-id"],
+            method=self.command, path=path, status=answer.status,
+            request_id=answer.headers.get("x-request-id") or answer.headers["request-id"],
             model=answer.model, stream=answer.stream,
             input_tokens=answer.input_tokens, output_tokens=answer.output_tokens,
             retry_count=int(retry) if retry and retry.isdigit() else None,
             idempotency_key=headers.get("idempotency-key"), authorized=fake._authorized(headers),
+            usage=answer.usage_sent(), stream_error=answer.stream_error,
         ))
         if answer.events:
             self._write_events(answer)
@@ -420,8 +478,15 @@ class _Handler(BaseHTTPRequestHandler):
         """Server-sent events in chunked encoding, flushed event by event."""
         self._start(answer.status, {**answer.headers, "content-type": "text/event-stream; charset=utf-8",
                                     "transfer-encoding": "chunked", "cache-control": "no-cache"})
-        for event in [*map(_dumps, answer.events), b"[DONE]"]:
-            self._write_chunk(b"data: " + event + b"\n\n")
+        for event in answer.events:
+            name = b"event: %s\n" % event["type"].encode() if answer.named else b""
+            self._write_chunk(name + b"data: " + _dumps(event) + b"\n\n")
+        if answer.done:
+            self._write_chunk(b"data: [DONE]\n\n")
+        if answer.stall:
+            self.server.fake.released.wait(STALL_LIMIT_S)  # type: ignore[attr-defined]
+            self.close_connection = True
+            return
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 

@@ -20,7 +20,21 @@ Only `apimon` and `ts` are required; every other key may be absent or null.
 `input_tokens` counts the whole prompt; `cached_tokens` (cache reads) and
 `cache_write_tokens` (cache writes, of which `cache_write_1h_tokens` have
 Anthropic's 1-hour lifetime) are parts of it, never added to it.
-`failed: true` marks a call with no HTTP answer (timeout, connection error).
+`failed: true` marks a call that failed without an error status: no HTTP
+answer (timeout, connection error), or a stream that broke or sent an error
+event after its 200.
+
+`stream_ended` says how a captured stream (a `text/event-stream` answer) ended:
+
+* `"complete"`: read to its end, or to the provider's last event (`data: [DONE]`,
+  `event: message_stop`, `event: response.completed`);
+* `"error"`: an error event came after the 200 (OpenAI `data: {"error": {...}}`,
+  Anthropic `event: error`); `failed` is true and `error` holds the event's
+  type, code and message;
+* `"broken"`: the connection failed part-way; `failed` is true and `error` names the exception;
+* `"abandoned"`: the application stopped before the end: it closed the stream early,
+  let it be garbage-collected, or exited with it open. Tokens are what was seen
+  so far (unknown when the final usage event was not reached).
 """
 
 from __future__ import annotations
@@ -33,6 +47,7 @@ from apimon_tui.model import Call, RateLimit
 NAME = "native"
 SCHEMA_VERSION = 1
 _RATELIMIT_KEYS = RateLimit.__slots__
+STREAM_ENDINGS = ("complete", "error", "broken", "abandoned")
 
 
 def sniff(line: str) -> bool:
@@ -52,6 +67,8 @@ def to_record(call: Call) -> dict[str, Any]:
             record[key] = value
     if call.failed:
         record["failed"] = True
+    if call.stream_ended is not None:
+        record["stream_ended"] = call.stream_ended
     if call.error_type or call.error_code or call.error_message:
         record["error"] = {"type": call.error_type, "code": call.error_code, "message": call.error_message}
     if call.ratelimit is not None and not call.ratelimit.is_empty():
@@ -118,6 +135,9 @@ def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None) -
         cache_write_tokens=get("cache_write_tokens"),
         cache_write_1h_tokens=get("cache_write_1h_tokens"),
     )
+    ended = get("stream_ended")
+    if ended in STREAM_ENDINGS:
+        call.stream_ended = ended
     if error:
         code = error.get("code")
         call.error_type = error.get("type")

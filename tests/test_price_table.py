@@ -269,3 +269,12 @@ def test_a_tier_from_the_config_prices_the_report(tmp_path):
     cost = json.loads(proc.stdout)["models"]["house-llm-70b"]["cost_usd"]
     # 1k x $3 + 100 x $15, then 300k x $6 + 1k x $15 (the tier keeps the base output price)
     assert abs(Decimal(cost) - Decimal("1.8195")) < Decimal(TOLERANCE)
+
+
+def test_an_abandoned_stream_without_its_output_count_has_no_price():
+    """Output was generated before the app dropped the stream, but never counted: unknown, not input-only."""
+    call = Call(ts=0, provider="openai", model="gpt-4o", status=200, input_tokens=1000, stream=True,
+                stream_ended="abandoned")
+    assert Pricer().estimate(call) is None
+    call.output_tokens = 10  # the final usage event was seen before it was dropped
+    assert Pricer().estimate(call) == pytest.approx(1000 * 2.5e-6 + 10 * 10e-6)

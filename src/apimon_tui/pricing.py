@@ -267,6 +267,8 @@ class Pricer:
         status = call.status
         if not out and (call.failed or (status is not None and status >= 400)):
             return 0.0
+        if out is None and call.stream_ended == "abandoned":
+            return None  # the output generated before it was dropped was never counted
         model = call.model
         if (inp is None and out is None) or not model:
             return None

@@ -1,0 +1,484 @@
+"""`otlp://HOST:PORT`: an OTLP/HTTP receiver as a source, for spans pushed by SDKs and Collectors.
+
+A fleet's app servers (OpenTelemetry SDKs) or a Collector's `otlphttp`
+exporter POST `ExportTraceServiceRequest`s to `/v1/traces`, as binary protobuf
+or JSON, optionally gzipped. Each request's GenAI inference spans (what the
+`otlp` format counts as calls) become one OTLP/JSON line, so they are read by
+the `otlp` parser exactly as the Collector's file exporter output is; other
+spans are ignored and counted. Protobuf is decoded with `opentelemetry-proto`
+and turned into the OTLP/JSON mapping with protobuf's `json_format`, span by
+span and only for spans that carry `gen_ai.*` attributes (the rest are never
+converted). Ids become hex as OTLP/JSON writes them, whether they came as
+bytes, hex or base64.
+
+Answers follow the OTLP/HTTP spec: 200 (with `partialSuccess` when GenAI
+spans had to be rejected), 400 for a body that cannot be decoded, 401 without
+the bearer token (when `$APIMON_OTLP_TOKEN` is set), 413 over the size cap,
+415 for other content types or encodings, and 429 with `Retry-After` when the
+bounded queue is full (those spans are counted as refused: the client retries
+them, nothing is dropped silently). Nothing a client sends is ever printed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import os
+import threading
+import zlib
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from apimon_tui.formats.otlp import attributes, is_call
+from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch
+
+PREFIX = "otlp://"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4318
+TRACES_PATH = "/v1/traces"
+TOKEN_ENV = "APIMON_OTLP_TOKEN"
+MAX_BODY_BYTES = 16 * 1024 * 1024  # before and after gunzip
+QUEUE_SPANS = 50_000
+RETRY_AFTER_S = 1
+CLIENT_TIMEOUT_S = 30
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+_SPAN_LISTS = ("scopeSpans", "instrumentationLibrarySpans")  # the second: OTLP before 0.15
+_ID_BYTES = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
+
+
+def parse_address(spec: str) -> tuple[str, int]:
+    """(host, port) of `otlp://HOST:PORT`; no host means loopback only. Raises ValueError for the user."""
+    rest = spec[len(PREFIX):]
+    try:
+        parts = urlsplit(f"//{rest}")
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{spec}: not an address: write otlp://HOST:PORT, e.g. otlp://:4318") from None
+    if parts.path not in ("", "/") or parts.query or parts.username:
+        raise ValueError(f"{spec}: write only a host and port, e.g. otlp://:4318 (spans are taken at {TRACES_PATH})")
+    return parts.hostname or DEFAULT_HOST, DEFAULT_PORT if port is None else port
+
+
+# -- decoding: a request's GenAI spans as one OTLP/JSON line ---------------
+
+
+@dataclass(slots=True)
+class Export:
+    """What one request carried: its GenAI spans as one OTLP/JSON line (None when there are none)."""
+
+    line: str | None
+    calls: int = 0  # GenAI inference spans, to become calls
+    ignored: int = 0  # other spans
+    rejected: int = 0  # GenAI spans with no time: reported unparsed, never a call
+
+    @property
+    def spans(self) -> int:
+        return self.calls + self.ignored + self.rejected
+
+
+def decode_protobuf(body: bytes) -> Export:
+    """A binary `ExportTraceServiceRequest`; raises DecodeError when it is not one."""
+    request = ExportTraceServiceRequest.FromString(body)
+    resources: list[dict[str, Any]] = []
+    others = 0
+    for resource_spans in request.resource_spans:
+        scopes = []
+        for scope_spans in resource_spans.scope_spans:
+            spans = []
+            for span in scope_spans.spans:
+                if any(kv.key.startswith("gen_ai.") for kv in span.attributes):
+                    spans.append(_span_json(span))
+                else:
+                    others += 1
+            if spans:
+                scopes.append({"scope": json_format.MessageToDict(scope_spans.scope), "spans": spans})
+        if scopes:
+            resources.append({"resource": json_format.MessageToDict(resource_spans.resource), "scopeSpans": scopes})
+    export = select(resources)
+    export.ignored += others
+    return export
+
+
+def _span_json(span: Any) -> dict[str, Any]:
+    """One protobuf span in the OTLP/JSON mapping, its ids in hex (json_format writes base64)."""
+    obj = json_format.MessageToDict(span)
+    for key in ("traceId", "spanId", "parentSpanId"):
+        if key in obj:
+            obj[key] = getattr(span, _snake(key)).hex()
+    return obj
+
+
+def _snake(key: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
+
+
+class BadExport(ValueError):
+    """Why a body is not an export request, in words safe to show (no text from the body)."""
+
+
+def decode_json(body: bytes) -> Export:
+    """An OTLP/JSON `ExportTraceServiceRequest`; raises ValueError when it is not one."""
+    obj = json.loads(body)
+    if not isinstance(obj, dict):
+        raise BadExport("the body is not a JSON object")
+    resources = obj.get("resourceSpans", [])
+    if not isinstance(resources, list):
+        raise BadExport("resourceSpans is not a list")
+    return select(resources)
+
+
+def select(resources: list[Any]) -> Export:
+    """Keep the GenAI inference spans (as the `otlp` format defines them), count the others."""
+    export = Export(None)
+    kept = []
+    for resource_spans in resources:
+        if not isinstance(resource_spans, dict):
+            continue
+        scopes = []
+        for key in _SPAN_LISTS:
+            for scope_spans in _list(resource_spans.get(key)):
+                if not isinstance(scope_spans, dict):
+                    continue
+                spans = [s for s in _list(scope_spans.get("spans")) if _keep(s, export)]
+                if spans:
+                    scopes.append({**scope_spans, "spans": spans})
+        if scopes:
+            kept.append({"resource": resource_spans.get("resource") or {}, "scopeSpans": scopes})
+    if kept:
+        export.line = json.dumps({"resourceSpans": kept}, separators=(",", ":"))
+    return export
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _keep(span: Any, export: Export) -> bool:
+    """Whether `span` goes to the parser, counted in `export` either way."""
+    if not isinstance(span, dict):
+        export.rejected += 1
+        return False
+    if not is_call(attributes(span.get("attributes"))):
+        export.ignored += 1
+        return False
+    if _has_time(span):
+        export.calls += 1
+    else:
+        export.rejected += 1  # still handed on: the parser reports it unparsed, with the span
+    for key, size in _ID_BYTES.items():
+        if key in span:
+            span[key] = hex_id(span[key], size)
+    return True
+
+
+def _has_time(span: dict[str, Any]) -> bool:
+    for key in ("startTimeUnixNano", "endTimeUnixNano"):
+        try:
+            if int(span.get(key) or 0):
+                return True
+        except (TypeError, ValueError):
+            continue
+    return False
+
+
+def hex_id(value: Any, size: int) -> Any:
+    """A trace or span id as lowercase hex: OTLP/JSON's hex, or the base64 of the standard protobuf mapping."""
+    if not isinstance(value, str):
+        return value
+    if len(value) == 2 * size:
+        try:
+            return bytes.fromhex(value).hex()
+        except ValueError:
+            pass
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return value
+    return raw.hex() if len(raw) == size else value
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """The gzip-decoded body; OverflowError past `limit` bytes, BadExport when it is not gzip."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise BadExport("the body is not valid gzip") from None
+    if len(data) > limit:
+        raise OverflowError
+    if not inflater.eof:
+        raise BadExport("the gzip body is cut short")
+    return data
+
+
+# -- answers ----------------------------------------------------------------
+
+
+def _status_class():
+    """google.rpc.Status, the body of every OTLP/HTTP error answer (not shipped by opentelemetry-proto)."""
+    file = descriptor_pb2.FileDescriptorProto(name="apimon_tui/google_rpc_status.proto", package="google.rpc",
+                                              syntax="proto3")
+    message = file.message_type.add(name="Status")
+    message.field.add(name="code", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_INT32,
+                      label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    message.field.add(name="message", number=2, type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
+                      label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("google.rpc.Status"))
+
+
+RpcStatus = _status_class()
+
+
+@dataclass(slots=True)
+class Reply:
+    code: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+    close: bool = False  # the body was not read: the connection cannot be reused
+    message: str = ""  # why it failed, for the status line
+
+
+def success(content_type: str, export: Export) -> Reply:
+    """200; `partialSuccess` only when spans were rejected (the spec wants it unset otherwise)."""
+    response = ExportTraceServiceResponse()
+    if export.rejected:
+        response.partial_success.rejected_spans = export.rejected
+        response.partial_success.error_message = (
+            f"{export.rejected} GenAI span(s) rejected: no start or end time, or not a span object")
+    return Reply(200, _encode(response, content_type), content_type)
+
+
+def failure(code: int, message: str, content_type: str, **kw: Any) -> Reply:
+    return Reply(code, _encode(RpcStatus(message=message), content_type), content_type, message=message, **kw)
+
+
+def _encode(message: Any, content_type: str) -> bytes:
+    if content_type == PROTOBUF:
+        return message.SerializeToString()
+    return json_format.MessageToJson(message, indent=None).encode()
+
+
+# -- the queue between the HTTP threads and the engine -------------------------
+
+
+class SpanQueue:
+    """OTLP/JSON lines waiting for the engine, bounded by the spans they hold."""
+
+    def __init__(self, limit: int = QUEUE_SPANS) -> None:
+        self.limit = limit
+        self.spans = 0
+        self._lines: deque[tuple[str, int]] = deque()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def offer(self, line: str, spans: int) -> bool:
+        """Queue `line` unless that would pass the limit (a lone request is always taken)."""
+        with self._lock:
+            if self.spans and self.spans + spans > self.limit:
+                return False
+            self._lines.append((line, spans))
+            self.spans += spans
+            return True
+
+    def take(self, max_lines: int) -> list[str]:
+        with self._lock:
+            taken = [self._lines.popleft() for _ in range(min(max_lines, len(self._lines)))]
+            self.spans -= sum(spans for _, spans in taken)
+        return [line for line, _ in taken]
+
+
+# -- the source -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ReceiverCounts:
+    """What the receiver answered, for the status line (spans unless said otherwise)."""
+
+    requests: int = 0
+    calls: int = 0  # GenAI spans taken
+    ignored: int = 0  # other spans, taken and not used
+    rejected: int = 0  # GenAI spans without a time
+    refused: int = 0  # spans in requests answered 429 or 503 (the client retries them)
+    bad_requests: int = 0  # requests answered 400
+    unauthorised: int = 0  # requests answered 401
+    too_large: int = 0  # requests answered 413
+    unsupported: int = 0  # requests answered 415
+
+
+class OtlpReceiverSource(Source):
+    """Listens for OTLP/HTTP trace exports and hands their GenAI spans on as OTLP/JSON lines."""
+
+    def __init__(
+        self,
+        spec: str,
+        *,
+        label: str | None = None,
+        token: str | None = None,
+        max_body: int = MAX_BODY_BYTES,
+        queue_spans: int = QUEUE_SPANS,
+    ) -> None:
+        self.host, port = parse_address(spec)
+        super().__init__(label or spec, follow=True)
+        self.token = (os.environ.get(TOKEN_ENV) or None) if token is None else token
+        self.max_body = max_body
+        self.counts = ReceiverCounts()
+        self.queue = SpanQueue(queue_spans)
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self.port = port
+        try:
+            self._server = _Server((self.host, port), _Handler, self)
+        except OSError as exc:
+            self._error = f"cannot listen on {self.host}:{port}: {exc.strerror or exc}"
+            return
+        self.port = self._server.server_address[1]
+        if label is None:
+            self.label = f"{PREFIX}{self.host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name=f"apimon-{self.label}", daemon=True)
+        self._thread.start()
+
+    # -- the Source interface -----------------------------------------------
+
+    def read_batches(self, max_lines: int = DEFAULT_MAX_LINES) -> Batches:
+        return batch(self.label, self.queue.take(max_lines))
+
+    @property
+    def state(self) -> str:
+        if self._server is None:
+            return "not listening"
+        if self._closing.is_set():
+            return "stopped"
+        c = self.counts
+        parts = [f"listening · {c.calls:,} GenAI spans"]
+        for count, words in ((c.ignored, "other spans ignored"), (c.rejected, "rejected"),
+                             (c.refused, "refused: queue full"), (c.bad_requests, "bad requests"),
+                             (c.unauthorised, "unauthorised"), (c.too_large, "too large"),
+                             (c.unsupported, "unsupported type")):
+            if count:
+                parts.append(f"{count:,} {words}")
+        return " · ".join(parts)
+
+    def close(self) -> None:
+        """Stop listening; requests in flight are answered 503 (retryable)."""
+        self._closing.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    # -- answering a request (on the server's threads) ----------------------
+
+    def answer(self, request: BaseHTTPRequestHandler) -> Reply:
+        """The reply to one POST; counts what it carried."""
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        reply_type = PROTOBUF if content_type == PROTOBUF else JSON
+        if urlsplit(request.path).path != TRACES_PATH:
+            return failure(404, f"OTLP/HTTP traces are taken at {TRACES_PATH}", reply_type, close=True)
+        if self.token is not None and not _authorised(request.headers.get("Authorization"), self.token):
+            return self._refuse("unauthorised", failure(
+                401, "a bearer token is required", reply_type, headers={"WWW-Authenticate": "Bearer"}, close=True))
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if content_type not in (PROTOBUF, JSON) or encoding not in ("identity", "gzip"):
+            return self._refuse("unsupported", failure(
+                415, f"send {PROTOBUF} or {JSON}, plain or gzip", reply_type, close=True))
+        try:
+            length = int(request.headers["Content-Length"])
+        except (KeyError, ValueError):
+            return self._refuse("bad_requests", failure(411, "a Content-Length is required", reply_type, close=True))
+        if length > self.max_body:
+            return self._refuse("too_large", failure(413, f"the body is over {self.max_body:,} bytes",
+                                                     reply_type, close=True))
+        body = request.rfile.read(length)
+        return self._take(body, encoding, content_type)
+
+    def _take(self, body: bytes, encoding: str, content_type: str) -> Reply:
+        try:
+            if encoding == "gzip":
+                body = gunzip(body, self.max_body)
+            export = decode_protobuf(body) if content_type == PROTOBUF else decode_json(body)
+        except OverflowError:
+            return self._refuse("too_large", failure(413, f"the body is over {self.max_body:,} bytes once "
+                                                          "decompressed", content_type))
+        except (DecodeError, ValueError, RecursionError) as exc:
+            what = "protobuf" if content_type == PROTOBUF else "JSON"
+            reason = str(exc) if isinstance(exc, BadExport) else f"not an OTLP/{what} ExportTraceServiceRequest"
+            return self._refuse("bad_requests", failure(400, reason, content_type))
+        if self._closing.is_set() or (export.line is not None and not self.queue.offer(export.line, export.spans)):
+            code = 503 if self._closing.is_set() else 429
+            with self._lock:
+                self.counts.refused += export.spans
+            return failure(code, "the receiver's queue is full: retry later" if code == 429 else
+                           "the receiver is stopping", content_type, headers={"Retry-After": str(RETRY_AFTER_S)})
+        with self._lock:
+            c = self.counts
+            c.requests += 1
+            c.calls += export.calls
+            c.ignored += export.ignored
+            c.rejected += export.rejected
+        return success(content_type, export)
+
+    def _refuse(self, counter: str, reply: Reply) -> Reply:
+        with self._lock:
+            setattr(self.counts, counter, getattr(self.counts, counter) + 1)
+        self._error = f"a post was answered {reply.code}: {reply.message}"
+        return reply
+
+
+def _authorised(header: str | None, token: str) -> bool:
+    scheme, _, credentials = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token.encode())
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type, receiver: OtlpReceiverSource) -> None:
+        self.receiver = receiver
+        super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that broke mid-request: noted, never printed (the monitor owns the terminal)."""
+        self.receiver._error = "a connection broke during a post"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as exporters expect
+    server_version = "apimon-tui"
+    timeout = CLIENT_TIMEOUT_S
+    server: _Server
+
+    def do_POST(self) -> None:
+        reply = self.server.receiver.answer(self)
+        self.send_response(reply.code)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        if reply.close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Never write to the terminal."""
+

@@ -342,6 +342,8 @@ class Engine:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
+        if self._thread is None or not self._thread.is_alive():
+            self.pump()  # what sources already took: a receiver has answered 200 for its queued spans
         self.finish()
         for reader in self.readers:
             reader.source.close()

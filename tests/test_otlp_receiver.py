@@ -11,8 +11,10 @@ import gzip
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,7 +32,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from apimon_tui.engine import Engine
 from apimon_tui.sources import open_source
-from apimon_tui.sources.otlp_receiver import TOKEN_ENV, RpcStatus, parse_address
+from apimon_tui.sources.otlp_receiver import TOKEN_ENV, ReceiverSpec, RpcStatus, parse_spec
 from apimon_tui.summary import summarize
 
 T0 = 1_760_000_000_000_000_000  # ns
@@ -228,11 +230,12 @@ def test_bad_posts_are_answered_and_good_posts_keep_counting(monkeypatch):
         assert answers[6].headers["WWW-Authenticate"] == "Bearer"
         summary = summary_of(engine)
         assert summary["calls"] == 3 and summary["input_tokens"] == 21
-        state, error = source.state, source.error
+        state = source.state
         assert state == ("listening · 3 GenAI spans · 4 bad requests · 2 unauthorised · 2 too large "
-                         "· 2 unsupported type")
-        assert error == "a post was answered 415: send application/x-protobuf or application/json, plain or gzip"
-        assert "s3cret" not in state + error + json.dumps(summary)
+                         "· 2 unsupported type · last: 415 send application/x-protobuf or application/json, "
+                         "plain or gzip")
+        assert source.error is None
+        assert "s3cret" not in state + json.dumps(summary)
     finally:
         engine.stop()
 
@@ -290,13 +293,14 @@ def test_a_full_queue_answers_429_with_retry_after_and_loses_no_span():
     ("otlp://collector.internal", ("collector.internal", 4318)),
 ])
 def test_addresses(spec, address):
-    assert parse_address(spec) == address
+    assert parse_spec(spec) == ReceiverSpec(*address)
 
 
-@pytest.mark.parametrize("spec", ["otlp://:4318/v1/traces", "otlp://:http", "otlp://:99999"])
+@pytest.mark.parametrize("spec", ["otlp://:4318/v1/traces", "otlp://:http", "otlp://:99999", "otlp://:4318?for=soon",
+                                  "otlp://:4318?every=5m"])
 def test_bad_addresses_say_how_to_write_one(spec):
     with pytest.raises(ValueError, match="otlp://"):
-        parse_address(spec)
+        parse_spec(spec)
 
 
 def test_a_busy_port_is_shown_not_raised():
@@ -310,9 +314,10 @@ def test_a_busy_port_is_shown_not_raised():
         first.close()
 
 
-def test_a_receiver_needs_following():
-    with pytest.raises(ValueError, match="report --follow"):
+def test_a_receiver_needs_following_or_a_time_to_listen():
+    with pytest.raises(ValueError, match=r"report --follow, or say how long to listen, e.g. otlp://:4318\?for=5m"):
         open_source("otlp://:4318", follow=False)
+    assert parse_spec("otlp://:4318?for=1m30s") == ReceiverSpec("127.0.0.1", 4318, 90.0)
 
 
 def test_report_follow_console_script_counts_sdk_spans():
@@ -334,3 +339,63 @@ def test_report_follow_console_script_counts_sdk_spans():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_receiver_given_a_time_listens_that_long_and_then_ends_a_read_to_the_end():
+    now = [1000.0]
+    engine = Engine(["otlp://127.0.0.1:0?for=5m"], follow=False, clock=lambda: now[0])
+    source = engine.readers[0].source
+    try:
+        assert source.state == "listening for 5m · 0 GenAI spans"
+        assert post_json(engine, one_span_request(hand_span())).status_code == 200
+        engine.pump()
+        assert not source.at_eof
+        now[0] += 300
+        assert post_json(engine, one_span_request(hand_span())).status_code == 200  # still queued before the end
+        engine.read_to_end()
+        assert source.at_eof and source.state == "stopped"
+        assert summary_of(engine)["calls"] == 2
+        with pytest.raises(httpx.ConnectError):
+            post_json(engine, one_span_request(hand_span()))
+    finally:
+        engine.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_listening(port: int, proc: subprocess.Popen) -> None:
+    while proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"the receiver ended before listening: {proc.returncode}")
+
+
+def test_check_over_a_duration_evaluates_the_rules_on_the_spans_received(tmp_path):
+    """`check otlp://...?for=4s`: the real console script listens 4 s, then the error-rate rule fires."""
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text('[alerts.error_rate]\nmin_calls = 1\nfor = "0s"\nper_model = false\ncritical = 50.0\n')
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_ADMIN_KEY") and k != "APIMON_CONFIG"}
+    env["PYTHONPATH"] = str(Path(__file__).parents[1] / "src")
+    proc = subprocess.Popen([sys.executable, "-m", "apimon_tui", "check", "--config", str(config),
+                             f"otlp://127.0.0.1:{port}?for=4s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        wait_until_listening(port, proc)
+        provider, tracer = sdk_tracer(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces"))
+        emit_fleet_traffic(tracer)  # 1 failed call of 5
+        provider.shutdown()
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, err) == (1, "")
+    assert out == "WARNING error_rate all 20.0% > 5% over 5m (5 calls)\n"

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def check_path(path: str) -> str | None:
     """A one-line reason a path cannot be reported on, or None when it can."""
-    if path == "-" or path.startswith("cmd:"):
+    if path == "-" or path.startswith(("cmd:", "otlp://")):
         return None
     if glob.has_magic(path):
         return None if glob.glob(os.path.expanduser(path)) else f"{path}: no file matches this pattern"

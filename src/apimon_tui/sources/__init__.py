@@ -48,7 +48,7 @@ def open_source(
     """The source for `spec`: `-` stdin, `cmd:...` a command, `otlp://HOST:PORT` a receiver, a glob, or a path.
 
     `follow=False` reads everything once and ends (`at_eof`); a command is then
-    run once. `from_start` reads files that exist now from their start instead
+    run once, and a receiver needs `?for=DURATION`. `from_start` reads files that exist now from their start instead
     of their end; `start_at(path)` (e.g. from `offset_since`) overrides both
     for them. Raises ValueError, worded for the user, for an empty spec.
     """
@@ -60,7 +60,7 @@ def open_source(
             raise ValueError("cmd: needs a command after it, e.g. cmd:ssh api-1 tail -F /var/log/app.log")
         return CommandSource(command, follow=follow, label=label, clock=clock)
     if spec.startswith(OTLP_PREFIX):
-        return _otlp_receiver(spec, follow, label)
+        return _otlp_receiver(spec, follow, label, clock)
     if not spec.strip():
         raise ValueError("an empty source was given: name a file, a glob, '-' or cmd:...")
     path = os.path.expanduser(spec)
@@ -71,10 +71,7 @@ def open_source(
                       start_at=start_at, clock=clock)
 
 
-def _otlp_receiver(spec: str, follow: bool, label: str | None) -> Source:
+def _otlp_receiver(spec: str, follow: bool, label: str | None, clock: Callable[[], float]) -> Source:
     """An OTLP/HTTP receiver (imported here: protobuf is loaded only when one is used)."""
-    if not follow:
-        raise ValueError(f"{spec}: a receiver takes spans until it is stopped: use it with the monitor "
-                         "or report --follow")
     from apimon_tui.sources.otlp_receiver import OtlpReceiverSource
-    return OtlpReceiverSource(spec, label=label)
+    return OtlpReceiverSource(spec, follow=follow, label=label, clock=clock)

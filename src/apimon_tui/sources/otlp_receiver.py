@@ -17,6 +17,9 @@ the bearer token (when `$APIMON_OTLP_TOKEN` is set), 413 over the size cap,
 415 for other content types or encodings, and 429 with `Retry-After` when the
 bounded queue is full (those spans are counted as refused: the client retries
 them, nothing is dropped silently). Nothing a client sends is ever printed.
+
+`otlp://:4318?for=5m` listens for five minutes and then ends, so a run that
+reads its sources to the end (`report`, `check`) can take spans too.
 """
 
 from __future__ import annotations
@@ -27,12 +30,13 @@ import hmac
 import json
 import os
 import threading
+import time
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
 
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from google.protobuf.message import DecodeError
@@ -43,6 +47,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from apimon_tui.formats.otlp import attributes, is_call
 from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch
+from apimon_tui.timeutil import format_duration, parse_duration
 
 PREFIX = "otlp://"
 DEFAULT_HOST = "127.0.0.1"
@@ -53,23 +58,41 @@ MAX_BODY_BYTES = 16 * 1024 * 1024  # before and after gunzip
 QUEUE_SPANS = 50_000
 RETRY_AFTER_S = 1
 CLIENT_TIMEOUT_S = 30
+END_WAIT_S = 0.02  # how long a read-to-the-end run waits for spans per pass
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _SPAN_LISTS = ("scopeSpans", "instrumentationLibrarySpans")  # the second: OTLP before 0.15
 _ID_BYTES = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
 
 
-def parse_address(spec: str) -> tuple[str, int]:
-    """(host, port) of `otlp://HOST:PORT`; no host means loopback only. Raises ValueError for the user."""
+@dataclass(frozen=True, slots=True)
+class ReceiverSpec:
+    """`otlp://HOST:PORT[?for=DURATION]`: where to listen, and for how long (None: until stopped)."""
+
+    host: str
+    port: int
+    listen_s: float | None = None
+
+
+def parse_spec(spec: str) -> ReceiverSpec:
+    """Read `otlp://HOST:PORT[?for=DURATION]`; no host means loopback only. Raises ValueError for the user."""
     rest = spec[len(PREFIX):]
+    how = "write otlp://HOST:PORT, e.g. otlp://:4318, and ?for=5m to listen for a while"
     try:
         parts = urlsplit(f"//{rest}")
         port = parts.port
     except ValueError:
-        raise ValueError(f"{spec}: not an address: write otlp://HOST:PORT, e.g. otlp://:4318") from None
-    if parts.path not in ("", "/") or parts.query or parts.username:
-        raise ValueError(f"{spec}: write only a host and port, e.g. otlp://:4318 (spans are taken at {TRACES_PATH})")
-    return parts.hostname or DEFAULT_HOST, DEFAULT_PORT if port is None else port
+        raise ValueError(f"{spec}: not an address: {how}") from None
+    query = parse_qs(parts.query, keep_blank_values=True)
+    if parts.path not in ("", "/") or parts.username or set(query) - {"for"} or len(query.get("for", [])) > 1:
+        raise ValueError(f"{spec}: {how} (spans are taken at {TRACES_PATH})")
+    listen_s = None
+    if "for" in query:
+        try:
+            listen_s = parse_duration(query["for"][0])
+        except ValueError as exc:
+            raise ValueError(f"{spec}: {exc}") from None
+    return ReceiverSpec(parts.hostname or DEFAULT_HOST, DEFAULT_PORT if port is None else port, listen_s)
 
 
 # -- decoding: a request's GenAI spans as one OTLP/JSON line ---------------
@@ -284,22 +307,26 @@ class SpanQueue:
         self.limit = limit
         self.spans = 0
         self._lines: deque[tuple[str, int]] = deque()
-        self._lock = threading.Lock()
+        self._ready = threading.Condition()
 
     def __len__(self) -> int:
         return len(self._lines)
 
     def offer(self, line: str, spans: int) -> bool:
         """Queue `line` unless that would pass the limit (a lone request is always taken)."""
-        with self._lock:
+        with self._ready:
             if self.spans and self.spans + spans > self.limit:
                 return False
             self._lines.append((line, spans))
             self.spans += spans
+            self._ready.notify()
             return True
 
-    def take(self, max_lines: int) -> list[str]:
-        with self._lock:
+    def take(self, max_lines: int, wait_s: float = 0.0) -> list[str]:
+        """Up to `max_lines` lines, waiting up to `wait_s` for one when there is none."""
+        with self._ready:
+            if not self._lines and wait_s:
+                self._ready.wait(wait_s)
             taken = [self._lines.popleft() for _ in range(min(max_lines, len(self._lines)))]
             self.spans -= sum(spans for _, spans in taken)
         return [line for line, _ in taken]
@@ -330,16 +357,26 @@ class OtlpReceiverSource(Source):
         self,
         spec: str,
         *,
+        follow: bool = True,
         label: str | None = None,
         token: str | None = None,
         max_body: int = MAX_BODY_BYTES,
         queue_spans: int = QUEUE_SPANS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.host, port = parse_address(spec)
-        super().__init__(label or spec, follow=True)
+        """`follow=False` (a run that reads to the end: `report`, `check`) needs `?for=` in the spec."""
+        address = parse_spec(spec)
+        if not follow and address.listen_s is None:
+            raise ValueError(f"{spec}: a receiver takes spans until it is stopped: use it with the monitor or "
+                             f"report --follow, or say how long to listen, e.g. {spec}?for=5m")
+        super().__init__(label or spec, follow)
+        self.host, port = address.host, address.port
+        self.clock = clock
+        self.deadline = None if address.listen_s is None else clock() + address.listen_s
         self.token = (os.environ.get(TOKEN_ENV) or None) if token is None else token
         self.max_body = max_body
         self.counts = ReceiverCounts()
+        self.last_refusal = ""  # the last post answered with an error, and why (shown in the state)
         self.queue = SpanQueue(queue_spans)
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -360,7 +397,14 @@ class OtlpReceiverSource(Source):
     # -- the Source interface -----------------------------------------------
 
     def read_batches(self, max_lines: int = DEFAULT_MAX_LINES) -> Batches:
-        return batch(self.label, self.queue.take(max_lines))
+        """What was taken; a run that reads to the end waits a moment for it rather than spin."""
+        if self.deadline is not None and self.clock() >= self.deadline:
+            self.close()  # before taking: a post answered until now is still read
+        return batch(self.label, self.queue.take(max_lines, 0.0 if self.follow else END_WAIT_S))
+
+    @property
+    def at_eof(self) -> bool:
+        return (self._server is None or self._closing.is_set()) and not len(self.queue)
 
     @property
     def state(self) -> str:
@@ -369,17 +413,22 @@ class OtlpReceiverSource(Source):
         if self._closing.is_set():
             return "stopped"
         c = self.counts
-        parts = [f"listening · {c.calls:,} GenAI spans"]
+        left = "" if self.deadline is None else f" for {format_duration(max(0.0, self.deadline - self.clock()))}"
+        parts = [f"listening{left} · {c.calls:,} GenAI spans"]
         for count, words in ((c.ignored, "other spans ignored"), (c.rejected, "rejected"),
                              (c.refused, "refused: queue full"), (c.bad_requests, "bad requests"),
                              (c.unauthorised, "unauthorised"), (c.too_large, "too large"),
                              (c.unsupported, "unsupported type")):
             if count:
                 parts.append(f"{count:,} {words}")
+        if self.last_refusal:
+            parts.append(f"last: {self.last_refusal}")
         return " · ".join(parts)
 
     def close(self) -> None:
-        """Stop listening; requests in flight are answered 503 (retryable)."""
+        """Stop listening; requests in flight are answered 503 (retryable). What was queued can still be read."""
+        if self._closing.is_set():
+            return
         self._closing.set()
         if self._server is not None:
             self._server.shutdown()
@@ -439,7 +488,7 @@ class OtlpReceiverSource(Source):
     def _refuse(self, counter: str, reply: Reply) -> Reply:
         with self._lock:
             setattr(self.counts, counter, getattr(self.counts, counter) + 1)
-        self._error = f"a post was answered {reply.code}: {reply.message}"
+        self.last_refusal = f"{reply.code} {reply.message}"
         return reply
 
 
@@ -457,7 +506,7 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A connection that broke mid-request: noted, never printed (the monitor owns the terminal)."""
-        self.receiver._error = "a connection broke during a post"
+        self.receiver.last_refusal = "a connection broke during a post"
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -338,6 +338,11 @@ class Engine:
             if self.pump() < BATCH_LINES:
                 self._stop.wait(IDLE_SLEEP_S)
 
+    @property
+    def running(self) -> bool:
+        """Whether the background reader thread is alive (for a health check)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

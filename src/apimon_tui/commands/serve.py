@@ -1,0 +1,144 @@
+"""`apimon-tui serve --metrics ADDR SOURCE...`: the headless agent for one host.
+
+It follows its sources (files, globs, commands, an `otlp://` receiver) with the
+same engine as the monitor and serves what they carry to Prometheus: the text
+exposition at `/metrics` (see `apimon_tui.exposition`) and a health check at
+`/healthz` (200 while the reader thread runs, 503 once it stopped, with each
+source's state as JSON). SIGTERM or SIGINT stops it cleanly: the server
+closes, the sources are released, and it exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from apimon_tui import config as config_mod
+from apimon_tui.formats import FORMAT_MODULES, UnknownFormat
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="follow sources headless and serve Prometheus metrics")
+    p.add_argument("sources", nargs="*", metavar="SOURCE",
+                   help="log files, globs, 'cmd:...' or otlp://HOST:PORT (default: [sources] paths of the config)")
+    p.add_argument("--metrics", required=True, metavar="ADDR",
+                   help="where to serve /metrics: PORT or :PORT (127.0.0.1), or HOST:PORT (e.g. 0.0.0.0:9464)")
+    p.add_argument("--config", help="config file (default ~/.config/apimon-tui/config.toml or $APIMON_CONFIG)")
+    p.add_argument("--format", choices=["auto", *FORMAT_MODULES], help="force a log format")
+    p.add_argument("--from-start", action="store_true", help="read existing files from their start")
+    p.set_defaults(func=run)
+
+
+def parse_listen(addr: str) -> tuple[str, int]:
+    """(host, port) of `PORT`, `:PORT` or `HOST:PORT`; no host means loopback only."""
+    text = addr if ":" in addr else f":{addr}"
+    try:
+        parts = urlsplit(f"//{text}")
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None or parts.path or parts.query:
+        raise ValueError(f"--metrics {addr}: write PORT, :PORT or HOST:PORT, e.g. :9464 or 0.0.0.0:9464")
+    return parts.hostname or DEFAULT_HOST, port
+
+
+def _fail(message: str) -> int:
+    print(f"apimon-tui serve: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = config_mod.load(args.config)
+        host, port = parse_listen(args.metrics)
+    except (config_mod.ConfigError, ValueError) as exc:
+        return _fail(str(exc))
+    sources_cfg = config["sources"]
+    specs = args.sources or list(sources_cfg["paths"])
+    if not specs:
+        return _fail("nothing to follow: name sources or set [sources] paths in the config")
+
+    from prometheus_client import CollectorRegistry, disable_created_metrics
+
+    from apimon_tui.engine import Engine
+    from apimon_tui.exposition import CallMetrics, ExposingStore, SourceCollector
+
+    disable_created_metrics()  # a `_created` gauge per series doubles the scrape for nothing rate() needs
+    registry = CollectorRegistry()
+    store = ExposingStore(CallMetrics(registry), failed_capacity=config.get("store", {}).get("failed_calls", 5000))
+    try:
+        engine = Engine(specs, store=store, fmt=args.format or sources_cfg["format"],
+                        from_start=args.from_start or sources_cfg["from_start"], config=config)
+    except (UnknownFormat, ValueError, config_mod.ConfigError) as exc:
+        return _fail(str(exc))
+    registry.register(SourceCollector(engine.statuses))
+    try:
+        server = MetricsServer((host, port), registry, engine)
+    except OSError as exc:
+        engine.stop()
+        return _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    engine.start()
+    server_thread = threading.Thread(target=server.serve_forever, name="apimon-metrics", daemon=True)
+    server_thread.start()
+    print(f"apimon-tui serve: metrics at http://{host}:{server.server_address[1]}/metrics", file=sys.stderr,
+          flush=True)
+    stop.wait()
+    server.shutdown()
+    server.server_close()
+    engine.stop()
+    return 0
+
+
+class MetricsServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], registry: Any, engine: Any) -> None:
+        self.registry = registry
+        self.engine = engine
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A scraper that hung up mid-answer: nothing to print."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: MetricsServer
+    server_version = "apimon-tui"
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        if path == "/metrics":
+            from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+            self._send(200, generate_latest(self.server.registry), CONTENT_TYPE_LATEST)
+        elif path == "/healthz":
+            self._health()
+        else:
+            self._send(404, b"not found: try /metrics or /healthz\n", "text/plain; charset=utf-8")
+
+    def _health(self) -> None:
+        engine = self.server.engine
+        alive = engine.running
+        body = {"status": "ok" if alive else "stopped",
+                "sources": [{"source": s.label, "state": s.state, "error": s.error} for s in engine.statuses()]}
+        self._send(200 if alive else 503, json.dumps(body).encode(), "application/json")
+
+    def _send(self, code: int, body: bytes, content_type: str) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not logged: one line every few seconds would say nothing."""

@@ -1,0 +1,185 @@
+"""`apimon-tui serve --metrics`: the real console script scraped over HTTP, and its counters on their own."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from apimon_tui.commands.serve import parse_listen
+from apimon_tui.engine import Engine
+from apimon_tui.exposition import CallMetrics, ExposingStore
+from apimon_tui.formats.native import to_record
+from apimon_tui.model import Call
+from apimon_tui.pricing import Pricer
+from test_otlp_receiver import OTLPSpanExporter, emit_fleet_traffic, free_port, sdk_tracer
+
+DATA = Path(__file__).parent / "data"
+T0 = 1_790_000_000.0
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    """{(sample name, sorted labels): value} of a text exposition."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def total(scraped: dict, name: str, **labels: str) -> float:
+    """The sum of `name`'s samples whose labels include `labels`."""
+    return sum(v for (n, ls), v in scraped.items() if n == name and labels.items() <= dict(ls).items())
+
+
+def write_calls(path: Path, start: int, count: int) -> None:
+    """`count` gpt-4o calls: every fifth a 429; 100/20 tokens, $0.25 and 0.5 s each (exact in binary)."""
+    with open(path, "a") as f:
+        for i in range(start, start + count):
+            failed = i % 5 == 4
+            call = Call(ts=T0 + i, model="gpt-4o", provider="openai", status=429 if failed else 200,
+                        latency_ms=500.0, input_tokens=100, output_tokens=0 if failed else 20,
+                        cost_usd=0.0 if failed else 0.25)
+            f.write(json.dumps(to_record(call)) + "\n")
+
+
+class Agent:
+    """`apimon-tui serve` as a real process; its first stderr line gives the metrics address."""
+
+    def __init__(self, *sources: str) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "APIMON_CONFIG" and not k.endswith("_ADMIN_KEY")}
+        env["PYTHONPATH"] = str(Path(__file__).parents[1] / "src")
+        self.proc = subprocess.Popen([sys.executable, "-m", "apimon_tui", "serve", "--metrics", "127.0.0.1:0",
+                                      "--config", os.devnull, *sources],
+                                     stderr=subprocess.PIPE, text=True, env=env)
+        line = self.proc.stderr.readline()
+        assert line.startswith("apimon-tui serve: metrics at http://127.0.0.1:"), line
+        self.url = line.split(" at ")[1].strip()
+        self.scrapes: list[dict] = []
+
+    def scrape(self) -> dict:
+        reply = httpx.get(self.url)
+        assert reply.status_code == 200
+        assert reply.headers["Content-Type"].startswith("text/plain; version=")
+        scraped = samples(reply.text)
+        self.scrapes.append(scraped)
+        return scraped
+
+    def scrape_until(self, name: str, value: float, **labels: str) -> dict:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            scraped = self.scrape()
+            if total(scraped, name, **labels) >= value:
+                return scraped
+            time.sleep(0.1)
+        raise AssertionError(f"{name} {labels} never reached {value}: {total(scraped, name, **labels)}")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def test_serve_scraped_over_http_counts_every_call_through_rotation_and_stops_on_sigterm(tmp_path):
+    log = tmp_path / "calls.jsonl"
+    log.touch()
+    otlp_port = free_port()
+    agent = Agent(str(log), f"otlp://127.0.0.1:{otlp_port}")
+    try:
+        write_calls(log, 0, 50)
+        agent.scrape_until("apimon_source_calls_total", 50, source=str(log))
+        log.rename(tmp_path / "calls.jsonl.1")  # rotation by rename, then a new file at the path
+        write_calls(log, 50, 30)
+        provider, tracer = sdk_tracer(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{otlp_port}/v1/traces"))
+        emit_fleet_traffic(tracer)
+        provider.shutdown()
+        scraped = agent.scrape_until("apimon_calls_total", 85)
+
+        file_calls = {"provider": "openai", "model": "gpt-4o"}
+        assert total(scraped, "apimon_calls_total", **file_calls, status="200") == 64
+        assert total(scraped, "apimon_calls_total", **file_calls, status="429") == 16
+        assert total(scraped, "apimon_calls_total", **file_calls, status="OK") == 2  # spans carry no HTTP code
+        assert total(scraped, "apimon_calls_total", **file_calls, status="ERR") == 1
+        assert total(scraped, "apimon_calls_total", model="gpt-4o-mini", status="OK") == 1
+        assert total(scraped, "apimon_tokens_total", model="gpt-4o", kind="input") == 80 * 100 + 400
+        assert total(scraped, "apimon_tokens_total", model="gpt-4o", kind="output") == 64 * 20 + 60
+        span_costs = sum(Pricer(None).estimate(Call(ts=T0, provider="openai", model="gpt-4o", input_tokens=i,
+                                                    output_tokens=o)) for i, o in ((100, 20), (300, 40)))
+        assert total(scraped, "apimon_cost_usd_total", model="gpt-4o") == pytest.approx(64 * 0.25 + span_costs)
+        latency = {"provider": "openai", "model": "gpt-4o"}
+        assert total(scraped, "apimon_call_latency_seconds_count", **latency) == 80 + 3
+        assert total(scraped, "apimon_call_latency_seconds_sum", **latency) == pytest.approx(40.0 + 1.234 + 0.5 + 0.08)
+        assert total(scraped, "apimon_call_latency_seconds_bucket", **latency, le="0.32") == 1  # the 80 ms span
+        assert total(scraped, "apimon_call_latency_seconds_bucket", **latency, le="0.64") == 82
+        assert total(scraped, "apimon_source_lines_total", source=str(log)) == 80
+        assert total(scraped, "apimon_source_calls_total", source=f"otlp://127.0.0.1:{otlp_port}") == 5
+
+        for name in ("apimon_calls_total", "apimon_tokens_total", "apimon_cost_usd_total", "apimon_source_lines_total"):
+            series = defaultdict(list)
+            for one in agent.scrapes:
+                for (n, labels), value in one.items():
+                    if n == name:
+                        series[labels].append(value)
+            assert all(values == sorted(values) for values in series.values()), name  # never went down
+
+        health = httpx.get(agent.url.replace("/metrics", "/healthz"))
+        assert health.status_code == 200
+        assert health.json()["status"] == "ok"
+        assert [s["source"] for s in health.json()["sources"]] == [str(log), f"otlp://127.0.0.1:{otlp_port}"]
+
+        agent.proc.send_signal(signal.SIGTERM)
+        assert agent.proc.wait(timeout=10) == 0
+        assert agent.proc.stderr.read() == ""
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(agent.url)
+    finally:
+        agent.close()
+
+
+def test_bulk_calls_of_a_one_line_format_are_counted_by_status():
+    """nginx hands successes over in bulk: no provider, no tokens, so of unknown cost."""
+    registry = CollectorRegistry()
+    engine = Engine([str(DATA / "nginx-1.22-json.log")], store=ExposingStore(CallMetrics(registry)),
+                    follow=False, from_start=True)
+    engine.read_to_end()
+    scraped = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in registry.collect() for s in family.samples}
+    expected = json.loads((DATA / "nginx-1.22-json.expected.json").read_text())
+    by_status = defaultdict(float)
+    for (name, labels), value in scraped.items():
+        if name == "apimon_calls_total":
+            by_status[dict(labels)["status"]] += value
+    assert by_status == expected["status"]
+    assert total(scraped, "apimon_calls_uncosted_total") == expected["status"]["200"]
+    assert total(scraped, "apimon_call_latency_seconds_count") == expected["calls"]
+    assert total(scraped, "apimon_cost_usd_total") == 0  # nothing was priced: nothing is claimed
+
+
+def test_model_labels_are_capped_so_a_log_cannot_explode_the_series():
+    registry = CollectorRegistry()
+    metrics = CallMetrics(registry, max_models=2)
+    metrics.count_calls([Call(ts=T0, provider="openai", model=f"model-{i}", status=200) for i in range(5)])
+    models = {s.labels["model"]: s.value for f in registry.collect() if f.name == "apimon_calls"
+              for s in f.samples if s.name == "apimon_calls_total"}
+    assert models == {"model-0": 1, "model-1": 1, "_other": 3}
+
+
+@pytest.mark.parametrize(("addr", "listen"), [
+    ("9464", ("127.0.0.1", 9464)), (":9464", ("127.0.0.1", 9464)), ("0.0.0.0:9464", ("0.0.0.0", 9464)),
+    ("[::]:9464", ("::", 9464)),
+])
+def test_listen_addresses(addr, listen):
+    assert parse_listen(addr) == listen
+
+
+@pytest.mark.parametrize("addr", ["host", ":port", "1.2.3.4:99999", ":9464/metrics"])
+def test_bad_listen_addresses_say_how_to_write_one(addr):
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        parse_listen(addr)

@@ -200,6 +200,17 @@ def status_message(reply: httpx.Response) -> str:
     return reply.json()["message"]
 
 
+def test_a_refused_body_is_read_so_the_next_post_on_the_connection_is_answered_right(engine):
+    with httpx.Client() as client:
+        refused = client.post(url(engine), content=b"{}", headers={"Content-Type": "text/plain"})
+        taken = client.post(url(engine), content=json.dumps(one_span_request(hand_span())), headers=JSON)
+        assert (refused.status_code, taken.status_code) == (415, 200)
+        assert client.post(url(engine).replace("/v1/traces", "/v1/logs"), content=b"{}", headers=JSON).status_code \
+            == 404
+        assert client.post(url(engine), content=b"{}", headers=JSON).status_code == 200  # an empty export
+    assert summary_of(engine)["calls"] == 1
+
+
 def test_bad_posts_are_answered_and_good_posts_keep_counting(monkeypatch):
     monkeypatch.setenv(TOKEN_ENV, "s3cret-token")
     engine = Engine(["otlp://127.0.0.1:0"])

@@ -437,27 +437,40 @@ class OtlpReceiverSource(Source):
     # -- answering a request (on the server's threads) ----------------------
 
     def answer(self, request: BaseHTTPRequestHandler) -> Reply:
-        """The reply to one POST; counts what it carried."""
+        """The reply to one POST; counts what it carried.
+
+        A refused body within the size cap is read and dropped, so the
+        client's keep-alive connection stays usable; one over the cap is not
+        read, and the connection is closed after the answer.
+        """
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         reply_type = PROTOBUF if content_type == PROTOBUF else JSON
-        if urlsplit(request.path).path != TRACES_PATH:
-            return failure(404, f"OTLP/HTTP traces are taken at {TRACES_PATH}", reply_type, close=True)
-        if self.token is not None and not _authorised(request.headers.get("Authorization"), self.token):
-            return self._refuse("unauthorised", failure(
-                401, "a bearer token is required", reply_type, headers={"WWW-Authenticate": "Bearer"}, close=True))
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-        if content_type not in (PROTOBUF, JSON) or encoding not in ("identity", "gzip"):
-            return self._refuse("unsupported", failure(
-                415, f"send {PROTOBUF} or {JSON}, plain or gzip", reply_type, close=True))
         try:
             length = int(request.headers["Content-Length"])
+            if length < 0:
+                raise ValueError
         except (KeyError, ValueError):
             return self._refuse("bad_requests", failure(411, "a Content-Length is required", reply_type, close=True))
         if length > self.max_body:
             return self._refuse("too_large", failure(413, f"the body is over {self.max_body:,} bytes",
                                                      reply_type, close=True))
         body = request.rfile.read(length)
-        return self._take(body, encoding, content_type)
+        refusal = self._refusal(request, content_type, encoding, reply_type)
+        return refusal if refusal is not None else self._take(body, encoding, content_type)
+
+    def _refusal(self, request: BaseHTTPRequestHandler, content_type: str, encoding: str,
+                 reply_type: str) -> Reply | None:
+        """Why a post is refused before its body is looked at, or None."""
+        if urlsplit(request.path).path != TRACES_PATH:
+            return failure(404, f"OTLP/HTTP traces are taken at {TRACES_PATH}", reply_type)
+        if self.token is not None and not _authorised(request.headers.get("Authorization"), self.token):
+            return self._refuse("unauthorised", failure(401, "a bearer token is required", reply_type,
+                                                        headers={"WWW-Authenticate": "Bearer"}))
+        if content_type not in (PROTOBUF, JSON) or encoding not in ("identity", "gzip"):
+            return self._refuse("unsupported", failure(415, f"send {PROTOBUF} or {JSON}, plain or gzip",
+                                                       reply_type))
+        return None
 
     def _take(self, body: bytes, encoding: str, content_type: str) -> Reply:
         try:

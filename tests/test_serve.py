@@ -20,7 +20,7 @@ from apimon_tui.commands.serve import parse_listen
 from apimon_tui.engine import Engine
 from apimon_tui.exposition import CallMetrics, ExposingStore
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call
+from apimon_tui.model import Call, RateLimit
 from apimon_tui.pricing import Pricer
 from test_otlp_receiver import OTLPSpanExporter, emit_fleet_traffic, free_port, sdk_tracer
 
@@ -53,11 +53,11 @@ def write_calls(path: Path, start: int, count: int) -> None:
 class Agent:
     """`apimon-tui serve` as a real process; its first stderr line gives the metrics address."""
 
-    def __init__(self, *sources: str) -> None:
+    def __init__(self, *sources: str, config: str = os.devnull) -> None:
         env = {k: v for k, v in os.environ.items() if k != "APIMON_CONFIG" and not k.endswith("_ADMIN_KEY")}
         env["PYTHONPATH"] = str(Path(__file__).parents[1] / "src")
         self.proc = subprocess.Popen([sys.executable, "-m", "apimon_tui", "serve", "--metrics", "127.0.0.1:0",
-                                      "--config", os.devnull, *sources],
+                                      "--config", config, *sources],
                                      stderr=subprocess.PIPE, text=True, env=env)
         line = self.proc.stderr.readline()
         assert line.startswith("apimon-tui serve: metrics at http://127.0.0.1:"), line
@@ -183,3 +183,32 @@ def test_listen_addresses(addr, listen):
 def test_bad_listen_addresses_say_how_to_write_one(addr):
     with pytest.raises(ValueError, match="HOST:PORT"):
         parse_listen(addr)
+
+
+def test_serve_exposes_the_alerts_firing_rate_limit_headroom_and_the_months_spend(tmp_path):
+    log = tmp_path / "calls.jsonl"
+    log.touch()
+    config = tmp_path / "config.toml"
+    config.write_text('[budget]\nmonthly_usd = 100.0\n'
+                      '[alerts.error_rate]\nmin_calls = 1\nfor = "0s"\nper_model = false\n')
+    agent = Agent(str(log), config=str(config))
+    try:
+        now = time.time()
+        with open(log, "a") as f:
+            for i in range(10):
+                call = Call(ts=now - 30 + i, model="gpt-4o", provider="openai", status=500 if i % 2 else 200,
+                            latency_ms=400.0, input_tokens=100, output_tokens=20, cost_usd=0.5,
+                            ratelimit=RateLimit(limit_requests=500, remaining_requests=490 - i))
+                f.write(json.dumps(to_record(call)) + "\n")
+        scraped = agent.scrape_until("apimon_alerts_firing", 1, rule="error_rate", severity="critical")
+        assert total(scraped, "apimon_alerts_firing", rule="error_rate", severity="warning") == 0
+        assert total(scraped, "apimon_alerts_firing", rule="latency", severity="warning") == 0
+        assert total(scraped, "apimon_ratelimit_remaining_requests", model="gpt-4o") == 481
+        assert total(scraped, "apimon_ratelimit_limit_requests", model="gpt-4o") == 500
+        assert total(scraped, "apimon_ratelimit_remaining_tokens") == 0  # not reported: no series at all
+        assert not any(name == "apimon_ratelimit_remaining_tokens" for name, _ in scraped)
+        assert total(scraped, "apimon_budget_usd") == 100.0
+        assert total(scraped, "apimon_budget_spent_usd") == 5.0
+        assert not any(name == "apimon_budget_billed_usd" for name, _ in scraped)  # no provider polled: unknown
+    finally:
+        agent.close()

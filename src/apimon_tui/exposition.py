@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from apimon_tui.model import Call, RateLimit
@@ -40,6 +40,12 @@ SOURCE_FIGURES = (  # SourceCounts field, metric name, help
     ("unparsed", "apimon_source_unparsed_total", "Lines that looked like the format but could not be read."),
     ("bad_values", "apimon_source_bad_values_total", "Fields a parser could not use (the call was kept)."),
     ("truncated", "apimon_source_truncated_total", "Lines cut at the line-length limit."),
+)
+RATELIMIT_FIGURES = (  # RateLimit field, metric name, help
+    ("remaining_requests", "apimon_ratelimit_remaining_requests", "Requests left, as the provider last reported."),
+    ("limit_requests", "apimon_ratelimit_limit_requests", "The request limit, as the provider last reported."),
+    ("remaining_tokens", "apimon_ratelimit_remaining_tokens", "Tokens left, as the provider last reported."),
+    ("limit_tokens", "apimon_ratelimit_limit_tokens", "The token limit, as the provider last reported."),
 )
 
 
@@ -150,3 +156,46 @@ class SourceCollector(Collector):
             for status in statuses:
                 family.add_metric([status.label], getattr(status.counts, field))
             yield family
+
+
+class StateCollector(Collector):
+    """Gauges read at each scrape: rate-limit headroom, the month's spend and the alerts firing.
+
+    `watch` is what `serve` evaluates every second: its `firing` maps
+    (rule, severity) to the number of alerts firing (0 for every level of an
+    enabled rule), its `budget` is the last `BudgetState` (or None).
+    """
+
+    def __init__(self, store: MetricsStore, watch: Any) -> None:
+        self.store = store
+        self.watch = watch
+
+    def collect(self):
+        with self.store.lock:
+            seen = list(self.store.ratelimits.values())
+        for field, name, help_text in RATELIMIT_FIGURES:
+            family = GaugeMetricFamily(name, help_text, labels=["model", "source"])
+            for one in seen:
+                value = getattr(one.ratelimit, field)
+                if value is not None:
+                    family.add_metric([one.model, one.source], value)
+            yield family
+        firing = GaugeMetricFamily("apimon_alerts_firing", "Alerts firing now, per rule and severity.",
+                                   labels=["rule", "severity"])
+        for (rule, severity), count in sorted(self.watch.firing.items()):
+            firing.add_metric([rule, severity], count)
+        yield firing
+        yield from _budget_families(self.watch.budget)
+
+
+def _budget_families(state: Any):
+    """The month's spend from the logs (and billed figures when providers are polled); nothing unknown."""
+    if state is None:
+        return
+    yield GaugeMetricFamily("apimon_budget_spent_usd", "Spend this budget month: billed plus the logs' estimate "
+                            "since the last billed figure.", value=state.spent_usd)
+    if state.budget_usd is not None:
+        yield GaugeMetricFamily("apimon_budget_usd", "The monthly budget configured.", value=state.budget_usd)
+    if state.providers:
+        yield GaugeMetricFamily("apimon_budget_billed_usd", "Spend the providers' usage APIs report this month.",
+                                value=state.billed_usd)

@@ -1,7 +1,8 @@
 """`apimon-tui serve --metrics ADDR SOURCE...`: the headless agent for one host.
 
 It follows its sources (files, globs, commands, an `otlp://` receiver) with the
-same engine as the monitor and serves what they carry to Prometheus: the text
+same engine as the monitor, evaluates the alert rules and the month's spend
+from the logs every second, and serves it all to Prometheus: the text
 exposition at `/metrics` (see `apimon_tui.exposition`) and a health check at
 `/healthz` (200 while the reader thread runs, 503 once it stopped, with each
 source's state as JSON). SIGTERM or SIGINT stops it cleanly: the server
@@ -23,6 +24,7 @@ from apimon_tui import config as config_mod
 from apimon_tui.formats import FORMAT_MODULES, UnknownFormat
 
 DEFAULT_HOST = "127.0.0.1"
+TICK_S = 1.0  # how often the alert rules and the budget are evaluated, as on the monitor's screen
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry, disable_created_metrics
 
     from apimon_tui.engine import Engine
-    from apimon_tui.exposition import CallMetrics, ExposingStore, SourceCollector
+    from apimon_tui.exposition import CallMetrics, ExposingStore, SourceCollector, StateCollector
 
     disable_created_metrics()  # a `_created` gauge per series doubles the scrape for nothing rate() needs
     registry = CollectorRegistry()
@@ -77,9 +79,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         engine = Engine(specs, store=store, fmt=args.format or sources_cfg["format"],
                         from_start=args.from_start or sources_cfg["from_start"], config=config)
+        watch = Watch(config, store, engine)
     except (UnknownFormat, ValueError, config_mod.ConfigError) as exc:
         return _fail(str(exc))
     registry.register(SourceCollector(engine.statuses))
+    registry.register(StateCollector(store, watch))
     try:
         server = MetricsServer((host, port), registry, engine)
     except OSError as exc:
@@ -93,11 +97,43 @@ def run(args: argparse.Namespace) -> int:
     server_thread.start()
     print(f"apimon-tui serve: metrics at http://{host}:{server.server_address[1]}/metrics", file=sys.stderr,
           flush=True)
-    stop.wait()
+    while not stop.wait(TICK_S):
+        watch.tick()
     server.shutdown()
     server.server_close()
     engine.stop()
     return 0
+
+
+class Watch:
+    """The alert rules and the month's spend, evaluated every tick as the monitor does.
+
+    What a scrape reads (`firing`, `budget`) is replaced whole at each tick,
+    never changed in place, so the server's threads need no lock.
+    """
+
+    def __init__(self, config: dict[str, Any], store: Any, engine: Any) -> None:
+        from apimon_tui.alerts import AlertManager
+        from apimon_tui.budget import Budget, BudgetConfig
+
+        self.store = store
+        self.engine = engine
+        self.alerts = AlertManager.from_config(config)
+        self.budget_of = Budget(BudgetConfig.from_config(config), live_cost=store.cost_between,
+                                logs_since=store.logs_since)
+        self.firing: dict[tuple[str, str], int] = self._firing()
+        self.budget = None
+
+    def tick(self) -> None:
+        budget = self.budget_of.state({})
+        self.alerts.evaluate(self.store, budget=budget, unpriced=self.engine.pricer.unpriced)
+        self.firing, self.budget = self._firing(), budget
+
+    def _firing(self) -> dict[tuple[str, str], int]:
+        firing = {(rule.name, severity): 0 for rule in self.alerts.rules if rule.enabled for severity, _ in rule.levels}
+        for alert in self.alerts.active():
+            firing[(alert.rule, alert.severity)] = firing.get((alert.rule, alert.severity), 0) + 1
+        return firing
 
 
 class MetricsServer(ThreadingHTTPServer):

@@ -32,7 +32,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from apimon_tui.engine import Engine
 from apimon_tui.sources import open_source
-from apimon_tui.sources.otlp_receiver import TOKEN_ENV, ReceiverSpec, RpcStatus, parse_spec
+from apimon_tui.sources.otlp_receiver import TOKEN_ENV, ReceiverSpec, RpcStatus, hex_id, parse_spec
 from apimon_tui.summary import summarize
 
 T0 = 1_760_000_000_000_000_000  # ns
@@ -410,3 +410,14 @@ def test_check_over_a_duration_evaluates_the_rules_on_the_spans_received(tmp_pat
             proc.wait()
     assert (proc.returncode, err) == (1, "")
     assert out == "WARNING error_rate all 20.0% > 5% over 5m (5 calls)\n"
+
+
+@pytest.mark.parametrize(("value", "size", "expected"), [
+    ("5B8EFFF798038103D269B633813FC60C", 16, "5b8efff798038103d269b633813fc60c"),  # OTLP/JSON hex
+    ("W47/95gDgQPSabYzgT/GDA==", 16, "5b8efff798038103d269b633813fc60c"),  # protobuf's JSON mapping: base64
+    ("7uGbfsPBsXQ=", 8, "eee19b7ec3c1b174"),
+    ("not an id", 8, "not an id"),  # kept as it came: ids are not what a call is read from
+    (12, 8, 12),
+])
+def test_ids_become_hex(value, size, expected):
+    assert hex_id(value, size) == expected

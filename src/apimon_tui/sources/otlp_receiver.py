@@ -63,6 +63,7 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _SPAN_LISTS = ("scopeSpans", "instrumentationLibrarySpans")  # the second: OTLP before 0.15
 _ID_BYTES = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
+_PROTO_IDS = {"traceId": "trace_id", "spanId": "span_id", "parentSpanId": "parent_span_id"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +106,16 @@ class Export:
     line: str | None
     calls: int = 0  # GenAI inference spans, to become calls
     ignored: int = 0  # other spans
-    rejected: int = 0  # GenAI spans with no time: reported unparsed, never a call
+    rejected: int = 0  # GenAI spans with no time (in the line: reported unparsed), or not span objects
 
     @property
     def spans(self) -> int:
         return self.calls + self.ignored + self.rejected
+
+    @property
+    def queued(self) -> int:
+        """The spans the line holds, what it weighs in the queue (an upper bound: with the non-objects)."""
+        return self.calls + self.rejected
 
 
 def decode_protobuf(body: bytes) -> Export:
@@ -138,14 +144,10 @@ def decode_protobuf(body: bytes) -> Export:
 def _span_json(span: Any) -> dict[str, Any]:
     """One protobuf span in the OTLP/JSON mapping, its ids in hex (json_format writes base64)."""
     obj = json_format.MessageToDict(span)
-    for key in ("traceId", "spanId", "parentSpanId"):
+    for key, field_name in _PROTO_IDS.items():
         if key in obj:
-            obj[key] = getattr(span, _snake(key)).hex()
+            obj[key] = getattr(span, field_name).hex()
     return obj
-
-
-def _snake(key: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
 
 
 class BadExport(ValueError):
@@ -208,11 +210,15 @@ def _keep(span: Any, export: Export) -> bool:
 
 
 def _has_time(span: dict[str, Any]) -> bool:
+    """Whether the parser can time the span: a start or end read as it reads them (0 is unset)."""
     for key in ("startTimeUnixNano", "endTimeUnixNano"):
+        value = span.get(key)
+        if isinstance(value, bool):
+            continue
         try:
-            if int(span.get(key) or 0):
+            if int(value) if isinstance(value, int) else int(float(value)):
                 return True
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             continue
     return False
 
@@ -238,7 +244,7 @@ def gunzip(body: bytes, limit: int) -> bytes:
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
         data = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
+    except zlib.error:
         raise BadExport("the body is not valid gzip") from None
     if len(data) > limit:
         raise OverflowError
@@ -484,7 +490,7 @@ class OtlpReceiverSource(Source):
             what = "protobuf" if content_type == PROTOBUF else "JSON"
             reason = str(exc) if isinstance(exc, BadExport) else f"not an OTLP/{what} ExportTraceServiceRequest"
             return self._refuse("bad_requests", failure(400, reason, content_type))
-        if self._closing.is_set() or (export.line is not None and not self.queue.offer(export.line, export.spans)):
+        if self._closing.is_set() or (export.line is not None and not self.queue.offer(export.line, export.queued)):
             code = 503 if self._closing.is_set() else 429
             with self._lock:
                 self.counts.refused += export.spans

@@ -16,9 +16,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from apimon_tui.budget import month_bounds
 from apimon_tui.commands.serve import parse_listen
 from apimon_tui.engine import Engine
 from apimon_tui.exposition import CallMetrics, ExposingStore
+from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer
 from apimon_tui.formats.native import to_record
 from apimon_tui.model import Call, RateLimit
 from apimon_tui.pricing import Pricer
@@ -53,8 +55,9 @@ def write_calls(path: Path, start: int, count: int) -> None:
 class Agent:
     """`apimon-tui serve` as a real process; its first stderr line gives the metrics address."""
 
-    def __init__(self, *sources: str, config: str = os.devnull) -> None:
+    def __init__(self, *sources: str, config: str = os.devnull, env_extra: dict[str, str] | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if k != "APIMON_CONFIG" and not k.endswith("_ADMIN_KEY")}
+        env.update(env_extra or {})
         env["PYTHONPATH"] = str(Path(__file__).parents[1] / "src")
         self.proc = subprocess.Popen([sys.executable, "-m", "apimon_tui", "serve", "--metrics", "127.0.0.1:0",
                                       "--config", config, *sources],
@@ -212,3 +215,27 @@ def test_serve_exposes_the_alerts_firing_rate_limit_headroom_and_the_months_spen
         assert not any(name == "apimon_budget_billed_usd" for name, _ in scraped)  # no provider polled: unknown
     finally:
         agent.close()
+
+
+def test_serve_polls_the_providers_usage_and_exposes_the_billed_month(tmp_path):
+    with FakeProviderServer() as fake:
+        config = tmp_path / "config.toml"
+        config.write_text(f'[providers.openai]\nenabled = true\nbase_url = "{fake.url_for("openai")}"\n'
+                          f'admin_key_env = "TEST_SERVE_OPENAI_KEY"\ninterval = "5m"\n')
+        agent = Agent(str(tmp_path / "none-yet.jsonl"), config=str(config),
+                      env_extra={"TEST_SERVE_OPENAI_KEY": DEFAULT_KEYS["openai"]})
+        try:
+            scraped = agent.scrape_until("apimon_usage_last_bucket_end_seconds", 1, provider="openai")
+            month_start = month_bounds(time.time(), 1)[0]
+            last_end = total(scraped, "apimon_usage_last_bucket_end_seconds", provider="openai")
+            billed = total(scraped, "apimon_usage_month_to_date_usd", provider="openai")
+            assert billed == pytest.approx(fake.total("openai", month_start, last_end), abs=1e-5)
+            assert billed > 0
+            scraped = agent.scrape_until("apimon_budget_billed_usd", billed)
+            assert total(scraped, "apimon_budget_billed_usd") == pytest.approx(billed, abs=1e-5)
+            body = httpx.get(agent.url).text + httpx.get(agent.url.replace("/metrics", "/healthz")).text
+            assert DEFAULT_KEYS["openai"] not in body
+            agent.proc.send_signal(signal.SIGTERM)
+            assert agent.proc.wait(timeout=15) == 0
+        finally:
+            agent.close()

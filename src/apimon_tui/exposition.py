@@ -163,7 +163,8 @@ class StateCollector(Collector):
 
     `watch` is what `serve` evaluates every second: its `firing` maps
     (rule, severity) to the number of alerts firing (0 for every level of an
-    enabled rule), its `budget` is the last `BudgetState` (or None).
+    enabled rule), its `budget` is the last `BudgetState` (or None), its
+    `usages` the providers' last `ProviderUsage` (None until one answered).
     """
 
     def __init__(self, store: MetricsStore, watch: Any) -> None:
@@ -185,17 +186,37 @@ class StateCollector(Collector):
         for (rule, severity), count in sorted(self.watch.firing.items()):
             firing.add_metric([rule, severity], count)
         yield firing
-        yield from _budget_families(self.watch.budget)
+        yield from _usage_families(self.watch.usages)
+        yield from _budget_families(self.watch.budget, any(u is not None for u in self.watch.usages.values()))
 
 
-def _budget_families(state: Any):
-    """The month's spend from the logs (and billed figures when providers are polled); nothing unknown."""
+def _usage_families(usages: dict[str, Any]):
+    """Each polled provider's billed month to date, once it has answered (a provider not heard from has none)."""
+    billed = GaugeMetricFamily("apimon_usage_month_to_date_usd", "Billed this budget month, complete buckets, "
+                               "as the provider's usage API reports.", labels=["provider"])
+    until = GaugeMetricFamily("apimon_usage_last_bucket_end_seconds", "End of the last complete bucket counted "
+                              "in apimon_usage_month_to_date_usd (Unix time).", labels=["provider"])
+    for name, usage in sorted(usages.items()):
+        if usage is not None:
+            billed.add_metric([name], usage.month_to_date_usd)
+            if usage.last_bucket_end is not None:
+                until.add_metric([name], usage.last_bucket_end)
+    yield billed
+    yield until
+
+
+def _budget_families(state: Any, billed_known: bool):
+    """The month's spend from the logs and billed figures (once a provider answered); drift once both
+    cover complete days."""
     if state is None:
         return
     yield GaugeMetricFamily("apimon_budget_spent_usd", "Spend this budget month: billed plus the logs' estimate "
                             "since the last billed figure.", value=state.spent_usd)
     if state.budget_usd is not None:
         yield GaugeMetricFamily("apimon_budget_usd", "The monthly budget configured.", value=state.budget_usd)
-    if state.providers:
+    if billed_known:
         yield GaugeMetricFamily("apimon_budget_billed_usd", "Spend the providers' usage APIs report this month.",
                                 value=state.billed_usd)
+    if state.drift is not None:
+        yield GaugeMetricFamily("apimon_budget_drift_usd", "The logs' estimate minus the billed spend over the "
+                                "same complete days.", value=state.drift.usd)

@@ -12,6 +12,8 @@ closes, the sources are released, and it exits 0.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -24,6 +26,7 @@ from apimon_tui import config as config_mod
 from apimon_tui.formats import FORMAT_MODULES, UnknownFormat
 
 DEFAULT_HOST = "127.0.0.1"
+STOP_POLLING_S = 5.0
 TICK_S = 1.0  # how often the alert rules and the budget are evaluated, as on the monitor's screen
 
 
@@ -93,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     engine.start()
+    watch.start()
     server_thread = threading.Thread(target=server.serve_forever, name="apimon-metrics", daemon=True)
     server_thread.start()
     print(f"apimon-tui serve: metrics at http://{host}:{server.server_address[1]}/metrics", file=sys.stderr,
@@ -101,39 +105,80 @@ def run(args: argparse.Namespace) -> int:
         watch.tick()
     server.shutdown()
     server.server_close()
+    watch.stop()
     engine.stop()
     return 0
 
 
 class Watch:
-    """The alert rules and the month's spend, evaluated every tick as the monitor does.
+    """The alert rules, the providers' usage and the month's spend, evaluated every tick as the monitor does.
 
-    What a scrape reads (`firing`, `budget`) is replaced whole at each tick,
-    never changed in place, so the server's threads need no lock.
+    What a scrape reads (`firing`, `budget`, `usages`) is replaced whole at
+    each tick, never changed in place, so the server's threads need no lock.
     """
 
     def __init__(self, config: dict[str, Any], store: Any, engine: Any) -> None:
         from apimon_tui.alerts import AlertManager
         from apimon_tui.budget import Budget, BudgetConfig
+        from apimon_tui.usage.settings import provider_settings
 
         self.store = store
         self.engine = engine
         self.alerts = AlertManager.from_config(config)
         self.budget_of = Budget(BudgetConfig.from_config(config), live_cost=store.cost_between,
                                 logs_since=store.logs_since)
+        self.polling = UsagePolling(config) if provider_settings(config) else None
         self.firing: dict[tuple[str, str], int] = self._firing()
         self.budget = None
+        self.usages: dict[str, Any] = {}
+
+    def start(self) -> None:
+        if self.polling is not None:
+            self.polling.start()
+
+    def stop(self) -> None:
+        if self.polling is not None:
+            self.polling.stop()
 
     def tick(self) -> None:
-        budget = self.budget_of.state({})
-        self.alerts.evaluate(self.store, budget=budget, unpriced=self.engine.pricer.unpriced)
-        self.firing, self.budget = self._firing(), budget
+        poller = self.polling.poller if self.polling is not None else None
+        usages = poller.usages() if poller is not None else {}
+        budget = self.budget_of.state(usages)
+        self.alerts.evaluate(self.store, budget=budget, usage=poller.states if poller is not None else None,
+                             unpriced=self.engine.pricer.unpriced)
+        self.firing, self.budget, self.usages = self._firing(), budget, usages
 
     def _firing(self) -> dict[tuple[str, str], int]:
         firing = {(rule.name, severity): 0 for rule in self.alerts.rules if rule.enabled for severity, _ in rule.levels}
         for alert in self.alerts.active():
             firing[(alert.rule, alert.severity)] = firing.get((alert.rule, alert.severity), 0) + 1
         return firing
+
+
+class UsagePolling:
+    """The providers' usage APIs, polled on their intervals by the asyncio poller in a thread of its own."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        from apimon_tui.usage.poller import Poller
+
+        self.poller = Poller.from_config(config)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), name="apimon-usage", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(STOP_POLLING_S)
+
+    async def _main(self) -> None:
+        polling = asyncio.create_task(self.poller.run())
+        await asyncio.to_thread(self._stop.wait)
+        polling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
+        await self.poller.aclose()
 
 
 class MetricsServer(ThreadingHTTPServer):

@@ -239,3 +239,17 @@ def test_serve_polls_the_providers_usage_and_exposes_the_billed_month(tmp_path):
             assert agent.proc.wait(timeout=15) == 0
         finally:
             agent.close()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--metrics", "nope", "x.log"], "apimon-tui serve: --metrics nope: write PORT, :PORT or HOST:PORT, "
+                                     "e.g. :9464 or 0.0.0.0:9464\n"),
+    (["--metrics", ":0"], "apimon-tui serve: nothing to follow: name sources or set [sources] paths in the config\n"),
+    (["--metrics", ":0", "otlp://:4318/v1/traces"], "apimon-tui serve: otlp://:4318/v1/traces: write "
+     "otlp://HOST:PORT, e.g. otlp://:4318, and ?for=5m to listen for a while (spans are taken at /v1/traces)\n"),
+])
+def test_what_cannot_be_served_is_one_line_and_exit_2(args, message):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    out = subprocess.run([sys.executable, "-m", "apimon_tui", "serve", "--config", os.devnull, *args],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert (out.returncode, out.stderr, out.stdout) == (2, message, "")

@@ -82,8 +82,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         engine = Engine(specs, store=store, fmt=args.format or sources_cfg["format"],
                         from_start=args.from_start or sources_cfg["from_start"], config=config)
-        watch = Watch(config, store, engine)
     except (UnknownFormat, ValueError, config_mod.ConfigError) as exc:
+        return _fail(str(exc))
+    try:
+        watch = Watch(config, store, engine)
+    except config_mod.ConfigError as exc:
+        engine.stop()  # a receiver is listening, a command may be running
         return _fail(str(exc))
     registry.register(SourceCollector(engine.statuses))
     registry.register(StateCollector(store, watch))
@@ -97,8 +101,7 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     engine.start()
     watch.start()
-    server_thread = threading.Thread(target=server.serve_forever, name="apimon-metrics", daemon=True)
-    server_thread.start()
+    threading.Thread(target=server.serve_forever, name="apimon-metrics", daemon=True).start()
     print(f"apimon-tui serve: metrics at http://{host}:{server.server_address[1]}/metrics", file=sys.stderr,
           flush=True)
     while not stop.wait(TICK_S):

@@ -122,7 +122,11 @@ def test_serve_scraped_over_http_counts_every_call_through_rotation_and_stops_on
         assert total(scraped, "apimon_call_latency_seconds_bucket", **latency, le="0.32") == 1  # the 80 ms span
         assert total(scraped, "apimon_call_latency_seconds_bucket", **latency, le="0.64") == 82
         assert total(scraped, "apimon_source_lines_total", source=str(log)) == 80
-        assert total(scraped, "apimon_source_calls_total", source=f"otlp://127.0.0.1:{otlp_port}") == 5
+        receiver = f"otlp://127.0.0.1:{otlp_port}"
+        assert total(scraped, "apimon_source_calls_total", source=receiver) == 5
+        assert total(scraped, "apimon_source_events_total", source=receiver, event="genai_spans") == 5
+        assert total(scraped, "apimon_source_events_total", source=receiver, event="ignored_spans") == 3
+        assert total(scraped, "apimon_source_events_total", source=receiver, event="refused_spans") == 0
 
         for name in ("apimon_calls_total", "apimon_tokens_total", "apimon_cost_usd_total", "apimon_source_lines_total"):
             series = defaultdict(list)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -144,18 +144,26 @@ class ExposingStore(MetricsStore):
 
 
 class SourceCollector(Collector):
-    """Per-source counters, read from the engine's readers at each scrape."""
+    """Per-source counters, read from the engine at each scrape."""
 
-    def __init__(self, statuses: Callable[[], list]) -> None:
-        self.statuses = statuses
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
 
     def collect(self):
-        statuses = self.statuses()
+        statuses = self.engine.statuses()
         for field, name, help_text in SOURCE_FIGURES:
             family = CounterMetricFamily(name.removesuffix("_total"), help_text, labels=["source"])
             for status in statuses:
                 family.add_metric([status.label], getattr(status.counts, field))
             yield family
+        events = CounterMetricFamily("apimon_source_events", "What a source itself did: an otlp:// receiver's "
+                                     "requests, spans taken, ignored, rejected and refused (429), and posts "
+                                     "refused as bad, unauthorised, too large or of an unsupported type.",
+                                     labels=["source", "event"])
+        for reader in self.engine.readers:
+            for event, count in reader.source.events().items():
+                events.add_metric([reader.source.label, event], count)
+        yield events
 
 
 class StateCollector(Collector):

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     except config_mod.ConfigError as exc:
         engine.stop()  # a receiver is listening, a command may be running
         return _fail(str(exc))
-    registry.register(SourceCollector(engine.statuses))
+    registry.register(SourceCollector(engine))
     registry.register(StateCollector(store, watch))
     try:
         server = MetricsServer((host, port), registry, engine)

@@ -431,6 +431,13 @@ class OtlpReceiverSource(Source):
             parts.append(f"last: {self.last_refusal}")
         return " · ".join(parts)
 
+    def events(self) -> dict[str, int]:
+        c = self.counts
+        return {"requests": c.requests, "genai_spans": c.calls, "ignored_spans": c.ignored,
+                "rejected_spans": c.rejected, "refused_spans": c.refused, "bad_requests": c.bad_requests,
+                "unauthorised_requests": c.unauthorised, "too_large_requests": c.too_large,
+                "unsupported_requests": c.unsupported}
+
     def close(self) -> None:
         """Stop listening; requests in flight are answered 503 (retryable). What was queued can still be read."""
         if self._closing.is_set():

@@ -421,3 +421,17 @@ def test_check_over_a_duration_evaluates_the_rules_on_the_spans_received(tmp_pat
 ])
 def test_ids_become_hex(value, size, expected):
     assert hex_id(value, size) == expected
+
+
+@pytest.mark.parametrize(("command", "prefix", "code"), [
+    (["report", "otlp://127.0.0.1:4318"], "apimon-tui report: ", 2),
+    (["check", "--config", os.devnull, "otlp://127.0.0.1:4318"], "apimon-tui check: ", 3),  # could not check
+])
+def test_report_and_check_without_a_time_to_listen_say_so_in_one_line(command, prefix, code):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    out = subprocess.run([sys.executable, "-m", "apimon_tui", *command], capture_output=True, text=True, env=env,
+                         timeout=60)
+    assert out.returncode == code
+    assert out.stderr == (f"{prefix}otlp://127.0.0.1:4318: a receiver takes spans until it is stopped: use it with "
+                          "the monitor or report --follow, or say how long to listen, e.g. "
+                          "otlp://127.0.0.1:4318?for=5m\n")

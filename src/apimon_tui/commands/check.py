@@ -86,7 +86,10 @@ def evaluate(args: argparse.Namespace) -> list:
     problems = [p for p in map(check_path, paths) if p]
     if problems:
         raise CannotCheck("; ".join(problems))
-    store, statuses, unpriced = read_files(paths, args.format, since, until, config, os.cpu_count() or 1)
+    try:
+        store, statuses, unpriced = read_files(paths, args.format, since, until, config, os.cpu_count() or 1)
+    except ValueError as exc:  # a source the engine cannot open (an otlp:// address), worded for the user
+        raise CannotCheck(str(exc)) from None
     _check_sources(statuses)
     now = store.newest if store.newest > -math.inf else time.time()
     poller = _poll(config) if polls else None

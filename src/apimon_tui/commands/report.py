@@ -68,11 +68,17 @@ def run(args: argparse.Namespace) -> int:
             for problem in problems:
                 print(f"apimon-tui report: {problem}", file=sys.stderr)
             return 2
+    try:  # a source the engine cannot open (an otlp:// address) raises ValueError worded for the user
+        if args.follow:
+            engine = Engine(args.paths, fmt=args.format, from_start=True, follow=True, since=since, until=until,
+                            config=config)
+        else:
+            summary = read_summary(args.paths, args.format, config, args.jobs, since=since, until=until)
+    except ValueError as exc:
+        print(f"apimon-tui report: {exc}", file=sys.stderr)
+        return 2
     if args.follow:
-        engine = Engine(args.paths, fmt=args.format, from_start=True, follow=True, since=since, until=until,
-                        config=config)
         return _follow(engine, args)
-    summary = read_summary(args.paths, args.format, config, args.jobs, since=since, until=until)
     if args.json:
         print(json.dumps(summary))
     else:

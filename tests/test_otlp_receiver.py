@@ -435,3 +435,18 @@ def test_report_and_check_without_a_time_to_listen_say_so_in_one_line(command, p
     assert out.stderr == (f"{prefix}otlp://127.0.0.1:4318: a receiver takes spans until it is stopped: use it with "
                           "the monitor or report --follow, or say how long to listen, e.g. "
                           "otlp://127.0.0.1:4318?for=5m\n")
+
+
+def test_listening_wider_without_a_token_is_shown(monkeypatch):
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    wide = open_source("otlp://0.0.0.0:0")
+    try:
+        assert wide.state == f"listening · open to anyone: set {TOKEN_ENV} · 0 GenAI spans"
+    finally:
+        wide.close()
+    monkeypatch.setenv(TOKEN_ENV, "s3cret")
+    guarded = open_source("otlp://0.0.0.0:0")
+    try:
+        assert guarded.state == "listening · 0 GenAI spans"
+    finally:
+        guarded.close()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import ipaddress
 import json
 import os
 import threading
@@ -421,6 +422,8 @@ class OtlpReceiverSource(Source):
         c = self.counts
         left = "" if self.deadline is None else f" for {format_duration(max(0.0, self.deadline - self.clock()))}"
         parts = [f"listening{left} · {c.calls:,} GenAI spans"]
+        if self.token is None and not _loopback(self.host):
+            parts.insert(1, f"open to anyone: set {TOKEN_ENV}")
         for count, words in ((c.ignored, "other spans ignored"), (c.rejected, "rejected"),
                              (c.refused, "refused: queue full"), (c.bad_requests, "bad requests"),
                              (c.unauthorised, "unauthorised"), (c.too_large, "too large"),
@@ -516,6 +519,13 @@ class OtlpReceiverSource(Source):
             setattr(self.counts, counter, getattr(self.counts, counter) + 1)
         self.last_refusal = f"{reply.code} {reply.message}"
         return reply
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _authorised(header: str | None, token: str) -> bool:

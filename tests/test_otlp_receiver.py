@@ -441,7 +441,7 @@ def test_listening_wider_without_a_token_is_shown(monkeypatch):
     monkeypatch.delenv(TOKEN_ENV, raising=False)
     wide = open_source("otlp://0.0.0.0:0")
     try:
-        assert wide.state == f"listening · open to anyone: set {TOKEN_ENV} · 0 GenAI spans"
+        assert wide.state == f"listening · 0 GenAI spans · open to anyone: set {TOKEN_ENV}"
     finally:
         wide.close()
     monkeypatch.setenv(TOKEN_ENV, "s3cret")

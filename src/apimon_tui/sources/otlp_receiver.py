@@ -423,7 +423,7 @@ class OtlpReceiverSource(Source):
         left = "" if self.deadline is None else f" for {format_duration(max(0.0, self.deadline - self.clock()))}"
         parts = [f"listening{left} · {c.calls:,} GenAI spans"]
         if self.token is None and not _loopback(self.host):
-            parts.insert(1, f"open to anyone: set {TOKEN_ENV}")
+            parts.append(f"open to anyone: set {TOKEN_ENV}")
         for count, words in ((c.ignored, "other spans ignored"), (c.rejected, "rejected"),
                              (c.refused, "refused: queue full"), (c.bad_requests, "bad requests"),
                              (c.unauthorised, "unauthorised"), (c.too_large, "too large"),

@@ -14,8 +14,8 @@ Both attribute generations are read: `gen_ai.provider.name` or the older
 `prompt_tokens` / `completion_tokens`. 64-bit integers arrive as decimal
 strings (`"intValue": "10"`, `"startTimeUnixNano": "..."`) or as numbers.
 Span status code 2 (ERROR, or its enum name `STATUS_CODE_ERROR`, as the
-standard protobuf JSON mapping writes it) marks the call failed, with `status.message` as the
-error message and `error.type` as the error code. A line that yields no call
+standard protobuf JSON mapping writes it) marks the call failed, with
+`status.message` as the error message and `error.type` as the error code. A line that yields no call
 (only other spans, or a metrics or logs export) counts as one skipped line.
 """
 

@@ -48,9 +48,10 @@ def open_source(
     """The source for `spec`: `-` stdin, `cmd:...` a command, `otlp://HOST:PORT` a receiver, a glob, or a path.
 
     `follow=False` reads everything once and ends (`at_eof`); a command is then
-    run once, and a receiver needs `?for=DURATION`. `from_start` reads files that exist now from their start instead
-    of their end; `start_at(path)` (e.g. from `offset_since`) overrides both
-    for them. Raises ValueError, worded for the user, for an empty spec.
+    run once, and a receiver needs `?for=DURATION`. `from_start` reads files
+    that exist now from their start instead of their end; `start_at(path)`
+    (e.g. from `offset_since`) overrides both for them. Raises ValueError,
+    worded for the user, for an empty spec or a receiver it cannot open.
     """
     if spec == "-":
         return StdinSource(label=label)

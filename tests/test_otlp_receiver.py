@@ -364,7 +364,7 @@ def test_a_receiver_given_a_time_listens_that_long_and_then_ends_a_read_to_the_e
         now[0] += 300
         assert post_json(engine, one_span_request(hand_span())).status_code == 200  # still queued before the end
         engine.read_to_end()
-        assert source.at_eof and source.state == "stopped"
+        assert source.at_eof and source.state == "stopped · 2 GenAI spans"
         assert summary_of(engine)["calls"] == 2
         with pytest.raises(httpx.ConnectError):
             post_json(engine, one_span_request(hand_span()))

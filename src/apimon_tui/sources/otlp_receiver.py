@@ -417,11 +417,12 @@ class OtlpReceiverSource(Source):
     def state(self) -> str:
         if self._server is None:
             return "not listening"
-        if self._closing.is_set():
-            return "stopped"
         c = self.counts
-        left = "" if self.deadline is None else f" for {format_duration(max(0.0, self.deadline - self.clock()))}"
-        parts = [f"listening{left} · {c.calls:,} GenAI spans"]
+        if self._closing.is_set():
+            parts = [f"stopped · {c.calls:,} GenAI spans"]
+        else:
+            left = "" if self.deadline is None else f" for {format_duration(max(0.0, self.deadline - self.clock()))}"
+            parts = [f"listening{left} · {c.calls:,} GenAI spans"]
         if self.token is None and not _loopback(self.host):
             parts.append(f"open to anyone: set {TOKEN_ENV}")
         for count, words in ((c.ignored, "other spans ignored"), (c.rejected, "rejected"),

@@ -24,7 +24,8 @@ from apimon_tui.timeutil import parse_time_range
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="summarise log files (or follow them with --follow)")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="log files, globs, '-' or 'cmd:...'")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="log files, globs, '-', 'cmd:...' or otlp://HOST:PORT (with ?for=5m unless --follow)")
     p.add_argument("--format", default="auto", choices=["auto", *FORMAT_MODULES], help="force a format")
     p.add_argument("--since", help="only calls from this time on: a span back from now (1h) or ISO 8601")
     p.add_argument("--until", help="only calls before this time: a span back from now (10m) or ISO 8601")

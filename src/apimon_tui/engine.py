@@ -338,10 +338,17 @@ class Engine:
             if self.pump() < BATCH_LINES:
                 self._stop.wait(IDLE_SLEEP_S)
 
+    @property
+    def running(self) -> bool:
+        """Whether the background reader thread is alive (for a health check)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
+        if self._thread is None or not self._thread.is_alive():
+            self.pump()  # what sources already took: a receiver has answered 200 for its queued spans
         self.finish()
         for reader in self.readers:
             reader.source.close()

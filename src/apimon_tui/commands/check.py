@@ -42,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="evaluate the alert rules once over logs (exit 0 ok, 1 warning, "
                                      "2 critical, 3 could not check)")
     p.add_argument("paths", nargs="*", metavar="PATH",
-                   help="log files, globs, '-' or 'cmd:...' (default: [sources] paths of the config)")
+                   help="log files, globs, '-', 'cmd:...' or 'otlp://HOST:PORT?for=5m' "
+                        "(default: [sources] paths of the config)")
     p.add_argument("--config", help="config file (default: $APIMON_CONFIG or ~/.config/apimon-tui/config.toml)")
     p.add_argument("--since", help="only calls from this time on: a span back from now (1h) or ISO 8601")
     p.add_argument("--until", help="only calls before this time: a span back from now (10m) or ISO 8601")
@@ -87,7 +88,10 @@ def evaluate(args: argparse.Namespace) -> list:
     problems = [p for p in map(check_path, paths) if p]
     if problems:
         raise CannotCheck("; ".join(problems))
-    store, statuses, unpriced = read_files(paths, args.format, since, until, config, os.cpu_count() or 1)
+    try:
+        store, statuses, unpriced = read_files(paths, args.format, since, until, config, os.cpu_count() or 1)
+    except ValueError as exc:  # a source the engine cannot open (an otlp:// address), worded for the user
+        raise CannotCheck(str(exc)) from None
     _check_sources(statuses)
     now = store.newest if store.newest > -math.inf else time.time()
     poller = _poll(config) if polls else None

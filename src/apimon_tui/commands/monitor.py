@@ -30,7 +30,8 @@ HOW_TO_START = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("sources", nargs="*", metavar="SOURCE", help="log files, globs, '-' (stdin) or 'cmd:...'")
+    p.add_argument("sources", nargs="*", metavar="SOURCE",
+                   help="log files, globs, '-' (stdin), 'cmd:...' or otlp://HOST:PORT")
     p.add_argument("--config", help="config file (default ~/.config/apimon-tui/config.toml or $APIMON_CONFIG)")
     p.add_argument("--format", choices=["auto", *FORMAT_MODULES], help="force a log format")
     start = p.add_mutually_exclusive_group()

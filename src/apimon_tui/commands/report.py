@@ -27,7 +27,8 @@ from apimon_tui.timeutil import parse_time_range
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="summarise log files (or follow them with --follow)")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="log files, globs, '-' or 'cmd:...'")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="log files, globs, '-', 'cmd:...' or otlp://HOST:PORT (with ?for=5m unless --follow)")
     p.add_argument("--format", default="auto", choices=["auto", *FORMAT_MODULES], help="force a format")
     p.add_argument("--since", help="only calls from this time on: a span back from now (1h) or ISO 8601")
     p.add_argument("--until", help="only calls before this time: a span back from now (10m) or ISO 8601")
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def check_path(path: str) -> str | None:
     """A one-line reason a path cannot be reported on, or None when it can."""
-    if path == "-" or path.startswith("cmd:"):
+    if path == "-" or path.startswith(("cmd:", "otlp://")):
         return None
     if glob.has_magic(path):
         return None if glob.glob(os.path.expanduser(path)) else f"{path}: no file matches this pattern"
@@ -72,11 +73,17 @@ def run(args: argparse.Namespace) -> int:
             for problem in problems:
                 print(f"apimon-tui report: {one_line(problem)}", file=sys.stderr)
             return 2
+    try:  # a source the engine cannot open (an otlp:// address) raises ValueError worded for the user
+        if args.follow:
+            engine = Engine(args.paths, fmt=args.format, from_start=True, follow=True, since=since, until=until,
+                            config=config)
+        else:
+            summary = read_summary(args.paths, args.format, config, args.jobs, since=since, until=until)
+    except ValueError as exc:
+        print(f"apimon-tui report: {exc}", file=sys.stderr)
+        return 2
     if args.follow:
-        engine = Engine(args.paths, fmt=args.format, from_start=True, follow=True, since=since, until=until,
-                        config=config)
         return _follow(engine, args)
-    summary = read_summary(args.paths, args.format, config, args.jobs, since=since, until=until)
     if args.json:
         print(json.dumps(summary))
     else:

@@ -13,8 +13,9 @@ Both attribute generations are read: `gen_ai.provider.name` or the older
 `gen_ai.system`, `gen_ai.usage.input_tokens` / `output_tokens` or the older
 `prompt_tokens` / `completion_tokens`. 64-bit integers arrive as decimal
 strings (`"intValue": "10"`, `"startTimeUnixNano": "..."`) or as numbers.
-Span status code 2 (ERROR) marks the call failed, with `status.message` as the
-error message and `error.type` as the error code. A line that yields no call
+Span status code 2 (ERROR, or its enum name `STATUS_CODE_ERROR`, as the
+standard protobuf JSON mapping writes it) marks the call failed, with
+`status.message` as the error message and `error.type` as the error code. A line that yields no call
 (only other spans, or a metrics or logs export) counts as one skipped line.
 """
 
@@ -30,6 +31,7 @@ NAME = "otlp"
 
 CALL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
 STATUS_ERROR = 2
+STATUS_ERROR_NAME = "STATUS_CODE_ERROR"  # what protobuf's own JSON mapping writes instead of 2
 MAX_RAW_CHARS = 4000
 _SPAN_LISTS = ("scopeSpans", "instrumentationLibrarySpans")  # the second: OTLP before 0.15
 
@@ -118,7 +120,7 @@ def span_call(span: dict[str, Any], attrs: dict[str, Any], source: str) -> Call:
     latency = (end - start) / 1e6 if start is not None and end is not None and end >= start else None
     ttft_s = _float(attrs.get("gen_ai.response.time_to_first_chunk"))
     status = span.get("status") if isinstance(span.get("status"), dict) else {}
-    failed = _int(status.get("code")) == STATUS_ERROR
+    failed = _is_error_status(status.get("code"))
     http_status = _int(attrs.get("http.response.status_code"))
     call = Call(
         ts=(end if end is not None else start) / 1e9,
@@ -143,6 +145,11 @@ def span_call(span: dict[str, Any], attrs: dict[str, Any], source: str) -> Call:
     if call.is_error:
         call.raw = json.dumps(span, separators=(",", ":"))[:MAX_RAW_CHARS]
     return call
+
+
+def _is_error_status(code: Any) -> bool:
+    """Status code ERROR, as the number OTLP/JSON uses or the enum name."""
+    return code == STATUS_ERROR_NAME or _int(code) == STATUS_ERROR
 
 
 def _nanos(value: Any) -> int | None:

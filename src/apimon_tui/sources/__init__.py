@@ -1,4 +1,4 @@
-"""Where lines come from: files, globs, standard input and commands.
+"""Where lines come from: files, globs, standard input, commands and an OTLP/HTTP receiver.
 
 `open_source(spec)` picks the kind from the spec the user typed and returns a
 `Source`; every kind has the same small non-blocking interface (see `base`):
@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 CMD_PREFIX = "cmd:"
+OTLP_PREFIX = "otlp://"
 _GLOB_CHARS = re.compile(r"[*?[]")
 
 
@@ -44,12 +45,13 @@ def open_source(
     clock: Callable[[], float] = time.time,
     start_at: StartAt | None = None,
 ) -> Source:
-    """The source for `spec`: `-` stdin, `cmd:...` a command, a glob, or a path.
+    """The source for `spec`: `-` stdin, `cmd:...` a command, `otlp://HOST:PORT` a receiver, a glob, or a path.
 
     `follow=False` reads everything once and ends (`at_eof`); a command is then
-    run once. `from_start` reads files that exist now from their start instead
-    of their end; `start_at(path)` (e.g. from `offset_since`) overrides both
-    for them. Raises ValueError, worded for the user, for an empty spec.
+    run once, and a receiver needs `?for=DURATION`. `from_start` reads files
+    that exist now from their start instead of their end; `start_at(path)`
+    (e.g. from `offset_since`) overrides both for them. Raises ValueError,
+    worded for the user, for an empty spec or a receiver it cannot open.
     """
     if spec == "-":
         return StdinSource(label=label)
@@ -58,6 +60,8 @@ def open_source(
         if not command:
             raise ValueError("cmd: needs a command after it, e.g. cmd:ssh api-1 tail -F /var/log/app.log")
         return CommandSource(command, follow=follow, label=label, clock=clock)
+    if spec.startswith(OTLP_PREFIX):
+        return _otlp_receiver(spec, follow, label, clock)
     if not spec.strip():
         raise ValueError("an empty source was given: name a file, a glob, '-' or cmd:...")
     path = os.path.expanduser(spec)
@@ -66,3 +70,9 @@ def open_source(
                           start_at=start_at, clock=clock)
     return FileSource(path, follow=follow, from_start=from_start, label=label,
                       start_at=start_at, clock=clock)
+
+
+def _otlp_receiver(spec: str, follow: bool, label: str | None, clock: Callable[[], float]) -> Source:
+    """An OTLP/HTTP receiver (imported here: protobuf is loaded only when one is used)."""
+    from apimon_tui.sources.otlp_receiver import OtlpReceiverSource
+    return OtlpReceiverSource(spec, follow=follow, label=label, clock=clock)

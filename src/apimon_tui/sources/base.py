@@ -62,6 +62,10 @@ class Source:
         """True once the source has delivered everything it ever will."""
         return False
 
+    def events(self) -> dict[str, int]:
+        """Counts of what the source itself did, beyond lines (a receiver's answers), for `serve`."""
+        return {}
+
     def close(self) -> None:
         """Release files, threads and processes."""
 

@@ -3,7 +3,9 @@
 Each run must end within 40 s and under 200 MB, exit 0 when every provider's
 billed spend is known and 3 when one gave none, print strict JSON, say what went
 wrong in one line, and keep the healthy provider's figures. Peak memory is the
-child's own ru_maxrss, from the rusage `os.wait4` returns for it.
+script's own ru_maxrss, taken by a small launcher process: Linux counts in a
+child's peak the memory of the process it was forked from, and a child forked
+straight from a long test run would carry the test run's hundreds of MB.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +27,11 @@ from usage_fixtures import ENV
 from apimon_tui.fakes.provider_server import BILLED_PATHS, DEFAULT_KEYS, FakeProviderServer
 
 LIMIT_S = 40
+# Runs argv[2:] and writes its peak resident memory (KiB) to the file argv[1].
+LAUNCHER = ("import resource, subprocess, sys\n"
+            "code = subprocess.call(sys.argv[2:])\n"
+            "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+            "sys.exit(code)\n")
 LIMIT_RSS_MB = 200
 HOSTILE = "openai"
 # mode -> the start of the hostile provider's error, after its URL's path
@@ -60,28 +68,25 @@ def console_script() -> str:
 
 
 def run_usage(config: Path, *args: str) -> Run:
-    """Run the console script; kill it past the limit. Its own peak memory comes from wait4's rusage."""
+    """Run the console script through the launcher; kill both past the limit."""
     env = {k: v for k, v in os.environ.items() if k not in ENV.values()}
     env.update({ENV[name]: key for name, key in DEFAULT_KEYS.items()})
+    peak_file = config.parent / "peak-kib"
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([console_script(), "usage", "--config", str(config), *args],
-                                stdout=out, stderr=err, env=env)
+        proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(peak_file),
+                                 console_script(), "usage", "--config", str(config), *args],
+                                stdout=out, stderr=err, env=env, start_new_session=True)
         started = time.monotonic()
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() - started > LIMIT_S:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                proc.returncode = -9
-                pytest.fail(f"apimon-tui usage {' '.join(args)} still running after {LIMIT_S}s")
-            time.sleep(0.05)
+        try:
+            proc.wait(timeout=LIMIT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            pytest.fail(f"apimon-tui usage {' '.join(args)} still running after {LIMIT_S}s")
         seconds = time.monotonic() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        peak_mb = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024) / 2**20
+        peak_mb = int(peak_file.read_text()) / 1024
         return Run(proc.returncode, out.read().decode(), err.read().decode(), seconds, peak_mb)
 
 

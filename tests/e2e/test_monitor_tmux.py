@@ -81,7 +81,8 @@ def test_monitor_follows_a_growing_log_and_opens_a_failed_call(tmp_path: Path):
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log), "1500"])
     try:
         _wait_for(session, lambda s: "Requests" in s and "Errors" in s, "the main screen")
-        screen = _wait_for(session, lambda s: "req_fail_" in s, "a failed call in the error feed")
+        # The status line is drawn a refresh step before the feed: wait for both.
+        screen = _wait_for(session, lambda s: "req_fail_" in s and "native" in s, "a failed call in the error feed")
         assert "native" in screen and "following" in screen
         assert "rate_limit_exceeded" in screen
         assert "calls" in screen and "req/s" in screen

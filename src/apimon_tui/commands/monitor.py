@@ -11,6 +11,7 @@ import argparse
 import difflib
 import glob
 import os
+import re
 import sys
 import time
 
@@ -22,6 +23,7 @@ from apimon_tui.formats import FORMAT_MODULES, UnknownFormat
 from apimon_tui.terminal_text import one_line
 from apimon_tui.timeutil import parse_duration
 
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:")
 LONGEST_WINDOW_S = 24 * 3600.0  # the widest window of the screen (key 6)
 HOW_TO_START = (
     "apimon-tui: nothing to follow: name a log, e.g. `apimon-tui /var/log/llm/calls.jsonl`, "
@@ -125,8 +127,8 @@ def run(args: argparse.Namespace) -> int:
 def source_problem(spec: str, *, wait: bool = False) -> str | None:
     """One line on why `spec` cannot be followed, or None: checked before the screen opens,
     so a typo is an error on the terminal rather than an empty screen."""
-    if spec == "-" or spec.startswith("cmd:") or glob.has_magic(spec):
-        return None
+    if spec == "-" or _SCHEME.match(spec) or glob.has_magic(spec):
+        return None  # stdin, `cmd:`, `otlp://`: not files
     path = os.path.expanduser(spec)
     if not os.path.exists(path):
         if wait:

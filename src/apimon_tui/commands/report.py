@@ -3,6 +3,10 @@
 The same engine and store as the live monitor, so the figures agree with the
 screen. `--json` prints the object documented in `apimon_tui.summary`;
 `--follow` prints one such object per interval until interrupted.
+
+A source whose reader failed (and was restarted: see `engine.SourceReader`)
+is named on stderr in one line, and the run exits 3 once it ends, as it
+does on any other internal error; the figures that were read still print.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import sys
 import time
 
 from apimon_tui import config as config_mod
-from apimon_tui.engine import Engine
+from apimon_tui.engine import Engine, SourceStatus, failure_reason
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
 from apimon_tui.summary import summarize
 from apimon_tui.timeutil import parse_duration
+
+EXIT_INTERNAL = 3  # as `check`: an internal error, the figures (if printed) may miss what it hit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -69,13 +75,19 @@ def run(args: argparse.Namespace) -> int:
             return 2
     if args.follow:
         engine = Engine(args.paths, fmt=args.format, from_start=True, follow=True, since_s=since_s, config=config)
-        return _follow(engine, args)
-    summary = read_summary(args.paths, args.format, since_s, config, args.jobs)
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        print(render_table(summary))
-    return 0
+        try:
+            return _follow(engine, args)
+        except Exception as exc:
+            print(f"apimon-tui report: internal error, stopped following: {failure_reason(exc)}", file=sys.stderr)
+            return EXIT_INTERNAL
+    try:
+        store, statuses, unpriced = read_files(args.paths, args.format, since_s, config, args.jobs)
+        summary = summarize(store.snapshot(), statuses, unpriced)
+    except Exception as exc:
+        print(f"apimon-tui report: internal error, nothing to report: {failure_reason(exc)}", file=sys.stderr)
+        return EXIT_INTERNAL
+    print(json.dumps(summary) if args.json else render_table(summary))
+    return EXIT_INTERNAL if tell_failures(statuses, {}) else 0
 
 
 def read_summary(paths: list[str], fmt: str, since_s: float | None, config: dict, jobs: int) -> dict:
@@ -84,23 +96,41 @@ def read_summary(paths: list[str], fmt: str, since_s: float | None, config: dict
     return summarize(store.snapshot(), statuses, unpriced)
 
 
+def tell_failures(statuses: list[SourceStatus], told: dict[str, int]) -> bool:
+    """One line on stderr for each source whose reader failed since `told` (updated); True if any ever did."""
+    failed = False
+    for status in statuses:
+        counts = status.counts
+        if not counts.failures:
+            continue
+        failed = True
+        if counts.failures > told.get(status.label, 0):
+            told[status.label] = counts.failures
+            times = "once" if counts.failures == 1 else f"{counts.failures} times"
+            print(f"apimon-tui report: {status.label}: reader failed {times} (last: {counts.failure}); "
+                  f"restarted where it stopped, lines that raised counted as unparsed", file=sys.stderr, flush=True)
+    return failed
+
+
 def _summary(engine: Engine) -> dict:
     return summarize(engine.store.snapshot(), engine.statuses(), engine.pricer.unpriced)
 
 
 def _follow(engine: Engine, args: argparse.Namespace) -> int:
     emit = (lambda s: json.dumps(s)) if args.json else render_table
+    told: dict[str, int] = {}
     engine.start()
     try:
         while True:
             time.sleep(args.interval)
             print(emit(_summary(engine)), flush=True)
+            tell_failures(engine.statuses(), told)
     except KeyboardInterrupt:
         pass
     finally:
         engine.stop()
     print(emit(_summary(engine)), flush=True)
-    return 0
+    return EXIT_INTERNAL if tell_failures(engine.statuses(), told) else 0
 
 
 def _ms(value: float | None) -> str:

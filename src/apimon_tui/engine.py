@@ -251,7 +251,11 @@ class SourceReader:
     def pump(self, max_lines: int = BATCH_LINES) -> int:
         """Read and parse what the source has now; returns the lines read (or replayed). Never raises."""
         if self.failed is not None:
-            return self._restart() if self.clock() >= self._restart_at else 0
+            if self.clock() < self._restart_at:
+                return 0
+            replayed = self._restart()
+            if replayed:
+                return replayed
         if self._given_up:
             return 0
         try:

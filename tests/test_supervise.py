@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -314,3 +315,47 @@ def test_report_follow_names_a_failed_source_and_exits_non_zero(tmp_path):
     assert json.loads(out.splitlines()[-1])["calls"] == 29
     (line,) = err.splitlines()
     assert line.startswith(f"apimon-tui report: {log}: reader failed once (last: ValueError: cannot take this line)")
+
+
+# -- the check: good lines, a corpus of broken ones, good lines ----------
+
+SCRIPT = shutil.which("apimon-tui")
+
+BROKEN_CORPUS = [
+    b'{"apimon": 1, "ts": 1795700001, "model": "cut", "status": 200',
+    b'{"apimon": 1, "ts": NaN, "model": "nan-ts", "status": 200}',
+    b'{"apimon": 1, "ts": Infinity, "model": "inf-ts", "status": 200}',
+    b'{"apimon": 1, "ts": 1795700002, "model": "nan", "status": 200, "latency_ms": NaN, "input_tokens": 1e400}',
+    b'{"apimon": 1, "ts": 1795700003, "model": ["a"], "status": "x", "latency_ms": -Infinity}',
+    b'{"apimon": 1, "ts": 1795700004, "model": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    b'[' * 100_000,
+    b'{"apimon": 1, "ts": 1795700005, "model": "\xff\xfe\xc3", "status": 200}',
+    b'{"apimon": 1, "ts": 1795700006, "model": "nul\x00", "status": 200}',
+    b"\x00" * 64,
+    b'{"apimon": 1, "ts": 1795700007, "model": "big", "error": "' + b"A" * (3 * 1024 * 1024) + b'"}',
+]
+
+
+@pytest.mark.skipif(SCRIPT is None, reason="the apimon-tui console script is not installed (pip install -e .)")
+def test_report_follow_counts_every_good_line_around_a_corpus_of_broken_ones(tmp_path):
+    log = tmp_path / "calls.jsonl"
+    log.write_text("")
+    proc = subprocess.Popen([SCRIPT, "report", "--follow", "--json", "--interval", "0.2",
+                             "--config", empty_config(tmp_path), str(log)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    good = lambda s: s["models"].get("good", {}).get("calls", 0)  # noqa: E731
+    try:
+        append(log, [good_line(i, model="good") for i in range(20)])
+        summaries_until(proc, lambda s: good(s) == 20)
+        with open(log, "ab") as f:
+            f.write(b"".join(line + b"\n" for line in BROKEN_CORPUS))
+        append(log, [good_line(i, model="good") for i in range(20, 50)])
+        summaries_until(proc, lambda s: good(s) == 50)
+        append(log, [good_line(i, model="good") for i in range(50, 60)])
+        summaries_until(proc, lambda s: good(s) == 60)
+    finally:
+        code, out, err = stop(proc)
+    last = json.loads(out.splitlines()[-1])
+    assert good(last) == 60 and last["sources"][0]["lines"] == 60 + len(BROKEN_CORPUS)
+    assert code in (0, 3), err  # 3 when a broken line made the reader fail (then named on stderr in one line)
+    assert len(err.splitlines()) == (1 if code == 3 else 0), err

@@ -117,7 +117,11 @@ class Sink:
         self.bulk_failures = bulk_failures  # whether `bulk` takes failed calls (for a store that keeps none whole)
 
     def call(self, call: Call) -> None:
-        """Runs once per call: only what cannot wait for the batch."""
+        """Runs once per call: only what cannot wait for the batch (a time the store cannot take
+        would make the whole batch fail there)."""
+        if not math.isfinite(call.ts):
+            self.counts.note_unparsed("time is not a finite number", redact(f"ts {call.ts!r}, model {call.model!r}"))
+            return
         if call.ts < self.since:
             self.counts.skipped += 1
             return

@@ -248,6 +248,91 @@ def test_rotated_state_is_shown_for_a_few_seconds_of_the_clock(tmp_path):
     assert src.state == "following"
 
 
+class Rotating:
+    """A log written like an app behind logrotate: numbered (`app.log.1`, shifted) or dated names."""
+
+    def __init__(self, log, dated: bool = False) -> None:
+        self.log, self.dated = log, dated
+        self.written = 0
+        self.rotations = 0
+        self.writer = open(log, "a", buffering=1)
+
+    def write(self, count: int) -> None:
+        for _ in range(count):
+            self.writer.write(f"line {self.written}\n")
+            self.written += 1
+
+    def rotate(self) -> None:
+        """Rename the file away, write a little more to it (the app has not reopened yet), start a new one."""
+        self.rotations += 1
+        if self.dated:
+            os.rename(self.log, f"{self.log}-2026120{self.rotations}")
+        else:
+            for n in range(self.rotations, 0, -1):
+                older = f"{self.log}.{n}"
+                if os.path.exists(older):
+                    os.rename(older, f"{self.log}.{n + 1}")
+            os.rename(self.log, f"{self.log}.1")
+        self.write(2)
+        self.writer.close()
+        self.writer = open(self.log, "a", buffering=1)
+
+    def expected(self) -> list[str]:
+        return [f"line {i}" for i in range(self.written)]
+
+
+@pytest.mark.parametrize("dated", [False, True], ids=["numbered", "dated"])
+def test_several_rotations_between_two_polls_lose_no_line(tmp_path, dated):
+    log = tmp_path / "app.log"
+    log.write_text("")
+    src = FileSource(str(log))
+    app = Rotating(log, dated=dated)
+    app.write(3)
+    lines = [t for _, t in src.read_lines()]
+    for _ in range(4):  # four rotations, no poll between them
+        app.write(5)
+        app.rotate()
+    app.write(5)
+    lines += collect(src, lambda got: len(lines) + len(got) >= app.written)
+    lines += [t for _, t in src.read_lines()]
+    assert lines == app.expected()  # every line once, in the order written
+    assert src.state == "rotated"
+    app.write(1)
+    assert [t for _, t in src.read_lines()] == app.expected()[-1:]
+
+
+def test_rotated_files_older_than_the_one_followed_are_not_read(tmp_path):
+    log = tmp_path / "app.log"
+    (tmp_path / "app.log.1").write_text("last week\n")
+    (tmp_path / "app.log.2.gz").write_bytes(b"\x1f\x8b not text")
+    os.utime(tmp_path / "app.log.1", (time.time() - 7 * 86400,) * 2)
+    log.write_text("old\n")
+    src = FileSource(str(log))
+    app = Rotating(log)
+    app.write(2)
+    assert [t for _, t in src.read_lines()] == ["line 0", "line 1"]
+    app.rotate()
+    app.write(1)
+    assert collect(src, lambda got: len(got) >= 4) == ["line 2", "line 3", "line 4"]
+    assert [t for _, t in src.read_lines()] == []
+
+
+def test_a_glob_over_rotated_names_reads_each_line_once_through_fast_rotations(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text("")
+    src = GlobSource(str(tmp_path / "app.log*"))
+    app = Rotating(log)
+    app.write(3)
+    lines = [t for _, t in src.read_lines()]
+    for _ in range(3):
+        app.write(4)
+        app.rotate()
+    app.write(4)
+    lines += collect(src, lambda got: len(lines) + len(got) >= app.written)
+    lines += [t for _, t in src.read_lines()]
+    assert sorted(lines, key=lambda t: int(t.split()[1])) == app.expected()
+
+
 def test_copytruncate_starts_over_from_the_beginning(tmp_path):
     log = tmp_path / "app.log"
     log.write_text("")

@@ -7,8 +7,11 @@ end of the data look at the path to notice what happened to it:
 - truncated in place (`copytruncate`): the size fell below our offset, or the
   first block changed; start over from 0;
 - rotated by rename (or replaced): the path now names another inode; read the
-  rest of the old file through the open descriptor, then open the new file
-  from its start;
+  rest of the old file through the open descriptor, then the files rotated
+  since it that were never seen (several rotations between two polls: the
+  path's siblings such as `app.log.1` or `app.log-20250101`, written since
+  the old file was, read from their start, oldest first), then open the new
+  file from its start;
 - gone: keep reading the old descriptor while the renamed file still exists,
   and wait for the path to return (then it is read from its start).
 
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import stat
 import time
 from collections import OrderedDict
 from typing import Callable
@@ -33,6 +38,10 @@ FIRST_BLOCK_BYTES = 4096              # compared to notice a rewritten file
 EVENT_SECONDS = 5.0                   # how long `rotated`/`truncated` stay shown
 SINCE_PROBE_BYTES = 64 * 1024         # how far one probe looks for a dated line
 SINCE_LINEAR_BYTES = 8 * 1024         # below this the search reads linearly
+
+SEEN_KEEP = 64                        # files remembered as read, so a rotated one is not read twice
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z")  # rotated and compressed: not text
+_GENERATION = re.compile(r"\.(\d{1,4})$")  # `app.log.2`: the higher the number, the older (dates are not numbers here)
 
 Ident = tuple[int, int]               # (st_dev, st_ino)
 StartAt = Callable[[str], int]        # path -> byte offset to start reading at
@@ -116,6 +125,9 @@ class FileSource(Source):
         self._event: str | None = None
         self._event_at = 0.0
         self._done = False
+        self._rotated: list[tuple[io.FileIO, os.stat_result]] = []  # rotated files to read before the path
+        self._reading_rotated = False  # the open file is one of them, not the path's
+        self._seen: OrderedDict[Ident, bytes] = OrderedDict()  # files read (first block: inodes are reused)
         self._open(initial=True)
 
     # -- the Source interface -------------------------------------------
@@ -149,6 +161,9 @@ class FileSource(Source):
         if self._file is not None:
             self._file.close()
             self._file = None
+        for f, _st in self._rotated:
+            f.close()
+        self._rotated = []
         self._done = True
         self._base_state = "closed"
 
@@ -185,6 +200,14 @@ class FileSource(Source):
         offset = self._handoff.claim(ident, fd) if self._handoff else None
         if offset is None:
             offset = self._initial_offset(st.st_size) if initial else 0
+        self._take(f, st, offset)
+        self._reading_rotated = False
+        return True
+
+    def _take(self, f: io.FileIO, st: os.stat_result, offset: int) -> None:
+        """Make `f` the open file, read on from `offset`."""
+        fd = f.fileno()
+        ident = (st.st_dev, st.st_ino)
         offset = max(0, min(offset, st.st_size))
         f.seek(offset)
         if offset > 0 and os.pread(fd, 1, offset - 1) != b"\n":
@@ -196,7 +219,6 @@ class FileSource(Source):
         self._base_state = "following" if self.follow else "reading"
         if self._handoff:
             self._handoff.hold(ident, self.path)
-        return True
 
     def _initial_offset(self, size: int) -> int:
         if self._start_at is not None:
@@ -212,7 +234,7 @@ class FileSource(Source):
     # -- one poll ---------------------------------------------------------
 
     def _poll(self, max_lines: int) -> None:
-        if self._file is None and not self._open(initial=False):
+        if self._file is None and not self._next_file():
             return
         if self.follow:
             self._check_rewritten()
@@ -263,6 +285,11 @@ class FileSource(Source):
 
     def _check_path(self, max_lines: int) -> None:
         """At the end of the open file: has the path moved on to another file?"""
+        if self._reading_rotated:
+            self._release()
+            if self._next_file():
+                self._mark("rotated")
+            return
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
@@ -282,12 +309,65 @@ class FileSource(Source):
             return  # another follower still reads the new file under its old name
         if not self._read(max_lines, self.read_budget):
             return  # lines written to the old file since: finish them first
+        written_ns = os.fstat(self._file.fileno()).st_mtime_ns
         self._release()
-        if self._open(initial=False):
+        self._rotated = self._rotated_since(written_ns, ident)
+        if self._next_file():
             self._mark("rotated")
+
+    def _next_file(self) -> bool:
+        """The next file to read: a rotated file not read yet, else the one the path names."""
+        if not self._rotated:
+            return self._open(initial=False)
+        f, st = self._rotated.pop(0)
+        offset = self._handoff.claim((st.st_dev, st.st_ino), f.fileno()) if self._handoff else None
+        self._take(f, st, offset or 0)
+        self._reading_rotated = True
+        return True
+
+    def _rotated_since(self, written_ns: int, current: Ident) -> list[tuple[io.FileIO, os.stat_result]]:
+        """The path's rotated siblings written since the file just let go, never read: opened
+        (so further renames do not matter), oldest first.
+
+        logrotate's names: `app.log.1` (the higher the number, the older), `app.log-20250101`;
+        compressed ones are not text and are left alone.
+        """
+        folder, base = os.path.split(self.path)
+        found = []
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            return []
+        for name in names:
+            if not (name.startswith(base) and name[len(base):len(base) + 1] in (".", "-", "_")):
+                continue
+            if name.endswith(COMPRESSED):
+                continue
+            try:
+                f = open(os.path.join(folder, name), "rb", buffering=0)
+            except OSError:
+                continue
+            st = os.fstat(f.fileno())
+            ident = (st.st_dev, st.st_ino)
+            if (not stat.S_ISREG(st.st_mode) or st.st_mtime_ns < written_ns or ident == current
+                    or self._was_read(ident, f.fileno()) or (self._handoff and self._handoff.holder(ident))):
+                f.close()
+                continue
+            generation = _GENERATION.search(name)
+            found.append(((st.st_mtime_ns, -int(generation.group(1)) if generation else 0, name), f, st))
+        found.sort(key=lambda item: item[0])
+        return [(f, st) for _key, f, st in found]
+
+    def _was_read(self, ident: Ident, fd: int) -> bool:
+        block = self._seen.get(ident)
+        return block is not None and os.pread(fd, len(block), 0) == block
 
     def _release(self) -> None:
         self._ready += self._assembler.flush()
+        if self._ident is not None:
+            self._seen[self._ident] = self._first_block
+            while len(self._seen) > SEEN_KEEP:
+                self._seen.popitem(last=False)
         if self._handoff and self._ident is not None:
             self._handoff.release(self._ident, self.path, self._offset, self._first_block)
         self._file.close()

@@ -228,6 +228,19 @@ def test_report_keeps_the_figures_and_exits_3_after_a_failure(tmp_path, poisoned
     assert line.startswith(f"apimon-tui report: {log}: reader failed once (last: ValueError: cannot take")
 
 
+def test_report_on_an_internal_error_says_so_in_one_line_and_exits_3(tmp_path, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OverflowError("cannot convert float infinity to integer")
+
+    monkeypatch.setattr(report, "summarize", broken)
+    log = tmp_path / "calls.jsonl"
+    append(log, [good_line(0)])
+    assert run_command(report, ["report", "--config", empty_config(tmp_path), str(log)]) == 3
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "apimon-tui report: internal error, nothing to report: OverflowError: cannot convert float infinity to integer\n"
+
+
 def empty_config(tmp_path) -> str:
     path = tmp_path / "config.toml"
     path.write_text("")

@@ -301,7 +301,7 @@ def test_several_rotations_between_two_polls_lose_no_line(tmp_path, dated):
     assert [t for _, t in src.read_lines()] == app.expected()[-1:]
 
 
-def test_rotated_files_older_than_the_one_followed_are_not_read(tmp_path):
+def test_only_rotated_files_newer_than_the_one_followed_are_read(tmp_path):
     log = tmp_path / "app.log"
     (tmp_path / "app.log.1").write_text("last week\n")
     (tmp_path / "app.log.2.gz").write_bytes(b"\x1f\x8b not text")
@@ -311,6 +311,8 @@ def test_rotated_files_older_than_the_one_followed_are_not_read(tmp_path):
     app = Rotating(log)
     app.write(2)
     assert [t for _, t in src.read_lines()] == ["line 0", "line 1"]
+    (tmp_path / "app.log_errors").write_text("another log, written now\n")
+    (tmp_path / "app.log.bak").write_text("a copy, made now\n")
     app.rotate()
     app.write(1)
     assert collect(src, lambda got: len(got) >= 4) == ["line 2", "line 3", "line 4"]

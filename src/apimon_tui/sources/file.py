@@ -40,7 +40,9 @@ SINCE_PROBE_BYTES = 64 * 1024         # how far one probe looks for a dated line
 SINCE_LINEAR_BYTES = 8 * 1024         # below this the search reads linearly
 
 SEEN_KEEP = 64                        # files remembered as read, so a rotated one is not read twice
-COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z")  # rotated and compressed: not text
+# What logrotate adds to a rotated file's name: `.1`, `-20261203`, `-2026-12-03-1764720000`
+# (not `.1.gz`: compressed, not text; not `_errors` or `.bak`: another file).
+_ROTATED_SUFFIX = re.compile(r"[.\-_]\d[\d\-_.T:]*")
 _GENERATION = re.compile(r"\.(\d{1,4})$")  # `app.log.2`: the higher the number, the older (dates are not numbers here)
 
 Ident = tuple[int, int]               # (st_dev, st_ino)
@@ -329,8 +331,8 @@ class FileSource(Source):
         """The path's rotated siblings written since the file just let go, never read: opened
         (so further renames do not matter), oldest first.
 
-        logrotate's names: `app.log.1` (the higher the number, the older), `app.log-20250101`;
-        compressed ones are not text and are left alone.
+        logrotate's names (`_ROTATED_SUFFIX`): `app.log.1` (the higher the number, the older),
+        `app.log-20261203` (in the order of their names).
         """
         folder, base = os.path.split(self.path)
         found = []
@@ -339,9 +341,7 @@ class FileSource(Source):
         except OSError:
             return []
         for name in names:
-            if not (name.startswith(base) and name[len(base):len(base) + 1] in (".", "-", "_")):
-                continue
-            if name.endswith(COMPRESSED):
+            if not (name.startswith(base) and _ROTATED_SUFFIX.fullmatch(name, len(base))):
                 continue
             try:
                 f = open(os.path.join(folder, name), "rb", buffering=0)

@@ -223,6 +223,35 @@ def test_rotation_by_rename_loses_no_late_lines_of_the_old_file(tmp_path):
     assert [t for _, t in src.read_lines()] == ["more"]
 
 
+def open_files_under(folder) -> list[str]:
+    """The files of `folder` this process holds open."""
+    targets = (os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd"))
+    return sorted(t for t in targets if t.startswith(str(folder)))
+
+
+def test_the_renamed_file_is_read_until_its_writer_moves_on(tmp_path):
+    """logrotate renames and creates the file, then signals the app, which writes to the old one until it reopens."""
+    log = tmp_path / "app.log"
+    writer = open(log, "a", buffering=1)
+    src = FileSource(str(log))
+    writer.write("before\n")
+    assert [t for _, t in src.read_lines()] == ["before"]
+    os.rename(log, tmp_path / "app.log.1")
+    log.write_text("")
+    writer.write("late 1\n")
+    assert collect(src, lambda got: got) == ["late 1"]  # the rotation is seen now, the new file is empty
+    writer.write("late 2\n")  # the app has still not reopened its log
+    assert collect(src, lambda got: got) == ["late 2"]
+    writer.close()
+    writer = open(log, "a", buffering=1)
+    writer.write("new 1\n")
+    assert collect(src, lambda got: got) == ["new 1"]
+    writer.write("new 2\n")
+    assert collect(src, lambda got: got) == ["new 2"]
+    writer.close()
+    assert open_files_under(tmp_path) == [str(log)]  # the renamed file was let go
+
+
 def test_rename_then_path_missing_keeps_reading_old_file_until_new_appears(tmp_path):
     log = tmp_path / "app.log"
     log.write_text("")

@@ -7,7 +7,9 @@ end of the data look at the path to notice what happened to it:
 - truncated in place (`copytruncate`): the size fell below our offset, or the
   first block changed; start over from 0;
 - rotated by rename (or replaced): the path now names another inode; read the
-  rest of the old file through the open descriptor, then the files rotated
+  rest of the old file through the open descriptor (and keep reading it until
+  the writer has moved on to the new file: an app writes to the renamed file
+  until it reopens its log, e.g. on logrotate's postrotate signal), then the files rotated
   since it that were never seen (several rotations between two polls: the
   path's siblings such as `app.log.1` or `app.log-20250101`, written since
   the old file was, read from their start, oldest first), then open the new
@@ -30,7 +32,7 @@ from collections import OrderedDict
 from typing import Callable
 
 from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch
-from apimon_tui.sources.lines import MAX_LINE_BYTES
+from apimon_tui.sources.lines import MAX_LINE_BYTES, LineAssembler
 
 CHUNK_BYTES = 256 * 1024
 READ_BUDGET_BYTES = 8 * 1024 * 1024   # per file per read_lines() call
@@ -87,6 +89,29 @@ class Handoff:
         return offset
 
 
+class _Draining:
+    """A file renamed away by a rotation, still read: its writer may write to it until it reopens the path."""
+
+    def __init__(self, file: io.FileIO, ident: Ident, offset: int, first_block: bytes, assembler: LineAssembler) -> None:
+        self.file, self.ident, self.offset, self.first_block, self.assembler = file, ident, offset, first_block, assembler
+
+    def read(self, budget: int, chunk_bytes: int) -> tuple[list[str], int]:
+        """The lines it gained (at most `budget` bytes) and the bytes read; -1 when it cannot be read."""
+        lines: list[str] = []
+        got = 0
+        while got < budget:
+            try:
+                data = self.file.read(min(chunk_bytes, budget - got))
+            except OSError:
+                return lines, -1
+            if not data:
+                break
+            got += len(data)
+            lines += self.assembler.feed(data)
+        self.offset += got
+        return lines, got
+
+
 class FileSource(Source):
     """One path, followed through growth, rotation, truncation and absence.
 
@@ -130,6 +155,7 @@ class FileSource(Source):
         self._rotated: list[tuple[io.FileIO, os.stat_result]] = []  # rotated files to read before the path
         self._reading_rotated = False  # the open file is one of them, not the path's
         self._seen: OrderedDict[Ident, bytes] = OrderedDict()  # files read (first block: inodes are reused)
+        self._draining: _Draining | None = None  # the file the last rotation renamed away
         self._open(initial=True)
 
     # -- the Source interface -------------------------------------------
@@ -157,7 +183,11 @@ class FileSource(Source):
     @property
     def idle(self) -> bool:
         """No file open and no lines waiting to be handed out."""
-        return self._file is None and not self._ready
+        return self._file is None and self._draining is None and not self._ready
+
+    @property
+    def truncated(self) -> int:
+        return self._assembler.truncated + (self._draining.assembler.truncated if self._draining else 0)
 
     def close(self) -> None:
         if self._file is not None:
@@ -166,6 +196,9 @@ class FileSource(Source):
         for f, _st in self._rotated:
             f.close()
         self._rotated = []
+        if self._draining is not None:
+            self._draining.file.close()
+            self._draining = None
         self._done = True
         self._base_state = "closed"
 
@@ -236,6 +269,8 @@ class FileSource(Source):
     # -- one poll ---------------------------------------------------------
 
     def _poll(self, max_lines: int) -> None:
+        if self._draining is not None:
+            self._read_draining()
         if self._file is None and not self._next_file():
             return
         if self.follow:
@@ -312,7 +347,7 @@ class FileSource(Source):
         if not self._read(max_lines, self.read_budget):
             return  # lines written to the old file since: finish them first
         written_ns = os.fstat(self._file.fileno()).st_mtime_ns
-        self._release()
+        self._start_draining()
         self._rotated = self._rotated_since(written_ns, ident)
         if self._next_file():
             self._mark("rotated")
@@ -328,7 +363,7 @@ class FileSource(Source):
         return True
 
     def _rotated_since(self, written_ns: int, current: Ident) -> list[tuple[io.FileIO, os.stat_result]]:
-        """The path's rotated siblings written since the file just let go, never read: opened
+        """The path's rotated siblings written since the file just rotated away (draining now), never read: opened
         (so further renames do not matter), oldest first.
 
         logrotate's names (`_ROTATED_SUFFIX`): `app.log.1` (the higher the number, the older),
@@ -349,7 +384,7 @@ class FileSource(Source):
                 continue
             st = os.fstat(f.fileno())
             ident = (st.st_dev, st.st_ino)
-            if (not stat.S_ISREG(st.st_mode) or st.st_mtime_ns < written_ns or ident == current
+            if (not stat.S_ISREG(st.st_mode) or st.st_mtime_ns < written_ns or ident in (current, self._draining.ident)
                     or self._was_read(ident, f.fileno()) or (self._handoff and self._handoff.holder(ident))):
                 f.close()
                 continue
@@ -365,14 +400,52 @@ class FileSource(Source):
     def _release(self) -> None:
         self._ready += self._assembler.flush()
         if self._ident is not None:
-            self._seen[self._ident] = self._first_block
-            while len(self._seen) > SEEN_KEEP:
-                self._seen.popitem(last=False)
-        if self._handoff and self._ident is not None:
-            self._handoff.release(self._ident, self.path, self._offset, self._first_block)
+            self._done_with(self._ident, self._offset, self._first_block)
         self._file.close()
         self._file = None
         self._ident = None
+
+    def _done_with(self, ident: Ident, offset: int, first_block: bytes) -> None:
+        """Remember a file as read, and hand it over to the glob's other followers."""
+        self._seen[ident] = first_block
+        while len(self._seen) > SEEN_KEEP:
+            self._seen.popitem(last=False)
+        if self._handoff:
+            self._handoff.release(ident, self.path, offset, first_block)
+
+    def _start_draining(self) -> None:
+        """Keep the open file (read to its end) as the one rotated away; the next file gets a new assembler."""
+        if self._draining is not None:
+            self._read_draining(finish=True)
+        self._draining = _Draining(self._file, self._ident, self._offset, self._first_block, self._assembler)
+        self._assembler = LineAssembler(self._assembler.max_line)
+        self._file = None
+        self._ident = None
+
+    def _read_draining(self, finish: bool = False) -> None:
+        """Read what the rotated file gained; let it go once its writer has moved on.
+
+        The writer has moved on when the new file has data and, read after
+        that was seen, the old one had nothing more (one writer writes the
+        old file, then the new one: nothing comes after).
+        """
+        draining = self._draining
+        moved_on = finish or self._new_file_has_data()
+        lines, got = draining.read(self.read_budget, self.chunk_bytes)
+        self._ready += lines
+        if got > 0 and not finish:
+            return
+        if got != 0 or moved_on:  # -1: cannot be read any more
+            self._ready += draining.assembler.flush()
+            self._assembler.truncated += draining.assembler.truncated
+            self._done_with(draining.ident, draining.offset, draining.first_block)
+            draining.file.close()
+            self._draining = None
+
+    def _new_file_has_data(self) -> bool:
+        if self._file is None or self._reading_rotated:
+            return False
+        return os.fstat(self._file.fileno()).st_size > 0
 
     def _mark(self, event: str) -> None:
         self._event = event

@@ -7,13 +7,13 @@ end of the data look at the path to notice what happened to it:
 - truncated in place (`copytruncate`): the size fell below our offset, or the
   first block changed; start over from 0;
 - rotated by rename (or replaced): the path now names another inode; read the
-  rest of the old file through the open descriptor (and keep reading it until
-  the writer has moved on to the new file: an app writes to the renamed file
-  until it reopens its log, e.g. on logrotate's postrotate signal), then the files rotated
-  since it that were never seen (several rotations between two polls: the
-  path's siblings such as `app.log.1` or `app.log-20250101`, written since
-  the old file was, read from their start, oldest first), then open the new
-  file from its start;
+  rest of the old file through the open descriptor, and keep reading it until
+  its writer has moved on to the new file (an app writes to the renamed file
+  until it reopens its log, e.g. on logrotate's postrotate signal); read the
+  files rotated since it that were never seen (several rotations between two
+  polls: the path's siblings such as `app.log.1` or `app.log-20261203`,
+  written since the old file was) from their start, oldest first; then open
+  the new file from its start;
 - gone: keep reading the old descriptor while the renamed file still exists,
   and wait for the path to return (then it is read from its start).
 
@@ -427,15 +427,19 @@ class FileSource(Source):
 
         The writer has moved on when the new file has data and, read after
         that was seen, the old one had nothing more (one writer writes the
-        old file, then the new one: nothing comes after).
+        old file, then the new one: nothing comes after). A deleted one is let
+        go once it has nothing more, so that its space is not held.
         """
         draining = self._draining
-        moved_on = finish or self._new_file_has_data()
+        moved_on = finish or self._new_file_has_data() or os.fstat(draining.file.fileno()).st_nlink == 0
         lines, got = draining.read(self.read_budget, self.chunk_bytes)
         self._ready += lines
-        if got > 0 and not finish:
+        while finish and got > 0:
+            lines, got = draining.read(self.read_budget, self.chunk_bytes)
+            self._ready += lines
+        if got > 0:
             return
-        if got != 0 or moved_on:  # -1: cannot be read any more
+        if got < 0 or moved_on:  # -1: cannot be read any more
             self._ready += draining.assembler.flush()
             self._assembler.truncated += draining.assembler.truncated
             self._done_with(draining.ident, draining.offset, draining.first_block)

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -112,6 +113,35 @@ def test_the_status_line_shows_the_failure_then_the_restart(tmp_path, poisoned):
     shown = _source(engine.statuses()[0], clock.now).plain
     assert "failed:" not in shown and "following" in shown
     assert "reader restarted once, last after ValueError: cannot take" in shown
+
+
+async def test_the_monitor_shows_the_failed_source_on_its_status_line(tmp_path, poisoned, monkeypatch):
+    from tui_support import screen_text, write_config
+
+    from apimon_tui import config as config_mod
+    from apimon_tui.tui.app import MonitorApp
+
+    monkeypatch.chdir(tmp_path)  # a short label: the status line is one line
+    Path("bad.jsonl").write_text("")
+    clock = Clock()
+    config = config_mod.load(write_config(tmp_path))
+    engine = Engine(["bad.jsonl"], config=config, clock=clock)
+    app = MonitorApp(engine, config, clock=clock, start_engine=False)
+
+    async def status_line(pilot) -> str:
+        engine.pump()
+        app.tick()
+        await pilot.pause()
+        (line,) = [line for line in screen_text(app).splitlines() if "bad.jsonl" in line]
+        return line
+
+    async with app.run_test(size=(160, 40)) as pilot:
+        append("bad.jsonl", [good_line(0), poison_line(1), good_line(2)])
+        assert "bad.jsonl native · failed: ValueError: cannot take" in await status_line(pilot)
+        clock.now += RESTART_FIRST_S
+        line = await status_line(pilot)
+        assert "bad.jsonl native · following" in line and "reader restarted once, last after ValueError" in line
+    assert engine.statuses()[0].counts.calls == 2
 
 
 def test_a_line_the_decoder_cannot_take_stops_nothing(tmp_path):

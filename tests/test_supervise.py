@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from apimon_tui.commands import check, report
-from apimon_tui.engine import RESTART_FIRST_S, Engine, SourceReader
+from apimon_tui.engine import RESTART_FIRST_S, Engine, Sink, SourceReader
 from apimon_tui.formats import native
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call
+from apimon_tui.model import Call, SourceCounts
+from apimon_tui.pricing import Pricer
 from apimon_tui.sources.base import Source
 from apimon_tui.tui.widgets.status import _source
 
@@ -181,11 +182,7 @@ class FlakySource(Source):
         return "following"
 
 
-def test_a_source_that_keeps_failing_is_retried_with_a_growing_backoff(tmp_path):
-    from apimon_tui.engine import Sink
-    from apimon_tui.model import SourceCounts
-    from apimon_tui.pricing import Pricer
-
+def test_a_source_that_keeps_failing_is_retried_with_a_growing_backoff():
     clock = Clock()
     sink = Sink(SourceCounts(label="flaky"), Pricer(None), None)
     reader = SourceReader(FlakySource([good_line(i) for i in range(4)], failures=3), sink, clock=clock)

@@ -8,7 +8,6 @@ deep nesting that the JSON decoder cannot take, a source whose reads fail.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess

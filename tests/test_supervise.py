@@ -250,6 +250,8 @@ def test_report_keeps_the_figures_and_exits_3_after_a_failure(tmp_path, poisoned
     assert code == 3
     summary = json.loads(out)
     assert (summary["calls"], summary["unparsed"]) == (count, 1)
+    (source,) = summary["sources"]
+    assert source["reader_failures"] == 1 and source["reader_failure"].startswith("ValueError: cannot take")
     (line,) = err.splitlines()
     assert line.startswith(f"apimon-tui report: {log}: reader failed once (last: ValueError: cannot take")
 

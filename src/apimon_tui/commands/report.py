@@ -19,7 +19,7 @@ import sys
 import time
 
 from apimon_tui import config as config_mod
-from apimon_tui.engine import Engine, SourceStatus, failure_reason
+from apimon_tui.engine import Engine, failure_reason
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
 from apimon_tui.summary import summarize
@@ -81,13 +81,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"apimon-tui report: internal error, stopped following: {failure_reason(exc)}", file=sys.stderr)
             return EXIT_INTERNAL
     try:
-        store, statuses, unpriced = read_files(args.paths, args.format, since_s, config, args.jobs)
-        summary = summarize(store.snapshot(), statuses, unpriced)
+        summary = read_summary(args.paths, args.format, since_s, config, args.jobs)
     except Exception as exc:
         print(f"apimon-tui report: internal error, nothing to report: {failure_reason(exc)}", file=sys.stderr)
         return EXIT_INTERNAL
     print(json.dumps(summary) if args.json else render_table(summary))
-    return EXIT_INTERNAL if tell_failures(statuses, {}) else 0
+    return EXIT_INTERNAL if tell_failures(summary, {}) else 0
 
 
 def read_summary(paths: list[str], fmt: str, since_s: float | None, config: dict, jobs: int) -> dict:
@@ -96,18 +95,18 @@ def read_summary(paths: list[str], fmt: str, since_s: float | None, config: dict
     return summarize(store.snapshot(), statuses, unpriced)
 
 
-def tell_failures(statuses: list[SourceStatus], told: dict[str, int]) -> bool:
+def tell_failures(summary: dict, told: dict[str, int]) -> bool:
     """One line on stderr for each source whose reader failed since `told` (updated); True if any ever did."""
     failed = False
-    for status in statuses:
-        counts = status.counts
-        if not counts.failures:
+    for source in summary["sources"]:
+        failures = source["reader_failures"]
+        if not failures:
             continue
         failed = True
-        if counts.failures > told.get(status.label, 0):
-            told[status.label] = counts.failures
-            times = "once" if counts.failures == 1 else f"{counts.failures} times"
-            print(f"apimon-tui report: {status.label}: reader failed {times} (last: {counts.failure}); "
+        if failures > told.get(source["source"], 0):
+            told[source["source"]] = failures
+            times = "once" if failures == 1 else f"{failures} times"
+            print(f"apimon-tui report: {source['source']}: reader failed {times} (last: {source['reader_failure']}); "
                   f"restarted where it stopped, lines that raised counted as unparsed", file=sys.stderr, flush=True)
     return failed
 
@@ -123,14 +122,16 @@ def _follow(engine: Engine, args: argparse.Namespace) -> int:
     try:
         while True:
             time.sleep(args.interval)
-            print(emit(_summary(engine)), flush=True)
-            tell_failures(engine.statuses(), told)
+            summary = _summary(engine)
+            print(emit(summary), flush=True)
+            tell_failures(summary, told)
     except KeyboardInterrupt:
         pass
     finally:
         engine.stop()
-    print(emit(_summary(engine)), flush=True)
-    return EXIT_INTERNAL if tell_failures(engine.statuses(), told) else 0
+    summary = _summary(engine)
+    print(emit(summary), flush=True)
+    return EXIT_INTERNAL if tell_failures(summary, told) else 0
 
 
 def _ms(value: float | None) -> str:

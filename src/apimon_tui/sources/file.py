@@ -156,6 +156,7 @@ class FileSource(Source):
         self._reading_rotated = False  # the open file is one of them, not the path's
         self._seen: OrderedDict[Ident, bytes] = OrderedDict()  # files read (first block: inodes are reused)
         self._draining: _Draining | None = None  # the file the last rotation renamed away
+        self._rotated_ns = 0  # when the file a rotation was noticed on was last written
         self._open(initial=True)
 
     # -- the Source interface -------------------------------------------
@@ -323,9 +324,7 @@ class FileSource(Source):
     def _check_path(self, max_lines: int) -> None:
         """At the end of the open file: has the path moved on to another file?"""
         if self._reading_rotated:
-            self._release()
-            if self._next_file():
-                self._mark("rotated")
+            self._on_from_rotated()
             return
         try:
             st = os.stat(self.path)
@@ -346,24 +345,41 @@ class FileSource(Source):
             return  # another follower still reads the new file under its old name
         if not self._read(max_lines, self.read_budget):
             return  # lines written to the old file since: finish them first
-        written_ns = os.fstat(self._file.fileno()).st_mtime_ns
-        self._start_draining()
-        self._rotated = self._rotated_since(written_ns, ident)
+        self._rotated_ns = os.fstat(self._file.fileno()).st_mtime_ns
+        self._on_from_rotated()
+
+    def _on_from_rotated(self) -> None:
+        """The open file, read to its end, was rotated away: on to the next rotated file not read yet, else the path's.
+
+        The siblings are looked at again each time (the path's file may have been rotated
+        meanwhile). The last one before the path's is kept and read on: its writer may
+        still write to it until it reopens the path.
+        """
+        if not self._rotated:
+            self._rotated = self._rotated_since(self._rotated_ns)
+        if self._rotated:
+            self._release()  # a newer one exists: the writer has left this one
+        else:
+            self._start_draining()
         if self._next_file():
             self._mark("rotated")
 
     def _next_file(self) -> bool:
         """The next file to read: a rotated file not read yet, else the one the path names."""
-        if not self._rotated:
-            return self._open(initial=False)
-        f, st = self._rotated.pop(0)
-        offset = self._handoff.claim((st.st_dev, st.st_ino), f.fileno()) if self._handoff else None
-        self._take(f, st, offset or 0)
-        self._reading_rotated = True
-        return True
+        while self._rotated:
+            f, st = self._rotated.pop(0)
+            ident = (st.st_dev, st.st_ino)
+            if self._handoff and self._handoff.holder(ident) not in (None, self.path):
+                f.close()  # a glob's follower of its new name has taken it meanwhile
+                continue
+            offset = self._handoff.claim(ident, f.fileno()) if self._handoff else None
+            self._take(f, st, offset or 0)
+            self._reading_rotated = True
+            return True
+        return self._open(initial=False)
 
-    def _rotated_since(self, written_ns: int, current: Ident) -> list[tuple[io.FileIO, os.stat_result]]:
-        """The path's rotated siblings written since the file just rotated away (draining now), never read: opened
+    def _rotated_since(self, written_ns: int) -> list[tuple[io.FileIO, os.stat_result]]:
+        """The path's rotated siblings written since `written_ns`, never read: opened
         (so further renames do not matter), oldest first.
 
         logrotate's names (`_ROTATED_SUFFIX`): `app.log.1` (the higher the number, the older),
@@ -373,8 +389,12 @@ class FileSource(Source):
         found = []
         try:
             names = os.listdir(folder or ".")
+            path_st = os.stat(self.path)
+        except FileNotFoundError:
+            path_st = None
         except OSError:
             return []
+        skip = {self._ident, self._draining and self._draining.ident, path_st and (path_st.st_dev, path_st.st_ino)}
         for name in names:
             if not (name.startswith(base) and _ROTATED_SUFFIX.fullmatch(name, len(base))):
                 continue
@@ -384,7 +404,7 @@ class FileSource(Source):
                 continue
             st = os.fstat(f.fileno())
             ident = (st.st_dev, st.st_ino)
-            if (not stat.S_ISREG(st.st_mode) or st.st_mtime_ns < written_ns or ident in (current, self._draining.ident)
+            if (not stat.S_ISREG(st.st_mode) or st.st_mtime_ns < written_ns or ident in skip
                     or self._was_read(ident, f.fileno()) or (self._handoff and self._handoff.holder(ident))):
                 f.close()
                 continue

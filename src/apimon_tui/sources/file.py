@@ -349,11 +349,12 @@ class FileSource(Source):
         self._on_from_rotated()
 
     def _on_from_rotated(self) -> None:
-        """The open file, read to its end, was rotated away: on to the next rotated file not read yet, else the path's.
+        """The open file, read to its end, was rotated away: on to the next rotated file
+        not read yet, else the path's.
 
-        The siblings are looked at again each time (the path's file may have been rotated
-        meanwhile). The last one before the path's is kept and read on: its writer may
-        still write to it until it reopens the path.
+        The siblings are looked at again each time (the path's file may have been
+        rotated meanwhile). The last one before the path's is kept and read on: its
+        writer may still write to it until it reopens the path.
         """
         if not self._rotated:
             self._rotated = self._rotated_since(self._rotated_ns)
@@ -389,12 +390,9 @@ class FileSource(Source):
         found = []
         try:
             names = os.listdir(folder or ".")
-            path_st = os.stat(self.path)
-        except FileNotFoundError:
-            path_st = None
         except OSError:
             return []
-        skip = {self._ident, self._draining and self._draining.ident, path_st and (path_st.st_dev, path_st.st_ino)}
+        skip = {self._ident, self._draining and self._draining.ident, self._path_ident()}
         for name in names:
             if not (name.startswith(base) and _ROTATED_SUFFIX.fullmatch(name, len(base))):
                 continue
@@ -412,6 +410,13 @@ class FileSource(Source):
             found.append(((st.st_mtime_ns, -int(generation.group(1)) if generation else 0, name), f, st))
         found.sort(key=lambda item: item[0])
         return [(f, st) for _key, f, st in found]
+
+    def _path_ident(self) -> Ident | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
 
     def _was_read(self, ident: Ident, fd: int) -> bool:
         block = self._seen.get(ident)

@@ -266,7 +266,8 @@ def test_report_on_an_internal_error_says_so_in_one_line_and_exits_3(tmp_path, c
     assert run_command(report, ["report", "--config", empty_config(tmp_path), str(log)]) == 3
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == "apimon-tui report: internal error, nothing to report: OverflowError: cannot convert float infinity to integer\n"
+    assert err == ("apimon-tui report: internal error, nothing to report: "
+                   "OverflowError: cannot convert float infinity to integer\n")
 
 
 def empty_config(tmp_path) -> str:
@@ -355,7 +356,8 @@ def test_report_follow_names_a_failed_source_and_exits_non_zero(tmp_path):
     assert code == 3
     assert json.loads(out.splitlines()[-1])["calls"] == 29
     (line,) = err.splitlines()
-    assert line.startswith(f"apimon-tui report: {log}: reader failed once (last: ValueError: cannot take this line)")
+    assert line.startswith(f"apimon-tui report: {log}: reader failed once "
+                           f"(last: ValueError: cannot take this line)")
 
 
 # -- the check: good lines, a corpus of broken ones, good lines ----------

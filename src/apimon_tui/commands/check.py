@@ -108,7 +108,8 @@ def _check_sources(statuses: list[SourceStatus]) -> None:
         if status.error:
             raise CannotCheck(f"{status.label}: {status.error}")
         if status.counts.failures:
-            raise CannotCheck(f"{status.label}: reader failed ({status.counts.failure}); the lines that raised were skipped")
+            raise CannotCheck(f"{status.label}: reader failed ({status.counts.failure}); "
+                              f"the lines that raised were skipped")
         if status.counts.lines and not status.counts.calls and status.format is None:
             raise CannotCheck(f"{status.label}: no API calls recognised in {status.counts.lines:,} lines "
                               f"(name the format with --format)")

@@ -106,8 +106,9 @@ def tell_failures(summary: dict, told: dict[str, int]) -> bool:
         if failures > told.get(source["source"], 0):
             told[source["source"]] = failures
             times = "once" if failures == 1 else f"{failures} times"
-            print(f"apimon-tui report: {source['source']}: reader failed {times} (last: {source['reader_failure']}); "
-                  f"restarted where it stopped, lines that raised counted as unparsed", file=sys.stderr, flush=True)
+            print(f"apimon-tui report: {source['source']}: reader failed {times} "
+                  f"(last: {source['reader_failure']}); restarted where it stopped, "
+                  f"lines that raised counted as unparsed", file=sys.stderr, flush=True)
     return failed
 
 

@@ -45,7 +45,7 @@ SEEN_KEEP = 64                        # files remembered as read, so a rotated o
 # What logrotate adds to a rotated file's name: `.1`, `-20261203`, `-2026-12-03-1764720000`
 # (not `.1.gz`: compressed, not text; not `_errors` or `.bak`: another file).
 _ROTATED_SUFFIX = re.compile(r"[.\-_]\d[\d\-_.T:]*")
-_GENERATION = re.compile(r"\.(\d{1,4})$")  # `app.log.2`: the higher the number, the older (dates are not numbers here)
+_GENERATION = re.compile(r"\.(\d{1,4})$")  # `app.log.2`: the higher, the older (a date is not one)
 
 Ident = tuple[int, int]               # (st_dev, st_ino)
 StartAt = Callable[[str], int]        # path -> byte offset to start reading at
@@ -92,8 +92,10 @@ class Handoff:
 class _Draining:
     """A file renamed away by a rotation, still read: its writer may write to it until it reopens the path."""
 
-    def __init__(self, file: io.FileIO, ident: Ident, offset: int, first_block: bytes, assembler: LineAssembler) -> None:
-        self.file, self.ident, self.offset, self.first_block, self.assembler = file, ident, offset, first_block, assembler
+    def __init__(self, file: io.FileIO, ident: Ident, offset: int, first_block: bytes,
+                 assembler: LineAssembler) -> None:
+        self.file, self.ident, self.offset = file, ident, offset
+        self.first_block, self.assembler = first_block, assembler
 
     def read(self, budget: int, chunk_bytes: int) -> tuple[list[str], int]:
         """The lines it gained (at most `budget` bytes) and the bytes read; -1 when it cannot be read."""

@@ -120,7 +120,8 @@ class Sink:
         """Runs once per call: only what cannot wait for the batch (a time the store cannot take
         would make the whole batch fail there)."""
         if not math.isfinite(call.ts):
-            self.counts.note_unparsed("time is not a finite number", redact(f"ts {call.ts!r}, model {call.model!r}"))
+            self.counts.note_unparsed("time is not a finite number",
+                                      redact(f"ts {call.ts!r}, model {call.model!r}"))
             return
         if call.ts < self.since:
             self.counts.skipped += 1

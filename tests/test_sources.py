@@ -223,6 +223,35 @@ def test_rotation_by_rename_loses_no_late_lines_of_the_old_file(tmp_path):
     assert [t for _, t in src.read_lines()] == ["more"]
 
 
+def open_files_under(folder) -> list[str]:
+    """The files of `folder` this process holds open."""
+    targets = (os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd"))
+    return sorted(t for t in targets if t.startswith(str(folder)))
+
+
+def test_the_renamed_file_is_read_until_its_writer_moves_on(tmp_path):
+    """logrotate renames and creates the file, then signals the app, which writes to the old one until it reopens."""
+    log = tmp_path / "app.log"
+    writer = open(log, "a", buffering=1)
+    src = FileSource(str(log))
+    writer.write("before\n")
+    assert [t for _, t in src.read_lines()] == ["before"]
+    os.rename(log, tmp_path / "app.log.1")
+    log.write_text("")
+    writer.write("late 1\n")
+    assert collect(src, lambda got: got) == ["late 1"]  # the rotation is seen now, the new file is empty
+    writer.write("late 2\n")  # the app has still not reopened its log
+    assert collect(src, lambda got: got) == ["late 2"]
+    writer.close()
+    writer = open(log, "a", buffering=1)
+    writer.write("new 1\n")
+    assert collect(src, lambda got: got) == ["new 1"]
+    writer.write("new 2\n")
+    assert collect(src, lambda got: got) == ["new 2"]
+    writer.close()
+    assert open_files_under(tmp_path) == [str(log)]  # the renamed file was let go
+
+
 def test_rename_then_path_missing_keeps_reading_old_file_until_new_appears(tmp_path):
     log = tmp_path / "app.log"
     log.write_text("")
@@ -246,6 +275,138 @@ def test_rotated_state_is_shown_for_a_few_seconds_of_the_clock(tmp_path):
     assert src.state == "rotated"
     now[0] += 60
     assert src.state == "following"
+
+
+class Rotating:
+    """A log written like an app behind logrotate: numbered (`app.log.1`, shifted) or dated names."""
+
+    def __init__(self, log, dated: bool = False) -> None:
+        self.log, self.dated = log, dated
+        self.written = 0
+        self.rotations = 0
+        self.writer = open(log, "a", buffering=1)
+
+    def write(self, count: int) -> None:
+        for _ in range(count):
+            self.writer.write(f"line {self.written}\n")
+            self.written += 1
+
+    def rotate(self) -> None:
+        """Rename the file away, write a little more to it (the app has not reopened yet), start a new one."""
+        self.rotations += 1
+        if self.dated:
+            os.rename(self.log, f"{self.log}-2026120{self.rotations}")
+        else:
+            for n in range(self.rotations, 0, -1):
+                older = f"{self.log}.{n}"
+                if os.path.exists(older):
+                    os.rename(older, f"{self.log}.{n + 1}")
+            os.rename(self.log, f"{self.log}.1")
+        self.write(2)
+        self.writer.close()
+        self.writer = open(self.log, "a", buffering=1)
+
+    def expected(self) -> list[str]:
+        return [f"line {i}" for i in range(self.written)]
+
+
+@pytest.mark.parametrize("dated", [False, True], ids=["numbered", "dated"])
+def test_several_rotations_between_two_polls_lose_no_line(tmp_path, dated):
+    log = tmp_path / "app.log"
+    log.write_text("")
+    src = FileSource(str(log))
+    app = Rotating(log, dated=dated)
+    app.write(3)
+    lines = [t for _, t in src.read_lines()]
+    for _ in range(4):  # four rotations, no poll between them
+        app.write(5)
+        app.rotate()
+    app.write(5)
+    lines += collect(src, lambda got: len(lines) + len(got) >= app.written)
+    lines += [t for _, t in src.read_lines()]
+    assert lines == app.expected()  # every line once, in the order written
+    assert src.state == "rotated"
+    app.write(1)
+    assert [t for _, t in src.read_lines()] == app.expected()[-1:]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("followed", ["app.log", "app.log*", "*.log"])
+def test_any_interleaving_of_writes_rotations_reopens_and_polls_loses_no_line(tmp_path, seed, followed):
+    """An app behind logrotate (rename, create, then a signal to reopen), polled at random moments,
+    followed as one file, as a glob that matches the rotated names too, and as one that does not."""
+    rng = random.Random(seed)
+    log = tmp_path / "app.log"
+    log.write_text("")
+    src = open_source(str(tmp_path / followed))
+    app = Rotating(log, dated=seed % 2 == 1)
+    app.writer.close()
+    app.writer = open(log, "a", buffering=1)
+    reopened = True
+    lines: list[str] = []
+    for _ in range(300):
+        step = rng.random()
+        if step < 0.4:
+            app.write(rng.randint(1, 5))
+        elif step < 0.55 and reopened:
+            app.rotations += 1
+            if app.dated:
+                os.rename(log, f"{log}-2026{app.rotations:04d}")
+            else:
+                for n in range(app.rotations, 0, -1):
+                    if os.path.exists(f"{log}.{n}"):
+                        os.rename(f"{log}.{n}", f"{log}.{n + 1}")
+                os.rename(log, f"{log}.1")
+            log.write_text("")  # logrotate's `create`; the app writes to the renamed file until it reopens
+            reopened = False
+        elif step < 0.7 and not reopened:
+            app.writer.close()
+            app.writer = open(log, "a", buffering=1)
+            reopened = True
+        else:
+            lines += [t for _, t in src.read_lines()]
+    if not reopened:
+        app.writer.close()
+        app.writer = open(log, "a", buffering=1)
+    app.write(1)
+    lines += collect(src, lambda got: len(lines) + len(got) >= app.written)
+    lines += [t for _, t in src.read_lines()]
+    app.writer.close()
+    assert sorted(lines, key=lambda t: int(t.split()[1])) == app.expected()
+
+
+def test_only_rotated_files_newer_than_the_one_followed_are_read(tmp_path):
+    log = tmp_path / "app.log"
+    (tmp_path / "app.log.1").write_text("last week\n")
+    (tmp_path / "app.log.2.gz").write_bytes(b"\x1f\x8b not text")
+    os.utime(tmp_path / "app.log.1", (time.time() - 7 * 86400,) * 2)
+    log.write_text("old\n")
+    src = FileSource(str(log))
+    app = Rotating(log)
+    app.write(2)
+    assert [t for _, t in src.read_lines()] == ["line 0", "line 1"]
+    (tmp_path / "app.log_errors").write_text("another log, written now\n")
+    (tmp_path / "app.log.bak").write_text("a copy, made now\n")
+    app.rotate()
+    app.write(1)
+    assert collect(src, lambda got: len(got) >= 3) == ["line 2", "line 3", "line 4"]
+    assert [t for _, t in src.read_lines()] == []  # nor the older, compressed or other files, later
+
+
+def test_a_glob_over_rotated_names_reads_each_line_once_through_fast_rotations(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text("")
+    src = GlobSource(str(tmp_path / "app.log*"))
+    app = Rotating(log)
+    app.write(3)
+    lines = [t for _, t in src.read_lines()]
+    for _ in range(3):
+        app.write(4)
+        app.rotate()
+    app.write(4)
+    lines += collect(src, lambda got: len(lines) + len(got) >= app.written)
+    lines += [t for _, t in src.read_lines()]
+    assert sorted(lines, key=lambda t: int(t.split()[1])) == app.expected()
 
 
 def test_copytruncate_starts_over_from_the_beginning(tmp_path):

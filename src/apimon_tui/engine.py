@@ -9,11 +9,19 @@ instead (`Sink.bulk`), and failed calls too where the store keeps none whole
 (a store for a summary: `report`, `check`). `Engine` pumps all
 readers, either to the end of input (`report`, `check`) or in a background
 thread (the monitor, `report --follow`), so the UI never parses.
+
+Each reader is supervised: an exception from its source or parser marks it
+`failed: <reason>` while the other sources go on, and it is restarted after
+a backoff from where it had read to, the lines it had not finished replayed
+one at a time so that only a line that raises again is lost (counted as
+unparsed).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +42,20 @@ from apimon_tui.store import MetricsStore
 BATCH_LINES = 20_000
 SNIFF_BYTES = 256 * 1024
 IDLE_SLEEP_S = 0.1
+RESTART_FIRST_S = 1.0   # a failed reader of a followed source waits this long before its restart,
+RESTART_MAX_S = 30.0    # doubled after each failure that followed no progress, up to this
+REASON_CHARS = 160
+
+log = logging.getLogger(__name__)
+_NOT_SHOWN = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def failure_reason(exc: BaseException) -> str:
+    """An exception as one short line for the status line and stderr: no control
+    characters (its message may quote a log line), keys redacted."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    text = _NOT_SHOWN.sub(" ", redact(text)).strip()
+    return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1] + "…"
 
 
 def sniff_format(path: str) -> str | None:
@@ -68,6 +90,7 @@ class SourceStatus:
     error: str | None
     counts: SourceCounts
     lines_per_s: float
+    failed: str | None = None  # why the reader is down now, until its restart
 
 
 # What `MetricsStore.add_bulk` takes: source, model, status, stamps, latencies (lists, or
@@ -108,7 +131,12 @@ class Sink:
         self.bulk_failures = bulk_failures  # whether `bulk` takes failed calls (for a store that keeps none whole)
 
     def call(self, call: Call) -> None:
-        """Runs once per call: only what cannot wait for the batch."""
+        """Runs once per call: only what cannot wait for the batch (a time the store cannot take
+        would make the whole batch fail there)."""
+        if not math.isfinite(call.ts):
+            self.counts.note_unparsed("time is not a finite number",
+                                      redact(f"ts {call.ts!r}, model {call.model!r}"))
+            return
         if not self.since <= call.ts < self.until:
             self.counts.skipped += 1
             return
@@ -167,6 +195,19 @@ class Sink:
             store.add_many(calls[done:])
         self.counts.calls += len(calls) + sum(len(group[3]) for _, group in groups)
 
+    def mark(self) -> tuple[int, ...]:
+        """Where the sink stands, to undo what a parser handed over before it raised."""
+        c = self.counts
+        return (len(self.batch), len(self.bulk_batch), c.skipped, c.unparsed, c.bad_values,
+                len(c.first_unparsed), len(c.first_bad_values))
+
+    def rollback(self, mark: tuple[int, ...]) -> None:
+        calls, groups, skipped, unparsed, bad_values, unparsed_kept, bad_kept = mark
+        c = self.counts
+        del self.batch[calls:], self.bulk_batch[groups:]
+        del c.first_unparsed[unparsed_kept:], c.first_bad_values[bad_kept:]
+        c.skipped, c.unparsed, c.bad_values = skipped, unparsed, bad_values
+
     def skip(self) -> None:
         self.counts.skipped += 1
 
@@ -179,7 +220,17 @@ class Sink:
 
 
 class SourceReader:
-    """One source through format detection and its parsers (one per file it yields)."""
+    """One source through format detection and its parsers (one per file it yields), supervised.
+
+    An exception from the source or a parser does not escape `pump`: the
+    reader is down (`failed`) until its restart, which a followed source
+    gets after a backoff on the clock and a source read once gets at once.
+    The parser that raised is dropped (its state is unknown) and the sink
+    put back as it was before that batch; at the restart the batch and the
+    rest of what had been read are replayed line by line, so a line that
+    raises again is skipped and counted as unparsed and cannot loop. A
+    source read once that raises itself is given up (nothing to retry).
+    """
 
     def __init__(
         self,
@@ -201,13 +252,39 @@ class SourceReader:
         self._undetected: Batches = []
         self._rate_mark = (clock(), 0)
         self.lines_per_s = 0.0
+        self.failed: str | None = None  # why the reader is down, until its restart
+        self._held: Batches = []  # lines read but not parsed when it failed
+        self._restart_at = 0.0
+        self._backoff = RESTART_FIRST_S
+        self._given_up = False
 
     @property
     def counts(self) -> SourceCounts:
         return self.sink.counts
 
+    @property
+    def done(self) -> bool:
+        """Nothing more will come: the source is at its end (or given up) and nothing is held."""
+        return (self._given_up or self.source.at_eof) and not self._held and self.failed is None
+
     def pump(self, max_lines: int = BATCH_LINES) -> int:
-        """Read and parse what the source has now; returns the lines read."""
+        """Read and parse what the source has now; returns the lines read (or replayed). Never raises."""
+        if self.failed is not None:
+            if self.clock() < self._restart_at:
+                return 0
+            replayed = self._restart()
+            if replayed:
+                return replayed
+        if self._given_up:
+            return 0
+        try:
+            return self._read_and_parse(max_lines)
+        except Exception as exc:  # from the source (a source read once is not read again)
+            self.fail(exc)
+            self._given_up = not self.source.follow
+            return 0
+
+    def _read_and_parse(self, max_lines: int) -> int:
         batches = self.source.read_batches(max_lines)
         read = sum(len(lines) for _, lines in batches)
         if not read:
@@ -216,14 +293,49 @@ class SourceReader:
         self.counts.last_line_at = self.clock()
         if self.format is None:
             batches = self._detect(batches)
-        for label, lines in batches:
-            self._parser(label).feed_many(lines)
+        for i, (label, lines) in enumerate(batches):
+            mark = self.sink.mark()
+            try:
+                self._parser(label).feed_many(lines)
+            except Exception as exc:
+                self.sink.rollback(mark)
+                self._parsers.pop(label, None)
+                self.fail(exc, held=batches[i:])
+                return read
+        self._backoff = RESTART_FIRST_S
         return read
+
+    def fail(self, exc: Exception, held: Batches = ()) -> None:
+        """Take the reader down until its restart, holding the lines it has not finished."""
+        reason = failure_reason(exc)
+        log.debug("reader of %s failed: %s", self.source.label, reason, exc_info=exc)
+        self.failed = reason
+        self.counts.failures += 1
+        self.counts.failure = reason
+        self._held += held
+        delay = self._backoff if self.source.follow else 0.0
+        self._backoff = min(self._backoff * 2, RESTART_MAX_S)
+        self._restart_at = self.clock() + delay
+
+    def _restart(self) -> int:
+        """Replay the held lines one at a time; a line that raises again is counted as unparsed."""
+        held, self._held = self._held, []
+        self.failed = None
+        for label, lines in held:
+            for line in lines:
+                mark = self.sink.mark()
+                try:
+                    self._parser(label).feed(line)
+                except Exception as exc:
+                    self.sink.rollback(mark)
+                    self._parsers.pop(label, None)
+                    self.sink.unparsed(f"made the reader fail ({failure_reason(exc)})", line)
+        return sum(len(lines) for _, lines in held)
 
     def _detect(self, batches: Batches) -> Batches:
         """Hold lines until the format is known; give up on a batch of unknown lines."""
         self._undetected.extend(batches)
-        name = formats.detect([line for _, lines in self._undetected for line in lines[: formats.DETECT_LINES]])
+        name = _detect([line for _, lines in self._undetected for line in lines[: formats.DETECT_LINES]])
         if name is not None:
             self.format = name
             held, self._undetected = self._undetected, []
@@ -243,12 +355,19 @@ class SourceReader:
         return parser
 
     def finish(self) -> None:
-        """End of input: flush parsers holding a partial multi-line call."""
+        """End of input: replay what a failure held, flush parsers holding a partial multi-line call."""
+        if self.failed is not None:
+            self._restart()
         if self._undetected:
             self.counts.skipped += sum(len(lines) for _, lines in self._undetected)
             self._undetected = []
-        for parser in self._parsers.values():
-            parser.flush()
+        for label, parser in list(self._parsers.items()):
+            try:
+                parser.flush()
+            except Exception as exc:
+                self._parsers.pop(label, None)
+                self.counts.failures += 1
+                self.counts.failure = failure_reason(exc)
 
     def update_rate(self) -> None:
         now = self.clock()
@@ -259,8 +378,25 @@ class SourceReader:
 
     def status(self) -> SourceStatus:
         self.counts.truncated = self.source.truncated
-        return SourceStatus(self.source.label, self.format, self.source.state, self.source.error,
-                            self.counts, self.lines_per_s)
+        failed = self.failed
+        state = f"failed: {failed}" if failed is not None else self.source.state
+        return SourceStatus(self.source.label, self.format, state, self.source.error,
+                            self.counts, self.lines_per_s, failed)
+
+
+def _detect(lines: list[str]) -> str | None:
+    """`formats.detect`, line by line if a sniffer raises (that line then tells nothing)."""
+    try:
+        return formats.detect(lines)
+    except Exception:
+        for line in lines:
+            try:
+                name = formats.detect([line])
+            except Exception:
+                continue
+            if name is not None:
+                return name
+        return None
 
 
 class Engine:
@@ -305,12 +441,15 @@ class Engine:
         return total
 
     def _commit(self, reader: SourceReader) -> None:
-        reader.sink.commit(self.store)
+        try:
+            reader.sink.commit(self.store)
+        except Exception as exc:  # this batch's calls are lost; the reader goes on after its backoff
+            reader.fail(exc)
 
     def read_to_end(self) -> None:
         """Read every source until it has nothing more (for non-following runs)."""
         while True:
-            if not self.pump() and all(r.source.at_eof for r in self.readers):
+            if not self.pump() and all(r.done for r in self.readers):
                 break
         self.finish()
 

@@ -143,6 +143,8 @@ class SourceCounts:
     unparsed: int = 0
     truncated: int = 0
     bad_values: int = 0
+    failures: int = 0  # times the reader raised and was restarted (`engine.SourceReader`)
+    failure: str | None = None  # the latest such reason, one line
     last_line_at: float | None = None
     first_unparsed: list[Unparsed] = field(default_factory=list)
     first_bad_values: list[BadValue] = field(default_factory=list)

@@ -104,7 +104,7 @@ def _read_share(job: _Job) -> tuple[MetricsStore, SourceCounts, set[str]]:
     sink = Sink(SourceCounts(label=job.label), pricer, job.since, job.until, bulk_failures=True)
     reader = SourceReader(ByteRangeSource(job.path, job.start, job.end, job.label), sink,
                           fmt=job.fmt, options={"jsonl": job.config.get("jsonl", {})})
-    while not reader.source.at_eof:
+    while not reader.done:
         reader.pump()
         sink.commit(store)
     reader.finish()
@@ -251,7 +251,8 @@ def read_files(
 
 
 def _add_counts(total: SourceCounts, part: SourceCounts) -> None:
-    for field in ("lines", "calls", "skipped", "unparsed", "truncated", "bad_values"):
+    for field in ("lines", "calls", "skipped", "unparsed", "truncated", "bad_values", "failures"):
         setattr(total, field, getattr(total, field) + getattr(part, field))
+    total.failure = part.failure or total.failure
     total.first_unparsed.extend(part.first_unparsed[: SourceCounts.KEEP_UNPARSED - len(total.first_unparsed)])
     total.first_bad_values.extend(part.first_bad_values[: SourceCounts.KEEP_UNPARSED - len(total.first_bad_values)])

@@ -88,6 +88,8 @@ def summarize(snap: Snapshot, statuses: list[SourceStatus], unpriced: set[str]) 
                 "bad_value_samples": [
                     {"field": b.field, "value": b.text} for b in s.counts.first_bad_values[:5]
                 ],
+                "reader_failures": s.counts.failures,  # times its reader raised and was restarted
+                "reader_failure": s.counts.failure,  # the latest reason, or None
             }
             for s in statuses
         ],

@@ -9,7 +9,8 @@ live: `for`, `clear` and `hold` mean the same here as on screen. Budget and
 usage figures are one reading, taken as holding over that stretch.
 
 Exit codes: 0 no alert fires, 1 only warnings or info, 2 any critical,
-3 could not check (bad config, unreadable input).
+3 could not check (bad config, unreadable input, or any internal error, such
+as a source whose reader failed: never 1, which would read as a warning).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from apimon_tui import config as config_mod
 from apimon_tui.alerts import AlertManager, rules_from_config
 from apimon_tui.budget import Budget, BudgetConfig
 from apimon_tui.commands.report import check_path
-from apimon_tui.engine import SourceStatus
+from apimon_tui.engine import SourceStatus, failure_reason
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
 from apimon_tui.terminal_text import one_line
@@ -61,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
         alerts = evaluate(args)
     except (CannotCheck, config_mod.ConfigError) as exc:
         print(f"apimon-tui check: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_UNKNOWN
+    except Exception as exc:
+        print(f"apimon-tui check: internal error, could not check: {failure_reason(exc)}", file=sys.stderr)
         return EXIT_UNKNOWN
     if args.json:
         print(json.dumps([a.to_dict() for a in alerts]))
@@ -109,6 +113,9 @@ def _check_sources(statuses: list[SourceStatus]) -> None:
     for status in statuses:
         if status.error:
             raise CannotCheck(f"{status.label}: {status.error}")
+        if status.counts.failures:
+            raise CannotCheck(f"{status.label}: reader failed ({status.counts.failure}); "
+                              f"the lines that raised were skipped")
         if status.counts.lines and not status.counts.calls and status.format is None:
             raise CannotCheck(f"{status.label}: no API calls recognised in {status.counts.lines:,} lines "
                               f"(name the format with --format)")

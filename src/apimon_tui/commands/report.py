@@ -3,6 +3,10 @@
 The same engine and store as the live monitor, so the figures agree with the
 screen. `--json` prints the object documented in `apimon_tui.summary`;
 `--follow` prints one such object per interval until interrupted.
+
+A source whose reader failed (and was restarted: see `engine.SourceReader`)
+is named on stderr in one line, and the run exits 3 once it ends, as it
+does on any other internal error; the figures that were read still print.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import sys
 import time
 
 from apimon_tui import config as config_mod
-from apimon_tui.engine import Engine
+from apimon_tui.engine import Engine, failure_reason
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
 from apimon_tui.pricing import parse_overrides
@@ -23,6 +27,8 @@ from apimon_tui.summary import summarize
 from apimon_tui.terminal_text import identifier, one_line
 from apimon_tui.terminal_text import lines as plain_lines
 from apimon_tui.timeutil import parse_time_range
+
+EXIT_INTERNAL = 3  # as `check`: an internal error, the figures (if printed) may miss what it hit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -80,15 +86,19 @@ def run(args: argparse.Namespace) -> int:
         else:
             summary = read_summary(args.paths, args.format, config, args.jobs, since=since, until=until)
     except ValueError as exc:
-        print(f"apimon-tui report: {exc}", file=sys.stderr)
+        print(f"apimon-tui report: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug: said in one line, and told apart from a usage error
+        print(f"apimon-tui report: internal error, nothing to report: {failure_reason(exc)}", file=sys.stderr)
+        return EXIT_INTERNAL
     if args.follow:
-        return _follow(engine, args)
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        print(plain_lines(render_table(summary)))
-    return 0
+        try:
+            return _follow(engine, args)
+        except Exception as exc:
+            print(f"apimon-tui report: internal error, stopped following: {failure_reason(exc)}", file=sys.stderr)
+            return EXIT_INTERNAL
+    print(json.dumps(summary) if args.json else plain_lines(render_table(summary)))
+    return EXIT_INTERNAL if tell_failures(summary, {}) else 0
 
 
 def read_summary(
@@ -99,23 +109,44 @@ def read_summary(
     return summarize(store.snapshot(), statuses, unpriced)
 
 
+def tell_failures(summary: dict, told: dict[str, int]) -> bool:
+    """One line on stderr for each source whose reader failed since `told` (updated); True if any ever did."""
+    failed = False
+    for source in summary["sources"]:
+        failures = source["reader_failures"]
+        if not failures:
+            continue
+        failed = True
+        if failures > told.get(source["source"], 0):
+            told[source["source"]] = failures
+            times = "once" if failures == 1 else f"{failures} times"
+            print(f"apimon-tui report: {source['source']}: reader failed {times} "
+                  f"(last: {source['reader_failure']}); restarted where it stopped, "
+                  f"lines that raised counted as unparsed", file=sys.stderr, flush=True)
+    return failed
+
+
 def _summary(engine: Engine) -> dict:
     return summarize(engine.store.snapshot(), engine.statuses(), engine.pricer.unpriced)
 
 
 def _follow(engine: Engine, args: argparse.Namespace) -> int:
     emit = (lambda s: json.dumps(s)) if args.json else (lambda s: plain_lines(render_table(s)))
+    told: dict[str, int] = {}
     engine.start()
     try:
         while True:
             time.sleep(args.interval)
-            print(emit(_summary(engine)), flush=True)
+            summary = _summary(engine)
+            print(emit(summary), flush=True)
+            tell_failures(summary, told)
     except KeyboardInterrupt:
         pass
     finally:
         engine.stop()
-    print(emit(_summary(engine)), flush=True)
-    return 0
+    summary = _summary(engine)
+    print(emit(summary), flush=True)
+    return EXIT_INTERNAL if tell_failures(summary, told) else 0
 
 
 def _ms(value: float | None) -> str:

@@ -51,7 +51,11 @@ def _source(status: SourceStatus, now: float) -> Text:
     counts = status.counts
     text = Text()
     text.append(identifier(status.label))
-    text.append(f" {status.format or 'detecting'} · {status.state}", style="dim")
+    if status.failed is not None:
+        text.append(f" {status.format or 'detecting'} · ", style="dim")
+        text.append(status.state, style="bold")
+    else:
+        text.append(f" {status.format or 'detecting'} · {status.state}", style="dim")
     text.append(f" · {status.lines_per_s:,.0f} lines/s")
     if counts.skipped:
         text.append(f" · {counts.skipped:,} skipped")
@@ -61,4 +65,7 @@ def _source(status: SourceStatus, now: float) -> Text:
         text.append(f" · last line {fmt.line_age(now - counts.last_line_at)}", style="dim")
     if status.error:
         text.append(f" · {one_line(status.error)}", style="bold")
+    if counts.failures and status.failed is None:
+        times = "once" if counts.failures == 1 else f"{counts.failures}×"
+        text.append(f" · reader restarted {times}, last after {one_line(counts.failure or '')}", style="bold")
     return text

@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
 def evaluate(args: argparse.Namespace) -> list:
     """The alerts active after replaying the rules up to the newest call."""
     config = config_mod.load(args.config)
+    config_mod.print_warnings(config, "apimon-tui check")
     rules = rules_from_config(config)
     budget_config = BudgetConfig.from_config(config)
     try:

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         config = config_mod.load(args.config)
     except config_mod.ConfigError as exc:
         return _fail(str(exc))
+    config_mod.print_warnings(config)
     sources_cfg = config["sources"]
     specs = args.sources or list(sources_cfg["paths"])
     if not specs:

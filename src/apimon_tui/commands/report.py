@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     except (config_mod.ConfigError, ValueError) as exc:
         print(f"apimon-tui report: {exc}", file=sys.stderr)
         return 2
+    config_mod.print_warnings(config, "apimon-tui report")
     if not args.follow:
         problems = [p for p in map(check_path, args.paths) if p]
         if problems:

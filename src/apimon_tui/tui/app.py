@@ -15,7 +15,6 @@ import os
 import signal
 import threading
 import time
-import tomllib
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -32,6 +31,7 @@ from apimon_tui.budget import Budget, BudgetConfig
 from apimon_tui.config import default_path
 from apimon_tui.engine import Engine
 from apimon_tui.model import Call
+from apimon_tui.state import UiState
 from apimon_tui.store.metrics import CallFilter
 from apimon_tui.tui import themes as theme_files
 from apimon_tui.tui.filter_query import describe, parse_filter
@@ -84,7 +84,7 @@ class MonitorApp(App):
                 tooltip="failed calls one by one / grouped by status, code and model"),
         Binding("slash", "filter", "Filter", id="filter",
                 tooltip="filter every panel: model: status: code: source: or text"),
-        Binding("t", "next_theme", "Theme", id="next_theme", tooltip="next theme (saved to the config)"),
+        Binding("t", "next_theme", "Theme", id="next_theme", tooltip="next theme (remembered for the next start)"),
         Binding("y", "copy_request_id", "Copy id", id="copy_request_id",
                 tooltip="copy the selected call's request id (OSC 52)"),
         Binding("r", "poll_usage", "Poll", id="poll_usage", show=False,
@@ -106,14 +106,19 @@ class MonitorApp(App):
         config_path: str | Path | None = None,
         theme_dirs: list[Path] | None = None,
         start_engine: bool = True,
+        ui_state: UiState | None = None,
     ) -> None:
         super().__init__()
+        state_problem = None
+        if ui_state is None:
+            ui_state, state_problem = UiState.load()
+        self.ui_state = ui_state
         self.engine = engine
         self.store = engine.store
         self.config = config
         self.clock = clock
         self.refresh_s = refresh_s or float(config.get("ui", {}).get("refresh", 1.0))
-        self.alerts = alerts or AlertManager.from_config(config, clock)
+        self.alerts = alerts or AlertManager.from_config(config, clock, state=ui_state)
         self.budget = budget or Budget(BudgetConfig.from_config(config), clock=clock,
                                        live_cost=self.store.cost_between, logs_since=self.store.logs_since)
         self.poller = poller
@@ -133,7 +138,7 @@ class MonitorApp(App):
         self._budget_state = None
         self._panels: dict[type, Any] = {}
         self._pending_steps: list[Callable[[], None]] = []
-        self._theme_problems = self._load_themes()
+        self._start_problems = [*config.get("_warnings", ()), *filter(None, [state_problem]), *self._load_themes()]
 
     # -- layout ------------------------------------------------------------
 
@@ -153,7 +158,7 @@ class MonitorApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
-        for problem in self._theme_problems:
+        for problem in self._start_problems:
             self.notify(problem, severity="warning", timeout=10)
         self._apply_keymap()
         if self.start_engine:
@@ -223,13 +228,16 @@ class MonitorApp(App):
             self.register_theme(theme)
         self.theme_names = loaded.names
         problems = list(loaded.problems)
-        wanted = self.config.get("ui", {}).get("theme") or theme_files.DEFAULT_THEME
+        wanted = self.ui_state.theme(self._configured_theme())
         if wanted not in self.available_themes:
             problems.append(f"theme {wanted!r} not found; using the default")
             wanted = theme_files.DEFAULT_THEME
         if wanted in self.available_themes:
             self.theme = wanted
         return problems
+
+    def _configured_theme(self) -> str:
+        return self.config.get("ui", {}).get("theme") or theme_files.DEFAULT_THEME
 
     def all_bindings(self) -> list[tuple[str, Binding]]:
         """Every binding of the app and its screens with where it works, for help and `[keys]` checks."""
@@ -476,11 +484,12 @@ class MonitorApp(App):
         self.theme = names[(current + 1) % len(names)]
         self._drawn = None
         try:
-            theme_files.save_theme(self.config_path, self.theme)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            self.notify(f"theme {self.theme}; not saved: {exc}", severity="warning", timeout=6)
+            self.ui_state.save_theme(self.theme, self._configured_theme())
+        except OSError as exc:
+            self.notify(f"theme {self.theme}; not kept for the next start: cannot write {self.ui_state.path}: "
+                        f"{exc.strerror or exc}", severity="warning", timeout=6)
             return
-        self.notify(f"theme {self.theme} (saved to {self.config_path})", timeout=3)
+        self.notify(f"theme {self.theme} (kept in {self.ui_state.path})", timeout=3)
 
     def action_copy_request_id(self) -> None:
         self.copy_request_id(self._panel(ErrorFeed).selected_call())

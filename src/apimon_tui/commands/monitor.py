@@ -50,7 +50,12 @@ def main(argv: list[str]) -> int:
 
 
 def _fail(message: str, code: int = 2) -> int:
-    print(f"apimon-tui: {message}", file=sys.stderr)
+    """One line on stderr, if stderr takes it (it may be closed, a closed pipe or the lost terminal)."""
+    if sys.stderr is not None:  # None when it was closed at start
+        try:
+            print(f"apimon-tui: {message}", file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass
     return code
 
 
@@ -97,12 +102,19 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"{exc.filename or ''}: {exc.strerror}")
 
     from apimon_tui.tui.app import MonitorApp
+    from apimon_tui.tui.terminal import open_terminal
 
+    terminal = open_terminal()
+    if terminal is None:
+        return _fail("the live monitor needs a terminal to draw on; for a pipe or a file use "
+                     "`apimon-tui report --follow`")
     # The ingest thread and the screen share the GIL: hand it over more often
     # than the default 5 ms so a key press is answered while logs pour in.
     sys.setswitchinterval(0.001)
-    app = MonitorApp(engine, config, refresh_s=refresh, poller=poller)
+    app = MonitorApp(engine, config, refresh_s=refresh, poller=poller, terminal=terminal)
     app.run()
+    if app.shutdown.lost:
+        _fail(f"the terminal stopped taking output ({app.shutdown.lost}); stopped", 1)
     return int(app.return_code or 0)
 
 

@@ -8,17 +8,14 @@ config can remap it.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import math
-import os
-import signal
 import threading
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -40,6 +37,7 @@ from apimon_tui.tui.screens.alerts import AlertsScreen, SilenceScreen
 from apimon_tui.tui.screens.detail import DetailScreen
 from apimon_tui.tui.screens.filter import FilterScreen
 from apimon_tui.tui.screens.help import HelpScreen
+from apimon_tui.tui.terminal import MonitorDriver, Shutdown
 from apimon_tui.tui.widgets.alerts import AlertArea
 from apimon_tui.tui.widgets.budget import BudgetPanel
 from apimon_tui.tui.widgets.errors import MAX_ROWS, ErrorFeed, FeedTable
@@ -107,8 +105,11 @@ class MonitorApp(App):
         theme_dirs: list[Path] | None = None,
         start_engine: bool = True,
         ui_state: UiState | None = None,
+        terminal: TextIO | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(driver_class=MonitorDriver if terminal is not None else None)
+        self.terminal = terminal  # where the screen is drawn (see tui/terminal.py); None: Textual's choice
+        self.shutdown = Shutdown(self, self._stop_sources)
         state_problem = None
         if ui_state is None:
             ui_state, state_problem = UiState.load()
@@ -168,23 +169,6 @@ class MonitorApp(App):
         self.query_one("#error-rows").focus(scroll_visible=False)
         self.tick()
         self.set_interval(self.refresh_s, partial(self.tick, spread=True), name="refresh")
-        self._exit_on_hangup()
-
-    def _exit_on_hangup(self) -> None:
-        """A kill (SIGTERM) ends the app as `q` does; a closed terminal or SSH session (SIGHUP) too."""
-        loop = asyncio.get_running_loop()
-        try:
-            loop.add_signal_handler(signal.SIGTERM, self.exit)
-            loop.add_signal_handler(signal.SIGHUP, self._hang_up)
-        except (NotImplementedError, RuntimeError, ValueError):  # no signals here (Windows, a thread)
-            return
-
-    def _hang_up(self) -> None:
-        """The terminal is gone, so there is nothing to restore on it, and Textual's own shutdown
-        would block writing to it: stop the sources (ending `cmd:` processes) and leave at once."""
-        if self.start_engine:
-            self.engine.stop()
-        os._exit(128 + signal.SIGHUP)
 
     def on_requests_panel_chart_ready(self) -> None:
         """The screen is up and plotext loaded: build the help screen, load the price table in a thread,
@@ -212,6 +196,10 @@ class MonitorApp(App):
             gc.set_threshold(*GC_YOUNG)
 
     def on_unmount(self) -> None:
+        self._stop_sources()
+
+    def _stop_sources(self) -> None:
+        """Stop reading (ending `cmd:` processes): on the way out, and by `Shutdown` when it forces an exit."""
         if self.start_engine:
             self.engine.stop()
 

@@ -2,7 +2,9 @@
 
 The same engine and store as the live monitor, so the figures agree with the
 screen. `--json` prints the object documented in `apimon_tui.summary`;
-`--follow` prints one such object per interval until interrupted.
+`--follow` prints one such object per interval until interrupted: Ctrl-C,
+SIGTERM or SIGHUP stop the sources (ending `cmd:` processes) and print a last
+summary.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import glob
 import json
 import os
+import signal
 import sys
 import time
 
@@ -69,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"apimon-tui report: {problem}", file=sys.stderr)
             return 2
     if args.follow:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _interrupt)
         engine = Engine(args.paths, fmt=args.format, from_start=True, follow=True, since_s=since_s, config=config)
         return _follow(engine, args)
     summary = read_summary(args.paths, args.format, since_s, config, args.jobs)
@@ -83,6 +88,11 @@ def read_summary(paths: list[str], fmt: str, since_s: float | None, config: dict
     """Read `paths` to the end (`parallel.read_files`) and summarise them."""
     store, statuses, unpriced = read_files(paths, fmt, since_s, config, jobs)
     return summarize(store.snapshot(), statuses, unpriced)
+
+
+def _interrupt(signum: int, frame) -> None:
+    """SIGTERM and SIGHUP end `--follow` as Ctrl-C does."""
+    raise KeyboardInterrupt
 
 
 def _summary(engine: Engine) -> dict:

@@ -213,3 +213,17 @@ async def test_the_monitor_shows_the_readable_config_warning_on_screen(tmp_path)
         await pilot.pause()
         shown = [n.message for n in app._notifications if "other users can read it" in n.message]
     assert len(shown) == 1 and "alerts.notify.critical" in shown[0] and SECRET[8:] not in shown[0]
+
+
+def test_commands_that_would_send_the_readable_key_refuse_it_in_one_line(tmp_path):
+    log = native_log(tmp_path)
+    config = tmp_path / "config.toml"
+    config.write_text('[providers.openrouter]\nenabled = true\nbase_url = "http://127.0.0.1:9/api/v1"\n\n'
+                      f'[alerts.notify]\ncritical = "curl -H \'Authorization: Bearer {SECRET}\' https://hooks.example/x"\n')
+    config.chmod(0o644)
+    for command, code in (("usage", 2), ("check", 3)):
+        result = run_cli(command, "--config", str(config), *([str(log)] if command == "check" else []))
+        assert result.returncode == code
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"apimon-tui {command}: config: {config} holds an API key (at alerts.notify.critical)")
+        assert SECRET[8:] not in line

@@ -72,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
 def evaluate(args: argparse.Namespace) -> list:
     """The alerts active after replaying the rules up to the newest call."""
     config = config_mod.load(args.config)
-    config_mod.print_warnings(config, "apimon-tui check")
     rules = rules_from_config(config)
     budget_config = BudgetConfig.from_config(config)
     try:
@@ -89,7 +88,8 @@ def evaluate(args: argparse.Namespace) -> list:
     store, statuses, unpriced = read_files(paths, args.format, since_s, config, os.cpu_count() or 1)
     _check_sources(statuses)
     now = store.newest if store.newest > -math.inf else time.time()
-    poller = _poll(config) if polls else None
+    poller = _poll(config) if polls else None  # refuses a config others can read that holds a key
+    config_mod.print_warnings(config, "apimon-tui check")
     usages = poller.usages() if poller else {}
     budget = Budget(budget_config, clock=lambda: now, live_cost=store.cost_between,
                     logs_since=store.logs_since).state(usages)

@@ -64,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
         config = config_mod.load(args.config)
     except config_mod.ConfigError as exc:
         return _fail(str(exc))
-    config_mod.print_warnings(config)
     sources_cfg = config["sources"]
     specs = args.sources or list(sources_cfg["paths"])
     if not specs:
@@ -95,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         engine = Engine(specs, fmt=args.format or sources_cfg["format"],
                         from_start=args.from_start or sources_cfg["from_start"],
                         since_s=since_s, config=config)
-        poller = _poller(config)
+        poller = _poller(config)  # refuses a config others can read that holds a key
     except (UnknownFormat, ValueError, config_mod.ConfigError) as exc:
         return _fail(str(exc))
     except OSError as exc:
@@ -104,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from apimon_tui.tui.app import MonitorApp
     from apimon_tui.tui.terminal import open_terminal
 
+    config_mod.print_warnings(config)  # and once on screen
     terminal = open_terminal()
     if terminal is None:
         return _fail("the live monitor needs a terminal to draw on; for a pipe or a file use "

@@ -108,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     if terminal is None:
         return _fail("the live monitor needs a terminal to draw on; for a pipe or a file use "
                      "`apimon-tui report --follow`")
+    if "-" not in specs and not os.isatty(0) and not _tty_as_stdin():
+        return _fail("the live monitor needs a terminal for its keys, and none is attached")
     # The ingest thread and the screen share the GIL: hand it over more often
     # than the default 5 ms so a key press is answered while logs pour in.
     sys.setswitchinterval(0.001)
@@ -138,12 +140,20 @@ def _keys_from_tty() -> str | None:
     """With `-` as a source, stdin is the log: keep it for the engine and read keys from the terminal."""
     if sys.stdin.isatty():
         return "`-` reads a log from standard input: pipe one in, e.g. `tail -F app.log | apimon-tui -`"
+    piped = os.dup(0)
+    if not _tty_as_stdin():
+        os.close(piped)
+        return "`-` needs a terminal for the keys, and none is attached"
+    sys.stdin = os.fdopen(piped, "r", encoding="utf-8", errors="replace")
+    return None
+
+
+def _tty_as_stdin() -> bool:
+    """Put the terminal on fd 0, where Textual reads keys (a stdin at its end would spin its input thread)."""
     try:
         tty = os.open("/dev/tty", os.O_RDWR)
     except OSError:
-        return "`-` needs a terminal for the keys, and none is attached"
-    piped = os.dup(0)
+        return False
     os.dup2(tty, 0)
     os.close(tty)
-    sys.stdin = os.fdopen(piped, "r", encoding="utf-8", errors="replace")
-    return None
+    return True

@@ -223,3 +223,38 @@ def test_with_a_failing_stderr_the_screen_is_drawn_nothing_spins_and_sigterm_end
         assert _terminal_modes(session) == "0 1 0"
     finally:
         _tmux(session, "kill-server", capture_output=True)
+
+
+def _blocked_on_the_terminal(pid: int) -> bool:
+    """Is a thread of `pid` asleep in a write to a terminal that takes no more output?"""
+    return any((task / "wchan").read_text() == "wait_woken" for task in Path(f"/proc/{pid}/task").iterdir())
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install tmux)")
+@pytest.mark.skipif(SCRIPT is None, reason="the apimon-tui console script is not installed (pip install -e .)")
+def test_sigterm_ends_the_monitor_even_when_its_terminal_takes_no_output(tmp_path: Path):
+    """tmux stopped while calls pour in: the app's writes block, so its own exit cannot finish;
+    after the grace period the terminal is restored around the stuck write and the process leaves."""
+    session, pid = _start_monitor(tmp_path, "{script} {log}")
+    server = int(_tmux(session, "display", "-p", "#{pid}", capture_output=True, text=True, check=True).stdout)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path / "calls.jsonl"), "3000"])
+    try:
+        time.sleep(1)
+        os.kill(server, signal.SIGSTOP)
+        deadline = time.monotonic() + 40
+        while not _blocked_on_the_terminal(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _blocked_on_the_terminal(pid), "the monitor never filled the stopped terminal"
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(pid), "apimon-tui still runs 15 s after SIGTERM on a terminal that takes no output"
+        os.kill(server, signal.SIGCONT)
+        _wait_for(session, lambda s: "apimon-exit=143" in s, "the exit status")
+        assert _terminal_modes(session) == "0 1 0"
+    finally:
+        writer.kill()
+        writer.wait()
+        os.kill(server, signal.SIGCONT)
+        _tmux(session, "kill-server", capture_output=True)

@@ -115,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     sys.setswitchinterval(0.001)
     app = MonitorApp(engine, config, refresh_s=refresh, poller=poller, terminal=terminal)
     app.run()
+    app.shutdown.settle()
     if app.shutdown.lost:
         _fail(f"the terminal stopped taking output ({app.shutdown.lost}); stopped", 1)
     return int(app.return_code or 0)

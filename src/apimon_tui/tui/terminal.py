@@ -32,6 +32,8 @@ from textual.drivers.linux_driver import LinuxDriver
 GRACE_S = 3.0
 SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 EXIT_TERMINAL_LOST = 1
+FORCE_LIMIT_S = 10.0  # how long the end of a run waits for a forced exit under way
+RESTORE_TRIES = 200  # 5 ms apart: each discard lets a stuck write of the app move on by a buffer's worth
 # What Textual's driver turns on, turned off: kitty keyboard, mouse tracking, bracketed paste,
 # focus events, in-band resize; then line wrap on, the normal screen back and the cursor shown.
 RESTORE = ("\x1b[<u\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?2004l\x1b[?1004l\x1b[?2048l"
@@ -83,6 +85,10 @@ class TerminalStream:
     def fileno(self) -> int:
         return self._stream.fileno()
 
+    def discard(self) -> None:
+        """Drop all further output (the terminal is being restored around the app)."""
+        self.lost = True
+
     def isatty(self) -> bool:
         return True
 
@@ -100,14 +106,24 @@ class MonitorDriver(LinuxDriver):
         self._file = TerminalStream(app.terminal, app.shutdown.terminal_lost)
         app.shutdown.install(asyncio.get_running_loop(), self)
 
-    def stop_application_mode(self) -> None:
-        super().stop_application_mode()
+    def close(self) -> None:
+        """Textual's restoring writes are queued in `stop_application_mode`; here they have reached the terminal."""
+        super().close()
         self.restored = True
 
     def restore_now(self) -> None:
-        """Put the terminal back without waiting on anything: a write that would block is skipped."""
+        """Put the terminal back without waiting on it for long.
+
+        The app's own output stops here. What the terminal has not taken yet
+        is discarded (a screen being left) and output restarted, which wakes a
+        write of the app's stuck on a full terminal and lets it end (it holds
+        the terminal until then); then the restoring sequences go in, CAN first
+        to end any sequence the discarding cut in two. A terminal that still
+        takes nothing after `RESTORE_TRIES` tries is left as it is.
+        """
         if self.restored:
             return
+        self._file.discard()
         if self.attrs_before is not None:
             try:
                 termios.tcsetattr(self.fileno, termios.TCSANOW, self.attrs_before)
@@ -118,9 +134,17 @@ class MonitorDriver(LinuxDriver):
         except (OSError, ValueError):
             return
         try:
-            os.write(fd, RESTORE.encode())
-        except OSError:
-            pass
+            for _ in range(RESTORE_TRIES):
+                try:
+                    termios.tcflush(fd, termios.TCOFLUSH)
+                    termios.tcflow(fd, termios.TCOOFF)  # off and on again: wakes the stuck write
+                    termios.tcflow(fd, termios.TCOON)
+                    os.write(fd, ("\x18" + RESTORE).encode())
+                    return
+                except BlockingIOError:  # the app's stuck write still holds the terminal
+                    time.sleep(0.005)
+                except (termios.error, OSError):
+                    return
         finally:
             os.close(fd)
 
@@ -135,6 +159,7 @@ class Shutdown:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._driver: MonitorDriver | None = None
         self._code: int | None = None
+        self._forcing = threading.Event()
         self.lost: str | None = None  # why the terminal stopped taking output
 
     def install(self, loop: asyncio.AbstractEventLoop, driver: MonitorDriver) -> None:
@@ -163,12 +188,19 @@ class Shutdown:
         except (AttributeError, RuntimeError):  # no loop, or it is closed
             self.force()
 
+    def settle(self) -> None:
+        """Called once the app has ended: a forced exit already under way finishes first (it may be
+        restoring the terminal around output the app's own exit then had dropped)."""
+        if self._forcing.is_set():
+            threading.Event().wait(FORCE_LIMIT_S)
+
     def _force_after_grace(self) -> None:
         time.sleep(self._grace_s)
         self.force()
 
     def force(self) -> None:
         """Restore the terminal without blocking, stop the sources and leave now."""
+        self._forcing.set()
         if self._driver is not None:
             self._driver.restore_now()
         try:

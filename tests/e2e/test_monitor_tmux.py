@@ -258,3 +258,22 @@ def test_sigterm_ends_the_monitor_even_when_its_terminal_takes_no_output(tmp_pat
         writer.wait()
         os.kill(server, signal.SIGCONT)
         _tmux(session, "kill-server", capture_output=True)
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install tmux)")
+@pytest.mark.skipif(SCRIPT is None, reason="the apimon-tui console script is not installed (pip install -e .)")
+@pytest.mark.skipif(shutil.which("setsid") is None, reason="setsid (util-linux) is not installed")
+def test_a_terminal_that_goes_away_without_a_hangup_ends_the_monitor_with_one_line(tmp_path: Path):
+    """In a session of its own the monitor gets no SIGHUP when the terminal closes: its next write fails."""
+    err = tmp_path / "stderr.txt"
+    session, pid = _start_monitor(tmp_path, f"setsid {{script}} {{log}} 2>{err}")  # drawn on stdout
+    try:
+        _tmux(session, "kill-server", check=True)
+        deadline = time.monotonic() + 15
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(pid), "apimon-tui still runs 15 s after its terminal went away"
+        assert err.read_text().splitlines() == [
+            "apimon-tui: the terminal stopped taking output (Input/output error); stopped"]
+    finally:
+        _tmux(session, "kill-server", capture_output=True)

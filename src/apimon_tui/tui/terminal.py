@@ -89,9 +89,6 @@ class TerminalStream:
         """Drop all further output (the terminal is being restored around the app)."""
         self.lost = True
 
-    def isatty(self) -> bool:
-        return True
-
     def _lose(self, exc: Exception) -> None:
         self.lost = True
         self._on_lost(getattr(exc, "strerror", None) or str(exc))

@@ -65,6 +65,21 @@ def test_two_monitors_keep_each_others_choices(tmp_path):
     assert reread.silences(T0) == {"error_rate": T0 + 600}
 
 
+def test_entries_of_the_wrong_kind_are_ignored_one_by_one(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text('{"theme": 5, "silences": {"a": "soon", "b": NaN, "c": Infinity, "d": true, "e": %r}}'
+                    % (T0 + 60))
+    state, warning = UiState.load(path)
+    assert warning is None
+    assert state.theme("apimon-dark") == "apimon-dark"
+    assert state.silences(T0) == {"e": T0 + 60}
+    state.save_silence("f", T0 + 120, T0)
+    def refuse(constant):
+        raise AssertionError(f"{constant} in the state file")
+
+    assert json.loads(path.read_text(), parse_constant=refuse)["silences"] == {"e": T0 + 60, "f": T0 + 120}
+
+
 async def test_a_broken_state_file_is_one_warning_on_screen_and_ignored(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
     path = default_path()
@@ -198,6 +213,19 @@ def test_report_and_check_warn_once_about_a_readable_config_with_a_key_and_go_on
 
     config.chmod(0o600)
     assert run_cli("report", "--config", str(config), str(log)).stderr == ""
+
+
+def test_the_warning_on_a_stderr_that_is_a_closed_pipe_does_not_stop_report(tmp_path):
+    log = native_log(tmp_path)
+    config = exposed_config(tmp_path, log)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([sys.executable, "-m", "apimon_tui", "report", "--config", str(config), "--json",
+                                 str(log)], stdout=subprocess.PIPE, stderr=write_end, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 0 and json.loads(result.stdout)["calls"] == 1
 
 
 async def test_the_monitor_shows_the_readable_config_warning_on_screen(tmp_path):

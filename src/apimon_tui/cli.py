@@ -33,19 +33,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _fill_closed_standard_fds() -> None:
-    """Give a closed stdin, stdout or stderr /dev/null, so that no file opened later takes its number
-    (with `2>&-`, the first file opened would otherwise receive everything written to stderr)."""
-    for fd in (0, 1, 2):
-        try:
-            os.fstat(fd)
-        except OSError:
-            os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    _fill_closed_standard_fds()
     first = next((a for a in argv if not a.startswith("-")), None)
     if first in COMMANDS:
         args = build_parser(only=first).parse_args(argv)

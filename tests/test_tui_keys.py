@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import tomllib
+import stat
 
 from tui_support import SECRET, T0, make_app, sample_calls, screen_text, write_config
 
@@ -377,8 +377,11 @@ async def test_filter_by_status_and_free_text(tmp_path):
         assert {r[1] for r in rows(app, "#error-rows")} == {"500"}
 
 
-async def test_t_switches_theme_and_saves_it_keeping_the_rest_of_the_config(tmp_path):
-    app = make_app(tmp_path)
+async def test_t_switches_theme_and_keeps_it_in_the_state_file_not_the_config(tmp_path):
+    config_path = write_config(tmp_path, '# my settings\n[budget]\nmonthly_usd = 1.0  # team limit\n')
+    config_path.chmod(0o600)
+    before = config_path.read_bytes()
+    app = make_app(tmp_path, config_text=before.decode())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert app.theme == "apimon-dark"
@@ -386,12 +389,15 @@ async def test_t_switches_theme_and_saves_it_keeping_the_rest_of_the_config(tmp_
         await pilot.pause()
         assert app.theme != "apimon-dark"
         assert app.theme in app.theme_names
-        saved = tomllib.loads((tmp_path / "config.toml").read_text())
-        assert saved["ui"]["theme"] == app.theme
-        assert saved["budget"]["monthly_usd"] == 1.0
+        chosen = app.theme
         for _ in app.theme_names[1:]:
             await pilot.press("t")
         assert app.theme == "apimon-dark"
+        await pilot.press("t")
+    assert config_path.read_bytes() == before  # comments and all
+    assert stat.S_IMODE(config_path.stat().st_mode) == 0o600
+    assert any(f"theme {chosen} (kept in " in n.message for n in app._notifications)
+    assert make_app(tmp_path, config_text=before.decode()).theme == chosen  # the next start
 
 
 async def test_shipped_themes_include_light_high_contrast_and_16_colours(tmp_path):

@@ -4,16 +4,25 @@
 each default is the type the option must have. Sections whose keys are names
 chosen by the user (providers, price overrides, format mappings) are marked in
 `OPEN_SECTIONS`. Loading merges the file over the defaults and reports problems
-as `ConfigError` with one plain sentence naming the key.
+as `ConfigError` with one plain sentence naming the key. The app never writes
+this file: choices made on screen go to the state file (`apimon_tui.state`).
+
+A file that holds a key inline and that other users can read gets a warning
+(`_warnings` in the loaded config), which each command that reads the config
+prints once on stderr; the monitor also shows it on screen.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import stat
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
+
+from apimon_tui.redact import redact
 
 ENV_PATH = "APIMON_CONFIG"
 
@@ -170,4 +179,44 @@ def load(path: str | os.PathLike[str] | None = None, *, required: bool = False) 
     _check_types(data, DEFAULTS)
     merged = merge(DEFAULTS, data)
     merged["_path"] = str(file)
+    merged["_warnings"] = list(filter(None, [exposed_key_warning(file, data)]))
     return merged
+
+
+def exposed_key_warning(file: Path, data: dict[str, Any]) -> str | None:
+    """A warning when `file` holds a key inline and users other than its owner can read it."""
+    try:
+        readable_by_others = os.stat(file).st_mode & (stat.S_IRGRP | stat.S_IROTH)
+    except OSError:
+        return None
+    found = _inline_key(data) if readable_by_others else None
+    if found is None:
+        return None
+    return (f"warning: {file} holds an API key (at {found}) and other users can read it: move the key to "
+            f"an environment variable or a key_file, or run `chmod 600 {file}`")
+
+
+def _inline_key(data: dict[str, Any], prefix: str = "") -> str | None:
+    """The dotted name of the first value that looks like a key (as `redact` sees keys)."""
+    for key, value in data.items():
+        if isinstance(value, dict):
+            found = _inline_key(value, f"{prefix}{key}.")
+        elif isinstance(value, list):
+            found = _inline_key({str(i): v for i, v in enumerate(value)}, f"{prefix}{key}.")
+        else:
+            found = f"{prefix}{key}" if isinstance(value, str) and redact(value) != value else None
+        if found:
+            return found
+    return None
+
+
+def print_warnings(config: dict[str, Any], command: str = "apimon-tui") -> None:
+    """Each of the config's warnings as one line on stderr; a closed or broken stderr is no error."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    for warning in config.get("_warnings", ()):
+        try:
+            print(f"{command}: {warning}", file=stream, flush=True)
+        except (OSError, ValueError):
+            return

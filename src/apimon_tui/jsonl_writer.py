@@ -4,7 +4,8 @@
 and writing happen on a background thread every `flush_interval` seconds (or
 sooner when many are waiting), on `flush()`, and at interpreter exit. Before
 each batch the file is checked: when it was rotated away (its inode changed)
-or removed, it is reopened, so logrotate-style rotation loses nothing.
+or removed, it is reopened, so logrotate-style rotation loses nothing. The
+file is created 0600 (and so is each new one after a rotation).
 
 An item submitted while the interpreter is finalizing (after the exit flush,
 when no thread can start and daemon threads are frozen) is written at once
@@ -29,6 +30,8 @@ import threading
 import weakref
 from pathlib import Path
 from typing import IO, Any, Callable
+
+from apimon_tui.files import private_opener
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +152,8 @@ class JsonlWriter:
         if self._file is not None and current == self._identity:
             return self._file
         self._close_file()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a", encoding="utf-8")
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle = open(self.path, "a", encoding="utf-8", opener=private_opener)
         st = os.fstat(handle.fileno())
         self._file, self._identity = handle, (st.st_dev, st.st_ino)
         return handle

@@ -1,31 +1,49 @@
 """Redaction of secrets in any text apimon-tui keeps for display.
 
 API keys and bearer tokens are cut to a short prefix and their last 4
-characters (`sk-proj-…a1b2`), enough to tell keys apart, not to use one.
+characters (`sk-proj-…a1b2`), enough to tell keys apart, not to use one. Keys
+are found by their shape (OpenAI, Anthropic, OpenRouter `sk-…`; Google
+`AIza…`) and by where they sit, whatever their shape: a bearer token, the
+value of an `x-api-key`, `x-goog-api-key` or `api-key` header (as a header
+line, a Python dict repr or JSON, any case, also `api_key=`), and a `key`,
+`api_key` or `api-key` query parameter. Redaction runs on every failed call's
+text, so each pattern runs only on text holding one of the few fixed strings
+it needs (a handful of substring tests, no regex, for the rest).
 """
 
 from __future__ import annotations
 
 import re
 
-_SECRET = re.compile(
-    r"(?P<prefix>sk-(?:ant-(?:admin\d*-|api\d*-)?|or-v\d-|or-|admin-|proj-|svcacct-)?)(?P<body>[A-Za-z0-9_\-]{8,})"
-    r"|(?P<bearer>Bearer\s+)(?P<token>[A-Za-z0-9._~+/\-]{8,}=*)",
+_VALUE = r"[A-Za-z0-9._~+/=%\-…]{8,}"  # … too: a value already cut is cut again, not in two
+_SHAPED = re.compile(
+    r"(?P<lead>sk-(?:ant-(?:admin\d*-|api\d*-)?|or-v\d-|or-|admin-|proj-|svcacct-)?)(?P<secret>[A-Za-z0-9_\-]{8,})"
+    r"|(?P<bearer>Bearer\s+)(?P<token>[A-Za-z0-9._~+/\-]{8,}=*)"
+    r"|(?P<google>AIza)(?P<gbody>[0-9A-Za-z_\-]{35})",
 )
+_PLACED = re.compile(
+    rf"(?P<lead>[?&](?:api[-_]?)?key=|(?:x-(?:goog-)?)?api[-_]key[\"']?\s*[:=]\s*[\"']?)(?P<secret>{_VALUE})",
+    re.IGNORECASE,
+)
+_KEY_NAMES = ("api-key", "api_key", "key=")  # what _PLACED needs, in lower case
 
 
 def _short(match: re.Match[str]) -> str:
-    if match.group("bearer"):
-        token = match.group("token")
-        return f"{match.group('bearer')}…{token[-4:]}"
-    return f"{match.group('prefix')}…{match.group('body')[-4:]}"
+    for lead, secret in (("lead", "secret"), ("bearer", "token"), ("google", "gbody")):
+        if match.group(lead) is not None:
+            return f"{match.group(lead)}…{match.group(secret)[-4:]}"
+    return match.group(0)
 
 
 def redact(text: str) -> str:
     """`text` with every key-looking substring shortened to prefix + last 4."""
-    if "sk-" not in text and "Bearer" not in text:
-        return text
-    return _SECRET.sub(_short, text)
+    if "key" in text or "KEY" in text or "Key" in text:
+        lowered = text.lower()
+        if any(name in lowered for name in _KEY_NAMES):
+            text = _PLACED.sub(_short, text)
+    if "sk-" in text or "Bearer" in text or "AIza" in text:
+        text = _SHAPED.sub(_short, text)
+    return text
 
 
 def mask_key(key: str) -> str:

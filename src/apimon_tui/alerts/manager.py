@@ -5,7 +5,8 @@ before it fires; once active it resolves only after the value has been back
 past `clear` x the threshold for `hold`; it escalates at once when a higher
 threshold is crossed and steps down silently; and after firing it cannot fire
 again before its `cooldown`. Silencing a rule holds back its new alerts until
-the silence ends; acknowledging an alert keeps it listed but quiet.
+the silence ends (with a `UiState`, silences outlive the run); acknowledging
+an alert keeps it listed but quiet.
 
 `evaluate` returns the events worth announcing (toast, bell, notify): fires and
 resolves of alerts not acknowledged, outside a silence. `history()` keeps every
@@ -25,7 +26,9 @@ from typing import Any
 from apimon_tui.alerts.notify import Notifier
 from apimon_tui.alerts.readings import Inputs, Reading, readings
 from apimon_tui.alerts.rules import RANK, Cause, Rule, format_value, rules_from_config
+from apimon_tui.files import private_opener
 from apimon_tui.redact import redact
+from apimon_tui.state import UiState
 from apimon_tui.terminal_text import identifier
 from apimon_tui.timeutil import format_duration
 
@@ -123,22 +126,25 @@ class AlertManager:
         *,
         history_file: str | None = None,
         notifier: Notifier | None = None,
+        state: UiState | None = None,
     ) -> None:
         self.rules = rules
         self.clock = clock
         self.history_file = history_file
         self.notifier = notifier
+        self.state = state
         self._tracks: dict[str, _Track] = {}
-        self._silenced: dict[str, float] = {}
+        self._silenced: dict[str, float] = state.silences(clock()) if state is not None else {}
         self._history: deque[AlertEvent] = deque(maxlen=HISTORY_LIMIT)
         self._problems: deque[str] = deque(maxlen=100)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], clock: Callable[[], float] = time.time) -> AlertManager:
+    def from_config(cls, config: dict[str, Any], clock: Callable[[], float] = time.time, *,
+                    state: UiState | None = None) -> AlertManager:
         """The manager for `[alerts]`; raises ConfigError on a bad rule."""
         section = config.get("alerts") or {}
         return cls(rules_from_config(config), clock, history_file=section.get("history_file") or None,
-                   notifier=Notifier.from_config(section))
+                   notifier=Notifier.from_config(section), state=state)
 
     # -- evaluation ---------------------------------------------------------
 
@@ -268,7 +274,7 @@ class AlertManager:
             return
         line = json.dumps({"ts": round(event.ts, 3), "event": event.kind, **event.alert.to_dict()})
         try:
-            with open(self.history_file, "a", encoding="utf-8") as fh:
+            with open(self.history_file, "a", encoding="utf-8", opener=private_opener) as fh:
                 fh.write(redact(line) + "\n")
         except OSError as exc:
             self._problems.append(f"alert history: cannot write {self.history_file}: {exc.strerror}")
@@ -294,8 +300,15 @@ class AlertManager:
 
     def silence(self, rule: str, seconds: float) -> float:
         """Hold back new alerts of `rule` for `seconds`; returns when the silence ends."""
-        until = self.clock() + seconds
+        now = self.clock()
+        until = now + seconds
         self._silenced[rule] = until
+        if self.state is not None:
+            try:
+                self.state.save_silence(rule, until, now)
+            except OSError as exc:
+                self._problems.append(f"silence of {rule} not kept for the next run: "
+                                      f"cannot write {self.state.path}: {exc.strerror or exc}")
         return until
 
     def silenced_until(self, rule: str, now: float | None = None) -> float | None:

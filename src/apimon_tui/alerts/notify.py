@@ -6,7 +6,9 @@ standard input. Commands run one at a time on a background thread, so a slow
 one never holds up the monitor; each gets `notify_timeout` before its process
 group is killed. A command runs at most once per alert and severity per rule
 cooldown. Failures become one-line messages for the screen, never exceptions,
-and the payload and messages have secrets redacted.
+and the payload and messages have secrets redacted. Commands run with umask
+077, so a file one writes the alert to (`cat >> alerts.log`) is created 0600
+like every file apimon-tui writes.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ class Notifier:
         try:
             proc = subprocess.Popen(
                 command, shell=True, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE, start_new_session=True, text=True,
+                stderr=subprocess.PIPE, start_new_session=True, text=True, umask=0o077,
             )
         except OSError as exc:
             return f"cannot run {command!r}: {exc.strerror}"

@@ -98,7 +98,8 @@ def evaluate(args: argparse.Namespace) -> list:
         raise CannotCheck(str(exc)) from None
     _check_sources(statuses)
     now = store.newest if store.newest > -math.inf else time.time()
-    poller = _poll(config) if polls else None
+    poller = _poll(config) if polls else None  # refuses a config others can read that holds a key
+    config_mod.print_warnings(config, "apimon-tui check")
     usages = poller.usages() if poller else {}
     budget = Budget(budget_config, clock=lambda: now, live_cost=store.cost_between,
                     logs_since=store.logs_since).state(usages)

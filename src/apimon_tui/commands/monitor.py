@@ -61,7 +61,12 @@ def main(argv: list[str]) -> int:
 
 
 def _fail(message: str, code: int = 2) -> int:
-    print(f"apimon-tui: {one_line(message)}", file=sys.stderr)
+    """One line on stderr, if stderr takes it (it may be closed, a closed pipe or the lost terminal)."""
+    if sys.stderr is not None:  # None when it was closed at start
+        try:
+            print(f"apimon-tui: {one_line(message)}", file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass
     return code
 
 
@@ -105,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from apimon_tui.engine import Engine
 
     try:
-        poller = _poller(config)
+        poller = _poller(config)  # refuses a config others can read that holds a key
         since = None if from_start else backfill_since(since_s, budget_config, time.time(), billed=poller is not None)
         engine = Engine(specs, fmt=args.format or sources_cfg["format"], from_start=from_start,
                         since=since, config=config)
@@ -115,12 +120,23 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"{exc.filename or ''}: {exc.strerror}")
 
     from apimon_tui.tui.app import MonitorApp
+    from apimon_tui.tui.terminal import open_terminal
 
+    config_mod.print_warnings(config)  # and once on screen
+    terminal = open_terminal()
+    if terminal is None:
+        return _fail("the live monitor needs a terminal to draw on; for a pipe or a file use "
+                     "`apimon-tui report --follow`")
+    if "-" not in specs and not os.isatty(0) and not _tty_as_stdin():
+        return _fail("the live monitor needs a terminal for its keys, and none is attached")
     # The ingest thread and the screen share the GIL: hand it over more often
     # than the default 5 ms so a key press is answered while logs pour in.
     sys.setswitchinterval(0.001)
-    app = MonitorApp(engine, config, refresh_s=refresh, poller=poller)
+    app = MonitorApp(engine, config, refresh_s=refresh, poller=poller, terminal=terminal)
     app.run()
+    app.shutdown.settle()
+    if app.shutdown.lost:
+        _fail(f"the terminal stopped taking output ({app.shutdown.lost}); stopped", 1)
     return int(app.return_code or 0)
 
 
@@ -176,12 +192,20 @@ def _keys_from_tty() -> str | None:
     """With `-` as a source, stdin is the log: keep it for the engine and read keys from the terminal."""
     if sys.stdin.isatty():
         return "`-` reads a log from standard input: pipe one in, e.g. `tail -F app.log | apimon-tui -`"
+    piped = os.dup(0)
+    if not _tty_as_stdin():
+        os.close(piped)
+        return "`-` needs a terminal for the keys, and none is attached"
+    sys.stdin = os.fdopen(piped, "r", encoding="utf-8", errors="replace")
+    return None
+
+
+def _tty_as_stdin() -> bool:
+    """Put the terminal on fd 0, where Textual reads keys (a stdin at its end would spin its input thread)."""
     try:
         tty = os.open("/dev/tty", os.O_RDWR)
     except OSError:
-        return "`-` needs a terminal for the keys, and none is attached"
-    piped = os.dup(0)
+        return False
     os.dup2(tty, 0)
     os.close(tty)
-    sys.stdin = os.fdopen(piped, "r", encoding="utf-8", errors="replace")
-    return None
+    return True

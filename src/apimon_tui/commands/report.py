@@ -2,7 +2,9 @@
 
 The same engine and store as the live monitor, so the figures agree with the
 screen. `--json` prints the object documented in `apimon_tui.summary`;
-`--follow` prints one such object per interval until interrupted.
+`--follow` prints one such object per interval until interrupted: Ctrl-C,
+SIGTERM or SIGHUP stop the sources (ending `cmd:` processes) and print a last
+summary.
 
 A source whose reader failed (and was restarted: see `engine.SourceReader`)
 is named on stderr in one line, and the run exits 3 once it ends, as it
@@ -15,6 +17,7 @@ import argparse
 import glob
 import json
 import os
+import signal
 import sys
 import time
 
@@ -73,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     except (config_mod.ConfigError, ValueError) as exc:
         print(f"apimon-tui report: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    config_mod.print_warnings(config, "apimon-tui report")
     if not args.follow:
         problems = [p for p in map(check_path, args.paths) if p]
         if problems:
@@ -81,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
     try:  # a source the engine cannot open (an otlp:// address) raises ValueError worded for the user
         if args.follow:
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                signal.signal(signum, _interrupt)
             engine = Engine(args.paths, fmt=args.format, from_start=True, follow=True, since=since, until=until,
                             config=config)
         else:
@@ -124,6 +130,11 @@ def tell_failures(summary: dict, told: dict[str, int]) -> bool:
                   f"(last: {source['reader_failure']}); restarted where it stopped, "
                   f"lines that raised counted as unparsed", file=sys.stderr, flush=True)
     return failed
+
+
+def _interrupt(signum: int, frame) -> None:
+    """SIGTERM and SIGHUP end `--follow` as Ctrl-C does."""
+    raise KeyboardInterrupt
 
 
 def _summary(engine: Engine) -> dict:

@@ -8,18 +8,14 @@ config can remap it.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import math
-import os
-import signal
 import threading
 import time
-import tomllib
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from rich.text import Text
 from textual import events
@@ -35,6 +31,7 @@ from apimon_tui.budget import Budget, BudgetConfig
 from apimon_tui.config import default_path
 from apimon_tui.engine import Engine
 from apimon_tui.model import Call
+from apimon_tui.state import UiState
 from apimon_tui.store.metrics import CallFilter
 from apimon_tui.terminal_text import identifier, lines, one_line
 from apimon_tui.timeutil import format_duration
@@ -46,6 +43,7 @@ from apimon_tui.tui.screens.detail import DetailScreen
 from apimon_tui.tui.screens.filter import FilterScreen
 from apimon_tui.tui.screens.help import HelpScreen
 from apimon_tui.tui.screens.sources import SourcesScreen
+from apimon_tui.tui.terminal import MonitorDriver, Shutdown
 from apimon_tui.tui.widgets.alerts import AlertArea
 from apimon_tui.tui.widgets.budget import BudgetPanel
 from apimon_tui.tui.widgets.errors import MAX_ROWS, ErrorFeed, FeedTable
@@ -92,7 +90,7 @@ class MonitorApp(App):
                 tooltip="failed calls one by one / grouped by status, code and model"),
         Binding("slash", "filter", "Filter", id="filter",
                 tooltip="filter every panel: model: status: code: source: or text"),
-        Binding("t", "next_theme", "Theme", id="next_theme", tooltip="next theme (saved to the config)"),
+        Binding("t", "next_theme", "Theme", id="next_theme", tooltip="next theme (remembered for the next start)"),
         Binding("y", "copy_request_id", "Copy id", id="copy_request_id",
                 tooltip="copy the selected call's request id (OSC 52)"),
         Binding("r", "poll_usage", "Poll", id="poll_usage", show=False,
@@ -116,14 +114,22 @@ class MonitorApp(App):
         config_path: str | Path | None = None,
         theme_dirs: list[Path] | None = None,
         start_engine: bool = True,
+        ui_state: UiState | None = None,
+        terminal: TextIO | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(driver_class=MonitorDriver if terminal is not None else None)
+        self.terminal = terminal  # where the screen is drawn (see tui/terminal.py); None: Textual's choice
+        self.shutdown = Shutdown(self, self._stop_sources)
+        state_problem = None
+        if ui_state is None:
+            ui_state, state_problem = UiState.load()
+        self.ui_state = ui_state
         self.engine = engine
         self.store = engine.store
         self.config = config
         self.clock = clock
         self.refresh_s = refresh_s or float(config.get("ui", {}).get("refresh", 1.0))
-        self.alerts = alerts or AlertManager.from_config(config, clock)
+        self.alerts = alerts or AlertManager.from_config(config, clock, state=ui_state)
         self.budget = budget or Budget(BudgetConfig.from_config(config), clock=clock,
                                        live_cost=self.store.cost_between, logs_since=self.store.logs_since,
                                        live_uncosted=self.store.uncosted_between)
@@ -144,7 +150,7 @@ class MonitorApp(App):
         self._budget_state = None
         self._panels: dict[type, Any] = {}
         self._pending_steps: list[Callable[[], None]] = []
-        self._theme_problems = self._load_themes()
+        self._start_problems = [*config.get("_warnings", ()), *filter(None, [state_problem]), *self._load_themes()]
 
     # -- layout ------------------------------------------------------------
 
@@ -170,7 +176,7 @@ class MonitorApp(App):
         super().notify(lines(message), title=one_line(title), severity=severity, timeout=timeout, markup=markup)
 
     def on_mount(self) -> None:
-        for problem in self._theme_problems:
+        for problem in self._start_problems:
             self.notify(problem, severity="warning", timeout=10, markup=False)
         self._apply_keymap()
         if self.start_engine:
@@ -180,23 +186,6 @@ class MonitorApp(App):
         self.query_one("#error-rows").focus(scroll_visible=False)
         self.tick()
         self.set_interval(self.refresh_s, partial(self.tick, spread=True), name="refresh")
-        self._exit_on_hangup()
-
-    def _exit_on_hangup(self) -> None:
-        """A kill (SIGTERM) ends the app as `q` does; a closed terminal or SSH session (SIGHUP) too."""
-        loop = asyncio.get_running_loop()
-        try:
-            loop.add_signal_handler(signal.SIGTERM, self.exit)
-            loop.add_signal_handler(signal.SIGHUP, self._hang_up)
-        except (NotImplementedError, RuntimeError, ValueError):  # no signals here (Windows, a thread)
-            return
-
-    def _hang_up(self) -> None:
-        """The terminal is gone, so there is nothing to restore on it, and Textual's own shutdown
-        would block writing to it: stop the sources (ending `cmd:` processes) and leave at once."""
-        if self.start_engine:
-            self.engine.stop()
-        os._exit(128 + signal.SIGHUP)
 
     def on_requests_panel_chart_ready(self) -> None:
         """The screen is up and plotext loaded: build the help screen, load the price table in a thread,
@@ -224,6 +213,10 @@ class MonitorApp(App):
             gc.set_threshold(*GC_YOUNG)
 
     def on_unmount(self) -> None:
+        self._stop_sources()
+
+    def _stop_sources(self) -> None:
+        """Stop reading (ending `cmd:` processes): on the way out, and by `Shutdown` when it forces an exit."""
         if self.start_engine:
             self.engine.stop()
 
@@ -240,13 +233,16 @@ class MonitorApp(App):
             self.register_theme(theme)
         self.theme_names = loaded.names
         problems = list(loaded.problems)
-        wanted = self.config.get("ui", {}).get("theme") or theme_files.DEFAULT_THEME
+        wanted = self.ui_state.theme(self._configured_theme())
         if wanted not in self.available_themes:
             problems.append(f"theme {wanted!r} not found; using the default")
             wanted = theme_files.DEFAULT_THEME
         if wanted in self.available_themes:
             self.theme = wanted
         return problems
+
+    def _configured_theme(self) -> str:
+        return self.config.get("ui", {}).get("theme") or theme_files.DEFAULT_THEME
 
     def all_bindings(self) -> list[tuple[str, Binding]]:
         """Every binding of the app and its screens with where it works, for help and `[keys]` checks."""
@@ -518,11 +514,12 @@ class MonitorApp(App):
         self.theme = names[(current + 1) % len(names)]
         self._drawn = None
         try:
-            theme_files.save_theme(self.config_path, self.theme)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            self.notify(f"theme {self.theme}; not saved: {exc}", severity="warning", timeout=6, markup=False)
+            self.ui_state.save_theme(self.theme, self._configured_theme())
+        except OSError as exc:
+            self.notify(f"theme {self.theme}; not kept for the next start: cannot write {self.ui_state.path}: "
+                        f"{exc.strerror or exc}", severity="warning", timeout=6, markup=False)
             return
-        self.notify(f"theme {self.theme} (saved to {self.config_path})", timeout=3, markup=False)
+        self.notify(f"theme {self.theme} (kept in {self.ui_state.path})", timeout=3, markup=False)
 
     def action_copy_request_id(self) -> None:
         self.copy_request_id(self._panel(ErrorFeed).selected_call())

@@ -2,8 +2,8 @@
 
 A theme file holds the fields of a Textual `Theme` (name, colours, `dark`,
 `ansi`, `[variables]`). A file that cannot be read is reported as one line and
-skipped, so a typo in a user's theme never stops the monitor. The chosen theme
-is written back to the config file's `[ui] theme`, keeping its other values.
+skipped, so a typo in a user's theme never stops the monitor. The theme chosen
+on screen is kept in the state file (`apimon_tui.state`), never in the config.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import tomli_w
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
@@ -112,19 +111,3 @@ def load_themes(dirs: list[Path]) -> LoadedThemes:
                 continue
             found[theme.name] = theme
     return LoadedThemes(list(found.values()), problems)
-
-
-def save_theme(config_path: str | Path, name: str) -> None:
-    """Set `[ui] theme` in the config file, keeping every other value in it."""
-    path = Path(config_path).expanduser()
-    data: dict = {}
-    if path.exists():
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    ui = data.get("ui")
-    if not isinstance(ui, dict):
-        ui = data["ui"] = {}
-    ui["theme"] = name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
-    tmp.replace(path)

@@ -1,0 +1,8 @@
+"""Every test gets its own $XDG_STATE_HOME, so no test reads or writes the user's remembered choices."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def private_state_home(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))

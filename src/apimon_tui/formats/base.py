@@ -61,12 +61,21 @@ def json_object(line: str, sink: Sink) -> dict[str, Any] | None:
     if not line.startswith("{"):
         sink.skip()
         return None
-    try:
-        obj = json.loads(line)
-    except ValueError as exc:
-        sink.unparsed(f"invalid JSON: {getattr(exc, 'msg', exc)}", line)
+    obj = decode_json(line, sink)
+    if obj is None:
         return None
     if not isinstance(obj, dict):
         sink.skip()
         return None
     return obj
+
+
+def decode_json(text: str, sink: Sink) -> Any:
+    """`text` decoded, or None once the sink is told why not (nesting too deep to decode included)."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        sink.unparsed(f"invalid JSON: {getattr(exc, 'msg', exc)}", text)
+    except RecursionError:
+        sink.unparsed("invalid JSON: nested too deep", text)
+    return None

@@ -23,7 +23,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from apimon_tui.formats.base import Parser, json_object
+from apimon_tui.formats.base import Parser, Sink, json_object
+from apimon_tui.formats.values import (
+    MAX_ATTEMPT, MAX_COST_USD, MAX_MS, MAX_RATELIMIT, MAX_RESET_S, MAX_STATUS, MAX_TOKENS, MIN_STATUS, QUIET,
+    Unusable, shown, text, usable_ts,
+)
 from apimon_tui.model import Call, RateLimit
 
 NAME = "native"
@@ -58,37 +62,107 @@ def to_record(call: Call) -> dict[str, Any]:
 
 
 _NUMBER = (int, float)
-_NUMERIC_KEYS = ("status", "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cached_tokens", "cost_usd", "attempt")
+# key, lowest, highest, whether it is a count (a float with a fraction is bad)
+_NUMERIC_FIELDS = (
+    ("status", MIN_STATUS, MAX_STATUS, True),
+    ("latency_ms", 0, MAX_MS, False),
+    ("ttft_ms", 0, MAX_MS, False),
+    ("input_tokens", 0, MAX_TOKENS, True),
+    ("output_tokens", 0, MAX_TOKENS, True),
+    ("cached_tokens", 0, MAX_TOKENS, True),
+    ("cost_usd", 0, MAX_COST_USD, False),
+    ("attempt", 0, MAX_ATTEMPT, True),
+)
+_TEXT_KEYS = ("provider", "endpoint", "method", "model", "request_id")
+_RATELIMIT_FIELDS = tuple(
+    (key, 0, MAX_RESET_S if key.startswith("reset") else MAX_RATELIMIT, not key.startswith("reset"))
+    for key in _RATELIMIT_KEYS
+)
 
 
-def _ratelimit(rl: dict[str, Any]) -> RateLimit:
-    values = {k: rl.get(k) for k in _RATELIMIT_KEYS}
-    for key, value in values.items():
-        if value is not None and type(value) not in _NUMBER:
-            raise TypeError(f"ratelimit.{key} is not a number")
-    return RateLimit(**values)
+def _repaired(key: str, value: Any, low: float, high: float, whole: bool, sink: Sink) -> int | float | None:
+    """A number that failed the fast check: a whole float taken as an int, anything else reported."""
+    if whole and type(value) is float and value.is_integer() and low <= value <= high:
+        return int(value)
+    sink.bad_value(key, value)
+    return None
 
 
-def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None) -> Call:
-    """Build a Call from a native record; raises ValueError/TypeError when broken.
+def _checked(obj: dict[str, Any], fields: tuple, sink: Sink, prefix: str = "") -> None:
+    """Set each numeric field of `obj` that is not a number within its bounds to None, reported.
 
-    Written for speed (it runs once per line): numbers are type-checked in
-    one pass instead of being converted one by one.
+    One type check and one chained comparison per field (NaN fails it);
+    the rare value that fails goes to `_repaired`.
     """
     get = obj.get
-    ts = obj["ts"]
-    if type(ts) not in _NUMBER:
-        raise TypeError("ts is not a number")
-    for key in _NUMERIC_KEYS:
+    for key, low, high, whole in fields:
         value = get(key)
-        if value is not None and type(value) not in _NUMBER:
-            raise TypeError(f"{key} is not a number")
-    error = get("error")
-    if error is not None and not isinstance(error, dict):
-        error = {"message": str(error)}
+        if value is not None and (type(value) not in _NUMBER or not low <= value <= high
+                                  or (whole and type(value) is float)):
+            obj[key] = _repaired(prefix + key, value, low, high, whole, sink)
+
+
+def _ratelimit(rl: dict[str, Any], sink: Sink) -> RateLimit:
+    _checked(rl, _RATELIMIT_FIELDS, sink, "ratelimit.")
+    return RateLimit(*[rl.get(k) for k in _RATELIMIT_KEYS])
+
+
+def _error(error: Any, sink: Sink) -> tuple[str | None, str | None, str | None]:
+    """(type, code, message) of the `error` object; a bare string is its message."""
+    if type(error) is str:
+        return None, None, error or None
+    if not isinstance(error, dict):
+        sink.bad_value("error", error)
+        return None, None, None
+    code = error.get("code")
+    if type(code) is int:
+        code = str(code)
+    return (text(error.get("type"), "error.type", sink), text(code, "error.code", sink),
+            text(error.get("message"), "error.message", sink))
+
+
+def _tags(tags: Any, sink: Sink) -> dict[str, str] | None:
+    """Tags are names to texts; a number or flag is written as text, anything else is reported."""
+    if not isinstance(tags, dict):
+        sink.bad_value("tags", tags)
+        return None
+    out = {}
+    for key, value in tags.items():
+        if type(value) in (str, int, float, bool):
+            out[key] = str(value)
+        else:
+            sink.bad_value(f"tags.{key}", value)
+    return out
+
+
+def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None, sink: Sink = QUIET) -> Call:
+    """Build a Call from a native record; raises ValueError when its time is not usable.
+
+    Any other field that is not a usable value is unknown in the call and
+    reported to `sink`. Written for speed (it runs once per line): each
+    field is checked by its type and bounds, not converted.
+    """
+    get = obj.get
+    ts = get("ts")
+    if not usable_ts(ts):
+        raise Unusable(f"unusable time {shown(ts)}" if "ts" in obj else "no time (ts)")
+    _checked(obj, _NUMERIC_FIELDS, sink)
+    for key in _TEXT_KEYS:
+        value = get(key)
+        if value is not None and type(value) is not str:
+            sink.bad_value(key, value)
+            obj[key] = None
+    stream = get("stream")
+    if stream is not None and type(stream) is not bool:
+        sink.bad_value("stream", stream)
+        stream = None
+    failed = get("failed")
+    if failed is not None and type(failed) is not bool:
+        sink.bad_value("failed", failed)
+        failed = False
     rl = get("ratelimit")
     tags = get("tags")
-    status = get("status")
+    error = get("error")
     call = Call(
         ts,
         source,
@@ -96,7 +170,7 @@ def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None) -
         get("endpoint"),
         get("method"),
         get("model"),
-        None if status is None else int(status),
+        get("status"),
         get("latency_ms"),
         get("ttft_ms"),
         get("input_tokens"),
@@ -104,19 +178,21 @@ def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None) -
         get("cached_tokens"),
         get("cost_usd"),
         get("request_id"),
-        failed=bool(get("failed")),
-        stream=get("stream"),
-        attempt=int(get("attempt") or 0),
-        ratelimit=_ratelimit(rl) if isinstance(rl, dict) else None,
-        tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else None,
+        failed=bool(failed),
+        stream=stream,
+        attempt=get("attempt") or 0,
+        ratelimit=None if rl is None else _ratelimit(rl, sink) if isinstance(rl, dict) else _bad(sink, "ratelimit", rl),
+        tags=None if tags is None else _tags(tags, sink),
         raw=raw,
     )
-    if error:
-        code = error.get("code")
-        call.error_type = error.get("type")
-        call.error_code = None if code is None else str(code)
-        call.error_message = error.get("message")
+    if error is not None:
+        call.error_type, call.error_code, call.error_message = _error(error, sink)
     return call
+
+
+def _bad(sink: Sink, field: str, value: Any) -> None:
+    sink.bad_value(field, value)
+    return None
 
 
 class NativeParser(Parser):
@@ -130,9 +206,9 @@ class NativeParser(Parser):
             self.sink.skip()
             return
         try:
-            call = from_record(obj, self.source, line)
-        except (KeyError, ValueError, TypeError) as exc:
-            self.sink.unparsed(f"bad native record: {exc!r}", line)
+            call = from_record(obj, self.source, line, self.sink)
+        except Unusable as exc:
+            self.sink.unparsed(f"bad native record: {exc}", line)
             return
         self.sink.call(call)
 

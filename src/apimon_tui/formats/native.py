@@ -25,8 +25,8 @@ from typing import Any
 
 from apimon_tui.formats.base import Parser, Sink, json_object
 from apimon_tui.formats.values import (
-    MAX_ATTEMPT, MAX_COST_USD, MAX_MS, MAX_RATELIMIT, MAX_RESET_S, MAX_STATUS, MAX_TOKENS, MIN_STATUS, QUIET,
-    Unusable, shown, text, usable_ts,
+    MAX_ATTEMPT, MAX_COST_USD, MAX_MS, MAX_RATELIMIT, MAX_RESET_S, MAX_STATUS, MAX_TOKENS, MAX_IDENTIFIER, MIN_STATUS,
+    QUIET, Unusable, identifier, shown, text, usable_ts,
 )
 from apimon_tui.model import Call, RateLimit
 
@@ -114,10 +114,7 @@ def _error(error: Any, sink: Sink) -> tuple[str | None, str | None, str | None]:
     if not isinstance(error, dict):
         sink.bad_value("error", error)
         return None, None, None
-    code = error.get("code")
-    if type(code) is int:
-        code = str(code)
-    return (text(error.get("type"), "error.type", sink), text(code, "error.code", sink),
+    return (text(error.get("type"), "error.type", sink), identifier(error.get("code"), "error.code", sink),
             text(error.get("message"), "error.message", sink))
 
 
@@ -128,7 +125,7 @@ def _tags(tags: Any, sink: Sink) -> dict[str, str] | None:
         return None
     out = {}
     for key, value in tags.items():
-        if type(value) in (str, int, float, bool):
+        if type(value) in (str, float, bool) or type(value) is int and abs(value) < MAX_IDENTIFIER:
             out[key] = str(value)
         else:
             sink.bad_value(f"tags.{key}", value)

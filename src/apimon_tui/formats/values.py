@@ -25,6 +25,7 @@ MAX_ATTEMPT = 10_000
 MAX_RATELIMIT = 10**15            # a limit or remaining count of requests or tokens
 MAX_RESET_S = 366 * 86_400.0      # seconds until a limit resets
 MIN_STATUS, MAX_STATUS = 100, 599
+MAX_IDENTIFIER = 10**30           # a number written as an id or a tag (str() refuses 4,300 digits)
 
 _NUMBER = (int, float)
 
@@ -83,6 +84,13 @@ def text(value: Any, field: str, sink) -> str | None:
         return value
     sink.bad_value(field, value)
     return None
+
+
+def identifier(value: Any, field: str, sink) -> str | None:
+    """A request id or error code: a string, or a whole number written as one (`429`)."""
+    if type(value) is int and -MAX_IDENTIFIER < value < MAX_IDENTIFIER:
+        return str(value)
+    return text(value, field, sink)
 
 
 def shown(value: Any, limit: int = 60) -> str:

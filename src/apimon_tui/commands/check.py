@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import sys
@@ -29,6 +28,7 @@ from apimon_tui.commands.report import check_path
 from apimon_tui.engine import SourceStatus
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
+from apimon_tui.summary import strict_json
 from apimon_tui.timeutil import parse_duration
 from apimon_tui.usage.poller import Poller
 from apimon_tui.usage.settings import provider_settings
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"apimon-tui check: {exc}", file=sys.stderr)
         return EXIT_UNKNOWN
     if args.json:
-        print(json.dumps([a.to_dict() for a in alerts]))
+        print(strict_json([a.to_dict() for a in alerts]))
     else:
         for alert in alerts:
             print(alert.message)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import sys
 import time
@@ -18,7 +17,7 @@ from apimon_tui import config as config_mod
 from apimon_tui.engine import Engine
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
-from apimon_tui.summary import summarize
+from apimon_tui.summary import strict_json, summarize
 from apimon_tui.timeutil import parse_duration
 
 
@@ -72,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         return _follow(engine, args)
     summary = read_summary(args.paths, args.format, since_s, config, args.jobs)
     if args.json:
-        print(json.dumps(summary))
+        print(strict_json(summary))
     else:
         print(render_table(summary))
     return 0
@@ -89,7 +88,7 @@ def _summary(engine: Engine) -> dict:
 
 
 def _follow(engine: Engine, args: argparse.Namespace) -> int:
-    emit = (lambda s: json.dumps(s)) if args.json else render_table
+    emit = strict_json if args.json else render_table
     engine.start()
     try:
         while True:
@@ -109,6 +108,10 @@ def _ms(value: float | None) -> str:
     return f"{value / 1000:.2f} s" if value >= 10_000 else f"{value:.0f} ms"
 
 
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
 def _usd(value: float | None) -> str:
     return "-" if value is None else f"${value:,.4f}"
 
@@ -116,7 +119,7 @@ def _usd(value: float | None) -> str:
 def render_table(s: dict) -> str:
     lat = s["latency_ms"]
     lines = [
-        f"calls {s['calls']:,}   errors {s['errors']:,} ({s['error_rate']:.1%})   "
+        f"calls {s['calls']:,}   errors {s['errors']:,} ({_pct(s['error_rate'])})   "
         f"lines {s['lines']:,}   skipped {s['skipped']:,}   unparsed {s['unparsed']:,}",
         f"latency  p50 {_ms(lat['p50'])}   p90 {_ms(lat['p90'])}   p95 {_ms(lat['p95'])}   "
         f"p99 {_ms(lat['p99'])}   max {_ms(lat['max'])}",
@@ -139,4 +142,7 @@ def render_table(s: dict) -> str:
         if src["unparsed_samples"]:
             lines.append(f"\n{src['source']}: {src['unparsed']} unparsed lines, first ones:")
             lines.extend(f"  {u['reason']}: {u['text'][:100]}" for u in src["unparsed_samples"])
+        if src["bad_values"]:
+            lines.append(f"\n{src['source']}: {src['bad_values']:,} bad values (unknown in their calls), first ones:")
+            lines.extend(f"  {b['field']}: {b['value'][:100]}" for b in src["bad_value_samples"])
     return "\n".join(lines)

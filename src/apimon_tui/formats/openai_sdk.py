@@ -211,6 +211,15 @@ def _latency(text: str | None, field: str, sink) -> float | None:
     return values.measure(text if number is None else number, field, sink, values.MAX_MS)
 
 
+def _status(digits: str, sink) -> int | None:
+    """A three-digit status as logged; one outside 100-599 (`000`) is reported as written."""
+    code = int(digits)
+    if values.MIN_STATUS <= code <= values.MAX_STATUS:
+        return code
+    sink.bad_value("status", digits)
+    return None
+
+
 def _attempt(digits: str, sink) -> int:
     """A retry number; one beyond `values.MAX_ATTEMPT` is reported and taken as unknown (0)."""
     number = int(digits) if len(digits) <= 6 else None
@@ -299,7 +308,7 @@ class OpenAISdkParser(Parser):
         if m is None:
             self.sink.unparsed("unreadable 'HTTP Request' line", line)
             return
-        method, url, status = m.group(1), m.group(2), values.status(int(m.group(3)), "status", self.sink)
+        method, url, status = m.group(1), m.group(2), _status(m.group(3), self.sink)
         call = self._new_call(ts, method, url, status, line)
         if not self._sdk_logs_responses:
             self._emit(call)
@@ -316,7 +325,7 @@ class OpenAISdkParser(Parser):
             return
         self._sdk_logs_responses = True
         method, url = m.group(1), m.group(2)
-        status = values.status(int(m.group(3) or m.group(5)), "status", self.sink)
+        status = _status(m.group(3) or m.group(5), self.sink)
         call = self._take_waiting(method, url, status)
         if call is None:
             call = self._new_call(ts, method, url, status, line)

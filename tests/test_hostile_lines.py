@@ -95,3 +95,58 @@ def test_check_still_fires_on_the_good_calls_around_every_hostile_line(tmp_path)
     fired = {(a["rule"], a["severity"]) for a in strict(got.stdout)}
     assert fired == {(a["rule"], a["severity"]) for a in strict(clean.stdout)} == {
         ("error_rate", "warning"), ("server_errors", "warning")}
+
+
+def test_report_follow_prints_strict_json_and_counts_hostile_lines_as_they_come(tmp_path):
+    """Before any call the error rate is unknown (null); after the hostile lines, each is counted."""
+    import signal
+    import time
+
+    log = tmp_path / "follow.jsonl"
+    log.write_text("an application starting up\n")
+    proc = subprocess.Popen([sys.executable, "-m", "apimon_tui", "report", "--follow", "--interval", "0.2", "--json",
+                             "--format", "native", str(log)], stdout=subprocess.PIPE, text=True)
+    first = strict(proc.stdout.readline())
+    assert (first["calls"], first["error_rate"]) == (0, None)
+    write_log(tmp_path / "more.jsonl", None)
+    with open(log, "a") as out:
+        out.write("\n".join(line for line, *_ in HOSTILE.values()) + "\n")
+        out.write((tmp_path / "more.jsonl").read_text())
+    calls = GOOD + sum(calls for _, calls, *_ in HOSTILE.values())
+    latest = first
+    deadline = time.monotonic() + 60
+    while latest["calls"] < calls and time.monotonic() < deadline:
+        latest = strict(proc.stdout.readline())
+    proc.send_signal(signal.SIGINT)
+    last = strict(proc.communicate(timeout=30)[0].strip().splitlines()[-1])
+    assert (last["calls"], last["unparsed"], last["bad_values"], last["error_rate"]) == (
+        calls, sum(unparsed for _, _, unparsed, *_ in HOSTILE.values()),
+        sum(bad for _, _, _, bad, _ in HOSTILE.values()), 0.0)
+
+
+def test_the_report_table_names_each_source_s_bad_values(tmp_path):
+    log = write_log(tmp_path / "hostile.jsonl", HOSTILE["model is a list"][0])
+    done = subprocess.run([sys.executable, "-m", "apimon_tui", "report", log], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"{log}: 1 bad values (unknown in their calls), first ones:\n  model: ['x']" in done.stdout
+
+
+async def test_the_status_line_shows_a_source_s_bad_values(tmp_path, monkeypatch):
+    from apimon_tui import config as config_mod
+    from apimon_tui.engine import Engine
+    from apimon_tui.tui.app import MonitorApp
+    from tui_support import screen_text
+
+    monkeypatch.chdir(tmp_path)
+    write_log(tmp_path / "log", "\n".join(HOSTILE[kind][0] for kind in ("NaN latency", "model is a list")))
+    config_path = tmp_path / "config.toml"
+    config_path.write_text("")
+    clock = lambda: T0 + GOOD  # noqa: E731
+    engine = Engine(["log"], from_start=True, follow=False, config=config_mod.load(config_path), clock=clock)
+    engine.read_to_end()
+    app = MonitorApp(engine, config_mod.load(config_path), clock=clock, start_engine=False, config_path=config_path)
+    async with app.run_test(size=(220, 40)) as pilot:
+        app.tick()
+        await pilot.pause()
+        assert "│ log native · read to end · 0 lines/s · 2 bad values ·" in screen_text(app)

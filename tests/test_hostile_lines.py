@@ -149,4 +149,5 @@ async def test_the_status_line_shows_a_source_s_bad_values(tmp_path, monkeypatch
     async with app.run_test(size=(220, 40)) as pilot:
         app.tick()
         await pilot.pause()
-        assert "│ log native · read to end · 0 lines/s · 2 bad values ·" in screen_text(app)
+        status_line = next(line for line in screen_text(app).splitlines() if "│ log native" in line)
+        assert "· 2 bad values ·" in status_line

@@ -61,8 +61,13 @@ def json_object(line: str, sink: Sink) -> dict[str, Any] | None:
     if not line.startswith("{"):
         sink.skip()
         return None
-    obj = decode_json(line, sink)
-    if obj is None:
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        sink.unparsed(f"invalid JSON: {getattr(exc, 'msg', exc)}", line)
+        return None
+    except RecursionError:
+        sink.unparsed("invalid JSON: nested too deep", line)
         return None
     if not isinstance(obj, dict):
         sink.skip()

@@ -25,8 +25,8 @@ from typing import Any
 
 from apimon_tui.formats.base import Parser, Sink, json_object
 from apimon_tui.formats.values import (
-    MAX_ATTEMPT, MAX_COST_USD, MAX_MS, MAX_RATELIMIT, MAX_RESET_S, MAX_STATUS, MAX_TOKENS, MAX_IDENTIFIER, MIN_STATUS,
-    QUIET, Unusable, identifier, shown, text, usable_ts,
+    MAX_ATTEMPT, MAX_COST_USD, MAX_IDENTIFIER, MAX_MS, MAX_RATELIMIT, MAX_RESET_S, MAX_STATUS, MAX_TOKENS, MAX_TS,
+    MIN_STATUS, MIN_TS, QUIET, Unusable, identifier, shown, text,
 )
 from apimon_tui.model import Call, RateLimit
 
@@ -62,18 +62,8 @@ def to_record(call: Call) -> dict[str, Any]:
 
 
 _NUMBER = (int, float)
-# key, lowest, highest, whether it is a count (a float with a fraction is bad)
-_NUMERIC_FIELDS = (
-    ("status", MIN_STATUS, MAX_STATUS, True),
-    ("latency_ms", 0, MAX_MS, False),
-    ("ttft_ms", 0, MAX_MS, False),
-    ("input_tokens", 0, MAX_TOKENS, True),
-    ("output_tokens", 0, MAX_TOKENS, True),
-    ("cached_tokens", 0, MAX_TOKENS, True),
-    ("cost_usd", 0, MAX_COST_USD, False),
-    ("attempt", 0, MAX_ATTEMPT, True),
-)
 _TEXT_KEYS = ("provider", "endpoint", "method", "model", "request_id")
+_TEXT_OR_NONE = frozenset({str, type(None)})
 _RATELIMIT_FIELDS = tuple(
     (key, 0, MAX_RESET_S if key.startswith("reset") else MAX_RATELIMIT, not key.startswith("reset"))
     for key in _RATELIMIT_KEYS
@@ -100,6 +90,14 @@ def _checked(obj: dict[str, Any], fields: tuple, sink: Sink, prefix: str = "") -
         if value is not None and (type(value) not in _NUMBER or not low <= value <= high
                                   or (whole and type(value) is float)):
             obj[key] = _repaired(prefix + key, value, low, high, whole, sink)
+
+
+def _drop_non_texts(obj: dict[str, Any], sink: Sink) -> None:
+    for key in _TEXT_KEYS:
+        value = obj.get(key)
+        if value is not None and type(value) is not str:
+            sink.bad_value(key, value)
+            obj[key] = None
 
 
 def _ratelimit(rl: dict[str, Any], sink: Sink) -> RateLimit:
@@ -137,18 +135,40 @@ def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None, s
 
     Any other field that is not a usable value is unknown in the call and
     reported to `sink`. Written for speed (it runs once per line): each
-    field is checked by its type and bounds, not converted.
+    number is checked by its type and one chained comparison with its bounds
+    (NaN fails it), field by field with no loop; the rare value that fails
+    goes to `_repaired`. A count must be an int, a measure an int or a float.
     """
     get = obj.get
     ts = get("ts")
-    if not usable_ts(ts):
+    if type(ts) not in _NUMBER or not MIN_TS <= ts <= MAX_TS:
         raise Unusable(f"unusable time {shown(ts)}" if "ts" in obj else "no time (ts)")
-    _checked(obj, _NUMERIC_FIELDS, sink)
-    for key in _TEXT_KEYS:
-        value = get(key)
-        if value is not None and type(value) is not str:
-            sink.bad_value(key, value)
-            obj[key] = None
+    status = get("status")
+    if status is not None and (type(status) is not int or not MIN_STATUS <= status <= MAX_STATUS):
+        status = _repaired("status", status, MIN_STATUS, MAX_STATUS, True, sink)
+    latency = get("latency_ms")
+    if latency is not None and (type(latency) not in _NUMBER or not 0 <= latency <= MAX_MS):
+        latency = _repaired("latency_ms", latency, 0, MAX_MS, False, sink)
+    ttft = get("ttft_ms")
+    if ttft is not None and (type(ttft) not in _NUMBER or not 0 <= ttft <= MAX_MS):
+        ttft = _repaired("ttft_ms", ttft, 0, MAX_MS, False, sink)
+    inp = get("input_tokens")
+    if inp is not None and (type(inp) is not int or not 0 <= inp <= MAX_TOKENS):
+        inp = _repaired("input_tokens", inp, 0, MAX_TOKENS, True, sink)
+    out = get("output_tokens")
+    if out is not None and (type(out) is not int or not 0 <= out <= MAX_TOKENS):
+        out = _repaired("output_tokens", out, 0, MAX_TOKENS, True, sink)
+    cached = get("cached_tokens")
+    if cached is not None and (type(cached) is not int or not 0 <= cached <= MAX_TOKENS):
+        cached = _repaired("cached_tokens", cached, 0, MAX_TOKENS, True, sink)
+    cost = get("cost_usd")
+    if cost is not None and (type(cost) not in _NUMBER or not 0 <= cost <= MAX_COST_USD):
+        cost = _repaired("cost_usd", cost, 0, MAX_COST_USD, False, sink)
+    attempt = get("attempt")
+    if attempt is not None and (type(attempt) is not int or not 0 <= attempt <= MAX_ATTEMPT):
+        attempt = _repaired("attempt", attempt, 0, MAX_ATTEMPT, True, sink)
+    if not _TEXT_OR_NONE.issuperset(map(type, map(get, _TEXT_KEYS))):  # (one pass in C: the usual case)
+        _drop_non_texts(obj, sink)
     stream = get("stream")
     if stream is not None and type(stream) is not bool:
         sink.bad_value("stream", stream)
@@ -167,17 +187,17 @@ def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None, s
         get("endpoint"),
         get("method"),
         get("model"),
-        get("status"),
-        get("latency_ms"),
-        get("ttft_ms"),
-        get("input_tokens"),
-        get("output_tokens"),
-        get("cached_tokens"),
-        get("cost_usd"),
+        status,
+        latency,
+        ttft,
+        inp,
+        out,
+        cached,
+        cost,
         get("request_id"),
         failed=bool(failed),
         stream=stream,
-        attempt=get("attempt") or 0,
+        attempt=attempt or 0,
         ratelimit=None if rl is None else _ratelimit(rl, sink) if isinstance(rl, dict) else _bad(sink, "ratelimit", rl),
         tags=None if tags is None else _tags(tags, sink),
         raw=raw,

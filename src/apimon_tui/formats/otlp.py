@@ -107,7 +107,8 @@ def attributes(items: Any) -> dict[str, Any]:
     """A span's `attributes` list as a dict of decoded values."""
     if not isinstance(items, list):
         return {}
-    return {kv["key"]: any_value(kv.get("value")) for kv in items if _is_key_value(kv)}
+    return {key: any_value(kv.get("value")) for kv in items
+            if isinstance(kv, dict) and type(key := kv.get("key")) is str}
 
 
 def is_call(attrs: dict[str, Any]) -> bool:
@@ -127,13 +128,20 @@ def _first(attrs: dict[str, Any], *keys: str) -> tuple[str, Any]:
 
 
 def _name(attrs: dict[str, Any], sink: Sink, *keys: str) -> str | None:
-    key, value = _first(attrs, *keys)
-    return values.text(value, key, sink)
+    """The first of `keys` that is set, when it is text."""
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None:
+            return value if type(value) is str else values.text(value, key, sink)
+    return None
 
 
-def _count(attrs: dict[str, Any], sink: Sink, *keys: str, high: int = MAX_TOKENS) -> int | None:
+def _count(attrs: dict[str, Any], sink: Sink, *keys: str) -> int | None:
+    """The first of `keys` that is set, as a token count (any_value has decoded the usual `intValue`)."""
     key, value = _first(attrs, *keys)
-    return values.count(_decimal(value), key, sink, high)
+    if value is None or type(value) is int and 0 <= value <= MAX_TOKENS:
+        return value
+    return values.count(_decimal(value), key, sink)
 
 
 def _span_time(span: dict[str, Any], key: str) -> tuple[int | None, bool]:
@@ -141,8 +149,8 @@ def _span_time(span: dict[str, Any], key: str) -> tuple[int | None, bool]:
     value = span.get(key)
     if value is None or value == 0 or value == "0":
         return None, True
-    nanos = _int(value)
-    if nanos is not None and 0 < nanos <= MAX_NANOS:
+    nanos = _decimal(value)
+    if type(nanos) is int and 0 < nanos <= MAX_NANOS:
         return nanos, True
     return None, False
 
@@ -181,8 +189,8 @@ def span_call(span: dict[str, Any], attrs: dict[str, Any], source: str, sink: Si
         ts=(end if end is not None else start) / 1e9,
         source=source,
         provider=_name(attrs, sink, "gen_ai.provider.name", "gen_ai.system"),
-        endpoint=_name(attrs, sink, "gen_ai.operation.name"),
-        method=_name(attrs, sink, "http.request.method"),
+        endpoint=values.text(attrs.get("gen_ai.operation.name"), "gen_ai.operation.name", sink),
+        method=values.text(attrs.get("http.request.method"), "http.request.method", sink),
         model=_name(attrs, sink, "gen_ai.response.model", "gen_ai.request.model"),
         status=values.status(_decimal(attrs.get("http.response.status_code")), "http.response.status_code", sink),
         latency_ms=latency,
@@ -202,17 +210,16 @@ def span_call(span: dict[str, Any], attrs: dict[str, Any], source: str, sink: Si
 
 
 def _spans(obj: dict[str, Any]):
+    """The spans of an export, wherever its lists hold what OTLP says they hold."""
     for resource_spans in obj.get("resourceSpans") or []:
         if not isinstance(resource_spans, dict):
             continue
         for key in _SPAN_LISTS:
-            for scope_spans in _list(resource_spans.get(key)):
-                if isinstance(scope_spans, dict):
-                    yield from (s for s in _list(scope_spans.get("spans")) if isinstance(s, dict))
-
-
-def _list(value: Any) -> list:
-    return value if isinstance(value, list) else []
+            scope_list = resource_spans.get(key)
+            for scope_spans in scope_list if isinstance(scope_list, list) else ():
+                spans = scope_spans.get("spans") if isinstance(scope_spans, dict) else None
+                if isinstance(spans, list):
+                    yield from (s for s in spans if isinstance(s, dict))
 
 
 class OtlpParser(Parser):

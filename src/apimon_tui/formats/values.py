@@ -70,12 +70,16 @@ def count(value: Any, field: str, sink, high: int = MAX_TOKENS) -> int | None:
 
 
 def status(value: Any, field: str, sink) -> int | None:
-    """An HTTP status, 100 to 599."""
-    code = count(value, field, QUIET, MAX_STATUS)
-    if code is None and value is not None or code is not None and code < MIN_STATUS:
-        sink.bad_value(field, value)
+    """An HTTP status, 100 to 599 (a float with no fraction is taken as one)."""
+    if value is None:
         return None
-    return code
+    kind = type(value)
+    if kind is int and MIN_STATUS <= value <= MAX_STATUS:
+        return value
+    if kind is float and value.is_integer() and MIN_STATUS <= value <= MAX_STATUS:
+        return int(value)
+    sink.bad_value(field, value)
+    return None
 
 
 def text(value: Any, field: str, sink) -> str | None:
@@ -88,9 +92,12 @@ def text(value: Any, field: str, sink) -> str | None:
 
 def identifier(value: Any, field: str, sink) -> str | None:
     """A request id or error code: a string, or a whole number written as one (`429`)."""
+    if value is None or type(value) is str:
+        return value
     if type(value) is int and -MAX_IDENTIFIER < value < MAX_IDENTIFIER:
         return str(value)
-    return text(value, field, sink)
+    sink.bad_value(field, value)
+    return None
 
 
 def shown(value: Any, limit: int = 60) -> str:

@@ -142,10 +142,10 @@ FORMATS = [
 ]
 
 
-def corpus(fmt: Format, seed: int) -> Corpus:
+def corpus(fmt: Format, seed: int, good: int = 400) -> Corpus:
     rng = random.Random(seed)
     out = Corpus()
-    for i in range(400):
+    for i in range(good):
         out.add(fmt.good(i), calls=1)
     for i in range(40):
         line, bad = rng.choice(fmt.bad)(i)
@@ -195,3 +195,20 @@ def test_every_line_of_a_hostile_corpus_is_counted_as_what_it_is(tmp_path, fmt):
             expected.truncated)
         assert source["bad_values"] == expected.bad_values and len(source["bad_value_samples"]) == 5
         assert got["first_ts"] is not None and got["last_ts"] <= START + 400 + 1
+
+
+def test_a_big_hostile_file_read_in_shares_on_two_cores_counts_the_same(tmp_path):
+    """Over 16 MB a native log is cut into two shares, one read by a worker process: their counts add up."""
+    [fmt] = [f for f in FORMATS if f.name == "native"]
+    expected = corpus(fmt, seed=3, good=135_000)
+    log = tmp_path / "big.log"
+    log.write_bytes(b"\n".join(expected.lines) + b"\n")
+    assert log.stat().st_size > 2 * 8 * 1024 * 1024  # (two shares of 8 MB at least)
+    done = report(log, "--jobs", "2")
+    assert done.returncode == 0, done.stderr
+    got = strict(done.stdout)
+    [source] = got["sources"]
+    assert (got["lines"], got["calls"], got["bad_values"], got["unparsed"], got["skipped"], source["truncated"]) == (
+        len(expected.lines), expected.calls, expected.bad_values, expected.unparsed, expected.skipped,
+        expected.truncated)
+    assert len(source["bad_value_samples"]) == 5

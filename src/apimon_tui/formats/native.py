@@ -100,7 +100,10 @@ def _drop_non_texts(obj: dict[str, Any], sink: Sink) -> None:
             obj[key] = None
 
 
-def _ratelimit(rl: dict[str, Any], sink: Sink) -> RateLimit:
+def _ratelimit(rl: Any, sink: Sink) -> RateLimit | None:
+    if not isinstance(rl, dict):
+        sink.bad_value("ratelimit", rl)
+        return None
     _checked(rl, _RATELIMIT_FIELDS, sink, "ratelimit.")
     return RateLimit(*[rl.get(k) for k in _RATELIMIT_KEYS])
 
@@ -198,18 +201,13 @@ def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None, s
         failed=bool(failed),
         stream=stream,
         attempt=attempt or 0,
-        ratelimit=None if rl is None else _ratelimit(rl, sink) if isinstance(rl, dict) else _bad(sink, "ratelimit", rl),
+        ratelimit=None if rl is None else _ratelimit(rl, sink),
         tags=None if tags is None else _tags(tags, sink),
         raw=raw,
     )
     if error is not None:
         call.error_type, call.error_code, call.error_message = _error(error, sink)
     return call
-
-
-def _bad(sink: Sink, field: str, value: Any) -> None:
-    sink.bad_value(field, value)
-    return None
 
 
 class NativeParser(Parser):

@@ -405,7 +405,8 @@ class OpenAISdkParser(Parser):
         except values.Unusable as exc:
             self.sink.unparsed(str(exc), line)
             return
-        call = self._new_call(ts, self._method, fields.get("path"), values.status(status, "response_code", self.sink), line)
+        status = values.status(status, "response_code", self.sink)
+        call = self._new_call(ts, self._method, fields.get("path"), status, line)
         call.latency_ms = _latency(fields.get("processing_ms"), "processing_ms", self.sink)
         call.request_id = fields.get("request_id")
         self._open = call  # an `OpenAI API error received` line may follow

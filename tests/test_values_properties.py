@@ -95,6 +95,23 @@ def feed(module, lines: list[str], options: dict | None = None) -> Checked:
     return sink
 
 
+def through_store(lines: list[str], module=nginx, options: dict | None = None) -> None:
+    """Through the engine's sink, pricer and store, as `report` reads it (the nginx column reader
+    takes big batches): the summary is strict JSON as it is, with no figure made null."""
+    counts = SourceCounts(label="test")
+    store = MetricsStore(failed_capacity=0)
+    sink = Sink(counts, Pricer(), None, bulk_failures=True)
+    parser = module.PARSER(sink, "test", options or {}, lambda: 1795735579.0)
+    parser.feed_many(lines)
+    parser.flush()
+    sink.commit(store)
+    if module is not litellm:  # (a pretty-printed record is many lines, one call)
+        assert counts.calls + counts.skipped + counts.unparsed == len(lines)
+    summary = summarize(store.snapshot(), [], set())
+    json.dumps(summary, allow_nan=False)  # strict without any figure made null
+    assert store.newest == -math.inf or MIN_TS <= store.newest <= MAX_TS
+
+
 def with_value(record: dict, path: tuple, text: str) -> str:
     """`record` as one JSON line, with the value at `path` replaced by the JSON text `text`."""
     target = record = json.loads(json.dumps(record))
@@ -126,6 +143,7 @@ NATIVE_PATHS = [(key,) for key in NATIVE if key != "apimon"] + [
 def test_native_any_value_in_any_field(path, text):
     line = with_value(NATIVE, path, text)
     sink = feed(native, [line])
+    through_store([line], native)
     assert len(sink.calls) + len(sink.bad) == 1
     if path != ("ts",) and _decodes(line):
         assert len(sink.calls) == 1  # only the time can make a record no call
@@ -146,7 +164,9 @@ JSONL_PATHS = [(key,) for key in JSONL] + [("usage", "prompt_tokens"), ("usage",
 @PROPERTY
 @given(path=st.sampled_from(JSONL_PATHS), text=value_texts, unit=st.sampled_from(["auto", "s", "ms", "iso"]))
 def test_jsonl_any_value_in_any_field(path, text, unit):
-    feed(jsonl, [with_value(JSONL, path, text)], {**DEFAULTS["jsonl"], "ts_unit": unit, "latency_unit": "s"})
+    options = {**DEFAULTS["jsonl"], "ts_unit": unit, "latency_unit": "s"}
+    feed(jsonl, [with_value(JSONL, path, text)], options)
+    through_store([with_value(JSONL, path, text)], jsonl, options)
 
 
 # -- otlp ---------------------------------------------------------------------------
@@ -169,6 +189,7 @@ EXTRA_ATTRIBUTES = ["gen_ai.response.time_to_first_chunk", "http.response.status
 @given(path=st.sampled_from(OTLP_PATHS), text=value_texts)
 def test_otlp_any_value_in_any_field(path, text):
     feed(otlp, [with_value(OTLP, path, text)])
+    through_store([with_value(OTLP, path, text)], otlp)
 
 
 @PROPERTY
@@ -209,6 +230,7 @@ def test_litellm_any_value_in_any_field(path, text, pretty):
     if pretty and text is not DEEP:  # the same record as `json.dumps(indent=4)` prints it, over many lines
         lines = json.dumps(json.loads(line), indent=4).splitlines() if _decodes(line) else [line]
     sink = feed(litellm, lines)
+    through_store(lines, litellm)
     assert len(sink.calls) + len(sink.bad) + sink.skipped >= 1
 
 
@@ -233,7 +255,7 @@ COMBINED_PARTS = ["26/Nov/2026:23:26:19 +0000", "200", "0.025", "0.024", "276", 
 def test_nginx_json_any_value_in_any_field(key, text):
     line = with_value(NGINX_JSON, (key,), text)
     feed(nginx, [line])
-    feed_in_bulk([line] * 300)
+    through_store([line] * 300)
 
 
 @PROPERTY
@@ -241,22 +263,7 @@ def test_nginx_json_any_value_in_any_field(key, text):
 def test_nginx_combined_any_text_in_any_field(part, text):
     line = COMBINED.replace(part, text, 1)
     feed(nginx, [line])
-    feed_in_bulk([line] * 300)
-
-
-def feed_in_bulk(lines: list[str]) -> None:
-    """Through the engine's sink and store, as `report` reads it (the column reader takes big batches)."""
-    counts = SourceCounts(label="test")
-    store = MetricsStore(failed_capacity=0)
-    sink = Sink(counts, Pricer(), None, bulk_failures=True)
-    parser = nginx.PARSER(sink, "test", {}, lambda: 1795735579.0)
-    parser.feed_many(lines)
-    parser.flush()
-    sink.commit(store)
-    assert counts.calls + counts.skipped + counts.unparsed == len(lines)
-    summary = summarize(store.snapshot(), [], set())
-    json.dumps(summary, allow_nan=False)  # strict without any figure made null
-    assert store.newest == -math.inf or MIN_TS <= store.newest <= MAX_TS
+    through_store([line] * 300)
 
 
 # -- openai-sdk ---------------------------------------------------------------------

@@ -325,3 +325,17 @@ def test_any_text_after_a_record_start_in_every_format(head, text):
     for module in MODULES:
         feed(module, lines)
     assert formats.detect(lines) in (None, *formats.FORMAT_MODULES)
+
+
+def test_the_nginx_column_reader_takes_no_latency_or_time_the_per_line_path_refuses():
+    """The columns take at most six digits of seconds and check the time's bounds: within the per-line path's."""
+    from apimon_tui.formats import nginx_columns
+
+    assert (10**nginx_columns.MAX_SECONDS_DIGITS) * 1000.0 <= MAX_MS
+    assert nginx_columns.MAX_MSEC == MAX_TS * 1000
+    lines = [COMBINED] * 299 + [COMBINED.replace("2026", "9999", 1)]
+    counts = SourceCounts(label="test")
+    sink = Sink(counts, Pricer(), None, bulk_failures=True)
+    nginx.PARSER(sink, "test", {}, lambda: 0.0).feed_many(lines)
+    sink.commit(MetricsStore(failed_capacity=0))
+    assert (counts.calls, counts.unparsed) == (299, 1)

@@ -147,10 +147,29 @@ def test_broken_json_is_unparsed_and_the_next_line_read():
     assert len(sink.calls) == 1 and sink.bad[0][0].startswith("invalid JSON")
 
 
-@pytest.mark.parametrize("field, value", [("status", 9000), ("status", "abc"), ("latency_ms", "slow"), ("usage", {"prompt_tokens": "many"})])
-def test_bad_values_are_unparsed(field, value):
+@pytest.mark.parametrize("field, value, reported, attribute", [
+    ("status", 9000, "status", "status"), ("status", "abc", "status", "status"),
+    ("latency_ms", "slow", "latency", "latency_ms"), ("latency_ms", -5, "latency", "latency_ms"),
+    ("usage", {"prompt_tokens": "many"}, "input_tokens", "input_tokens"),
+    ("usage", {"prompt_tokens": 1.5}, "input_tokens", "input_tokens"),
+    ("cost_usd", "NaN", "cost_usd", "cost_usd"), ("model", ["gpt-4o"], "model", "model"),
+])
+def test_a_bad_value_leaves_the_call_with_that_field_unknown(field, value, reported, attribute):
     sink = parse([{**DEFAULT_RECORD, field: value}])
-    assert not sink.calls and sink.bad[0][0].startswith("bad ")
+    [call] = sink.calls
+    assert getattr(call, attribute) is None and not sink.bad
+    assert [name for name, _ in sink.bad_values] == [reported]
+
+
+@pytest.mark.parametrize("stamp", ["yesterday", 1e400, [1795735579], "9999-12-31T23:59:59"])
+def test_a_line_with_no_usable_time_is_unparsed(stamp):
+    sink = parse([{**DEFAULT_RECORD, "timestamp": stamp}])
+    assert not sink.calls and sink.bad[0][0].startswith(("bad timestamp", "unusable time"))
+
+
+def test_a_number_quoted_as_text_is_read():
+    call = the_call({**DEFAULT_RECORD, "status": "429", "latency_ms": "812.5", "usage": {"prompt_tokens": "120"}})
+    assert (call.status, call.latency_ms, call.input_tokens) == (429, 812.5, 120)
 
 
 def test_sniff_wants_model_and_status_or_latency():

@@ -215,7 +215,7 @@ def test_span_without_times_is_unparsed_and_its_neighbours_kept():
     del spans[0]["startTimeUnixNano"], spans[0]["endTimeUnixNano"]
     sink = parse([json.dumps(export)])
     assert len(sink.calls) == 2 and sink.skipped == 0
-    assert sink.bad[0][0] == "span 'chat gpt-4o-mini' has no start or end time"
+    assert sink.bad[0][0] == "span 'chat gpt-4o-mini' has no usable start or end time"
 
 
 def test_sniff():

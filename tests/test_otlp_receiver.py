@@ -260,7 +260,7 @@ def test_a_genai_span_without_times_is_rejected_in_partial_success_and_shown_unp
     assert reply.json()["partialSuccess"]["rejectedSpans"] == "1"
     summary = summary_of(engine)
     assert (summary["calls"], summary["errors"], summary["unparsed"]) == (2, 1, 1)
-    assert summary["sources"][0]["unparsed_samples"][0]["reason"] == "span 'chat gpt-4o' has no start or end time"
+    assert summary["sources"][0]["unparsed_samples"][0]["reason"] == "span 'chat gpt-4o' has no usable start or end time"
 
 
 def test_protobuf_partial_success_is_protobuf(engine):

@@ -31,6 +31,7 @@ from typing import Any
 
 from apimon_tui import formats
 from apimon_tui.formats.base import Parser
+from apimon_tui.formats.values import shown
 from apimon_tui.model import Call, RateLimit, SourceCounts
 from apimon_tui.pricing import Pricer
 from apimon_tui.redact import redact
@@ -216,7 +217,7 @@ class Sink:
 
     def bad_value(self, field: str, value: Any) -> None:
         """A field the parser could not use: the call stands, this field is unknown."""
-        self.counts.note_bad_value(field, redact(repr(value)[:200]))
+        self.counts.note_bad_value(field, redact(shown(value, 200)))
 
 
 class SourceReader:

@@ -272,6 +272,8 @@ class Pricer:
         model = call.model
         if (inp is None and out is None) or not model:
             return None
+        if type(model) is not str or (call.provider is not None and type(call.provider) is not str):
+            return None  # a name that is no text (a list from a broken log line) has no price
         sheet = self._sheets.get((model, call.provider), _UNKNOWN)
         if sheet is _UNKNOWN:
             sheet = self.sheet(model, call.provider)

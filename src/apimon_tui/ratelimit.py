@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from apimon_tui.formats.values import MAX_RATELIMIT, MAX_RESET_S
 from apimon_tui.model import RateLimit
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|h|m|s)")
@@ -33,14 +34,14 @@ _FIELDS = {
 
 def parse_reset(value: Any) -> float | None:
     """Seconds in a reset value (`6m0s` -> 360.0); None when unreadable."""
-    if value is None or isinstance(value, bool):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _seconds(value)
+    if not isinstance(value, str):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
+    text = value.strip()
     if not text[-1:].isalpha():
         try:
-            return float(text)
+            return _seconds(float(text))
         except ValueError:
             return None
     pos, total = 0, 0.0
@@ -49,16 +50,23 @@ def parse_reset(value: Any) -> float | None:
             return None
         total += float(match.group(1)) * _UNIT_S[match.group(2)]
         pos = match.end()
-    return round(total, 9) if pos == len(text) and pos else None
+    return _seconds(round(total, 9)) if pos == len(text) and pos else None
+
+
+def _seconds(value: float) -> float | None:
+    """A reset in seconds: a finite, non-negative number (NaN fails the comparison)."""
+    return float(value) if 0 <= value <= MAX_RESET_S else None
 
 
 def _int(value: Any) -> int | None:
+    """A limit or remaining count: a finite, non-negative number, else None."""
     if value is None or isinstance(value, bool):
         return None
     try:
-        return int(float(value))
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return int(number) if 0 <= number <= MAX_RATELIMIT else None
 
 
 def ratelimit_from_headers(headers: Mapping[str, Any], prefix: str = "x-ratelimit-") -> RateLimit | None:

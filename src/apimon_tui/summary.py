@@ -1,10 +1,13 @@
 """The summary object `report --json` prints, built from a snapshot.
 
-Key names are a contract with scripts: add keys, never rename them.
+Key names are a contract with scripts: add keys, never rename them. The
+JSON is strict (`strict_json`): a figure that cannot be known is `null`,
+never NaN or Infinity.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -58,7 +61,7 @@ def summarize(snap: Snapshot, statuses: list[SourceStatus], unpriced: set[str]) 
         "unparsed": sum(s.counts.unparsed for s in statuses),
         "bad_values": sum(s.counts.bad_values for s in statuses),
         "errors": total.errors,
-        "error_rate": round(total.error_rate, 6),
+        "error_rate": round(total.error_rate, 6) if total.calls else None,
         "latency_ms": latency_figures(total),
         "ttft_ms": latency_figures(total, "ttft"),
         "status": dict(sorted(total.status.items())),
@@ -94,3 +97,22 @@ def summarize(snap: Snapshot, statuses: list[SourceStatus], unpriced: set[str]) 
             for s in statuses
         ],
     }
+
+
+def strict_json(value: Any) -> str:
+    """`value` as strict JSON: a float that is not finite becomes null.
+
+    The figures are finite by construction (parsers drop non-finite
+    values); this keeps a script's JSON reader working whatever slips by.
+    """
+    return json.dumps(_finite(value), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if type(value) is float:
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import sys
@@ -30,6 +29,7 @@ from apimon_tui.commands.report import check_path
 from apimon_tui.engine import SourceStatus, failure_reason
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
+from apimon_tui.summary import strict_json
 from apimon_tui.terminal_text import one_line
 from apimon_tui.timeutil import parse_time_range
 from apimon_tui.usage.poller import Poller
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"apimon-tui check: internal error, could not check: {failure_reason(exc)}", file=sys.stderr)
         return EXIT_UNKNOWN
     if args.json:
-        print(json.dumps([a.to_dict() for a in alerts]))
+        print(strict_json([a.to_dict() for a in alerts]))
     else:
         for alert in alerts:
             print(one_line(alert.message))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import signal
 import sys
@@ -26,7 +25,7 @@ from apimon_tui.engine import Engine, failure_reason
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
 from apimon_tui.pricing import parse_overrides
-from apimon_tui.summary import summarize
+from apimon_tui.summary import strict_json, summarize
 from apimon_tui.terminal_text import identifier, one_line
 from apimon_tui.terminal_text import lines as plain_lines
 from apimon_tui.timeutil import parse_time_range
@@ -103,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:
             print(f"apimon-tui report: internal error, stopped following: {failure_reason(exc)}", file=sys.stderr)
             return EXIT_INTERNAL
-    print(json.dumps(summary) if args.json else plain_lines(render_table(summary)))
+    print(strict_json(summary) if args.json else plain_lines(render_table(summary)))
     return EXIT_INTERNAL if tell_failures(summary, {}) else 0
 
 
@@ -142,7 +141,7 @@ def _summary(engine: Engine) -> dict:
 
 
 def _follow(engine: Engine, args: argparse.Namespace) -> int:
-    emit = (lambda s: json.dumps(s)) if args.json else (lambda s: plain_lines(render_table(s)))
+    emit = strict_json if args.json else (lambda s: plain_lines(render_table(s)))
     told: dict[str, int] = {}
     engine.start()
     try:
@@ -166,6 +165,10 @@ def _ms(value: float | None) -> str:
     return f"{value / 1000:.2f} s" if value >= 10_000 else f"{value:.0f} ms"
 
 
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
 def _usd(value: float | None) -> str:
     return "-" if value is None else f"${value:,.4f}"
 
@@ -180,7 +183,7 @@ def _model_cost(m: dict) -> str:
 def render_table(s: dict) -> str:
     lat = s["latency_ms"]
     lines = [
-        f"calls {s['calls']:,}   errors {s['errors']:,} ({s['error_rate']:.1%})   "
+        f"calls {s['calls']:,}   errors {s['errors']:,} ({_pct(s['error_rate'])})   "
         f"lines {s['lines']:,}   skipped {s['skipped']:,}   unparsed {s['unparsed']:,}",
         f"latency  p50 {_ms(lat['p50'])}   p90 {_ms(lat['p90'])}   p95 {_ms(lat['p95'])}   "
         f"p99 {_ms(lat['p99'])}   max {_ms(lat['max'])}",
@@ -204,4 +207,8 @@ def render_table(s: dict) -> str:
         if src["unparsed_samples"]:
             lines.append(f"\n{identifier(src['source'])}: {src['unparsed']} unparsed lines, first ones:")
             lines.extend(f"  {one_line(u['reason'])}: {one_line(u['text'][:100])}" for u in src["unparsed_samples"])
+        if src["bad_values"]:
+            lines.append(f"\n{identifier(src['source'])}: {src['bad_values']:,} bad values (unknown in their calls), "
+                         "first ones:")
+            lines.extend(f"  {one_line(b['field'])}: {one_line(b['value'][:100])}" for b in src["bad_value_samples"])
     return "\n".join(lines)

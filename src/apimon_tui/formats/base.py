@@ -66,7 +66,21 @@ def json_object(line: str, sink: Sink) -> dict[str, Any] | None:
     except ValueError as exc:
         sink.unparsed(f"invalid JSON: {getattr(exc, 'msg', exc)}", line)
         return None
+    except RecursionError:
+        sink.unparsed("invalid JSON: nested too deep", line)
+        return None
     if not isinstance(obj, dict):
         sink.skip()
         return None
     return obj
+
+
+def decode_json(text: str, sink: Sink) -> Any:
+    """`text` decoded, or None once the sink is told why not (nesting too deep to decode included)."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        sink.unparsed(f"invalid JSON: {getattr(exc, 'msg', exc)}", text)
+    except RecursionError:
+        sink.unparsed("invalid JSON: nested too deep", text)
+    return None

@@ -23,7 +23,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from apimon_tui.config import DEFAULTS
-from apimon_tui.formats.base import Parser, json_object
+from apimon_tui.formats import values
+from apimon_tui.formats.base import Parser, Sink, json_object
+from apimon_tui.formats.values import MAX_COST_USD, MAX_MS
 from apimon_tui.model import Call
 
 NAME = "jsonl"
@@ -67,7 +69,7 @@ def sniff(line: str) -> bool:
         return False
     try:
         obj = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return (isinstance(obj, dict) and lookup(obj, _SNIFF_MODEL) is not None
             and (lookup(obj, _SNIFF_STATUS) is not None or lookup(obj, _SNIFF_LATENCY) is not None))
@@ -86,7 +88,10 @@ def epoch_seconds(value: Any, unit: str = "auto") -> float:
                 raise ValueError(f"bad timestamp {value!r} (ts_unit = {unit!r})") from None
             return _iso(text)
     elif isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError(f"bad timestamp {values.shown(value)}") from None
     else:
         raise ValueError(f"bad timestamp {value!r}")
     if unit == "iso":
@@ -112,26 +117,26 @@ def _iso(text: str) -> float:
         raise ValueError(f"bad timestamp {text!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
-
-
-def _number(value: Any, kind: type, field: str) -> Any:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise ValueError(f"bad {field} {value!r}")
     try:
-        return kind(value)
-    except (TypeError, ValueError):
-        if kind is int:
-            try:
-                return int(float(value))
-            except (TypeError, ValueError):
-                pass
-        raise ValueError(f"bad {field} {value!r}") from None
+        return moment.timestamp()
+    except (OverflowError, ValueError):
+        raise ValueError(f"bad timestamp {text!r}") from None
 
 
-def _status(value: Any) -> tuple[int | None, bool]:
+def _numeric(value: Any) -> Any:
+    """A number quoted as text (some loggers quote numbers) as a float; any other value as it is."""
+    if type(value) is str:
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            return value
+    return value
+
+
+def _status(value: Any, sink: Sink) -> tuple[int | None, bool]:
     """(HTTP status, failed) from a status field: a code, or a word like `failure`."""
     if value is None or value == "":
         return None, False
@@ -141,16 +146,27 @@ def _status(value: Any) -> tuple[int | None, bool]:
             return None, True
         if text in OK_WORDS:
             return None, False
-    code = _number(value, int, "status")
-    if not 100 <= code <= 599:
-        raise ValueError(f"bad status {value!r}")
-    return code, False
+    return values.status(_numeric(value), "status", sink), False
 
 
-def _text(value: Any) -> str | None:
-    if value is None or value == "":
+def _name(value: Any, field: str, sink: Sink) -> str | None:
+    """A name (model, provider, endpoint): a string."""
+    return values.text(None if value == "" else value, field, sink)
+
+
+def _identifier(value: Any, field: str, sink: Sink) -> str | None:
+    return values.identifier(None if value == "" else value, field, sink)
+
+
+def _message(value: Any, sink: Sink) -> str | None:
+    """An error message: a string, or a structured error written as JSON."""
+    if value is None or value == "" or type(value) is str:
+        return value or None
+    try:
+        return json.dumps(value)
+    except (RecursionError, ValueError):
+        sink.bad_value("error_message", value)
         return None
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 class JsonlParser(Parser):
@@ -179,23 +195,25 @@ class JsonlParser(Parser):
         self.sink.call(call)
 
     def _call(self, v: dict[str, Any], line: str) -> Call:
-        status, failed = _status(v["status"])
-        error_code, error_message = _text(v["error_code"]), _text(v["error_message"])
+        sink = self.sink
+        ts = self.clock() if v["ts"] is None else values.checked_ts(epoch_seconds(v["ts"], self.ts_unit))
+        status, failed = _status(v["status"], sink)
+        error_code, error_message = _identifier(v["error_code"], "error_code", sink), _message(v["error_message"], sink)
         if status is None and (error_code or error_message):
             failed = True
-        latency = _number(v["latency"], float, "latency")
+        latency = values.measure(_numeric(v["latency"]), "latency", sink, MAX_MS / self.latency_scale)
         return Call(
-            ts=self.clock() if v["ts"] is None else epoch_seconds(v["ts"], self.ts_unit),
+            ts=ts,
             source=self.source,
-            provider=_text(v["provider"]),
-            endpoint=_text(v["endpoint"]),
-            model=_text(v["model"]),
+            provider=_name(v["provider"], "provider", sink),
+            endpoint=_name(v["endpoint"], "endpoint", sink),
+            model=_name(v["model"], "model", sink),
             status=status,
             latency_ms=None if latency is None else latency * self.latency_scale,
-            input_tokens=_number(v["input_tokens"], int, "input_tokens"),
-            output_tokens=_number(v["output_tokens"], int, "output_tokens"),
-            cost_usd=_number(v["cost_usd"], float, "cost_usd"),
-            request_id=_text(v["request_id"]),
+            input_tokens=values.count(_numeric(v["input_tokens"]), "input_tokens", sink),
+            output_tokens=values.count(_numeric(v["output_tokens"]), "output_tokens", sink),
+            cost_usd=values.measure(_numeric(v["cost_usd"]), "cost_usd", sink, MAX_COST_USD),
+            request_id=_identifier(v["request_id"], "request_id", sink),
             error_code=error_code,
             error_message=error_message,
             failed=failed,

@@ -44,7 +44,9 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from apimon_tui.formats.base import Parser
+from apimon_tui.formats import values
+from apimon_tui.formats.base import Parser, Sink
+from apimon_tui.formats.values import MAX_COST_USD, MAX_MS, MAX_STATUS, MIN_STATUS
 from apimon_tui.ratelimit import merge, ratelimit_from_headers
 from apimon_tui.model import Call
 
@@ -76,41 +78,42 @@ def _depth_change(line: str) -> int:
 
 
 def parse_time(value: Any) -> float | None:
-    """Epoch seconds from an epoch number or a date string (UTC unless zoned)."""
-    if value is None or isinstance(value, bool):
+    """Epoch seconds from an epoch number or a date string (UTC unless zoned); None when unreadable."""
+    if type(value) in (int, float):
+        try:
+            return float(value)
+        except OverflowError:
+            return None
+    if type(value) is not str:
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
+    text = value.strip()
     try:
         return float(text)
     except ValueError:
         pass
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return moment.timestamp()
+    except (ValueError, OverflowError):
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
 
 
-def _int(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
+def _time(obj: dict[str, Any], key: str) -> tuple[float | None, bool]:
+    """(epoch seconds, whether usable) of a time field; absent is (None, usable)."""
+    value = obj.get(key)
+    if value is None:
+        return None, True
+    seconds = parse_time(value)
+    return (seconds, True) if values.usable_ts(seconds) else (None, False)
+
+
+def _whole(value: Any) -> int | None:
+    """An error code as a whole number (`429`, `"429"`), else None."""
+    if type(value) is str and value.isdecimal() and len(value) < 10:
         return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    return value if type(value) is int else None
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -121,21 +124,20 @@ def is_payload(obj: Any) -> bool:
     return isinstance(obj, dict) and "model" in obj and ("startTime" in obj or "endTime" in obj)
 
 
-def _cached_tokens(obj: dict[str, Any]) -> int | None:
+def _cached_tokens(obj: dict[str, Any], sink: Sink) -> int | None:
     usages = (
         _dict(obj.get("metadata")).get("usage_object"),
         _dict(obj.get("hidden_params")).get("usage_object"),
         _dict(obj.get("response")).get("usage"),
     )
     for usage in usages:
-        details = _dict(_dict(usage).get("prompt_tokens_details"))
-        cached = _int(details.get("cached_tokens"))
+        cached = _dict(_dict(usage).get("prompt_tokens_details")).get("cached_tokens")
         if cached is not None:
-            return cached
+            return values.count(cached, "cached_tokens", sink)
     return None
 
 
-def _cache_writes(obj: dict[str, Any]) -> tuple[int | None, int | None]:
+def _cache_writes(obj: dict[str, Any], sink: Sink) -> tuple[int | None, int | None]:
     """(cache writes, 1-hour writes), both counted inside LiteLLM's `prompt_tokens`."""
     for usage in (_dict(obj.get("metadata")).get("usage_object"), _dict(obj.get("hidden_params")).get("usage_object"),
                   _dict(obj.get("response")).get("usage")):
@@ -143,9 +145,10 @@ def _cache_writes(obj: dict[str, Any]) -> tuple[int | None, int | None]:
         details = _dict(usage.get("prompt_tokens_details"))
         for written in (details.get("cache_creation_tokens"), details.get("cache_write_tokens"),
                         usage.get("cache_creation_input_tokens")):
-            if _int(written) is not None:
+            if written is not None:
                 lifetimes = _dict(details.get("cache_creation_token_details"))
-                return _int(written), _int(lifetimes.get("ephemeral_1h_input_tokens"))
+                return (values.count(written, "cache_write_tokens", sink),
+                        values.count(lifetimes.get("ephemeral_1h_input_tokens"), "cache_write_1h_tokens", sink))
     return None, None
 
 
@@ -158,44 +161,57 @@ def _ratelimit(obj: dict[str, Any]):
                  ratelimit_from_headers(headers, "llm_provider-x-ratelimit-"))
 
 
-def to_call(obj: dict[str, Any], source: str, text: str) -> Call:
-    """The call a payload describes; raises ValueError when it has no readable time."""
-    start = parse_time(obj.get("startTime"))
-    end = parse_time(obj.get("endTime"))
+def to_call(obj: dict[str, Any], source: str, text: str, sink: Sink = values.QUIET) -> Call:
+    """The call a payload describes; raises ValueError when it has no usable time.
+
+    Any other value it cannot use is unknown in the call and reported to `sink`.
+    """
+    start, start_ok = _time(obj, "startTime")
+    end, end_ok = _time(obj, "endTime")
     ts = end if end is not None else start
     if ts is None:
-        raise ValueError("no readable startTime/endTime")
-    stream = obj.get("stream") if isinstance(obj.get("stream"), bool) else None
-    latency = (end - start) * 1000.0 if start is not None and end is not None else None
+        raise values.Unusable("no readable startTime/endTime")
+    first, first_ok = _time(obj, "completionStartTime")
+    for key, ok in (("startTime", start_ok), ("endTime", end_ok), ("completionStartTime", first_ok)):
+        if not ok:
+            sink.bad_value(key, obj.get(key))
+    stream = obj.get("stream")
+    if stream is not None and type(stream) is not bool:
+        sink.bad_value("stream", stream)
+        stream = None
+    latency = None
+    if start is not None and end is not None:
+        latency = values.measure((end - start) * 1000.0, "latency_ms", sink, MAX_MS)
     ttft = None
-    if stream and start is not None:
-        first = parse_time(obj.get("completionStartTime"))
-        ttft = (first - start) * 1000.0 if first is not None else None
+    if stream and start is not None and first is not None:
+        ttft = values.measure((first - start) * 1000.0, "ttft_ms", sink, MAX_MS)
     call = Call(
         ts=ts,
         source=source,
-        provider=obj.get("custom_llm_provider") or None,
-        endpoint=obj.get("call_type") or None,
-        model=obj.get("model") or None,
+        provider=values.text(obj.get("custom_llm_provider") or None, "custom_llm_provider", sink),
+        endpoint=values.text(obj.get("call_type") or None, "call_type", sink),
+        model=values.text(obj.get("model") or None, "model", sink),
         latency_ms=latency,
         ttft_ms=ttft,
-        input_tokens=_int(obj.get("prompt_tokens")),
-        output_tokens=_int(obj.get("completion_tokens")),
-        cached_tokens=_cached_tokens(obj),
-        cost_usd=_float(obj.get("response_cost")),
-        request_id=obj.get("id") or obj.get("litellm_call_id") or None,
+        input_tokens=values.count(obj.get("prompt_tokens"), "prompt_tokens", sink),
+        output_tokens=values.count(obj.get("completion_tokens"), "completion_tokens", sink),
+        cached_tokens=_cached_tokens(obj, sink),
+        cost_usd=values.measure(obj.get("response_cost"), "response_cost", sink, MAX_COST_USD),
+        request_id=values.identifier(obj.get("id") or obj.get("litellm_call_id") or None, "id", sink),
         stream=stream,
         ratelimit=_ratelimit(obj),
     )
-    call.cache_write_tokens, call.cache_write_1h_tokens = _cache_writes(obj)
+    call.cache_write_tokens, call.cache_write_1h_tokens = _cache_writes(obj, sink)
     if obj.get("status") == "failure":
         info = _dict(obj.get("error_information"))
         code = info.get("error_code")
-        call.status = _int(code)
+        status = _whole(code)
+        call.status = status if status is not None and MIN_STATUS <= status <= MAX_STATUS else None
         call.failed = call.status is None or call.status < 400
-        call.error_code = str(code) if code not in (None, "") else None
-        call.error_type = info.get("error_class") or None
-        call.error_message = obj.get("error_str") or info.get("error_message") or None
+        call.error_code = values.identifier(code if code != "" else None, "error_information.error_code", sink)
+        call.error_type = values.text(info.get("error_class") or None, "error_information.error_class", sink)
+        message = obj.get("error_str") or info.get("error_message") or None
+        call.error_message = values.text(message, "error_str", sink)
         call.raw = text[:MAX_RAW_CHARS]
     else:
         call.status = 200
@@ -277,13 +293,16 @@ class LiteLLMParser(Parser):
         except ValueError as exc:
             self.sink.unparsed(f"invalid JSON: {exc}", text)
             return
+        except RecursionError:
+            self.sink.unparsed("invalid JSON: nested too deep", text)
+            return
         if not is_payload(obj):
             for _ in lines:
                 self.sink.skip()
             return
         try:
-            call = to_call(obj, self.source, text)
-        except ValueError as exc:
+            call = to_call(obj, self.source, text, self.sink)
+        except values.Unusable as exc:
             self.sink.unparsed(f"bad LiteLLM payload: {exc}", text)
             return
         self.sink.call(call)

@@ -41,7 +41,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from apimon_tui.formats.base import Parser, json_object
+from apimon_tui.formats.base import Parser, Sink, json_object
+from apimon_tui.formats.values import (
+    MAX_ATTEMPT, MAX_COST_USD, MAX_IDENTIFIER, MAX_MS, MAX_RATELIMIT, MAX_RESET_S, MAX_STATUS, MAX_TOKENS, MAX_TS,
+    MIN_STATUS, MIN_TS, QUIET, Unusable, identifier, shown, text,
+)
 from apimon_tui.model import Call, RateLimit
 
 NAME = "native"
@@ -79,38 +83,133 @@ def to_record(call: Call) -> dict[str, Any]:
 
 
 _NUMBER = (int, float)
-_NUMERIC_KEYS = ("status", "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cached_tokens",
-                 "cache_write_tokens", "cache_write_1h_tokens", "cost_usd", "attempt")
+_TEXT_KEYS = ("provider", "endpoint", "method", "model", "request_id")
+_TEXT_OR_NONE = frozenset({str, type(None)})
+_RATELIMIT_FIELDS = tuple(
+    (key, 0, MAX_RESET_S if key.startswith("reset") else MAX_RATELIMIT, not key.startswith("reset"))
+    for key in _RATELIMIT_KEYS
+)
 
 
-def _ratelimit(rl: dict[str, Any]) -> RateLimit:
-    values = {k: rl.get(k) for k in _RATELIMIT_KEYS}
-    for key, value in values.items():
-        if value is not None and type(value) not in _NUMBER:
-            raise TypeError(f"ratelimit.{key} is not a number")
-    return RateLimit(**values)
+def _repaired(key: str, value: Any, low: float, high: float, whole: bool, sink: Sink) -> int | float | None:
+    """A number that failed the fast check: a whole float taken as an int, anything else reported."""
+    if whole and type(value) is float and value.is_integer() and low <= value <= high:
+        return int(value)
+    sink.bad_value(key, value)
+    return None
 
 
-def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None) -> Call:
-    """Build a Call from a native record; raises ValueError/TypeError when broken.
+def _checked(obj: dict[str, Any], fields: tuple, sink: Sink, prefix: str = "") -> None:
+    """Set each numeric field of `obj` that is not a number within its bounds to None, reported.
 
-    Written for speed (it runs once per line): numbers are type-checked in
-    one pass instead of being converted one by one.
+    One type check and one chained comparison per field (NaN fails it);
+    the rare value that fails goes to `_repaired`.
     """
     get = obj.get
-    ts = obj["ts"]
-    if type(ts) not in _NUMBER:
-        raise TypeError("ts is not a number")
-    for key in _NUMERIC_KEYS:
+    for key, low, high, whole in fields:
         value = get(key)
-        if value is not None and type(value) not in _NUMBER:
-            raise TypeError(f"{key} is not a number")
-    error = get("error")
-    if error is not None and not isinstance(error, dict):
-        error = {"message": str(error)}
+        if value is not None and (type(value) not in _NUMBER or not low <= value <= high
+                                  or (whole and type(value) is float)):
+            obj[key] = _repaired(prefix + key, value, low, high, whole, sink)
+
+
+def _drop_non_texts(obj: dict[str, Any], sink: Sink) -> None:
+    for key in _TEXT_KEYS:
+        value = obj.get(key)
+        if value is not None and type(value) is not str:
+            sink.bad_value(key, value)
+            obj[key] = None
+
+
+def _ratelimit(rl: Any, sink: Sink) -> RateLimit | None:
+    if not isinstance(rl, dict):
+        sink.bad_value("ratelimit", rl)
+        return None
+    _checked(rl, _RATELIMIT_FIELDS, sink, "ratelimit.")
+    return RateLimit(*[rl.get(k) for k in _RATELIMIT_KEYS])
+
+
+def _error(error: Any, sink: Sink) -> tuple[str | None, str | None, str | None]:
+    """(type, code, message) of the `error` object; a bare string is its message."""
+    if type(error) is str:
+        return None, None, error or None
+    if not isinstance(error, dict):
+        sink.bad_value("error", error)
+        return None, None, None
+    return (text(error.get("type"), "error.type", sink), identifier(error.get("code"), "error.code", sink),
+            text(error.get("message"), "error.message", sink))
+
+
+def _tags(tags: Any, sink: Sink) -> dict[str, str] | None:
+    """Tags are names to texts; a number or flag is written as text, anything else is reported."""
+    if not isinstance(tags, dict):
+        sink.bad_value("tags", tags)
+        return None
+    out = {}
+    for key, value in tags.items():
+        if type(value) in (str, float, bool) or type(value) is int and abs(value) < MAX_IDENTIFIER:
+            out[key] = str(value)
+        else:
+            sink.bad_value(f"tags.{key}", value)
+    return out
+
+
+def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None, sink: Sink = QUIET) -> Call:
+    """Build a Call from a native record; raises ValueError when its time is not usable.
+
+    Any other field that is not a usable value is unknown in the call and
+    reported to `sink`. Written for speed (it runs once per line): each
+    number is checked by its type and one chained comparison with its bounds
+    (NaN fails it), field by field with no loop; the rare value that fails
+    goes to `_repaired`. A count must be an int, a measure an int or a float.
+    """
+    get = obj.get
+    ts = get("ts")
+    if type(ts) not in _NUMBER or not MIN_TS <= ts <= MAX_TS:
+        raise Unusable(f"unusable time {shown(ts)}" if "ts" in obj else "no time (ts)")
+    status = get("status")
+    if status is not None and (type(status) is not int or not MIN_STATUS <= status <= MAX_STATUS):
+        status = _repaired("status", status, MIN_STATUS, MAX_STATUS, True, sink)
+    latency = get("latency_ms")
+    if latency is not None and (type(latency) not in _NUMBER or not 0 <= latency <= MAX_MS):
+        latency = _repaired("latency_ms", latency, 0, MAX_MS, False, sink)
+    ttft = get("ttft_ms")
+    if ttft is not None and (type(ttft) not in _NUMBER or not 0 <= ttft <= MAX_MS):
+        ttft = _repaired("ttft_ms", ttft, 0, MAX_MS, False, sink)
+    inp = get("input_tokens")
+    if inp is not None and (type(inp) is not int or not 0 <= inp <= MAX_TOKENS):
+        inp = _repaired("input_tokens", inp, 0, MAX_TOKENS, True, sink)
+    out = get("output_tokens")
+    if out is not None and (type(out) is not int or not 0 <= out <= MAX_TOKENS):
+        out = _repaired("output_tokens", out, 0, MAX_TOKENS, True, sink)
+    cached = get("cached_tokens")
+    if cached is not None and (type(cached) is not int or not 0 <= cached <= MAX_TOKENS):
+        cached = _repaired("cached_tokens", cached, 0, MAX_TOKENS, True, sink)
+    written = get("cache_write_tokens")
+    if written is not None and (type(written) is not int or not 0 <= written <= MAX_TOKENS):
+        written = _repaired("cache_write_tokens", written, 0, MAX_TOKENS, True, sink)
+    written_1h = get("cache_write_1h_tokens")
+    if written_1h is not None and (type(written_1h) is not int or not 0 <= written_1h <= MAX_TOKENS):
+        written_1h = _repaired("cache_write_1h_tokens", written_1h, 0, MAX_TOKENS, True, sink)
+    cost = get("cost_usd")
+    if cost is not None and (type(cost) not in _NUMBER or not 0 <= cost <= MAX_COST_USD):
+        cost = _repaired("cost_usd", cost, 0, MAX_COST_USD, False, sink)
+    attempt = get("attempt")
+    if attempt is not None and (type(attempt) is not int or not 0 <= attempt <= MAX_ATTEMPT):
+        attempt = _repaired("attempt", attempt, 0, MAX_ATTEMPT, True, sink)
+    if not _TEXT_OR_NONE.issuperset(map(type, map(get, _TEXT_KEYS))):  # (one pass in C: the usual case)
+        _drop_non_texts(obj, sink)
+    stream = get("stream")
+    if stream is not None and type(stream) is not bool:
+        sink.bad_value("stream", stream)
+        stream = None
+    failed = get("failed")
+    if failed is not None and type(failed) is not bool:
+        sink.bad_value("failed", failed)
+        failed = False
     rl = get("ratelimit")
     tags = get("tags")
-    status = get("status")
+    error = get("error")
     call = Call(
         ts,
         source,
@@ -118,31 +217,31 @@ def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None) -
         get("endpoint"),
         get("method"),
         get("model"),
-        None if status is None else int(status),
-        get("latency_ms"),
-        get("ttft_ms"),
-        get("input_tokens"),
-        get("output_tokens"),
-        get("cached_tokens"),
-        get("cost_usd"),
+        status,
+        latency,
+        ttft,
+        inp,
+        out,
+        cached,
+        cost,
         get("request_id"),
-        failed=bool(get("failed")),
-        stream=get("stream"),
-        attempt=int(get("attempt") or 0),
-        ratelimit=_ratelimit(rl) if isinstance(rl, dict) else None,
-        tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else None,
+        failed=bool(failed),
+        stream=stream,
+        attempt=attempt or 0,
+        ratelimit=None if rl is None else _ratelimit(rl, sink),
+        tags=None if tags is None else _tags(tags, sink),
         raw=raw,
-        cache_write_tokens=get("cache_write_tokens"),
-        cache_write_1h_tokens=get("cache_write_1h_tokens"),
+        cache_write_tokens=written,
+        cache_write_1h_tokens=written_1h,
     )
     ended = get("stream_ended")
-    if ended in STREAM_ENDINGS:
-        call.stream_ended = ended
-    if error:
-        code = error.get("code")
-        call.error_type = error.get("type")
-        call.error_code = None if code is None else str(code)
-        call.error_message = error.get("message")
+    if ended is not None:
+        if type(ended) is str and ended in STREAM_ENDINGS:
+            call.stream_ended = ended
+        else:
+            sink.bad_value("stream_ended", ended)
+    if error is not None:
+        call.error_type, call.error_code, call.error_message = _error(error, sink)
     return call
 
 
@@ -157,9 +256,9 @@ class NativeParser(Parser):
             self.sink.skip()
             return
         try:
-            call = from_record(obj, self.source, line)
-        except (KeyError, ValueError, TypeError) as exc:
-            self.sink.unparsed(f"bad native record: {exc!r}", line)
+            call = from_record(obj, self.source, line, self.sink)
+        except Unusable as exc:
+            self.sink.unparsed(f"bad native record: {exc}", line)
             return
         self.sink.call(call)
 

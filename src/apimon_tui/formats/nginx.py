@@ -40,7 +40,9 @@ from datetime import datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from apimon_tui.formats.base import Parser
+from apimon_tui.formats import values
+from apimon_tui.formats.base import Parser, decode_json
+from apimon_tui.formats.values import MAX_MS, MAX_RATELIMIT, MAX_TS, MIN_TS
 from apimon_tui.ratelimit import parse_reset
 from apimon_tui.model import Call, RateLimit
 
@@ -93,7 +95,7 @@ def local_time_to_epoch(stamp: str) -> float:
         raise ValueError(f"bad time {stamp!r}")
     base = _day_start(stamp[:11]) + int(stamp[12:14]) * 3600 + int(stamp[15:17]) * 60 + int(stamp[18:20])
     offset = int(stamp[22:24]) * 3600 + int(stamp[24:26]) * 60
-    return float(base - offset if stamp[21] == "+" else base + offset)
+    return values.checked_ts(float(base - offset if stamp[21] == "+" else base + offset))
 
 
 @functools.lru_cache(maxsize=64)
@@ -116,12 +118,22 @@ def upstream_seconds(value: str) -> float | None:
     return total if measured else None
 
 
-def _json_values(obj: dict[str, Any]) -> tuple[str, ...]:
-    """The `_JSON_KEYS` values of a decoded line, as the strings nginx writes."""
+def _json_values(obj: dict[str, Any], sink) -> tuple[str, ...]:
+    """The `_JSON_KEYS` values of a decoded line, as the strings nginx writes.
+
+    A number written unquoted is read as its text; any other value that is
+    not a string (a list, an object, a flag) is reported and left empty.
+    """
     out = []
     for key in _JSON_KEYS:
         value = obj.get(key)
-        out.append("" if value is None else value if isinstance(value, str) else str(value))
+        if value is None or type(value) is str:
+            out.append(value or "")
+        elif type(value) is float or type(value) is int and abs(value) < values.MAX_IDENTIFIER:
+            out.append(repr(value))
+        else:
+            sink.bad_value(key, value)
+            out.append("")
     return tuple(out)
 
 
@@ -165,7 +177,7 @@ class _Layout:
         """The layout of one line, if it is an nginx JSON record."""
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         return cls.learn(obj) if isinstance(obj, dict) and "status" in obj else None
 
@@ -280,11 +292,11 @@ class NginxParser(Parser):
         for position, line in numbered:
             if line.startswith("{"):
                 layout = self._layout
-                values = layout.values(line) if layout is not None and "\\" not in line else None
-                if values is None and (values := self._decode(line)) is None:
+                fields = layout.values(line) if layout is not None and "\\" not in line else None
+                if fields is None and (fields := self._decode(line)) is None:
                     continue
                 try:
-                    call = self._json_line(values, line, position, groups, latest)
+                    call = self._json_line(fields, line, position, groups, latest)
                 except ValueError as exc:
                     sink.unparsed(str(exc), line)
                     continue
@@ -296,10 +308,6 @@ class NginxParser(Parser):
                 self._not_combined(line)
                 continue
             stamp, status, rtime = m.group(1, 4, 5)
-            code = _STATUS.get(status)
-            if code is None:
-                sink.unparsed(f"bad status {status}", line)
-                continue
             ts = stamps.get(stamp)
             if ts is None:
                 try:
@@ -307,12 +315,15 @@ class NginxParser(Parser):
                 except (ValueError, KeyError):
                     sink.unparsed(f"bad time [{stamp}]", line)
                     continue
+            code = _STATUS.get(status)
+            if code is None:
+                sink.bad_value("status", status)
             latency = None
             if rtime is not None:
                 latency = ms_cache.get(rtime)
                 if latency is None:
-                    latency = self._to_ms(rtime)
-            if groups is not None and code < self._bulk_below:
+                    latency = self._to_ms(rtime, "request_time")
+            if groups is not None and (code is None or code < self._bulk_below):
                 append = by_code.get(code)
                 if append is None:
                     group = groups.setdefault((None, code), ([], [], []))
@@ -324,11 +335,21 @@ class NginxParser(Parser):
             method, path = m.group(2, 3)
             emit(Call(ts, source, None, path or None, method, None, code, latency, raw=line))
 
-    def _to_ms(self, seconds: str) -> float:
-        """`0.025` seconds as 25.0 ms, remembered: the same few thousand values repeat."""
+    def _to_ms(self, seconds: str, field: str) -> float | None:
+        """`0.025` seconds as 25.0 ms, remembered: the same few thousand values repeat.
+
+        A text that is no usable latency (`abc`, `nan`, `-1`, 1e400) is reported, not remembered.
+        """
+        try:
+            ms = round(float(seconds) * 1000.0, 3)
+        except ValueError:
+            ms = None
+        if ms is None or not 0.0 <= ms <= MAX_MS:
+            self.sink.bad_value(field, seconds)
+            return None
         if len(self._ms) > _CACHE_LIMIT:
             self._ms.clear()
-        ms = self._ms[seconds] = round(float(seconds) * 1000.0, 3)
+        self._ms[seconds] = ms
         return ms
 
     def _remember_stamp(self, stamp: str, ts: float) -> float:
@@ -355,20 +376,18 @@ class NginxParser(Parser):
 
     def _decode(self, line: str) -> tuple[str, ...] | None:
         """The values of a line the learned layout cannot read (None once reported), relearning it."""
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            self.sink.unparsed(f"invalid JSON: {getattr(exc, 'msg', exc)}", line)
+        obj = decode_json(line, self.sink)
+        if obj is None:
             return None
         if not isinstance(obj, dict) or "status" not in obj:
             self.sink.skip()
             return None
         self._layout = _Layout.learn(obj)
-        return _json_values(obj)
+        return _json_values(obj, self.sink)
 
     def _json_line(
         self,
-        values: tuple[str, ...],
+        line_values: tuple[str, ...],
         line: str,
         position: int,
         groups: _Groups | None,
@@ -382,20 +401,22 @@ class NginxParser(Parser):
         `Call`, which carries its own), and its status.
         """
         (msec, iso, method, uri, status, rtime, upstream_time, processing_ms, openai_id, nginx_id,
-         model, rl_limit_req, rl_rem_req, rl_limit_tok, rl_rem_tok, rl_reset_req, rl_reset_tok) = values
+         model, rl_limit_req, rl_rem_req, rl_limit_tok, rl_rem_tok, rl_reset_req, rl_reset_tok) = line_values
+        ts = float(msec) if msec and msec != "-" else self._iso_time(iso)
+        if not MIN_TS <= ts <= MAX_TS:
+            raise values.Unusable(f"unusable time {msec or iso!r}")
         code = _STATUS.get(status)
         if code is None and status and status != "-":
-            raise ValueError(f"bad status {status!r}")
+            self.sink.bad_value("status", status)
         if rtime and rtime != "-":
             latency = self._ms.get(rtime)
             if latency is None:
-                latency = self._to_ms(rtime)
+                latency = self._to_ms(rtime, "request_time")
         else:
-            latency = _fallback_latency(upstream_time, processing_ms)
+            latency = self._fallback_latency(upstream_time, processing_ms)
         headroom = None
         if rl_rem_req or rl_rem_tok or rl_reset_req or rl_reset_tok or rl_limit_req or rl_limit_tok:
-            headroom = self._headroom(values)
-        ts = float(msec) if msec and msec != "-" else self._iso_time(iso)
+            headroom = self._headroom(line_values)
         model = model if model and model != "-" else None
         if groups is not None:
             in_bulk = code is None or code < self._bulk_below
@@ -424,9 +445,26 @@ class NginxParser(Parser):
             ratelimit=None if headroom is None else RateLimit(*headroom), raw=line,
         )
 
-    def _headroom(self, values: tuple[str, ...]) -> tuple | None:
+    def _fallback_latency(self, upstream_time: str, processing_ms: str) -> float | None:
+        """Latency for a line without `request_time`: the upstream attempts, else the API's own figure."""
+        if upstream_time and upstream_time != "-":
+            try:
+                seconds = upstream_seconds(upstream_time)
+            except ValueError:
+                seconds = None
+                self.sink.bad_value("upstream_response_time", upstream_time)
+            if seconds is not None:
+                return values.measure(round(seconds * 1000.0, 3), "upstream_response_time", self.sink, MAX_MS)
+        if processing_ms and processing_ms != "-":
+            try:
+                return values.measure(float(processing_ms), "openai_processing_ms", self.sink, MAX_MS)
+            except ValueError:
+                self.sink.bad_value("openai_processing_ms", processing_ms)
+        return None
+
+    def _headroom(self, line_values: tuple[str, ...]) -> tuple | None:
         """The rate-limit figures of a line's values, or None when none of them reads."""
-        rl_limit_req, rl_rem_req, rl_limit_tok, rl_rem_tok, rl_reset_req, rl_reset_tok = values[-6:]
+        rl_limit_req, rl_rem_req, rl_limit_tok, rl_rem_tok, rl_reset_req, rl_reset_tok = line_values[-6:]
         resets = self._resets
         reset_req = resets[rl_reset_req] if rl_reset_req in resets else self._reset(rl_reset_req)
         reset_tok = resets[rl_reset_tok] if rl_reset_tok in resets else self._reset(rl_reset_tok)
@@ -439,7 +477,10 @@ class NginxParser(Parser):
             return self.clock()
         ts = self._stamps.get(iso)
         if ts is None:
-            ts = self._remember_stamp(iso, datetime.fromisoformat(iso).timestamp())
+            try:
+                ts = self._remember_stamp(iso, datetime.fromisoformat(iso).timestamp())
+            except OverflowError:
+                raise ValueError(f"bad time {iso!r}") from None
         return ts
 
 
@@ -496,25 +537,15 @@ def _with_columns(groups: _Groups, columns: ColumnCalls | None) -> list:
     return sorted(merged.items(), key=lambda item: item[1][2][0])
 
 
-def _fallback_latency(upstream_time: str, processing_ms: str) -> float | None:
-    """Latency for a line without `request_time`: the upstream attempts, else the API's own figure."""
-    if upstream_time and upstream_time != "-":
-        seconds = upstream_seconds(upstream_time)
-        if seconds is not None:
-            return round(seconds * 1000.0, 3)
-    if processing_ms and processing_ms != "-":
-        return float(processing_ms)
-    return None
-
-
 def _int(value: str) -> int | None:
-    """A rate-limit count; an unreadable header loses the figure, not the call."""
+    """A rate-limit count; an unreadable or negative header loses the figure, not the call."""
     if not value or value == "-":
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         return None
+    return number if 0 <= number <= MAX_RATELIMIT else None
 
 
 PARSER = NginxParser

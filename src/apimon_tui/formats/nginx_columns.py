@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from apimon_tui.formats.nginx import HEADROOM_KEYS
+from apimon_tui.formats.values import MAX_TS, MIN_TS
 from apimon_tui.sources.lines import BLOCK_PADDING
 
 QUOTE, SPACE, ZERO, BACKSLASH = ord('"'), ord(" "), ord("0"), ord("\\")
 STAMP_LEN = 26                      # 26/Nov/2026:23:26:19 +0000
-MAX_SECONDS_DIGITS = 6              # $request_time up to 999999.999 s
-MAX_EPOCH_DIGITS = 12               # $msec up to the year 33658
+MAX_SECONDS_DIGITS = 6              # $request_time up to 999999.999 s, below values.MAX_MS
+MAX_EPOCH_DIGITS = 12               # $msec up to the year 33658 (beyond MAX_TS: checked, like the time of a combined line)
+MAX_MSEC = int(MAX_TS) * 1000
 MAX_MODEL_BYTES = 64                # longer model names are read line by line
 MAX_PREFIX_BYTES = 64               # `$remote_addr - $remote_user`: longer ones are read line by line
 MAX_MIDDLE_BYTES = 24               # ` $status $body_bytes_sent `: likewise
@@ -346,7 +348,7 @@ def combined_calls(lines: Sequence[str], failures: bool) -> ColumnCalls:
     spaces, side_by_side = _spaces_in(buf.words(start, MAX_PREFIX_BYTES), prefix_end - start)
     ok &= (spaces == 2) & ~side_by_side
     ts, stamp_ok = _local_times(buf.words(q0 - STAMP_LEN - 2, STAMP_LEN))
-    ok &= stamp_ok
+    ok &= stamp_ok & (ts >= MIN_TS) & (ts <= MAX_TS)  # (the per-line path reports any other time unusable)
     # ` <3-digit status> <non-empty space-free bytes> "<referer>" "<user agent>"`.
     middle = buf.words(q1 + 1, MAX_MIDDLE_BYTES)
     status_values, status_digits = _digits(np.stack([_byte(middle, 1), _byte(middle, 2), _byte(middle, 3)], axis=1))
@@ -417,7 +419,7 @@ def json_calls(lines: Sequence[str], keys: list[str], failures: bool) -> ColumnC
     msec, msec_ok = _decimal_millis(buf.window(at, MAX_EPOCH_DIGITS + 4), length, MAX_EPOCH_DIGITS)
     at, length = value("request_time")
     latency, latency_ok = _decimal_millis(buf.window(at, MAX_SECONDS_DIGITS + 4), length, MAX_SECONDS_DIGITS)
-    ok &= msec_ok & latency_ok
+    ok &= msec_ok & latency_ok & (msec <= MAX_MSEC)
     model = models = None
     if "model" in wanted:
         at, length = value("model")

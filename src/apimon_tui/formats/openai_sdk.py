@@ -56,6 +56,7 @@ import time
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from apimon_tui.formats import values
 from apimon_tui.formats.base import Parser
 from apimon_tui.ratelimit import ratelimit_from_headers
 from apimon_tui.model import Call
@@ -95,7 +96,11 @@ def sniff(line: str) -> bool:
 
 
 def parse_time(text: str) -> float | None:
-    """Epoch seconds of the first `YYYY-MM-DD HH:MM:SS` in `text` (local time unless zoned)."""
+    """Epoch seconds of the first `YYYY-MM-DD HH:MM:SS` in `text` (local time unless zoned).
+
+    None when there is none; raises `values.Unusable` (a ValueError) for a
+    stamp that is no time (month 13, hour 99) or outside `values.MAX_TS`.
+    """
     m = _TS.search(text)
     return None if m is None else _stamp_epoch(m.group(0))
 
@@ -105,6 +110,15 @@ def _stamp_epoch(stamp: str) -> float:
     """Consecutive lines share their stamp (no sub-seconds by default): convert each once."""
     m = _TS.match(stamp)
     y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60):
+        raise values.Unusable(f"unusable time {stamp!r}")
+    try:
+        return values.checked_ts(_epoch(m, y, mo, d, h, mi, s))
+    except (OverflowError, ValueError):
+        raise values.Unusable(f"unusable time {stamp!r}") from None
+
+
+def _epoch(m: re.Match[str], y: int, mo: int, d: int, h: int, mi: int, s: int) -> float:
     frac = float("0." + m.group(7)) if m.group(7) else 0.0
     zone = m.group(8)
     if zone is None:
@@ -189,6 +203,29 @@ def _number(text: str | None, kind: type) -> int | float | None:
         return None
 
 
+def _latency(text: str | None, field: str, sink) -> float | None:
+    """Milliseconds as the API reports them; text that is no usable figure (`nan`, `-5`, `abc`) is reported."""
+    if text is None:
+        return None
+    number = _number(text, float)
+    return values.measure(text if number is None else number, field, sink, values.MAX_MS)
+
+
+def _status(digits: str, sink) -> int | None:
+    """A three-digit status as logged; one outside 100-599 (`000`) is reported as written."""
+    code = int(digits)
+    if values.MIN_STATUS <= code <= values.MAX_STATUS:
+        return code
+    sink.bad_value("status", digits)
+    return None
+
+
+def _attempt(digits: str, sink) -> int:
+    """A retry number; one beyond `values.MAX_ATTEMPT` is reported and taken as unknown (0)."""
+    number = int(digits) if len(digits) <= 6 else None
+    return values.count(digits if number is None else number, "attempt", sink, values.MAX_ATTEMPT) or 0
+
+
 class OpenAISdkParser(Parser):
     name = NAME
 
@@ -224,7 +261,11 @@ class OpenAISdkParser(Parser):
             self._request_id(line, rest)
             return
         self._close_open()
-        ts = parse_time(line[: m.start()]) if m.start() else None
+        try:
+            ts = parse_time(line[: m.start()]) if m.start() else None
+        except values.Unusable as exc:
+            self.sink.unparsed(str(exc), line)
+            return
         if ts is None:
             ts = self.clock()
         handler = _HANDLERS[kind]
@@ -249,7 +290,7 @@ class OpenAISdkParser(Parser):
             self.sink.unparsed("unreadable 'Building HTTP request' line", line)
             return
         self._method = m.group(1)
-        self._attempt = int(m.group(2))
+        self._attempt = _attempt(m.group(2), self.sink)
         self._last_call = None
 
     def _sending(self, line: str, rest: str, ts: float) -> None:
@@ -267,7 +308,7 @@ class OpenAISdkParser(Parser):
         if m is None:
             self.sink.unparsed("unreadable 'HTTP Request' line", line)
             return
-        method, url, status = m.group(1), m.group(2), int(m.group(3))
+        method, url, status = m.group(1), m.group(2), _status(m.group(3), self.sink)
         call = self._new_call(ts, method, url, status, line)
         if not self._sdk_logs_responses:
             self._emit(call)
@@ -284,7 +325,7 @@ class OpenAISdkParser(Parser):
             return
         self._sdk_logs_responses = True
         method, url = m.group(1), m.group(2)
-        status = int(m.group(3) or m.group(5))
+        status = _status(m.group(3) or m.group(5), self.sink)
         call = self._take_waiting(method, url, status)
         if call is None:
             call = self._new_call(ts, method, url, status, line)
@@ -319,7 +360,7 @@ class OpenAISdkParser(Parser):
         if self._last_call is None or not self._last_call.is_error:
             # Nothing logged this attempt's failure (info level): it got no answer.
             self._emit(self._failed_call(ts, "transport", None, line, path=m.group(1)))
-        self._attempt = int(m.group(3)) if m.group(3) else self._last_attempt + 1
+        self._attempt = _attempt(m.group(3), self.sink) if m.group(3) else self._last_attempt + 1
         self._last_call = None
 
     def _encountered(self, line: str, rest: str, ts: float) -> None:
@@ -359,9 +400,14 @@ class OpenAISdkParser(Parser):
         if status is None:
             self.sink.unparsed("legacy 'OpenAI API response' line without a response_code", line)
             return
-        ts = parse_time(line[: m.start()]) or self.clock()
+        try:
+            ts = parse_time(line[: m.start()]) or self.clock()
+        except values.Unusable as exc:
+            self.sink.unparsed(str(exc), line)
+            return
+        status = values.status(status, "response_code", self.sink)
         call = self._new_call(ts, self._method, fields.get("path"), status, line)
-        call.latency_ms = _number(fields.get("processing_ms"), float)
+        call.latency_ms = _latency(fields.get("processing_ms"), "processing_ms", self.sink)
         call.request_id = fields.get("request_id")
         self._open = call  # an `OpenAI API error received` line may follow
 
@@ -398,10 +444,9 @@ class OpenAISdkParser(Parser):
         call.error_message = exc_name
         return call
 
-    @staticmethod
-    def _apply_headers(call: Call, headers: dict[str, str]) -> None:
+    def _apply_headers(self, call: Call, headers: dict[str, str]) -> None:
         call.request_id = headers.get("x-request-id") or call.request_id
-        call.latency_ms = _number(headers.get("openai-processing-ms"), float)
+        call.latency_ms = _latency(headers.get("openai-processing-ms"), "openai-processing-ms", self.sink)
         call.ratelimit = ratelimit_from_headers(headers)
 
     def _take_waiting(self, method: str, url: str | None, status: int) -> Call | None:

@@ -24,7 +24,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from apimon_tui.formats.base import Parser, json_object
+from apimon_tui.formats import values
+from apimon_tui.formats.base import Parser, Sink, json_object
+from apimon_tui.formats.values import MAX_MS, MAX_TOKENS
 from apimon_tui.model import Call
 
 NAME = "otlp"
@@ -33,6 +35,8 @@ CALL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "emb
 STATUS_ERROR = 2
 STATUS_ERROR_NAME = "STATUS_CODE_ERROR"  # what protobuf's own JSON mapping writes instead of 2
 MAX_RAW_CHARS = 4000
+MAX_DEPTH = 32  # of arrays and lists in an attribute value
+MAX_NANOS = int(values.MAX_TS) * 1_000_000_000
 _SPAN_LISTS = ("scopeSpans", "instrumentationLibrarySpans")  # the second: OTLP before 0.15
 
 
@@ -40,132 +44,190 @@ def sniff(line: str) -> bool:
     return line.startswith("{") and line[1:].lstrip().startswith(('"resourceSpans"', '"resourceMetrics"', '"resourceLogs"'))
 
 
-def any_value(value: Any) -> Any:
-    """The Python value of an OTLP/JSON AnyValue (`{"intValue": "10"}` -> 10)."""
-    if not isinstance(value, dict):
+def any_value(value: Any, depth: int = 0) -> Any:
+    """The Python value of an OTLP/JSON AnyValue (`{"intValue": "10"}` -> 10).
+
+    A number that does not read stays as written, for the field checks to
+    report; arrays and lists nested deeper than `MAX_DEPTH` are dropped.
+    """
+    if not isinstance(value, dict) or depth > MAX_DEPTH:
         return None
     for kind, inner in value.items():
         if kind == "stringValue":
             return inner
         if kind == "intValue":
-            return _int(inner)
+            return _decimal(inner)
         if kind == "doubleValue":
-            return _float(inner)
+            return _double(inner)
         if kind == "boolValue":
             return inner if isinstance(inner, bool) else None
         if kind == "arrayValue":
-            return [any_value(v) for v in (inner or {}).get("values", [])]
+            return [any_value(v, depth + 1) for v in _values(inner)]
         if kind == "kvlistValue":
-            return {kv.get("key"): any_value(kv.get("value")) for kv in (inner or {}).get("values", [])}
+            return {kv["key"]: any_value(kv.get("value"), depth + 1) for kv in _values(inner) if _is_key_value(kv)}
         if kind == "bytesValue":
             return inner
     return None
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+def _values(inner: Any) -> list:
+    values = inner.get("values") if isinstance(inner, dict) else None
+    return values if isinstance(values, list) else []
+
+
+def _is_key_value(kv: Any) -> bool:
+    return isinstance(kv, dict) and type(kv.get("key")) is str
+
+
+def _decimal(value: Any) -> Any:
+    """An int64 as OTLP/JSON writes it (decimal digits or a number) as an int; anything else as it is."""
+    if type(value) is str:
         try:
-            return int(float(value))
-        except (TypeError, ValueError):
-            return None
+            return int(value)
+        except ValueError:
+            return value
+    return value
 
 
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return float(value)  # also "NaN" and "Infinity", as proto JSON writes them
-    except (TypeError, ValueError):
-        return None
+def _double(value: Any) -> Any:
+    """A double as OTLP/JSON writes it (also "NaN" and "Infinity", as proto JSON writes them)."""
+    if type(value) is str:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _int(value: Any) -> int | None:
+    """A whole number in a span's own fields (times, status code), else None."""
+    value = _decimal(value)
+    return value if type(value) is int else None
 
 
 def attributes(items: Any) -> dict[str, Any]:
     """A span's `attributes` list as a dict of decoded values."""
     if not isinstance(items, list):
         return {}
-    return {kv["key"]: any_value(kv.get("value")) for kv in items if isinstance(kv, dict) and "key" in kv}
+    return {key: any_value(kv.get("value")) for kv in items
+            if isinstance(kv, dict) and type(key := kv.get("key")) is str}
 
 
 def is_call(attrs: dict[str, Any]) -> bool:
     operation = attrs.get("gen_ai.operation.name")
     if operation is not None:
-        return operation in CALL_OPERATIONS
+        return type(operation) is str and operation in CALL_OPERATIONS
     return attrs.get("gen_ai.provider.name") is not None or attrs.get("gen_ai.system") is not None
 
 
-def _first(attrs: dict[str, Any], *keys: str) -> Any:
+def _first(attrs: dict[str, Any], *keys: str) -> tuple[str, Any]:
+    """The first of `keys` that is set, and its value."""
     for key in keys:
         value = attrs.get(key)
         if value is not None:
-            return value
+            return key, value
+    return keys[0], None
+
+
+def _name(attrs: dict[str, Any], sink: Sink, *keys: str) -> str | None:
+    """The first of `keys` that is set, when it is text."""
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None:
+            return value if type(value) is str else values.text(value, key, sink)
     return None
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _count(attrs: dict[str, Any], sink: Sink, *keys: str) -> int | None:
+    """The first of `keys` that is set, as a token count (any_value has decoded the usual `intValue`)."""
+    key, value = _first(attrs, *keys)
+    if value is None or type(value) is int and 0 <= value <= MAX_TOKENS:
+        return value
+    return values.count(_decimal(value), key, sink)
 
 
-def span_call(span: dict[str, Any], attrs: dict[str, Any], source: str) -> Call:
-    """The call a GenAI span describes; raises ValueError when its times are unreadable."""
-    start = _nanos(span.get("startTimeUnixNano"))
-    end = _nanos(span.get("endTimeUnixNano"))
+def _span_time(span: dict[str, Any], key: str) -> tuple[int | None, bool]:
+    """(Unix nanoseconds, whether usable) of a span time; 0 or absent is unset (None, usable)."""
+    value = span.get(key)
+    if value is None or value == 0 or value == "0":
+        return None, True
+    nanos = _decimal(value)
+    if type(nanos) is int and 0 < nanos <= MAX_NANOS:
+        return nanos, True
+    return None, False
+
+
+def _span_text(span: dict[str, Any]) -> str:
+    try:
+        return json.dumps(span, separators=(",", ":"))[:MAX_RAW_CHARS]
+    except (RecursionError, ValueError):
+        return values.shown(span, MAX_RAW_CHARS)
+
+
+def span_call(span: dict[str, Any], attrs: dict[str, Any], source: str, sink: Sink = values.QUIET) -> Call:
+    """The call a GenAI span describes; raises ValueError when neither of its times is usable.
+
+    Any other value it cannot use is unknown in the call and reported to `sink`.
+    """
+    start, start_ok = _span_time(span, "startTimeUnixNano")
+    end, end_ok = _span_time(span, "endTimeUnixNano")
     if start is None and end is None:
-        raise ValueError(f"span {span.get('name')!r} has no start or end time")
-    latency = (end - start) / 1e6 if start is not None and end is not None and end >= start else None
-    ttft_s = _float(attrs.get("gen_ai.response.time_to_first_chunk"))
+        raise values.Unusable(f"span {values.shown(span.get('name'))} has no usable start or end time")
+    for key, ok in (("startTimeUnixNano", start_ok), ("endTimeUnixNano", end_ok)):
+        if not ok:
+            sink.bad_value(key, span.get(key))
+    latency = None
+    if start is not None and end is not None:
+        latency = values.measure((end - start) / 1e6, "latency_ms", sink, MAX_MS)
+    ttft_s = values.measure(_double(attrs.get("gen_ai.response.time_to_first_chunk")),
+                            "gen_ai.response.time_to_first_chunk", sink, MAX_MS / 1000.0)
     status = span.get("status") if isinstance(span.get("status"), dict) else {}
     failed = _is_error_status(status.get("code"))
-    http_status = _int(attrs.get("http.response.status_code"))
+    stream = attrs.get("gen_ai.request.stream")
+    if stream is not None and type(stream) is not bool:
+        sink.bad_value("gen_ai.request.stream", stream)
+        stream = None
     call = Call(
         ts=(end if end is not None else start) / 1e9,
         source=source,
-        provider=_text(_first(attrs, "gen_ai.provider.name", "gen_ai.system")),
-        endpoint=_text(attrs.get("gen_ai.operation.name")),
-        method=_text(attrs.get("http.request.method")),
-        model=_text(_first(attrs, "gen_ai.response.model", "gen_ai.request.model")),
-        status=http_status,
+        provider=_name(attrs, sink, "gen_ai.provider.name", "gen_ai.system"),
+        endpoint=values.text(attrs.get("gen_ai.operation.name"), "gen_ai.operation.name", sink),
+        method=values.text(attrs.get("http.request.method"), "http.request.method", sink),
+        model=_name(attrs, sink, "gen_ai.response.model", "gen_ai.request.model"),
+        status=values.status(_decimal(attrs.get("http.response.status_code")), "http.response.status_code", sink),
         latency_ms=latency,
         ttft_ms=ttft_s * 1000.0 if ttft_s is not None else None,
-        input_tokens=_int(_first(attrs, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")),
-        output_tokens=_int(_first(attrs, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")),
-        cached_tokens=_int(attrs.get("gen_ai.usage.cache_read.input_tokens")),
-        cache_write_tokens=_int(attrs.get("gen_ai.usage.cache_creation.input_tokens")),
-        request_id=_text(attrs.get("gen_ai.response.id")),
-        error_code=_text(attrs.get("error.type")),
-        error_message=_text(status.get("message")) or None,
+        input_tokens=_count(attrs, sink, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
+        output_tokens=_count(attrs, sink, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
+        cached_tokens=_count(attrs, sink, "gen_ai.usage.cache_read.input_tokens"),
+        cache_write_tokens=_count(attrs, sink, "gen_ai.usage.cache_creation.input_tokens"),
+        request_id=values.identifier(attrs.get("gen_ai.response.id"), "gen_ai.response.id", sink),
+        error_code=values.identifier(attrs.get("error.type"), "error.type", sink),
+        error_message=values.text(status.get("message"), "status.message", sink) or None,
         failed=failed,
-        stream=attrs.get("gen_ai.request.stream") if isinstance(attrs.get("gen_ai.request.stream"), bool) else None,
+        stream=stream,
     )
     if call.is_error:
-        call.raw = json.dumps(span, separators=(",", ":"))[:MAX_RAW_CHARS]
+        call.raw = _span_text(span)
     return call
 
 
 def _is_error_status(code: Any) -> bool:
-    """Status code ERROR, as the number OTLP/JSON uses or the enum name."""
+    """Status code ERROR, as the number OTLP/JSON uses or the enum name protobuf's JSON mapping writes."""
     return code == STATUS_ERROR_NAME or _int(code) == STATUS_ERROR
 
 
-def _nanos(value: Any) -> int | None:
-    """Unix nanoseconds (a decimal string or a number); 0 means unset in OTLP."""
-    nanos = _int(value)
-    return nanos if nanos else None
-
-
 def _spans(obj: dict[str, Any]):
+    """The spans of an export, wherever its lists hold what OTLP says they hold."""
     for resource_spans in obj.get("resourceSpans") or []:
         if not isinstance(resource_spans, dict):
             continue
         for key in _SPAN_LISTS:
-            for scope_spans in resource_spans.get(key) or []:
-                if isinstance(scope_spans, dict):
-                    yield from (s for s in scope_spans.get("spans") or [] if isinstance(s, dict))
+            scope_list = resource_spans.get(key)
+            for scope_spans in scope_list if isinstance(scope_list, list) else ():
+                spans = scope_spans.get("spans") if isinstance(scope_spans, dict) else None
+                if isinstance(spans, list):
+                    yield from (s for s in spans if isinstance(s, dict))
 
 
 class OtlpParser(Parser):
@@ -184,9 +246,9 @@ class OtlpParser(Parser):
             if not is_call(attrs):
                 continue
             try:
-                call = span_call(span, attrs, self.source)
-            except ValueError as exc:
-                self.sink.unparsed(str(exc), json.dumps(span, separators=(",", ":")))
+                call = span_call(span, attrs, self.source, self.sink)
+            except values.Unusable as exc:
+                self.sink.unparsed(str(exc), _span_text(span))
             else:
                 self.sink.call(call)
             reported += 1

@@ -61,6 +61,8 @@ def _source(status: SourceStatus, now: float) -> Text:
         text.append(f" · {counts.skipped:,} skipped")
     if counts.unparsed:
         text.append(f" · {counts.unparsed:,} unparsed", style="bold")
+    if counts.bad_values:
+        text.append(f" · {counts.bad_values:,} bad values", style="bold")
     if counts.last_line_at is not None:
         text.append(f" · last line {fmt.line_age(now - counts.last_line_at)}", style="dim")
     if status.error:

@@ -210,3 +210,19 @@ def test_report_json_on_the_sample():
     assert got["cost_usd"] == pytest.approx(expected["cost_usd"], rel=1e-6)
     for key, value in expected["latency_ms"].items():
         assert got["latency_ms"][key] == pytest.approx(value, rel=0.01)
+
+
+def test_pretty_payloads_after_the_proxy_s_own_start_up_lines_are_detected(tmp_path):
+    """A proxy's stdout opens with a hundred or more lines of its own before the first payload."""
+    server = [f"INFO:     Started server process [{i}]" if i % 3 == 0 else
+              f"12:00:{i % 60:02d} - LiteLLM Proxy:INFO: proxy_server.py:{i} - loaded model config" for i in range(150)]
+    log = tmp_path / "proxy.log"
+    log.write_text("\n".join(server) + "\n" + SAMPLE.read_text(), encoding="utf-8")
+    expected = json.loads((DATA / "litellm-1.110.2-payloads.expected.json").read_text())
+    proc = subprocess.run([sys.executable, "-m", "apimon_tui", "report", "--json", str(log)],
+                          capture_output=True, text=True, timeout=120)
+    out = json.loads(proc.stdout)
+    assert out["sources"][0]["format"] == "litellm"
+    assert out["calls"] == expected["calls"] and out["unparsed"] == 0
+    assert {m: v["input_tokens"] for m, v in out["models"].items()} == {
+        m: v["input_tokens"] for m, v in expected["models"].items()}

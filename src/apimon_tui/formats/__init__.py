@@ -22,7 +22,9 @@ FORMAT_MODULES: dict[str, str] = {
     "jsonl": "apimon_tui.formats.jsonl",
 }
 
-DETECT_LINES = 50
+# How many lines detection looks at before giving up: a LiteLLM proxy prints a hundred or more
+# lines of its own (start-up, config, routes) before its first payload.
+DETECT_LINES = 1000
 
 # Formats whose every call is one line: a file of these can be cut anywhere
 # between lines (parallel reading, `--since` seeking).

@@ -46,3 +46,20 @@ def test_a_source_with_no_known_format_is_skipped_not_fatal(tmp_path):
     engine.read_to_end()
     (status,) = engine.statuses()
     assert status.format is None and status.counts.skipped == 120 and engine.store.snapshot().total.calls == 0
+
+
+def test_each_file_of_a_glob_gets_its_own_format(tmp_path):
+    native = tmp_path / "a.log"
+    write(native, [Call(ts=1_764_000_000 + i, model="m", status=200) for i in range(3)])
+    nginx = tmp_path / "b.log"
+    nginx.write_text("".join(
+        f'127.0.0.1 - - [24/Nov/2025:16:00:0{i} +0000] "POST /v1/chat/completions HTTP/1.1" {status} 276 "-" '
+        f'"OpenAI/Python 1.109.1" 0.{i + 1}00 0.{i + 1}00\n' for i, status in enumerate((200, 429)))
+    )
+    engine = Engine([str(tmp_path / "*.log")], from_start=True, follow=False)
+    engine.read_to_end()
+    (status,) = engine.statuses()
+    assert status.format == "native+nginx"
+    snap = engine.store.snapshot()
+    assert {k: v.calls for k, v in snap.by_source.items()} == {str(native): 3, str(nginx): 2}
+    assert snap.total.errors == 1 and status.counts.unparsed == 0

@@ -244,13 +244,14 @@ class SourceReader:
     ) -> None:
         self.source = source
         self.sink = sink
-        self.format = None if fmt == "auto" else fmt
-        if self.format:
-            formats.format_module(self.format)  # fail early on an unknown name
+        self.forced = None if fmt == "auto" else fmt
+        if self.forced:
+            formats.format_module(self.forced)  # fail early on an unknown name
         self.options = options or {}
         self.clock = clock
         self._parsers: dict[str, Parser] = {}
-        self._undetected: Batches = []
+        self._formats: dict[str, str] = {}  # per file: a glob's files are detected one by one
+        self._undetected: dict[str, list[str]] = {}  # per file, the lines held until its format is known
         self._rate_mark = (clock(), 0)
         self.lines_per_s = 0.0
         self.failed: str | None = None  # why the reader is down, until its restart
@@ -292,7 +293,7 @@ class SourceReader:
             return 0
         self.counts.lines += read
         self.counts.last_line_at = self.clock()
-        if self.format is None:
+        if self.forced is None:
             batches = self._detect(batches)
         for i, (label, lines) in enumerate(batches):
             mark = self.sink.mark()
@@ -333,26 +334,37 @@ class SourceReader:
                     self.sink.unparsed(f"made the reader fail ({failure_reason(exc)})", line)
         return sum(len(lines) for _, lines in held)
 
+    @property
+    def format(self) -> str | None:
+        """The source's format: the forced one, else the files' (`native+nginx` for a mixed glob)."""
+        if self.forced is not None:
+            return self.forced
+        return "+".join(sorted(set(self._formats.values()))) or None
+
     def _detect(self, batches: Batches) -> Batches:
-        """Hold lines until the format is known; give up on a batch of unknown lines."""
-        self._undetected.extend(batches)
-        name = _detect([line for _, lines in self._undetected for line in lines[: formats.DETECT_LINES]])
-        if name is not None:
-            self.format = name
-            held, self._undetected = self._undetected, []
-            return held
-        held_lines = sum(len(lines) for _, lines in self._undetected)
-        if held_lines >= formats.DETECT_LINES or self.source.at_eof:
-            self.counts.skipped += held_lines
-            self._undetected = []
-        return []
+        """The batches of files whose format is known; each other file's lines are held until
+        its format is, and skipped once `DETECT_LINES` of them told nothing."""
+        ready: Batches = []
+        for label, lines in batches:
+            if label in self._formats:
+                ready.append((label, lines))
+                continue
+            held = self._undetected.setdefault(label, [])
+            held.extend(lines)
+            name = _detect(held[: formats.DETECT_LINES])
+            if name is not None:
+                self._formats[label] = name
+                ready.append((label, self._undetected.pop(label)))
+            elif len(held) >= formats.DETECT_LINES or self.source.at_eof:
+                self.counts.skipped += len(self._undetected.pop(label))
+        return ready
 
     def _parser(self, label: str) -> Parser:
         parser = self._parsers.get(label)
         if parser is None:
-            module = formats.format_module(self.format)
-            options = self.options.get(self.format, {}) if self.format == "jsonl" else {}
-            parser = self._parsers[label] = module.PARSER(self.sink, label, options, self.clock)
+            name = self.forced or self._formats[label]
+            options = self.options.get(name, {}) if name == "jsonl" else {}
+            parser = self._parsers[label] = formats.format_module(name).PARSER(self.sink, label, options, self.clock)
         return parser
 
     def finish(self) -> None:
@@ -360,8 +372,8 @@ class SourceReader:
         if self.failed is not None:
             self._restart()
         if self._undetected:
-            self.counts.skipped += sum(len(lines) for _, lines in self._undetected)
-            self._undetected = []
+            self.counts.skipped += sum(len(lines) for lines in self._undetected.values())
+            self._undetected = {}
         for label, parser in list(self._parsers.items()):
             try:
                 parser.flush()

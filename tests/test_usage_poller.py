@@ -130,7 +130,7 @@ def test_config_holding_a_key_readable_by_others_is_refused(tmp_path):
         Poller.from_config(config_mod.load(path))
     message = str(caught.value)
     assert message == (f"config: {path} holds an API key (at providers.openai.admin_key_env) and other users can "
-                       f"read it; move the key to an environment variable or a key_file, or run `chmod 600 {path}`")
+                       f"read it: move the key to an environment variable or a key_file, or run `chmod 600 {path}`")
     assert "abcdef0123456789" not in message
 
 

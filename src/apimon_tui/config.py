@@ -183,17 +183,29 @@ def load(path: str | os.PathLike[str] | None = None, *, required: bool = False) 
     return merged
 
 
-def exposed_key_warning(file: Path, data: dict[str, Any]) -> str | None:
-    """A warning when `file` holds a key inline and users other than its owner can read it."""
+def exposed_key(file: str | Path, data: dict[str, Any]) -> str | None:
+    """Where `file` holds a key inline (dotted), when users other than its owner can read it; else None.
+
+    `data` is the file's own content or a loaded config (its `_` entries are the loader's, not the file's).
+    """
     try:
         readable_by_others = os.stat(file).st_mode & (stat.S_IRGRP | stat.S_IROTH)
     except OSError:
         return None
-    found = _inline_key(data) if readable_by_others else None
-    if found is None:
+    if not readable_by_others:
         return None
-    return (f"warning: {file} holds an API key (at {found}) and other users can read it: move the key to "
+    return _inline_key({key: value for key, value in data.items() if not key.startswith("_")})
+
+
+def exposed_key_message(file: str | Path, found: str) -> str:
+    return (f"{file} holds an API key (at {found}) and other users can read it: move the key to "
             f"an environment variable or a key_file, or run `chmod 600 {file}`")
+
+
+def exposed_key_warning(file: Path, data: dict[str, Any]) -> str | None:
+    """A warning when `file` holds a key inline and users other than its owner can read it."""
+    found = exposed_key(file, data)
+    return None if found is None else f"warning: {exposed_key_message(file, found)}"
 
 
 def _inline_key(data: dict[str, Any], prefix: str = "") -> str | None:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from apimon_tui.config import ConfigError
-from apimon_tui.redact import redact
+from apimon_tui.config import ConfigError, exposed_key, exposed_key_message
 from apimon_tui.timeutil import parse_duration
 from apimon_tui.usage.registry import PROVIDERS
 from apimon_tui.usage.base import DEFAULT_MAX_BODY_MB, MB, ProviderError
@@ -111,27 +109,11 @@ def _max_body(value: Any, name: str) -> int:
 
 
 def check_config_secrets(config: dict[str, Any]) -> None:
-    """Refuse a config file that holds a key and that other users may read."""
+    """Refuse a config file that holds a key and that other users may read: polling would send that key.
+
+    The same test as the warning every other command gives (`config.exposed_key`).
+    """
     path = config.get("_path")
-    found = _secret_key_path(config)
-    if not path or not found:
-        return
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"config: {path} holds an API key (at {found}) and other users can read it; "
-                          f"move the key to an environment variable or a key_file, or run `chmod 600 {path}`")
-
-
-def _secret_key_path(data: dict[str, Any], prefix: str = "") -> str | None:
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            found = _secret_key_path(value, name + ".")
-            if found:
-                return found
-        elif isinstance(value, str) and key != "_path" and redact(value) != value:
-            return name
-    return None
+    found = exposed_key(path, config) if path else None
+    if found is not None:
+        raise ConfigError(f"config: {exposed_key_message(path, found)}")

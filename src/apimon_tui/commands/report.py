@@ -28,7 +28,8 @@ from apimon_tui.timeutil import parse_time_range
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="summarise log files (or follow them with --follow)")
     p.add_argument("paths", nargs="+", metavar="PATH",
-                   help="log files, globs, '-', 'cmd:...' or otlp://HOST:PORT (with ?for=5m unless --follow)")
+                   help="log files, globs, '-', 'cmd:...', otlp://HOST:PORT (with ?for=5m unless --follow) "
+                        "or prom://HOST:PORT (a Prometheus server's figures over --since)")
     p.add_argument("--format", default="auto", choices=["auto", *FORMAT_MODULES], help="force a format")
     p.add_argument("--since", help="only calls from this time on: a span back from now (1h) or ISO 8601")
     p.add_argument("--until", help="only calls before this time: a span back from now (10m) or ISO 8601")
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def check_path(path: str) -> str | None:
     """A one-line reason a path cannot be reported on, or None when it can."""
-    if path == "-" or path.startswith(("cmd:", "otlp://")):
+    if path == "-" or path.startswith(("cmd:", "otlp://", "prom://", "proms://")):
         return None
     if glob.has_magic(path):
         return None if glob.glob(os.path.expanduser(path)) else f"{path}: no file matches this pattern"

@@ -89,7 +89,17 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         print(plain_lines(render_table(summary)))
-    return 0
+    return _source_errors(summary)
+
+
+def _source_errors(summary: dict) -> int:
+    """Say on stderr what each failing source said; 1 when one of them gave nothing (its figures are unknown, not 0)."""
+    silent = False
+    for src in summary["sources"]:
+        if src["error"]:
+            print(f"apimon-tui report: {one_line(src['error'])}", file=sys.stderr)
+            silent = silent or not src["lines"]
+    return 1 if silent else 0
 
 
 def read_summary(

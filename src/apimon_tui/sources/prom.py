@@ -25,7 +25,9 @@ Two families are read, each only where its series exist:
 Following (the monitor, `report --follow`): the look-back (`?back=`, default
 1h) is read first in one range query per figure, then every `?every=`
 (default 5s) the steps that ended since, a little behind now so the last
-scrape is in. A Prometheus that is down, refuses or is slow (`?timeout=`,
+scrape is in. The raw counters are differenced here (`step_increases`), not
+with `increase()` per step: that extrapolates inside each step and loses what
+moved between two steps' samples, while differences add up exactly. A Prometheus that is down, refuses or is slow (`?timeout=`,
 default 5s) is shown in `state` and `error` in one line; the figures read so
 far stay, and the steps missed are read once it answers again. Reading to the
 end (`report`): one instant query per figure over [since, until or now]: the
@@ -116,34 +118,66 @@ def parse_spec(spec: str) -> PromSpec:
     return PromSpec(url, by, every, back, timeout, families)
 
 
-# -- what is asked: (role, PromQL) per family; {by} is the breakdown label, {w} the step ----
+# -- what is asked: (role, selector, labels kept besides the `by` label) per family ----------
 
-_LITELLM_MODEL = "requested_model, model, model_group"
-QUERIES: dict[str, tuple[tuple[str, str], ...]] = {
+_LITELLM_MODEL = ("requested_model", "model", "model_group")
+_APIMON_MODEL = ("provider", "model")
+QUERIES: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
     "litellm": (
-        ("calls", f"sum by ({{by}}, {_LITELLM_MODEL}) (increase(litellm_proxy_total_requests_metric_total[{{w}}]))"),
-        ("failed", f"sum by ({{by}}, {_LITELLM_MODEL}, exception_status, exception_class) "
-                   f"(increase(litellm_proxy_failed_requests_metric_total[{{w}}]))"),
-        ("latency", f"sum by ({{by}}, {_LITELLM_MODEL}, le) "
-                    f"(increase(litellm_request_total_latency_metric_bucket[{{w}}]))"),
-        ("cost", f"sum by ({{by}}, {_LITELLM_MODEL}) (increase(litellm_spend_metric_total[{{w}}]))"),
-        ("input", f"sum by ({{by}}, {_LITELLM_MODEL}) (increase("
-                  f"{{{{__name__=~\"litellm_input_tokens_metric_total|litellm_input_tokens_total\"}}}}[{{w}}]))"),
-        ("output", f"sum by ({{by}}, {_LITELLM_MODEL}) (increase("
-                   f"{{{{__name__=~\"litellm_output_tokens_metric_total|litellm_output_tokens_total\"}}}}[{{w}}]))"),
-        ("headroom", f"max by (__name__, {{by}}, {_LITELLM_MODEL}) ({{{{__name__=~"
-                     f"\"litellm_remaining_requests_metric|litellm_remaining_tokens_metric|litellm_remaining_tokens\"}}}})"),
+        ("calls", "litellm_proxy_total_requests_metric_total", _LITELLM_MODEL),
+        ("failed", "litellm_proxy_failed_requests_metric_total",
+         (*_LITELLM_MODEL, "exception_status", "exception_class")),
+        ("latency", "litellm_request_total_latency_metric_bucket", (*_LITELLM_MODEL, "le")),
+        ("cost", "litellm_spend_metric_total", _LITELLM_MODEL),
+        ("input", '{__name__=~"litellm_input_tokens_metric_total|litellm_input_tokens_total"}', _LITELLM_MODEL),
+        ("output", '{__name__=~"litellm_output_tokens_metric_total|litellm_output_tokens_total"}', _LITELLM_MODEL),
+        ("headroom", '{__name__=~"litellm_remaining_requests_metric|litellm_remaining_tokens_metric'
+                     '|litellm_remaining_tokens"}', ("__name__", *_LITELLM_MODEL)),
     ),
     "apimon": (
-        ("calls", "sum by ({by}, provider, model, status) (increase(apimon_calls_total[{w}]))"),
-        ("latency", "sum by ({by}, provider, model, le) (increase(apimon_call_latency_seconds_bucket[{w}]))"),
-        ("tokens", "sum by ({by}, provider, model, kind) (increase(apimon_tokens_total[{w}]))"),
-        ("cost", "sum by ({by}, provider, model) (increase(apimon_cost_usd_total[{w}]))"),
-        ("uncosted", "sum by ({by}, provider, model) (increase(apimon_calls_uncosted_total[{w}]))"),
-        ("headroom", "max by (__name__, {by}, provider, model) "
-                     "({{__name__=~\"apimon_ratelimit_(remaining|limit)_(requests|tokens)\"}})"),
+        ("calls", "apimon_calls_total", (*_APIMON_MODEL, "status")),
+        ("latency", "apimon_call_latency_seconds_bucket", (*_APIMON_MODEL, "le")),
+        ("tokens", "apimon_tokens_total", (*_APIMON_MODEL, "kind")),
+        ("cost", "apimon_cost_usd_total", _APIMON_MODEL),
+        ("uncosted", "apimon_calls_uncosted_total", _APIMON_MODEL),
+        ("headroom", '{__name__=~"apimon_ratelimit_(remaining|limit)_(requests|tokens)"}', ("__name__", *_APIMON_MODEL)),
     ),
 }
+
+
+def instant_promql(role: str, selector: str, labels: tuple[str, ...], by: str, window: str) -> str:
+    """The query of a report: the increase over the whole range (a gauge: its value at the end)."""
+    kept = ", ".join((by, *labels))
+    if role == "headroom":
+        return f"max by ({kept}) ({selector})"
+    return f"sum by ({kept}) (increase({selector}[{window}]))"
+
+
+def step_increases(series_list: list[Series], role: str, keep: tuple[str, ...]) -> list[Series]:
+    """Raw counter series of a range query as increases per step, summed over the labels not kept.
+
+    The increase between two steps is the difference of the last samples
+    before them (the counter restarted: the new value), with no
+    extrapolation: steps add up to exactly what the counters moved. A
+    series's first point is its baseline, as for `increase()`. A gauge
+    (headroom) keeps its value per step.
+    """
+    summed: dict[tuple, dict[float, float]] = {}
+    for series in series_list:
+        key = tuple((name, series.labels.get(name, "")) for name in keep)
+        out = summed.setdefault(key, {})
+        if role == "headroom":
+            for ts, value in series.samples:
+                out[ts] = max(out.get(ts, value), value)
+            continue
+        previous = None
+        for ts, value in series.samples:
+            if previous is not None:
+                out[ts] = out.get(ts, 0.0) + (value - previous if value >= previous else value)
+            previous = value
+    return [Series(dict(key), sorted(points.items())) for key, points in summed.items() if points]
+
+
 _HEADROOM_FIELDS = {
     "litellm_remaining_requests_metric": "remaining_requests",
     "litellm_remaining_tokens_metric": "remaining_tokens",
@@ -340,8 +374,12 @@ class PromSource(Source):
         start = self.since if self.since is not None else end - self.spec.back_s
         width = max(0.001, end - start)
         window = f"{max(1, round(width * 1000))}ms"
-        steps = self._ask(lambda promql: self.client.query(promql.format(by=self.spec.by, w=window), end))
-        for figures_by_key in steps.values():  # one instant query: one evaluation time
+        by = self.spec.by
+
+        def run(role: str, selector: str, labels: tuple[str, ...]) -> list[Series]:
+            return self.client.query(instant_promql(role, selector, labels, by, window), end)
+
+        for figures_by_key in self._ask(run).values():  # one instant query: one evaluation time
             self._hand_on(end, width, figures_by_key, last=True)
         self._read_until = end
         self._state = f"done · {self.calls_read:,} calls from metrics"
@@ -358,19 +396,23 @@ class PromSource(Source):
             step = every
             first = max(self._read_until + step, end - MAX_POINTS * 30 * step)
         if end >= first:
-            window = f"{round(step * 1000)}ms"
-            steps = self._ask(lambda promql: self.client.query_range(
-                promql.format(by=self.spec.by, w=window), first, end, step))
-            for ts in sorted(steps):
+            by = self.spec.by
+
+            def run(role: str, selector: str, labels: tuple[str, ...]) -> list[Series]:
+                raw = self.client.query_range(selector, first - step, end, step)  # the point before: a baseline
+                return step_increases(raw, role, (by, *labels))
+
+            steps = self._ask(run)
+            for ts in sorted(t for t in steps if t >= first):  # not the baseline point before them
                 self._hand_on(ts, step, steps[ts])
             self._read_until = end
         self._state = f"following every {format_duration(every)} · {self.calls_read:,} calls from metrics"
 
-    def _ask(self, run: Callable[[str], list[Series]]) -> Steps:
+    def _ask(self, run: Callable[[str, str, tuple[str, ...]], list[Series]]) -> Steps:
         """Every query of every family read (all or nothing: a half-read step would miscount)."""
         steps: Steps = {}
         for family in self.spec.families:
-            answers = {role: run(promql) for role, promql in QUERIES[family]}
+            answers = {role: run(role, selector, labels) for role, selector, labels in QUERIES[family]}
             for ts, by_key in fold(family, self.spec.by, answers).items():
                 steps.setdefault(ts, {}).update(by_key)
         return steps

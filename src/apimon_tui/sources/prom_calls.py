@@ -92,20 +92,21 @@ class StepFolder:
         carry.uncosted += figures.uncosted
         if not count:
             return []
-        uncosted = min(max(0, take(carry.uncosted)), sum(oks.values()))
+        successes = sum(oks.values())
+        uncosted = min(max(0, take(carry.uncosted)), successes)
         carry.uncosted = max(0.0, carry.uncosted - uncosted)
         calls = [Call(0.0, model=model, provider=figures.provider, status=status) for status, n in oks.items()
                  for _ in range(n)]
-        costed_from = uncosted if sum(oks.values()) > uncosted else 0
         for (status, code), n in fails.items():
-            for _ in range(n):
-                calls.append(Call(0.0, model=model, provider=figures.provider, status=status, failed=True,
-                                  error_code=code or None, error_message=NOT_SINGLE_CALLS,
-                                  cost_usd=0.0 if carry.cost_known else None))
+            calls += [Call(0.0, model=model, provider=figures.provider, status=status, failed=True,
+                           error_code=code or None, error_message=NOT_SINGLE_CALLS,
+                           cost_usd=0.0 if carry.cost_known else None) for _ in range(n)]
         _spread(calls, end, width_s)
         for call, latency_s in zip(calls, latencies):
             call.latency_ms = latency_s * 1000.0
-        _share_money(carry, [c for c in calls[costed_from:] if not c.failed] or calls[-1:], take)
+        # Tokens and spend go to the successes of known cost, else to the failures (which count
+        # tokens too); the calls of unknown cost get neither (their cost stays unknown, not 0).
+        _share_money(carry, calls[uncosted:successes] or calls[successes:], take)
         if carry.headroom is not None:
             calls[-1].ratelimit, carry.headroom = carry.headroom, None
         tags = {"from": TAGS_KIND, "group": group}
@@ -180,7 +181,12 @@ def _add_money(carry: _Carry, figures: Figures) -> None:
 
 
 def _share_money(carry: _Carry, calls: list[Call], take) -> None:
-    """Split the carried tokens and spend over `calls` (whole tokens; the fraction stays carried)."""
+    """Split the carried tokens and spend over `calls` (whole tokens; the fraction stays carried).
+
+    Nothing is split over no calls: it waits for the series' next step with one.
+    """
+    if not calls:
+        return
     for name in ("input_tokens", "output_tokens", "cached_tokens"):
         total = max(0, take(getattr(carry, name)))
         setattr(carry, name, getattr(carry, name) - total)

@@ -65,7 +65,8 @@ def test_counters_are_differenced_per_step_through_a_restart_without_extrapolati
            Series({"instance": "a", "model": "m", "status": "200", "job": "y"}, [(5, 1), (10, 2)])]
     [series] = step_increases(raw, "calls", ("instance", "model", "status"))
     assert series.labels == {"instance": "a", "model": "m", "status": "200"}
-    assert series.samples == [(5, 4), (10, 4), (15, 0)]  # 3 after the restart; the new series' first point is its baseline
+    # 3 after the restart; the second series's first point is its baseline
+    assert series.samples == [(5, 4), (10, 4), (15, 0)]
     steps = fold("apimon", "instance", {"calls": [series]})
     assert steps[10][("apimon", "a", "m")].ok == {200: 4}
 

@@ -12,6 +12,13 @@ own (`prom://host:9090 instance=api-1:4000`), which gives the breakdown by
 proxy or host. Single calls are not in metrics: failed ones carry a message
 saying so and pointing to a logs source.
 
+Why calls rather than a feed of aggregates beside the store: every panel,
+alert rule, the budget and `report --json` read only the store, so figures
+from metrics are then the same figures everywhere, with nothing to teach each
+view. The price: times inside a step are spread evenly (the sparklines have
+the step's resolution), a panel's line count counts these calls, and
+percentiles are as exact as the histogram's buckets.
+
 Two families are read, each only where its series exist:
 
 - LiteLLM's proxy metrics (docs/proxy/prometheus.md): `litellm_proxy_total_requests_metric_total`
@@ -23,13 +30,14 @@ Two families are read, each only where its series exist:
   `apimon_tokens_total`, `apimon_cost_usd_total`, `apimon_calls_uncosted_total`, `apimon_ratelimit_*`.
 
 Following (the monitor, `report --follow`): the look-back (`?back=`, default
-1h) is read first in one range query per figure, then every `?every=`
+1h, whatever the monitor's own look-back for files) is read first in one range query per figure, then every `?every=`
 (default 5s) the steps that ended since, a little behind now so the last
 scrape is in. The raw counters are differenced here (`step_increases`), not
 with `increase()` per step: that extrapolates inside each step and loses what
-moved between two steps' samples, while differences add up exactly. A Prometheus that is down, refuses or is slow (`?timeout=`,
-default 5s) is shown in `state` and `error` in one line; the figures read so
-far stay, and the steps missed are read once it answers again. Reading to the
+moved between two steps' samples, while differences add up exactly. A
+Prometheus that is down, refuses or is slow (`?timeout=`, default 5s) is
+shown in `state` and `error` in one line; the figures read so far stay, and
+the steps missed are read once it answers again. Reading to the
 end (`report`): one instant query per figure over [since, until or now]: the
 fleet's totals, as `increase()` gives them.
 
@@ -140,7 +148,8 @@ QUERIES: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
         ("tokens", "apimon_tokens_total", (*_APIMON_MODEL, "kind")),
         ("cost", "apimon_cost_usd_total", _APIMON_MODEL),
         ("uncosted", "apimon_calls_uncosted_total", _APIMON_MODEL),
-        ("headroom", '{__name__=~"apimon_ratelimit_(remaining|limit)_(requests|tokens)"}', ("__name__", *_APIMON_MODEL)),
+        ("headroom", '{__name__=~"apimon_ratelimit_(remaining|limit)_(requests|tokens)"}',
+         ("__name__", *_APIMON_MODEL)),
     ),
 }
 

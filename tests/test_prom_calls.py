@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import ssl
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -11,7 +14,7 @@ import pytest
 from apimon_tui.engine import Sink
 from apimon_tui.model import RateLimit, SourceCounts
 from apimon_tui.pricing import Pricer
-from apimon_tui.sources.prom import fold, parse_spec, step_increases
+from apimon_tui.sources.prom import PromSource, fold, parse_spec, step_increases
 from apimon_tui.sources.prom_calls import NOT_SINGLE_CALLS, Figures, StepFolder
 from apimon_tui.sources.prom_client import PromClient, PromError, Series
 from apimon_tui.store import MetricsStore
@@ -87,6 +90,8 @@ def test_addresses(spec, url, by):
     ("prom://h:9090?every=0.5s", "every= must be at least 1s"),
     ("prom://h:9090?only=datadog", "only= takes litellm, apimon or both"),
     ("prom://user:pw@h:9090", "write prom://HOST:PORT"),
+    ("prom://h:9090?ca=/etc/hostname", "ca= names the PEM file"),
+    ("proms://h:9090?ca=/no/such/ca.pem", "ca= names the PEM file"),
 ])
 def test_bad_addresses_are_one_sentence(spec, message):
     with pytest.raises(ValueError, match=message):
@@ -135,3 +140,38 @@ def test_odd_series_are_left_out_and_counted_and_the_token_is_never_shown(api):
         refused.query("up", 2.0)
     assert str(caught.value) == "refused: HTTP 401 (check the token in $APIMON_PROM_TOKEN)"
     assert "wrong-token" not in repr(caught.value) and "s3cret" not in repr(caught.value)
+
+
+@pytest.fixture
+def tls_api(tmp_path):
+    """The API stand-in over https, with a certificate for 127.0.0.1 signed by nobody the system trusts."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answers)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.body = {"status": "success", "data": {"resultType": "vector", "result": []}}
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server, cert
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_proms_verifies_the_certificate_and_sends_the_token_from_the_environment(tls_api, monkeypatch):
+    server, cert = tls_api
+    monkeypatch.setenv("APIMON_PROM_TOKEN", "s3cret-token")
+    untrusted = PromSource(f"proms://127.0.0.1:{server.server_port}", follow=False, since=0.0, until=60.0)
+    while not untrusted.at_eof:
+        untrusted.read_batches()
+    assert untrusted.state == "down" and "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+    assert "s3cret" not in untrusted.error and "\n" not in untrusted.error
+    trusted = PromSource(f"proms://127.0.0.1:{server.server_port}?ca={cert}", follow=False, since=0.0, until=60.0)
+    while not trusted.at_eof:
+        trusted.read_batches()
+    assert trusted.error is None and trusted.state == "done · 0 calls from metrics"
+    for source in (untrusted, trusted):
+        source.close()

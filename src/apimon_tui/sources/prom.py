@@ -41,8 +41,9 @@ the steps missed are read once it answers again. Reading to the
 end (`report`): one instant query per figure over [since, until or now]: the
 fleet's totals, as `increase()` gives them.
 
-`proms://` speaks https with certificate verification; a bearer token is
-read from `$APIMON_PROM_TOKEN` and never shown.
+`proms://` speaks https with certificate verification (against the system's
+CAs, or `?ca=PEM-FILE` for a private one); a bearer token is read from
+`$APIMON_PROM_TOKEN` and never shown.
 """
 
 from __future__ import annotations
@@ -77,9 +78,9 @@ BEHIND_S = 2.0  # steps end this far behind now, so the scrape in flight is stor
 MAX_POINTS = 360  # steps per range query of the look-back
 FAMILIES = ("litellm", "apimon")
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_OPTIONS = {"by", "every", "back", "timeout", "only"}
+_OPTIONS = {"by", "every", "back", "timeout", "only", "ca"}
 _HOW = ("write prom://HOST:PORT (proms:// for https), e.g. prom://127.0.0.1:9090, with options "
-        "?by=LABEL&every=5s&back=1h&timeout=5s&only=litellm|apimon")
+        "?by=LABEL&every=5s&back=1h&timeout=5s&only=litellm|apimon, and for proms:// ca=PEM-FILE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ class PromSpec:
     back_s: float = DEFAULT_BACK_S
     timeout_s: float = DEFAULT_TIMEOUT_S
     families: tuple[str, ...] = FAMILIES
+    ca_file: str | None = None  # a PEM bundle to verify https against (a private CA), instead of the system's
 
 
 def parse_spec(spec: str) -> PromSpec:
@@ -121,9 +123,13 @@ def parse_spec(spec: str) -> PromSpec:
         raise ValueError(f"{spec}: {exc}") from None
     if every < 1 or back < 0 or timeout <= 0:
         raise ValueError(f"{spec}: every= must be at least 1s, back= and timeout= positive")
+    ca_file = one.get("ca")
+    if ca_file is not None and (scheme != "https" or not os.path.isfile(os.path.expanduser(ca_file))):
+        raise ValueError(f"{spec}: ca= names the PEM file of the CA that signed Prometheus's "
+                         "certificate (proms:// only)")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     url = f"{scheme}://{host}:{port}{parts.path.rstrip('/')}"
-    return PromSpec(url, by, every, back, timeout, families)
+    return PromSpec(url, by, every, back, timeout, families, ca_file and os.path.expanduser(ca_file))
 
 
 # -- what is asked: (role, selector, labels kept besides the `by` label) per family ----------
@@ -301,7 +307,11 @@ class PromSource(Source):
         self.clock = clock
         self.since, self.until = since, until
         token = os.environ.get(TOKEN_ENV) or None
-        self.client = PromClient(self.spec.url, token=token, timeout_s=self.spec.timeout_s)
+        try:
+            self.client = PromClient(self.spec.url, token=token, timeout_s=self.spec.timeout_s,
+                                     ca_file=self.spec.ca_file)
+        except OSError as exc:  # ssl.SSLError too: a ca= file that holds no certificate
+            raise ValueError(f"{spec}: cannot use ca={self.spec.ca_file}: {one_line(str(exc))[:120]}") from None
         self.folder = StepFolder()
         self._queue: deque[tuple[str, list[str]]] = deque()
         self._lock = threading.Lock()

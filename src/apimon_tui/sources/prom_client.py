@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import ssl
 from dataclasses import dataclass
 
 import httpx
@@ -37,11 +38,14 @@ class Series:
 class PromClient:
     """Blocking queries against one Prometheus server (run from the source's own thread)."""
 
-    def __init__(self, base_url: str, *, token: str | None = None, timeout_s: float = 5.0, verify: bool = True) -> None:
+    def __init__(self, base_url: str, *, token: str | None = None, timeout_s: float = 5.0,
+                 ca_file: str | None = None) -> None:
+        """https is always verified: against `ca_file` when given, else the system's CAs."""
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.base_url = base_url.rstrip("/")
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
         self._http = httpx.Client(headers=headers, timeout=timeout_s, verify=verify)
         self.timeout_s = timeout_s
         self.bad_values = 0

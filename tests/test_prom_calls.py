@@ -15,7 +15,7 @@ from apimon_tui.engine import Sink
 from apimon_tui.model import RateLimit, SourceCounts
 from apimon_tui.pricing import Pricer
 from apimon_tui.sources.prom import PromSource, fold, parse_spec, step_increases
-from apimon_tui.sources.prom_calls import NOT_SINGLE_CALLS, Figures, StepFolder
+from apimon_tui.sources.prom_calls import NOT_SINGLE_CALLS, Figures, StepFolder, scaled
 from apimon_tui.sources.prom_client import PromClient, PromError, Series
 from apimon_tui.store import MetricsStore
 
@@ -175,3 +175,18 @@ def test_proms_verifies_the_certificate_and_sends_the_token_from_the_environment
     assert trusted.error is None and trusted.state == "done · 0 calls from metrics"
     for source in (untrusted, trusted):
         source.close()
+
+
+def test_a_range_handed_on_in_parts_gives_the_totals_of_one_step():
+    figures = Figures(ok={200: 1234.6}, failed={(500, ""): 10.2}, buckets={0.5: 600.0, 1.0: 1244.8},
+                      input_tokens=98765.4, output_tokens=4321.0, cost_usd=12.5, headroom=RateLimit(remaining_requests=7))
+    whole = stored(StepFolder().calls("apimon", "h", "m", 100.0, 100.0, figures, last=True)).snapshot().total
+    folder = StepFolder()
+    parts = [folder.calls("apimon", "h", "m", 100.0 + 25 * i, 25.0, scaled(figures, 0.25, last=i == 3), last=i == 3)
+             for i in range(4)]
+    store = stored([call for part in parts for call in part])
+    split = store.snapshot().total
+    assert (split.calls, split.errors, split.input_tokens, split.output_tokens) == (1245, 10, 98765, 4321)
+    assert (whole.calls, whole.errors, whole.input_tokens, whole.output_tokens) == (1245, 10, 98765, 4321)
+    assert round(split.cost_usd, 6) == round(whole.cost_usd, 6) == 12.5
+    assert [r.ratelimit.remaining_requests for r in store.snapshot().ratelimits] == [7]

@@ -62,7 +62,7 @@ from urllib.parse import parse_qs, urlsplit
 from apimon_tui.formats.native import to_record
 from apimon_tui.model import RateLimit
 from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source
-from apimon_tui.sources.prom_calls import Figures, StepFolder
+from apimon_tui.sources.prom_calls import Figures, StepFolder, scaled
 from apimon_tui.sources.prom_client import PromClient, PromError, Series
 from apimon_tui.terminal_text import one_line
 from apimon_tui.timeutil import format_duration, parse_duration
@@ -76,6 +76,8 @@ DEFAULT_BACK_S = 3600.0
 DEFAULT_TIMEOUT_S = 5.0
 BEHIND_S = 2.0  # steps end this far behind now, so the scrape in flight is stored
 MAX_POINTS = 360  # steps per range query of the look-back
+MAX_QUEUED_LINES = 200_000  # the thread waits while the engine has this many calls still to read
+CALLS_PER_PART = 50_000  # a report's range is handed on in parts of about this many calls
 FAMILIES = ("litellm", "apimon")
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPTIONS = {"by", "every", "back", "timeout", "only", "ca"}
@@ -314,6 +316,7 @@ class PromSource(Source):
             raise ValueError(f"{spec}: cannot use ca={self.spec.ca_file}: {one_line(str(exc))[:120]}") from None
         self.folder = StepFolder()
         self._queue: deque[tuple[str, list[str]]] = deque()
+        self._queued = 0  # lines in the queue
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._done = False  # a read to the end has asked once (answered or not)
@@ -339,6 +342,7 @@ class PromSource(Source):
                 else:
                     out.append(self._queue.popleft())
                     taken += len(lines)
+            self._queued -= taken
         if not out and not self.follow and not self._done:
             self._stop.wait(0.02)  # a read to the end waits a moment for the answer rather than spin
         return out
@@ -399,7 +403,12 @@ class PromSource(Source):
             return self.client.query(instant_promql(role, selector, labels, by, window), end)
 
         for figures_by_key in self._ask(run).values():  # one instant query: one evaluation time
-            self._hand_on(end, width, figures_by_key, last=True)
+            calls = sum(sum(f.ok.values()) + sum(f.failed.values()) for f in figures_by_key.values())
+            parts = max(1, math.ceil(calls / CALLS_PER_PART))
+            for i in range(parts):  # a busy fleet's range in parts, so its calls are never all held at once
+                final = i == parts - 1
+                share = {key: scaled(figures, 1 / parts, last=final) for key, figures in figures_by_key.items()}
+                self._hand_on(start + width * (i + 1) / parts, width / parts, share, last=final)
         self._read_until = end
         self._state = f"done · {self.calls_read:,} calls from metrics"
 
@@ -448,6 +457,9 @@ class PromSource(Source):
                 self.calls_read += len(calls)
         with self._lock:
             self._queue.extend(by_label.items())
+            self._queued += sum(len(lines) for lines in by_label.values())
+        while self._queued > MAX_QUEUED_LINES and not self._stop.wait(0.05):
+            pass  # a long look-back of a busy fleet is handed on step by step, not held all at once
 
 
 def _clock_time(ts: float) -> str:

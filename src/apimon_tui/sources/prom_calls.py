@@ -70,6 +70,23 @@ class _Carry:
     headroom: RateLimit | None = None
 
 
+def scaled(figures: Figures, factor: float, *, last: bool) -> Figures:
+    """A share of a step's figures (every increase times `factor`); the headroom goes with the `last` share."""
+    return Figures(
+        ok={k: v * factor for k, v in figures.ok.items()},
+        failed={k: v * factor for k, v in figures.failed.items()},
+        failed_total=figures.failed_total * factor,
+        buckets={k: v * factor for k, v in figures.buckets.items()},
+        input_tokens=figures.input_tokens * factor,
+        output_tokens=figures.output_tokens * factor,
+        cached_tokens=figures.cached_tokens * factor,
+        cost_usd=None if figures.cost_usd is None else figures.cost_usd * factor,
+        uncosted=figures.uncosted * factor,
+        headroom=figures.headroom if last else None,
+        provider=figures.provider,
+    )
+
+
 class StepFolder:
     """Turns steps of series into calls, carrying what a step leaves over to the next one of its series."""
 

@@ -187,11 +187,12 @@ class StallingHandler(BaseHTTPRequestHandler):
 
 
 def test_a_down_or_slow_prometheus_gives_one_line_and_no_traceback(tmp_path):
-    down = subprocess.run([*COMMAND, "report", "--json", "--since", "1m", f"prom://127.0.0.1:{free_port()}"],
-                          capture_output=True, text=True, timeout=60)
+    spec = f"prom://127.0.0.1:{free_port()}"
+    down = subprocess.run([*COMMAND, "report", "--json", "--since", "1m", spec], capture_output=True, text=True,
+                          timeout=60)
     assert down.returncode == 1
     assert "Traceback" not in down.stderr and len(down.stderr.strip().splitlines()) == 1
-    assert "down: cannot connect" in down.stderr
+    assert down.stderr.startswith(f"apimon-tui report: {spec}: down: cannot connect")
     assert "down: cannot connect" in json.loads(down.stdout)["sources"][0]["error"]
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), StallingHandler)

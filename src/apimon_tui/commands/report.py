@@ -97,7 +97,7 @@ def _source_errors(summary: dict) -> int:
     silent = False
     for src in summary["sources"]:
         if src["error"]:
-            print(f"apimon-tui report: {one_line(src['error'])}", file=sys.stderr)
+            print(f"apimon-tui report: {identifier(src['source'])}: {one_line(src['error'])}", file=sys.stderr)
             silent = silent or not src["lines"]
     return 1 if silent else 0
 
@@ -170,6 +170,8 @@ def render_table(s: dict) -> str:
     if s["unpriced_models"]:
         lines.append(f"\nunpriced models (no known price): {', '.join(map(identifier, s['unpriced_models']))}")
     for src in s["sources"]:
+        if src["error"]:
+            lines.append(f"\n{identifier(src['source'])}: {one_line(src['error'])}")
         if src["unparsed_samples"]:
             lines.append(f"\n{identifier(src['source'])}: {src['unparsed']} unparsed lines, first ones:")
             lines.extend(f"  {one_line(u['reason'])}: {one_line(u['text'][:100])}" for u in src["unparsed_samples"])

@@ -384,10 +384,10 @@ class PromSource(Source):
             word = str(exc).split(":", 1)[0]
             shown = "" if self._read_until is None else f"; figures up to {_clock_time(self._read_until)} kept"
             self._state = word if word in ("down", "slow", "refused") else "failing"
-            self._error = one_line(f"{self.spec.url}: {exc}{shown}")
+            self._error = one_line(f"{exc}{shown}")  # shown beside the source's name: no address again
         except Exception as exc:  # noqa: BLE001 - a bug in one poll must not end the source's thread
             self._state = "failing"
-            self._error = one_line(f"{self.spec.url}: {type(exc).__name__}: {exc}")[:300]
+            self._error = one_line(f"{type(exc).__name__}: {exc}")[:300]
         else:
             self._error = None
 

@@ -190,3 +190,11 @@ def test_a_range_handed_on_in_parts_gives_the_totals_of_one_step():
     assert (whole.calls, whole.errors, whole.input_tokens, whole.output_tokens) == (1245, 10, 98765, 4321)
     assert round(split.cost_usd, 6) == round(whole.cost_usd, 6) == 12.5
     assert [r.ratelimit.remaining_requests for r in store.snapshot().ratelimits] == [7]
+
+
+def test_spend_of_a_model_no_request_counter_names_is_said_not_dropped_silently():
+    folder = StepFolder()
+    folder.calls("litellm", "p", "gpt-4o", 10.0, 10.0, Figures(ok={None: 3.0}, cost_usd=0.3))
+    assert folder.calls("litellm", "p", "openai/gpt-4o", 10.0, 10.0,
+                        Figures(cost_usd=1.25, input_tokens=500.0), last=True) == []
+    assert folder.without_calls() == (["openai/gpt-4o"], 1.25, 500)

@@ -389,7 +389,7 @@ class PromSource(Source):
             self._state = "failing"
             self._error = one_line(f"{type(exc).__name__}: {exc}")[:300]
         else:
-            self._error = None
+            self._error = self._unmatched()
 
     def _read_range(self) -> None:
         """Reading to the end: the totals over [since, until or now], as one step."""
@@ -435,6 +435,16 @@ class PromSource(Source):
                 self._hand_on(ts, step, steps[ts])
             self._read_until = end
         self._state = f"following every {format_duration(every)} · {self.calls_read:,} calls from metrics"
+
+    def _unmatched(self) -> str | None:
+        """Spend or tokens of models no request counter names (LiteLLM labels spend by `model`, requests by
+        `requested_model`): counted nowhere, so said in one line rather than dropped silently."""
+        models, cost, tokens = self.folder.without_calls()
+        if not models:
+            return None
+        return one_line(f"spend ${cost:,.4f} and {tokens:,} tokens of {', '.join(models[:3])}"
+                        f"{' ...' if len(models) > 3 else ''} have no request count with the same "
+                        "model label: not in the figures")[:300]
 
     def _ask(self, run: Callable[[str, str, tuple[str, ...]], list[Series]]) -> Steps:
         """Every query of every family read (all or nothing: a half-read step would miscount)."""

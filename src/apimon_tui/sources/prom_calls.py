@@ -68,6 +68,7 @@ class _Carry:
     cost_usd: float = 0.0
     cost_known: bool = False
     headroom: RateLimit | None = None
+    had_calls: bool = False
 
 
 def scaled(figures: Figures, factor: float, *, last: bool) -> Figures:
@@ -109,6 +110,7 @@ class StepFolder:
         carry.uncosted += figures.uncosted
         if not count:
             return []
+        carry.had_calls = True
         successes = sum(oks.values())
         uncosted = min(max(0, take(carry.uncosted)), successes)
         carry.uncosted = max(0.0, carry.uncosted - uncosted)
@@ -130,6 +132,19 @@ class StepFolder:
         for call in calls:
             call.tags = tags
         return calls
+
+
+    def without_calls(self) -> tuple[list[str], float, int]:
+        """Models whose spend or tokens never met a request count (their labels differ from the
+        counters'), with that spend and those tokens: not shown as calls, so said instead."""
+        models, cost, tokens = [], 0.0, 0
+        for (_, _, model), carry in self._carry.items():
+            held = carry.input_tokens + carry.output_tokens
+            if not carry.had_calls and (carry.cost_usd > 0 or held >= 1):
+                models.append(model or "(no model)")
+                cost += carry.cost_usd
+                tokens += int(held)
+        return sorted(models), cost, tokens
 
 
 def _whole(value: float) -> int:

@@ -179,7 +179,8 @@ def test_proms_verifies_the_certificate_and_sends_the_token_from_the_environment
 
 def test_a_range_handed_on_in_parts_gives_the_totals_of_one_step():
     figures = Figures(ok={200: 1234.6}, failed={(500, ""): 10.2}, buckets={0.5: 600.0, 1.0: 1244.8},
-                      input_tokens=98765.4, output_tokens=4321.0, cost_usd=12.5, headroom=RateLimit(remaining_requests=7))
+                      input_tokens=98765.4, output_tokens=4321.0, cost_usd=12.5,
+                      headroom=RateLimit(remaining_requests=7))
     whole = stored(StepFolder().calls("apimon", "h", "m", 100.0, 100.0, figures, last=True)).snapshot().total
     folder = StepFolder()
     parts = [folder.calls("apimon", "h", "m", 100.0 + 25 * i, 25.0, scaled(figures, 0.25, last=i == 3), last=i == 3)

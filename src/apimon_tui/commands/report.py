@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _source_errors(summary: dict) -> int:
-    """Say on stderr what each failing source said; 1 when one of them gave nothing (its figures are unknown, not 0)."""
+    """Say on stderr what each failing source said; 1 when one of them gave nothing
+    (its figures are unknown, not 0)."""
     silent = False
     for src in summary["sources"]:
         if src["error"]:

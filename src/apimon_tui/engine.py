@@ -438,7 +438,7 @@ class Engine:
         start_at = None if since is None else partial(since_offset, since=since, fmt=fmt, options=options)
         for spec in specs:
             source = open_source(spec, from_start=from_start or since is not None, follow=follow,
-                                 clock=clock, start_at=start_at)
+                                 clock=clock, start_at=start_at, since=since, until=until)
             sink = Sink(SourceCounts(label=spec), self.pricer, since, until, bulk_failures=not self.store.keeps_failed)
             self.readers.append(SourceReader(source, sink, fmt=fmt, options=options, clock=clock))
         self._thread: threading.Thread | None = None

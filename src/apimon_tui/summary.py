@@ -84,6 +84,7 @@ def summarize(snap: Snapshot, statuses: list[SourceStatus], unpriced: set[str]) 
                 "skipped": s.counts.skipped,
                 "unparsed": s.counts.unparsed,
                 "truncated": s.counts.truncated,
+                "error": s.error,
                 "unparsed_samples": [
                     {"reason": u.reason, "text": u.text} for u in s.counts.first_unparsed[:5]
                 ],

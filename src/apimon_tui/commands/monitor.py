@@ -33,7 +33,7 @@ HOW_TO_START = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("sources", nargs="*", metavar="SOURCE",
-                   help="log files, globs, '-' (stdin), 'cmd:...' or otlp://HOST:PORT")
+                   help="log files, globs, '-' (stdin), 'cmd:...', otlp://HOST:PORT or prom://HOST:PORT")
     p.add_argument("--config", help="config file (default ~/.config/apimon-tui/config.toml or $APIMON_CONFIG)")
     p.add_argument("--format", choices=["auto", *FORMAT_MODULES], help="force a log format")
     start = p.add_mutually_exclusive_group()
@@ -144,7 +144,7 @@ def source_problem(spec: str, *, wait: bool = False) -> str | None:
     """One line on why `spec` cannot be followed, or None: checked before the screen opens,
     so a typo is an error on the terminal rather than an empty screen."""
     if spec == "-" or _SCHEME.match(spec) or glob.has_magic(spec):
-        return None  # stdin, `cmd:`, `otlp://`: not files
+        return None  # stdin, `cmd:`, `otlp://`, `prom://`: not files
     path = os.path.expanduser(spec)
     if not os.path.exists(path):
         if wait:

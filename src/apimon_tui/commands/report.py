@@ -36,7 +36,8 @@ EXIT_INTERNAL = 3  # as `check`: an internal error, the figures (if printed) may
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="summarise log files (or follow them with --follow)")
     p.add_argument("paths", nargs="+", metavar="PATH",
-                   help="log files, globs, '-', 'cmd:...' or otlp://HOST:PORT (with ?for=5m unless --follow)")
+                   help="log files, globs, '-', 'cmd:...', otlp://HOST:PORT (with ?for=5m unless --follow) "
+                        "or prom://HOST:PORT (a Prometheus server's figures over --since)")
     p.add_argument("--format", default="auto", choices=["auto", *FORMAT_MODULES], help="force a format")
     p.add_argument("--since", help="only calls from this time on: a span back from now (1h) or ISO 8601")
     p.add_argument("--until", help="only calls before this time: a span back from now (10m) or ISO 8601")
@@ -51,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def check_path(path: str) -> str | None:
     """A one-line reason a path cannot be reported on, or None when it can."""
-    if path == "-" or path.startswith(("cmd:", "otlp://")):
+    if path == "-" or path.startswith(("cmd:", "otlp://", "prom://", "proms://")):
         return None
     if glob.has_magic(path):
         return None if glob.glob(os.path.expanduser(path)) else f"{path}: no file matches this pattern"
@@ -103,7 +104,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"apimon-tui report: internal error, stopped following: {failure_reason(exc)}", file=sys.stderr)
             return EXIT_INTERNAL
     print(strict_json(summary) if args.json else plain_lines(render_table(summary)))
-    return EXIT_INTERNAL if tell_failures(summary, {}) else 0
+    return EXIT_INTERNAL if tell_failures(summary, {}) else _source_errors(summary)
+
+
+def _source_errors(summary: dict) -> int:
+    """Say on stderr what each failing source said; 1 when one of them gave nothing
+    (its figures are unknown, not 0)."""
+    silent = False
+    for src in summary["sources"]:
+        if src["error"]:
+            print(f"apimon-tui report: {identifier(src['source'])}: {one_line(src['error'])}", file=sys.stderr)
+            silent = silent or not src["lines"]
+    return 1 if silent else 0
 
 
 def read_summary(
@@ -204,6 +216,8 @@ def render_table(s: dict) -> str:
     if s["unpriced_models"]:
         lines.append(f"\nunpriced models (no known price): {', '.join(map(identifier, s['unpriced_models']))}")
     for src in s["sources"]:
+        if src["error"]:
+            lines.append(f"\n{identifier(src['source'])}: {one_line(src['error'])}")
         if src["unparsed_samples"]:
             lines.append(f"\n{identifier(src['source'])}: {src['unparsed']} unparsed lines, first ones:")
             lines.extend(f"  {one_line(u['reason'])}: {one_line(u['text'][:100])}" for u in src["unparsed_samples"])

@@ -1,4 +1,4 @@
-"""Where lines come from: files, globs, standard input, commands and an OTLP/HTTP receiver.
+"""Where lines come from: files, globs, standard input, commands, an OTLP/HTTP receiver and Prometheus.
 
 `open_source(spec)` picks the kind from the spec the user typed and returns a
 `Source`; every kind has the same small non-blocking interface (see `base`):
@@ -33,6 +33,7 @@ __all__ = [
 
 CMD_PREFIX = "cmd:"
 OTLP_PREFIX = "otlp://"
+PROM_PREFIXES = ("prom://", "proms://")
 _GLOB_CHARS = re.compile(r"[*?[]")
 
 
@@ -44,13 +45,17 @@ def open_source(
     label: str | None = None,
     clock: Callable[[], float] = time.time,
     start_at: StartAt | None = None,
+    since: float | None = None,
+    until: float | None = None,
 ) -> Source:
     """The source for `spec`: `-` stdin, `cmd:...` a command, `otlp://HOST:PORT` a receiver, a glob, or a path.
 
     `follow=False` reads everything once and ends (`at_eof`); a command is then
     run once, and a receiver needs `?for=DURATION`. `from_start` reads files
     that exist now from their start instead of their end; `start_at(path)`
-    (e.g. from `offset_since`) overrides both for them. Raises ValueError,
+    (e.g. from `offset_since`) overrides both for them. `prom://HOST:PORT`
+    reads a Prometheus server's aggregates; read to the end, over [since,
+    until or now) (its look-back when `since` is None). Raises ValueError,
     worded for the user, for an empty spec or a receiver it cannot open.
     """
     if spec == "-":
@@ -62,6 +67,9 @@ def open_source(
         return CommandSource(command, follow=follow, label=label, clock=clock)
     if spec.startswith(OTLP_PREFIX):
         return _otlp_receiver(spec, follow, label, clock)
+    if spec.startswith(PROM_PREFIXES):
+        from apimon_tui.sources.prom import PromSource
+        return PromSource(spec, follow=follow, label=label, since=since, until=until, clock=clock)
     if not spec.strip():
         raise ValueError("an empty source was given: name a file, a glob, '-' or cmd:...")
     path = os.path.expanduser(spec)

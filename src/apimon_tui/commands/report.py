@@ -137,8 +137,8 @@ def tell_failures(summary: dict, told: dict[str, int]) -> bool:
         if failures > told.get(source["source"], 0):
             told[source["source"]] = failures
             times = "once" if failures == 1 else f"{failures} times"
-            print(f"apimon-tui report: {source['source']}: reader failed {times} "
-                  f"(last: {source['reader_failure']}); restarted where it stopped, "
+            print(f"apimon-tui report: {identifier(source['source'])}: reader failed {times} "
+                  f"(last: {one_line(source['reader_failure'] or '')}); restarted where it stopped, "
                   f"lines that raised counted as unparsed", file=sys.stderr, flush=True)
     return failed
 

@@ -100,7 +100,9 @@ class MonitorApp(App):
         Binding("s", "sources", "Sources", id="sources", show=False,
                 tooltip="every source: format, state, lines, unparsed lines and bad values"),
         Binding("a", "alerts", "Alerts", id="alerts",
-                tooltip="the alert list: Enter shows the cause, x acknowledges, s silences the rule"),
+                tooltip="the alert list: Enter shows the cause, x (un)acknowledges, s (un)silences the rule"),
+        Binding("d", "dismiss_alerts", "Hide alerts", id="dismiss_alerts", show=False,
+                tooltip="hide the alert strip until an alert fires or changes state"),
     ]
 
     def __init__(
@@ -397,15 +399,9 @@ class MonitorApp(App):
         usage = self.poller.states if self.poller is not None else None
         events = self.alerts.evaluate(self.store, budget=self._budget_state, usage=usage, now=now,
                                       unpriced=self.engine.pricer.unpriced)
-        for event in events:
-            alert = event.alert
-            if event.kind == "fire":
-                self.notify(alert.message, title=f"alert: {alert.rule}",
-                            severity="error" if alert.severity == "critical" else "warning", timeout=8, markup=False)
-                if alert.severity == "critical" and self.config.get("alerts", {}).get("bell"):
-                    self.bell()
-            elif event.kind == "resolve":
-                self.notify(alert.message, title=f"resolved: {alert.rule}", timeout=5, markup=False)
+        ring = self.config.get("alerts", {}).get("bell")
+        if ring and any(e.kind == "fire" and e.alert.severity == "critical" for e in events):
+            self.bell()
         for problem in self.alerts.drain_problems():
             self.notify(problem, severity="warning", timeout=10, markup=False)
         self._panel(AlertArea).show(self.alerts.active())
@@ -464,6 +460,10 @@ class MonitorApp(App):
                                      len(WINDOWS) - 1)
         self.redraw_now()
         self.action_focus_errors()
+
+    def action_dismiss_alerts(self) -> None:
+        if not self._panel(AlertArea).dismiss():
+            self.notify("no alert shown to hide", timeout=3)
 
     def action_window(self, index: int) -> None:
         self.window_index = index

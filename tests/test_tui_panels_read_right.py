@@ -90,5 +90,5 @@ async def test_requests_chart_leaves_the_time_before_the_log_blank_and_has_no_st
         drawn = [i for line in chart for i, ch in enumerate(line[6:6 + plot_width]) if ch in BRAILLE]
         assert drawn and min(drawn) >= plot_width * 0.6      # nothing over the first 200 s of the window
         spark = app.query_one("#latency-spark")
-        assert spark.values[:30] == [None] * 30 and spark.values[-1] is not None
+        assert spark.values[:30] == [None] * 30 and any(v is not None for v in spark.values[45:])
         assert all(set(row[:len(row) // 2]) == {" "} for row in spark.render().plain.splitlines())

@@ -17,6 +17,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from apimon_tui.terminal_text import identifier, lines, one_line
 from apimon_tui.timeutil import format_duration
 from apimon_tui.tui import themes as theme_files
 from apimon_tui.tui.filter_query import describe, parse_filter
+from apimon_tui.tui.palette import BindingCommands, key_names
 from apimon_tui.tui.fmt import WINDOWS
 from apimon_tui.tui.screens.alerts import AlertsScreen, SilenceScreen
 from apimon_tui.tui.screens.detail import DetailScreen
@@ -69,13 +71,12 @@ IDLE_REDRAW_S = 15.0
 GC_YOUNG = (20_000, 3)
 
 MAIN_VIEW_ACTIONS = {"focus_errors", "toggle_grouped", "filter", "copy_request_id", "help"}
-KEY_NAMES = {"question_mark": "?", "slash": "/", "escape": "Esc", "enter": "Enter"}
 
 
 class MonitorApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "apimon-tui"
-    ENABLE_COMMAND_PALETTE = False
+    COMMANDS = {BindingCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     BINDINGS = [
@@ -83,6 +84,8 @@ class MonitorApp(App):
         Binding("ctrl+c", "quit", "Quit", id="quit_ctrl_c", show=False, priority=True,
                 tooltip="quit, from any screen"),
         Binding("question_mark", "help", "Help", id="help", tooltip="this list of keys"),
+        Binding("ctrl+p", "command_palette", "Commands", id="command_palette", show=False, priority=True,
+                tooltip="search every action and its key"),
         *(Binding(str(i + 1), f"window({i})", f"Window {label}", id=f"window_{label}", show=False,
                   tooltip=f"window: the last {label}")
           for i, (label, _) in enumerate(WINDOWS)),
@@ -276,7 +279,7 @@ class MonitorApp(App):
         rows = []
         for where, binding in self.all_bindings():
             keys = keymap.get(binding.id, binding.key)
-            shown = ", ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
+            shown = key_names(keys)
             rows.append((shown, where, binding.tooltip or binding.description, binding.id or ""))
         return rows
 
@@ -535,6 +538,12 @@ class MonitorApp(App):
         request_id = identifier(call.request_id)  # pasted later into a shell, perhaps
         self.copy_to_clipboard(request_id)
         self.notify(f"copied request id {request_id}", timeout=3, markup=False)
+
+    def on_models_panel_filter_model(self, message: ModelsPanel.FilterModel) -> None:
+        self.filter = replace(self.filter, model=message.model)
+        self.redraw_now()
+        self.notify(f"filter: {one_line(describe(self.filter))} (/ edits it, Esc there clears it)", timeout=4,
+                    markup=False)
 
     def on_error_feed_open_call(self, message: ErrorFeed.OpenCall) -> None:
         chosen = message.call

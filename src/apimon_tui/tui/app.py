@@ -28,7 +28,6 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer
 
 from apimon_tui import pricing
 from apimon_tui.alerts import AlertManager
@@ -51,6 +50,7 @@ from apimon_tui.tui.screens.sources import SourcesScreen
 from apimon_tui.tui.widgets.alerts import AlertArea
 from apimon_tui.tui.widgets.budget import BudgetPanel
 from apimon_tui.tui.widgets.errors import MAX_ROWS, ErrorFeed, FeedTable
+from apimon_tui.tui.widgets.footer import FittedFooter
 from apimon_tui.tui.widgets.latency import LatencyPanel
 from apimon_tui.tui.widgets.models import ModelsPanel
 from apimon_tui.tui.widgets.ratelimits import RateLimitsPanel
@@ -58,6 +58,7 @@ from apimon_tui.tui.widgets.requests import RequestsPanel
 from apimon_tui.tui.widgets.status import StatusLine
 
 DEFAULT_WINDOW = 1  # 5m
+PANELS = (RequestsPanel, LatencyPanel, ErrorFeed, BudgetPanel, RateLimitsPanel, ModelsPanel)
 SLOW_EVERY_S = 5.0  # budget and idle alert evaluation
 ALERTS_EVERY_S = 2.0  # at most this often while data flows: rules span minutes, evaluation is not free
 CHART_POINTS = 60
@@ -70,7 +71,7 @@ IDLE_REDRAW_S = 15.0
 # with young passes of at most 24 ms and 43 ms.
 GC_YOUNG = (20_000, 3)
 
-MAIN_VIEW_ACTIONS = {"focus_errors", "toggle_grouped", "filter", "copy_request_id", "help"}
+MAIN_VIEW_ACTIONS = {"focus_errors", "toggle_grouped", "filter", "copy_request_id", "help", "zoom"}
 
 
 class MonitorApp(App):
@@ -78,12 +79,16 @@ class MonitorApp(App):
     TITLE = "apimon-tui"
     COMMANDS = {BindingCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-medium"), (50, "-tall")]
+    ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusLine, AlertArea"
 
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit", tooltip="quit"),
         Binding("ctrl+c", "quit", "Quit", id="quit_ctrl_c", show=False, priority=True,
                 tooltip="quit, from any screen"),
         Binding("question_mark", "help", "Help", id="help", tooltip="this list of keys"),
+        Binding("z", "zoom", "Zoom", id="zoom",
+                tooltip="the focused panel full screen, and back (Tab moves between panels)"),
         Binding("ctrl+p", "command_palette", "Commands", id="command_palette", show=False, priority=True,
                 tooltip="search every action and its key"),
         *(Binding(str(i + 1), f"window({i})", f"Window {label}", id=f"window_{label}", show=False,
@@ -166,7 +171,7 @@ class MonitorApp(App):
                     yield BudgetPanel(id="budget", classes="panel")
                     yield RateLimitsPanel(id="ratelimits", classes="panel")
             yield ModelsPanel(id="models", classes="panel")
-        yield Footer()
+        yield FittedFooter()
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
@@ -463,6 +468,16 @@ class MonitorApp(App):
                                      len(WINDOWS) - 1)
         self.redraw_now()
         self.action_focus_errors()
+
+    def action_zoom(self) -> None:
+        """The focused panel (the error feed when none is) fills the screen; again, back to all panels."""
+        screen = self.screen
+        if screen.maximized is not None:
+            screen.minimize()
+            return
+        focused = screen.focused
+        panel = next((w for w in (focused, *focused.ancestors) if isinstance(w, PANELS)), None) if focused else None
+        screen.maximize(panel or self._panel(ErrorFeed), container=False)
 
     def action_dismiss_alerts(self) -> None:
         if not self._panel(AlertArea).dismiss():

@@ -13,7 +13,8 @@ from apimon_tui.tui import fmt
 from apimon_tui.tui.widgets.spark import GapSparkline
 
 
-class LatencyPanel(Vertical):
+class LatencyPanel(Vertical, can_focus=True):  # Tab reaches it, `z` zooms it
+    ALLOW_MAXIMIZE = True
     DEFAULT_CSS = """
     LatencyPanel GapSparkline { height: 1fr; min-height: 1; }
     LatencyPanel #latency-figures { height: 3; }

@@ -23,6 +23,7 @@ COLUMNS = ["model", "calls", "err %", "p95", "in tok", "out tok", "cost"]
 
 
 class ModelsPanel(Vertical):
+    ALLOW_MAXIMIZE = True  # `z` zooms it
     DEFAULT_CSS = "ModelsPanel > KeyedTable { height: 1fr; }"
 
     class FilterModel(Message):

@@ -1,4 +1,4 @@
-"""Rate limits panel: the latest headroom per model from response headers, the tightest first.
+"""Rate limits panel: the latest headroom per model from response headers, the least headroom first.
 
 Each row: requests and tokens left of the limit (`3.9k/4k`, `9.9M/10M`), a bar
 of the headroom that is smallest of the two, when that limit resets, and how
@@ -28,6 +28,7 @@ EIGHTHS = " ▏▎▍▌▋▊▉█"
 
 
 class RateLimitsPanel(Vertical):
+    ALLOW_MAXIMIZE = True  # `z` zooms it
     DEFAULT_CSS = "RateLimitsPanel > LineTable { height: 1fr; }"
 
     def __init__(self, **kwargs) -> None:
@@ -40,7 +41,6 @@ class RateLimitsPanel(Vertical):
     def show(self, snap: Snapshot) -> None:
         ranked = sorted(snap.ratelimits, key=_rank)
         self.border_subtitle = "" if ranked else "none in these logs"
-        self.border_title = "Rate limits · least headroom first" if len(ranked) > 1 else "Rate limits"
         self.query_one(LineTable).set_rows([(seen.model, _row(seen, snap.now)) for seen in ranked],
                                            keep_cursor=True)
 

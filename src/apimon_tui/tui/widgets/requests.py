@@ -25,7 +25,8 @@ from apimon_tui.store import Snapshot
 from apimon_tui.tui import fmt
 
 
-class RequestsPanel(Static):
+class RequestsPanel(Static, can_focus=True):  # Tab reaches it, `z` zooms it
+    ALLOW_MAXIMIZE = True
     DEFAULT_CSS = """
     RequestsPanel { border-subtitle-align: right; }
     """

@@ -85,3 +85,24 @@ async def test_at_200x60_the_charts_and_the_feed_grow(tmp_path):
             heights[size] = (app.query_one("#requests").size.height, app.query_one("#errors").size.height)
     (chart_120, feed_120), (chart_200, feed_200) = heights[(120, 40)], heights[(200, 60)]
     assert chart_200 >= chart_120 + 4 and feed_200 >= feed_120 + 4
+
+
+async def test_at_80x24_the_alert_strip_takes_two_lines_and_the_models_stay_in_view(tmp_path):
+    from alerts_helpers import T0 as SIM_T0, Sim, ok, shipped
+
+    from apimon_tui.tui.widgets.alerts import AlertArea
+
+    sim = Sim([shipped("server_errors"), shipped("unpriced_model")], step=1)
+    sim.store.add_many([ok(SIM_T0 + 0.5, status=500) for _ in range(6)])
+    sim.run(1, unpriced={"mystery-1", "mystery-2", "mystery-3"})
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.alerts = sim.manager                                   # four alerts, as in an incident
+        app.query_one(AlertArea).show(sim.manager.active())
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+        assert lines[1].startswith(" ▲ WARNING server_errors gpt-4o 6 5xx/timeouts >= 5")
+        assert lines[2].strip() == "+3 more · a: the alert list · d: hide"
+        assert lines[3].startswith("╭─ Requests")
+        assert any(line.startswith("│  gpt-4o ") for line in lines)     # the models' first row, still on screen

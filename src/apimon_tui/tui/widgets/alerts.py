@@ -3,8 +3,9 @@
 Alerts are announced here rather than as toasts (which stacked over the data
 and could not be dismissed). Each line is one alert in state-true words
 (firing, holding or clearing, see `AlertManager`); past `MAX_LINES` the last
-line says how many more there are. `d` hides the strip until an alert fires,
-escalates or changes state.
+line says how many more there are (`SHORT_LINES` on a short screen, where
+every row counts). `d` hides the strip until an alert fires, escalates or
+changes state.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from apimon_tui.tui import fmt
 
 MARKS = {"critical": "‼", "warning": "▲", "info": "•"}
 MAX_LINES = 3
+SHORT_LINES = 2  # on a screen of fewer than 34 rows (the app's `-short` layout)
 
 
 class AlertArea(Static):
@@ -46,18 +48,19 @@ class AlertArea(Static):
     def show(self, alerts: list) -> None:
         self._alerts = alerts
         visible = bool(self._states(alerts) - self._dismissed)
-        key = (visible, tuple((a.key, a.severity, a.state, a.message, a.acknowledged) for a in alerts))
+        lines = SHORT_LINES if self.screen.has_class("-short") else MAX_LINES
+        key = (visible, lines, tuple((a.key, a.severity, a.state, a.message, a.acknowledged) for a in alerts))
         if key == self._shown:
             return
         self._shown = key
         self.set_class(visible, "-active")
         self.set_class(any(a.severity == "critical" for a in alerts), "-critical")
         if visible:
-            self.update(self.strip_text(alerts), layout=True)
+            self.update(self.strip_text(alerts, lines), layout=True)
 
     @staticmethod
-    def strip_text(alerts: list) -> Text:
-        shown = alerts if len(alerts) <= MAX_LINES else alerts[:MAX_LINES - 1]
+    def strip_text(alerts: list, lines: int = MAX_LINES) -> Text:
+        shown = alerts if len(alerts) <= lines else alerts[:lines - 1]
         text = Text()
         for i, alert in enumerate(shown):
             if i:

@@ -34,6 +34,7 @@ from apimon_tui.alerts import AlertManager
 from apimon_tui.budget import Budget, BudgetConfig
 from apimon_tui.config import default_path
 from apimon_tui.engine import Engine
+from apimon_tui.key_names import key_problem
 from apimon_tui.model import Call
 from apimon_tui.store.metrics import CallFilter
 from apimon_tui.terminal_text import identifier, lines, one_line
@@ -155,6 +156,7 @@ class MonitorApp(App):
         self._panels: dict[type, Any] = {}
         self._pending_steps: list[Callable[[], None]] = []
         self._theme_problems = self._load_themes()
+        self.applied_keys: dict[str, str] = {}  # `[keys]` as applied: the ids and keys that passed
 
     # -- layout ------------------------------------------------------------
 
@@ -258,16 +260,19 @@ class MonitorApp(App):
             self.theme = wanted
         return problems
 
-    def all_bindings(self) -> list[tuple[str, Binding]]:
-        """Every binding of the app and its screens with where it works, for help and `[keys]` checks."""
+    @classmethod
+    def all_bindings(cls) -> list[tuple[str, Binding]]:
+        """Every binding of the app and its screens with where it works, for help and `[keys]` checks
+        (`key_names.BINDING_IDS` lists their ids for `config check`, which runs without Textual)."""
         return [
-            *(("anywhere", b) for b in self.BINDINGS),
+            *(("anywhere", b) for b in cls.BINDINGS),
             *(("error feed", b) for b in FeedTable.BINDINGS),
             *(("call detail", b) for b in DetailScreen.BINDINGS),
             *(("filter", b) for b in FilterScreen.BINDINGS),
             *(("help", b) for b in HelpScreen.BINDINGS),
             *(("alert list", b) for b in AlertsScreen.BINDINGS),
             *(("silence choice", b) for b in SilenceScreen.BINDINGS),
+            *(("sources", b) for b in SourcesScreen.BINDINGS),
         ]
 
     def _apply_keymap(self) -> None:
@@ -277,10 +282,17 @@ class MonitorApp(App):
             self.notify(f"[keys] {unknown}: no such binding id (see ? for the ids)", severity="warning", timeout=10,
                         markup=False)
             del keymap[unknown]
+        for binding_id, keys in sorted(keymap.items()):
+            problem = key_problem(keys)
+            if problem:  # Textual would bind it and it would never match: keep the default key
+                self.notify(f"[keys] {binding_id}: {problem}; the default key stays", severity="warning",
+                            timeout=10, markup=False)
+                del keymap[binding_id]
+        self.applied_keys = keymap
         self.set_keymap(keymap)
 
     def help_rows(self) -> list[tuple[str, str, str, str]]:
-        keymap = self.config.get("keys") or {}
+        keymap = self.applied_keys
         rows = []
         for where, binding in self.all_bindings():
             keys = keymap.get(binding.id, binding.key)

@@ -46,7 +46,7 @@ class BindingCommands(Provider):
 
     def _commands(self) -> list[tuple[str, str, partial]]:
         app, screen = self.app, self.screen
-        keymap = {str(k): str(v) for k, v in (app.config.get("keys") or {}).items()}
+        keymap = app.applied_keys
         found = [(title, help_text, partial(app.run_action, action, app))
                  for title, help_text, action in commands(list(app.BINDINGS), keymap)]
         if screen is not app.screen_stack[0]:

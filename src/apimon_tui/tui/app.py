@@ -79,7 +79,7 @@ class MonitorApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "apimon-tui"
     COMMANDS = {BindingCommands}
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide"), (160, "-wider")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-medium"), (50, "-tall")]
     ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusLine, AlertArea"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from rich.text import Text
 from tui_support import T0, make_app, sample_calls, screen_text
 
 from apimon_tui.model import RateLimit
@@ -21,7 +20,8 @@ def test_counts_are_short_and_never_rounded_up():
 
 
 def test_dollars_have_cents_and_a_fraction_of_a_cent_is_not_nothing():
-    assert [fmt.usd(v) for v in (0.0, 0.004, 0.25, 1234.5, None)] == ["$0.00", "<$0.01", "$0.25", "$1,234.50", "-"]
+    assert [fmt.usd(v) for v in (0.0, 0.0035, 0.25, 1234.5, None, float("nan"))] == [
+        "$0.00", "$0.0035", "$0.25", "$1,234.50", "-", "-"]
     assert fmt.usd(0.000123, 6) == "$0.000123"   # the drill-down's one call
     assert [fmt.ms(v) for v in (812.4, 1250.0, None)] == ["812 ms", "1.25 s", "-"]
 
@@ -30,7 +30,7 @@ def test_a_step_without_data_is_a_gap_not_the_lowest_bar():
     (row,) = spark_rows([None, 100.0, None, 800.0], 4, 1)
     assert row == " ▁ █"
     assert spark_rows([None, None], 2, 2) == ["  ", "  "]
-    assert spark_rows([0.0, 200.0, 300.0, 400.0], 4, 2) == ["  ▄█", " ███"]   # scaled from 0, not from the least
+    assert spark_rows([0.0, 200.0, 300.0, 400.0], 4, 2) == ["  ▄█", " ███"]   # scaled from 0, not the least
 
 
 def limited_calls():

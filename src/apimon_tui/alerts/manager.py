@@ -284,7 +284,8 @@ class AlertManager:
     def _resolve(self, track: _Track, now: float, announce: list) -> None:
         alert = track.alert
         alert.resolved_at, alert.state = now, "resolved"
-        alert.message = f"{_head(alert.rule, alert.scope, alert.severity)} resolved after {format_duration(now - alert.since)}"
+        head = _head(alert.rule, alert.scope, alert.severity)
+        alert.message = f"{head} resolved after {format_duration(now - alert.since)}"
         track.alert, track.pending_since, track.clear_since, track.peak = None, None, None, -1
         self._emit("resolve", alert, now, announce)
 

@@ -20,13 +20,13 @@ def ms(value: float | None) -> str:
 
 
 def usd(value: float | None, digits: int = 2) -> str:
-    """`$1,234.56`; `<$0.01` for a positive amount under a cent (it is not nothing); `-` when unknown.
+    """`$1,234.56` in every panel; `$0.0035` under a cent (a small cost is not nothing); `-` when unknown.
 
     `digits` above 2 is for the drill-down, where one call's cost is shown whole."""
     if value is None or not math.isfinite(value):
         return "-"
-    if digits <= 2 and 0 < abs(value) < 0.005:
-        return "<$0.01"
+    if 0 < abs(value) < 0.01 and digits <= 2:
+        return f"${value:.4f}"
     return f"${value:,.{digits}f}"
 
 

@@ -21,7 +21,8 @@ def key_names(keys: str) -> str:
     for key in (k.strip() for k in keys.split(",")):
         if "+" in key:
             *mods, last = key.split("+")
-            shown.append("+".join([*(m.capitalize() for m in mods), KEY_NAMES.get(last, last.upper() if len(last) == 1 else last.capitalize())]))
+            name = KEY_NAMES.get(last, last.upper() if len(last) == 1 else last.capitalize())
+            shown.append("+".join([*(m.capitalize() for m in mods), name]))
         else:
             shown.append(KEY_NAMES.get(key, key))
     return ", ".join(shown)

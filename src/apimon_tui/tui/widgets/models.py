@@ -67,8 +67,8 @@ class ModelsPanel(Vertical):
 
 
 def cost_text(agg: Aggregate) -> str:
-    """`$0.0123`, `≥ $0.0123` when some calls have no known cost, `?` when none has."""
+    """`$1.23`, `≥ $1.23` when some calls have no known cost, `?` when none has."""
     cost = known_cost(agg)
     if cost is None:
         return "?"
-    return f"≥ {fmt.usd(cost, 4)}" if agg.uncosted_calls else fmt.usd(cost, 4)
+    return f"≥ {fmt.usd(cost)}" if agg.uncosted_calls else fmt.usd(cost)

@@ -222,3 +222,16 @@ def test_the_files_it_names_theme_key_file_history_folder_and_sources(tmp_path):
     path.write_text(path.read_text().replace(f'"{logs}", ', ""))
     result = check(path)
     assert (result.returncode, result.stdout.strip()) == (0, f"{path}: no problems")
+
+
+def test_a_theme_file_with_a_bad_colour_in_the_config_folder(tmp_path):
+    (tmp_path / "themes").mkdir()
+    (tmp_path / "themes" / "mine.toml").write_text('name = "mine"\nprimary = "bluish"\n')
+    (tmp_path / "themes" / "fine.toml").write_text('name = "fine"\nprimary = "#112233"\nerror = "rgb(200, 0, 0)"\n')
+    path = tmp_path / "config.toml"
+    path.write_text('[ui]\ntheme = "fine"\n')
+    path.chmod(0o600)
+    result = check(path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{path}: themes: {tmp_path / 'themes'}: theme mine.toml skipped: primary = 'bluish' is not a colour"]

@@ -318,6 +318,7 @@ class _Checker:
     # files the config names (only for a file on disk: `init` checks text it is about to write)
 
     def files(self, data: dict[str, Any], folder: Path) -> None:
+        self.theme_files(folder / "themes")
         theme = (data.get("ui") or {}).get("theme")
         if isinstance(theme, str) and theme and not self.problems_at("ui.theme"):
             known = theme_names([SHIPPED_THEMES, folder / "themes"])
@@ -340,6 +341,15 @@ class _Checker:
                 if _plain_path(spec) and Path(spec).expanduser().is_absolute():
                     self.existing_file(f"sources.paths[{i}]", spec, folder,
                                        missing="(the monitor stops on it unless run with --wait)")
+
+    def theme_files(self, themes: Path) -> None:
+        """The user's theme files, read as the monitor reads them (Textual parses their colours)."""
+        if not themes.is_dir() or not any(themes.glob("*.toml")):
+            return
+        from apimon_tui.tui.themes import load_themes  # Textual, only when there are themes to read
+
+        for problem in load_themes([themes]).problems:
+            self.add("themes", f"{themes}: {problem}")
 
     def existing_file(self, key: str, name: str, folder: Path, missing: str = "") -> None:
         path = folder / Path(name).expanduser()

@@ -187,9 +187,11 @@ async def test_d_hides_the_strip_until_an_alert_changes(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert "WARNING rate_limited" in screen_text(app)
+        assert "d Hide alerts" in screen_text(app).splitlines()[-1]        # the footer offers it
         await pilot.press("d")
         await pilot.pause()
         assert "WARNING rate_limited" not in screen_text(app)
+        assert "Hide alerts" not in screen_text(app).splitlines()[-1]      # nothing left to hide
         app._tick_alerts(NOW)                 # the same alert, unchanged: stays hidden
         await pilot.pause()
         assert "WARNING rate_limited" not in screen_text(app)

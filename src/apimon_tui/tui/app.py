@@ -90,6 +90,8 @@ class MonitorApp(App):
         Binding("question_mark", "help", "Help", id="help", tooltip="this list of keys"),
         Binding("z", "zoom", "Zoom", id="zoom",
                 tooltip="the focused panel full screen, and back (Tab moves between panels)"),
+        Binding("d", "dismiss_alerts", "Hide alerts", id="dismiss_alerts",
+                tooltip="hide the alert strip until an alert fires or changes state"),
         Binding("ctrl+p", "command_palette", "Commands", id="command_palette", show=False, priority=True,
                 tooltip="search every action and its key"),
         *(Binding(str(i + 1), f"window({i})", f"Window {label}", id=f"window_{label}", show=False,
@@ -110,8 +112,6 @@ class MonitorApp(App):
                 tooltip="every source: format, state, lines, unparsed lines and bad values"),
         Binding("a", "alerts", "Alerts", id="alerts",
                 tooltip="the alert list: Enter shows the cause, x (un)acknowledges, s (un)silences the rule"),
-        Binding("d", "dismiss_alerts", "Hide alerts", id="dismiss_alerts", show=False,
-                tooltip="hide the alert strip until an alert fires or changes state"),
     ]
 
     def __init__(
@@ -433,9 +433,12 @@ class MonitorApp(App):
     # -- actions -----------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys that act on the main view's panels do nothing over the detail, help or filter screens."""
+        """Keys that act on the main view's panels do nothing over the detail, help or filter screens;
+        `d` is there only while the alert strip shows."""
         if action in MAIN_VIEW_ACTIONS and len(self.screen_stack) > 1:
             return False
+        if action == "dismiss_alerts":  # in the footer only while the strip shows
+            return self._panel(AlertArea).has_class("-active")
         return True
 
     def action_help(self) -> None:
@@ -492,8 +495,7 @@ class MonitorApp(App):
         screen.maximize(panel or self._panel(ErrorFeed), container=False)
 
     def action_dismiss_alerts(self) -> None:
-        if not self._panel(AlertArea).dismiss():
-            self.notify("no alert shown to hide", timeout=3)
+        self._panel(AlertArea).dismiss()
 
     def action_window(self, index: int) -> None:
         self.window_index = index

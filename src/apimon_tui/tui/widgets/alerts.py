@@ -37,13 +37,12 @@ class AlertArea(Static):
     def _states(alerts: list) -> frozenset:
         return frozenset((a.key, a.severity, a.state) for a in alerts)
 
-    def dismiss(self) -> bool:
-        """Hide the strip for the alerts it shows now; False when there was nothing shown."""
-        if not self.has_class("-active"):
-            return False
-        self._dismissed = self._states(self._alerts)
-        self.set_class(False, "-active")
-        return True
+    def dismiss(self) -> None:
+        """Hide the strip for the alerts it shows now."""
+        if self.has_class("-active"):
+            self._dismissed = self._states(self._alerts)
+            self.set_class(False, "-active")
+            self.app.refresh_bindings()
 
     def show(self, alerts: list) -> None:
         self._alerts = alerts
@@ -53,7 +52,9 @@ class AlertArea(Static):
         if key == self._shown:
             return
         self._shown = key
-        self.set_class(visible, "-active")
+        if visible != self.has_class("-active"):
+            self.set_class(visible, "-active")
+            self.app.refresh_bindings()  # `d` shows in the footer only while the strip does
         self.set_class(any(a.severity == "critical" for a in alerts), "-critical")
         if visible:
             self.update(self.strip_text(alerts, lines), layout=True)

@@ -102,3 +102,18 @@ async def test_drill_down_indents_a_json_raw_line_and_still_writes_controls_out(
             "not json {",                                                  # not JSON: as it was
         ]
         assert not CONTROL.search(screen_text(app))
+
+
+async def test_the_palette_over_the_alert_list_offers_its_keys_too(tmp_path):
+    from apimon_tui.tui.screens.alerts import AlertsScreen
+
+    app = make_app(tmp_path)                                 # 429s: rate_limited fires
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("a", "ctrl+p", *"acknowledge")
+        await pilot.pause(0.3)
+        assert palette_prompts(app)[0].startswith("(Un)acknowledge · x")
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, AlertsScreen)
+        assert app.alerts.active()[0].acknowledged

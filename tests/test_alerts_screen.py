@@ -47,8 +47,8 @@ async def test_lists_active_alerts_and_the_run_history():
         await pilot.pause()
         fired = clock_time(T0 + 1)
         assert cells(app, "alerts-active") == [
-            ["warning", "server_errors", "gpt-4o", "6", "5", "1m", fired, "active"],
-            ["info", "unpriced_model", "mystery-1", "1", "1", "-", fired, "active"],
+            ["warning", "server_errors", "gpt-4o", "6", "5", "1m", fired, "firing"],
+            ["info", "unpriced_model", "mystery-1", "1", "1", "-", fired, "firing"],
         ]
         assert [row[7] for row in cells(app, "alerts-history")] == ["fired", "fired"]
 
@@ -61,8 +61,23 @@ async def test_x_acknowledges_the_selected_alert():
         await pilot.pause()
         (alert, info) = sim.manager.active()
         assert alert.acknowledged and not info.acknowledged
-        assert cells(app, "alerts-active")[0][7] == "acknowledged"
+        assert cells(app, "alerts-active")[0][7] == "firing, acknowledged"
         assert [row[7] for row in cells(app, "alerts-history")][0] == "acknowledged"
+
+
+async def test_x_again_takes_the_acknowledgement_back():
+    sim = firing()
+    app = Host(sim.manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("x", "x")
+        await pilot.pause()
+        assert not sim.manager.active()[0].acknowledged
+        assert cells(app, "alerts-active")[0][7] == "firing"
+        assert [row[7] for row in cells(app, "alerts-history")][:2] == ["unacknowledged", "acknowledged"]
+        # no longer acknowledged, its escalation is announced again
+        sim.store.add_many([ok(T0 + 1.5, status=500) for _ in range(5)])
+        (event,) = sim.run(1, unpriced={"mystery-1"})
+        assert (event.kind, event.alert.severity) == ("fire", "critical")
 
 
 async def test_s_silences_the_rule_for_the_chosen_time():
@@ -77,7 +92,12 @@ async def test_s_silences_the_rule_for_the_chosen_time():
         assert isinstance(app.screen, AlertsScreen)
         assert sim.manager.silenced_until("unpriced_model") == T0 + 1 + 3600
         assert sim.manager.silenced_until("server_errors") is None
-        assert cells(app, "alerts-active")[1][7].startswith("active, rule silenced to ")
+        assert cells(app, "alerts-active")[1][7].startswith("firing, rule silenced to ")
+        await pilot.press("s")                # on a silenced rule: ends the silence, no choice asked
+        await pilot.pause()
+        assert isinstance(app.screen, AlertsScreen)
+        assert sim.manager.silenced_until("unpriced_model") is None
+        assert cells(app, "alerts-active")[1][7] == "firing"
 
 
 async def test_escape_in_the_silence_choice_silences_nothing():
@@ -118,7 +138,7 @@ async def test_enter_on_a_history_row_and_escape_closes_without_a_cause():
 # -- in the monitor app ---------------------------------------------------------------
 
 
-async def test_monitor_toasts_an_alert_and_a_opens_the_list_where_enter_filters_to_the_cause(tmp_path):
+async def test_monitor_shows_an_alert_in_the_strip_not_a_toast_and_a_opens_the_list(tmp_path):
     from tui_support import make_app, screen_text
 
     from apimon_tui.tui.fmt import WINDOWS
@@ -126,9 +146,9 @@ async def test_monitor_toasts_an_alert_and_a_opens_the_list_where_enter_filters_
     app = make_app(tmp_path)                  # 429s on every 17th call: rate_limited fires
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        toasts = [(n.title, n.message) for n in app._notifications]
-        assert ("alert: rate_limited", "WARNING rate_limited gpt-4o 3 429s >= 3 in 1m") in toasts
-        assert "WARNING rate_limited gpt-4o" in screen_text(app).split("Requests")[0]  # the alert area
+        assert not [n for n in app._notifications if "rate_limited" in n.message + n.title]
+        strip = screen_text(app).split("Requests")[0]
+        assert "▲ WARNING rate_limited gpt-4o 3 429s >= 3 in 1m · since " in strip
         await pilot.press("a")
         await pilot.pause()
         assert isinstance(app.screen, AlertsScreen)
@@ -156,3 +176,50 @@ async def test_monitor_bad_alert_rule_is_one_line_before_the_screen_opens(tmp_pa
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert out.stderr.strip().startswith("apimon-tui: config: alerts.latency.warning must be")
+
+
+async def test_d_hides_the_strip_until_an_alert_changes(tmp_path):
+    from tui_support import T0 as NOW, make_app, screen_text
+
+    from apimon_tui.tui.widgets.alerts import AlertArea
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "WARNING rate_limited" in screen_text(app)
+        assert "d Hide alerts" in screen_text(app).splitlines()[-1]        # the footer offers it
+        await pilot.press("d")
+        await pilot.pause()
+        assert "WARNING rate_limited" not in screen_text(app)
+        assert "Hide alerts" not in screen_text(app).splitlines()[-1]      # nothing left to hide
+        app._tick_alerts(NOW)                 # the same alert, unchanged: stays hidden
+        await pilot.pause()
+        assert "WARNING rate_limited" not in screen_text(app)
+        app.alerts.get(app.alerts.active()[0].key).state = "holding"   # as the manager does when it drops
+        app._panel(AlertArea).show(app.alerts.active())
+        await pilot.pause()
+        assert "rate_limited gpt-4o" in screen_text(app)
+
+
+async def test_the_strip_shows_two_alerts_and_how_many_more():
+    from textual.app import App as Bare
+
+    from apimon_tui.tui.widgets.alerts import AlertArea
+
+    sim = Sim([shipped("server_errors"), shipped("unpriced_model")], step=1)
+    sim.store.add_many([ok(T0 + 0.5, status=500) for _ in range(6)])
+    sim.run(1, unpriced={"mystery-1", "mystery-2", "mystery-3"})
+
+    class Strip(Bare):
+        def compose(self):
+            yield AlertArea()
+
+    app = Strip()
+    async with app.run_test(size=(100, 6)) as pilot:
+        app.query_one(AlertArea).show(sim.manager.active())
+        await pilot.pause()
+        from tui_support import screen_text
+        shown = [line.rstrip() for line in screen_text(app).splitlines()[:3]]
+        assert shown[0].startswith("▲ WARNING server_errors gpt-4o 6 5xx/timeouts >= 5 in 1m · since ")
+        assert shown[1].startswith("• INFO unpriced_model mystery-1 has no known price")
+        assert shown[2] == "+2 more · a: the alert list · d: hide"

@@ -204,3 +204,26 @@ def test_user_rule_scoped_to_one_model_with_its_own_threshold():
     (event,) = sim.run(60, plan)
     assert event.alert.rule == "gpt4o_strict" and event.alert.scope == "gpt-4o"
     assert event.alert.window == 600.0
+
+
+def test_an_alert_back_under_its_threshold_says_holding_then_clearing_never_a_false_sum():
+    sim = Sim([shipped("server_errors")], step=1)   # fires at >= 5 in 1m, clears under 0.6 x 5 = 3, hold 2m
+    sim.store.add_many([ok(T0 + 0.5, status=500) for _ in range(6)] + [ok(T0 + 30.5, status=500)] * 3
+                       + [ok(T0 + 70.5, status=500)])
+    sim.run(1)
+    (alert,) = sim.manager.active()
+    assert (alert.state, alert.message) == ("firing", "WARNING server_errors gpt-4o 6 5xx/timeouts >= 5 in 1m")
+    sim.run(59)                                      # T0+60: the first 6 left the window, 3 remain
+    (alert,) = sim.manager.active()
+    assert alert.state == "holding"
+    assert alert.message == "WARNING server_errors gpt-4o 3 5xx/timeouts holding: fired >= 5, clears at < 3"
+    sim.run(30)                                      # T0+90: 1 left, under the clear point
+    (alert,) = sim.manager.active()
+    assert alert.state == "clearing"
+    assert alert.message == "WARNING server_errors gpt-4o 1 5xx/timeouts clearing: resolves in 2m unless back >= 3"
+    sim.run(70)                                      # T0+160: none left
+    assert sim.manager.active()[0].message == "WARNING server_errors gpt-4o clearing: no reading now, resolves in 50s"
+    (resolved,) = resolves(sim.run(50))
+    assert (resolved.ts, resolved.alert.state) == (T0 + 210, "resolved")
+    assert resolved.alert.message == "WARNING server_errors gpt-4o resolved after 3m"
+    assert sim.manager.active() == []

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import tomli_w
 
 from apimon_tui.config import DEFAULTS
 from apimon_tui.config_check import KeyLines, validate
+
+ROOT = Path(__file__).resolve().parents[1]
 
 BROKEN = """\
 # a config with many problems
@@ -46,6 +49,7 @@ refresh = "fast"
 """
 
 EXPECTED = [
+    (3, "sources.paths[0]", "~/logs/app.jsonl does not exist (the monitor stops on it unless run with --wait)"),
     (4, "sources.format", "must be one of auto, native"),
     (5, "sources.since", "must be a duration"),
     (6, "sources.from_start", "must be true or false"),
@@ -147,3 +151,87 @@ def test_env_override_is_the_default_path(tmp_path):
                             text=True, env=env, timeout=60)
     assert result.returncode == 1
     assert f"{path}:2: ui.them: unknown key (did you mean 'theme'?)" in result.stdout
+
+
+def test_keys_section_names_real_binding_ids_and_keys_textual_reads(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[keys]\nquit = "ctrl+q"\nhelp = "F1"\npuase = "space"\nfilter = "Ctrl+f"\n'
+                    'zoom = "ctrl+Z"\nalerts = "f2,pgup"\nsources = 5\nnext_theme = "question_mark,f10"\n')
+    path.chmod(0o600)
+    result = check(path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{path}:3: keys.help: 'F1' is not a key name: Textual's names are lower case ('f1')",
+        f"{path}:4: keys.puase: no such binding id (did you mean 'pause'?)",
+        f"{path}:5: keys.filter: 'Ctrl' is not a modifier: Textual's are lower case ('ctrl')",
+        f"{path}:6: keys.zoom: 'ctrl+Z' never matches: with a modifier the letter is lower case ('ctrl+z')",
+        f"{path}:7: keys.alerts: 'pgup' is not a key name (did you mean 'pageup'?)",
+        f'{path}:8: keys.sources: must be a key like "ctrl+q", not 5',
+    ]
+
+
+def test_the_binding_ids_config_check_knows_are_the_monitors():
+    from apimon_tui.key_names import BINDING_IDS
+    from apimon_tui.tui.app import MonitorApp
+
+    assert BINDING_IDS == {binding.id for _, binding in MonitorApp.all_bindings()}
+
+
+def test_every_key_the_monitor_binds_and_every_key_textual_names_passes():
+    from textual.keys import Keys, _character_to_key
+
+    from apimon_tui.key_names import key_problem
+    from apimon_tui.tui.app import MonitorApp
+
+    for _, binding in MonitorApp.all_bindings():
+        assert key_problem(binding.key) is None, binding.key
+    for key in Keys:
+        if not key.value.startswith("<") and key.value not in ("ctrl+@", "ctrl-at"):
+            assert key_problem(key.value) is None, key.value
+    for char in map(chr, range(33, 127)):
+        assert key_problem(_character_to_key(char)) is None, char
+
+
+def test_the_files_it_names_theme_key_file_history_folder_and_sources(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.jsonl").write_text("")
+    path = tmp_path / "config.toml"
+    path.write_text(f'[sources]\npaths = ["{logs / "app.jsonl"}", "{logs}", "{logs}/*.jsonl", "cmd:tail -F x",\n'
+                    f'         "{tmp_path / "gone.jsonl"}"]\n\n'
+                    '[providers.openai]\nenabled = true\nkey_file = "openai.key"\n\n'
+                    '[alerts]\nhistory_file = "nowhere/alerts.jsonl"\n\n[ui]\ntheme = "apimon-drak"\n')
+    path.chmod(0o600)
+    result = check(path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{path}:2: sources.paths[1]: {logs} is a folder, not a file",
+        f"{path}:2: sources.paths[4]: {tmp_path / 'gone.jsonl'} does not exist "
+        "(the monitor stops on it unless run with --wait)",
+        f"{path}:7: providers.openai.key_file: openai.key does not exist",
+        f"{path}:10: alerts.history_file: its folder nowhere does not exist",
+        f"{path}:13: ui.theme: no theme of that name in {ROOT / 'src' / 'apimon_tui' / 'themes'} or "
+        f"{tmp_path / 'themes'} (did you mean 'apimon-dark'?)",
+    ]
+    # the same names, once the files are there (a theme of one's own in the config folder's themes/)
+    (tmp_path / "openai.key").write_text("sk-test")
+    (tmp_path / "nowhere").mkdir()
+    (tmp_path / "themes").mkdir()
+    (tmp_path / "themes" / "mine.toml").write_text('name = "apimon-drak"\nprimary = "#112233"\n')
+    (tmp_path / "gone.jsonl").write_text("")
+    path.write_text(path.read_text().replace(f'"{logs}", ', ""))
+    result = check(path)
+    assert (result.returncode, result.stdout.strip()) == (0, f"{path}: no problems")
+
+
+def test_a_theme_file_with_a_bad_colour_in_the_config_folder(tmp_path):
+    (tmp_path / "themes").mkdir()
+    (tmp_path / "themes" / "mine.toml").write_text('name = "mine"\nprimary = "bluish"\n')
+    (tmp_path / "themes" / "fine.toml").write_text('name = "fine"\nprimary = "#112233"\nerror = "rgb(200, 0, 0)"\n')
+    path = tmp_path / "config.toml"
+    path.write_text('[ui]\ntheme = "fine"\n')
+    path.chmod(0o600)
+    result = check(path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{path}: themes: {tmp_path / 'themes'}: theme mine.toml skipped: primary = 'bluish' is not a colour"]

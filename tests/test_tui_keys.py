@@ -443,10 +443,13 @@ async def test_y_copies_the_request_id_of_the_selected_call(tmp_path):
 
 
 async def test_keys_can_be_remapped_in_config(tmp_path):
-    app = make_app(tmp_path, config_text='[keys]\nquit = "x"\nnext_theme = "T"\nnope = "z"\n')
+    app = make_app(tmp_path, config_text='[keys]\nquit = "x"\nnext_theme = "T"\nnope = "z"\nhelp = "F1"\n')
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert any("nope: no such binding id" in n.message for n in app._notifications)
+        assert any(n.message == "[keys] help: 'F1' is not a key name: Textual's names are lower case ('f1'); "
+                                "the default key stays" for n in app._notifications)
+        assert "?" in [r[0] for r in app.help_rows() if r[3] == "help"]
         await pilot.press("q")
         assert app.is_running
         await pilot.press("question_mark")

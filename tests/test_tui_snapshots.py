@@ -1,4 +1,5 @@
-"""Snapshots of the monitor: main screen at 80x24 and 120x40, and a failed call's detail.
+"""Snapshots of the monitor: main screen at 80x24, 120x40 and 200x60, a panel zoomed at 80x24,
+and a failed call's detail.
 
 Deterministic: a fixed clock, a fixed log, the source named by a relative path,
 and no blinking cursor on these screens.
@@ -36,6 +37,22 @@ def test_main_screen_120x40(app, snap_compare):
 
 def test_main_screen_80x24(app, snap_compare):
     assert snap_compare(app, terminal_size=(80, 24), run_before=chart_drawn)
+
+
+def test_main_screen_200x60(app, snap_compare):
+    assert snap_compare(app, terminal_size=(200, 60), run_before=chart_drawn)
+
+
+def test_requests_zoomed_80x24(app, snap_compare):
+    async def zoom_requests(pilot) -> None:
+        from apimon_tui.tui.widgets.requests import RequestsPanel
+
+        await chart_drawn(pilot)
+        pilot.app.query_one(RequestsPanel).focus()
+        await pilot.press("z")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=zoom_requests)
 
 
 def test_detail_screen(app, snap_compare):

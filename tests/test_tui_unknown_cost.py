@@ -32,7 +32,7 @@ async def test_unknown_and_partly_known_costs_are_marked(tmp_path):
         await pilot.pause()
         costs = {name: row[-1] for name, row in model_rows(app).items()}
     assert costs == {"house-llm-7b": "?", "gpt-4o": "≥ $0.0035", "gpt-4o-mini": "$0.0021",
-                     "claude-sonnet-4-5": "$0.0000"}
+                     "claude-sonnet-4-5": "$0.00"}
 
 
 def budget_head(app) -> str:

@@ -4,7 +4,7 @@
 tiresome for fixing a file. `validate` walks the whole file against
 `config.DEFAULTS` (unknown keys with a "did you mean", wrong types, bad
 durations, unknown choices, negative numbers, keys stored inline where others
-can read them), then runs the owning modules' own parsers (budget, providers,
+can read them, `[keys]` ids and key names), then runs the owning modules' own parsers (budget, providers,
 alert rules) on each table that passed, so `config check` agrees with what the
 program enforces. tomllib gives no line numbers, so `KeyLines` finds them by
 scanning the text.
@@ -13,21 +13,25 @@ scanning the text.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import stat
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from apimon_tui import config as config_mod
 from apimon_tui.config import DEFAULTS, OPEN_SECTIONS, ConfigError
 from apimon_tui.formats import FORMAT_MODULES
+from apimon_tui.key_names import BINDING_IDS, key_problem
 from apimon_tui.pricing import OVERRIDE_PRICES, TIER_START, sheet_from_override
 from apimon_tui.redact import redact
 from apimon_tui.timeutil import parse_duration
 
 SEVERITIES = ("info", "warning", "critical")
+SHIPPED_THEMES = Path(__file__).parent / "themes"
 
 # Options whose value must be one of a few words.
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -116,6 +120,9 @@ class KeyLines:
             line = self.lines.get(".".join(parts))
             if line is not None:
                 return line
+            if "[" in parts[-1]:  # an item of a plain list: the list's own line
+                parts[-1] = parts[-1].split("[")[0]
+                continue
             parts.pop()
         return None
 
@@ -200,12 +207,24 @@ class _Checker:
             if path == "pricing":
                 self.price(where, entry)
             elif path == "keys":
-                if not isinstance(entry, str):
-                    self.add(where, f"must be a key like \"ctrl+q\", not {_show(entry)}")
+                self.key_binding(where, name, entry)
             elif isinstance(entry, bool) or not isinstance(entry, (int, float)):
                 self.add(where, f"must be a number, not {_show(entry)}")
             elif entry < 0:
                 self.add(where, "must not be negative")
+
+    def key_binding(self, where: str, binding_id: str, keys: Any) -> None:
+        """`[keys] id = "key"`: a binding id the monitor has, and keys Textual can read."""
+        if binding_id not in BINDING_IDS:
+            close = difflib.get_close_matches(binding_id, sorted(BINDING_IDS), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else "the ids are listed by ? in the monitor"
+            self.add(where, f"no such binding id ({hint})")
+        if not isinstance(keys, str):
+            self.add(where, f"must be a key like \"ctrl+q\", not {_show(keys)}")
+            return
+        problem = key_problem(keys)
+        if problem:
+            self.add(where, problem)
 
     def price(self, where: str, entry: Any, options: tuple[str, ...] = (*OVERRIDE_PRICES, "tiers")) -> None:
         if not isinstance(entry, dict):
@@ -296,6 +315,55 @@ class _Checker:
                 self.owned(entry, f"alerts.rules[{i}]",
                            lambda e=entry, i=i: parse_rule(e, f"alerts.rules[{i}]", e["kind"]))
 
+    # files the config names (only for a file on disk: `init` checks text it is about to write)
+
+    def files(self, data: dict[str, Any], folder: Path) -> None:
+        self.theme_files(folder / "themes")
+        theme = (data.get("ui") or {}).get("theme")
+        if isinstance(theme, str) and theme and not self.problems_at("ui.theme"):
+            known = theme_names([SHIPPED_THEMES, folder / "themes"])
+            if theme not in known:
+                close = difflib.get_close_matches(theme, sorted(known), n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}?" if close else f"one of {', '.join(sorted(known))}"
+                self.add("ui.theme", f"no theme of that name in {SHIPPED_THEMES} or {folder / 'themes'} ({hint})")
+        for name, section in (data.get("providers") or {}).items():
+            key_file = section.get("key_file") if isinstance(section, dict) else None
+            if isinstance(key_file, str) and key_file and not self.problems_at(f"providers.{name}.key_file"):
+                self.existing_file(f"providers.{name}.key_file", key_file, folder)
+        history = (data.get("alerts") or {}).get("history_file")
+        if isinstance(history, str) and history and not self.problems_at("alerts.history_file"):
+            parent = Path(history).expanduser().parent
+            if not (folder / parent).is_dir():
+                self.add("alerts.history_file", f"its folder {parent} does not exist")
+        paths = (data.get("sources") or {}).get("paths")
+        if isinstance(paths, list) and not self.problems_at("sources.paths"):
+            for i, spec in enumerate(p for p in paths if isinstance(p, str)):
+                if _plain_path(spec) and Path(spec).expanduser().is_absolute():
+                    self.existing_file(f"sources.paths[{i}]", spec, folder,
+                                       missing="(the monitor stops on it unless run with --wait)")
+
+    def theme_files(self, themes: Path) -> None:
+        """The user's theme files, read as the monitor reads them (Textual parses their colours)."""
+        if not themes.is_dir() or not any(themes.glob("*.toml")):
+            return
+        from apimon_tui.tui.themes import load_themes  # Textual, only when there are themes to read
+
+        for problem in load_themes([themes]).problems:
+            self.add("themes", f"{themes}: {problem}")
+
+    def existing_file(self, key: str, name: str, folder: Path, missing: str = "") -> None:
+        path = folder / Path(name).expanduser()
+        if path.is_dir():
+            self.add(key, f"{name} is a folder, not a file")
+        elif not path.exists():
+            self.add(key, f"{name} does not exist {missing}".rstrip())
+        elif not os.access(path, os.R_OK):
+            self.add(key, f"{name} cannot be read (permissions)")
+
+    def problems_at(self, key: str) -> bool:
+        return any(p.key == key or p.key.startswith(key + ".") or p.key.startswith(key + "[")
+                   for p in self.problems)
+
     def owned(self, section: Any, path: str, parse: Callable[[], object]) -> None:
         """Run an owner's parser on a table the walk found no fault in; report what it refuses."""
         if section is None or any(p.key == path or p.key.startswith(path + ".") for p in self.problems):
@@ -309,8 +377,9 @@ class _Checker:
             self.add(name, message[len(name):].strip() if message.startswith(name) else message)
 
 
-def validate(text: str, *, mode: int | None = None) -> list[Problem]:
-    """Every problem in a config file's text, in line order. `mode` is the file's `st_mode`, for the key check."""
+def validate(text: str, *, mode: int | None = None, folder: Path | None = None) -> list[Problem]:
+    """Every problem in a config file's text, in line order. `mode` is the file's `st_mode`, for the key check;
+    with `folder` (the file's), the files it names are looked at too: theme, key files, history, sources."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -320,7 +389,28 @@ def validate(text: str, *, mode: int | None = None) -> list[Problem]:
     checker.table(data, DEFAULTS, "")
     checker.secrets(data)
     checker.semantic(data)
+    if folder is not None:
+        checker.files(data, folder)
     return sorted(checker.problems, key=lambda p: (p.line or 0, p.key))
+
+
+def theme_names(folders: list[Path]) -> set[str]:
+    """The `name` of every readable theme file in `folders` (a broken one is the monitor's to report)."""
+    names = set()
+    for folder in folders:
+        for file in sorted(folder.glob("*.toml")) if folder.is_dir() else ():
+            try:
+                name = tomllib.loads(file.read_text(encoding="utf-8")).get("name")
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue
+            if isinstance(name, str):
+                names.add(name)
+    return names
+
+
+def _plain_path(spec: str) -> bool:
+    """A source that names one file: not stdin, a command, a URL or a glob."""
+    return spec != "-" and not spec.startswith("cmd:") and "://" not in spec and not any(c in spec for c in "*?[")
 
 
 def _is_duration(path: str, default: Any) -> bool:

@@ -8,6 +8,11 @@ again before its `cooldown`. Silencing a rule holds back its new alerts until
 the silence ends (with a `UiState`, silences outlive the run); acknowledging
 an alert keeps it listed but quiet.
 
+An active alert is in one of three states, and its message says which, so it
+never reads as a false sum: `firing` (the value is past the threshold),
+`holding` (back under the threshold but not past the clear point) and
+`clearing` (past the clear point, resolving once it has stayed there `hold`).
+
 `evaluate` returns the events worth announcing (toast, bell, notify): fires and
 resolves of alerts not acknowledged, outside a silence. `history()` keeps every
 event of the run, and the optional history file gets them as JSON lines.
@@ -52,6 +57,7 @@ class Alert:
     acknowledged: bool = False
     updated: float = 0.0
     resolved_at: float | None = None
+    state: str = "firing"         # firing, holding or clearing
 
     def to_dict(self) -> dict[str, Any]:
         """The alert as `check --json`, notify commands and the history file see it."""
@@ -59,7 +65,7 @@ class Alert:
             "rule": self.rule, "kind": self.kind, "severity": self.severity, "scope": self.scope,
             "value": round(self.value, 4), "threshold": self.threshold, "unit": self.unit,
             "window": format_duration(self.window) if self.window else None,
-            "since": round(self.since, 3), "message": self.message,
+            "since": round(self.since, 3), "message": self.message, "state": self.state,
             "acknowledged": self.acknowledged, "key": self.key,
         }
 
@@ -102,9 +108,13 @@ def _level(rule: Rule, reading: Reading | None, clearing: bool = False) -> str |
     return best
 
 
+def _head(rule: str, scope: str, severity: str) -> str:
+    return f"{severity.upper()} {rule} {identifier(scope)}"  # a hostile model is not gpt-4o
+
+
 def _message(rule: Rule, reading: Reading, severity: str, threshold: float) -> str:
     """`CRITICAL error_rate gpt-4o 23.1% > 20% over 5m (412 calls)`."""
-    head = f"{severity.upper()} {rule.name} {identifier(reading.scope)}"  # a hostile model is not gpt-4o
+    head = _head(rule.name, reading.scope, severity)
     if reading.text:
         return redact(f"{head} {reading.text}")
     unit = reading.unit or rule.spec.unit
@@ -116,6 +126,32 @@ def _message(rule: Rule, reading: Reading, severity: str, threshold: float) -> s
     if reading.detail:
         parts.append(reading.detail)
     return " ".join(parts)
+
+
+def _settling_message(rule: Rule, alert: Alert, reading: Reading | None, state: str, left_s: float) -> str:
+    """An active alert whose value no longer crosses its threshold, in words that stay true:
+    `WARNING error_rate gpt-4o 4.9% holding: fired > 5%, clears at <= 4.5%`,
+    `... 3.1% clearing: resolves in 40s unless it rises past 4.5%`."""
+    head = _head(rule.name, alert.scope, alert.severity)
+    if reading is None:
+        return f"{head} clearing: no reading now, resolves in {format_duration(left_s)}"
+    if reading.text:
+        return redact(f"{head} {state}: {reading.text}")
+    below, unit = reading.below, alert.unit
+    if below:
+        fired, clear_op, back_op, clear_point = "<", ">=", "<", alert.threshold / rule.clear
+    else:
+        fired = ">=" if rule.spec.inclusive else ">"
+        clear_op, back_op = ("<", ">=") if rule.spec.inclusive else ("<=", ">")
+        clear_point = alert.threshold * rule.clear
+    value = format_value(unit, reading.value)
+    if reading.noun:
+        value += f" {reading.noun}"
+    point = format_value(unit, clear_point, threshold=True)
+    if state == "holding":
+        return f"{head} {value} holding: fired {fired} {format_value(unit, alert.threshold, threshold=True)}, " \
+               f"clears at {clear_op} {point}"
+    return f"{head} {value} clearing: resolves in {format_duration(left_s)} unless back {back_op} {point}"
 
 
 class AlertManager:
@@ -225,6 +261,12 @@ class AlertManager:
                 track.clear_since = now
             if now - track.clear_since >= rule.hold_s:
                 self._resolve(track, now, announce)
+                return
+            alert.state, alert.updated = "clearing", now
+            if reading is not None:
+                alert.value = reading.value
+            alert.message = _settling_message(rule, alert, reading, "clearing",
+                                              rule.hold_s - (now - track.clear_since))
             return
         track.clear_since = None
         level = _level(rule, reading)
@@ -237,14 +279,19 @@ class AlertManager:
         alert.severity = new
         alert.threshold = dict(reading.levels or rule.levels)[new]
         alert.value, alert.updated = reading.value, now
-        alert.message = _message(rule, reading, new, alert.threshold)
+        firing = level is not None and RANK[level] >= RANK[new]
+        alert.state = "firing" if firing else "holding"
+        alert.message = (_message(rule, reading, new, alert.threshold) if firing
+                         else _settling_message(rule, alert, reading, "holding", 0.0))
         if RANK[new] > track.peak:
             track.peak = RANK[new]
             self._emit("fire", alert, now, announce, quiet=self.silenced_until(rule.name, now) is not None)
 
     def _resolve(self, track: _Track, now: float, announce: list) -> None:
         alert = track.alert
-        alert.resolved_at = now
+        alert.resolved_at, alert.state = now, "resolved"
+        head = _head(alert.rule, alert.scope, alert.severity)
+        alert.message = f"{head} resolved after {format_duration(now - alert.since)}"
         track.alert, track.pending_since, track.clear_since, track.peak = None, None, None, -1
         self._emit("resolve", alert, now, announce)
 
@@ -298,6 +345,14 @@ class AlertManager:
         alert.acknowledged = True
         return self._emit("ack", alert, self.clock(), None)
 
+    def unacknowledge(self, key: str) -> AlertEvent | None:
+        """Undo `acknowledge`: the alert announces its escalation and resolve again."""
+        alert = self.get(key)
+        if alert is None or not alert.acknowledged:
+            return None
+        alert.acknowledged = False
+        return self._emit("unack", alert, self.clock(), None)
+
     def silence(self, rule: str, seconds: float) -> float:
         """Hold back new alerts of `rule` for `seconds`; returns when the silence ends."""
         now = self.clock()
@@ -311,6 +366,12 @@ class AlertManager:
                                       f"cannot write {self.state.path}: {exc.strerror or exc}")
         return until
 
+    def unsilence(self, rule: str) -> bool:
+        """End a silence early; False when the rule was not silenced."""
+        silenced = self.silenced_until(rule) is not None
+        self._silenced.pop(rule, None)
+        return silenced
+
     def silenced_until(self, rule: str, now: float | None = None) -> float | None:
         until = self._silenced.get(rule)
         if until is None or until <= (self.clock() if now is None else now):
@@ -318,7 +379,7 @@ class AlertManager:
         return until
 
     def history(self) -> list[AlertEvent]:
-        """Every fire, resolve and ack of this run, oldest first."""
+        """Every fire, resolve, ack and unack of this run, oldest first."""
         return list(self._history)
 
     def drain_problems(self) -> list[str]:

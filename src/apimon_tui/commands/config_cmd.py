@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from apimon_tui import config as config_mod
 from apimon_tui.config_check import validate
@@ -35,7 +36,7 @@ def run_check(args: argparse.Namespace) -> int:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         print(f"apimon-tui config check: cannot read {path}: {reason}", file=sys.stderr)
         return 2
-    problems = validate(text, mode=mode)
+    problems = validate(text, mode=mode, folder=Path(path).parent)
     for problem in problems:
         print(lines(problem.render(path)))
     if problems:

@@ -13,6 +13,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,13 +24,13 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer
 
 from apimon_tui import pricing
 from apimon_tui.alerts import AlertManager
 from apimon_tui.budget import Budget, BudgetConfig
 from apimon_tui.config import default_path
 from apimon_tui.engine import Engine
+from apimon_tui.key_names import key_problem
 from apimon_tui.model import Call
 from apimon_tui.state import UiState
 from apimon_tui.store.metrics import CallFilter
@@ -37,6 +38,7 @@ from apimon_tui.terminal_text import identifier, lines, one_line
 from apimon_tui.timeutil import format_duration
 from apimon_tui.tui import themes as theme_files
 from apimon_tui.tui.filter_query import describe, parse_filter
+from apimon_tui.tui.palette import BindingCommands, key_names
 from apimon_tui.tui.fmt import WINDOWS
 from apimon_tui.tui.screens.alerts import AlertsScreen, SilenceScreen
 from apimon_tui.tui.screens.detail import DetailScreen
@@ -47,6 +49,7 @@ from apimon_tui.tui.terminal import MonitorDriver, Shutdown
 from apimon_tui.tui.widgets.alerts import AlertArea
 from apimon_tui.tui.widgets.budget import BudgetPanel
 from apimon_tui.tui.widgets.errors import MAX_ROWS, ErrorFeed, FeedTable
+from apimon_tui.tui.widgets.footer import FittedFooter
 from apimon_tui.tui.widgets.latency import LatencyPanel
 from apimon_tui.tui.widgets.models import ModelsPanel
 from apimon_tui.tui.widgets.ratelimits import RateLimitsPanel
@@ -54,6 +57,7 @@ from apimon_tui.tui.widgets.requests import RequestsPanel
 from apimon_tui.tui.widgets.status import StatusLine
 
 DEFAULT_WINDOW = 1  # 5m
+PANELS = (RequestsPanel, LatencyPanel, ErrorFeed, BudgetPanel, RateLimitsPanel, ModelsPanel)
 SLOW_EVERY_S = 5.0  # budget and idle alert evaluation
 ALERTS_EVERY_S = 2.0  # at most this often while data flows: rules span minutes, evaluation is not free
 CHART_POINTS = 60
@@ -66,21 +70,28 @@ IDLE_REDRAW_S = 15.0
 # with young passes of at most 24 ms and 43 ms.
 GC_YOUNG = (20_000, 3)
 
-MAIN_VIEW_ACTIONS = {"focus_errors", "toggle_grouped", "filter", "copy_request_id", "help"}
-KEY_NAMES = {"question_mark": "?", "slash": "/", "escape": "Esc", "enter": "Enter"}
+MAIN_VIEW_ACTIONS = {"focus_errors", "toggle_grouped", "filter", "copy_request_id", "help", "zoom"}
 
 
 class MonitorApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "apimon-tui"
-    ENABLE_COMMAND_PALETTE = False
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    COMMANDS = {BindingCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide"), (160, "-wider")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-medium"), (50, "-tall")]
+    ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusLine, AlertArea"
 
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit", tooltip="quit"),
         Binding("ctrl+c", "quit", "Quit", id="quit_ctrl_c", show=False, priority=True,
                 tooltip="quit, from any screen"),
         Binding("question_mark", "help", "Help", id="help", tooltip="this list of keys"),
+        Binding("z", "zoom", "Zoom", id="zoom",
+                tooltip="the focused panel full screen, and back (Tab moves between panels)"),
+        Binding("d", "dismiss_alerts", "Hide alerts", id="dismiss_alerts",
+                tooltip="hide the alert strip until an alert fires or changes state"),
+        Binding("ctrl+p", "command_palette", "Commands", id="command_palette", show=False, priority=True,
+                tooltip="search every action and its key"),
         *(Binding(str(i + 1), f"window({i})", f"Window {label}", id=f"window_{label}", show=False,
                   tooltip=f"window: the last {label}")
           for i, (label, _) in enumerate(WINDOWS)),
@@ -98,7 +109,7 @@ class MonitorApp(App):
         Binding("s", "sources", "Sources", id="sources", show=False,
                 tooltip="every source: format, state, lines, unparsed lines and bad values"),
         Binding("a", "alerts", "Alerts", id="alerts",
-                tooltip="the alert list: Enter shows the cause, x acknowledges, s silences the rule"),
+                tooltip="the alert list: Enter shows the cause, x (un)acknowledges, s (un)silences the rule"),
     ]
 
     def __init__(
@@ -151,6 +162,7 @@ class MonitorApp(App):
         self._panels: dict[type, Any] = {}
         self._pending_steps: list[Callable[[], None]] = []
         self._start_problems = [*config.get("_warnings", ()), *filter(None, [state_problem]), *self._load_themes()]
+        self.applied_keys: dict[str, str] = {}  # `[keys]` as applied: the ids and keys that passed
 
     # -- layout ------------------------------------------------------------
 
@@ -167,7 +179,7 @@ class MonitorApp(App):
                     yield BudgetPanel(id="budget", classes="panel")
                     yield RateLimitsPanel(id="ratelimits", classes="panel")
             yield ModelsPanel(id="models", classes="panel")
-        yield Footer()
+        yield FittedFooter()
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
@@ -244,16 +256,19 @@ class MonitorApp(App):
     def _configured_theme(self) -> str:
         return self.config.get("ui", {}).get("theme") or theme_files.DEFAULT_THEME
 
-    def all_bindings(self) -> list[tuple[str, Binding]]:
-        """Every binding of the app and its screens with where it works, for help and `[keys]` checks."""
+    @classmethod
+    def all_bindings(cls) -> list[tuple[str, Binding]]:
+        """Every binding of the app and its screens with where it works, for help and `[keys]` checks
+        (`key_names.BINDING_IDS` lists their ids for `config check`, which runs without Textual)."""
         return [
-            *(("anywhere", b) for b in self.BINDINGS),
+            *(("anywhere", b) for b in cls.BINDINGS),
             *(("error feed", b) for b in FeedTable.BINDINGS),
             *(("call detail", b) for b in DetailScreen.BINDINGS),
             *(("filter", b) for b in FilterScreen.BINDINGS),
             *(("help", b) for b in HelpScreen.BINDINGS),
             *(("alert list", b) for b in AlertsScreen.BINDINGS),
             *(("silence choice", b) for b in SilenceScreen.BINDINGS),
+            *(("sources", b) for b in SourcesScreen.BINDINGS),
         ]
 
     def _apply_keymap(self) -> None:
@@ -263,14 +278,21 @@ class MonitorApp(App):
             self.notify(f"[keys] {unknown}: no such binding id (see ? for the ids)", severity="warning", timeout=10,
                         markup=False)
             del keymap[unknown]
+        for binding_id, keys in sorted(keymap.items()):
+            problem = key_problem(keys)
+            if problem:  # Textual would bind it and it would never match: keep the default key
+                self.notify(f"[keys] {binding_id}: {problem}; the default key stays", severity="warning",
+                            timeout=10, markup=False)
+                del keymap[binding_id]
+        self.applied_keys = keymap
         self.set_keymap(keymap)
 
     def help_rows(self) -> list[tuple[str, str, str, str]]:
-        keymap = self.config.get("keys") or {}
+        keymap = self.applied_keys
         rows = []
         for where, binding in self.all_bindings():
             keys = keymap.get(binding.id, binding.key)
-            shown = ", ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
+            shown = key_names(keys)
             rows.append((shown, where, binding.tooltip or binding.description, binding.id or ""))
         return rows
 
@@ -393,15 +415,9 @@ class MonitorApp(App):
         usage = self.poller.states if self.poller is not None else None
         events = self.alerts.evaluate(self.store, budget=self._budget_state, usage=usage, now=now,
                                       unpriced=self.engine.pricer.unpriced)
-        for event in events:
-            alert = event.alert
-            if event.kind == "fire":
-                self.notify(alert.message, title=f"alert: {alert.rule}",
-                            severity="error" if alert.severity == "critical" else "warning", timeout=8, markup=False)
-                if alert.severity == "critical" and self.config.get("alerts", {}).get("bell"):
-                    self.bell()
-            elif event.kind == "resolve":
-                self.notify(alert.message, title=f"resolved: {alert.rule}", timeout=5, markup=False)
+        ring = self.config.get("alerts", {}).get("bell")
+        if ring and any(e.kind == "fire" and e.alert.severity == "critical" for e in events):
+            self.bell()
         for problem in self.alerts.drain_problems():
             self.notify(problem, severity="warning", timeout=10, markup=False)
         self._panel(AlertArea).show(self.alerts.active())
@@ -413,9 +429,12 @@ class MonitorApp(App):
     # -- actions -----------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys that act on the main view's panels do nothing over the detail, help or filter screens."""
+        """Keys that act on the main view's panels do nothing over the detail, help or filter screens;
+        `d` is there only while the alert strip shows."""
         if action in MAIN_VIEW_ACTIONS and len(self.screen_stack) > 1:
             return False
+        if action == "dismiss_alerts":  # in the footer only while the strip shows
+            return self._panel(AlertArea).has_class("-active")
         return True
 
     def action_help(self) -> None:
@@ -460,6 +479,19 @@ class MonitorApp(App):
                                      len(WINDOWS) - 1)
         self.redraw_now()
         self.action_focus_errors()
+
+    def action_zoom(self) -> None:
+        """The focused panel (the error feed when none is) fills the screen; again, back to all panels."""
+        screen = self.screen
+        if screen.maximized is not None:
+            screen.minimize()
+            return
+        focused = screen.focused
+        panel = next((w for w in (focused, *focused.ancestors) if isinstance(w, PANELS)), None) if focused else None
+        screen.maximize(panel or self._panel(ErrorFeed), container=False)
+
+    def action_dismiss_alerts(self) -> None:
+        self._panel(AlertArea).dismiss()
 
     def action_window(self, index: int) -> None:
         self.window_index = index
@@ -532,6 +564,12 @@ class MonitorApp(App):
         request_id = identifier(call.request_id)  # pasted later into a shell, perhaps
         self.copy_to_clipboard(request_id)
         self.notify(f"copied request id {request_id}", timeout=3, markup=False)
+
+    def on_models_panel_filter_model(self, message: ModelsPanel.FilterModel) -> None:
+        self.filter = replace(self.filter, model=message.model)
+        self.redraw_now()
+        self.notify(f"filter: {one_line(describe(self.filter))} (/ edits it, Esc there clears it)", timeout=4,
+                    markup=False)
 
     def on_error_feed_open_call(self, message: ErrorFeed.OpenCall) -> None:
         chosen = message.call

@@ -20,7 +20,10 @@ def ms(value: float | None) -> str:
 
 
 def usd(value: float | None, digits: int = 2) -> str:
-    if value is None:
+    """`$1,234.56` in every panel; `$0.0035` under a cent (a small cost is not nothing); `-` when unknown.
+
+    `digits` above 2 is for the drill-down, where one call's cost is shown whole."""
+    if value is None or not math.isfinite(value):
         return "-"
     if 0 < abs(value) < 0.01 and digits <= 2:
         return f"${value:.4f}"
@@ -28,12 +31,17 @@ def usd(value: float | None, digits: int = 2) -> str:
 
 
 def count(value: int) -> str:
-    """`950`, `12.3k`, `4.56M`: short enough for a narrow column."""
-    if value < 10_000:
-        return str(value)
-    if value < 1_000_000:
-        return f"{value / 1000:.1f}k"
-    return f"{value / 1_000_000:.2f}M"
+    """`950`, `3.9k`, `12k`, `9.9M`, `10M`: short enough for a narrow column, the same in every panel.
+
+    Rounded down, so that headroom is never shown larger than it is (3,999 of 4,000 is `3.9k/4k`,
+    not `4k/4k`)."""
+    if value < 0:
+        return f"-{count(-value)}"
+    for size, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
+        if value >= size:
+            tenths = int(value) * 10 // size
+            return f"{tenths / 10:g}{suffix}" if tenths < 100 else f"{tenths // 10}{suffix}"
+    return str(int(value))
 
 
 def pct(fraction: float | None) -> str:

@@ -2,8 +2,9 @@
 
 Enter on an alert closes the list with its `Cause` (the app shows the failed
 calls filtered to its model/code/window, or the budget panel); `x`
-acknowledges the selected active alert (it stays listed, no more toasts);
-`s` silences its rule for 15m, 1h or 4h. Rows are updated by key, so the
+acknowledges the selected active alert (it stays listed, quiet) or, pressed
+again, takes the acknowledgement back; `s` silences its rule for 15m, 1h or 4h
+or, when the rule is silenced, ends the silence. Rows are updated by key, so the
 cursor stays on its alert while the list refreshes.
 """
 
@@ -26,7 +27,7 @@ from apimon_tui.tui import fmt
 COLUMNS = ("severity", "rule", "scope", "value", "threshold", "window", "time", "state")
 SEVERITY_STYLE = {"critical": "bold red", "warning": "bold yellow", "info": "bold"}
 SILENCES = (("15 minutes", 15 * 60.0), ("1 hour", 3600.0), ("4 hours", 4 * 3600.0))
-EVENT_WORDS = {"fire": "fired", "resolve": "resolved", "ack": "acknowledged"}
+EVENT_WORDS = {"fire": "fired", "resolve": "resolved", "ack": "acknowledged", "unack": "unacknowledged"}
 
 
 def _cells(alert: Alert, when: float, state: str) -> tuple[Text, ...]:
@@ -76,10 +77,10 @@ class AlertsScreen(Screen[Cause | None]):
     """
     BINDINGS = [
         Binding("escape", "close", "Back", id="close_alerts", tooltip="back to the main view"),
-        Binding("x", "acknowledge", "Acknowledge", id="acknowledge_alert",
-                tooltip="acknowledge the selected alert (stays listed, no more toasts)"),
-        Binding("s", "silence", "Silence rule", id="silence_rule",
-                tooltip="silence the selected alert's rule for 15m, 1h or 4h"),
+        Binding("x", "acknowledge", "(Un)acknowledge", id="acknowledge_alert",
+                tooltip="acknowledge the selected alert (stays listed, quiet); again to take it back"),
+        Binding("s", "silence", "(Un)silence rule", id="silence_rule",
+                tooltip="silence the selected alert's rule for 15m, 1h or 4h; on a silenced rule, end it"),
     ]
 
     def __init__(self, manager: AlertManager) -> None:
@@ -113,7 +114,7 @@ class AlertsScreen(Screen[Cause | None]):
         rows = {}
         for key, alert in self._alerts.items():
             until = self.manager.silenced_until(alert.rule, now)
-            state = "acknowledged" if alert.acknowledged else "active"
+            state = alert.state + (", acknowledged" if alert.acknowledged else "")
             if until is not None:
                 state += f", rule silenced to {fmt.clock_time(until)}"
             rows[key] = _cells(alert, alert.since, state)
@@ -130,7 +131,7 @@ class AlertsScreen(Screen[Cause | None]):
         if silenced:
             title += f" · {silenced} rule(s) silenced"
         self.query_one("#alerts-title", Static).update(
-            Text(title + " · Enter: cause · x: acknowledge · s: silence · Esc: back"))
+            Text(title + " · Enter: cause · x: (un)acknowledge · s: (un)silence · Esc: back"))
 
     def _show(self, table_id: str, rows: dict[str, tuple[Text, ...]]) -> None:
         table = self.query_one(f"#{table_id}", DataTable)
@@ -175,16 +176,21 @@ class AlertsScreen(Screen[Cause | None]):
         if alert is None or self.manager.get(alert.key) is None:
             self.notify("no active alert selected", severity="warning", timeout=3)
             return
-        if self.manager.acknowledge(alert.key) is None:
-            self.notify(f"{alert.rule} {alert.scope} was already acknowledged", timeout=3, markup=False)
+        if self.manager.acknowledge(alert.key) is not None:
+            self.notify(f"acknowledged {alert.rule} {identifier(alert.scope)}", timeout=3, markup=False)
         else:
-            self.notify(f"acknowledged {alert.rule} {alert.scope}", timeout=3, markup=False)
+            self.manager.unacknowledge(alert.key)
+            self.notify(f"{alert.rule} {identifier(alert.scope)} no longer acknowledged", timeout=3, markup=False)
         self.refresh_rows()
 
     def action_silence(self) -> None:
         alert = self.selected()
         if alert is None:
             self.notify("no alert selected", severity="warning", timeout=3)
+            return
+        if self.manager.unsilence(alert.rule):
+            self.notify(f"{alert.rule} no longer silenced", timeout=4, markup=False)
+            self.refresh_rows()
             return
 
         def chosen(seconds: float | None) -> None:

@@ -4,10 +4,13 @@
 group (status + error code + model). Everything from the log is shown as
 plain `Text`, redacted again on the way in, never as markup, with every
 control character written out (`\\x1b`): this is where a user looks at what
-the log really held.
+the log really held. A raw line that is a JSON object or array is shown
+indented, one field a line; any other line as it was.
 """
 
 from __future__ import annotations
+
+import json
 
 from rich.table import Table
 from rich.text import Text
@@ -69,7 +72,7 @@ class DetailScreen(Screen):
         self.query_one("#detail-title", Static).update(title)
         self.query_one("#detail-fields", Static).update(fields_table(call))
         raw = Text("raw log line(s)\n", style="bold")
-        raw.append(visible(redact(call.raw)) if call.raw else "(the format kept no raw text)")
+        raw.append(visible(redact(pretty_raw(call.raw))) if call.raw else "(the format kept no raw text)")
         self.query_one("#detail-raw", Static).update(raw)
         self.query_one("#detail-body").scroll_home(animate=False)
 
@@ -84,6 +87,22 @@ class DetailScreen(Screen):
 
     def action_copy_request_id(self) -> None:
         self.app.copy_request_id(self.call)
+
+
+def pretty_raw(raw: str) -> str:
+    """Each line that parses as a JSON object or array, indented; other lines unchanged."""
+    return "\n".join(_pretty_line(line) for line in raw.split("\n"))
+
+
+def _pretty_line(line: str) -> str:
+    stripped = line.strip()
+    if not stripped.startswith(("{", "[")):
+        return line
+    try:
+        parsed = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return line
+    return json.dumps(parsed, indent=2, ensure_ascii=False)
 
 
 def _value(name: str, value) -> str:

@@ -23,7 +23,8 @@ WARN_PCT = 80.0
 MAX_SCOPE_LINES = 3  # per project/key budgets shown; `apimon-tui usage` lists them all
 
 
-class BudgetPanel(Vertical):
+class BudgetPanel(Vertical, can_focus=True):  # Tab reaches it, `z` zooms it
+    ALLOW_MAXIMIZE = True
     DEFAULT_CSS = """
     BudgetPanel { height: auto; }
     BudgetPanel ProgressBar { height: 1; }

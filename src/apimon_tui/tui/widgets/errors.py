@@ -67,6 +67,7 @@ class FeedTable(LineTable):
 
 
 class ErrorFeed(Vertical, can_focus=False):
+    ALLOW_MAXIMIZE = True  # `z` zooms it
     """The failed-call feed and its grouped view (`g` switches)."""
 
     DEFAULT_CSS = """

@@ -1,20 +1,22 @@
-"""Latency panel: a sparkline of p95 per interval and the window's percentiles."""
+"""Latency panel: a sparkline of p95 per interval (a gap where no call ended) and the window's percentiles."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from apimon_tui.store import Snapshot
 from apimon_tui.summary import PERCENTILES
 from apimon_tui.tui import fmt
+from apimon_tui.tui.widgets.spark import GapSparkline
 
 
-class LatencyPanel(Vertical):
+class LatencyPanel(Vertical, can_focus=True):  # Tab reaches it, `z` zooms it
+    ALLOW_MAXIMIZE = True
     DEFAULT_CSS = """
-    LatencyPanel Sparkline { height: 1fr; min-height: 1; }
+    LatencyPanel GapSparkline { height: 1fr; min-height: 1; }
     LatencyPanel #latency-figures { height: 3; }
     """
 
@@ -24,11 +26,11 @@ class LatencyPanel(Vertical):
         self._shown: tuple | None = None
 
     def compose(self) -> ComposeResult:
-        yield Sparkline([], id="latency-spark")
+        yield GapSparkline(id="latency-spark")
         yield Static(id="latency-figures")
 
     def show(self, snap: Snapshot, window_label: str) -> None:
-        spark = [p.p95_ms or 0.0 for p in snap.points]
+        spark = [p.p95_ms for p in snap.points]
         lat = snap.total.latency.percentiles(PERCENTILES)
         ttft = snap.total.ttft.percentiles(PERCENTILES) if snap.total.ttft.count else None
         key = (spark, lat, ttft, window_label)
@@ -36,7 +38,7 @@ class LatencyPanel(Vertical):
             return
         self._shown = key
         self.border_title = f"Latency · p95 per {_step(snap.step_s)} · {window_label}"
-        self.query_one(Sparkline).data = spark
+        self.query_one(GapSparkline).values = spark
         self.query_one("#latency-figures", Static).update(_figures(lat, ttft), layout=False)
 
 

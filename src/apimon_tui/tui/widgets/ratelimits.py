@@ -1,6 +1,14 @@
-"""Rate limits panel: the latest remaining requests and tokens per model, from response headers."""
+"""Rate limits panel: the latest headroom per model from response headers, the least headroom first.
+
+Each row: requests and tokens left of the limit (`3.9k/4k`, `9.9M/10M`), a bar
+of the headroom that is smallest of the two, when that limit resets, and how
+old the reading is. A reading is what the provider said on its last response:
+after its reset time the real headroom is likely larger, so that is said too.
+"""
 
 from __future__ import annotations
+
+import math
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -9,43 +17,83 @@ from textual.containers import Vertical
 from apimon_tui.store import Snapshot
 from apimon_tui.store.metrics import RateLimitSeen
 from apimon_tui.terminal_text import identifier
+from apimon_tui.timeutil import format_duration
 from apimon_tui.tui import fmt
-from apimon_tui.tui.widgets.keyed_table import KeyedTable
+from apimon_tui.tui.widgets.line_table import LineTable
 
-COLUMNS = ["model", "requests left", "tokens left", "seen"]
+COLUMNS = ["model", "headroom", "requests", "tokens", "resets", "seen"]  # the bar first: narrow panels
 LOW = 0.1
+BAR_CELLS = 4
+EIGHTHS = " ▏▎▍▌▋▊▉█"
 
 
 class RateLimitsPanel(Vertical):
-    DEFAULT_CSS = "RateLimitsPanel > KeyedTable { height: 1fr; }"
+    ALLOW_MAXIMIZE = True  # `z` zooms it
+    DEFAULT_CSS = "RateLimitsPanel > LineTable { height: 1fr; }"
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = "Rate limits"
 
     def compose(self) -> ComposeResult:
-        yield KeyedTable(COLUMNS, id="ratelimits-table")
+        yield LineTable(COLUMNS, id="ratelimits-table")
 
     def show(self, snap: Snapshot) -> None:
-        rows = [_row(seen, snap.now) for seen in snap.ratelimits]
-        self.border_subtitle = "" if rows else "none in these logs"
-        self.query_one(KeyedTable).show(rows)
+        ranked = sorted(snap.ratelimits, key=_rank)
+        self.border_subtitle = "" if ranked else "none in these logs"
+        self.query_one(LineTable).set_rows([(seen.model, _row(seen, snap.now)) for seen in ranked],
+                                           keep_cursor=True)
 
 
-def _headroom(remaining: int | None, limit: int | None, fraction: float | None) -> Text:
+def _rank(seen: RateLimitSeen) -> tuple[float, str]:
+    """Least headroom first; readings with no known fraction last."""
+    tightest = _tightest(seen)
+    return (tightest[0] if tightest else math.inf, seen.model)
+
+
+def _tightest(seen: RateLimitSeen) -> tuple[float, float | None] | None:
+    """The smaller known headroom fraction and its reset (seconds after the reading), or None."""
+    rl = seen.ratelimit
+    known = [(f, reset) for f, reset in ((rl.requests_fraction(), rl.reset_requests_s),
+                                         (rl.tokens_fraction(), rl.reset_tokens_s)) if f is not None]
+    return min(known, key=lambda pair: pair[0]) if known else None
+
+
+def _left(remaining: int | None, limit: int | None) -> Text:
     if remaining is None:
         return Text("-", justify="right")
-    shown = f"{fmt.count(remaining)}/{fmt.count(limit)}" if limit else fmt.count(remaining)
-    if fraction is not None:
-        shown += f" {fraction:.0%}"
-    return Text(shown, justify="right", style="bold reverse" if fraction is not None and fraction < LOW else "")
+    return Text(f"{fmt.count(remaining)}/{fmt.count(limit)}" if limit else fmt.count(remaining), justify="right")
+
+
+def headroom_bar(fraction: float) -> str:
+    """`██▊   71%`: the share of the limit left, in eighths of a cell; the percent rounded down."""
+    eighths = round(max(0.0, min(1.0, fraction)) * BAR_CELLS * 8)
+    full, part = divmod(eighths, 8)
+    bar = "█" * full + (EIGHTHS[part] if part else "")
+    return f"{bar:<{BAR_CELLS}} {math.floor(fraction * 100):>3d}%"
+
+
+def _resets(reset_s: float | None, seen_ts: float, now: float) -> str:
+    if reset_s is None:
+        return "-"
+    left = seen_ts + reset_s - now
+    return f"in {format_duration(left)}" if left > 0 else "passed"
 
 
 def _row(seen: RateLimitSeen, now: float) -> tuple[Text, ...]:
     rl = seen.ratelimit
+    tightest = _tightest(seen)
+    if tightest is None:
+        bar, reset = Text("?", justify="right"), "-"
+    else:
+        fraction, reset_s = tightest
+        bar = Text(headroom_bar(fraction), style="bold reverse" if fraction < LOW else "")
+        reset = _resets(reset_s, seen.ts, now)
     return (
         Text(identifier(seen.model)),
-        _headroom(rl.remaining_requests, rl.limit_requests, rl.requests_fraction()),
-        _headroom(rl.remaining_tokens, rl.limit_tokens, rl.tokens_fraction()),
+        bar,
+        _left(rl.remaining_requests, rl.limit_requests),
+        _left(rl.remaining_tokens, rl.limit_tokens),
+        Text(reset, justify="right"),
         Text(fmt.age(now - seen.ts), justify="right"),
     )

@@ -1,5 +1,8 @@
 """Requests panel: successes and errors per second over the window, drawn by plotext.
 
+Steps before the logs begin (the window can reach back past the first line)
+are left blank: no data there is not zero calls.
+
 The chart is a plotext figure built to the panel's content size and shown as
 `rich.text.Text` in a `Static`; it is rebuilt only when the data, the size or
 the theme changed. plotext takes ~150 ms to import, so it is imported in a
@@ -22,7 +25,8 @@ from apimon_tui.store import Snapshot
 from apimon_tui.tui import fmt
 
 
-class RequestsPanel(Static):
+class RequestsPanel(Static, can_focus=True):  # Tab reaches it, `z` zooms it
+    ALLOW_MAXIMIZE = True
     DEFAULT_CSS = """
     RequestsPanel { border-subtitle-align: right; }
     """
@@ -33,7 +37,7 @@ class RequestsPanel(Static):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = "Requests"
-        self._series: tuple[list[float], list[float]] = ([], [])
+        self._series: tuple[list[float], list[float], int] = ([], [], 0)  # ok/s, errors/s, first covered step
         self._ticks: tuple[list[int], list[str]] = ([], [])
         self._drawn_key: tuple | None = None
         self._plotext: ModuleType | None = None
@@ -64,7 +68,7 @@ class RequestsPanel(Static):
         self.border_subtitle = (
             f"{snap.rate_per_s:.2f} req/s · {total.calls:,} calls · {fmt.pct(total.error_rate)} errors"
         )
-        self._series = (ok, errors)
+        self._series = (ok, errors, _first_covered(snap))
         self._ticks = _ticks(len(ok), window_label)
         self._draw()
 
@@ -87,25 +91,36 @@ class RequestsPanel(Static):
                            colour=not self.app.no_color), layout=False)
 
 
+def _first_covered(snap: Snapshot) -> int:
+    """The first step of the chart that the logs cover, wholly or in part."""
+    if snap.covered_s is None or not snap.points:
+        return 0
+    begins = snap.now - snap.covered_s
+    step = snap.step_s or 1.0
+    return next((i for i, p in enumerate(snap.points) if p.start + step > begins), len(snap.points))
+
+
 def _ticks(count: int, window_label: str) -> tuple[list[int], list[str]]:
+    """The window's two ends. (A tick with an empty label was drawn by plotext as a stray `▘`.)"""
     if count < 2:
         return [], []
-    return [0, count // 2, count - 1], [f"-{window_label}", "", "now"]
+    return [0, count - 1], [f"-{window_label}", "now"]
 
 
 def _chart(plt: ModuleType, series, ticks, width: int, height: int, colours: tuple[str, str], colour: bool) -> Text:
-    ok, errors = series
+    ok, errors, first = series
     fig = plt.figure
     fig.clear()
     plt.terminal.limit(False, False)
     fig.plot_size(width, height)
     fig.theme("colorless")
-    xs = list(range(len(ok)))
-    for values, name in ((ok, colours[0]), (errors, colours[1])):
+    xs = list(range(first, len(ok)))
+    for values, name in ((ok[first:], colours[0]), (errors[first:], colours[1])) if xs else ():
         pixel = plt.pixel(foreground=Color.parse(name).rgb) if colour else None
         fig.draw(fig.signal(xs, values, marker=plt.marker("braille", pixel)).lines())
     top = max(max(ok), max(errors))
     fig.ruler("y").lim(0, top if top > 0 else 1)
+    fig.ruler("x").lim(0, len(ok) - 1)
     if ticks[0]:
         fig.ruler("x").ticks(*ticks)
     built = fig.build().string(colorless=not colour)

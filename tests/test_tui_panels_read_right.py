@@ -58,10 +58,21 @@ async def test_rate_limits_tightest_first_humanised_with_bar_and_reset(tmp_path)
         table = app.query_one("#ratelimits-table")
         rows = [[c.plain for c in table.get_row_at(i)] for i in range(table.row_count)]
         assert [r[0] for r in rows] == ["gpt-4o", "claude-sonnet-4", "gpt-4o-mini"]
-        assert rows[0][1:] == ["▏      2%", "9.9k/10k", "250k/10M", "in 29s", "1s ago"]   # 2.5% of tokens left
-        assert rows[1][1:] == ["█▎    30%", "1.2k/4k", "799k/800k", "in 2s", "2s ago"]   # 30% of requests
-        assert rows[2][1:] == ["███▉  96%", "29k/30k", "-", "-", "1s ago"]               # no reset header
-        assert table.get_row_at(0)[1].style == "bold reverse"   # under 10% left: stands out
+        assert rows[0][1:] == ["9.9k/10k", "250k/10M", "▏      2%", "in 29s", "1s ago"]   # 2.5% of tokens left
+        assert rows[1][1:] == ["1.2k/4k", "799k/800k", "█▎    30%", "in 2s", "2s ago"]   # 30% of requests
+        assert rows[2][1:] == ["29k/30k", "-", "███▉  96%", "-", "1s ago"]               # no reset header
+        assert table.get_row_at(0)[3].style == "bold reverse"   # under 10% left: stands out
+
+
+async def test_rate_limit_figures_are_whole_at_120_columns(tmp_path):
+    app = make_app(tmp_path, limited_calls())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        panel = [line.split("│╭")[-1].split("││")[-1] for line in screen_text(app).splitlines()]
+        for model, figures in (("gpt-4o ", ("9.9k/10k", "250k/10M")), ("claude-sonnet-4", ("1.2k/4k", "799k/800k")),
+                               ("gpt-4o-mini", ("29k/30k",))):
+            (row,) = [line for line in panel if f"  {model}" in line and "k/" in line]
+            assert all(f" {figure} " in row for figure in figures), row
 
 
 async def test_a_reset_time_that_has_passed_says_so(tmp_path):

@@ -21,7 +21,8 @@ from apimon_tui.timeutil import format_duration
 from apimon_tui.tui import fmt
 from apimon_tui.tui.widgets.line_table import LineTable
 
-COLUMNS = ["model", "headroom", "requests", "tokens", "resets", "seen"]  # the bar first: narrow panels
+# The figures first: at 120 columns the panel is 44 wide, room for the model and both figures whole.
+COLUMNS = ["model", "requests", "tokens", "headroom", "resets", "seen"]
 LOW = 0.1
 BAR_CELLS = 4
 EIGHTHS = " ▏▎▍▌▋▊▉█"
@@ -29,7 +30,9 @@ EIGHTHS = " ▏▎▍▌▋▊▉█"
 
 class RateLimitsPanel(Vertical):
     ALLOW_MAXIMIZE = True  # `z` zooms it
-    DEFAULT_CSS = "RateLimitsPanel > LineTable { height: 1fr; }"
+    # No horizontal scrollbar: its row would push a vertical one in and cut the figures at 120 columns
+    # (the columns past them are a `z` away).
+    DEFAULT_CSS = "RateLimitsPanel > LineTable { height: 1fr; scrollbar-size-horizontal: 0; }"
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -91,9 +94,9 @@ def _row(seen: RateLimitSeen, now: float) -> tuple[Text, ...]:
         reset = _resets(reset_s, seen.ts, now)
     return (
         Text(identifier(seen.model)),
-        bar,
         _left(rl.remaining_requests, rl.limit_requests),
         _left(rl.remaining_tokens, rl.limit_tokens),
+        bar,
         Text(reset, justify="right"),
         Text(fmt.age(now - seen.ts), justify="right"),
     )

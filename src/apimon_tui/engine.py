@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -127,19 +128,21 @@ class Sink:
         self.batch: list[Call] = []
         self.bulk_batch: list[tuple[int, BulkGroup]] = []  # (calls collected before, group)
         self.pricer = pricer
-        self.since = -math.inf if since is None else since  # calls in [since, until) are kept
-        self.until = math.inf if until is None else until
+        # Calls in [since, until) are kept. The open ends are the largest finite floats, so the
+        # one range test per call also keeps out the times that are not finite.
+        self.since = -sys.float_info.max if since is None else since
+        self.until = sys.float_info.max if until is None else until
         self.bulk_failures = bulk_failures  # whether `bulk` takes failed calls (for a store that keeps none whole)
 
     def call(self, call: Call) -> None:
         """Runs once per call: only what cannot wait for the batch (a time the store cannot take
         would make the whole batch fail there)."""
-        if not math.isfinite(call.ts):
-            self.counts.note_unparsed("time is not a finite number",
-                                      redact(f"ts {call.ts!r}, model {call.model!r}"))
-            return
-        if not self.since <= call.ts < self.until:
-            self.counts.skipped += 1
+        ts = call.ts
+        if not self.since <= ts < self.until:
+            if math.isfinite(ts):
+                self.counts.skipped += 1
+            else:
+                self.counts.note_unparsed("time is not a finite number", redact(f"ts {ts!r}, model {call.model!r}"))
             return
         if call.cost_usd is None:
             call.cost_usd = self.pricer.estimate(call)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from test_monitor_tmux import SCRIPT, TMUX, _capture, _keys, _tmux, _wait_for
+from test_monitor_tmux import SCRIPT, TMUX, _capture, _keys, _new_session, _tmux, _wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -34,11 +32,7 @@ def session(tmp_path):
     _write_log(log)
     config = tmp_path / "config.toml"
     config.write_text("[budget]\nmonthly_usd = 10.0\n", encoding="utf-8")
-    name = f"apimon-e2e-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR", "TMUX")}
-    env.update(TERM="xterm-256color", APIMON_CONFIG=str(config))
-    _tmux(name, "-f", "/dev/null", "new-session", "-d", "-s", name, "-x", "120", "-y", "40",
-          f"{SCRIPT} {log}; echo apimon-exit=$?; sleep 60", check=True, env=env)
+    name = _new_session(f"{SCRIPT} {log}; echo apimon-exit=$?; sleep 60", config)
     try:
         _wait_for(name, lambda s: "Requests" in s and "req_193" in s, "the main screen with its calls")
         yield name

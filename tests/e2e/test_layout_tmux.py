@@ -3,14 +3,12 @@ a footer that fits, `z` zooms the error feed and back, and a resize to 200x60 la
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
-from test_monitor_tmux import SCRIPT, TMUX, WRITER, _keys, _tmux, _wait_for
+from test_monitor_tmux import SCRIPT, TMUX, WRITER, _keys, _new_session, _tmux, _wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -24,12 +22,7 @@ def test_at_80x24_every_panel_is_on_the_first_screen_and_z_zooms(tmp_path: Path)
     log.touch()
     config = tmp_path / "config.toml"
     config.write_text("[budget]\nmonthly_usd = 10.0\n", encoding="utf-8")
-    session = f"apimon-e2e-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR", "TMUX")}
-    env.update(TERM="xterm-256color", APIMON_CONFIG=str(config))
-    command = f"{SCRIPT} {log}; echo apimon-exit=$?; sleep 60"
-    _tmux(session, "-f", "/dev/null", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command,
-          check=True, env=env)
+    session = _new_session(f"{SCRIPT} {log}; echo apimon-exit=$?; sleep 60", config, (80, 24))
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log), "300"])
     try:
         screen = _wait_for(session, lambda s: "rate_limit_exc" in s and "^p Commands" in s and all(f"─ {t}" in s for t in TITLES),

@@ -6,13 +6,11 @@ write would show as a paste buffer, and an OSC 2 as the pane's title; the test s
 from __future__ import annotations
 
 import json
-import os
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from test_monitor_tmux import SCRIPT, TMUX, _tmux, _wait_for
+from test_monitor_tmux import SCRIPT, TMUX, _new_session, _tmux, _wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -52,14 +50,10 @@ def test_a_hostile_log_line_sets_no_clipboard_no_title_and_clears_nothing(tmp_pa
     config.write_text("[budget]\nmonthly_usd = 10.0\n", encoding="utf-8")
     tmux_conf = tmp_path / "tmux.conf"
     tmux_conf.write_text("set -g set-clipboard on\n", encoding="utf-8")
-    session = f"apimon-e2e-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR", "TMUX")}
-    env.update(TERM="xterm-256color", APIMON_CONFIG=str(config))
     # After the monitor, the same sequences printed as they are: proof that tmux here would show them.
     proof = "".join(f"\\{ord(c):03o}" if not c.isprintable() else c for c in CLIPBOARD + TITLE)
     command = f"{SCRIPT} {log}; echo apimon-exit=$?; printf '{proof}'; sleep 60"
-    _tmux(session, "-f", str(tmux_conf), "new-session", "-d", "-s", session, "-x", "180", "-y", "40", command,
-          check=True, env=env)
+    session = _new_session(command, config, (180, 40), str(tmux_conf))
     try:
         _wait_for(session, lambda s: "Requests" in s and "following" in s, "the main screen")
         _append(log, "".join(_record(i) for i in range(20)))

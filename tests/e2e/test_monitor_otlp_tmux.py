@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from test_monitor_tmux import SCRIPT, TMUX, _keys, _tmux, _wait_for
+from test_monitor_tmux import SCRIPT, TMUX, _keys, _new_session, _tmux, _wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -33,12 +31,8 @@ def free_port() -> int:
 def test_monitor_shows_spans_pushed_to_its_receiver(tmp_path: Path):
     port = free_port()
     (tmp_path / "empty.toml").write_text("", encoding="utf-8")
-    session = f"apimon-e2e-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR", "TMUX")}
-    env.update(TERM="xterm-256color", APIMON_CONFIG=str(tmp_path / "empty.toml"))
-    command = f"{SCRIPT} otlp://127.0.0.1:{port}; echo apimon-exit=$?; sleep 60"
-    _tmux(session, "-f", "/dev/null", "new-session", "-d", "-s", session, "-x", "160", "-y", "40", command,
-          check=True, env=env)
+    session = _new_session(f"{SCRIPT} otlp://127.0.0.1:{port}; echo apimon-exit=$?; sleep 60",
+                           tmp_path / "empty.toml", (160, 40))
     try:
         _wait_for(session, lambda s: "listening" in s and "Requests" in s, "the receiver listening")
         provider = TracerProvider()

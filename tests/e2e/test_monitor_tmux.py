@@ -48,6 +48,18 @@ def _tmux(session: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([TMUX, "-L", session, *args], **kwargs)
 
 
+def _new_session(command: str, config: Path, size: tuple[int, int] = (120, 40), tmux_conf: str = "/dev/null",
+                 **env_extra: str) -> str:
+    """A tmux server of this test's own running `command`: TERM=xterm-256color, no COLORTERM,
+    `config` as the apimon-tui config. Returns the session's name."""
+    session = f"apimon-e2e-{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR", "TMUX")}
+    env.update(TERM="xterm-256color", APIMON_CONFIG=str(config), **env_extra)
+    _tmux(session, "-f", tmux_conf, "new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]),
+          command, check=True, env=env)
+    return session
+
+
 def _capture(session: str) -> str:
     return _tmux(session, "capture-pane", "-p", "-t", session, capture_output=True, text=True).stdout
 
@@ -74,12 +86,7 @@ def test_monitor_follows_a_growing_log_and_opens_a_failed_call(tmp_path: Path):
     log.touch()
     config = tmp_path / "config.toml"
     config.write_text("[budget]\nmonthly_usd = 10.0\n", encoding="utf-8")
-    session = f"apimon-e2e-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR", "TMUX")}
-    env.update(TERM="xterm-256color", APIMON_CONFIG=str(config))
-    command = f"{SCRIPT} {log}; echo apimon-exit=$?; sleep 60"
-    _tmux(session, "-f", "/dev/null", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", command,
-          check=True, env=env)
+    session = _new_session(f"{SCRIPT} {log}; echo apimon-exit=$?; sleep 60", config)
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log), "1500"])
     try:
         _wait_for(session, lambda s: "Requests" in s and "Errors" in s, "the main screen")
@@ -118,12 +125,7 @@ def test_monitor_exits_cleanly_when_the_terminal_goes_away(tmp_path: Path):
     log = tmp_path / "calls.jsonl"
     log.write_text("")
     (tmp_path / "empty.toml").write_text("", encoding="utf-8")
-    session = f"apimon-e2e-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR", "TMUX")}
-    env.update(TERM="xterm-256color", APIMON_CONFIG=str(tmp_path / "empty.toml"))
-    command = f"exec {SCRIPT} 'cmd:tail -F {log}'"
-    _tmux(session, "-f", "/dev/null", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", command,
-          check=True, env=env)
+    session = _new_session(f"exec {SCRIPT} 'cmd:tail -F {log}'", tmp_path / "empty.toml", (100, 30))
     try:
         _wait_for(session, lambda s: "Requests" in s, "the main screen")
         pid = int(_tmux(session, "list-panes", "-t", session, "-F", "#{pane_pid}",
@@ -155,13 +157,8 @@ def _start_monitor(tmp_path: Path, command: str) -> tuple[str, int]:
     log = tmp_path / "calls.jsonl"
     log.write_text("")
     (tmp_path / "empty.toml").write_text("", encoding="utf-8")
-    session = f"apimon-e2e-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR", "TMUX")}
-    env.update(TERM="xterm-256color", APIMON_CONFIG=str(tmp_path / "empty.toml"),
-               XDG_STATE_HOME=str(tmp_path / "state"))
-    _tmux(session, "-f", "/dev/null", "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
-          command.format(script=SCRIPT, log=log, python=sys.executable) + "; echo apimon-exit=$?; sleep 60",
-          check=True, env=env)
+    shell = command.format(script=SCRIPT, log=log, python=sys.executable) + "; echo apimon-exit=$?; sleep 60"
+    session = _new_session(shell, tmp_path / "empty.toml", (100, 30), XDG_STATE_HOME=str(tmp_path / "state"))
     _wait_for(session, lambda s: "Requests" in s, "the main screen")
     shell = int(_tmux(session, "display", "-p", "-t", session, "#{pane_pid}",
                       capture_output=True, text=True, check=True).stdout)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import time
-import uuid
 
 import pytest
-from test_monitor_tmux import SCRIPT, TMUX, _keys, _tmux, _wait_for
+from test_monitor_tmux import SCRIPT, TMUX, _keys, _new_session, _tmux, _wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -20,12 +18,7 @@ pytestmark = [
 def _start(tmp_path, *args: str) -> str:
     config = tmp_path / "config.toml"
     config.write_text("[budget]\nmonthly_usd = 10.0\n", encoding="utf-8")
-    session = f"apimon-e2e-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR", "TMUX")}
-    env.update(TERM="xterm-256color", APIMON_CONFIG=str(config))
-    _tmux(session, "-f", "/dev/null", "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
-          f"{SCRIPT} {' '.join(args)}; echo apimon-exit=$?; sleep 60", check=True, env=env)
-    return session
+    return _new_session(f"{SCRIPT} {' '.join(args)}; echo apimon-exit=$?; sleep 60", config, (100, 30))
 
 
 def test_ctrl_c_quits_the_monitor_with_the_terminal_put_back(tmp_path):

@@ -58,8 +58,8 @@ from urllib.parse import urlsplit
 
 from apimon_tui.formats import values
 from apimon_tui.formats.base import Parser
-from apimon_tui.ratelimit import ratelimit_from_headers
-from apimon_tui.model import Call
+from apimon_tui.model import Call, RateLimit
+from apimon_tui.ratelimit import parse_count, parse_reset
 
 NAME = "openai-sdk"
 PROVIDER = "openai"
@@ -133,8 +133,30 @@ def _epoch(m: re.Match[str], y: int, mo: int, d: int, h: int, mi: int, s: int) -
 
 def parse_headers(text: str) -> dict[str, str]:
     """Lower-case header names to values from an httpx `Headers({...})` or `Headers([(k, v), ...])` repr."""
-    strings = [a if a is not None else b for a, b in _QUOTED.findall(text)]
-    return {strings[i].lower(): strings[i + 1] for i in range(0, len(strings) - 1, 2)}
+    strings = _plain_strings(text)
+    if strings is None:
+        strings = [a if a is not None else b for a, b in _QUOTED.findall(text)]
+    return dict(zip(map(str.lower, strings[0::2]), strings[1::2]))
+
+
+def _plain_split(text: str) -> list[str] | None:
+    """`text` cut at its quotes when every string in it is `'...'` and closed, else None.
+
+    Then the pieces alternate outside, string, outside, ... exactly as the
+    string-aware scanners see them: with no `"` every string is single-quoted,
+    and with no `\\'` nor `\\\\` no backslash escapes a quote. Header values and
+    most request options are such text, so the common line needs no regex
+    scan token by token.
+    """
+    if '"' in text or ("\\" in text and ("\\'" in text or "\\\\" in text)):  # one-character tests are the quick ones
+        return None
+    parts = text.split("'")
+    return parts if len(parts) % 2 else None
+
+
+def _plain_strings(text: str) -> list[str] | None:
+    parts = _plain_split(text)
+    return None if parts is None else parts[1::2]
 
 
 def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | None]:
@@ -142,8 +164,52 @@ def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | 
 
     Not `ast.literal_eval`: the repr may hold objects (`<function ...>`). The
     scanner skips whole string tokens, so a message that mentions `'model'`
-    cannot fool it: only `json_data`'s own keys count.
+    cannot fool it: only `json_data`'s own keys count. Text whose strings are
+    all plain (`_plain_split`) is read piece by piece; any other the careful
+    way, token by token.
     """
+    parts = _plain_split(text)
+    return scan_tokens(text) if parts is None else _scan_pieces(parts)
+
+
+def _scan_pieces(parts: list[str]) -> tuple[str | None, str | None, str | None, bool | None]:
+    """`scan_tokens` over text cut at its quotes: strings at odd places, brackets only between them."""
+    depth, top_key = 0, None
+    method = url = model = None
+    stream = None
+    last = len(parts) - 1
+    for i in range(1, last, 2):
+        before = parts[i - 1]
+        if before != ", " and before != ": ":
+            depth += _net_brackets(before)
+        after = parts[i + 1]
+        if not after.startswith(": "):
+            continue  # a value, not a key
+        value = parts[i + 2] if after == ": " and i + 1 < last else None  # a string right after `: `
+        key = parts[i]
+        if depth == 1:
+            top_key = key
+            if value is not None:
+                if key == "url":
+                    url = value or None
+                elif key == "method":
+                    method = value.upper()
+        elif depth == 2 and top_key == "json_data":
+            if key == "model":
+                if value is not None:
+                    model = value
+            elif key == "stream":
+                stream = after.startswith(": True")
+    return method, url, model, stream
+
+
+def _net_brackets(text: str) -> int:
+    return (text.count("{") + text.count("[") + text.count("(")
+            - text.count("}") - text.count("]") - text.count(")"))
+
+
+def scan_tokens(text: str) -> tuple[str | None, str | None, str | None, bool | None]:
+    """`scan_options` the careful way: a regex finds every string and bracket token in turn."""
     depth, top_key = 0, None
     method = url = model = None
     stream = None
@@ -167,7 +233,7 @@ def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | 
                     if key == "url":
                         url = value.group(1) or value.group(2)
                     else:
-                        method = (value.group(1) or value.group(2)).upper()
+                        method = (value.group(1) or value.group(2) or "").upper()
         elif depth == 2 and top_key == "json_data":
             if key == "model":
                 value = _QUOTED.match(text, end + 2)
@@ -178,7 +244,9 @@ def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | 
     return method, url, model, stream
 
 
+@lru_cache(maxsize=1024)
 def _path(url: str | None) -> str | None:
+    """The path of a URL; a client calls the same few URLs over and over."""
     if not url:
         return None
     return urlsplit(url).path or url
@@ -247,7 +315,29 @@ class OpenAISdkParser(Parser):
     # -- line dispatch -----------------------------------------------------
 
     def feed(self, line: str) -> None:
-        m = None if line[:1] in (" ", "\t") else _KIND.search(line)
+        """A line of the SDK's own format, `[stamp - logger:lineno - LEVEL] message`, by the first
+        characters of its message; any other line by regex (`_feed_careful`).
+
+        What the regex would find is decided once per distinct prefix (`_head`):
+        a prefix holding no message kind leaves the first one at the message's
+        start, if there is one there.
+        """
+        if line[:1] == "[":
+            start = line.find("] ") + 2
+            if start > 1:
+                clean, ts, error = _head(line[:start])
+                if clean:
+                    kind = _KIND_BY_HEAD.get(line[start:start + 9])
+                    if kind is not None and line.startswith(kind, start):
+                        self._message(line, kind, start + len(kind), ts, error)
+                    else:
+                        self._feed_careful(line, start)
+                    return
+        self._feed_careful(line)
+
+    def _feed_careful(self, line: str, pos: int = 0) -> None:
+        """A line whose first message kind (at or after `pos`, none being before it) the regex finds."""
+        m = None if line[:1] in (" ", "\t") else _KIND.search(line, pos)
         if m is None:
             legacy = _LEGACY.search(line) if "OpenAI API" in line else None
             if legacy is None:
@@ -256,20 +346,22 @@ class OpenAISdkParser(Parser):
             else:
                 self._legacy(line, legacy)
             return
-        kind, rest = m.group(1), line[m.end():]
+        ts, error = _time_of(line[: m.start()]) if m.start() else (None, None)
+        self._message(line, m.group(1), m.end(), ts, error)
+
+    def _message(self, line: str, kind: str, end: int, ts: float | None, error: str | None) -> None:
+        """The message of kind `kind` ending at `end`; `ts` (or `error`) the time before it."""
+        rest = line[end:]
         if kind == "request_id: ":
             self._request_id(line, rest)
             return
         self._close_open()
-        try:
-            ts = parse_time(line[: m.start()]) if m.start() else None
-        except values.Unusable as exc:
-            self.sink.unparsed(str(exc), line)
+        if error is not None:
+            self.sink.unparsed(error, line)
             return
         if ts is None:
             ts = self.clock()
-        handler = _HANDLERS[kind]
-        handler(self, line, rest, ts)
+        _HANDLERS[kind](self, line, rest, ts)
 
     def flush(self) -> None:
         self._close_open()
@@ -447,7 +539,7 @@ class OpenAISdkParser(Parser):
     def _apply_headers(self, call: Call, headers: dict[str, str]) -> None:
         call.request_id = headers.get("x-request-id") or call.request_id
         call.latency_ms = _latency(headers.get("openai-processing-ms"), "openai-processing-ms", self.sink)
-        call.ratelimit = ratelimit_from_headers(headers)
+        call.ratelimit = _headroom(headers)
 
     def _take_waiting(self, method: str, url: str | None, status: int) -> Call | None:
         for i, (call, t_url) in enumerate(self._waiting):
@@ -469,6 +561,47 @@ class OpenAISdkParser(Parser):
         self.sink.call(call)
 
 
+@lru_cache(maxsize=1024)
+def _time_of(prefix: str) -> tuple[float | None, str | None]:
+    """(time, None) of the text before a message, or (None, why) when its stamp is no time.
+
+    Lines of one second share their prefix but for the logger's line number:
+    each distinct one is read once.
+    """
+    try:
+        return parse_time(prefix), None
+    except values.Unusable as exc:
+        return None, str(exc)
+
+
+@lru_cache(maxsize=1024)
+def _head(prefix: str) -> tuple[bool, float | None, str | None]:
+    """Whether `prefix` holds no message kind (the regex would look past it), and its `_time_of`."""
+    return (_KIND.search(prefix) is None, *_time_of(prefix))
+
+
+# Rate-limit figures repeat from response to response (limits, resets such as `12ms`): each
+# distinct text is read once.
+_count = lru_cache(maxsize=4096)(parse_count)
+_reset = lru_cache(maxsize=4096)(parse_reset)
+
+
+def _headroom(headers: dict[str, str]) -> RateLimit | None:
+    """`ratelimit_from_headers(headers)`, its figures read through the caches above."""
+    get = headers.get
+    figures = (
+        _count(get("x-ratelimit-limit-requests")), _count(get("x-ratelimit-remaining-requests")),
+        _count(get("x-ratelimit-limit-tokens")), _count(get("x-ratelimit-remaining-tokens")),
+        _reset(get("x-ratelimit-reset-requests")), _reset(get("x-ratelimit-reset-tokens")),
+    )
+    if figures == _NO_HEADROOM:
+        return None
+    return RateLimit(*figures)  # limit, remaining (requests, tokens), then the resets: the field order
+
+
+_NO_HEADROOM = (None,) * 6
+
+
 _HANDLERS = {
     "Request options: ": OpenAISdkParser._options,
     "Building HTTP request: ": OpenAISdkParser._building,
@@ -480,5 +613,6 @@ _HANDLERS = {
     "Raising timeout error": OpenAISdkParser._raising_timeout,
     "Raising connection error": OpenAISdkParser._raising_connection,
 }
+_KIND_BY_HEAD = {kind[:9]: kind for kind in _HANDLERS}  # the kinds differ in their first 9 characters
 
 PARSER = OpenAISdkParser

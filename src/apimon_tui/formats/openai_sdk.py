@@ -143,12 +143,13 @@ def _plain_split(text: str) -> list[str] | None:
     """`text` cut at its quotes when every string in it is `'...'` and closed, else None.
 
     Then the pieces alternate outside, string, outside, ... exactly as the
-    string-aware scanners see them: with no `"` every string is single-quoted,
-    and with no `\\'` nor `\\\\` no backslash escapes a quote. Header values and
-    most request options are such text, so the common line needs no regex
+    token regexes see them: with no `"` every string is single-quoted, and a
+    quote ends its string unless a backslash is right before it (`\\'`); a
+    backslash before a line break would end the token early. Header values
+    and most request options are such text, so the common line needs no regex
     scan token by token.
     """
-    if '"' in text or ("\\" in text and ("\\'" in text or "\\\\" in text)):  # one-character tests are the quick ones
+    if '"' in text or ("\\" in text and ("\\'" in text or "\\\n" in text)):  # one-character tests are the quick ones
         return None
     parts = text.split("'")
     return parts if len(parts) % 2 else None

@@ -75,7 +75,7 @@ MESSAGES = [
 ]
 PIECES = st.sampled_from(["'", '"', "\\", "\\'", "\\\\", "\\\n", "\n", "] ", "]", "[", "{", "}", "(", ")", ": ", ", ", "'model': ",
                           "'stream': True", "HTTP Response: ", "request_id: ", "Encountered ", "200", "None",
-                          "'x-request-id': 'r'", "2026-13-45 99:99:99", "nan", "-5", "1e400", " "])
+                          "'x-request-id': 'r'", "2026-13-45 99:99:99", "nan", "-5", "1e400", " ", "\u0662\u0660\u0660", "099"])
 fills = st.text(max_size=12) | st.lists(PIECES, max_size=6).map("".join)
 prefixes = st.sampled_from([
     f"[{STAMP} - openai._base_client:1016 - DEBUG] ", f"[{STAMP} - httpx:1025 - INFO] ",

@@ -64,13 +64,16 @@ from apimon_tui.ratelimit import parse_count, parse_reset
 NAME = "openai-sdk"
 PROVIDER = "openai"
 MAX_WAITING_TRANSPORT = 64
+MAX_REMEMBERED_LINE = 160  # lines up to this long that hold no message are remembered as such
 
 _SNIFF = re.compile(
     r"HTTP Request: [A-Z]+ \S+ \"HTTP/|HTTP Response: \S+ |Request options: \{|Building HTTP request: method="
     r"|Retrying request (?:to \S+ )?in [\d.]+ seconds|message='(?:OpenAI API response|Request to OpenAI API)'"
 )
+# A message starts the line or follows a space, `:` or `]` (said as "no other character before it",
+# which the regex engine tries quicker than `(?:^|(?<=[\s:\]]))`).
 _KIND = re.compile(
-    r"(?:^|(?<=[\s:\]]))(Request options: |Building HTTP request: |Sending HTTP Request: |HTTP Request: "
+    r"(?<![^\s:\]])(Request options: |Building HTTP request: |Sending HTTP Request: |HTTP Request: "
     r"|HTTP Response: |request_id: |Retrying request |Encountered |Raising (?:timeout|connection) error)"
 )
 _LEGACY = re.compile(r"message='(OpenAI API response|OpenAI API error received|Request to OpenAI API)'")
@@ -133,9 +136,10 @@ def _epoch(m: re.Match[str], y: int, mo: int, d: int, h: int, mi: int, s: int) -
 
 def parse_headers(text: str) -> dict[str, str]:
     """Lower-case header names to values from an httpx `Headers({...})` or `Headers([(k, v), ...])` repr."""
-    strings = _plain_strings(text)
-    if strings is None:
-        strings = [a if a is not None else b for a, b in _QUOTED.findall(text)]
+    parts = _plain_split(text)
+    if parts is not None:  # names and values at every other string
+        return dict(zip(map(str.lower, parts[1::4]), parts[3::4]))
+    strings = [a if a is not None else b for a, b in _QUOTED.findall(text)]
     return dict(zip(map(str.lower, strings[0::2]), strings[1::2]))
 
 
@@ -153,11 +157,6 @@ def _plain_split(text: str) -> list[str] | None:
         return None
     parts = text.split("'")
     return parts if len(parts) % 2 else None
-
-
-def _plain_strings(text: str) -> list[str] | None:
-    parts = _plain_split(text)
-    return None if parts is None else parts[1::2]
 
 
 def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | None]:
@@ -204,7 +203,9 @@ def _scan_pieces(parts: list[str]) -> tuple[str | None, str | None, str | None, 
     return method, url, model, stream
 
 
+@lru_cache(maxsize=4096)
 def _net_brackets(text: str) -> int:
+    """Brackets opened less those closed in text between strings (`: [{`, `}], `): the same few pieces recur."""
     return (text.count("{") + text.count("[") + text.count("(")
             - text.count("}") - text.count("]") - text.count(")"))
 
@@ -280,13 +281,18 @@ def _latency(text: str | None, field: str, sink) -> float | None:
     return values.measure(text if number is None else number, field, sink, values.MAX_MS)
 
 
+_STATUS_OF = {str(code): code for code in range(values.MIN_STATUS, values.MAX_STATUS + 1)}
+
+
 def _status(digits: str, sink) -> int | None:
     """A three-digit status as logged; one outside 100-599 (`000`) is reported as written."""
-    code = int(digits)
-    if values.MIN_STATUS <= code <= values.MAX_STATUS:
-        return code
-    sink.bad_value("status", digits)
-    return None
+    code = _STATUS_OF.get(digits)
+    if code is None:  # not written in ASCII digits 100-599 (`\d` takes any script's digits)
+        code = int(digits)
+        if not values.MIN_STATUS <= code <= values.MAX_STATUS:
+            sink.bad_value("status", digits)
+            return None
+    return code
 
 
 def _attempt(digits: str, sink) -> int:
@@ -329,16 +335,22 @@ class OpenAISdkParser(Parser):
                 clean, ts, error = _head(line[:start])
                 if clean:
                     kind = _KIND_BY_HEAD.get(line[start:start + 9])
-                    if kind is not None and line.startswith(kind, start):
-                        self._message(line, kind, start + len(kind), ts, error)
-                    else:
+                    if kind is None or not line.startswith(kind, start):
                         self._feed_careful(line, start)
+                    elif kind == "request_id: ":
+                        self._request_id(line, line[start + 12:])
+                    else:  # `_message`, inlined: most lines come this way
+                        self._close_open()
+                        if error is not None:
+                            self.sink.unparsed(error, line)
+                        else:
+                            _HANDLERS[kind](self, line, line[start + len(kind):], self.clock() if ts is None else ts)
                     return
         self._feed_careful(line)
 
     def _feed_careful(self, line: str, pos: int = 0) -> None:
         """A line whose first message kind (at or after `pos`, none being before it) the regex finds."""
-        m = None if line[:1] in (" ", "\t") else _KIND.search(line, pos)
+        m = None if line[:1] in (" ", "\t") or _kind_free(line, pos) else _KIND.search(line, pos)
         if m is None:
             legacy = _LEGACY.search(line) if "OpenAI API" in line else None
             if legacy is None:
@@ -401,8 +413,8 @@ class OpenAISdkParser(Parser):
         if m is None:
             self.sink.unparsed("unreadable 'HTTP Request' line", line)
             return
-        method, url, status = m.group(1), m.group(2), _status(m.group(3), self.sink)
-        call = self._new_call(ts, method, url, status, line)
+        method, url, digits = m.groups()
+        call = self._new_call(ts, method, url, _status(digits, self.sink), line)
         if not self._sdk_logs_responses:
             self._emit(call)
             return
@@ -417,8 +429,8 @@ class OpenAISdkParser(Parser):
             self.sink.unparsed("unreadable 'HTTP Response' line", line)
             return
         self._sdk_logs_responses = True
-        method, url = m.group(1), m.group(2)
-        status = _status(m.group(3) or m.group(5), self.sink)
+        method, url, digits, headers, bare_digits = m.groups()
+        status = _status(digits or bare_digits, self.sink)
         call = self._take_waiting(method, url, status)
         if call is None:
             call = self._new_call(ts, method, url, status, line)
@@ -427,8 +439,8 @@ class OpenAISdkParser(Parser):
             call.raw = f"{call.raw}\n{line}"
             if url:
                 call.endpoint = _path(url)
-        if m.group(4):
-            self._apply_headers(call, parse_headers(m.group(4)))
+        if headers:
+            self._apply_headers(call, parse_headers(headers))
         if call.request_id is None:
             self._open = call
         else:
@@ -573,6 +585,21 @@ def _time_of(prefix: str) -> tuple[float | None, str | None]:
         return parse_time(prefix), None
     except values.Unusable as exc:
         return None, str(exc)
+
+
+def _kind_free(line: str, pos: int) -> bool:
+    """Whether a short line (or message from `pos`) surely holds no message kind, the answer kept per text.
+
+    The lines around a call's (`2 retries left`, `Retrying due to status code
+    429`, traceback lines) repeat word for word. From `pos`, which follows a
+    space, the regex finds in `line[pos:]` what it finds in `line` from `pos`.
+    """
+    return len(line) - pos <= MAX_REMEMBERED_LINE and _kind_free_text(line[pos:] if pos else line)
+
+
+@lru_cache(maxsize=4096)
+def _kind_free_text(text: str) -> bool:
+    return _KIND.search(text) is None
 
 
 @lru_cache(maxsize=1024)

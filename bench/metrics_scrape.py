@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from apimon_tui.commands.serve import MetricsServer
 from apimon_tui.exposition import CallMetrics
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 
 STATUSES = (200, 429, 500, None)
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 
 T0 = 1_700_000_000.0
 

@@ -3,7 +3,7 @@
 import tomllib
 from pathlib import Path
 
-from apimon_tui import config
+from apimon_tui.core import config
 from apimon_tui.config_check import validate
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from apimon_tui import config as config_mod
+from apimon_tui.core import config as config_mod
 from apimon_tui.budget import Budget, BudgetConfig
 from apimon_tui.commands import demo
 from apimon_tui.config_check import validate

@@ -8,7 +8,7 @@ import pytest
 from apimon_tui import parallel
 from apimon_tui.commands.report import read_summary
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 
 
 @pytest.fixture

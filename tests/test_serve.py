@@ -22,7 +22,7 @@ from apimon_tui.engine import Engine
 from apimon_tui.exposition import CallMetrics, ExposingStore
 from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call, RateLimit
+from apimon_tui.core.model import Call, RateLimit
 from apimon_tui.pricing import Pricer
 from test_otlp_receiver import OTLPSpanExporter, emit_fleet_traffic, free_port, sdk_tracer
 

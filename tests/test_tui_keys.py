@@ -6,7 +6,7 @@ import stat
 
 from tui_support import SECRET, T0, make_app, sample_calls, screen_text, write_config
 
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 from apimon_tui.summary import summarize
 from apimon_tui.tui.screens.detail import DetailScreen
 from apimon_tui.tui.screens.filter import FilterScreen
@@ -471,7 +471,7 @@ async def test_no_color_draws_the_chart_without_colours(tmp_path, monkeypatch):
 
 
 async def test_r_polls_the_providers_at_once(tmp_path, monkeypatch):
-    from apimon_tui import config as config_mod
+    from apimon_tui.core import config as config_mod
     from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer
     from apimon_tui.usage.poller import Poller
 

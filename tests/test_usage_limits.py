@@ -14,9 +14,9 @@ import tomllib
 import pytest
 from usage_fixtures import NOW, clock, config_for, ledger, set_keys
 
-from apimon_tui import config as config_mod
+from apimon_tui.core import config as config_mod
 from apimon_tui.commands.usage import strict
-from apimon_tui.config import ConfigError
+from apimon_tui.core.config import ConfigError
 from apimon_tui.config_check import validate
 from apimon_tui.fakes.provider_server import BILLED_PATHS, FakeProviderServer, deep_body, huge_body
 from apimon_tui.usage.client import RetryPolicy

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from apimon_tui.config import ConfigError
+from apimon_tui.core.config import ConfigError
 from apimon_tui.usage.base import ProviderUsage, ScopeUsage
 from apimon_tui.usage.scopes import BudgetScope, parse_scopes
 

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from apimon_tui import config as config_mod
-from apimon_tui.config import DEFAULTS, OPEN_SECTIONS, ConfigError
+from apimon_tui.core import config as config_mod
+from apimon_tui.core.config import DEFAULTS, OPEN_SECTIONS, ConfigError
 from apimon_tui.formats import FORMAT_MODULES
-from apimon_tui.key_names import BINDING_IDS, key_problem
+from apimon_tui.core.key_names import BINDING_IDS, key_problem
 from apimon_tui.pricing import OVERRIDE_PRICES, TIER_START, sheet_from_override
-from apimon_tui.redact import redact
-from apimon_tui.timeutil import parse_duration
+from apimon_tui.core.redact import redact
+from apimon_tui.core.timeutil import parse_duration
 
 SEVERITIES = ("info", "warning", "critical")
 SHIPPED_THEMES = Path(__file__).parent / "themes"

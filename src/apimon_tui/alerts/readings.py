@@ -15,7 +15,7 @@ from typing import Any
 from apimon_tui.alerts.rules import Cause, Rule
 from apimon_tui.store.aggregate import Aggregate
 from apimon_tui.store.metrics import CallFilter, MetricsStore, Snapshot
-from apimon_tui.timeutil import format_duration
+from apimon_tui.core.timeutil import format_duration
 
 ALL = "all"
 

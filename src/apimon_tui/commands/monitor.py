@@ -15,13 +15,13 @@ import re
 import sys
 import time
 
-from apimon_tui import config as config_mod
+from apimon_tui.core import config as config_mod
 from apimon_tui.alerts import rules_from_config
 from apimon_tui.budget import BudgetConfig, logs_needed_since
 from apimon_tui.cli import COMMANDS
 from apimon_tui.formats import FORMAT_MODULES, UnknownFormat
-from apimon_tui.terminal_text import one_line
-from apimon_tui.timeutil import parse_duration
+from apimon_tui.core.terminal_text import one_line
+from apimon_tui.core.timeutil import parse_duration
 
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:")
 LONGEST_WINDOW_S = 24 * 3600.0  # the widest window of the screen (key 6)

@@ -20,15 +20,15 @@ import signal
 import sys
 import time
 
-from apimon_tui import config as config_mod
+from apimon_tui.core import config as config_mod
 from apimon_tui.engine import Engine, failure_reason
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
 from apimon_tui.pricing import parse_overrides
 from apimon_tui.summary import strict_json, summarize
-from apimon_tui.terminal_text import identifier, one_line
-from apimon_tui.terminal_text import lines as plain_lines
-from apimon_tui.timeutil import parse_time_range
+from apimon_tui.core.terminal_text import identifier, one_line
+from apimon_tui.core.terminal_text import lines as plain_lines
+from apimon_tui.core.timeutil import parse_time_range
 
 EXIT_INTERNAL = 3  # as `check`: an internal error, the figures (if printed) may miss what it hit
 

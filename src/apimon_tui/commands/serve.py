@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from apimon_tui import config as config_mod
+from apimon_tui.core import config as config_mod
 from apimon_tui.formats import FORMAT_MODULES, UnknownFormat
 
 DEFAULT_HOST = "127.0.0.1"

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call, RateLimit
+from apimon_tui.core.model import Call, RateLimit
 from apimon_tui.pricing import Pricer
 
 

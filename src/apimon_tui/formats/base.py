@@ -13,7 +13,7 @@ import json
 import time
 from typing import Any, Callable, Protocol
 
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 
 
 class Sink(Protocol):

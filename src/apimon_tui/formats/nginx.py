@@ -44,7 +44,7 @@ from apimon_tui.formats import values
 from apimon_tui.formats.base import Parser, decode_json
 from apimon_tui.formats.values import MAX_MS, MAX_RATELIMIT, MAX_TS, MIN_TS
 from apimon_tui.ratelimit import parse_reset
-from apimon_tui.model import Call, RateLimit
+from apimon_tui.core.model import Call, RateLimit
 
 if TYPE_CHECKING:
     from apimon_tui.formats.nginx_columns import ColumnCalls
@@ -247,7 +247,7 @@ class NginxParser(Parser):
         first line when none is known yet); the latest headroom among the
         calls taken goes into `latest`.
         """
-        from apimon_tui import heap
+        from apimon_tui.core import heap
         from apimon_tui.formats import nginx_columns
 
         heap.keep_freed_blocks()

@@ -26,7 +26,7 @@ from typing import Any, Awaitable, Callable
 
 import httpx
 
-from apimon_tui.redact import mask_key, redact
+from apimon_tui.core.redact import mask_key, redact
 from apimon_tui.usage.base import DEFAULT_MAX_BODY_MB, MB, ProviderError
 
 log = logging.getLogger("apimon_tui.usage")

@@ -15,6 +15,9 @@ from typing import Any, Callable, Protocol
 
 from apimon_tui.core.model import Call
 
+# After a `LineBlock`'s last line (sources/lines.py): fixed-width reads past it stay in its bytes.
+BLOCK_PADDING = bytes(64)
+
 
 class Sink(Protocol):
     def call(self, call: Call) -> None: ...

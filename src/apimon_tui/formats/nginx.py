@@ -42,8 +42,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from apimon_tui.formats import values
 from apimon_tui.formats.base import Parser, decode_json
+from apimon_tui.formats.nginx_keys import HEADROOM_KEYS
 from apimon_tui.formats.values import MAX_MS, MAX_RATELIMIT, MAX_TS, MIN_TS
-from apimon_tui.ratelimit import parse_reset
+from apimon_tui.formats.ratelimit import parse_reset
 from apimon_tui.core.model import Call, RateLimit
 
 if TYPE_CHECKING:
@@ -61,10 +62,6 @@ _QUOTED_STATUS = re.compile(r'"status":\s*"\d{3}"')
 _LOOKS_LIKE_ACCESS_LINE = re.compile(r'[^ ]+ [^ ]+ [^ ]+ \[[^\]]*\] "')
 
 # The JSON keys read, in the order of the value tuple both JSON paths produce.
-HEADROOM_KEYS = (
-    "rl_limit_requests", "rl_remaining_requests", "rl_limit_tokens", "rl_remaining_tokens",
-    "rl_reset_requests", "rl_reset_tokens",
-)
 _JSON_KEYS = (
     "msec", "time", "method", "uri", "status", "request_time", "upstream_response_time",
     "openai_processing_ms", "openai_request_id", "request_id", "model",

@@ -27,7 +27,7 @@ from decimal import Decimal
 import pytest
 
 from apimon_tui.core.model import Call
-from apimon_tui.pricing import Pricer
+from apimon_tui.costs.pricing import Pricer
 
 TOLERANCE = 1e-12
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from apimon_tui.core.model import Call
-from apimon_tui.pricing import Pricer, load_table
+from apimon_tui.costs.pricing import Pricer, load_table
 from apimon_tui.core.redact import mask_key, redact
 
 

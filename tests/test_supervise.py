@@ -22,7 +22,7 @@ from apimon_tui.engine import RESTART_FIRST_S, Engine, Sink, SourceReader
 from apimon_tui.formats import native
 from apimon_tui.formats.native import to_record
 from apimon_tui.core.model import Call, SourceCounts
-from apimon_tui.pricing import Pricer
+from apimon_tui.costs.pricing import Pricer
 from apimon_tui.sources.base import Source
 from apimon_tui.tui.widgets.status import _source
 

@@ -473,7 +473,7 @@ async def test_no_color_draws_the_chart_without_colours(tmp_path, monkeypatch):
 async def test_r_polls_the_providers_at_once(tmp_path, monkeypatch):
     from apimon_tui.core import config as config_mod
     from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer
-    from apimon_tui.usage.poller import Poller
+    from apimon_tui.costs.usage.poller import Poller
 
     with FakeProviderServer() as srv:
         monkeypatch.setenv("APIMON_TEST_OPENAI_KEY", DEFAULT_KEYS["openai"])

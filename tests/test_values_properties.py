@@ -22,7 +22,7 @@ from apimon_tui.engine import Sink
 from apimon_tui.formats import jsonl, litellm, native, nginx, openai_sdk, otlp
 from apimon_tui.formats.values import MAX_MS, MAX_STATUS, MAX_TOKENS, MAX_TS, MIN_STATUS, MIN_TS
 from apimon_tui.core.model import Call, SourceCounts
-from apimon_tui.pricing import Pricer
+from apimon_tui.costs.pricing import Pricer
 from apimon_tui.sources.lines import LineAssembler
 from apimon_tui.store import MetricsStore
 from apimon_tui.summary import summarize

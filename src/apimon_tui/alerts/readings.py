@@ -40,8 +40,8 @@ class Inputs:
 
     store: MetricsStore | None
     now: float
-    budget: Any = None                       # apimon_tui.budget.BudgetState
-    usage: list[Any] = field(default_factory=list)  # apimon_tui.usage.poller.ProviderState
+    budget: Any = None                       # apimon_tui.costs.budget.BudgetState
+    usage: list[Any] = field(default_factory=list)  # apimon_tui.costs.usage.poller.ProviderState
     unpriced: Collection[str] = ()
     _snaps: dict[tuple, Snapshot] = field(default_factory=dict)
 

@@ -17,7 +17,7 @@ import time
 
 from apimon_tui.core import config as config_mod
 from apimon_tui.alerts import rules_from_config
-from apimon_tui.budget import BudgetConfig, logs_needed_since
+from apimon_tui.costs.budget import BudgetConfig, logs_needed_since
 from apimon_tui.cli import COMMANDS
 from apimon_tui.formats import FORMAT_MODULES, UnknownFormat
 from apimon_tui.core.terminal_text import one_line
@@ -180,8 +180,8 @@ def _poller(config: dict):
     """
     if not any(section.get("enabled") for section in config.get("providers", {}).values()):
         return None
-    from apimon_tui.usage.poller import Poller
-    from apimon_tui.usage.settings import provider_settings
+    from apimon_tui.costs.usage.poller import Poller
+    from apimon_tui.costs.usage.settings import provider_settings
 
     if not provider_settings(config):
         return None

@@ -24,7 +24,7 @@ from apimon_tui.core import config as config_mod
 from apimon_tui.engine import Engine, failure_reason
 from apimon_tui.formats import FORMAT_MODULES
 from apimon_tui.parallel import read_files
-from apimon_tui.pricing import parse_overrides
+from apimon_tui.costs.pricing import parse_overrides
 from apimon_tui.summary import strict_json, summarize
 from apimon_tui.core.terminal_text import identifier, one_line
 from apimon_tui.core.terminal_text import lines as plain_lines

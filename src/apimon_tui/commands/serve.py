@@ -122,8 +122,8 @@ class Watch:
 
     def __init__(self, config: dict[str, Any], store: Any, engine: Any) -> None:
         from apimon_tui.alerts import AlertManager
-        from apimon_tui.budget import Budget, BudgetConfig
-        from apimon_tui.usage.settings import provider_settings
+        from apimon_tui.costs.budget import Budget, BudgetConfig
+        from apimon_tui.costs.usage.settings import provider_settings
 
         self.store = store
         self.engine = engine
@@ -162,7 +162,7 @@ class UsagePolling:
     """The providers' usage APIs, polled on their intervals by the asyncio poller in a thread of its own."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        from apimon_tui.usage.poller import Poller
+        from apimon_tui.costs.usage.poller import Poller
 
         self.poller = Poller.from_config(config)
         self._stop = threading.Event()

@@ -25,9 +25,9 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.containers import Horizontal, Vertical, VerticalScroll
 
-from apimon_tui import pricing
+from apimon_tui.costs import pricing
 from apimon_tui.alerts import AlertManager
-from apimon_tui.budget import Budget, BudgetConfig
+from apimon_tui.costs.budget import Budget, BudgetConfig
 from apimon_tui.core.config import default_path
 from apimon_tui.engine import Engine
 from apimon_tui.core.key_names import key_problem

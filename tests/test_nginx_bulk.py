@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from apimon_tui.engine import Sink
+from apimon_tui.ingest.engine import Sink
 from apimon_tui.formats import nginx
 from apimon_tui.core.model import Call, SourceCounts
 from apimon_tui.costs.pricing import Pricer

@@ -232,7 +232,7 @@ async def test_the_monitor_shows_the_readable_config_warning_on_screen(tmp_path)
     log = native_log(tmp_path)
     config = exposed_config(tmp_path, log)
     from apimon_tui.core import config as config_mod
-    from apimon_tui.engine import Engine
+    from apimon_tui.ingest.engine import Engine
     from apimon_tui.tui.app import MonitorApp
 
     loaded = config_mod.load(config)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from apimon_tui.commands import check, report
-from apimon_tui.engine import RESTART_FIRST_S, Engine, Sink, SourceReader
+from apimon_tui.ingest.engine import RESTART_FIRST_S, Engine, Sink, SourceReader
 from apimon_tui.formats import native
 from apimon_tui.formats.native import to_record
 from apimon_tui.core.model import Call, SourceCounts

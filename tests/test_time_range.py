@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from apimon_tui import parallel
+from apimon_tui.ingest import parallel
 from apimon_tui.formats.native import to_record
 from apimon_tui.core.model import Call
 from apimon_tui.core.timeutil import parse_time_bound, parse_time_range

@@ -7,7 +7,7 @@ import stat
 from tui_support import SECRET, T0, make_app, sample_calls, screen_text, write_config
 
 from apimon_tui.core.model import Call
-from apimon_tui.summary import summarize
+from apimon_tui.ingest.summary import summarize
 from apimon_tui.tui.screens.detail import DetailScreen
 from apimon_tui.tui.screens.filter import FilterScreen
 from apimon_tui.tui.screens.help import HelpScreen

@@ -45,7 +45,7 @@ async def test_requests_per_second_are_over_the_span_the_logs_cover(tmp_path):
 
 
 async def test_several_sources_are_counted_in_the_header_and_listed_by_s(tmp_path):
-    from apimon_tui.engine import Engine
+    from apimon_tui.ingest.engine import Engine
     from apimon_tui.tui.app import MonitorApp
     from tui_support import write_config, write_log
 

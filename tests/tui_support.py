@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from apimon_tui.core import config as config_mod
-from apimon_tui.engine import Engine
+from apimon_tui.ingest.engine import Engine
 from apimon_tui.formats.native import to_record
 from apimon_tui.core.model import Call, RateLimit
 

@@ -26,10 +26,10 @@ from apimon_tui.core import config as config_mod
 from apimon_tui.alerts import AlertManager, rules_from_config
 from apimon_tui.costs.budget import Budget, BudgetConfig
 from apimon_tui.commands.report import check_path
-from apimon_tui.engine import SourceStatus, failure_reason
+from apimon_tui.ingest.engine import SourceStatus, failure_reason
 from apimon_tui.formats import FORMAT_MODULES
-from apimon_tui.parallel import read_files
-from apimon_tui.summary import strict_json
+from apimon_tui.ingest.parallel import read_files
+from apimon_tui.ingest.summary import strict_json
 from apimon_tui.core.terminal_text import one_line
 from apimon_tui.core.timeutil import parse_time_range
 from apimon_tui.costs.usage.poller import Poller

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             return _fail(problem)
 
     # Textual and the engine are imported only once the arguments are known good.
-    from apimon_tui.engine import Engine
+    from apimon_tui.ingest.engine import Engine
 
     try:
         poller = _poller(config)  # refuses a config others can read that holds a key

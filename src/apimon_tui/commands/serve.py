@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     from prometheus_client import CollectorRegistry, disable_created_metrics
 
-    from apimon_tui.engine import Engine
+    from apimon_tui.ingest.engine import Engine
     from apimon_tui.exposition import CallMetrics, ExposingStore, SourceCollector, StateCollector
 
     disable_created_metrics()  # a `_created` gauge per series doubles the scrape for nothing rate() needs

@@ -29,7 +29,7 @@ from apimon_tui.costs import pricing
 from apimon_tui.alerts import AlertManager
 from apimon_tui.costs.budget import Budget, BudgetConfig
 from apimon_tui.core.config import default_path
-from apimon_tui.engine import Engine
+from apimon_tui.ingest.engine import Engine
 from apimon_tui.core.key_names import key_problem
 from apimon_tui.core.model import Call
 from apimon_tui.core.state import UiState

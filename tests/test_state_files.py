@@ -16,7 +16,7 @@ from tui_support import make_app
 
 from apimon_tui.alerts import AlertManager
 from apimon_tui.alerts.notify import Notifier
-from apimon_tui.jsonl_writer import JsonlWriter
+from apimon_tui.capture.jsonl_writer import JsonlWriter
 from apimon_tui.core.state import UiState, default_path
 
 SECRET = "sk-proj-abcdefghijklmnopqrstuvwxyz123456"

@@ -36,8 +36,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
-from apimon_tui.exchange import BODY_LIMIT, CaptureOptions, Exchange, JsonTap, RecordBuilder, SseTap
-from apimon_tui.jsonl_writer import JsonlWriter
+from apimon_tui.capture.exchange import BODY_LIMIT, CaptureOptions, Exchange, JsonTap, RecordBuilder, SseTap
+from apimon_tui.capture.jsonl_writer import JsonlWriter
 
 from apimon_tui.costs.pricing import Pricer
 

@@ -18,7 +18,7 @@ from usage_fixtures import DAY, ENV, MAY_1, MAY_20, NOW, Sleeps, clock, config_f
 from apimon_tui.costs.budget import Budget, BudgetConfig, BudgetState, ScopeBudget
 from apimon_tui.commands.usage import render, to_json
 from apimon_tui.core.config import ConfigError
-from apimon_tui.config_check import validate
+from apimon_tui.commands.config_check import validate
 from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer, Spend, VirtualKey
 from apimon_tui.costs.usage.base import CostBucket, ProviderUsage, ScopeUsage, parse_iso
 from apimon_tui.costs.usage.client import RetryPolicy

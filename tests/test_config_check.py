@@ -10,7 +10,7 @@ from pathlib import Path
 import tomli_w
 
 from apimon_tui.core.config import DEFAULTS
-from apimon_tui.config_check import KeyLines, validate
+from apimon_tui.commands.config_check import KeyLines, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,7 @@ import pytest
 from apimon_tui.core import config as config_mod
 from apimon_tui.costs.budget import Budget, BudgetConfig
 from apimon_tui.commands import demo
-from apimon_tui.config_check import validate
+from apimon_tui.commands.config_check import validate
 from apimon_tui.fakes.simulator import STORY, STORY_SECONDS, Simulator, story_costs
 from apimon_tui.formats.native import from_record
 from apimon_tui.costs.usage.poller import Poller

@@ -12,7 +12,7 @@ import pytest
 
 from apimon_tui.core import config as config_mod
 from apimon_tui.commands.init import Answers, render
-from apimon_tui.config_check import validate
+from apimon_tui.commands.config_check import validate
 from apimon_tui.costs.usage.settings import provider_settings
 
 KEY = "sk-admin-" + "k" * 32 + "7f3e"

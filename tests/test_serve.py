@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from apimon_tui.costs.budget import month_bounds
 from apimon_tui.commands.serve import parse_listen
 from apimon_tui.ingest.engine import Engine
-from apimon_tui.exposition import CallMetrics, ExposingStore
+from apimon_tui.commands.exposition import CallMetrics, ExposingStore
 from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer
 from apimon_tui.formats.native import to_record
 from apimon_tui.core.model import Call, RateLimit

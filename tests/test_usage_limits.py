@@ -17,7 +17,7 @@ from usage_fixtures import NOW, clock, config_for, ledger, set_keys
 from apimon_tui.core import config as config_mod
 from apimon_tui.commands.usage import strict
 from apimon_tui.core.config import ConfigError
-from apimon_tui.config_check import validate
+from apimon_tui.commands.config_check import validate
 from apimon_tui.fakes.provider_server import BILLED_PATHS, FakeProviderServer, deep_body, huge_body
 from apimon_tui.costs.usage.client import RetryPolicy
 from apimon_tui.costs.usage.poller import Poller

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from apimon_tui.core import config as config_mod
-from apimon_tui.config_check import validate
+from apimon_tui.commands.config_check import validate
 from apimon_tui.core.terminal_text import lines
 
 

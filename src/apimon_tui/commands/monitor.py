@@ -18,7 +18,7 @@ import time
 from apimon_tui.core import config as config_mod
 from apimon_tui.alerts import rules_from_config
 from apimon_tui.costs.budget import BudgetConfig, logs_needed_since
-from apimon_tui.cli import COMMANDS
+from apimon_tui.commands import COMMANDS
 from apimon_tui.formats import FORMAT_MODULES, UnknownFormat
 from apimon_tui.core.terminal_text import one_line
 from apimon_tui.core.timeutil import parse_duration

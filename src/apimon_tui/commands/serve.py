@@ -3,7 +3,7 @@
 It follows its sources (files, globs, commands, an `otlp://` receiver) with the
 same engine as the monitor, evaluates the alert rules and the month's spend
 from the logs every second, and serves it all to Prometheus: the text
-exposition at `/metrics` (see `apimon_tui.exposition`) and a health check at
+exposition at `/metrics` (see `apimon_tui.commands.exposition`) and a health check at
 `/healthz` (200 while the reader thread runs, 503 once it stopped, with each
 source's state as JSON). SIGTERM or SIGINT stops it cleanly: the server
 closes, the sources are released, and it exits 0.
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry, disable_created_metrics
 
     from apimon_tui.ingest.engine import Engine
-    from apimon_tui.exposition import CallMetrics, ExposingStore, SourceCollector, StateCollector
+    from apimon_tui.commands.exposition import CallMetrics, ExposingStore, SourceCollector, StateCollector
 
     disable_created_metrics()  # a `_created` gauge per series doubles the scrape for nothing rate() needs
     registry = CollectorRegistry()

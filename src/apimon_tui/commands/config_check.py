@@ -31,7 +31,7 @@ from apimon_tui.core.redact import redact
 from apimon_tui.core.timeutil import parse_duration
 
 SEVERITIES = ("info", "warning", "critical")
-SHIPPED_THEMES = Path(__file__).parent / "themes"
+SHIPPED_THEMES = Path(__file__).parents[1] / "themes"
 
 # Options whose value must be one of a few words.
 CHOICES: dict[str, tuple[str, ...]] = {

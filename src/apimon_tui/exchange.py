@@ -137,7 +137,7 @@ class SseTap(_ChunkTap):
     """
 
     CARRY_LIMIT = 1 << 20
-    __slots__ = ("carry", "first_usage", "last_usage", "error", "response_end", "end_seen")
+    __slots__ = ("carry", "first_usage", "last_usage", "error", "response_last", "end_seen")
 
     def __init__(self) -> None:
         super().__init__()
@@ -145,7 +145,7 @@ class SseTap(_ChunkTap):
         self.first_usage: bytes | None = None
         self.last_usage: bytes | None = None
         self.error: bytes | None = None
-        self.response_end: bytes | None = None  # the last `response.completed|incomplete|failed` event
+        self.response_last: bytes | None = None  # the last line naming a Responses API event: its end, if it came
         self.end_seen = False  # the provider's last event went by (the rest of the body is only its close)
 
     def compact(self) -> None:
@@ -159,10 +159,10 @@ class SseTap(_ChunkTap):
         self.last_usage = _data_line(block, max(map(block.rfind, _USAGE))) or self.last_usage
         if self.error is None:
             self.error = _error_line(block)
-        self.response_end = _data_line(block, max(map(block.rfind, _RESPONSE_ENDS))) or self.response_end
+        self.response_last = _data_line(block, block.rfind(b'"response.')) or self.response_last
         if not self.end_seen:
-            self.end_seen = self.response_end is not None or any(
-                block.startswith(line) or b"\n" + line in block for line in _STREAM_ENDS)
+            self.end_seen = any(block.startswith(line) or b"\n" + line in block for line in _STREAM_ENDS) or (
+                self.response_last is not None and any(end in self.response_last for end in _RESPONSE_ENDS))
 
     def summary(self) -> BodySummary:
         """The last usage (gaps filled from the first), the first error, and how a Responses API answer ended.
@@ -172,10 +172,11 @@ class SseTap(_ChunkTap):
         """
         self.chunks.append(b"\n")  # the stream has ended: its last line is complete
         self.compact()
-        first, last = _event_usage(self.first_usage), _event_usage(self.last_usage)
+        last_event = _event(self.last_usage)
+        first, last = _event_usage(_event(self.first_usage)), _event_usage(last_event)
         usage = {**first, **last} if first or last else None
         error = _event_error(_event(self.error))
-        end = _event(self.response_end) or {}
+        end = (last_event if self.response_last == self.last_usage else _event(self.response_last)) or {}
         response = end.get("response")
         response = response if isinstance(response, dict) else {}
         kind = end.get("type")
@@ -194,7 +195,10 @@ _STREAM_ENDS = (  # lines of the last event of a whole answer: chat completions,
 )
 
 
-_RESPONSE_ENDS = tuple(  # the Responses API's last event, in its `data:` line (there may be no `event:` line)
+# The Responses API's last event, when it is the answer's end, in its `data:` line (a proxy may send no
+# `event:` lines). Nothing follows it, so it is on the last line naming a `"response.*` type (looked for from
+# the end of each block, so found at once in a Responses stream).
+_RESPONSE_ENDS = tuple(
     b'"type":%s"response.%s"' % (space, state) for state in (b"completed", b"incomplete", b"failed")
     for space in (b"", b" ")
 )
@@ -393,9 +397,8 @@ def _event_error(event: dict[str, Any] | None) -> Any:
     return error
 
 
-def _event_usage(line: bytes | None) -> dict[str, Any]:
+def _event_usage(event: dict[str, Any] | None) -> dict[str, Any]:
     """The usage of one event; Anthropic's `message_start` counts no output yet (its 1 is a placeholder)."""
-    event = _event(line)
     usage = _find_usage(event) if event else None
     if not usage:
         return {}

@@ -130,7 +130,7 @@ class JsonTap(_ChunkTap):
 
 
 class SseTap(_ChunkTap):
-    """Keeps the `data:` lines of an event stream that carry a usage object or an error.
+    """Keeps the `data:` lines of an event stream that carry a usage object, an error or the Responses API's end.
 
     Lines are looked for when the held chunks pass `LIMIT` and at the end, not
     chunk by chunk, so the request path only appends.
@@ -215,7 +215,7 @@ def _data_line(block: bytes, at: int) -> bytes | None:
 
 
 def _error_line(block: bytes) -> bytes | None:
-    """The first `data:` line of `block` that is an error event (an `error` key at its top)."""
+    """The first `data:` line of `block` that is an error event (an `error` key at its top, or `"type":"error"`)."""
     at = block.find(b'"error"')
     while at >= 0:
         line = _data_line(block, at)

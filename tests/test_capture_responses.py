@@ -27,7 +27,7 @@ from format_support import Collect
 
 import apimon_tui
 from apimon_tui.capture import capture_httpx, flush
-from apimon_tui.exchange import BodySummary, SseTap
+from apimon_tui.capture.exchange import BodySummary, SseTap
 from apimon_tui.fakes.openai_server import Attempt, FakeOpenAI, Outcome
 from apimon_tui.formats.native import from_record
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apimon_tui.formats import openai_sdk
-from apimon_tui.ratelimit import ratelimit_from_headers
+from apimon_tui.formats.ratelimit import ratelimit_from_headers
 from format_support import Collect
 
 DATA = Path(__file__).parent / "data"

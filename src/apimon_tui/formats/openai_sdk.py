@@ -58,8 +58,8 @@ from urllib.parse import urlsplit
 
 from apimon_tui.formats import values
 from apimon_tui.formats.base import Parser
-from apimon_tui.model import Call, RateLimit
-from apimon_tui.ratelimit import parse_count, parse_reset
+from apimon_tui.core.model import Call, RateLimit
+from apimon_tui.formats.ratelimit import parse_count, parse_reset
 
 NAME = "openai-sdk"
 PROVIDER = "openai"

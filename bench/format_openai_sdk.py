@@ -18,7 +18,7 @@ a slow spell of the shared machine hits all of them):
   decodes and splits each block into lines and applies one compiled regex to
   each line, nothing else: `KIND.search(line)`, which finds the kind of the
   message after the `] ` that ends the logging module's prefix (the parser's
-  own, more general message regex is 2-4x slower than this one);
+  own, more general message regex is 3-4x slower than this one);
 * lnav, which has no format for this log: it reads it as `generic_log`
   (timestamped text lines, tracebacks folded into the line before), and is
   asked to count them.

@@ -157,38 +157,3 @@ def test_escapes_that_move_a_string_end_take_the_careful_path():
         options = "{'url': '/x', 'json_data': {" + text[1:-1] + ", 'model': 'm'}}"
         assert openai_sdk.scan_options(options) == openai_sdk.scan_tokens(options)
     assert openai_sdk._plain_split("{'a\\n': 'b'}") is not None  # an escape that is no quote keeps the quick path
-
-
-header_reprs = st.lists(
-    PIECES | st.sampled_from([f"'{name}'" for name in openai_sdk.USED_HEADERS])
-    | st.sampled_from(["'X-Request-ID'", "'x-request-id", "x-request-id'", "'OPENAI-PROCESSING-MS': '7'", "'\u0130'",
-                       "'x-request-id': 'a', ", "'x-request-id': ", "'k': '", "Headers({", "Headers([(", "'v'", "'5'"])
-    | st.text(max_size=4),
-    max_size=30,
-).map("".join)
-
-
-@PROPERTY
-@given(text=header_reprs)
-def test_used_headers_found_by_name_as_read_whole(text):
-    wanted = {name: value for name, value in careful_headers(text).items() if name in openai_sdk.USED_HEADERS}
-    assert openai_sdk.used_headers(text) == wanted
-
-
-def test_used_headers_of_the_samples_found_by_name_as_read_whole():
-    for name in ("openai-1.109.1-debug.log", "openai-3.57.0-debug.log"):
-        for line in (DATA / name).read_text().splitlines():
-            if "Headers(" in line:
-                text = line[line.index("Headers("):]
-                wanted = {k: v for k, v in careful_headers(text).items() if k in openai_sdk.USED_HEADERS}
-                assert openai_sdk.used_headers(text) == wanted
-                assert wanted.get("x-request-id")  # the lines carry what is looked up
-
-
-def test_a_header_name_inside_a_value_or_in_a_value_place_is_not_taken():
-    text = "Headers({'a': 'x-request-id', 'x-request-id': 'real', 'b': \"'x-request-id': 'fake'\"})"
-    assert openai_sdk.used_headers(text) == {"x-request-id": "real"}
-    text = "Headers({'a': 'x-request-id', 'x-request-id': 'real', 'c': 'x-request-id', 'openai-processing-ms': '9'})"
-    assert openai_sdk.used_headers(text) == {"x-request-id": "real", "openai-processing-ms": "9"}
-    text = "Headers({'X-Request-Id': 'first', 'x-request-id': 'second', 'x-request-id'"
-    assert openai_sdk.used_headers(text) == {"x-request-id": "second"}

@@ -143,42 +143,6 @@ def parse_headers(text: str) -> dict[str, str]:
     return dict(zip(map(str.lower, strings[0::2]), strings[1::2]))
 
 
-USED_HEADERS = (
-    "x-request-id", "openai-processing-ms",
-    "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
-    "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens",
-    "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens",
-)
-_QUOTED_USED = tuple((name, f"'{name}'") for name in USED_HEADERS)
-_USED_SET = frozenset(USED_HEADERS)
-
-
-def used_headers(text: str) -> dict[str, str]:
-    """The `USED_HEADERS` entries of `parse_headers(text)`, found by name rather than by reading every header.
-
-    When every string is plain and the text ASCII (so lower-casing keeps each
-    character's place), a header's name is a hit for `'name'` in the
-    lower-cased text with a multiple of four quotes before it: strings
-    alternate name, value. The last such hit wins, as in the dict; its value
-    is the next string. Any other text is read whole.
-    """
-    if not text.isascii() or not _plain(text):
-        return {name: value for name, value in parse_headers(text).items() if name in _USED_SET}
-    lowered = text.lower()
-    found = {}
-    for name, quoted in _QUOTED_USED:
-        end = len(lowered)
-        while (at := lowered.rfind(quoted, 0, end)) >= 0:
-            if lowered.count("'", 0, at) % 4 == 0:
-                value_start = text.find("'", at + len(quoted)) + 1
-                value_end = text.find("'", value_start) if value_start else -1
-                if value_end >= 0:
-                    found[name] = text[value_start:value_end]
-                    break
-            end = at + len(quoted) - 1  # not a name with a value: look before its closing quote
-    return found
-
-
 def _plain_split(text: str) -> list[str] | None:
     """`text` cut at its quotes when every string in it is `'...'` and closed, else None.
 
@@ -189,14 +153,10 @@ def _plain_split(text: str) -> list[str] | None:
     and most request options are such text, so the common line needs no regex
     scan token by token.
     """
-    return text.split("'") if _plain(text) else None
-
-
-def _plain(text: str) -> bool:
-    """Whether every string in `text` is `'...'` and closed (see `_plain_split`)."""
     if '"' in text or ("\\" in text and ("\\'" in text or "\\\n" in text)):  # one-character tests are the quick ones
-        return False
-    return text.count("'") % 2 == 0
+        return None
+    parts = text.split("'")
+    return parts if len(parts) % 2 else None
 
 
 def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | None]:
@@ -480,7 +440,7 @@ class OpenAISdkParser(Parser):
             if url:
                 call.endpoint = _path(url)
         if headers:
-            self._apply_headers(call, used_headers(headers))
+            self._apply_headers(call, parse_headers(headers))
         if call.request_id is None:
             self._open = call
         else:

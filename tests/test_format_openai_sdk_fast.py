@@ -157,3 +157,12 @@ def test_escapes_that_move_a_string_end_take_the_careful_path():
         options = "{'url': '/x', 'json_data': {" + text[1:-1] + ", 'model': 'm'}}"
         assert openai_sdk.scan_options(options) == openai_sdk.scan_tokens(options)
     assert openai_sdk._plain_split("{'a\\n': 'b'}") is not None  # an escape that is no quote keeps the quick path
+
+
+def test_header_names_are_lower_cased_unless_they_already_are():
+    """The names are kept as written only when lower-casing would not change them."""
+    for text in ["Headers({'X-Request-ID': 'Req_A', 'date': 'Thu'})", "Headers({'x-request-id': 'Req_A', 'ΣΑΣ': 'v'})",
+                 "Headers({'\u0130d': 'v', 'x-request-id': 'r'})", "Headers({'x-request-id': 'r', 'K': 'Kelvin'})",
+                 "Headers({'x-request-id': 'r', 'openai-processing-ms': '7'})"]:
+        assert openai_sdk.parse_headers(text) == careful_headers(text)
+    assert openai_sdk.parse_headers("Headers({'X-Request-ID': 'Req_A'})") == {"x-request-id": "Req_A"}

@@ -138,9 +138,18 @@ def parse_headers(text: str) -> dict[str, str]:
     """Lower-case header names to values from an httpx `Headers({...})` or `Headers([(k, v), ...])` repr."""
     parts = _plain_split(text)
     if parts is not None:  # names and values at every other string
-        return dict(zip(map(str.lower, parts[1::4]), parts[3::4]))
+        return dict(zip(_lower_case(parts[1::4]), parts[3::4]))
     strings = [a if a is not None else b for a, b in _QUOTED.findall(text)]
-    return dict(zip(map(str.lower, strings[0::2]), strings[1::2]))
+    return dict(zip(_lower_case(strings[0::2]), strings[1::2]))
+
+
+def _lower_case(names: list[str]):
+    """`map(str.lower, names)`, or `names` when all are ASCII lower case already (httpx logs them so).
+
+    One test on the joined names costs less than a `str.lower` call per name.
+    """
+    joined = "".join(names)
+    return names if joined.isascii() and joined.lower() == joined else map(str.lower, names)
 
 
 def _plain_split(text: str) -> list[str] | None:

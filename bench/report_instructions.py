@@ -14,7 +14,9 @@ side, not a figure to publish:
     git worktree add /tmp/base HEAD~1
     python bench/report_instructions.py bench/out/nginx-json-1000000.log --against /tmp/base/src
 
-Needs valgrind (`apt-get install valgrind`).
+A file that is not read in shares (a format whose calls span lines, such as
+pretty-printed LiteLLM payloads) is read the same way, through the same
+parser, from its start. Needs valgrind (`apt-get install valgrind`).
 """
 
 from __future__ import annotations
@@ -36,14 +38,17 @@ def read_share(path: str, megabytes: int) -> None:
     from apimon_tui import parallel
 
     job = parallel.plan_jobs(path, "auto", 1, {}, None)
-    if not job:
-        raise SystemExit(f"bench: {path} is not read in shares (under 8 MB, or not a one-line format)")
-    (share,) = job
+    if job:
+        (share,) = job
+    else:  # a format read in one pass (pretty LiteLLM payloads): its bytes through the same reader
+        from apimon_tui.engine import sniff_format
+
+        share = parallel._Job(path, path, 0, os.path.getsize(path), sniff_format(path), {}, None, None)
     with open(path, "rb") as f:
         f.seek(share.start + megabytes * MB)
         f.readline()  # to the end of the line under way
         end = min(f.tell(), share.end)
-    parallel._read_share(parallel._Job(path, share.label, share.start, end, share.fmt, {}, None, share.newest_hint))
+    parallel._read_share(parallel._Job(path, share.label, share.start, end, share.fmt, {}, None, None, share.newest_hint))
 
 
 def instructions(source: Path, path: str, megabytes: int) -> int:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import statistics
@@ -219,7 +218,7 @@ def tools(path: Path, fmt: str, core: str, against: Path | None) -> list[tuple[s
         return out
     out.append(("floor: orjson.loads a line", pin + [sys.executable, "-c", FLOOR, str(path), "orjson", pretty]))
     out.append(("floor: json.loads a line", pin + [sys.executable, "-c", FLOOR, str(path), "json", pretty]))
-    out.append(("jq -c .", ["sh", "-c", f'exec jq -c . "$0" > /dev/null', str(path)] if shutil.which("jq") else None))
+    out.append(("jq -c .", ["sh", "-c", 'exec jq -c . "$0" > /dev/null', str(path)] if shutil.which("jq") else None))
     return out
 
 

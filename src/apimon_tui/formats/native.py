@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apimon_tui.formats.base import Parser, Sink, json_object
+from apimon_tui.formats.base import DOUBTING, Doubt, Parser, Sink, json_object, quick_loads
 from apimon_tui.formats.values import (
     MAX_ATTEMPT, MAX_COST_USD, MAX_IDENTIFIER, MAX_MS, MAX_RATELIMIT, MAX_RESET_S, MAX_STATUS, MAX_TOKENS, MAX_TS,
     MIN_STATUS, MIN_TS, QUIET, Unusable, identifier, shown, text,
@@ -245,10 +245,28 @@ def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None, s
     return call
 
 
+def _plain_tags(tags: Any) -> bool:
+    """Tags with no float, which `_tags` takes as text (a float may be an integer orjson made one)."""
+    return type(tags) is not dict or float not in set(map(type, tags.values()))
+
+
 class NativeParser(Parser):
     name = NAME
 
     def feed(self, line: str) -> None:
+        if line.startswith("{"):
+            obj = quick_loads(line)
+            if type(obj) is dict and "apimon" in obj and _plain_tags(obj.get("tags")):
+                try:
+                    call = from_record(obj, self.source, line, DOUBTING)
+                except (Doubt, Unusable):
+                    pass  # the careful path below reports it
+                else:
+                    self.sink.call(call)
+                    return
+        self._feed_carefully(line)
+
+    def _feed_carefully(self, line: str) -> None:
         obj = json_object(line, self.sink)
         if obj is None:
             return

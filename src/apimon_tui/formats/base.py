@@ -88,6 +88,9 @@ def decode_json(text: str, sink: Sink) -> Any:
     return None
 
 
+QUICK_BRACKETS = 500  # json nests this deep whatever the stack: the recursion limit is 1,000 frames
+
+
 class Doubt(Exception):
     """A value the quick path does not vouch for: the line is read again the careful way."""
 
@@ -114,8 +117,12 @@ def quick_loads(text: str) -> Any:
     surrogate, deep nesting...): the careful path then decides, as `json` reads it.
 
     Where both accept a text they give equal values (tests/test_quick_json.py), but for
-    integers past 64 bits, which orjson makes floats: see `_Doubting`.
+    integers past 64 bits, which orjson makes floats: see `_Doubting`. A text with more
+    brackets than `QUICK_BRACKETS` is left to `json` too, which refuses nesting deeper than
+    the interpreter's recursion limit allows, where orjson may not.
     """
+    if text.count("[") + text.count("{") > QUICK_BRACKETS:
+        return None
     try:
         return orjson.loads(text)
     except ValueError:

@@ -24,7 +24,7 @@ from typing import Any
 
 from apimon_tui.config import DEFAULTS
 from apimon_tui.formats import values
-from apimon_tui.formats.base import Parser, Sink, json_object
+from apimon_tui.formats.base import DOUBTING, Doubt, Parser, Sink, json_object, quick_loads
 from apimon_tui.formats.values import MAX_COST_USD, MAX_MS
 from apimon_tui.model import Call
 
@@ -35,6 +35,7 @@ FIELDS = ("ts", "model", "status", "latency", "endpoint", "provider", "input_tok
 FAILED_WORDS = frozenset({"error", "failure", "failed", "fail"})
 OK_WORDS = frozenset({"ok", "success", "succeeded", "completed"})
 _MISSING = object()
+_PLAIN_MESSAGES = (str, type(None))
 
 
 def _path(spec: str) -> tuple[str, ...]:
@@ -180,6 +181,24 @@ class JsonlParser(Parser):
         self.latency_scale = 1000.0 if mapping["latency_unit"] == "s" else 1.0
 
     def feed(self, line: str) -> None:
+        if line.startswith("{"):
+            obj = quick_loads(line)
+            if type(obj) is dict:
+                values = {field: lookup(obj, path) for field, path in self.paths.items()}
+                if values["model"] is None and values["status"] is None and values["latency"] is None:
+                    self.sink.skip()
+                    return
+                if type(values["error_message"]) in _PLAIN_MESSAGES:  # (a structured one is written back as JSON)
+                    try:
+                        call = self._call(values, line, DOUBTING)
+                    except (Doubt, ValueError):
+                        pass  # the careful path below reports it
+                    else:
+                        self.sink.call(call)
+                        return
+        self._feed_carefully(line)
+
+    def _feed_carefully(self, line: str) -> None:
         obj = json_object(line, self.sink)
         if obj is None:
             return
@@ -188,14 +207,13 @@ class JsonlParser(Parser):
             self.sink.skip()
             return
         try:
-            call = self._call(values, line)
+            call = self._call(values, line, self.sink)
         except ValueError as exc:
             self.sink.unparsed(str(exc), line)
             return
         self.sink.call(call)
 
-    def _call(self, v: dict[str, Any], line: str) -> Call:
-        sink = self.sink
+    def _call(self, v: dict[str, Any], line: str, sink: Sink) -> Call:
         ts = self.clock() if v["ts"] is None else values.checked_ts(epoch_seconds(v["ts"], self.ts_unit))
         status, failed = _status(v["status"], sink)
         error_code, error_message = _identifier(v["error_code"], "error_code", sink), _message(v["error_message"], sink)

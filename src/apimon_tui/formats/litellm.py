@@ -45,7 +45,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from apimon_tui.formats import values
-from apimon_tui.formats.base import Parser, Sink
+from apimon_tui.formats.base import DOUBTING, Doubt, Parser, Sink, quick_loads
 from apimon_tui.formats.values import MAX_COST_USD, MAX_MS, MAX_STATUS, MIN_STATUS
 from apimon_tui.ratelimit import merge, ratelimit_from_headers
 from apimon_tui.model import Call
@@ -288,6 +288,22 @@ class LiteLLMParser(Parser):
 
     def _complete(self, lines: list[str]) -> None:
         text = "\n".join(lines)
+        obj = quick_loads(text)
+        if obj is not None:
+            if not is_payload(obj):
+                for _ in lines:
+                    self.sink.skip()
+                return
+            try:
+                call = to_call(obj, self.source, text, DOUBTING)
+            except (Doubt, values.Unusable):
+                pass  # the careful path below reports it
+            else:
+                self.sink.call(call)
+                return
+        self._complete_carefully(lines, text)
+
+    def _complete_carefully(self, lines: list[str], text: str) -> None:
         try:
             obj = json.loads(text)
         except ValueError as exc:

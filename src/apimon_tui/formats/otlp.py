@@ -25,7 +25,7 @@ import json
 from typing import Any
 
 from apimon_tui.formats import values
-from apimon_tui.formats.base import Parser, Sink, json_object
+from apimon_tui.formats.base import DOUBTING, Doubt, Parser, Sink, json_object, quick_loads
 from apimon_tui.formats.values import MAX_MS, MAX_TOKENS
 from apimon_tui.model import Call
 
@@ -234,6 +234,37 @@ class OtlpParser(Parser):
     name = NAME
 
     def feed(self, line: str) -> None:
+        if line.startswith("{"):
+            obj = quick_loads(line)
+            if type(obj) is dict and self._feed_quickly(obj):
+                return
+        self._feed_carefully(line)
+
+    def _feed_quickly(self, obj: dict[str, Any]) -> bool:
+        """The calls of an export orjson decoded; False (nothing reported) to leave the line to the
+        careful path: a doubtful value, an unusable span, or a failed call, whose raw text is its
+        span as `json` decodes it."""
+        if not isinstance(obj.get("resourceSpans"), list):
+            self.sink.skip()  # metrics and logs exports, other JSON
+            return True
+        calls = []
+        try:
+            for span in _spans(obj):
+                attrs = attributes(span.get("attributes"))
+                if is_call(attrs):
+                    call = span_call(span, attrs, self.source, DOUBTING)
+                    if call.is_error:
+                        return False
+                    calls.append(call)
+        except (Doubt, values.Unusable):
+            return False
+        for call in calls:
+            self.sink.call(call)
+        if not calls:
+            self.sink.skip()
+        return True
+
+    def _feed_carefully(self, line: str) -> None:
         obj = json_object(line, self.sink)
         if obj is None:
             return

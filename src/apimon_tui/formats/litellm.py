@@ -66,6 +66,20 @@ _PRETTY_LINE = re.compile(
 )
 
 
+SHAPES_KEPT = 50_000  # lines whose shape `LiteLLMParser.feed_many` keeps (a few MB)
+_FOREIGN = "foreign"
+
+
+def _bracket(line: str) -> str:
+    """What a line inside an object is: `_FOREIGN` (not pretty-printed JSON), or a pretty-printed
+    line that opens or closes a bracket ("open", "close") or neither ("")."""
+    stripped = line.strip()
+    shape = _PRETTY_LINE.fullmatch(stripped) if stripped else None
+    if shape is None:
+        return _FOREIGN
+    return shape.lastgroup or ""  # (at most one of the two groups matches)
+
+
 def sniff(line: str) -> bool:
     if _SNIFF.search(line):
         return True
@@ -227,6 +241,7 @@ class LiteLLMParser(Parser):
         self._depth = 0
         self._chars = 0
         self._dropping = False  # the open object overflowed: its lines are dropped
+        self._shapes: dict[str, str] = {}  # line -> `_bracket(line)`, for `feed_many`
 
     def feed(self, line: str) -> None:
         if line.startswith("{"):
@@ -263,9 +278,40 @@ class LiteLLMParser(Parser):
             lines, self._lines = self._lines, None
             self._complete(lines)
         elif self._chars > MAX_OBJECT_CHARS:
-            depth = self._depth
-            self._broken(f"JSON object longer than {MAX_OBJECT_CHARS:,} characters")
-            self._depth, self._dropping = depth, True  # drop its lines up to its closing brace
+            self._overflow()
+
+    def _overflow(self) -> None:
+        depth = self._depth
+        self._broken(f"JSON object longer than {MAX_OBJECT_CHARS:,} characters")
+        self._depth, self._dropping = depth, True  # drop its lines up to its closing brace
+
+    def feed_many(self, lines: list[str]) -> None:
+        """`feed` for each line, with the lines inside an open object inlined: a pretty-printed
+        payload is some 400 lines, one call, and most of them are the same in every payload
+        (the model's price fields, the metadata's nulls), so each line's shape is kept."""
+        feed, skip, shapes = self.feed, self.sink.skip, self._shapes
+        for line in lines:
+            body = self._lines
+            if body is None or self._dropping or line.startswith("{"):
+                feed(line)
+                continue
+            bracket = shapes.get(line)
+            if bracket is None:
+                if len(shapes) >= SHAPES_KEPT:
+                    shapes.clear()
+                bracket = shapes[line] = _bracket(line)
+            if bracket is _FOREIGN:
+                skip()  # a foreign line (stderr, an app's print) inside the object
+                continue
+            if bracket:
+                self._depth += 1 if bracket == "open" else -1
+            body.append(line)
+            self._chars += len(line) + 1
+            if self._depth <= 0:
+                self._lines = None
+                self._complete(body)
+            elif self._chars > MAX_OBJECT_CHARS:
+                self._overflow()
 
     def flush(self) -> None:
         if self._lines is not None:

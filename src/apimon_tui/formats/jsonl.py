@@ -59,6 +59,32 @@ def lookup(obj: Any, path: tuple[str, ...]) -> Any:
     return None
 
 
+Plan = tuple[tuple[str, "Plan | None", bool], ...]
+
+
+def plan(path: tuple[str, ...]) -> Plan:
+    """`path` made ready for `find`: the keys `lookup` tries, in its order, joined once.
+
+    Each step is (key, the plan of the rest of the path or None at its end, whether the key
+    is the path's first part alone, which may also index a list)."""
+    return tuple((".".join(path[:cut]), plan(path[cut:]) if cut < len(path) else None, cut == 1)
+                 for cut in range(len(path), 0, -1))
+
+
+def find(obj: Any, steps: Plan) -> Any:
+    """`lookup(obj, path)` for a path made ready by `plan`: the same value, for less work a line."""
+    for key, rest, first in steps:
+        if isinstance(obj, dict):
+            value = obj.get(key, _MISSING)
+        elif first and isinstance(obj, list) and key.isdigit() and int(key) < len(obj):
+            value = obj[int(key)]
+        else:
+            continue
+        if value is not _MISSING:
+            return value if rest is None else find(value, rest)
+    return None
+
+
 _SNIFF_MODEL = _path(DEFAULTS["jsonl"]["model"])
 _SNIFF_STATUS = _path(DEFAULTS["jsonl"]["status"])
 _SNIFF_LATENCY = _path(DEFAULTS["jsonl"]["latency"])
@@ -176,7 +202,7 @@ class JsonlParser(Parser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         mapping = {**DEFAULTS["jsonl"], **self.options}
-        self.paths = {field: _path(str(mapping.get(field) or "")) for field in FIELDS}
+        self.paths = {field: plan(_path(str(mapping.get(field) or ""))) for field in FIELDS}
         self.ts_unit = mapping["ts_unit"] if mapping["ts_unit"] in ("auto", "s", "ms", "iso") else "auto"
         self.latency_scale = 1000.0 if mapping["latency_unit"] == "s" else 1.0
 
@@ -184,7 +210,7 @@ class JsonlParser(Parser):
         if line.startswith("{"):
             obj = quick_loads(line)
             if type(obj) is dict:
-                values = {field: lookup(obj, path) for field, path in self.paths.items()}
+                values = {field: find(obj, steps) for field, steps in self.paths.items()}
                 if values["model"] is None and values["status"] is None and values["latency"] is None:
                     self.sink.skip()
                     return
@@ -202,7 +228,7 @@ class JsonlParser(Parser):
         obj = json_object(line, self.sink)
         if obj is None:
             return
-        values = {field: lookup(obj, path) for field, path in self.paths.items()}
+        values = {field: find(obj, steps) for field, steps in self.paths.items()}
         if values["model"] is None and values["status"] is None and values["latency"] is None:
             self.sink.skip()
             return

@@ -106,11 +106,19 @@ def _int(value: Any) -> int | None:
 
 
 def attributes(items: Any) -> dict[str, Any]:
-    """A span's `attributes` list as a dict of decoded values."""
+    """A span's `attributes` list as a dict of decoded values (a lone `stringValue`, the
+    usual value, read inline: this runs for every attribute of every span)."""
     if not isinstance(items, list):
         return {}
-    return {key: any_value(kv.get("value")) for kv in items
-            if isinstance(kv, dict) and type(key := kv.get("key")) is str}
+    out = {}
+    for kv in items:
+        if isinstance(kv, dict) and type(key := kv.get("key")) is str:
+            value = kv.get("value")
+            if type(value) is dict and len(value) == 1 and "stringValue" in value:
+                out[key] = value["stringValue"]
+            else:
+                out[key] = any_value(value)
+    return out
 
 
 def is_call(attrs: dict[str, Any]) -> bool:

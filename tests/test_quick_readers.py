@@ -1,4 +1,8 @@
-"""The jsonl parser's prepared paths (`plan`, `find`) read what `lookup` reads, for any object and path."""
+"""The quick readers of a record's parts read what the general ones read, for any input.
+
+jsonl's prepared paths (`plan`, `find`) and `lookup`; OTLP's `attributes`, which reads a lone
+`stringValue` inline, and `any_value`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from apimon_tui.formats.jsonl import find, lookup, plan
+from apimon_tui.formats.otlp import any_value, attributes
 
 parts = st.sampled_from(["a", "b", "a.b", "0", "1", "", "x.y", "²"])
 objects = st.recursive(st.none() | st.integers() | st.text(max_size=3),
@@ -32,3 +37,17 @@ def test_dotted_keys_are_tried_before_stepping_in():
     assert find({"usage": {"prompt_tokens": 2}}, plan(("usage", "prompt_tokens"))) == 2
     assert find(obj, plan(("choices", "0", "x"))) == 3
     assert find(obj, plan(("choices", "1", "x"))) is None and find(obj, plan(())) is None
+
+
+kinds = st.sampled_from(["stringValue", "intValue", "doubleValue", "boolValue", "arrayValue", "bytesValue", "other"])
+otlp_values = st.dictionaries(kinds, st.none() | st.booleans() | st.integers() | st.text(max_size=3)
+                              | st.just({"values": [{"stringValue": "x"}]}), max_size=2) | st.none() | st.integers()
+key_values = st.fixed_dictionaries({"key": st.sampled_from(["a", "b", 5])}, optional={"value": otlp_values})
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(items=st.lists(key_values | st.integers(), max_size=5) | st.none())
+def test_otlp_attributes_read_what_any_value_reads(items):
+    expected = {} if not isinstance(items, list) else {
+        kv["key"]: any_value(kv.get("value")) for kv in items if isinstance(kv, dict) and type(kv.get("key")) is str}
+    assert repr(attributes(items)) == repr(expected)

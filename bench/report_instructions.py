@@ -16,7 +16,9 @@ side, not a figure to publish:
 
 A file that is not read in shares (a format whose calls span lines, such as
 pretty-printed LiteLLM payloads) is read the same way, through the same
-parser, from its start. Needs valgrind (`apt-get install valgrind`).
+parser, from its start. `--floor` counts, beside, a loop that only decodes
+each line with `orjson.loads` (the floor of bench/formats.py), and prints
+each tree's ratio to it. Needs valgrind (`apt-get install valgrind`).
 """
 
 from __future__ import annotations
@@ -51,19 +53,41 @@ def read_share(path: str, megabytes: int) -> None:
     parallel._read_share(parallel._Job(path, share.label, share.start, end, share.fmt, {}, None, None, share.newest_hint))
 
 
-def instructions(source: Path, path: str, megabytes: int) -> int:
-    """The instructions callgrind counts for `read_share` in a child process importing from `source`."""
+def read_floor(path: str, megabytes: int) -> None:
+    """The floor of reading a JSON-lines file at all: its first `megabytes` MB in 1 MB blocks,
+    each line decoded by `orjson.loads` (a pretty-printed file: each object from a `{` line on)."""
+    import orjson
+
+    left, rest, held, pretty = megabytes * MB, b"", [], None
+    with open(path, "rb") as f:
+        while left > 0 and (block := f.read(min(MB, left))):
+            left -= len(block)
+            lines = (rest + block).split(b"\n")
+            rest = lines.pop()
+            pretty = lines[0] == b"{" if pretty is None else pretty
+            for line in lines:
+                if not pretty:
+                    orjson.loads(line)
+                    continue
+                if line == b"{" and held:
+                    orjson.loads(b"\n".join(held))
+                    held = []
+                held.append(line)
+
+
+def instructions(source: Path, path: str, megabytes: int, floor: bool = False) -> int:
+    """The instructions callgrind counts for `read_share` (or the floor) in a child process importing from `source`."""
     env = {**os.environ, "PYTHONPATH": str(source), "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
     done = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, __file__, "--child", path, "--mb", str(megabytes)],
+         sys.executable, __file__, "--floor-child" if floor else "--child", path, "--mb", str(megabytes)],
         env=env, capture_output=True, text=True, check=True,
     )
     return int(re.search(r"Collected : (\d+)", done.stderr).group(1))
 
 
-def per_mb(source: Path, path: str, megabytes: int) -> float:
-    return (instructions(source, path, 3 * megabytes) - instructions(source, path, megabytes)) / (2 * megabytes)
+def per_mb(source: Path, path: str, megabytes: int, floor: bool = False) -> float:
+    return (instructions(source, path, 3 * megabytes, floor) - instructions(source, path, megabytes, floor)) / (2 * megabytes)
 
 
 def main() -> int:
@@ -71,10 +95,15 @@ def main() -> int:
     parser.add_argument("path")
     parser.add_argument("--mb", type=int, default=8, help="megabytes read in the shorter run (default 8)")
     parser.add_argument("--against", type=Path, help="another tree's src/ to count beside this one")
+    parser.add_argument("--floor", action="store_true", help="count the orjson-per-line floor too (JSON files)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--floor-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         read_share(args.path, args.mb)
+        return 0
+    if args.floor_child:
+        read_floor(args.path, args.mb)
         return 0
     if shutil.which("valgrind") is None:
         raise SystemExit("bench: valgrind is not installed (apt-get install valgrind)")
@@ -82,10 +111,15 @@ def main() -> int:
         raise SystemExit(f"bench: {args.path} is shorter than {3 * args.mb} MB")
     trees = [("this tree", SOURCE)] + ([("--against", args.against)] if args.against else [])
     counts = {name: per_mb(source, args.path, args.mb) for name, source in trees}
+    if args.floor:
+        counts["orjson floor"] = per_mb(SOURCE, args.path, args.mb, floor=True)
     for name, count in counts.items():
         print(f"{name:<12} {count / 1e6:8.2f} M instructions per MB")
     if args.against:
         print(f"this tree / --against: {counts['this tree'] / counts['--against']:.3f}")
+    if args.floor:
+        for name, _ in trees:
+            print(f"{name} / orjson floor: {counts[name] / counts['orjson floor']:.2f}")
     return 0
 
 

@@ -139,3 +139,10 @@ def test_otlp_failed_span_raw_text_is_json_s():
 def test_litellm_reads_any_value_as_json_does(path, text, failed):
     record = {**LITELLM, "status": "failure" if failed else "success"}
     assert_as_careful(litellm, with_value(record, path, text))
+
+
+def test_other_json_lines_are_counted_as_the_careful_path_counts_them():
+    for line in ['{"level": "info", "msg": "started"}', "[1, 2]", "{", '{"apimon": 1}', '{"apimon": 1, "ts": NaN}',
+                 '{"apimon": 1, "ts": 1795735579, "ts": "late"}', "plain text"]:
+        for module in (native, jsonl, otlp, litellm):
+            assert_as_careful(module, line, DEFAULTS["jsonl"] if module is jsonl else None)

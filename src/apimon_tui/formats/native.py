@@ -274,7 +274,10 @@ class NativeParser(Parser):
     def feed(self, line: str) -> None:
         if line.startswith("{"):
             obj = quick_loads(line)
-            if type(obj) is dict and "apimon" in obj and _plain_tags(obj.get("tags")):
+            if type(obj) is dict and "apimon" not in obj:
+                self.sink.skip()  # another JSON log line
+                return
+            if type(obj) is dict and _plain_tags(obj.get("tags")):
                 try:
                     call = from_record(obj, self.source, line, DOUBTING)
                 except (Doubt, Unusable):

@@ -202,7 +202,10 @@ class JsonlParser(Parser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         mapping = {**DEFAULTS["jsonl"], **self.options}
-        self.paths = {field: plan(_path(str(mapping.get(field) or ""))) for field in FIELDS}
+        paths = {field: _path(str(mapping.get(field) or "")) for field in FIELDS}
+        # A one-key path is a plain `get` on the line's object; the others go through `find`.
+        self.keys = [(field, path[0]) for field, path in paths.items() if len(path) == 1]
+        self.paths = [(field, plan(path)) for field, path in paths.items() if len(path) != 1]
         self.ts_unit = mapping["ts_unit"] if mapping["ts_unit"] in ("auto", "s", "ms", "iso") else "auto"
         self.latency_scale = 1000.0 if mapping["latency_unit"] == "s" else 1.0
 
@@ -210,7 +213,7 @@ class JsonlParser(Parser):
         if line.startswith("{"):
             obj = quick_loads(line)
             if type(obj) is dict:
-                values = {field: find(obj, steps) for field, steps in self.paths.items()}
+                values = self._values(obj)
                 if values["model"] is None and values["status"] is None and values["latency"] is None:
                     self.sink.skip()
                     return
@@ -228,7 +231,7 @@ class JsonlParser(Parser):
         obj = json_object(line, self.sink)
         if obj is None:
             return
-        values = {field: find(obj, steps) for field, steps in self.paths.items()}
+        values = self._values(obj)
         if values["model"] is None and values["status"] is None and values["latency"] is None:
             self.sink.skip()
             return
@@ -238,6 +241,14 @@ class JsonlParser(Parser):
             self.sink.unparsed(str(exc), line)
             return
         self.sink.call(call)
+
+    def _values(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Each field's value in a line's object, as `lookup` finds it by its path."""
+        get = obj.get
+        values = {field: get(key) for field, key in self.keys}
+        for field, steps in self.paths:
+            values[field] = find(obj, steps)
+        return values
 
     def _call(self, v: dict[str, Any], line: str, sink: Sink) -> Call:
         ts = self.clock() if v["ts"] is None else values.checked_ts(epoch_seconds(v["ts"], self.ts_unit))

@@ -245,9 +245,12 @@ class LiteLLMParser(Parser):
 
     def feed(self, line: str) -> None:
         if line.startswith("{"):
-            change = _depth_change(line)
+            obj = quick_loads(line)
+            # A line that decodes is a one-line object (its brackets balance: no need to count
+            # them outside its strings, which takes longer than decoding it).
+            change = 0 if obj is not None else _depth_change(line)
             if change <= 0:
-                self._complete([line])  # a one-line object; an open object goes on around it
+                self._complete([line], obj)  # a one-line object; an open object goes on around it
                 return
             if self._lines is not None:
                 self._broken("unterminated JSON object (a new record started)")
@@ -332,9 +335,11 @@ class LiteLLMParser(Parser):
         self._depth = 0
         self.sink.unparsed(reason, "\n".join(lines[:20]))
 
-    def _complete(self, lines: list[str]) -> None:
+    def _complete(self, lines: list[str], obj: Any = None) -> None:
+        """Report the object of `lines` (`obj`: orjson's reading of it, when already made)."""
         text = "\n".join(lines)
-        obj = quick_loads(text)
+        if obj is None:
+            obj = quick_loads(text)
         if obj is not None:
             if not is_payload(obj):
                 for _ in lines:

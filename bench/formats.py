@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call, RateLimit
+from apimon_tui.core.model import Call, RateLimit
 
 SOURCE = Path(__file__).resolve().parent.parent / "src"
 DATA = SOURCE.parent / "tests" / "data"

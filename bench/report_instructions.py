@@ -37,15 +37,16 @@ SOURCE = Path(__file__).resolve().parent.parent / "src"
 
 def read_share(path: str, megabytes: int) -> None:
     """Read the whole lines that start in the first `megabytes` MB of `path`, as one share."""
-    from apimon_tui import parallel
+    try:
+        from apimon_tui.ingest import engine, parallel
+    except ImportError:  # a tree from before issue 20's layout, counted --against
+        from apimon_tui import engine, parallel
 
     job = parallel.plan_jobs(path, "auto", 1, {}, None)
     if job:
         (share,) = job
     else:  # a format read in one pass (pretty LiteLLM payloads): its bytes through the same reader
-        from apimon_tui.engine import sniff_format
-
-        share = parallel._Job(path, path, 0, os.path.getsize(path), sniff_format(path), {}, None, None)
+        share = parallel._Job(path, path, 0, os.path.getsize(path), engine.sniff_format(path), {}, None, None)
     with open(path, "rb") as f:
         f.seek(share.start + megabytes * MB)
         f.readline()  # to the end of the line under way

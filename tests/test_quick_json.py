@@ -17,7 +17,7 @@ from unittest import mock
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apimon_tui.config import DEFAULTS
+from apimon_tui.core.config import DEFAULTS
 from apimon_tui.formats import jsonl, litellm, native, otlp
 from apimon_tui.formats.base import quick_loads
 from format_support import parse_with

@@ -146,3 +146,10 @@ def test_other_json_lines_are_counted_as_the_careful_path_counts_them():
                  '{"apimon": 1, "ts": 1795735579, "ts": "late"}', "plain text"]:
         for module in (native, jsonl, otlp, litellm):
             assert_as_careful(module, line, DEFAULTS["jsonl"] if module is jsonl else None)
+
+
+@PROPERTY
+@given(field=st.sampled_from(["stream_ended", "incomplete_reason"]), text=parting_texts)
+def test_native_stream_ends_read_as_json_does(field, text):
+    record = {**NATIVE, "stream_ended": "incomplete", "incomplete_reason": "max_output_tokens"}
+    assert_as_careful(native, with_value(record, (field,), text))

@@ -17,7 +17,11 @@ Figures, over the steady part (after a warm-up):
 - lag: at each look at the screen (or summary), how long ago the oldest call
   not yet counted was written (0 when every written call is counted). The
   sources view redraws once a second, so the monitor's figure includes up to
-  1 s of the view's own age: what a user sees, an upper bound of ingestion's.
+  1 s of the view's own age: what a user sees, an upper bound of ingestion's;
+- the reader thread's CPU per line counted: the figure a busy machine moves
+  least (a core that gives the reader 1,000,000 µs a second keeps up with
+  1,000,000 / that many lines a second);
+- wrote/s: what the writer managed (on a loaded machine it falls short).
 
     python bench/live_follow.py [--rates 1000,10000] [--seconds 20] [--warmup 5] [--what monitor,report]
 
@@ -111,9 +115,22 @@ def write(path: str, rate: int, seconds: float, timeline_path: str) -> None:
     Path(timeline_path).write_text(json.dumps(timeline), encoding="utf-8")
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, task: int | None = None) -> float:
+    """utime+stime of a process (or of one of its threads)."""
+    path = f"/proc/{pid}/stat" if task is None else f"/proc/{pid}/task/{task}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_seconds(pid: int) -> dict[int, float]:
+    """Each thread's CPU seconds so far (threads that ended meanwhile are left out)."""
+    seconds = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            seconds[int(task.name)] = cpu_seconds(pid, int(task.name))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return seconds
 
 
 def lag_at(timeline: list[tuple[float, int]], at: float, counted: int) -> float:
@@ -123,6 +140,14 @@ def lag_at(timeline: list[tuple[float, int]], at: float, counted: int) -> float:
     if i == len(timeline) or timeline[i][0] > at:
         return 0.0
     return at - timeline[i][0]
+
+
+def written_between(timeline: list[tuple[float, int]], start: float, end: float) -> int:
+    """Records the writer wrote from `start` to `end` (it may fall short of its rate on a busy machine)."""
+    def by(at: float) -> int:
+        done = [n for t, n in timeline if t <= at]
+        return done[-1] if done else 0
+    return by(end) - by(start)
 
 
 class Tmux:
@@ -188,13 +213,21 @@ def run_report(script: str, log: Path, env: dict[str, str], seconds: float, warm
 
 
 def _sample(counted, pid: int, seconds: float, warmup: float) -> list:
-    """(time, calls counted, cpu seconds) every 0.25 s: the warm-up, then the steady part."""
+    """(time, calls counted, cpu seconds, per thread) every 0.25 s: the warm-up, then the steady part."""
     samples = []
     start = time.monotonic()
     while time.monotonic() - start < warmup + seconds:
-        samples.append((time.monotonic(), counted(), cpu_seconds(pid)))
+        samples.append((time.monotonic(), counted(), cpu_seconds(pid), thread_seconds(pid)))
         time.sleep(0.25)
     return samples
+
+
+def thread_split(first: dict[int, float], last: dict[int, float], pid: int, wall: float) -> tuple[float, float]:
+    """% of a core of the main thread (the UI's event loop; for `report`, its summaries) and of the
+    busiest other thread (reading and parsing)."""
+    used = {tid: last[tid] - first.get(tid, 0.0) for tid in last}
+    main = used.pop(pid, 0.0)
+    return main / wall * 100, max(used.values(), default=0.0) / wall * 100
 
 
 def measure(what: str, rate: int, args, script: str, work: Path, env: dict[str, str]) -> dict:
@@ -213,18 +246,24 @@ def measure(what: str, rate: int, args, script: str, work: Path, env: dict[str, 
 
     # The monitor starts on an empty file; the writer starts once the process is up.
     threading.Timer(2.0, start_writer).start()
-    samples, _pid = run(script, log, env, args.seconds, args.warmup + 2.0)
+    samples, pid = run(script, log, env, args.seconds, args.warmup + 2.0)
     writer.wait()
     timeline = json.loads(timeline_path.read_text())
     steady = [s for s in samples if s[0] >= started[0] + args.warmup]
-    cpu = (steady[-1][2] - steady[0][2]) / (steady[-1][0] - steady[0][0]) * 100
-    lags = [lag_at(timeline, t, n) for t, n, _ in steady if n is not None]
+    wall = steady[-1][0] - steady[0][0]
+    cpu = (steady[-1][2] - steady[0][2]) / wall * 100
+    main_cpu, reader_cpu = thread_split(steady[0][3], steady[-1][3], pid, wall)
+    lags = [lag_at(timeline, t, n) for t, n, _, _ in steady if n is not None]
+    counted = [n for _, n, _, _ in steady if n is not None]
+    per_line_us = reader_cpu / 100 * wall / max(1, counted[-1] - counted[0]) * 1e6
     log.unlink()
-    return {"what": what, "rate": rate, "cpu_pct": cpu, "lag_median_s": statistics.median(lags),
-            "lag_max_s": max(lags), "looks": len(lags), "bytes_per_line": _line_bytes()}
+    return {"what": what, "rate": rate, "cpu_pct": cpu, "main_pct": main_cpu, "reader_pct": reader_cpu,
+            "lag_median_s": statistics.median(lags), "lag_max_s": max(lags), "looks": len(lags),
+            "wrote_per_s": written_between(timeline, steady[0][0], steady[-1][0]) / wall,
+            "reader_us_per_line": per_line_us}
 
 
-def _line_bytes() -> int:
+def line_bytes() -> int:
     ok, _ = templates()
     return len("".join(p for p in ok if p not in MARKS)) + 60
 
@@ -239,6 +278,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="length of the steady part")
     parser.add_argument("--warmup", type=float, default=4.0)
     parser.add_argument("--what", default="monitor,report", help="monitor, report or both")
+    parser.add_argument("--src", default="",
+                        help="comma-separated source trees (e.g. OTHER/src) to compare, run by run, with this one")
     parser.add_argument("--dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                         help="where the log is written (default /dev/shm: a disk's write-back throttles the writer)")
     args = parser.parse_args()
@@ -250,14 +291,24 @@ def main() -> None:
     config.write_text("[budget]\nmonthly_usd = 100.0\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR", "TMUX")}
     env.update(TERM="xterm-256color", APIMON_CONFIG=str(config), XDG_STATE_HOME=str(work / "state"))
-    print(f"{'follower':<9} {'lines/s':>8} {'KB/line':>8} {'CPU % core':>11} {'lag median s':>13} "
-          f"{'lag max s':>10} {'looks':>6}")
+    trees = [str(Path(__file__).resolve().parent.parent / "src"), *filter(None, args.src.split(","))]
+    print(f"LiteLLM payloads of {line_bytes() / 1024:.1f} KB; CPU in % of one core (main thread: the UI, "
+          f"reader: the busiest other thread); lag in seconds")
+    print(f"{'tree':<28} {'follower':<9} {'lines/s':>8} {'CPU':>6} {'main':>6} {'reader':>7} {'lag med':>8} "
+          f"{'lag max':>8} {'looks':>6} {'wrote/s':>8} {'reader µs/line':>15}")
     for rate in (int(r) for r in args.rates.split(",")):
         for what in args.what.split(","):
-            r = measure(what, rate, args, script, work, env)
-            print(f"{what:<9} {rate:>8,} {r['bytes_per_line'] / 1024:>8.1f} {r['cpu_pct']:>11.1f} "
-                  f"{r['lag_median_s']:>13.2f} {r['lag_max_s']:>10.2f} {r['looks']:>6}", flush=True)
+            for tree in trees:
+                r = measure(what, rate, args, script, work, dict(env, PYTHONPATH=tree))
+                print(f"{_short(tree):<28} {what:<9} {rate:>8,} {r['cpu_pct']:>6.1f} {r['main_pct']:>6.1f} "
+                      f"{r['reader_pct']:>7.1f} {r['lag_median_s']:>8.2f} {r['lag_max_s']:>8.2f} {r['looks']:>6} "
+                      f"{r['wrote_per_s']:>8,.0f} {r['reader_us_per_line']:>15.0f}",
+                      flush=True)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def _short(tree: str) -> str:
+    return tree if len(tree) <= 28 else "…" + tree[-27:]
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ steady rate, in batches every 20 ms as a proxy does, each record dated the
 moment it is written. The real console script follows the file:
 
 - `monitor`: `apimon-tui FILE` in a tmux server of its own (120x40), on its
-  sources view (`s`), whose "calls" column is read with `tmux capture-pane`;
+  main screen, whose Requests panel counts the calls of its 5-minute window
+  (every call of a run), read with `tmux capture-pane`;
 - `report`: `apimon-tui report --follow --json --interval 1 FILE`, whose
   summaries carry the calls counted so far.
 
@@ -16,8 +17,8 @@ Figures, over the steady part (after a warm-up):
 - CPU: the process's utime+stime from /proc/PID/stat, as % of one core;
 - lag: at each look at the screen (or summary), how long ago the oldest call
   not yet counted was written (0 when every written call is counted). The
-  sources view redraws once a second, so the monitor's figure includes up to
-  1 s of the view's own age: what a user sees, an upper bound of ingestion's;
+  panels redraw once a second, so the monitor's figure includes up to 1 s of
+  the screen's own age: what a user sees, an upper bound of ingestion's;
 - the reader thread's CPU per line counted: the figure a busy machine moves
   least (a core that gives the reader 1,000,000 µs a second keeps up with
   1,000,000 / that many lines a second);
@@ -169,18 +170,14 @@ class Tmux:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
-def counted_on_screen(screen: str, label: str) -> int | None:
-    """The calls column of the source's row in the sources view."""
-    for line in screen.splitlines():
-        if label in line:
-            numbers = re.findall(r"(?<![\w.])\d[\d,]*(?![\w.])", line.split(label, 1)[1])
-            if len(numbers) >= 2:
-                return int(numbers[1].replace(",", ""))
-    return None
+def counted_on_screen(screen: str) -> int | None:
+    """The calls of the Requests panel's window (5 minutes: every call of a run)."""
+    found = re.search(r"req/s · ([\d,]+) calls", screen)
+    return int(found.group(1).replace(",", "")) if found else None
 
 
 def run_monitor(script: str, log: Path, env: dict[str, str], seconds: float, warmup: float) -> tuple[list, int]:
-    """Samples of (time, calls counted) from the sources view, and the process id."""
+    """Samples from the main screen, and the process id."""
     tmux = Tmux(f"exec {script} {log}", env)
     try:
         pid = tmux.pid()
@@ -189,8 +186,7 @@ def run_monitor(script: str, log: Path, env: dict[str, str], seconds: float, war
             if time.monotonic() > deadline:
                 raise SystemExit("bench: the monitor never drew its main screen:\n" + tmux.screen())
             time.sleep(0.2)
-        tmux.run("send-keys", "-t", "bench", "s")
-        return _sample(lambda: counted_on_screen(tmux.screen(), log.name), pid, seconds, warmup), pid
+        return _sample(lambda: counted_on_screen(tmux.screen()), pid, seconds, warmup), pid
     finally:
         tmux.close()
 

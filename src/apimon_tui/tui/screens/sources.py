@@ -2,7 +2,8 @@
 
 The status line has room for one source; a monitor following a glob or a
 fleet of `cmd:ssh` sources needs the whole list to tell which one stopped,
-which one is failing, and which one is full of lines it cannot read. Rows
+which one is failing, which one is full of lines it cannot read, and which
+one the reader has not caught up with ("behind": what its last pass left). Rows
 are updated by key, so the cursor stays on its source while the list
 refreshes.
 """

@@ -5,7 +5,7 @@ import json
 import threading
 import time
 
-from apimon_tui.engine import Engine
+from apimon_tui.ingest.engine import Engine
 from apimon_tui.sources.file import READ_BUDGET_BYTES, FileSource
 from apimon_tui.tui.screens.sources import COLUMNS, source_cells
 from apimon_tui.tui.widgets.status import _source

@@ -176,8 +176,10 @@ def counted_on_screen(screen: str) -> int | None:
     return int(found.group(1).replace(",", "")) if found else None
 
 
-def run_monitor(script: str, log: Path, env: dict[str, str], seconds: float, warmup: float) -> tuple[list, int]:
-    """Samples from the main screen, and the process id."""
+def run_monitor(script: str, log: Path, env: dict[str, str], seconds: float, warmup: float,
+                start_writer) -> tuple[list, int]:
+    """Samples from the main screen, and the process id. The writer starts once the screen is up: the
+    monitor has opened the file (at its end) by then, so it misses no line."""
     tmux = Tmux(f"exec {script} {log}", env)
     try:
         pid = tmux.pid()
@@ -186,14 +188,18 @@ def run_monitor(script: str, log: Path, env: dict[str, str], seconds: float, war
             if time.monotonic() > deadline:
                 raise SystemExit("bench: the monitor never drew its main screen:\n" + tmux.screen())
             time.sleep(0.2)
+        start_writer()
         return _sample(lambda: counted_on_screen(tmux.screen()), pid, seconds, warmup), pid
     finally:
         tmux.close()
 
 
-def run_report(script: str, log: Path, env: dict[str, str], seconds: float, warmup: float) -> tuple[list, int]:
+def run_report(script: str, log: Path, env: dict[str, str], seconds: float, warmup: float,
+               start_writer) -> tuple[list, int]:
+    """Samples of the summaries' calls, and the process id (`--follow` reads from the file's start)."""
     proc = subprocess.Popen([script, "report", "--follow", "--json", "--interval", "1", str(log)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    start_writer()
     latest: list[int | None] = [None]
 
     def read() -> None:
@@ -238,11 +244,9 @@ def measure(what: str, rate: int, args, script: str, work: Path, env: dict[str, 
         nonlocal writer
         started.append(time.monotonic())
         writer = subprocess.Popen([sys.executable, __file__, "--write", str(log), str(rate),
-                                   str(args.warmup + args.seconds + 3), str(timeline_path)])
+                                   str(args.warmup + args.seconds + 1), str(timeline_path)])
 
-    # The monitor starts on an empty file; the writer starts once the process is up.
-    threading.Timer(2.0, start_writer).start()
-    samples, pid = run(script, log, env, args.seconds, args.warmup + 2.0)
+    samples, pid = run(script, log, env, args.seconds, args.warmup, start_writer)
     writer.wait()
     timeline = json.loads(timeline_path.read_text())
     steady = [s for s in samples if s[0] >= started[0] + args.warmup]

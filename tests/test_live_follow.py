@@ -4,6 +4,7 @@ that is behind its file's end says by how much (status line and sources view).""
 import json
 import threading
 import time
+from dataclasses import replace
 
 from apimon_tui.ingest.engine import Engine
 from apimon_tui.sources.file import READ_BUDGET_BYTES, FileSource
@@ -82,6 +83,7 @@ def test_the_first_pass_over_a_backlog_shows_how_far_behind_the_reader_is(tmp_pa
     behind = f"behind {(size - READ_BUDGET_BYTES) / 2**20:.1f} MB"
     assert behind in _source(status, T0).plain
     assert source_cells(status, T0)[COLUMNS.index("behind")].plain == behind.removeprefix("behind ")
+    assert "behind" not in _source(replace(status, behind_bytes=(1 << 20) - 1), T0).plain  # read in a pass or two
     while engine.pump():
         pass
     (status,) = engine.statuses()

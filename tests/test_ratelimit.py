@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 import httpx
+import pytest
 
-from apimon_tui.formats.ratelimit import parse_ratelimit, reset_seconds
+from apimon_tui.core.model import RateLimit
+from apimon_tui.formats.ratelimit import parse_ratelimit, parse_reset, reset_seconds
 
 OPENAI = {  # a real capture, 2025-01-14
     "x-ratelimit-limit-requests": "5000",
@@ -48,3 +51,15 @@ def test_no_ratelimit_headers_and_unreadable_values():
     assert parse_ratelimit({"content-type": "application/json"}, NOW) is None
     assert reset_seconds("soon", NOW) is None
     assert parse_ratelimit({"x-ratelimit-limit-requests": "many"}, NOW) is None
+
+
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(RateLimit)])
+def test_a_rate_limit_with_any_one_figure_is_not_empty(name):
+    assert RateLimit().is_empty()
+    assert not RateLimit(**{name: 1}).is_empty()
+
+
+def test_a_reset_read_again_reads_the_same():
+    for text in ("6m0s", "1h32m15s", " 8.64s ", "12ms", "x1s", "", "2"):
+        assert parse_reset(text) == parse_reset(text)
+    assert parse_reset("6m0s") == 360.0 and parse_reset("x1s") is None

@@ -23,7 +23,9 @@ class RateLimit:
     reset_tokens_s: float | None = None
 
     def is_empty(self) -> bool:
-        return all(getattr(self, f.name) is None for f in fields(self))
+        """No figure at all (spelt out: `dataclasses.fields` costs more than a parse, once per call)."""
+        return (self.limit_requests is None and self.remaining_requests is None and self.limit_tokens is None
+                and self.remaining_tokens is None and self.reset_requests_s is None and self.reset_tokens_s is None)
 
     def requests_fraction(self) -> float | None:
         """Remaining requests as a fraction of the limit, when both are known."""

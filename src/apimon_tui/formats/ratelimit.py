@@ -32,12 +32,27 @@ _FIELDS = {
 }
 
 
+_RESETS_KEPT = 4096
+_resets: dict[str, float | None] = {}  # reset text -> seconds: a busy log repeats a few hundred texts
+
+
 def parse_reset(value: Any) -> float | None:
     """Seconds in a reset value (`6m0s` -> 360.0); None when unreadable."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _seconds(value)
     if not isinstance(value, str):
         return None
+    try:
+        return _resets[value]
+    except KeyError:
+        pass
+    if len(_resets) >= _RESETS_KEPT:
+        _resets.clear()
+    seconds = _resets[value] = _parse_reset_text(value)
+    return seconds
+
+
+def _parse_reset_text(value: str) -> float | None:
     text = value.strip()
     if not text[-1:].isalpha():
         try:

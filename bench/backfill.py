@@ -53,20 +53,25 @@ print(time.perf_counter() - started, lines)
 
 
 def generate(path: Path, hours: float, old_hours: float, rate: float, now: float) -> None:
-    """Older traffic at a tenth of the rate, then the recent span at the full rate."""
+    """Older traffic at a tenth of the rate, then the recent span at the full rate, ending at `now`."""
     rng = random.Random(7)
     start = now - (hours + old_hours) * 3600
     recent = now - hours * 3600
+    line = ('{{"apimon":1,"ts":{ts:.3f},"provider":"openai","model":"{model}","status":{status},'
+            '"latency_ms":{latency:.1f},"input_tokens":{input},"output_tokens":{output},"request_id":"req_{rid:016x}"}}\n')
     with path.open("w", encoding="utf-8") as out:
         ts = start
+        rows = []
         while ts < now:
             status = 429 if rng.random() < 0.02 else (500 if rng.random() < 0.005 else 200)
-            record = {"apimon": 1, "ts": round(ts, 3), "provider": "openai", "model": rng.choice(MODELS),
-                      "status": status, "latency_ms": round(rng.lognormvariate(6, 0.6), 1),
-                      "input_tokens": rng.randint(50, 4000), "output_tokens": rng.randint(0, 800),
-                      "request_id": f"req_{rng.getrandbits(64):016x}"}
-            out.write(json.dumps(record, separators=(",", ":")) + "\n")
+            rows.append(line.format(ts=ts, model=rng.choice(MODELS), status=status,
+                                    latency=rng.lognormvariate(6, 0.6), input=rng.randint(50, 4000),
+                                    output=rng.randint(0, 800), rid=rng.getrandbits(64)))
+            if len(rows) >= 100_000:
+                out.writelines(rows)
+                rows = []
             ts += rng.expovariate(rate if ts >= recent else rate / 10)
+        out.writelines(rows)
 
 
 def child_rss_mb(run) -> tuple[subprocess.CompletedProcess, float]:

@@ -41,12 +41,14 @@ from apimon_tui.formats.base import Parser
 from apimon_tui.formats.values import shown
 from apimon_tui.model import Call, RateLimit, SourceCounts
 from apimon_tui.pricing import Pricer
+from apimon_tui.recall import recall
 from apimon_tui.redact import redact
 from apimon_tui.sources import Source, offset_since, open_source
 from apimon_tui.sources.backfill import BackfillSource
 from apimon_tui.sources.lines import LineAssembler
 from apimon_tui.sources.base import Batches
 from apimon_tui.store import MetricsStore
+from apimon_tui.store.failed import FailedEntry
 
 BATCH_LINES = 20_000
 SNIFF_BYTES = 256 * 1024
@@ -474,7 +476,7 @@ class Engine:
         self.store = store or MetricsStore(failed_capacity=config.get("store", {}).get("failed_calls", 5000))
         self.pricer = Pricer(config.get("pricing"))
         self.clock = clock
-        options = {"jsonl": config.get("jsonl", {})}
+        options = self.options = {"jsonl": config.get("jsonl", {})}
         self.readers = []
         self.history: list[SourceReader] = []  # the older look-back of followed files, read newest block first
         splits: list[LookbackSplit] = []
@@ -598,6 +600,20 @@ class Engine:
         self.finish()
         for reader in self.readers + self.history:
             reader.source.close()
+
+    def format_of(self, label: str) -> str | None:
+        """The format the file `label` was read as (a glob's files each have their own), if read."""
+        for reader in self.readers + self.history:
+            if label in reader._parsers or label in reader._formats:
+                return reader.forced or reader._formats.get(label)
+        return None
+
+    def recall(self, entry: FailedEntry) -> Call | None:
+        """An older failed call read again from its file, priced as it was when read; None if no longer there."""
+        call = recall(entry, self.format_of(entry.source), self.options)
+        if call is not None and call.cost_usd is None:
+            call.cost_usd = self.pricer.estimate(call)
+        return call
 
     def statuses(self) -> list[SourceStatus]:
         return [r.status() for r in self.readers]

@@ -582,4 +582,4 @@ class MonitorApp(App):
         index = next((i for i, c in enumerate(group) if c is chosen), None)
         if index is None:
             group, index = [chosen, *group], 0
-        self.push_screen(DetailScreen(group, index))
+        self.push_screen(DetailScreen(group, index, self.engine.recall))

@@ -177,3 +177,21 @@ def test_an_older_failed_call_is_read_again_from_its_line(tmp_path):
     assert call.input_tokens == 10 and call.cost_usd is not None
     log.write_text(log.read_text(encoding="utf-8").replace(entry.request_id, "req_gone"), encoding="utf-8")
     assert engine.recall(entry) is None
+
+
+def test_a_file_cut_shorter_while_its_look_back_is_read_keeps_what_was_read_and_says_so(tmp_path):
+    log = tmp_path / "calls.jsonl"
+    records = write_hours(log, 3)
+    engine = newest_first(log)
+    engine.history[0].source.block_bytes = 64 * 1024
+    engine.read_recent()
+    engine.pump()
+    read = engine.store.snapshot(None, T0, points=0).total.calls
+    with log.open("r+b") as f:
+        f.truncate(1000)  # copytruncate, say
+    while engine.history_progress is not None:
+        engine.pump()
+    (status,) = engine.statuses()
+    assert status.error == f"{log} was cut shorter while its look-back was read"
+    assert read <= engine.store.snapshot(None, T0, points=0).total.calls < len(records)
+    assert engine.store.loaded_from is None

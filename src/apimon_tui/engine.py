@@ -616,4 +616,10 @@ class Engine:
         return call
 
     def statuses(self) -> list[SourceStatus]:
-        return [r.status() for r in self.readers]
+        """Each source's status; a file whose look-back could not all be read says why."""
+        out = [r.status() for r in self.readers]
+        for reader in self.history:
+            for status in out:
+                if status.counts is reader.counts and status.error is None:
+                    status.error = reader.source.error
+        return out

@@ -55,6 +55,7 @@ def test_the_newest_minutes_are_read_first_and_the_older_span_after_them(tmp_pat
     assert store.snapshot(24 * HOUR, T0).total.calls == len(recent)
     assert store.snapshot(24 * HOUR, T0).partial and not store.snapshot(300, T0).partial
     assert engine.history_progress == 0.0 and store.loaded_from == T0 - 300
+    assert store.logs_since() == recent[0]["ts"]  # the budget's burn rate: over the part read
     while engine.history_progress is not None:
         engine.pump()
     assert store.loaded_from is None and not store.snapshot(24 * HOUR, T0).partial
@@ -64,6 +65,7 @@ def test_the_newest_minutes_are_read_first_and_the_older_span_after_them(tmp_pat
         mine, theirs = store.snapshot(window, T0).total, whole.store.snapshot(window, T0).total
         assert (mine.calls, mine.errors, mine.input_tokens) == (theirs.calls, theirs.errors, theirs.input_tokens)
     assert store.snapshot(24 * HOUR, T0).total.calls == len(records)
+    assert store.logs_since() == records[0]["ts"]
     assert engine.statuses()[0].counts.calls == len(records)  # counted with the file's source
 
 

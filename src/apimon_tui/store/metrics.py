@@ -614,8 +614,13 @@ class MetricsStore:
             return self.failed.between(start, end)
 
     def logs_since(self) -> float | None:
-        """The time of the oldest call, or None before any."""
-        return self.oldest if self.oldest != math.inf else None
+        """The time from which the logs are all in (the oldest call's, once the look-back is read), or None before any.
+
+        The budget's burn rates are taken over the span from there, not over a span half read.
+        """
+        if self.oldest == math.inf:
+            return None
+        return self.oldest if self.loaded_from is None else max(self.oldest, self.loaded_from)
 
     def _key_test(self, flt: CallFilter | None):
         if flt is None:

@@ -34,7 +34,7 @@ FIRST_PAINT_S = 300.0
 APIMON = """
 import resource, sys, time
 started = time.perf_counter()
-from apimon_tui.engine import Engine
+from apimon_tui.ingest.engine import Engine
 path, since, now, recent_s = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 engine = Engine([path], since=since, recent_s=recent_s, clock=lambda: now)
 engine.read_recent()
@@ -127,7 +127,7 @@ def main() -> None:
         ends_at.write_text(repr(now))
     now = float(ends_at.read_text())
     since = now - args.hours * 3600
-    from apimon_tui.engine import since_offset
+    from apimon_tui.ingest.engine import since_offset
 
     offset = since_offset(str(path), since, "native", {})
     size_mb = path.stat().st_size / 2**20

@@ -12,8 +12,8 @@ import sys
 from alerts_helpers import custom
 
 from apimon_tui.alerts import AlertManager
-from apimon_tui.engine import Engine
-from apimon_tui.model import Call
+from apimon_tui.ingest.engine import Engine
+from apimon_tui.core.model import Call
 from apimon_tui.sources.backfill import BackfillSource
 from apimon_tui.store import MetricsStore
 from apimon_tui.store.failed import FailedEntry, FailedRing

@@ -16,7 +16,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterator
 
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 
 MESSAGE_KEPT = 200  # characters of an entry's error message (the feed shows 36, the filter searches them)
 

@@ -34,8 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from apimon_tui.model import Call, RateLimit
-from apimon_tui.redact import redact
+from apimon_tui.core.model import Call, RateLimit
+from apimon_tui.core.redact import redact
 from apimon_tui.store.aggregate import Aggregate
 from apimon_tui.store.failed import FailedRing, Kept
 

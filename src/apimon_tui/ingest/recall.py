@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from apimon_tui import formats
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 from apimon_tui.sources.file import _lines_from, offset_since
 from apimon_tui.store.failed import FailedEntry
 

@@ -65,7 +65,8 @@ def generate(path: Path, hours: float, old_hours: float, rate: float, now: float
     start = now - (hours + old_hours) * 3600
     recent = now - hours * 3600
     line = ('{{"apimon":1,"ts":{ts:.3f},"provider":"openai","model":"{model}","status":{status},'
-            '"latency_ms":{latency:.1f},"input_tokens":{input},"output_tokens":{output},"request_id":"req_{rid:016x}"}}\n')
+            '"latency_ms":{latency:.1f},"input_tokens":{input},"output_tokens":{output},'
+            '"request_id":"req_{rid:016x}"}}\n')
     with path.open("w", encoding="utf-8") as out:
         ts = start
         rows = []

@@ -86,13 +86,15 @@ async def test_a_three_hour_log_opens_on_its_last_five_minutes_then_fills_in_the
     recent = [r for r in records if r["ts"] >= T0 - 300]
     newest_failed = max((r for r in records if r["status"] == 429), key=lambda r: r["ts"])
     config_path = write_config(tmp_path)
-    app = MonitorApp(engine, config_mod.load(config_path), clock=lambda: T0, start_engine=False,
+    now = [T0]
+    app = MonitorApp(engine, config_mod.load(config_path), clock=lambda: now[0], start_engine=False,
                      config_path=config_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         text = screen_text(app)
-        assert "loading history 0%" in text
-        assert f"{len(recent) / 300:.2f} req/s · {len(recent)} calls" in text and "partial" not in text
+        assert "loading history 0%" in text and "Budget · month to date · partial ─" in text
+        assert f"{len(recent) / 300:.2f} req/s · {len(recent)} calls" in text
+        assert "partial, history loading" not in text  # the 5m window is all read
         assert newest_failed["request_id"] in text  # the error feed: the newest failures and their ids
         await pilot.press("6")
         await pilot.pause()
@@ -101,6 +103,7 @@ async def test_a_three_hour_log_opens_on_its_last_five_minutes_then_fills_in_the
         assert f"{len(recent) / 300:.2f} req/s · {len(recent)} calls" in text  # the rate of the part read
         while engine.history_progress is not None:
             engine.pump()
+        now[0] += 5  # the budget is redrawn every 5 s
         app.tick()
         await pilot.pause()
         text = screen_text(app)

@@ -412,7 +412,9 @@ class MonitorApp(App):
     def _tick_budget(self) -> None:
         usages = self.poller.usages() if self.poller is not None else {}
         self._budget_state = self.budget.state(usages)
-        self._panel(BudgetPanel).show(self._budget_state, self._providers())
+        loaded_from = self.store.loaded_from
+        partial = loaded_from is not None and loaded_from > self._budget_state.anchor
+        self._panel(BudgetPanel).show(self._budget_state, self._providers(), partial)
 
     def _tick_alerts(self, now: float) -> None:
         usage = self.poller.states if self.poller is not None else None

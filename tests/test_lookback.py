@@ -16,6 +16,7 @@ from apimon_tui.ingest.engine import Engine
 from apimon_tui.core.model import Call
 from apimon_tui.sources.backfill import BackfillSource
 from apimon_tui.store import MetricsStore
+from apimon_tui.store.metrics import CallFilter
 from apimon_tui.store.failed import FailedEntry, FailedRing
 
 T0 = 1764201600.0
@@ -143,6 +144,8 @@ def test_the_store_lists_compact_entries_in_its_snapshot_and_filters_them():
     assert [c.request_id for c in snap.failed] == [f"req_{n}" for n in range(50)]  # newest first
     assert sum(isinstance(c, FailedEntry) for c in snap.failed) == 45
     assert store.failed_between(T0 - 3, T0) == snap.failed[:3]
+    (found,) = store.snapshot(None, T0, CallFilter(text="m40"), failed_limit=100).failed  # the message kept
+    assert isinstance(found, FailedEntry) and found.request_id == "req_40"
 
 
 def test_alerts_wait_for_their_window_to_be_read_before_judging_it(tmp_path):

@@ -200,3 +200,13 @@ def test_a_file_cut_shorter_while_its_look_back_is_read_keeps_what_was_read_and_
     assert status.error == f"{log} was cut shorter while its look-back was read"
     assert read <= engine.store.snapshot(None, T0, points=0).total.calls < len(records)
     assert engine.store.loaded_from is None
+
+
+def test_stopping_reads_no_more_look_back(tmp_path):
+    log = tmp_path / "calls.jsonl"
+    write_hours(log, 3)
+    engine = newest_first(log)
+    engine.read_recent()
+    recent = engine.store.calls_added
+    engine.stop()  # never started: what the followed sources hold is read, the older part is not
+    assert engine.store.calls_added == recent and engine.history[0].source.done_bytes == 0

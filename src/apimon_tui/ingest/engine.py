@@ -596,7 +596,8 @@ class Engine:
         if self._thread is not None:
             self._thread.join(timeout=2)
         if self._thread is None or not self._thread.is_alive():
-            self.pump()  # what sources already took: a receiver has answered 200 for its queued spans
+            # What the sources already took (a receiver has answered 200 for its queued spans); no more look-back.
+            self._pump_followed()
         self.finish()
         for reader in self.readers + self.history:
             reader.source.close()

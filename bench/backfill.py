@@ -1,22 +1,25 @@
-"""How long the monitor takes to read back the last 24 hours of a big log at start, and the memory it holds.
+"""How long the monitor takes to show a big log at start, to read back its last 24 hours, and the memory it holds.
 
-Generates (once, under bench/out/) a native log with `--old-hours` of older traffic and then
-`--hours` of recent traffic at `--rate` calls a second, ending now, and prints side by side, in
-one run:
+Generates (once, under bench/out/, with the time it ends at beside it) a native log with
+`--old-hours` of older traffic at a tenth of `--rate`, then `--hours` of recent traffic at
+`--rate` calls a second, and prints side by side, in one run:
 
-- apimon: a fresh process that opens the log as the monitor does (`--since` the last `--hours`:
-  binary search to the start of the span, then every line read into the store), the seconds until
-  it has caught up with the end and its peak RSS;
+- apimon: a fresh process on one core (taskset) that opens the log as the monitor does (`--since`
+  the last `--hours`, the newest 5 minutes read first): the seconds from its start until the
+  first paint's snapshot (those minutes read, imports included), until the whole span is read
+  (the older part backwards by blocks), and its peak RSS with the span held;
 - lnav (when installed): `lnav -n` loading the same file headless, seconds and peak RSS;
-- a bare Python loop reading the same span's bytes line by line (the floor of reading it at all).
+- a bare Python loop reading the span's bytes line by line (the floor of reading it at all).
 
-    python bench/backfill.py [--hours 24] [--rate 100] [--old-hours 48]
+The machine's clock is not the log's: the apimon process is given the time the log ends at.
+
+    python bench/backfill.py [--hours 24] [--rate 100] [--old-hours 144]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import random
 import shutil
 import subprocess
@@ -26,17 +29,21 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out"
 MODELS = ("gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "text-embedding-3-small")
+FIRST_PAINT_S = 300.0
 
 APIMON = """
 import resource, sys, time
-from apimon_tui.ingest.engine import Engine
-path, since = sys.argv[1], float(sys.argv[2])
 started = time.perf_counter()
-engine = Engine([path], since=since, follow=False)
-engine.read_to_end()
-seconds = time.perf_counter() - started
-calls = engine.store.snapshot(None, points=0).total.calls
-print(seconds, calls, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+from apimon_tui.ingest.engine import Engine
+path, since, now, recent_s = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+engine = Engine([path], since=since, recent_s=recent_s, clock=lambda: now)
+engine.read_recent()
+snap = engine.store.snapshot(recent_s, now, points=60, failed_limit=200)
+print("first", time.perf_counter() - started, snap.total.calls, flush=True)
+while engine.history_progress is not None:
+    engine.pump()
+calls = engine.store.snapshot(None, now, points=0).total.calls
+print("all", time.perf_counter() - started, calls, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
 """
 
 FLOOR = """
@@ -53,20 +60,26 @@ print(time.perf_counter() - started, lines)
 
 
 def generate(path: Path, hours: float, old_hours: float, rate: float, now: float) -> None:
-    """Older traffic at a tenth of the rate, then the recent span at the full rate."""
+    """Older traffic at a tenth of the rate, then the recent span at the full rate, ending at `now`."""
     rng = random.Random(7)
     start = now - (hours + old_hours) * 3600
     recent = now - hours * 3600
+    line = ('{{"apimon":1,"ts":{ts:.3f},"provider":"openai","model":"{model}","status":{status},'
+            '"latency_ms":{latency:.1f},"input_tokens":{input},"output_tokens":{output},'
+            '"request_id":"req_{rid:016x}"}}\n')
     with path.open("w", encoding="utf-8") as out:
         ts = start
+        rows = []
         while ts < now:
             status = 429 if rng.random() < 0.02 else (500 if rng.random() < 0.005 else 200)
-            record = {"apimon": 1, "ts": round(ts, 3), "provider": "openai", "model": rng.choice(MODELS),
-                      "status": status, "latency_ms": round(rng.lognormvariate(6, 0.6), 1),
-                      "input_tokens": rng.randint(50, 4000), "output_tokens": rng.randint(0, 800),
-                      "request_id": f"req_{rng.getrandbits(64):016x}"}
-            out.write(json.dumps(record, separators=(",", ":")) + "\n")
+            rows.append(line.format(ts=ts, model=rng.choice(MODELS), status=status,
+                                    latency=rng.lognormvariate(6, 0.6), input=rng.randint(50, 4000),
+                                    output=rng.randint(0, 800), rid=rng.getrandbits(64)))
+            if len(rows) >= 100_000:
+                out.writelines(rows)
+                rows = []
             ts += rng.expovariate(rate if ts >= recent else rate / 10)
+        out.writelines(rows)
 
 
 def child_rss_mb(run) -> tuple[subprocess.CompletedProcess, float]:
@@ -80,39 +93,61 @@ def child_rss_mb(run) -> tuple[subprocess.CompletedProcess, float]:
     return proc, rss_kib / 1024
 
 
+def one_core() -> list[str]:
+    """`taskset -c N` on the last core this process may use, when taskset is there."""
+    cores = sorted(os.sched_getaffinity(0))
+    return ["taskset", "-c", str(cores[-1])] if shutil.which("taskset") and cores else []
+
+
+def apimon(path: Path, since: float, now: float) -> tuple[float, int, float, int, float]:
+    """(seconds to the first paint, its calls, seconds to the whole span, its calls, peak MB) of a fresh process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([*one_core(), sys.executable, "-c", APIMON, str(path), str(since), str(now),
+                             str(FIRST_PAINT_S)], stdout=subprocess.PIPE, text=True)
+    first = proc.stdout.readline().split()
+    first_s = time.perf_counter() - started
+    done = proc.stdout.readline().split()
+    all_s = time.perf_counter() - started
+    proc.wait()
+    return first_s, int(first[2]), all_s, int(done[2]), int(done[3]) / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=24.0)
-    parser.add_argument("--old-hours", type=float, default=48.0)
+    parser.add_argument("--old-hours", type=float, default=144.0)
     parser.add_argument("--rate", type=float, default=100.0, help="calls a second in the recent span")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
-    now = time.time()
-    path = OUT / f"backfill-{args.hours:g}h-{args.rate:g}ps.jsonl"
-    if not path.exists() or path.stat().st_mtime < now - 3600:  # the span must end about now
+    path = OUT / f"backfill-{args.hours:g}h-{args.rate:g}ps-{args.old_hours:g}old.jsonl"
+    ends_at = path.with_suffix(".now")
+    if not (path.exists() and ends_at.exists()):
+        now = time.time()
         print(f"writing {path} ...", file=sys.stderr)
         generate(path, args.hours, args.old_hours, args.rate, now)
-    since = time.time() - args.hours * 3600
+        ends_at.write_text(repr(now))
+    now = float(ends_at.read_text())
+    since = now - args.hours * 3600
     from apimon_tui.ingest.engine import since_offset
 
     offset = since_offset(str(path), since, "native", {})
     size_mb = path.stat().st_size / 2**20
     span_mb = (path.stat().st_size - offset) / 2**20
     print(f"log: {size_mb:,.0f} MB, of which the last {args.hours:g} h: {span_mb:,.0f} MB")
-    print(f"{'tool':<28}{'seconds':>9}{'lines or calls':>16}{'peak MB':>9}")
-    proc, rss = child_rss_mb([sys.executable, "-c", APIMON, str(path), str(since)])
-    seconds, calls, _ = proc.stdout.split()
-    print(f"{'apimon backfill':<28}{float(seconds):>9.2f}{int(calls):>16,}{rss:>9.0f}")
-    proc, rss = child_rss_mb([sys.executable, "-c", FLOOR, str(path), str(offset)])
+    print(f"{'tool':<34}{'seconds':>9}{'lines or calls':>16}{'peak MB':>9}")
+    first_s, first_calls, all_s, calls, rss = apimon(path, since, now)
+    print(f"{'apimon first paint (newest 5m)':<34}{first_s:>9.2f}{first_calls:>16,}")
+    print(f"{'apimon whole span read':<34}{all_s:>9.2f}{calls:>16,}{rss:>9.0f}")
+    proc, rss = child_rss_mb([*one_core(), sys.executable, "-c", FLOOR, str(path), str(offset)])
     seconds, lines = proc.stdout.split()
-    print(f"{'bare read of the span':<28}{float(seconds):>9.2f}{int(lines):>16,}{rss:>9.0f}")
+    print(f"{'bare read of the span':<34}{float(seconds):>9.2f}{int(lines):>16,}{rss:>9.0f}")
     lnav = shutil.which("lnav")
     if lnav is None:
         print("lnav: not installed (apt-get install lnav)")
         return
     started = time.perf_counter()
-    proc, rss = child_rss_mb([lnav, "-n", "-c", ":quit", str(path)])
-    print(f"{'lnav -n (whole file)':<28}{time.perf_counter() - started:>9.2f}{'':>16}{rss:>9.0f}")
+    proc, rss = child_rss_mb([*one_core(), lnav, "-n", "-c", ":quit", str(path)])
+    print(f"{'lnav -n (whole file)':<34}{time.perf_counter() - started:>9.2f}{'':>16}{rss:>9.0f}")
 
 
 if __name__ == "__main__":

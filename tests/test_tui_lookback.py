@@ -71,3 +71,77 @@ async def test_several_sources_are_counted_in_the_header_and_listed_by_s(tmp_pat
         await pilot.press("escape")
         await pilot.pause()
         assert "3 sources" in screen_text(app)
+
+
+async def test_a_three_hour_log_opens_on_its_last_five_minutes_then_fills_in_the_day(tmp_path):
+    from test_lookback import newest_first, write_hours
+    from tui_support import write_config
+
+    from apimon_tui.core import config as config_mod
+    from apimon_tui.tui.app import MonitorApp
+
+    records = write_hours(tmp_path / "calls.jsonl", 3)  # a call every 2 s, every 10th a 429
+    engine = newest_first(tmp_path / "calls.jsonl")
+    engine.read_recent()  # what the first paint has; the older part is held back (not pumped)
+    recent = [r for r in records if r["ts"] >= T0 - 300]
+    newest_failed = max((r for r in records if r["status"] == 429), key=lambda r: r["ts"])
+    config_path = write_config(tmp_path)
+    now = [T0]
+    app = MonitorApp(engine, config_mod.load(config_path), clock=lambda: now[0], start_engine=False,
+                     config_path=config_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "loading history 0%" in text and "Budget · month to date · partial ─" in text
+        assert f"{len(recent) / 300:.2f} req/s · {len(recent)} calls" in text
+        assert "partial, history loading" not in text  # the 5m window is all read
+        assert newest_failed["request_id"] in text  # the error feed: the newest failures and their ids
+        await pilot.press("6")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Requests · 24h · partial, history loading" in text
+        assert f"{len(recent) / 300:.2f} req/s · {len(recent)} calls" in text  # the rate of the part read
+        while engine.history_progress is not None:
+            engine.pump()
+        now[0] += 5  # the budget is redrawn every 5 s
+        app.tick()
+        await pilot.pause()
+        text = screen_text(app)
+        assert f"{len(records):,} calls" in text
+        assert "loading history" not in text and "partial" not in text
+    for reader in engine.readers + engine.history:
+        reader.source.close()
+
+
+async def test_drill_down_into_an_older_failed_call_reads_its_line_again_or_says_it_is_gone(tmp_path):
+    from test_lookback import newest_first, write_hours
+    from tui_support import write_config
+
+    from apimon_tui.core import config as config_mod
+    from apimon_tui.store.failed import FailedEntry
+    from apimon_tui.tui.app import MonitorApp
+    from apimon_tui.tui.screens.detail import DetailScreen
+
+    log = tmp_path / "calls.jsonl"
+    write_hours(log, 1)
+    engine = newest_first(log)
+    engine.store.failed.whole = 2
+    engine.read_recent()
+    while engine.history_progress is not None:
+        engine.pump()
+    old = [c for c in engine.store.failed if isinstance(c, FailedEntry)][:2]
+    config_path = write_config(tmp_path)
+    app = MonitorApp(engine, config_mod.load(config_path), clock=lambda: T0, start_engine=False,
+                     config_path=config_path)
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(DetailScreen(old, 0, engine.recall))
+        await pilot.pause()
+        text = screen_text(app)
+        assert f"read again from {log}" in text and '"input_tokens": 10' in text and old[0].request_id in text
+        log.write_text("", encoding="utf-8")  # rotated away: the path holds other lines now
+        await pilot.press("n")
+        await pilot.pause()
+        text = screen_text(app)
+        assert f"the line is no longer in {log}" in text and old[1].request_id in text
+    for reader in engine.readers + engine.history:
+        reader.source.close()

@@ -202,9 +202,12 @@ class AlertManager:
         states = list(usage.values() if hasattr(usage, "values") else usage or ())
         inputs = Inputs(store, now, budget, states, unpriced)
         announce: list[AlertEvent] = []
+        loaded_from = getattr(store, "loaded_from", None)  # look-back still being read, newest first
         for rule in self.rules:
             if not rule.enabled:
                 continue
+            if rule.spec.needs_store and loaded_from is not None and now - (rule.window_s or 0) < loaded_from:
+                continue  # its window is not all read yet: a low count there is not a fall in traffic
             seen = {f"{rule.name}|{r.scope}": r for r in readings(rule, inputs)}
             keys = set(seen) | {k for k, t in self._tracks.items() if t.alert and t.alert.rule == rule.name}
             for key in sorted(keys):

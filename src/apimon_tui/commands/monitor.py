@@ -25,6 +25,7 @@ from apimon_tui.core.timeutil import parse_duration
 
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:")
 LONGEST_WINDOW_S = 24 * 3600.0  # the widest window of the screen (key 6)
+FIRST_PAINT_S = 300.0  # read first, so the first paint shows them; the older look-back after (engine.py)
 HOW_TO_START = (
     "apimon-tui: nothing to follow: name a log, e.g. `apimon-tui /var/log/llm/calls.jsonl`, "
     "set [sources] paths in {path}, or try `apimon-tui demo`"
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         poller = _poller(config)  # refuses a config others can read that holds a key
         since = None if from_start else backfill_since(since_s, budget_config, time.time(), billed=poller is not None)
         engine = Engine(specs, fmt=args.format or sources_cfg["format"], from_start=from_start,
-                        since=since, config=config)
+                        since=since, config=config, recent_s=FIRST_PAINT_S)
     except (UnknownFormat, ValueError, config_mod.ConfigError) as exc:
         return _fail(str(exc))
     except OSError as exc:

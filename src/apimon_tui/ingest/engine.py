@@ -10,6 +10,12 @@ instead (`Sink.bulk`), and failed calls too where the store keeps none whole
 readers, either to the end of input (`report`, `check`) or in a background
 thread (the monitor, `report --follow`), so the UI never parses.
 
+With `recent_s`, a followed file's look-back is read newest first: its
+reader starts at the newest `recent_s` seconds (so the first paint shows
+them), and a `BackfillSource` reads the span before that backwards by
+blocks, only while the followed sources have caught up; the store's
+`loaded_from` says how far back it holds every call meanwhile.
+
 Each reader is supervised: an exception from its source or parser marks it
 `failed: <reason>` while the other sources go on, and it is restarted after
 a backoff from where it had read to, the lines it had not finished replayed
@@ -36,10 +42,13 @@ from apimon_tui.formats.values import shown
 from apimon_tui.core.model import Call, RateLimit, SourceCounts
 from apimon_tui.costs.pricing import Pricer
 from apimon_tui.core.redact import redact
+from apimon_tui.ingest.recall import recall
 from apimon_tui.sources import Source, offset_since, open_source
+from apimon_tui.sources.backfill import BackfillSource
 from apimon_tui.sources.lines import LineAssembler
 from apimon_tui.sources.base import Batches
 from apimon_tui.store import MetricsStore
+from apimon_tui.store.failed import FailedEntry
 
 BATCH_LINES = 20_000
 SNIFF_BYTES = 256 * 1024
@@ -80,6 +89,32 @@ def since_offset(path: str, since: float, fmt: str, options: dict[str, Any]) -> 
     if name not in formats.ONE_LINE_FORMATS:
         return 0
     return offset_since(path, since, formats.line_time(name, options.get(name)))
+
+
+@dataclass(slots=True)
+class LookbackSplit:
+    """A file's look-back cut in two: `[start, split)` read backwards later, the rest followed now."""
+
+    path: str
+    format: str
+    start: int
+    split: int
+    split_ts: float
+
+
+def split_lookback(path: str, since: float, recent_from: float, fmt: str, options: dict[str, Any],
+                   splits: list[LookbackSplit]) -> int:
+    """Where to start following `path`: at `recent_from` for a one-line format, the older part
+    from `since` noted in `splits`; else as `since_offset`."""
+    name = sniff_format(path) if fmt == "auto" else fmt
+    if name not in formats.ONE_LINE_FORMATS:
+        return 0
+    ts_of_line = formats.line_time(name, options.get(name))
+    start = offset_since(path, since, ts_of_line)
+    split = offset_since(path, recent_from, ts_of_line) if recent_from > since else start
+    if split > start:
+        splits.append(LookbackSplit(path, name, start, split, recent_from))
+    return split
 
 
 @dataclass(slots=True)
@@ -431,31 +466,89 @@ class Engine:
         until: float | None = None,
         config: dict[str, Any] | None = None,
         clock: Callable[[], float] = time.time,
+        recent_s: float | None = None,
     ) -> None:
-        """Calls in [since, until) (epoch seconds, either open) are kept, the others skipped."""
+        """Calls in [since, until) (epoch seconds, either open) are kept, the others skipped.
+
+        `recent_s` (followed files only): read the newest `recent_s` seconds first, the rest
+        of the look-back after them (`history`).
+        """
         config = config or {}
         self.store = store or MetricsStore(failed_capacity=config.get("store", {}).get("failed_calls", 5000))
         self.pricer = Pricer(config.get("pricing"))
         self.clock = clock
-        options = {"jsonl": config.get("jsonl", {})}
+        options = self.options = {"jsonl": config.get("jsonl", {})}
         self.readers = []
+        self.history: list[SourceReader] = []  # the older look-back of followed files, read newest block first
+        splits: list[LookbackSplit] = []
         start_at = None if since is None else partial(since_offset, since=since, fmt=fmt, options=options)
+        if since is not None and recent_s is not None and follow:
+            start_at = partial(split_lookback, since=since, recent_from=max(since, clock() - recent_s), fmt=fmt,
+                               options=options, splits=splits)
         for spec in specs:
             source = open_source(spec, from_start=from_start or since is not None, follow=follow,
                                  clock=clock, start_at=start_at, since=since, until=until)
             sink = Sink(SourceCounts(label=spec), self.pricer, since, until, bulk_failures=not self.store.keeps_failed)
             self.readers.append(SourceReader(source, sink, fmt=fmt, options=options, clock=clock))
+            self.history += [self._history_reader(split, sink, options) for split in splits]
+            splits.clear()
+        self.store.loaded_from = self.loaded_from
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
+    def _history_reader(self, split: LookbackSplit, sink: Sink, options: dict[str, Any]) -> SourceReader:
+        """The reader of a file's older look-back, counted with the file's source."""
+        source = BackfillSource(split.path, split.start, split.split, split.split_ts,
+                                formats.line_time(split.format, options.get(split.format)))
+        history_sink = Sink(sink.counts, self.pricer, sink.since, sink.until, bulk_failures=sink.bulk_failures)
+        return SourceReader(source, history_sink, fmt=split.format, options=options, clock=self.clock)
+
     def pump(self) -> int:
-        """One pass over every source; returns the lines read."""
+        """One pass over every source, then a batch of look-back if they have caught up; returns the lines read."""
+        total = self._pump_followed()
+        if total < BATCH_LINES and self.history:
+            total += self._pump_history()
+        return total
+
+    def _pump_followed(self) -> int:
         total = 0
         for reader in self.readers:
             total += reader.pump()
             self._commit(reader)
             reader.update_rate()
         return total
+
+    def read_recent(self) -> None:
+        """Read the followed sources until they have caught up, not the older look-back: what a first paint shows."""
+        while self._pump_followed() >= BATCH_LINES:
+            pass
+
+    def _pump_history(self) -> int:
+        """A batch of the look-back of the file loaded least far back (so the loaded span grows evenly)."""
+        pending = [r for r in self.history if not r.done]
+        if not pending:
+            return 0
+        reader = max(pending, key=lambda r: r.source.loaded_from)
+        read = reader.pump()
+        self._commit(reader)
+        if reader.done:
+            reader.source.close()
+        self.store.loaded_from = self.loaded_from
+        return read
+
+    @property
+    def loaded_from(self) -> float | None:
+        """While look-back is read: the time from which the store holds every call; None once all is read."""
+        pending = [r.source.loaded_from for r in self.history if not r.done]
+        return max(pending) if pending else None
+
+    @property
+    def history_progress(self) -> float | None:
+        """The part of the look-back read (0 to 1) while it is read; None when there is none left."""
+        if all(r.done for r in self.history):
+            return None
+        total = sum(r.source.total_bytes for r in self.history)
+        return sum(r.source.done_bytes for r in self.history) / total if total else None
 
     def _commit(self, reader: SourceReader) -> None:
         try:
@@ -512,10 +605,31 @@ class Engine:
         if self._thread is not None:
             self._thread.join(timeout=2)
         if self._thread is None or not self._thread.is_alive():
-            self.pump()  # what sources already took: a receiver has answered 200 for its queued spans
+            # What the sources already took (a receiver has answered 200 for its queued spans); no more look-back.
+            self._pump_followed()
         self.finish()
-        for reader in self.readers:
+        for reader in self.readers + self.history:
             reader.source.close()
 
+    def format_of(self, label: str) -> str | None:
+        """The format the file `label` was read as (a glob's files each have their own), if read."""
+        for reader in self.readers + self.history:
+            if label in reader._parsers or label in reader._formats:
+                return reader.forced or reader._formats.get(label)
+        return None
+
+    def recall(self, entry: FailedEntry) -> Call | None:
+        """An older failed call read again from its file, priced as it was when read; None if no longer there."""
+        call = recall(entry, self.format_of(entry.source), self.options)
+        if call is not None and call.cost_usd is None:
+            call.cost_usd = self.pricer.estimate(call)
+        return call
+
     def statuses(self) -> list[SourceStatus]:
-        return [r.status() for r in self.readers]
+        """Each source's status; a file whose look-back could not all be read says why."""
+        out = [r.status() for r in self.readers]
+        for reader in self.history:
+            for status in out:
+                if status.counts is reader.counts and status.error is None:
+                    status.error = reader.source.error
+        return out

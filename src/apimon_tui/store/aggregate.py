@@ -11,7 +11,7 @@ import math
 from math import floor, log
 
 from apimon_tui.core.model import Call
-from apimon_tui.store.histogram import INV_LOG_GROWTH, ZERO_BIN, Histogram
+from apimon_tui.store.histogram import INV_LOG_GROWTH, ZERO_BIN, Histogram, bin_key
 
 
 class Aggregate:
@@ -58,6 +58,7 @@ class Aggregate:
         if value is not None:  # Histogram.add, inlined: this runs once per call
             hist = self.latency
             b = floor(log(value) * INV_LOG_GROWTH) if value > 0.0 else ZERO_BIN
+            b = bin_key(b, b)  # the shared int of this bin (see `BIN_KEYS`)
             bins = hist.bins
             bins[b] = bins.get(b, 0) + 1
             hist.count += 1

@@ -16,15 +16,20 @@ every figure. Tiers keep memory bounded whatever the run time:
 Time is the calls' own: the tiers are pruned relative to the newest call seen,
 so a report over last month's log keeps its windows.
 
-The only whole calls kept are the most recent failed ones (a bounded ring,
-empty in a store for a summary) and the latest rate-limit headroom per model.
+The only whole calls kept are the most recent failed ones (`FailedRing`:
+bounded, by call time, older ones kept compact; empty in a store for a
+summary) and the latest rate-limit headroom per model.
+
+While the monitor is still reading the older part of its look-back,
+`loaded_from` is the time from which the store holds every call; a window
+that reaches before it gets a snapshot marked `partial`, its rate over the
+part loaded.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -32,6 +37,7 @@ from itertools import groupby
 from apimon_tui.core.model import Call, RateLimit
 from apimon_tui.core.redact import redact
 from apimon_tui.store.aggregate import Aggregate
+from apimon_tui.store.failed import FailedRing, Kept
 
 SeriesKey = tuple[str, str, str, str]  # source, model, status, error code
 NO_MODEL = "(none)"
@@ -161,9 +167,10 @@ class Snapshot:
     points: list[Point] = field(default_factory=list)
     step_s: float = 1.0
     ratelimits: list[RateLimitSeen] = field(default_factory=list)
-    failed: list[Call] = field(default_factory=list)
+    failed: list[Kept] = field(default_factory=list)
     groups: list[ErrorGroup] = field(default_factory=list)
     covered_s: float | None = None  # how much of the window the logs cover (they may start inside it)
+    partial: bool = False  # the window reaches into look-back not read yet: its counts are not all in
 
     @property
     def rate_per_s(self) -> float:
@@ -185,6 +192,7 @@ class MetricsStore:
         horizon_s: int = 86400,
         keep_days: int = 400,
         failed_capacity: int = 5000,
+        failed_whole: int = 500,
         max_series: int = 2000,
         max_groups: int = 1000,
     ) -> None:
@@ -201,7 +209,8 @@ class MetricsStore:
         self.newest = -math.inf
         self.oldest = math.inf  # the oldest call ever added (lifetime, unlike the buckets)
         self._pruned_at = -math.inf
-        self.failed: deque[Call] = deque(maxlen=failed_capacity)
+        self.failed = FailedRing(failed_capacity, failed_whole)
+        self.loaded_from: float | None = None  # while look-back is read: every call from this time on is in
         self.groups: dict[tuple[str, str, str], ErrorGroup] = {}
         self.ratelimits: dict[str, RateLimitSeen] = {}
         self.calls_added = 0
@@ -294,7 +303,7 @@ class MetricsStore:
     @property
     def keeps_failed(self) -> bool:
         """Whether failed calls are kept whole (the ring); a store for a summary keeps none."""
-        return self.failed.maxlen != 0
+        return self.failed.capacity != 0
 
     def add_bulk(
         self,
@@ -463,7 +472,7 @@ class MetricsStore:
         if self.keeps_failed:
             if call.raw:
                 call.raw = redact(call.raw)
-            self.failed.append(call)
+            self.failed.add(call)
         self._count_failed(call.group_key(), 1, call.ts, call.ts, call.error_message or "")
 
     def _count_failed(self, gkey: tuple[str, str, str], count: int, first: float, last: float, message: str) -> None:
@@ -507,7 +516,7 @@ class MetricsStore:
             _merge_slot(self._archive, other._archive)
             self._series |= other._series
             self.oldest = min(self.oldest, other.oldest)
-            for call in sorted(other.failed, key=lambda c: c.ts):
+            for call in other.failed:
                 self._add_failed(call)
             for model, seen in other.ratelimits.items():
                 mine_seen = self.ratelimits.get(model)
@@ -556,6 +565,10 @@ class MetricsStore:
         snap = Snapshot(window_s, now, total, by_model, by_source)
         if window_s and self.oldest < math.inf:
             snap.covered_s = max(0.0, min(window_s, now - math.floor(self.oldest) + 1))  # whole seconds
+            loaded_from = self.loaded_from
+            if loaded_from is not None and now - window_s < loaded_from:
+                snap.partial = True
+                snap.covered_s = max(0.0, min(snap.covered_s, now - math.floor(loaded_from) + 1))
         if window_s and points:
             snap.points, snap.step_s = self._series_points(window_s, now, points, keep)
         snap.ratelimits = sorted(
@@ -564,10 +577,8 @@ class MetricsStore:
         )
         start = now - window_s if window_s else -math.inf
         failed = []
-        for call in reversed(self.failed):
-            if call.ts <= start:
-                continue
-            if call.ts <= now and (flt is None or flt.matches_call(call)):
+        for call in self.failed.between(start, now) if failed_limit else ():
+            if flt is None or flt.matches_call(call):
                 failed.append(call)
                 if len(failed) >= failed_limit:
                     break
@@ -597,9 +608,19 @@ class MetricsStore:
             kept = self._between = (key, total)
         return kept[1]
 
+    def failed_between(self, start: float, end: float) -> list[Kept]:
+        """The failed calls kept with `start < ts <= end`, newest first (whole, or `FailedEntry` when older)."""
+        with self.lock:
+            return self.failed.between(start, end)
+
     def logs_since(self) -> float | None:
-        """The time of the oldest call, or None before any."""
-        return self.oldest if self.oldest != math.inf else None
+        """The time from which the logs are all in (the oldest call's, once the look-back is read), or None before any.
+
+        The budget's burn rates are taken over the span from there, not over a span half read.
+        """
+        if self.oldest == math.inf:
+            return None
+        return self.oldest if self.loaded_from is None else max(self.oldest, self.loaded_from)
 
     def _key_test(self, flt: CallFilter | None):
         if flt is None:

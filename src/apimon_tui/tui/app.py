@@ -314,6 +314,9 @@ class MonitorApp(App):
             parts.append(f"filter: {one_line(describe(self.filter))}")
         if self.paused:
             parts.append("PAUSED (p resumes)")
+        progress = self.engine.history_progress
+        if progress is not None:
+            parts.append(f"loading history {math.floor(progress * 100)}%")
         label = Text(" · ".join(parts), style="bold")
         end = self._view_end(now)
         if end < now:  # not live: said in reverse video, which no live figure uses
@@ -347,7 +350,7 @@ class MonitorApp(App):
         label, window_s = self.window
         step = max(1.0, window_s / CHART_POINTS)
         end = self._view_end(now)
-        key = (self.store.version, self.window_index, describe(self.filter))
+        key = (self.store.version, self.store.loaded_from, self.window_index, describe(self.filter))
         moved_on = int(end // step) != self._drawn_step and now - self._drawn_at >= IDLE_REDRAW_S
         if key != self._drawn or moved_on:
             steps.append(partial(self._tick_panels, end, spread, (key, int(end // step), now)))
@@ -409,7 +412,9 @@ class MonitorApp(App):
     def _tick_budget(self) -> None:
         usages = self.poller.usages() if self.poller is not None else {}
         self._budget_state = self.budget.state(usages)
-        self._panel(BudgetPanel).show(self._budget_state, self._providers())
+        loaded_from = self.store.loaded_from
+        partial = loaded_from is not None and loaded_from > self._budget_state.anchor
+        self._panel(BudgetPanel).show(self._budget_state, self._providers(), partial)
 
     def _tick_alerts(self, now: float) -> None:
         usage = self.poller.states if self.poller is not None else None
@@ -579,4 +584,4 @@ class MonitorApp(App):
         index = next((i for i, c in enumerate(group) if c is chosen), None)
         if index is None:
             group, index = [chosen, *group], 0
-        self.push_screen(DetailScreen(group, index))
+        self.push_screen(DetailScreen(group, index, self.engine.recall))

@@ -12,6 +12,12 @@ WINDOWS: list[tuple[str, float]] = [
 ]
 
 
+def partial(snap) -> str:
+    """What a panel's title adds while its window reaches into look-back not read yet:
+    its figures are of the part read, not a low rate."""
+    return " · partial, history loading" if snap.partial else ""
+
+
 def ms(value: float | None) -> str:
     """`812 ms`, `1.25 s`, or `-` when unknown."""
     if value is None or not math.isfinite(value):

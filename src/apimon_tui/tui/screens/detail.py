@@ -6,11 +6,17 @@ plain `Text`, redacted again on the way in, never as markup, with every
 control character written out (`\\x1b`): this is where a user looks at what
 the log really held. A raw line that is a JSON object or array is shown
 indented, one field a line; any other line as it was.
+
+An older failed call is kept only as a compact entry (`store.failed`): its
+line is read again from its file (`recall`), or the screen says that the
+file no longer holds it and shows what the entry kept.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 
 from rich.table import Table
 from rich.text import Text
@@ -23,6 +29,7 @@ from textual.widgets import Footer, Static
 from apimon_tui.core.model import Call
 from apimon_tui.core.redact import redact
 from apimon_tui.core.terminal_text import identifier, visible
+from apimon_tui.store.failed import FailedEntry, Kept
 from apimon_tui.tui import fmt
 
 LABELS = {
@@ -45,14 +52,23 @@ class DetailScreen(Screen):
                 tooltip="copy this call's request id (OSC 52)"),
     ]
 
-    def __init__(self, group: list[Call], index: int) -> None:
+    def __init__(self, group: list[Kept], index: int,
+                 recall: Callable[[FailedEntry], Call | None] | None = None) -> None:
         super().__init__()
         self.group = group
         self.index = index
+        self.recall = recall
+        self._recalled: dict[int, Call | None] = {}  # by index in the group: each line is read once
 
     @property
-    def call(self) -> Call:
-        return self.group[self.index]
+    def call(self) -> Kept:
+        """The call shown: whole, read again from its file, or the compact entry when it is not there."""
+        kept = self.group[self.index]
+        if not isinstance(kept, FailedEntry):
+            return kept
+        if self.index not in self._recalled:
+            self._recalled[self.index] = self.recall(kept) if self.recall is not None else None
+        return self._recalled[self.index] or kept
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-title")
@@ -71,8 +87,11 @@ class DetailScreen(Screen):
         title.append(identifier(f"{call.status_label} {call.error_code or '-'} {call.model or '-'}"))
         self.query_one("#detail-title", Static).update(title)
         self.query_one("#detail-fields", Static).update(fields_table(call))
-        raw = Text("raw log line(s)\n", style="bold")
-        raw.append(visible(redact(pretty_raw(call.raw))) if call.raw else "(the format kept no raw text)")
+        raw = Text("raw log line(s)", style="bold")
+        if isinstance(self.group[self.index], FailedEntry):
+            raw.append(f" · read again from {identifier(call.source)}" if call.raw else "")
+        raw.append("\n")
+        raw.append(visible(redact(pretty_raw(call.raw))) if call.raw else _no_raw(call))
         self.query_one("#detail-raw", Static).update(raw)
         self.query_one("#detail-body").scroll_home(animate=False)
 
@@ -87,6 +106,14 @@ class DetailScreen(Screen):
 
     def action_copy_request_id(self) -> None:
         self.app.copy_request_id(self.call)
+
+
+def _no_raw(call: Kept) -> str:
+    if isinstance(call, FailedEntry):  # an older call, not found again
+        if os.path.isfile(call.source):
+            return f"(the line is no longer in {identifier(call.source)}: only what was kept of it is shown)"
+        return f"(older calls from {identifier(call.source)} keep no log text: it is not a file to read again)"
+    return "(the format kept no raw text)"
 
 
 def pretty_raw(raw: str) -> str:

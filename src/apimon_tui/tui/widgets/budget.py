@@ -43,8 +43,10 @@ class BudgetPanel(Vertical, can_focus=True):  # Tab reaches it, `z` zooms it
         yield ProgressBar(total=100, show_eta=False, id="budget-gauge")
         yield Static(id="budget-lines")
 
-    def show(self, state: BudgetState, providers: list) -> None:
-        """`providers` are the usage poller's `ProviderState`s (empty without polling)."""
+    def show(self, state: BudgetState, providers: list, partial: bool = False) -> None:
+        """`providers` are the usage poller's `ProviderState`s (empty without polling); `partial`:
+        the logs of the month's live part are still being read back."""
+        self.border_title = "Budget · month to date" + (" · partial" if partial else "")
         head, lines = _head(state), _lines(state, providers)
         level = _level(state.spent_pct)
         key = (head, lines, level, state.spent_pct)

@@ -117,7 +117,7 @@ class ErrorFeed(Vertical, can_focus=False):
 
     def show(self, snap: Snapshot, window_label: str) -> None:
         self._shown = (snap, window_label)
-        self.border_title = f"Errors · {window_label}"
+        self.border_title = f"Errors · {window_label}{fmt.partial(snap)}"
         self.border_subtitle = f"{snap.total.errors:,} failed · {len(snap.groups)} groups · g: {'calls' if self.grouped else 'grouped'}"
         self._show_rows(snap.failed[:self._row_limit()])
         self._show_groups(snap)

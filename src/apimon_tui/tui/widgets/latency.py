@@ -33,11 +33,11 @@ class LatencyPanel(Vertical, can_focus=True):  # Tab reaches it, `z` zooms it
         spark = [p.p95_ms for p in snap.points]
         lat = snap.total.latency.percentiles(PERCENTILES)
         ttft = snap.total.ttft.percentiles(PERCENTILES) if snap.total.ttft.count else None
-        key = (spark, lat, ttft, window_label)
+        key = (spark, lat, ttft, window_label, snap.partial)
         if key == self._shown:
             return
         self._shown = key
-        self.border_title = f"Latency · p95 per {_step(snap.step_s)} · {window_label}"
+        self.border_title = f"Latency · p95 per {_step(snap.step_s)} · {window_label}{fmt.partial(snap)}"
         self.query_one(GapSparkline).values = spark
         self.query_one("#latency-figures", Static).update(_figures(lat, ttft), layout=False)
 

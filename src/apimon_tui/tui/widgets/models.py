@@ -42,7 +42,7 @@ class ModelsPanel(Vertical):
         yield KeyedTable(COLUMNS, id="models-table", zebra_stripes=True)
 
     def show(self, snap: Snapshot, window_label: str) -> None:
-        self.border_title = f"Models · {window_label}"
+        self.border_title = f"Models · {window_label}{fmt.partial(snap)}"
         ranked = sorted(snap.by_model.items(), key=lambda item: (-item[1].calls, item[0]))
         rows = []
         self._names = {identifier(name): name for name, _ in ranked}

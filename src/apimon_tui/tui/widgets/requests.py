@@ -64,7 +64,7 @@ class RequestsPanel(Static, can_focus=True):  # Tab reaches it, `z` zooms it
         ok = [(p.calls - p.errors) / step for p in snap.points]
         errors = [p.errors / step for p in snap.points]
         total = snap.total
-        self.border_title = f"Requests · {window_label}"
+        self.border_title = f"Requests · {window_label}{fmt.partial(snap)}"
         self.border_subtitle = (
             f"{snap.rate_per_s:.2f} req/s · {total.calls:,} calls · {fmt.pct(total.error_rate)} errors"
         )

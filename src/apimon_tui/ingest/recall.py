@@ -1,0 +1,81 @@
+"""Reading an older failed call's line again, for the detail screen.
+
+The store keeps whole only its newest failed calls; older ones are
+`FailedEntry`s with no log text. Their line is found again in the file they
+came from (their source) by the same binary search on time that starts the
+look-back, then the lines around that time are parsed until one gives the
+same call (time, status, model, error code, request id). A file rotated,
+cut or rewritten since no longer holds it: that is said, not guessed.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from apimon_tui import formats
+from apimon_tui.core.model import Call
+from apimon_tui.sources.file import _lines_from, offset_since
+from apimon_tui.store.failed import FailedEntry
+
+SLACK_S = 2.0                 # how far before and after its time the line is looked for (logs are nearly sorted)
+SCAN_BYTES = 8 * 1024 * 1024  # at most this much is parsed around it
+
+
+class _Collected:
+    """A parser's sink that keeps the calls it is handed and ignores the rest."""
+
+    bulk_failures = False
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+
+    def call(self, call: Call) -> None:
+        self.calls.append(call)
+
+    def bulk(self, *args: Any) -> None:
+        pass  # successful calls without tokens: never the failed call looked for
+
+    def skip(self) -> None:
+        pass
+
+    def unparsed(self, reason: str, text: str) -> None:
+        pass
+
+    def bad_value(self, field: str, value: Any) -> None:
+        pass
+
+
+def recall(entry: FailedEntry, fmt: str | None, options: dict[str, Any] | None = None) -> Call | None:
+    """The call `entry` was made from, read again from its file; None when the file no longer holds it.
+
+    `fmt` is the file's format: only one-line formats can be searched by time.
+    """
+    path = entry.source
+    if fmt not in formats.ONE_LINE_FORMATS or not os.path.isfile(path):
+        return None
+    options = options or {}
+    module = formats.format_module(fmt)
+    parser_options = options.get(fmt, {}) if fmt == "jsonl" else {}
+    start = offset_since(path, entry.ts - SLACK_S, formats.line_time(fmt, options.get(fmt)))
+    try:
+        with open(path, "rb") as f:
+            return _find(f, start, entry, module.PARSER, parser_options)
+    except OSError:
+        return None
+
+
+def _find(f, start: int, entry: FailedEntry, parser_type, options: dict[str, Any]) -> Call | None:
+    sink = _Collected()
+    parser = parser_type(sink, entry.source, options, clock=lambda: entry.ts)
+    for line_start, _end, text in _lines_from(f, start):
+        if line_start - start > SCAN_BYTES:
+            return None
+        sink.calls.clear()
+        parser.feed(text)
+        for call in sink.calls:
+            if entry.matches(call):
+                return call
+            if call.ts > entry.ts + SLACK_S:
+                return None
+    return None

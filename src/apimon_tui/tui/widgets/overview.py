@@ -1,0 +1,99 @@
+"""The overview strip: the whole retained span in one row, traffic as block heights, failures in
+the theme's error colour, and a marker on the window being viewed (the time cursor's place).
+
+Cells are whole minutes (the store's coarsest retained slices), aligned so the last
+cell holds the newest data; a span shorter than the strip leaves its left part empty,
+which is what it is: no data kept there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rich.style import Style
+from rich.text import Text
+from textual.widget import Widget
+
+from apimon_tui.store.metrics import Interval
+from apimon_tui.timeutil import format_duration
+
+LEVELS = "▁▂▃▄▅▆▇█"
+SLICE_S = 60  # the step of the intervals the strip is given
+
+
+@dataclass(slots=True)
+class StripLayout:
+    """What each cell of the strip holds: where it starts, its calls and failures, the marked cells."""
+
+    start: float
+    cell_s: int
+    calls: list[int]
+    errors: list[int]
+    marker: range
+
+    @property
+    def span_s(self) -> float:
+        return self.cell_s * len(self.calls)
+
+
+def strip_layout(intervals: list[Interval], cells: int, view_start: float, view_end: float) -> StripLayout:
+    """Fold minute `intervals` (oldest first) into `cells` cells of whole minutes, the last one
+    holding the newer of the newest interval and `view_end`; mark the cells the view overlaps
+    (at least one, so the marker never vanishes)."""
+    cells = max(1, cells)
+    newest = max(view_end, intervals[-1].start + SLICE_S if intervals else view_end)
+    oldest = intervals[0].start if intervals else newest - SLICE_S
+    minutes = max(1, math.ceil((newest - oldest) / SLICE_S / cells))
+    cell_s = minutes * SLICE_S
+    last_start = (math.ceil(newest / cell_s) - 1) * cell_s
+    start = last_start - (cells - 1) * cell_s
+    calls, errors = [0] * cells, [0] * cells
+    for piece in intervals:
+        i = int((piece.start - start) // cell_s)
+        if 0 <= i < cells:
+            calls[i] += piece.calls
+            errors[i] += piece.errors
+    first = min(cells - 1, max(0, int((view_start - start) // cell_s)))
+    last = min(cells - 1, max(first, math.ceil((view_end - start) / cell_s) - 1))
+    return StripLayout(float(start), cell_s, calls, errors, range(first, last + 1))
+
+
+class OverviewStrip(Widget):
+    """One row: the retained span at a glance, and where the view is in it."""
+
+    DEFAULT_CSS = """
+    OverviewStrip { height: 1; background: $panel; color: $foreground 60%; }
+    OverviewStrip > .overview--error { color: $error; text-style: bold; }
+    OverviewStrip > .overview--marker { background: $accent 60%; color: $foreground; }
+    OverviewStrip > .overview--label { color: $foreground 70%; }
+    """
+    COMPONENT_CLASSES = {"overview--error", "overview--marker", "overview--label"}
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.layout_shown: StripLayout | None = None
+        self._intervals: list[Interval] = []
+        self._view = (0.0, 0.0)
+
+    def show(self, intervals: list[Interval], view_start: float, view_end: float) -> None:
+        self._intervals, self._view = intervals, (view_start, view_end)
+        self.refresh()
+
+    def cells(self) -> int:
+        """Cells that fit beside the span's label."""
+        return max(1, self.size.width - 8)
+
+    def render(self) -> Text:
+        layout = self.layout_shown = strip_layout(self._intervals, self.cells(), *self._view)
+        peak = max(layout.calls, default=0)
+        error = self.get_component_rich_style("overview--error", partial=True)
+        marker = self.get_component_rich_style("overview--marker", partial=True)
+        text = Text(no_wrap=True, overflow="crop")
+        for i, (calls, errors) in enumerate(zip(layout.calls, layout.errors)):
+            char = LEVELS[min(len(LEVELS) - 1, math.ceil(calls / peak * len(LEVELS)) - 1)] if calls else " "
+            style = Style.chain(error if errors else Style(), marker if i in layout.marker else Style())
+            text.append(char, style=style)
+        label = f" {format_duration(layout.span_s)}"
+        text.append(label.rjust(self.size.width - len(text)), style=self.get_component_rich_style("overview--label"))
+        return text

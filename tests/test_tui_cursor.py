@@ -81,6 +81,7 @@ async def test_the_burst_keys_land_on_each_incident_and_l_returns_to_live(tmp_pa
         await pilot.pause()
         assert app.cursor == FIRST + 600
         assert "2025-11-26 19:05-19:10 · 4h50m ago · L: live" in status_line(app)
+        assert "-5m" in screen_text(app) and "19:10:00" in screen_text(app)  # the chart ends there, not "now"
         await browse_feed(pilot)
         assert feed_ids(app) == failed_ids(calls, FIRST + 300, FIRST + 600, 500) != set()
 

@@ -37,6 +37,7 @@ from apimon_tui.store.bursts import error_bursts
 from apimon_tui.store.metrics import CallFilter, failed_kept_from, store_intervals
 from apimon_tui.terminal_text import identifier, lines, one_line
 from apimon_tui.timeutil import format_duration
+from apimon_tui.tui import fmt
 from apimon_tui.tui import themes as theme_files
 from apimon_tui.tui import time_cursor
 from apimon_tui.tui.filter_query import describe, parse_filter
@@ -403,7 +404,7 @@ class MonitorApp(App):
         label, window_s = self.window
         snap = self.store.snapshot(window_s, end, self.filter, points=CHART_POINTS, failed_limit=MAX_ROWS)
         shows = [
-            partial(self._panel(RequestsPanel).show, snap, label),
+            partial(self._panel(RequestsPanel).show, snap, label, self._chart_end_label(end)),
             partial(self._panel(LatencyPanel).show, snap, label),
             partial(self._panel(ErrorFeed).show, snap, label, self._feed_note(snap)),
             partial(self._panel(ModelsPanel).show, snap, label),
@@ -629,6 +630,9 @@ class MonitorApp(App):
         """`12:00-12:05 · 2h ago · L: live`: what a past window shows, and the key back."""
         live_key = key_names(self.applied_keys.get("live", "L"))
         return f"{time_cursor.describe_view(self.cursor - self.window[1], self.cursor, now)} · {live_key}: live"
+
+    def _chart_end_label(self, end: float) -> str:
+        return "now" if self.cursor is None else fmt.clock_time(end)
 
     def _feed_note(self, snap) -> str:
         """Said in the feed when the window had failures from before the oldest one the ring kept."""

@@ -695,10 +695,16 @@ class Interval:
 
 
 def store_intervals(store: MetricsStore, step_s: int = 60, flt: CallFilter | None = None) -> list[Interval]:
-    """Calls and failures per `step_s` (a multiple of 60) over the span the per-second and
-    per-minute tiers retain, oldest first, empty slices included: what the overview strip
-    draws and the error bursts are found in. Read-only."""
-    step_s = max(60, step_s - step_s % 60)
+    """Calls and failures per `step_s` over the span the per-second and per-minute tiers
+    retain, oldest first, empty slices included: what the overview strip draws and the
+    error bursts are found in. Read-only.
+
+    `step_s` is a multiple of 60, or under 60 a divisor of it, which splits only the
+    per-second tier finely: use one only for a span within it (`fine_s`).
+    """
+    step_s = max(60, step_s - step_s % 60) if step_s >= 60 else max(1, step_s)
+    if 60 % step_s:
+        raise ValueError(f"a step under a minute must divide it, not {step_s}")
     keep = store._key_test(flt if flt is not None and not flt.is_empty() else None)
     counts: dict[int, list[int]] = {}
     with store.lock:

@@ -651,8 +651,11 @@ class MonitorApp(App):
 
     def _tick_overview(self, now: float) -> None:
         self._overview_drawn, self._overview_at = self._overview_key(now), now
-        end = self._view_end(now)
-        self._panel(OverviewStrip).show(store_intervals(self.store, flt=self.filter), end - self.window[1], end)
+        end, live_end = self._view_end(now), self._live_end(now)
+        oldest = max(self.store.oldest, self.store.newest - self.store.horizon_s)
+        fetch = partial(store_intervals, self.store, flt=self.filter)
+        self._panel(OverviewStrip).show(fetch, max(0.0, live_end - oldest), self.store.fine_s,
+                                        end - self.window[1], end)
 
     def action_cursor_step(self, direction: int) -> None:
         """`[` / `]`: the window one width earlier or later."""

@@ -1,14 +1,15 @@
 """The overview strip: the whole retained span in one row, traffic as block heights, failures in
 the theme's error colour, and a marker on the window being viewed (the time cursor's place).
 
-Cells are whole minutes (the store's coarsest retained slices), aligned so the last
-cell holds the newest data; a span shorter than the strip leaves its left part empty,
-which is what it is: no data kept there.
+Cells are whole slices of the store (seconds for a span the per-second tier holds,
+minutes beyond), aligned so the last cell holds the newest data; the strip's left part
+may stay empty, which is what it is: no data kept there.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.style import Style
@@ -19,7 +20,19 @@ from apimon_tui.store.metrics import Interval
 from apimon_tui.timeutil import format_duration
 
 LEVELS = "▁▂▃▄▅▆▇█"
-SLICE_S = 60  # the step of the intervals the strip is given
+FINE_STEPS = (1, 2, 5, 10, 15, 20, 30)  # seconds that divide a minute
+LABEL_CELLS = 8  # the span's label, right of the cells
+
+
+def slice_for(span_s: float, cells: int, fine_s: float) -> int:
+    """The step to ask the store for: the finest that lets `cells` cells hold `span_s`, in
+    seconds only within the per-second tier (`fine_s`), whole minutes beyond."""
+    if span_s <= fine_s:
+        need = span_s / max(1, cells)
+        for step in FINE_STEPS:
+            if step >= need:
+                return step
+    return 60
 
 
 @dataclass(slots=True)
@@ -37,15 +50,15 @@ class StripLayout:
         return self.cell_s * len(self.calls)
 
 
-def strip_layout(intervals: list[Interval], cells: int, view_start: float, view_end: float) -> StripLayout:
-    """Fold minute `intervals` (oldest first) into `cells` cells of whole minutes, the last one
-    holding the newer of the newest interval and `view_end`; mark the cells the view overlaps
-    (at least one, so the marker never vanishes)."""
+def strip_layout(intervals: list[Interval], step_s: int, cells: int, view_start: float,
+                 view_end: float) -> StripLayout:
+    """Fold `intervals` of `step_s` (oldest first) into `cells` cells of whole steps, the last
+    one holding the newer of the newest interval and `view_end`; mark the cells the view
+    overlaps (at least one, so the marker never vanishes)."""
     cells = max(1, cells)
-    newest = max(view_end, intervals[-1].start + SLICE_S if intervals else view_end)
-    oldest = intervals[0].start if intervals else newest - SLICE_S
-    minutes = max(1, math.ceil((newest - oldest) / SLICE_S / cells))
-    cell_s = minutes * SLICE_S
+    newest = max(view_end, intervals[-1].start + step_s if intervals else view_end)
+    oldest = intervals[0].start if intervals else newest - step_s
+    cell_s = step_s * max(1, math.ceil((newest - oldest) / step_s / cells))
     last_start = (math.ceil(newest / cell_s) - 1) * cell_s
     start = last_start - (cells - 1) * cell_s
     calls, errors = [0] * cells, [0] * cells
@@ -73,19 +86,31 @@ class OverviewStrip(Widget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.layout_shown: StripLayout | None = None
-        self._intervals: list[Interval] = []
+        self._fetch: Callable[[int], list[Interval]] = lambda step_s: []
+        self._span = (0.0, 0.0)  # the retained span, and how far back the store keeps seconds
         self._view = (0.0, 0.0)
+        self._fetched: tuple[int, list[Interval]] | None = None
 
-    def show(self, intervals: list[Interval], view_start: float, view_end: float) -> None:
-        self._intervals, self._view = intervals, (view_start, view_end)
+    def show(self, fetch: Callable[[int], list[Interval]], span_s: float, fine_s: float, view_start: float,
+             view_end: float) -> None:
+        """`fetch(step)` reads the store's intervals: called when drawn, at the step the width asks for."""
+        self._fetch, self._span, self._view, self._fetched = fetch, (span_s, fine_s), (view_start, view_end), None
         self.refresh()
+
+    def _intervals(self) -> tuple[int, list[Interval]]:
+        span_s, fine_s = self._span
+        step = slice_for(span_s, self.cells(), fine_s)
+        if self._fetched is None or self._fetched[0] != step:
+            self._fetched = (step, self._fetch(step))
+        return self._fetched
 
     def cells(self) -> int:
         """Cells that fit beside the span's label."""
-        return max(1, self.size.width - 8)
+        return max(1, self.size.width - LABEL_CELLS)
 
     def render(self) -> Text:
-        layout = self.layout_shown = strip_layout(self._intervals, self.cells(), *self._view)
+        step, intervals = self._intervals()
+        layout = self.layout_shown = strip_layout(intervals, step, self.cells(), *self._view)
         peak = max(layout.calls, default=0)
         error = self.get_component_rich_style("overview--error", partial=True)
         marker = self.get_component_rich_style("overview--marker", partial=True)

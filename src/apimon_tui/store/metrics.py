@@ -644,7 +644,7 @@ class MetricsStore:
         unit = 1 if window_s <= self.fine_s and not self._before_seconds(now - window_s) else 60
         step = max(unit, math.ceil(window_s / max(points, 1) / unit) * unit)
         count = max(1, math.ceil(window_s / step))
-        first = (int(now) // step + 1) * step - count * step
+        first = math.ceil(now / step) * step - count * step  # the last step ends at or just after now
         steps = [Aggregate() for _ in range(count)]
         tiers = (self._seconds,) if unit == 1 else (self._minutes, self._seconds)
         for tier in tiers:

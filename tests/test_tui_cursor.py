@@ -166,3 +166,19 @@ async def test_the_overview_strip_marks_the_viewed_window(tmp_path, size, span):
         assert layout.marker[-1] == at and layout.errors[at] > 0
         assert layout.errors[int((SECOND - layout.start) // layout.cell_s)] > 0
         assert sum(layout.errors) == sum(1 for c in calls if c.status >= 400)
+
+
+async def test_a_past_window_whose_failed_calls_the_ring_dropped_says_so(tmp_path):
+    calls = two_incidents()                          # 120 failures in the first incident, 72 in the second
+    app = make_app(tmp_path, calls, QUIET_CONFIG + "[store]\nfailed_calls = 80\n")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("{")
+        await pilot.pause()
+        assert "older failed calls not kept" not in screen_text(app)  # all 72 kept, and 8 of the first
+        await pilot.press("{")                                          # the first incident's last 5 minutes
+        await pilot.pause()
+        await browse_feed(pilot)
+        kept = sorted(failed_ids(calls, FIRST + 300, FIRST + 600), key=lambda r: r.split("_")[2])[-8:]
+        assert feed_ids(app) == set(kept)
+        assert "older failed calls not kept · 60 failed" in screen_text(app)

@@ -573,7 +573,8 @@ class MetricsStore:
                     break
         snap.failed = failed
         snap.groups = sorted(
-            (g for g in self.groups.values() if g.last_ts > start and (flt is None or _group_matches(flt, g))),
+            (g for g in self.groups.values()  # the groups the window overlaps (a past one ends before now)
+             if g.last_ts > start and g.first_ts <= now and (flt is None or _group_matches(flt, g))),
             key=lambda g: g.last_ts,
             reverse=True,
         )

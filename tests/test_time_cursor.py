@@ -100,6 +100,7 @@ def test_a_step_stops_at_the_oldest_data_and_at_live():
     assert time_cursor.step(T0 + 500, -300, earliest, T0 + HOUR) == Move(T0 + 300, "the oldest data kept")
     assert time_cursor.step(T0 + HOUR - 100, 300, earliest, T0 + HOUR) == Move(None, "live: the newest data")
     assert time_cursor.earliest_end(T0, 86400, T0 + HOUR) == T0 + HOUR   # the span fits in the window
+    assert time_cursor.step(T0 + HOUR, -86400, T0 + HOUR, T0 + HOUR) == Move(None, "the oldest data kept")
 
 
 def test_jumps_go_to_the_end_of_the_previous_or_next_burst():

@@ -706,19 +706,20 @@ def store_intervals(store: MetricsStore, step_s: int = 60, flt: CallFilter | Non
     step_s = max(60, step_s - step_s % 60) if step_s >= 60 else max(1, step_s)
     if 60 % step_s:
         raise ValueError(f"a step under a minute must divide it, not {step_s}")
-    keep = store._key_test(flt if flt is not None and not flt.is_empty() else None)
+    keep = store._key_test(flt) if flt is not None and not flt.is_empty() else None
     counts: dict[int, list[int]] = {}
     with store.lock:
         for tier in (store._minutes, store._seconds):
             for t, slot in tier.items():
-                slice_start = t - t % step_s
-                for key, agg in slot.items():
-                    if keep(key):
-                        pair = counts.get(slice_start)
-                        if pair is None:
-                            pair = counts[slice_start] = [0, 0]
-                        pair[0] += agg.calls
-                        pair[1] += agg.errors
+                aggs = slot.values() if keep is None else [agg for key, agg in slot.items() if keep(key)]
+                if not aggs:
+                    continue
+                pair = counts.get(t - t % step_s)
+                if pair is None:
+                    pair = counts[t - t % step_s] = [0, 0]
+                for agg in aggs:
+                    pair[0] += agg.calls
+                    pair[1] += agg.errors
     if not counts:
         return []
     first, last = min(counts), max(counts)

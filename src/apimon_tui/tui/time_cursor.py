@@ -32,8 +32,8 @@ def step(position: float, delta: float, earliest: float, live_end: float) -> Mov
     target = position + delta
     if target >= live_end - SAME_S:
         return Move(None, "live: the newest data")
-    if target < earliest:
-        return Move(earliest, "the oldest data kept")
+    if target < earliest:  # (when one window holds the whole span, live is as far back as it goes)
+        return Move(None if earliest >= live_end - SAME_S else earliest, "the oldest data kept")
     return Move(target)
 
 

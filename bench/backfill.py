@@ -29,7 +29,7 @@ MODELS = ("gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "text-embedding-3-small")
 
 APIMON = """
 import resource, sys, time
-from apimon_tui.engine import Engine
+from apimon_tui.ingest.engine import Engine
 path, since = sys.argv[1], float(sys.argv[2])
 started = time.perf_counter()
 engine = Engine([path], since=since, follow=False)
@@ -93,7 +93,7 @@ def main() -> None:
         print(f"writing {path} ...", file=sys.stderr)
         generate(path, args.hours, args.old_hours, args.rate, now)
     since = time.time() - args.hours * 3600
-    from apimon_tui.engine import since_offset
+    from apimon_tui.ingest.engine import since_offset
 
     offset = since_offset(str(path), since, "native", {})
     size_mb = path.stat().st_size / 2**20

@@ -1,6 +1,6 @@
 """How long a `/metrics` scrape of `serve` takes with 1,000 call series.
 
-Fills the agent's own counters (`apimon_tui.exposition.CallMetrics`) with
+Fills the agent's own counters (`apimon_tui.commands.exposition.CallMetrics`) with
 `--models` models x 4 statuses = 1,000 `apimon_calls_total` series by default
 (plus each model's latency histogram, token and cost series), serves them with
 `serve`'s HTTP server on 127.0.0.1 and times `--scrapes` scrapes over HTTP.
@@ -19,8 +19,8 @@ import httpx
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from apimon_tui.commands.serve import MetricsServer
-from apimon_tui.exposition import CallMetrics
-from apimon_tui.model import Call
+from apimon_tui.commands.exposition import CallMetrics
+from apimon_tui.core.model import Call
 
 STATUSES = (200, 429, 500, None)
 

@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from apimon_tui.engine import Engine
+from apimon_tui.ingest.engine import Engine
 
 T0 = 1_760_000_000_000_000_000
 

@@ -33,7 +33,7 @@ SOURCE = Path(__file__).resolve().parent.parent / "src"
 
 def read_share(path: str, megabytes: int) -> None:
     """Read the whole lines that start in the first `megabytes` MB of `path`, as one share."""
-    from apimon_tui import parallel
+    from apimon_tui.ingest import parallel
 
     job = parallel.plan_jobs(path, "auto", 1, {}, None)
     if not job:

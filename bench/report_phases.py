@@ -16,7 +16,7 @@ import argparse
 import time
 from collections import Counter
 
-from apimon_tui import parallel
+from apimon_tui.ingest import parallel
 from apimon_tui.formats import nginx, nginx_columns
 from apimon_tui.store import metrics
 

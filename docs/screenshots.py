@@ -22,9 +22,9 @@ from pathlib import Path
 
 import tomli_w
 
-from apimon_tui import config as config_mod
+from apimon_tui.core import config as config_mod
 from apimon_tui.commands import demo
-from apimon_tui.engine import Engine
+from apimon_tui.ingest.engine import Engine
 from apimon_tui.fakes.simulator import Simulator
 from apimon_tui.formats.native import to_record
 

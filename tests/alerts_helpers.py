@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from apimon_tui.alerts import AlertManager
 from apimon_tui.alerts.rules import parse_rule, rules_from_config
-from apimon_tui.config import DEFAULTS
-from apimon_tui.model import Call
+from apimon_tui.core.config import DEFAULTS
+from apimon_tui.core.model import Call
 from apimon_tui.store import MetricsStore
 
 T0 = 1_700_000_000.0  # a multiple of 10 and of 60

@@ -8,10 +8,10 @@ import json
 import pytest
 from alerts_helpers import T0, Sim, custom, every_nth_error, ok, shipped
 
-from apimon_tui import config as config_mod
+from apimon_tui.core import config as config_mod
 from apimon_tui.alerts import AlertManager, rules_from_config
 from apimon_tui.alerts.notify import Notifier
-from apimon_tui.config import ConfigError
+from apimon_tui.core.config import ConfigError
 
 
 def failing_model_sim(**kw) -> Sim:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from alerts_helpers import T0, Sim, custom, shipped
 
-from apimon_tui.budget import BudgetState, Drift, ProviderBudget
-from apimon_tui.usage.poller import ProviderState
+from apimon_tui.costs.budget import BudgetState, Drift, ProviderBudget
+from apimon_tui.costs.usage.poller import ProviderState
 
 H, D = 3600.0, 86400.0
 

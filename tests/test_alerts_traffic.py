@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from alerts_helpers import T0, Sim, custom, every_nth_error, ok, shipped
 
-from apimon_tui.model import Call, RateLimit
+from apimon_tui.core.model import Call, RateLimit
 
 
 def fires(events):
@@ -176,7 +176,7 @@ def test_no_traffic_fires_when_a_busy_source_goes_quiet_and_resolves_when_it_spe
 
 def test_no_traffic_is_off_by_default():
     assert next(r for r in __import__("apimon_tui.alerts", fromlist=["x"]).rules_from_config(
-        __import__("apimon_tui.config", fromlist=["x"]).DEFAULTS) if r.kind == "no_traffic").enabled is False
+        __import__("apimon_tui.core.config", fromlist=["x"]).DEFAULTS) if r.kind == "no_traffic").enabled is False
 
 
 # -- unpriced_model --------------------------------------------------------------------------

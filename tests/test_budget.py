@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from apimon_tui.budget import Budget, BudgetConfig, month_bounds
-from apimon_tui.config import ConfigError
-from apimon_tui.usage.base import CostBucket, ProviderUsage
+from apimon_tui.costs.budget import Budget, BudgetConfig, month_bounds
+from apimon_tui.core.config import ConfigError
+from apimon_tui.costs.usage.base import CostBucket, ProviderUsage
 
 H, D = 3600.0, 86400.0
 

@@ -7,12 +7,12 @@ import json
 import pytest
 from usage_fixtures import MAY_1, MAY_20, NOW, clock, ledger, poller_for, set_keys
 
-from apimon_tui.budget import Budget, BudgetConfig
+from apimon_tui.costs.budget import Budget, BudgetConfig
 from apimon_tui.commands.monitor import backfill_since
-from apimon_tui.engine import Engine
+from apimon_tui.ingest.engine import Engine
 from apimon_tui.fakes.provider_server import FakeProviderServer
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 
 HOUR = 3600.0
 CALL_USD = 0.25

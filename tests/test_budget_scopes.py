@@ -15,16 +15,16 @@ import pytest
 from alerts_helpers import T0, Sim, custom, shipped
 from usage_fixtures import DAY, ENV, MAY_1, MAY_20, NOW, Sleeps, clock, config_for, set_keys
 
-from apimon_tui.budget import Budget, BudgetConfig, BudgetState, ScopeBudget
+from apimon_tui.costs.budget import Budget, BudgetConfig, BudgetState, ScopeBudget
 from apimon_tui.commands.usage import render, to_json
-from apimon_tui.config import ConfigError
-from apimon_tui.config_check import validate
+from apimon_tui.core.config import ConfigError
+from apimon_tui.commands.config_check import validate
 from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer, Spend, VirtualKey
-from apimon_tui.usage.base import CostBucket, ProviderUsage, ScopeUsage, parse_iso
-from apimon_tui.usage.client import RetryPolicy
-from apimon_tui.usage.poller import Poller
-from apimon_tui.usage.scopes import parse_scopes
-from apimon_tui.usage.settings import provider_settings
+from apimon_tui.costs.usage.base import CostBucket, ProviderUsage, ScopeUsage, parse_iso
+from apimon_tui.costs.usage.client import RetryPolicy
+from apimon_tui.costs.usage.poller import Poller
+from apimon_tui.costs.usage.scopes import parse_scopes
+from apimon_tui.costs.usage.settings import provider_settings
 
 H = 3600.0
 JUN_1 = MAY_1 + 31 * DAY

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from apimon_tui.formats import litellm, native, otlp
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 from format_support import parse_with
 
 DATA = Path(__file__).parent / "data"

@@ -19,7 +19,7 @@ import openai
 import pytest
 
 from apimon_tui.capture import capture_httpx, flush, writer_for
-from apimon_tui.exchange import SseTap
+from apimon_tui.capture.exchange import SseTap
 from apimon_tui.fakes.openai_server import Attempt, FakeOpenAI, Outcome, prompt_tokens
 from apimon_tui.formats.native import from_record
 

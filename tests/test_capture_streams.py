@@ -26,7 +26,7 @@ import pytest
 
 import apimon_tui
 from apimon_tui.capture import capture_httpx, flush
-from apimon_tui.exchange import SseTap
+from apimon_tui.capture.exchange import SseTap
 from apimon_tui.fakes.anthropic_server import FakeAnthropic
 from apimon_tui.fakes.openai_server import Attempt, FakeOpenAI, Outcome
 from apimon_tui.formats.native import from_record
@@ -320,7 +320,7 @@ def test_a_record_submitted_while_the_interpreter_finalizes_neither_hangs_nor_fa
     """No thread can start then: the writer must not try to wait for one."""
     app = textwrap.dedent('''
         import sys
-        from apimon_tui.jsonl_writer import JsonlWriter
+        from apimon_tui.capture.jsonl_writer import JsonlWriter
 
         class SubmitsLate:
             def __del__(self):

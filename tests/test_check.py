@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 
 T0 = 1_700_000_000.0
 
@@ -48,7 +48,7 @@ def test_exit_1_for_a_warning(tmp_path):
 
 
 def test_a_big_log_read_on_every_core_gives_the_same_alert(tmp_path):
-    from apimon_tui.parallel import MIN_BYTES_PER_JOB
+    from apimon_tui.ingest.parallel import MIN_BYTES_PER_JOB
 
     log = write_log(tmp_path / "calls.jsonl", lambda s: 400 if s % 10 == 0 else 200, seconds=100_000)
     assert os.path.getsize(log) > 2 * MIN_BYTES_PER_JOB  # read in shares, as report does

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import tomli_w
 
-from apimon_tui.config import DEFAULTS
-from apimon_tui.config_check import KeyLines, validate
+from apimon_tui.core.config import DEFAULTS
+from apimon_tui.commands.config_check import KeyLines, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,7 +171,7 @@ def test_keys_section_names_real_binding_ids_and_keys_textual_reads(tmp_path):
 
 
 def test_the_binding_ids_config_check_knows_are_the_monitors():
-    from apimon_tui.key_names import BINDING_IDS
+    from apimon_tui.core.key_names import BINDING_IDS
     from apimon_tui.tui.app import MonitorApp
 
     assert BINDING_IDS == {binding.id for _, binding in MonitorApp.all_bindings()}
@@ -180,7 +180,7 @@ def test_the_binding_ids_config_check_knows_are_the_monitors():
 def test_every_key_the_monitor_binds_and_every_key_textual_names_passes():
     from textual.keys import Keys, _character_to_key
 
-    from apimon_tui.key_names import key_problem
+    from apimon_tui.core.key_names import key_problem
     from apimon_tui.tui.app import MonitorApp
 
     for _, binding in MonitorApp.all_bindings():

@@ -3,8 +3,8 @@
 import tomllib
 from pathlib import Path
 
-from apimon_tui import config
-from apimon_tui.config_check import validate
+from apimon_tui.core import config
+from apimon_tui.commands.config_check import validate
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 # Options whose contents are user-chosen names (documented in comments instead).

@@ -18,7 +18,7 @@ def core_modules():
 
 def test_core_does_not_import_textual():
     modules = sorted(core_modules())
-    assert "apimon_tui.store.metrics" in modules and "apimon_tui.engine" in modules
+    assert "apimon_tui.store.metrics" in modules and "apimon_tui.ingest.engine" in modules
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}:\n"

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from apimon_tui import config as config_mod
-from apimon_tui.budget import Budget, BudgetConfig
+from apimon_tui.core import config as config_mod
+from apimon_tui.costs.budget import Budget, BudgetConfig
 from apimon_tui.commands import demo
-from apimon_tui.config_check import validate
+from apimon_tui.commands.config_check import validate
 from apimon_tui.fakes.simulator import STORY, STORY_SECONDS, Simulator, story_costs
 from apimon_tui.formats.native import from_record
-from apimon_tui.usage.poller import Poller
-from apimon_tui.usage.settings import provider_settings
+from apimon_tui.costs.usage.poller import Poller
+from apimon_tui.costs.usage.settings import provider_settings
 
 
 def apimon(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -147,9 +147,9 @@ def test_live_demo_wires_the_real_parts(monkeypatch):
 def test_the_story_fires_and_resolves_alerts_of_several_kinds(speed):
     """One telling of the story through the real store and alert manager, with the demo's config and a fake clock."""
     from apimon_tui.alerts import AlertManager
-    from apimon_tui.budget import DAY, month_bounds
+    from apimon_tui.costs.budget import DAY, month_bounds
     from apimon_tui.store import MetricsStore
-    from apimon_tui.usage.base import CostBucket, ProviderUsage
+    from apimon_tui.costs.usage.base import CostBucket, ProviderUsage
 
     start, billed = 1_780_000_000.0, 224.0
     now = [start]

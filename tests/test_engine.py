@@ -2,9 +2,9 @@
 
 import json
 
-from apimon_tui.engine import Engine, since_offset
+from apimon_tui.ingest.engine import Engine, since_offset
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 
 
 def write(path, calls, head=()):

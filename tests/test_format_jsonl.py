@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from apimon_tui import formats
-from apimon_tui.config import DEFAULTS
+from apimon_tui.core.config import DEFAULTS
 from apimon_tui.formats import jsonl
 from format_support import Collect, parse_with
 

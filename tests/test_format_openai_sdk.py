@@ -13,7 +13,7 @@ import pytest
 
 from apimon_tui import formats
 from apimon_tui.formats import openai_sdk
-from apimon_tui.ratelimit import parse_reset
+from apimon_tui.formats.ratelimit import parse_reset
 from format_support import Collect, nearest_rank, parse_with
 
 DATA = Path(__file__).parent / "data"

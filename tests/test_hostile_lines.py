@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 
 T0 = 1_795_735_579.0
 GOOD = 300
@@ -133,8 +133,8 @@ def test_the_report_table_names_each_source_s_bad_values(tmp_path):
 
 
 async def test_the_status_line_shows_a_source_s_bad_values(tmp_path, monkeypatch):
-    from apimon_tui import config as config_mod
-    from apimon_tui.engine import Engine
+    from apimon_tui.core import config as config_mod
+    from apimon_tui.ingest.engine import Engine
     from apimon_tui.tui.app import MonitorApp
     from tui_support import screen_text
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from apimon_tui import config as config_mod
+from apimon_tui.core import config as config_mod
 from apimon_tui.commands.init import Answers, render
-from apimon_tui.config_check import validate
-from apimon_tui.usage.settings import provider_settings
+from apimon_tui.commands.config_check import validate
+from apimon_tui.costs.usage.settings import provider_settings
 
 KEY = "sk-admin-" + "k" * 32 + "7f3e"
 

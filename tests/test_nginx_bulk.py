@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from apimon_tui.engine import Sink
+from apimon_tui.ingest.engine import Sink
 from apimon_tui.formats import nginx
-from apimon_tui.model import Call, SourceCounts
-from apimon_tui.pricing import Pricer
+from apimon_tui.core.model import Call, SourceCounts
+from apimon_tui.costs.pricing import Pricer
 from apimon_tui.sources import LineAssembler, LineBlock
 from apimon_tui.store import MetricsStore
 from apimon_tui.store.aggregate import Aggregate

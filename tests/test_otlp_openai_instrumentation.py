@@ -14,9 +14,9 @@ from opentelemetry.instrumentation import openai_v2 as instrumentation
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from apimon_tui.engine import Engine
+from apimon_tui.ingest.engine import Engine
 from apimon_tui.fakes.openai_server import FakeOpenAI, Outcome
-from apimon_tui.summary import summarize
+from apimon_tui.ingest.summary import summarize
 
 
 @pytest.fixture

@@ -30,10 +30,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from apimon_tui.engine import Engine
+from apimon_tui.ingest.engine import Engine
 from apimon_tui.sources import open_source
 from apimon_tui.sources.otlp_receiver import TOKEN_ENV, ReceiverSpec, RpcStatus, hex_id, parse_spec
-from apimon_tui.summary import summarize
+from apimon_tui.ingest.summary import summarize
 
 T0 = 1_760_000_000_000_000_000  # ns
 MS = 1_000_000

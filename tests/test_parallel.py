@@ -5,10 +5,10 @@ import random
 
 import pytest
 
-from apimon_tui import parallel
+from apimon_tui.ingest import parallel
 from apimon_tui.commands.report import read_summary
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_multi_line_formats_are_not_split(tmp_path, monkeypatch):
 
 def test_stores_folded_in_the_workers_answer_every_window_like_one_pass(big_log, monkeypatch):
     """Workers move their stores on to the last line's time before sending them: no window may change."""
-    from apimon_tui.engine import Engine
+    from apimon_tui.ingest.engine import Engine
 
     engine = Engine([str(big_log)], from_start=True, follow=False)
     engine.read_to_end()
@@ -85,7 +85,7 @@ def test_one_core_reads_a_big_file_as_one_share_with_the_engines_figures(big_log
 
 @pytest.mark.parametrize("cores", [1, 2])
 def test_shares_start_at_the_first_call_since_without_reading_what_comes_before(big_log, monkeypatch, cores):
-    from apimon_tui.engine import Engine
+    from apimon_tui.ingest.engine import Engine
 
     now = 1_795_700_000 + 6000 * 2.5
     since = now - 1000 * 2.5  # the last 1,000 calls

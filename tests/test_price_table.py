@@ -26,8 +26,8 @@ from decimal import Decimal
 
 import pytest
 
-from apimon_tui.model import Call
-from apimon_tui.pricing import Pricer
+from apimon_tui.core.model import Call
+from apimon_tui.costs.pricing import Pricer
 
 TOLERANCE = 1e-12
 

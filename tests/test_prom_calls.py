@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from apimon_tui.engine import Sink
-from apimon_tui.model import RateLimit, SourceCounts
-from apimon_tui.pricing import Pricer
+from apimon_tui.ingest.engine import Sink
+from apimon_tui.core.model import RateLimit, SourceCounts
+from apimon_tui.costs.pricing import Pricer
 from apimon_tui.sources.prom import PromSource, fold, parse_spec, step_increases
 from apimon_tui.sources.prom_calls import NOT_SINGLE_CALLS, Figures, StepFolder, scaled
 from apimon_tui.sources.prom_client import PromClient, PromError, Series

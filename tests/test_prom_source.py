@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from apimon_tui.engine import Engine
+from apimon_tui.ingest.engine import Engine
 from apimon_tui.fakes.litellm_metrics import LiteLLMMetrics
 from apimon_tui.sources.prom_calls import NOT_SINGLE_CALLS
 from test_otlp_receiver import free_port

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import httpx
 
-from apimon_tui.ratelimit import parse_ratelimit, reset_seconds
+from apimon_tui.formats.ratelimit import parse_ratelimit, reset_seconds
 
 OPENAI = {  # a real capture, 2025-01-14
     "x-ratelimit-limit-requests": "5000",

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from apimon_tui.model import Call
-from apimon_tui.pricing import Pricer, load_table
-from apimon_tui.redact import mask_key, redact
+from apimon_tui.core.model import Call
+from apimon_tui.costs.pricing import Pricer, load_table
+from apimon_tui.core.redact import mask_key, redact
 
 
 @pytest.mark.parametrize("secret, shown", [

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call, RateLimit
+from apimon_tui.core.model import Call, RateLimit
 
 
 def report(*args, check=True):

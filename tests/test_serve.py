@@ -16,14 +16,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from apimon_tui.budget import month_bounds
+from apimon_tui.costs.budget import month_bounds
 from apimon_tui.commands.serve import parse_listen
-from apimon_tui.engine import Engine
-from apimon_tui.exposition import CallMetrics, ExposingStore
+from apimon_tui.ingest.engine import Engine
+from apimon_tui.commands.exposition import CallMetrics, ExposingStore
 from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call, RateLimit
-from apimon_tui.pricing import Pricer
+from apimon_tui.core.model import Call, RateLimit
+from apimon_tui.costs.pricing import Pricer
 from test_otlp_receiver import OTLPSpanExporter, emit_fleet_traffic, free_port, sdk_tracer
 
 DATA = Path(__file__).parent / "data"

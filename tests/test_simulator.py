@@ -13,7 +13,7 @@ from apimon_tui.fakes.simulator import (
     BY_NAME, MODELS, RATE_LIMITED_MODEL, STORY, STORY_SECONDS, LogWriter, Simulator, phase_at,
 )
 from apimon_tui.formats.native import from_record
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 
 START = 1_780_000_000.0
 

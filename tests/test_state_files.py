@@ -16,8 +16,8 @@ from tui_support import make_app
 
 from apimon_tui.alerts import AlertManager
 from apimon_tui.alerts.notify import Notifier
-from apimon_tui.jsonl_writer import JsonlWriter
-from apimon_tui.state import UiState, default_path
+from apimon_tui.capture.jsonl_writer import JsonlWriter
+from apimon_tui.core.state import UiState, default_path
 
 SECRET = "sk-proj-abcdefghijklmnopqrstuvwxyz123456"
 
@@ -231,8 +231,8 @@ def test_the_warning_on_a_stderr_that_is_a_closed_pipe_does_not_stop_report(tmp_
 async def test_the_monitor_shows_the_readable_config_warning_on_screen(tmp_path):
     log = native_log(tmp_path)
     config = exposed_config(tmp_path, log)
-    from apimon_tui import config as config_mod
-    from apimon_tui.engine import Engine
+    from apimon_tui.core import config as config_mod
+    from apimon_tui.ingest.engine import Engine
     from apimon_tui.tui.app import MonitorApp
 
     loaded = config_mod.load(config)

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from apimon_tui.model import Call, RateLimit
+from apimon_tui.core.model import Call, RateLimit
 from apimon_tui.store import CallFilter, Histogram, MetricsStore
 
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from apimon_tui.commands import check, report
-from apimon_tui.engine import RESTART_FIRST_S, Engine, Sink, SourceReader
+from apimon_tui.ingest.engine import RESTART_FIRST_S, Engine, Sink, SourceReader
 from apimon_tui.formats import native
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call, SourceCounts
-from apimon_tui.pricing import Pricer
+from apimon_tui.core.model import Call, SourceCounts
+from apimon_tui.costs.pricing import Pricer
 from apimon_tui.sources.base import Source
 from apimon_tui.tui.widgets.status import _source
 
@@ -118,7 +118,7 @@ def test_the_status_line_shows_the_failure_then_the_restart(tmp_path, poisoned):
 async def test_the_monitor_shows_the_failed_source_on_its_status_line(tmp_path, poisoned, monkeypatch):
     from tui_support import screen_text, write_config
 
-    from apimon_tui import config as config_mod
+    from apimon_tui.core import config as config_mod
     from apimon_tui.tui.app import MonitorApp
 
     monkeypatch.chdir(tmp_path)  # a short label: the status line is one line

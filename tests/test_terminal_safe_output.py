@@ -14,7 +14,7 @@ from usage_fixtures import ENV
 
 from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 
 T0 = 1_700_000_000.0
 E = "\x1b"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apimon_tui.terminal_text import identifier, lines, one_line, visible
+from apimon_tui.core.terminal_text import identifier, lines, one_line, visible
 
 ESC = "\x1b"
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

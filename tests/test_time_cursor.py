@@ -8,7 +8,7 @@ import tui_support  # noqa: F401  (local time is UTC in the tests)
 
 import pytest
 
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 from apimon_tui.store import CallFilter, MetricsStore
 from apimon_tui.store.bursts import error_bursts
 from apimon_tui.store.metrics import Interval, failed_kept_from, store_intervals

@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from apimon_tui import parallel
+from apimon_tui.ingest import parallel
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call
-from apimon_tui.timeutil import parse_time_bound, parse_time_range
+from apimon_tui.core.model import Call
+from apimon_tui.core.timeutil import parse_time_bound, parse_time_range
 
 START = datetime(2026, 11, 30, 2, 0, tzinfo=timezone.utc).timestamp()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from tui_support import T0, make_app, screen_text
 
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 from apimon_tui.tui.widgets.overview import OverviewStrip
 
 SIZE = (120, 40)

@@ -6,8 +6,8 @@ import stat
 
 from tui_support import SECRET, T0, make_app, sample_calls, screen_text, write_config
 
-from apimon_tui.model import Call
-from apimon_tui.summary import summarize
+from apimon_tui.core.model import Call
+from apimon_tui.ingest.summary import summarize
 from apimon_tui.tui.screens.detail import DetailScreen
 from apimon_tui.tui.screens.filter import FilterScreen
 from apimon_tui.tui.screens.help import HelpScreen
@@ -474,9 +474,9 @@ async def test_no_color_draws_the_chart_without_colours(tmp_path, monkeypatch):
 
 
 async def test_r_polls_the_providers_at_once(tmp_path, monkeypatch):
-    from apimon_tui import config as config_mod
+    from apimon_tui.core import config as config_mod
     from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer
-    from apimon_tui.usage.poller import Poller
+    from apimon_tui.costs.usage.poller import Poller
 
     with FakeProviderServer() as srv:
         monkeypatch.setenv("APIMON_TEST_OPENAI_KEY", DEFAULT_KEYS["openai"])

@@ -9,7 +9,7 @@ import re
 from textual.command import CommandPalette
 from tui_support import SECRET, T0, make_app, sample_calls, screen_text
 
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 from apimon_tui.tui.screens.detail import DetailScreen
 from apimon_tui.tui.screens.sources import SourcesScreen
 from apimon_tui.tui.widgets.models import ModelsPanel

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tui_support import T0, make_app, sample_calls, screen_text
 
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 
 SIZE = (120, 40)
 DAY = 86400.0
@@ -45,11 +45,11 @@ async def test_requests_per_second_are_over_the_span_the_logs_cover(tmp_path):
 
 
 async def test_several_sources_are_counted_in_the_header_and_listed_by_s(tmp_path):
-    from apimon_tui.engine import Engine
+    from apimon_tui.ingest.engine import Engine
     from apimon_tui.tui.app import MonitorApp
     from tui_support import write_config, write_log
 
-    from apimon_tui import config as config_mod
+    from apimon_tui.core import config as config_mod
 
     a = write_log(tmp_path / "api-1.jsonl", sample_calls(200))
     b = write_log(tmp_path / "api-2.jsonl", sample_calls(100))

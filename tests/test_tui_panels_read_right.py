@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from tui_support import T0, make_app, sample_calls, screen_text
 
-from apimon_tui.model import RateLimit
+from apimon_tui.core.model import RateLimit
 from apimon_tui.tui import fmt
 from apimon_tui.tui.widgets.spark import spark_rows
 

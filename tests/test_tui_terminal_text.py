@@ -7,8 +7,8 @@ import re
 
 from tui_support import T0, make_app, sample_calls, screen_text, write_log
 
-from apimon_tui.model import Call
-from apimon_tui.terminal_text import identifier
+from apimon_tui.core.model import Call
+from apimon_tui.core.terminal_text import identifier
 from apimon_tui.tui.screens.detail import DetailScreen
 
 SIZE = (140, 44)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tui_support import T0, make_app
 
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 
 SIZE = (120, 40)
 

@@ -11,7 +11,7 @@ import pytest
 from usage_fixtures import ENV
 
 from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer
-from apimon_tui.usage.base import parse_iso
+from apimon_tui.costs.usage.base import parse_iso
 
 PROVIDER_KEYS = {"month_to_date_usd", "last_bucket_end", "error"}
 OVERALL_KEYS = {"budget_usd", "spent_usd", "spent_pct", "burn_rate_usd_per_hour", "forecast_month_end_usd"}

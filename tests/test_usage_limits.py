@@ -14,14 +14,14 @@ import tomllib
 import pytest
 from usage_fixtures import NOW, clock, config_for, ledger, set_keys
 
-from apimon_tui import config as config_mod
+from apimon_tui.core import config as config_mod
 from apimon_tui.commands.usage import strict
-from apimon_tui.config import ConfigError
-from apimon_tui.config_check import validate
+from apimon_tui.core.config import ConfigError
+from apimon_tui.commands.config_check import validate
 from apimon_tui.fakes.provider_server import BILLED_PATHS, FakeProviderServer, deep_body, huge_body
-from apimon_tui.usage.client import RetryPolicy
-from apimon_tui.usage.poller import Poller
-from apimon_tui.usage.settings import provider_settings
+from apimon_tui.costs.usage.client import RetryPolicy
+from apimon_tui.costs.usage.poller import Poller
+from apimon_tui.costs.usage.settings import provider_settings
 
 MONTH_TO_DATE = {"openai": 23.75, "anthropic": 23.75, "litellm": 23.75, "openrouter": 25.0}
 

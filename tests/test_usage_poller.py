@@ -8,11 +8,11 @@ import os
 import pytest
 from usage_fixtures import ENV, NOW, ledger, poller_for, set_keys
 
-from apimon_tui import config as config_mod
-from apimon_tui.config import ConfigError
+from apimon_tui.core import config as config_mod
+from apimon_tui.core.config import ConfigError
 from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer
-from apimon_tui.usage.poller import Poller, ProviderState
-from apimon_tui.usage.settings import provider_settings
+from apimon_tui.costs.usage.poller import Poller, ProviderState
+from apimon_tui.costs.usage.settings import provider_settings
 
 
 @pytest.fixture

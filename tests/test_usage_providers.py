@@ -7,7 +7,7 @@ import logging
 import pytest
 from usage_fixtures import ENV, MAY_20, NOW, Sleeps, ledger, poller_for, set_keys
 
-from apimon_tui.budget import Budget, BudgetConfig
+from apimon_tui.costs.budget import Budget, BudgetConfig
 from apimon_tui.commands.usage import render, to_json
 from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer
 

@@ -17,15 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apimon_tui import formats
-from apimon_tui.config import DEFAULTS
-from apimon_tui.engine import Sink
+from apimon_tui.core.config import DEFAULTS
+from apimon_tui.ingest.engine import Sink
 from apimon_tui.formats import jsonl, litellm, native, nginx, openai_sdk, otlp
 from apimon_tui.formats.values import MAX_MS, MAX_STATUS, MAX_TOKENS, MAX_TS, MIN_STATUS, MIN_TS
-from apimon_tui.model import Call, SourceCounts
-from apimon_tui.pricing import Pricer
+from apimon_tui.core.model import Call, SourceCounts
+from apimon_tui.costs.pricing import Pricer
 from apimon_tui.sources.lines import LineAssembler
 from apimon_tui.store import MetricsStore
-from apimon_tui.summary import summarize
+from apimon_tui.ingest.summary import summarize
 from format_support import Collect
 
 DATA = Path(__file__).parent / "data"

@@ -8,10 +8,10 @@ import random
 import time
 from pathlib import Path
 
-from apimon_tui import config as config_mod
-from apimon_tui.engine import Engine
+from apimon_tui.core import config as config_mod
+from apimon_tui.ingest.engine import Engine
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call, RateLimit
+from apimon_tui.core.model import Call, RateLimit
 
 T0 = 1764201600.0  # 2025-11-27 00:00:00 UTC: "now" for every monitor test
 SECRET = "sk-proj-abcdefghijklmnopqrstuvwxyz123456"

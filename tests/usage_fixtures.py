@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from apimon_tui.fakes.provider_server import DEFAULT_KEYS, FakeProviderServer, Spend
-from apimon_tui.usage.registry import PROVIDERS
-from apimon_tui.usage.client import RetryPolicy
-from apimon_tui.usage.poller import Poller
-from apimon_tui.usage.settings import provider_settings
+from apimon_tui.costs.usage.registry import PROVIDERS
+from apimon_tui.costs.usage.client import RetryPolicy
+from apimon_tui.costs.usage.poller import Poller
+from apimon_tui.costs.usage.settings import provider_settings
 
 NOW = datetime(2025, 5, 20, 12, 0, tzinfo=timezone.utc).timestamp()
 DAY = 86400.0

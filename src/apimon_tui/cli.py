@@ -11,10 +11,7 @@ import importlib
 import os
 import sys
 
-# Sub-commands, each a module in apimon_tui/commands/.
-COMMANDS = ["report", "usage", "monitor", "demo", "init", "config", "check", "serve"]
-# Commands whose module name differs from the command (`config` would shadow apimon_tui.config).
-MODULES = {"config": "config_cmd"}
+from apimon_tui.commands import COMMANDS, MODULES
 
 
 def _load(name: str):

@@ -31,11 +31,11 @@ from typing import Any
 from apimon_tui.alerts.notify import Notifier
 from apimon_tui.alerts.readings import Inputs, Reading, readings
 from apimon_tui.alerts.rules import RANK, Cause, Rule, format_value, rules_from_config
-from apimon_tui.files import private_opener
-from apimon_tui.redact import redact
-from apimon_tui.state import UiState
-from apimon_tui.terminal_text import identifier
-from apimon_tui.timeutil import format_duration
+from apimon_tui.core.files import private_opener
+from apimon_tui.core.redact import redact
+from apimon_tui.core.state import UiState
+from apimon_tui.core.terminal_text import identifier
+from apimon_tui.core.timeutil import format_duration
 
 HISTORY_LIMIT = 1000
 

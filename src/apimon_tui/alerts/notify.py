@@ -24,9 +24,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from apimon_tui.config import ConfigError
-from apimon_tui.redact import redact
-from apimon_tui.timeutil import parse_duration
+from apimon_tui.core.config import ConfigError
+from apimon_tui.core.redact import redact
+from apimon_tui.core.timeutil import parse_duration
 
 
 class Notifier:

@@ -15,7 +15,7 @@ from typing import Any
 from apimon_tui.alerts.rules import Cause, Rule
 from apimon_tui.store.aggregate import Aggregate
 from apimon_tui.store.metrics import CallFilter, MetricsStore, Snapshot
-from apimon_tui.timeutil import format_duration
+from apimon_tui.core.timeutil import format_duration
 
 ALL = "all"
 
@@ -40,8 +40,8 @@ class Inputs:
 
     store: MetricsStore | None
     now: float
-    budget: Any = None                       # apimon_tui.budget.BudgetState
-    usage: list[Any] = field(default_factory=list)  # apimon_tui.usage.poller.ProviderState
+    budget: Any = None                       # apimon_tui.costs.budget.BudgetState
+    usage: list[Any] = field(default_factory=list)  # apimon_tui.costs.usage.poller.ProviderState
     unpriced: Collection[str] = ()
     _snaps: dict[tuple, Snapshot] = field(default_factory=dict)
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from apimon_tui.config import ConfigError
+from apimon_tui.core.config import ConfigError
 from apimon_tui.store.metrics import CallFilter
-from apimon_tui.timeutil import format_duration, parse_duration
+from apimon_tui.core.timeutil import format_duration, parse_duration
 
 SEVERITIES = ("info", "warning", "critical")
 RANK = {name: i for i, name in enumerate(SEVERITIES)}

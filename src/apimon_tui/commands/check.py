@@ -22,18 +22,18 @@ import os
 import sys
 import time
 
-from apimon_tui import config as config_mod
+from apimon_tui.core import config as config_mod
 from apimon_tui.alerts import AlertManager, rules_from_config
-from apimon_tui.budget import Budget, BudgetConfig
+from apimon_tui.costs.budget import Budget, BudgetConfig
 from apimon_tui.commands.report import check_path
-from apimon_tui.engine import SourceStatus, failure_reason
+from apimon_tui.ingest.engine import SourceStatus, failure_reason
 from apimon_tui.formats import FORMAT_MODULES
-from apimon_tui.parallel import read_files
-from apimon_tui.summary import strict_json
-from apimon_tui.terminal_text import one_line
-from apimon_tui.timeutil import parse_time_range
-from apimon_tui.usage.poller import Poller
-from apimon_tui.usage.settings import provider_settings
+from apimon_tui.ingest.parallel import read_files
+from apimon_tui.ingest.summary import strict_json
+from apimon_tui.core.terminal_text import one_line
+from apimon_tui.core.timeutil import parse_time_range
+from apimon_tui.costs.usage.poller import Poller
+from apimon_tui.costs.usage.settings import provider_settings
 
 EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_UNKNOWN = 0, 1, 2, 3
 REPLAY_STEPS = 120

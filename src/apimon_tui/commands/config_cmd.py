@@ -10,9 +10,9 @@ import os
 import sys
 from pathlib import Path
 
-from apimon_tui import config as config_mod
-from apimon_tui.config_check import validate
-from apimon_tui.terminal_text import lines
+from apimon_tui.core import config as config_mod
+from apimon_tui.commands.config_check import validate
+from apimon_tui.core.terminal_text import lines
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import tomli_w
 
-from apimon_tui.budget import DAY, month_bounds
+from apimon_tui.costs.budget import DAY, month_bounds
 from apimon_tui.fakes.provider_server import FakeProviderServer
 from apimon_tui.fakes.simulator import STORY, LogWriter, Simulator, story_costs
-from apimon_tui.timeutil import parse_duration
+from apimon_tui.core.timeutil import parse_duration
 
 SEED = 2024
 BACKFILL_S = 300.0          # story seconds of history written before the monitor starts

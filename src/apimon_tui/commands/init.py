@@ -20,10 +20,10 @@ from typing import Any, Callable
 
 import tomli_w
 
-from apimon_tui import config as config_mod
-from apimon_tui.config_check import ENV_NAME, validate
-from apimon_tui.redact import redact
-from apimon_tui.usage import PROVIDERS
+from apimon_tui.core import config as config_mod
+from apimon_tui.commands.config_check import ENV_NAME, validate
+from apimon_tui.core.redact import redact
+from apimon_tui.costs.usage import PROVIDERS
 
 DEFAULT_SOURCE = "~/.local/state/apimon/calls.jsonl"  # where the capture hook's examples write
 

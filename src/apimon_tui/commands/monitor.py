@@ -15,13 +15,13 @@ import re
 import sys
 import time
 
-from apimon_tui import config as config_mod
+from apimon_tui.core import config as config_mod
 from apimon_tui.alerts import rules_from_config
-from apimon_tui.budget import BudgetConfig, logs_needed_since
-from apimon_tui.cli import COMMANDS
+from apimon_tui.costs.budget import BudgetConfig, logs_needed_since
+from apimon_tui.commands import COMMANDS
 from apimon_tui.formats import FORMAT_MODULES, UnknownFormat
-from apimon_tui.terminal_text import one_line
-from apimon_tui.timeutil import parse_duration
+from apimon_tui.core.terminal_text import one_line
+from apimon_tui.core.timeutil import parse_duration
 
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:")
 LONGEST_WINDOW_S = 24 * 3600.0  # the widest window of the screen (key 6)
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             return _fail(problem)
 
     # Textual and the engine are imported only once the arguments are known good.
-    from apimon_tui.engine import Engine
+    from apimon_tui.ingest.engine import Engine
 
     try:
         poller = _poller(config)  # refuses a config others can read that holds a key
@@ -180,8 +180,8 @@ def _poller(config: dict):
     """
     if not any(section.get("enabled") for section in config.get("providers", {}).values()):
         return None
-    from apimon_tui.usage.poller import Poller
-    from apimon_tui.usage.settings import provider_settings
+    from apimon_tui.costs.usage.poller import Poller
+    from apimon_tui.costs.usage.settings import provider_settings
 
     if not provider_settings(config):
         return None

@@ -1,7 +1,7 @@
 """`apimon-tui report`: read logs to the end (or follow them) and summarise.
 
 The same engine and store as the live monitor, so the figures agree with the
-screen. `--json` prints the object documented in `apimon_tui.summary`;
+screen. `--json` prints the object documented in `apimon_tui.ingest.summary`;
 `--follow` prints one such object per interval until interrupted: Ctrl-C,
 SIGTERM or SIGHUP stop the sources (ending `cmd:` processes) and print a last
 summary.
@@ -20,15 +20,15 @@ import signal
 import sys
 import time
 
-from apimon_tui import config as config_mod
-from apimon_tui.engine import Engine, failure_reason
+from apimon_tui.core import config as config_mod
+from apimon_tui.ingest.engine import Engine, failure_reason
 from apimon_tui.formats import FORMAT_MODULES
-from apimon_tui.parallel import read_files
-from apimon_tui.pricing import parse_overrides
-from apimon_tui.summary import strict_json, summarize
-from apimon_tui.terminal_text import identifier, one_line
-from apimon_tui.terminal_text import lines as plain_lines
-from apimon_tui.timeutil import parse_time_range
+from apimon_tui.ingest.parallel import read_files
+from apimon_tui.costs.pricing import parse_overrides
+from apimon_tui.ingest.summary import strict_json, summarize
+from apimon_tui.core.terminal_text import identifier, one_line
+from apimon_tui.core.terminal_text import lines as plain_lines
+from apimon_tui.core.timeutil import parse_time_range
 
 EXIT_INTERNAL = 3  # as `check`: an internal error, the figures (if printed) may miss what it hit
 

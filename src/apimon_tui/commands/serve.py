@@ -3,7 +3,7 @@
 It follows its sources (files, globs, commands, an `otlp://` receiver) with the
 same engine as the monitor, evaluates the alert rules and the month's spend
 from the logs every second, and serves it all to Prometheus: the text
-exposition at `/metrics` (see `apimon_tui.exposition`) and a health check at
+exposition at `/metrics` (see `apimon_tui.commands.exposition`) and a health check at
 `/healthz` (200 while the reader thread runs, 503 once it stopped, with each
 source's state as JSON). SIGTERM or SIGINT stops it cleanly: the server
 closes, the sources are released, and it exits 0.
@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from apimon_tui import config as config_mod
+from apimon_tui.core import config as config_mod
 from apimon_tui.formats import FORMAT_MODULES, UnknownFormat
 
 DEFAULT_HOST = "127.0.0.1"
@@ -73,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
 
     from prometheus_client import CollectorRegistry, disable_created_metrics
 
-    from apimon_tui.engine import Engine
-    from apimon_tui.exposition import CallMetrics, ExposingStore, SourceCollector, StateCollector
+    from apimon_tui.ingest.engine import Engine
+    from apimon_tui.commands.exposition import CallMetrics, ExposingStore, SourceCollector, StateCollector
 
     disable_created_metrics()  # a `_created` gauge per series doubles the scrape for nothing rate() needs
     registry = CollectorRegistry()
@@ -122,8 +122,8 @@ class Watch:
 
     def __init__(self, config: dict[str, Any], store: Any, engine: Any) -> None:
         from apimon_tui.alerts import AlertManager
-        from apimon_tui.budget import Budget, BudgetConfig
-        from apimon_tui.usage.settings import provider_settings
+        from apimon_tui.costs.budget import Budget, BudgetConfig
+        from apimon_tui.costs.usage.settings import provider_settings
 
         self.store = store
         self.engine = engine
@@ -162,7 +162,7 @@ class UsagePolling:
     """The providers' usage APIs, polled on their intervals by the asyncio poller in a thread of its own."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        from apimon_tui.usage.poller import Poller
+        from apimon_tui.costs.usage.poller import Poller
 
         self.poller = Poller.from_config(config)
         self._stop = threading.Event()

@@ -19,13 +19,13 @@ import sys
 import time
 from typing import Any
 
-from apimon_tui import config as config_mod
-from apimon_tui.budget import Budget, BudgetConfig, BudgetState, ScopeBudget
-from apimon_tui.terminal_text import identifier, one_line
-from apimon_tui.terminal_text import lines as plain_lines
-from apimon_tui.timeutil import format_duration
-from apimon_tui.usage.base import iso_z
-from apimon_tui.usage.poller import Poller, ProviderState
+from apimon_tui.core import config as config_mod
+from apimon_tui.costs.budget import Budget, BudgetConfig, BudgetState, ScopeBudget
+from apimon_tui.core.terminal_text import identifier, one_line
+from apimon_tui.core.terminal_text import lines as plain_lines
+from apimon_tui.core.timeutil import format_duration
+from apimon_tui.costs.usage.base import iso_z
+from apimon_tui.costs.usage.poller import Poller, ProviderState
 
 EXIT_PROVIDER_FAILED = 3
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, Iterator
 
-from apimon_tui.redact import mask_key
+from apimon_tui.core.redact import mask_key
 
 DEFAULT_REPLY = "This is a fake reply from the apimon-tui test endpoint."
 STALL_LIMIT_S = 30.0  # a stalled stream ends unfinished after this long even if the server is not stopped

@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call, RateLimit
-from apimon_tui.pricing import Pricer
+from apimon_tui.core.model import Call, RateLimit
+from apimon_tui.costs.pricing import Pricer
 
 
 @dataclass(frozen=True, slots=True)

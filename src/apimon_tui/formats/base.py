@@ -13,7 +13,10 @@ import json
 import time
 from typing import Any, Callable, Protocol
 
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
+
+# After a `LineBlock`'s last line (sources/lines.py): fixed-width reads past it stay in its bytes.
+BLOCK_PADDING = bytes(64)
 
 
 class Sink(Protocol):

@@ -22,11 +22,11 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from apimon_tui.config import DEFAULTS
+from apimon_tui.core.config import DEFAULTS
 from apimon_tui.formats import values
 from apimon_tui.formats.base import Parser, Sink, json_object
 from apimon_tui.formats.values import MAX_COST_USD, MAX_MS
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 
 NAME = "jsonl"
 

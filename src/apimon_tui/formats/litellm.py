@@ -47,8 +47,8 @@ from typing import Any
 from apimon_tui.formats import values
 from apimon_tui.formats.base import Parser, Sink
 from apimon_tui.formats.values import MAX_COST_USD, MAX_MS, MAX_STATUS, MIN_STATUS
-from apimon_tui.ratelimit import merge, ratelimit_from_headers
-from apimon_tui.model import Call
+from apimon_tui.formats.ratelimit import merge, ratelimit_from_headers
+from apimon_tui.core.model import Call
 
 NAME = "litellm"
 MAX_OBJECT_CHARS = 4 * 1024 * 1024

@@ -46,7 +46,7 @@ from apimon_tui.formats.values import (
     MAX_ATTEMPT, MAX_COST_USD, MAX_IDENTIFIER, MAX_MS, MAX_RATELIMIT, MAX_RESET_S, MAX_STATUS, MAX_TOKENS, MAX_TS,
     MIN_STATUS, MIN_TS, QUIET, Unusable, identifier, shown, text,
 )
-from apimon_tui.model import Call, RateLimit
+from apimon_tui.core.model import Call, RateLimit
 
 NAME = "native"
 SCHEMA_VERSION = 1

@@ -42,9 +42,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from apimon_tui.formats import values
 from apimon_tui.formats.base import Parser, decode_json
+from apimon_tui.formats.nginx_keys import HEADROOM_KEYS
 from apimon_tui.formats.values import MAX_MS, MAX_RATELIMIT, MAX_TS, MIN_TS
-from apimon_tui.ratelimit import parse_reset
-from apimon_tui.model import Call, RateLimit
+from apimon_tui.formats.ratelimit import parse_reset
+from apimon_tui.core.model import Call, RateLimit
 
 if TYPE_CHECKING:
     from apimon_tui.formats.nginx_columns import ColumnCalls
@@ -61,10 +62,6 @@ _QUOTED_STATUS = re.compile(r'"status":\s*"\d{3}"')
 _LOOKS_LIKE_ACCESS_LINE = re.compile(r'[^ ]+ [^ ]+ [^ ]+ \[[^\]]*\] "')
 
 # The JSON keys read, in the order of the value tuple both JSON paths produce.
-HEADROOM_KEYS = (
-    "rl_limit_requests", "rl_remaining_requests", "rl_limit_tokens", "rl_remaining_tokens",
-    "rl_reset_requests", "rl_reset_tokens",
-)
 _JSON_KEYS = (
     "msec", "time", "method", "uri", "status", "request_time", "upstream_response_time",
     "openai_processing_ms", "openai_request_id", "request_id", "model",
@@ -247,7 +244,7 @@ class NginxParser(Parser):
         first line when none is known yet); the latest headroom among the
         calls taken goes into `latest`.
         """
-        from apimon_tui import heap
+        from apimon_tui.core import heap
         from apimon_tui.formats import nginx_columns
 
         heap.keep_freed_blocks()

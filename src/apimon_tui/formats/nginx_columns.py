@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from apimon_tui.formats.nginx import HEADROOM_KEYS
+from apimon_tui.formats.base import BLOCK_PADDING
+from apimon_tui.formats.nginx_keys import HEADROOM_KEYS
 from apimon_tui.formats.values import MAX_TS, MIN_TS
-from apimon_tui.sources.lines import BLOCK_PADDING
 
 QUOTE, SPACE, ZERO, BACKSLASH = ord('"'), ord(" "), ord("0"), ord("\\")
 STAMP_LEN = 26                      # 26/Nov/2026:23:26:19 +0000

@@ -58,8 +58,8 @@ from urllib.parse import urlsplit
 
 from apimon_tui.formats import values
 from apimon_tui.formats.base import Parser
-from apimon_tui.ratelimit import ratelimit_from_headers
-from apimon_tui.model import Call
+from apimon_tui.formats.ratelimit import ratelimit_from_headers
+from apimon_tui.core.model import Call
 
 NAME = "openai-sdk"
 PROVIDER = "openai"

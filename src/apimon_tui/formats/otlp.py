@@ -27,7 +27,7 @@ from typing import Any
 from apimon_tui.formats import values
 from apimon_tui.formats.base import Parser, Sink, json_object
 from apimon_tui.formats.values import MAX_MS, MAX_TOKENS
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 
 NAME = "otlp"
 

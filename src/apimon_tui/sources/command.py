@@ -19,7 +19,7 @@ import time
 from collections import deque
 from typing import Callable
 
-from apimon_tui.redact import redact
+from apimon_tui.core.redact import redact
 from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch
 from apimon_tui.sources.lines import LineAssembler
 from apimon_tui.sources.pipe import LineQueue, pump

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from apimon_tui.formats.base import BLOCK_PADDING
+
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: longer lines are cut here and counted
-BLOCK_PADDING = bytes(64)  # after a `LineBlock`'s last line: fixed-width reads past it stay in its bytes
 
 
 class LineAssembler:

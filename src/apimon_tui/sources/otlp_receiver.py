@@ -48,7 +48,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from apimon_tui.formats.otlp import attributes, is_call
 from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch
-from apimon_tui.timeutil import format_duration, parse_duration
+from apimon_tui.core.timeutil import format_duration, parse_duration
 
 PREFIX = "otlp://"
 DEFAULT_HOST = "127.0.0.1"

@@ -60,12 +60,12 @@ from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import RateLimit
+from apimon_tui.core.model import RateLimit
 from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source
 from apimon_tui.sources.prom_calls import Figures, StepFolder, scaled
 from apimon_tui.sources.prom_client import PromClient, PromError, Series
-from apimon_tui.terminal_text import one_line
-from apimon_tui.timeutil import format_duration, parse_duration
+from apimon_tui.core.terminal_text import one_line
+from apimon_tui.core.timeutil import format_duration, parse_duration
 
 PREFIXES = ("prom://", "proms://")
 TOKEN_ENV = "APIMON_PROM_TOKEN"

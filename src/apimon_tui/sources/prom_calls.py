@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from apimon_tui.model import Call, RateLimit
+from apimon_tui.core.model import Call, RateLimit
 
 NOT_SINGLE_CALLS = ("counted from Prometheus metrics: single calls are not available from metrics; "
                     "add a logs source (a file, cmd:ssh HOST tail -F ..., or otlp://) to see each call")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from apimon_tui.terminal_text import one_line
+from apimon_tui.core.terminal_text import one_line
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 Labels = dict[str, str]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from math import floor, log
 
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 from apimon_tui.store.histogram import INV_LOG_GROWTH, ZERO_BIN, Histogram
 
 

@@ -29,8 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from apimon_tui.model import Call, RateLimit
-from apimon_tui.redact import redact
+from apimon_tui.core.model import Call, RateLimit
+from apimon_tui.core.redact import redact
 from apimon_tui.store.aggregate import Aggregate
 
 SeriesKey = tuple[str, str, str, str]  # source, model, status, error code

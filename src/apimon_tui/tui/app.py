@@ -25,18 +25,18 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.containers import Horizontal, Vertical, VerticalScroll
 
-from apimon_tui import pricing
+from apimon_tui.costs import pricing
 from apimon_tui.alerts import AlertManager
-from apimon_tui.budget import Budget, BudgetConfig
-from apimon_tui.config import default_path
-from apimon_tui.engine import Engine
-from apimon_tui.key_names import key_problem
-from apimon_tui.model import Call
-from apimon_tui.state import UiState
+from apimon_tui.costs.budget import Budget, BudgetConfig
+from apimon_tui.core.config import default_path
+from apimon_tui.ingest.engine import Engine
+from apimon_tui.core.key_names import key_problem
+from apimon_tui.core.model import Call
+from apimon_tui.core.state import UiState
 from apimon_tui.store.bursts import error_bursts
 from apimon_tui.store.metrics import CallFilter, failed_kept_from, store_intervals
-from apimon_tui.terminal_text import identifier, lines, one_line
-from apimon_tui.timeutil import format_duration
+from apimon_tui.core.terminal_text import identifier, lines, one_line
+from apimon_tui.core.timeutil import format_duration
 from apimon_tui.tui import fmt
 from apimon_tui.tui import themes as theme_files
 from apimon_tui.tui import time_cursor

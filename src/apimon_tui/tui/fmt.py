@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 
-from apimon_tui.timeutil import format_duration
+from apimon_tui.core.timeutil import format_duration
 
 WINDOWS: list[tuple[str, float]] = [
     ("1m", 60.0), ("5m", 300.0), ("15m", 900.0), ("1h", 3600.0), ("6h", 21600.0), ("24h", 86400.0),

@@ -3,7 +3,7 @@
 A theme file holds the fields of a Textual `Theme` (name, colours, `dark`,
 `ansi`, `[variables]`). A file that cannot be read is reported as one line and
 skipped, so a typo in a user's theme never stops the monitor. The theme chosen
-on screen is kept in the state file (`apimon_tui.state`), never in the config.
+on screen is kept in the state file (`apimon_tui.core.state`), never in the config.
 """
 
 from __future__ import annotations

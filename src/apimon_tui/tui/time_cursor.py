@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from apimon_tui.store.bursts import Burst
-from apimon_tui.timeutil import format_duration
+from apimon_tui.core.timeutil import format_duration
 
 SAME_S = 0.5  # ends closer than this are the same place
 

@@ -21,8 +21,8 @@ from textual.widgets.option_list import Option
 
 from apimon_tui.alerts import Alert, AlertManager
 from apimon_tui.alerts.rules import format_value
-from apimon_tui.terminal_text import identifier
-from apimon_tui.timeutil import format_duration
+from apimon_tui.core.terminal_text import identifier
+from apimon_tui.core.timeutil import format_duration
 from apimon_tui.tui import fmt
 
 COLUMNS = ("severity", "rule", "scope", "value", "threshold", "window", "time", "state")

@@ -20,9 +20,9 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from apimon_tui.model import Call
-from apimon_tui.redact import redact
-from apimon_tui.terminal_text import identifier, visible
+from apimon_tui.core.model import Call
+from apimon_tui.core.redact import redact
+from apimon_tui.core.terminal_text import identifier, visible
 from apimon_tui.tui import fmt
 
 LABELS = {

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.strip import Strip
 from textual.widget import Widget
 
-from apimon_tui.terminal_text import one_line
+from apimon_tui.core.terminal_text import one_line
 
 
 class DrawnOnce(Widget):

@@ -17,8 +17,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from apimon_tui.engine import SourceStatus
-from apimon_tui.terminal_text import identifier, one_line
+from apimon_tui.ingest.engine import SourceStatus
+from apimon_tui.core.terminal_text import identifier, one_line
 from apimon_tui.tui import fmt
 
 COLUMNS = ("source", "format", "state", "lines", "calls", "skipped", "unparsed", "bad values", "lines/s",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from apimon_tui.terminal_text import one_line
+from apimon_tui.core.terminal_text import one_line
 from apimon_tui.tui import fmt
 
 MARKS = {"critical": "‼", "warning": "▲", "info": "•"}

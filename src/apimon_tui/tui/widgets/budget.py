@@ -14,9 +14,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
-from apimon_tui.budget import BudgetState
-from apimon_tui.terminal_text import identifier, one_line
-from apimon_tui.timeutil import format_duration
+from apimon_tui.costs.budget import BudgetState
+from apimon_tui.core.terminal_text import identifier, one_line
+from apimon_tui.core.timeutil import format_duration
 from apimon_tui.tui import fmt
 
 WARN_PCT = 80.0

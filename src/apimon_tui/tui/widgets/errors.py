@@ -18,10 +18,10 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 
-from apimon_tui.model import Call
+from apimon_tui.core.model import Call
 from apimon_tui.store import Snapshot
 from apimon_tui.store.metrics import ErrorGroup
-from apimon_tui.terminal_text import identifier, one_line
+from apimon_tui.core.terminal_text import identifier, one_line
 from apimon_tui.tui import fmt
 from apimon_tui.tui.widgets.line_table import LineTable
 

@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from apimon_tui.store import Snapshot
-from apimon_tui.summary import PERCENTILES
+from apimon_tui.ingest.summary import PERCENTILES
 from apimon_tui.tui import fmt
 from apimon_tui.tui.widgets.spark import GapSparkline
 

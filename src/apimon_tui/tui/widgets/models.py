@@ -13,8 +13,8 @@ from textual.containers import Vertical
 from textual.message import Message
 
 from apimon_tui.store import Aggregate, Snapshot
-from apimon_tui.summary import known_cost
-from apimon_tui.terminal_text import identifier
+from apimon_tui.ingest.summary import known_cost
+from apimon_tui.core.terminal_text import identifier
 from apimon_tui.tui import fmt
 from apimon_tui.tui.widgets.keyed_table import KeyedTable
 from apimon_tui.tui.widgets.line_table import LineTable

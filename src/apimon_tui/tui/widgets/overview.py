@@ -17,7 +17,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from apimon_tui.store.metrics import Interval
-from apimon_tui.timeutil import format_duration
+from apimon_tui.core.timeutil import format_duration
 
 LEVELS = "▁▂▃▄▅▆▇█"
 FINE_STEPS = (1, 2, 5, 10, 15, 20, 30)  # seconds that divide a minute

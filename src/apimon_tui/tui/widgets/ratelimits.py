@@ -16,8 +16,8 @@ from textual.containers import Vertical
 
 from apimon_tui.store import Snapshot
 from apimon_tui.store.metrics import RateLimitSeen
-from apimon_tui.terminal_text import identifier
-from apimon_tui.timeutil import format_duration
+from apimon_tui.core.terminal_text import identifier
+from apimon_tui.core.timeutil import format_duration
 from apimon_tui.tui import fmt
 from apimon_tui.tui.widgets.line_table import LineTable
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from apimon_tui.engine import SourceStatus
-from apimon_tui.terminal_text import identifier, one_line
+from apimon_tui.ingest.engine import SourceStatus
+from apimon_tui.core.terminal_text import identifier, one_line
 from apimon_tui.tui import fmt
 
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from apimon_tui.usage.base import (CostBucket, ProviderUsage, ScopeUsage, amount, billed_from_buckets, model_name,
+from apimon_tui.costs.usage.base import (CostBucket, ProviderUsage, ScopeUsage, amount, billed_from_buckets, model_name,
                                    secondary)
-from apimon_tui.usage.client import ProviderClient
-from apimon_tui.usage.scopes import BudgetScope
+from apimon_tui.costs.usage.client import ProviderClient
+from apimon_tui.costs.usage.scopes import BudgetScope
 
 NAME = "openai"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"

@@ -16,8 +16,8 @@ from typing import Any
 
 
 def __getattr__(name: str) -> Any:
-    """`apimon_tui.usage.PROVIDERS`, loaded only when asked for."""
+    """`apimon_tui.costs.usage.PROVIDERS`, loaded only when asked for."""
     if name == "PROVIDERS":
-        from apimon_tui.usage.registry import PROVIDERS
+        from apimon_tui.costs.usage.registry import PROVIDERS
         return PROVIDERS
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -37,9 +37,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from apimon_tui.formats.native import to_record
-from apimon_tui.model import Call
-from apimon_tui.ratelimit import parse_ratelimit
-from apimon_tui.redact import redact
+from apimon_tui.core.model import Call
+from apimon_tui.formats.ratelimit import parse_ratelimit
+from apimon_tui.core.redact import redact
 
 BODY_LIMIT = 1 << 20  # bytes of each body kept with include_bodies
 ERROR_MESSAGE_LIMIT = 1000

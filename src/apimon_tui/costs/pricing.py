@@ -34,8 +34,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from apimon_tui.config import ConfigError
-from apimon_tui.model import Call
+from apimon_tui.core.config import ConfigError
+from apimon_tui.core.model import Call
 
 MTOK = 1_000_000
 _UNKNOWN = object()

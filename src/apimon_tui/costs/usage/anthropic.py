@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime
 import math
 
-from apimon_tui.usage.base import (CostBucket, ProviderUsage, ScopeUsage, amount, billed_from_buckets, iso_z,
+from apimon_tui.costs.usage.base import (CostBucket, ProviderUsage, ScopeUsage, amount, billed_from_buckets, iso_z,
                                    model_name, parse_iso, secondary)
-from apimon_tui.usage.client import ProviderClient
-from apimon_tui.usage.scopes import DEFAULT_WORKSPACE, BudgetScope
+from apimon_tui.costs.usage.client import ProviderClient
+from apimon_tui.costs.usage.scopes import DEFAULT_WORKSPACE, BudgetScope
 
 NAME = "anthropic"
 DEFAULT_BASE_URL = "https://api.anthropic.com"

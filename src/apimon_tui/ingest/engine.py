@@ -33,9 +33,9 @@ from typing import Any
 from apimon_tui import formats
 from apimon_tui.formats.base import Parser
 from apimon_tui.formats.values import shown
-from apimon_tui.model import Call, RateLimit, SourceCounts
-from apimon_tui.pricing import Pricer
-from apimon_tui.redact import redact
+from apimon_tui.core.model import Call, RateLimit, SourceCounts
+from apimon_tui.costs.pricing import Pricer
+from apimon_tui.core.redact import redact
 from apimon_tui.sources import Source, offset_since, open_source
 from apimon_tui.sources.lines import LineAssembler
 from apimon_tui.sources.base import Batches

@@ -15,11 +15,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from apimon_tui.config import ConfigError, exposed_key, exposed_key_message
-from apimon_tui.timeutil import parse_duration
-from apimon_tui.usage.registry import PROVIDERS
-from apimon_tui.usage.base import DEFAULT_MAX_BODY_MB, MB, ProviderError
-from apimon_tui.usage.scopes import BudgetScope, parse_scopes
+from apimon_tui.core.config import ConfigError, exposed_key, exposed_key_message
+from apimon_tui.core.timeutil import parse_duration
+from apimon_tui.costs.usage.registry import PROVIDERS
+from apimon_tui.costs.usage.base import DEFAULT_MAX_BODY_MB, MB, ProviderError
+from apimon_tui.costs.usage.scopes import BudgetScope, parse_scopes
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

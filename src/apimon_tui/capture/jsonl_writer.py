@@ -31,7 +31,7 @@ import weakref
 from pathlib import Path
 from typing import IO, Any, Callable
 
-from apimon_tui.files import private_opener
+from apimon_tui.core.files import private_opener
 
 log = logging.getLogger(__name__)
 

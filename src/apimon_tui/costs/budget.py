@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from apimon_tui.config import ConfigError
-from apimon_tui.usage.base import ProviderUsage, ScopeUsage
-from apimon_tui.usage.scopes import BudgetScope, parse_scopes
+from apimon_tui.core.config import ConfigError
+from apimon_tui.costs.usage.base import ProviderUsage, ScopeUsage
+from apimon_tui.costs.usage.scopes import BudgetScope, parse_scopes
 
 HOUR, DAY = 3600.0, 86400.0
 MIN_RATE_SPAN_S = 60.0  # logs must cover at least a minute of a window to give its rate (its span is shown)

@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from apimon_tui.model import Call, RateLimit
+from apimon_tui.core.model import Call, RateLimit
 from apimon_tui.store import MetricsStore
 
 UNKNOWN = "unknown"

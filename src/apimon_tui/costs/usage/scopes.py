@@ -18,9 +18,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from apimon_tui.config import ConfigError
-from apimon_tui.redact import redact
-from apimon_tui.usage.base import ProviderError
+from apimon_tui.core.config import ConfigError
+from apimon_tui.core.redact import redact
+from apimon_tui.costs.usage.base import ProviderError
 
 # provider -> the options that pick its slice, and the word a scope of that kind is called by
 SELECTORS: dict[str, dict[str, str]] = {

@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any
 
-from apimon_tui.engine import SourceStatus
+from apimon_tui.ingest.engine import SourceStatus
 from apimon_tui.store import Aggregate, Snapshot
 from apimon_tui.store.metrics import NO_MODEL
 

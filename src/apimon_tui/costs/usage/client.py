@@ -26,10 +26,10 @@ from typing import Any, Awaitable, Callable
 
 import httpx
 
-from apimon_tui.redact import mask_key, redact
-from apimon_tui.usage.base import DEFAULT_MAX_BODY_MB, MB, ProviderError
+from apimon_tui.core.redact import mask_key, redact
+from apimon_tui.costs.usage.base import DEFAULT_MAX_BODY_MB, MB, ProviderError
 
-log = logging.getLogger("apimon_tui.usage")
+log = logging.getLogger("apimon_tui.costs.usage")
 
 MAX_PAGES = 100
 ERROR_BODY_BYTES = 64 * 1024  # of an error answer, only enough for its message is read

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from apimon_tui import formats
-from apimon_tui.engine import Engine, Sink, SourceReader, SourceStatus, since_offset, sniff_format
-from apimon_tui.model import SourceCounts
-from apimon_tui.pricing import Pricer
+from apimon_tui.ingest.engine import Engine, Sink, SourceReader, SourceStatus, since_offset, sniff_format
+from apimon_tui.core.model import SourceCounts
+from apimon_tui.costs.pricing import Pricer
 from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch
 from apimon_tui.store import MetricsStore
 

@@ -36,10 +36,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
-from apimon_tui.exchange import BODY_LIMIT, CaptureOptions, Exchange, JsonTap, RecordBuilder, SseTap
-from apimon_tui.jsonl_writer import JsonlWriter
+from apimon_tui.capture.exchange import BODY_LIMIT, CaptureOptions, Exchange, JsonTap, RecordBuilder, SseTap
+from apimon_tui.capture.jsonl_writer import JsonlWriter
 
-from apimon_tui.pricing import Pricer
+from apimon_tui.costs.pricing import Pricer
 
 DEFAULT_PATH = "~/.local/state/apimon/calls.jsonl"
 ERROR_DRAIN_LIMIT = 64 * 1024  # bytes of an unread error body read at close

@@ -22,16 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from apimon_tui import config as config_mod
-from apimon_tui.config import DEFAULTS, OPEN_SECTIONS, ConfigError
+from apimon_tui.core import config as config_mod
+from apimon_tui.core.config import DEFAULTS, OPEN_SECTIONS, ConfigError
 from apimon_tui.formats import FORMAT_MODULES
-from apimon_tui.key_names import BINDING_IDS, key_problem
-from apimon_tui.pricing import OVERRIDE_PRICES, TIER_START, sheet_from_override
-from apimon_tui.redact import redact
-from apimon_tui.timeutil import parse_duration
+from apimon_tui.core.key_names import BINDING_IDS, key_problem
+from apimon_tui.costs.pricing import OVERRIDE_PRICES, TIER_START, sheet_from_override
+from apimon_tui.core.redact import redact
+from apimon_tui.core.timeutil import parse_duration
 
 SEVERITIES = ("info", "warning", "critical")
-SHIPPED_THEMES = Path(__file__).parent / "themes"
+SHIPPED_THEMES = Path(__file__).parents[1] / "themes"
 
 # Options whose value must be one of a few words.
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -269,7 +269,7 @@ class _Checker:
         self.table(entry, {k: v for k, v in defaults.items() if k in allowed}, where + ".")
 
     def budget_scope(self, where: str, entry: Any) -> None:
-        from apimon_tui.usage.scopes import OPTIONS
+        from apimon_tui.costs.usage.scopes import OPTIONS
 
         if not isinstance(entry, dict):
             self.add(where, "must be a table ([[budget.scopes]])")
@@ -294,8 +294,8 @@ class _Checker:
 
     def semantic(self, data: dict[str, Any]) -> None:
         from apimon_tui.alerts.rules import KINDS, parse_rule
-        from apimon_tui.budget import BudgetConfig
-        from apimon_tui.usage.settings import provider_settings
+        from apimon_tui.costs.budget import BudgetConfig
+        from apimon_tui.costs.usage.settings import provider_settings
 
         merged = config_mod.merge(DEFAULTS, data)
         for name, entry in (data.get("pricing") or {}).items():

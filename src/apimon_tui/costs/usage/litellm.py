@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from apimon_tui.usage.base import (CostBucket, ProviderError, ProviderUsage, ScopeUsage, amount, billed_from_buckets,
+from apimon_tui.costs.usage.base import (CostBucket, ProviderError, ProviderUsage, ScopeUsage, amount, billed_from_buckets,
                                    number_or_none, parse_iso, secondary)
-from apimon_tui.usage.client import ProviderClient
-from apimon_tui.usage.scopes import BudgetScope
+from apimon_tui.costs.usage.client import ProviderClient
+from apimon_tui.costs.usage.scopes import BudgetScope
 
 NAME = "litellm"
 DEFAULT_BASE_URL = ""  # no default: the proxy is wherever it was deployed

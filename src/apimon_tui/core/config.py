@@ -5,7 +5,7 @@ each default is the type the option must have. Sections whose keys are names
 chosen by the user (providers, price overrides, format mappings) are marked in
 `OPEN_SECTIONS`. Loading merges the file over the defaults and reports problems
 as `ConfigError` with one plain sentence naming the key. The app never writes
-this file: choices made on screen go to the state file (`apimon_tui.state`).
+this file: choices made on screen go to the state file (`apimon_tui.core.state`).
 
 A file that holds a key inline and that other users can read gets a warning
 (`_warnings` in the loaded config), which each command that reads the config
@@ -22,7 +22,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from apimon_tui.redact import redact
+from apimon_tui.core.redact import redact
 
 ENV_PATH = "APIMON_CONFIG"
 

@@ -18,12 +18,12 @@ from typing import Any, Awaitable, Callable
 
 import httpx
 
-from apimon_tui.budget import month_bounds
-from apimon_tui.usage.base import ProviderError, ProviderUsage, check_figures, utc
-from apimon_tui.usage.client import ProviderClient, RetryPolicy, scrub
-from apimon_tui.usage.settings import ProviderSettings, check_config_secrets, provider_settings
+from apimon_tui.costs.budget import month_bounds
+from apimon_tui.costs.usage.base import ProviderError, ProviderUsage, check_figures, utc
+from apimon_tui.costs.usage.client import ProviderClient, RetryPolicy, scrub
+from apimon_tui.costs.usage.settings import ProviderSettings, check_config_secrets, provider_settings
 
-log = logging.getLogger("apimon_tui.usage")
+log = logging.getLogger("apimon_tui.costs.usage")
 
 STALE_AFTER_INTERVALS = 3
 

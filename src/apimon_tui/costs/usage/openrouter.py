@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from apimon_tui.usage.base import ProviderError, ProviderUsage, amount, number_or_none
-from apimon_tui.usage.client import ProviderClient
+from apimon_tui.costs.usage.base import ProviderError, ProviderUsage, amount, number_or_none
+from apimon_tui.costs.usage.client import ProviderClient
 
 NAME = "openrouter"
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"

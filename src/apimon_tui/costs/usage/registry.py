@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from apimon_tui.usage import anthropic, litellm, openai, openrouter
+from apimon_tui.costs.usage import anthropic, litellm, openai, openrouter
 
 PROVIDERS = {m.NAME: m for m in (openai, anthropic, litellm, openrouter)}

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from apimon_tui.formats.values import MAX_RATELIMIT, MAX_RESET_S
-from apimon_tui.model import RateLimit
+from apimon_tui.core.model import RateLimit
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|h|m|s)")
 _UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}

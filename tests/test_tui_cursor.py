@@ -85,9 +85,10 @@ async def test_the_burst_keys_land_on_each_incident_and_l_returns_to_live(tmp_pa
         await browse_feed(pilot)
         assert feed_ids(app) == failed_ids(calls, FIRST + 300, FIRST + 600, 500) != set()
 
-        await pilot.press("{")                                          # none before: it stays, and says so
+        await pilot.press("{", "{")                                     # none before: it stays, and says so once
         await pilot.pause()
         assert app.cursor == FIRST + 600
+        assert [n.message for n in app._notifications].count("no earlier error burst") == 1
 
         await pilot.press("}")
         await pilot.pause()

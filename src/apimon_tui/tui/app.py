@@ -647,7 +647,8 @@ class MonitorApp(App):
         return self._overview_key(now) != self._overview_drawn and now - self._overview_at >= OVERVIEW_EVERY_S
 
     def _overview_key(self, now: float) -> tuple:
-        return (self.store.version, self.window_index, self.cursor, describe(self.filter), int(self._view_end(now) // 60))
+        return (self.store.version, self.window_index, self.cursor, describe(self.filter),
+                int(self._view_end(now) // 60))
 
     def _tick_overview(self, now: float) -> None:
         self._overview_drawn, self._overview_at = self._overview_key(now), now

@@ -119,8 +119,8 @@ class ErrorFeed(Vertical, can_focus=False):
         """`note` says what the feed lacks (older failed calls not kept), first in the subtitle."""
         self._shown = (snap, window_label, note)
         self.border_title = f"Errors · {window_label}"
-        self.border_subtitle = (f"{note + ' · ' if note else ''}{snap.total.errors:,} failed · {len(snap.groups)} groups"
-                                f" · g: {'calls' if self.grouped else 'grouped'}")
+        self.border_subtitle = (f"{note + ' · ' if note else ''}{snap.total.errors:,} failed · "
+                                f"{len(snap.groups)} groups · g: {'calls' if self.grouped else 'grouped'}")
         self._show_rows(snap.failed[:self._row_limit()])
         self._show_groups(snap)
 

@@ -19,7 +19,7 @@ import openai
 import pytest
 
 from apimon_tui.capture import capture_httpx, flush, writer_for
-from apimon_tui.capture.exchange import SseTap
+from apimon_tui.capture.exchange import BodySummary, SseTap
 from apimon_tui.fakes.openai_server import Attempt, FakeOpenAI, Outcome, prompt_tokens
 from apimon_tui.formats.native import from_record
 
@@ -303,12 +303,12 @@ def test_sse_usage_is_the_final_count_with_gaps_filled_from_the_first(tap_type):
     tap = tap_type()
     for i in range(0, len(events), 7):  # chunk boundaries fall mid-line
         tap.feed(events[i:i + 7])
-    usage, error = tap.summary()
+    usage, error, incomplete, _ = tap.summary()
     assert usage == {"input_tokens": 25, "cache_read_input_tokens": 10, "output_tokens": 15}
-    assert error is None
+    assert error is None and not incomplete
 
 
 def test_sse_error_event_is_found():
     tap = SseTap()
     tap.feed(b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n')
-    assert tap.summary() == (None, {"type": "overloaded_error", "message": "Overloaded"})
+    assert tap.summary() == BodySummary(None, {"type": "overloaded_error", "message": "Overloaded"})

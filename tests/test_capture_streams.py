@@ -26,7 +26,7 @@ import pytest
 
 import apimon_tui
 from apimon_tui.capture import capture_httpx, flush
-from apimon_tui.capture.exchange import SseTap
+from apimon_tui.capture.exchange import BodySummary, SseTap
 from apimon_tui.fakes.anthropic_server import FakeAnthropic
 from apimon_tui.fakes.openai_server import Attempt, FakeOpenAI, Outcome
 from apimon_tui.formats.native import from_record
@@ -390,8 +390,8 @@ def test_tap_finds_the_error_event_after_lines_that_only_mention_error(tap_type)
         b'data: {"error": {"message": "boom", "type": "server_error", "param": null, "code": "internal_error"}}\n\n'
     )
     tap = feed(tap_type(), events)
-    assert tap.summary() == (None, {"message": "boom", "type": "server_error", "param": None,
-                                    "code": "internal_error"})
+    assert tap.summary() == BodySummary(None, {"message": "boom", "type": "server_error", "param": None,
+                                               "code": "internal_error"})
     assert not tap.end_seen
 
 
@@ -409,4 +409,4 @@ def test_tap_sees_the_end_only_in_the_last_events_line(tap_type):
 def test_tap_never_takes_message_start_output_placeholder():
     tap = feed(SseTap(), b'event: message_start\ndata: {"type":"message_start","message":'
                          b'{"usage":{"input_tokens":25,"output_tokens":1}}}\n\n')
-    assert tap.summary() == ({"input_tokens": 25}, None)
+    assert tap.summary() == BodySummary({"input_tokens": 25}, None)

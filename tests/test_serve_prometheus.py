@@ -36,10 +36,12 @@ class Prometheus:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def query(self, promql: str) -> dict[tuple, float]:
-        """{labels as sorted items: value} of an instant query; {} while Prometheus is not up yet."""
+        """{labels as sorted items: value} of an instant query; {} while Prometheus is not up or not ready yet."""
         try:
             reply = httpx.get(f"{self.api}/query", params={"query": promql}, timeout=5)
         except httpx.TransportError:
+            return {}
+        if reply.status_code != 200:  # 503 "Service Unavailable" while its storage starts
             return {}
         data = reply.json()["data"]["result"]
         return {tuple(sorted(r["metric"].items())): float(r["value"][1]) for r in data}

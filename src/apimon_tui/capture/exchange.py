@@ -9,16 +9,20 @@ as the application consumes it. A tap keeps just what the record needs:
 * `SseTap` (server-sent events): the first and the last `data:` lines that
   carry a `usage` object (OpenAI sends `"usage":null` in every chunk but the
   last), the first error event (OpenAI's `data: {"error": {...}}`,
-  Anthropic's `event: error`), and whether the provider's final event went
-  by. The last usage is the final count (OpenAI's `include_usage` chunk,
-  Anthropic's `message_delta`); the first only fills what the last leaves
-  out (Anthropic's `input_tokens` from `message_start`, whose `output_tokens`
-  is a placeholder and is never taken).
+  Anthropic's `event: error`, the Responses API's `error` event in either of
+  its shapes), the last Responses API `response.completed|incomplete|failed`
+  event, and whether the provider's final event went by. The last usage is
+  the final count (OpenAI's `include_usage` chunk, Anthropic's
+  `message_delta`, the Responses API's final `response.*` event); the first
+  only fills what the last leaves out (Anthropic's `input_tokens` from
+  `message_start`, whose `output_tokens` is a placeholder and is never taken).
 
 A stream's record says how it ended (`stream_ended`, see `formats/native.py`):
-`complete`, `error` (an error event after the 200: the call failed),
-`broken` (the connection failed part-way) or `abandoned` (the application
-stopped before the end: closed it early, let it be collected, or exited).
+`complete`, `incomplete` (the Responses API's `response.incomplete`, with its
+`incomplete_details.reason`), `error` (an error event, or `response.failed`,
+after the 200: the call failed), `broken` (the connection failed part-way) or
+`abandoned` (the application stopped before the end: closed it early, let it
+be collected, or exited).
 
 On the request path a tap only appends chunk references; bodies are held in
 memory until the record is built (at most `_ChunkTap.LIMIT` bytes each) and
@@ -34,7 +38,7 @@ from __future__ import annotations
 import collections
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from apimon_tui.formats.native import to_record
 from apimon_tui.core.model import Call
@@ -53,6 +57,19 @@ _HOST_PROVIDERS = (
 )
 _AGENT_PROVIDERS = (("OpenAI/", "openai"), ("AsyncOpenAI/", "openai"),
                     ("Anthropic/", "anthropic"), ("AsyncAnthropic/", "anthropic"))
+
+
+class BodySummary(NamedTuple):
+    """What a tap found in a body: the usage and error objects, and whether the answer was cut short.
+
+    `incomplete` is a Responses API answer that ended as `incomplete` (its
+    `incomplete_details.reason`, when given, in `incomplete_reason`).
+    """
+
+    usage: dict[str, Any] | None = None
+    error: Any = None
+    incomplete: bool = False
+    incomplete_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,29 +115,29 @@ class JsonTap(_ChunkTap):
         tail = b"".join(self.chunks)[-self.TAIL:]
         self.chunks, self.size = [tail], len(tail)
 
-    def summary(self) -> tuple[dict[str, Any] | None, Any]:
-        """(usage, error) found in the body."""
+    def summary(self) -> BodySummary:
+        """The usage and error found in the body."""
         data = b"".join(self.chunks)
         if self.truncated:
-            return _usage_in_tail(data), None
+            return BodySummary(_usage_in_tail(data))
         try:
             obj = json.loads(data)
         except ValueError:
-            return None, None
+            return BodySummary()
         if not isinstance(obj, dict):
-            return None, None
-        return _find_usage(obj), obj.get("error")
+            return BodySummary()
+        return BodySummary(_find_usage(obj), obj.get("error"))
 
 
 class SseTap(_ChunkTap):
-    """Keeps the `data:` lines of an event stream that carry a usage object or an error.
+    """Keeps the `data:` lines of an event stream that carry a usage object, an error or the Responses API's end.
 
     Lines are looked for when the held chunks pass `LIMIT` and at the end, not
     chunk by chunk, so the request path only appends.
     """
 
     CARRY_LIMIT = 1 << 20
-    __slots__ = ("carry", "first_usage", "last_usage", "error", "end_seen")
+    __slots__ = ("carry", "first_usage", "last_usage", "error", "response_last", "end_seen")
 
     def __init__(self) -> None:
         super().__init__()
@@ -128,6 +145,7 @@ class SseTap(_ChunkTap):
         self.first_usage: bytes | None = None
         self.last_usage: bytes | None = None
         self.error: bytes | None = None
+        self.response_last: bytes | None = None  # the last line naming a Responses API event: its end, if it came
         self.end_seen = False  # the provider's last event went by (the rest of the body is only its close)
 
     def compact(self) -> None:
@@ -141,26 +159,48 @@ class SseTap(_ChunkTap):
         self.last_usage = _data_line(block, max(map(block.rfind, _USAGE))) or self.last_usage
         if self.error is None:
             self.error = _error_line(block)
+        self.response_last = _data_line(block, block.rfind(b'"response.')) or self.response_last
         if not self.end_seen:
-            self.end_seen = any(block.startswith(line) or b"\n" + line in block for line in _STREAM_ENDS)
+            self.end_seen = any(block.startswith(line) or b"\n" + line in block for line in _STREAM_ENDS) or (
+                self.response_last is not None and any(end in self.response_last for end in _RESPONSE_ENDS))
 
-    def summary(self) -> tuple[dict[str, Any] | None, Any]:
-        """(usage, error): the last usage, gaps filled from the first."""
+    def summary(self) -> BodySummary:
+        """The last usage (gaps filled from the first), the first error, and how a Responses API answer ended.
+
+        A `response.failed` event is an error (its `response.error`) when no
+        error event came before it; `response.incomplete` cut the answer short.
+        """
         self.chunks.append(b"\n")  # the stream has ended: its last line is complete
         self.compact()
-        first, last = _event_usage(self.first_usage), _event_usage(self.last_usage)
+        last_event = _event(self.last_usage)
+        first, last = _event_usage(_event(self.first_usage)), _event_usage(last_event)
         usage = {**first, **last} if first or last else None
-        error = None
-        if self.error is not None:
-            event = _event(self.error)
-            error = event.get("error") if event else None
-        return usage, error
+        error = _event_error(_event(self.error))
+        end = (last_event if self.response_last == self.last_usage else _event(self.response_last)) or {}
+        response = end.get("response")
+        response = response if isinstance(response, dict) else {}
+        kind = end.get("type")
+        if kind == "response.failed" and error is None:
+            error = response.get("error") if isinstance(response.get("error"), dict) else {"type": kind}
+        if kind != "response.incomplete":
+            return BodySummary(usage, error)
+        details = response.get("incomplete_details")
+        reason = details.get("reason") if isinstance(details, dict) else None
+        return BodySummary(usage, error, True, reason if isinstance(reason, str) else None)
 
 
 _USAGE = (b'"usage":{', b'"usage": {')  # an object: OpenAI's non-final chunks carry "usage":null
-_STREAM_ENDS = (  # lines of the last event of a whole answer: chat completions, Anthropic Messages, Responses API
-    b"data: [DONE]", b"data:[DONE]", b"event: message_stop", b"event: response.completed",
-    b"event: response.incomplete", b"event: response.failed",
+_STREAM_ENDS = (  # lines of the last event of a whole answer: chat completions, Anthropic Messages
+    b"data: [DONE]", b"data:[DONE]", b"event: message_stop",
+)
+
+
+# The Responses API's last event, when it is the answer's end, in its `data:` line (a proxy may send no
+# `event:` lines). Nothing follows it, so it is on the last line naming a `"response.*` type (looked for from
+# the end of each block, so found at once in a Responses stream).
+_RESPONSE_ENDS = tuple(
+    b'"type":%s"response.%s"' % (space, state) for state in (b"completed", b"incomplete", b"failed")
+    for space in (b"", b" ")
 )
 
 
@@ -175,12 +215,11 @@ def _data_line(block: bytes, at: int) -> bytes | None:
 
 
 def _error_line(block: bytes) -> bytes | None:
-    """The first `data:` line of `block` that is an error event (an `error` key at its top)."""
+    """The first `data:` line of `block` that is an error event (an `error` key at its top, or `"type":"error"`)."""
     at = block.find(b'"error"')
     while at >= 0:
         line = _data_line(block, at)
-        event = _event(line)
-        if event is not None and event.get("error") is not None:
+        if _event_error(_event(line)) is not None:
             return line
         after = block.find(b"\n", at) + 1
         at = block.find(b'"error"', after) if after else -1
@@ -230,7 +269,7 @@ class RecordBuilder:
         request, tap = ex.request, ex.tap
         body = _request_json(request)
         model = body.get("model")
-        usage, error = tap.summary() if tap is not None else (None, None)
+        usage, error, incomplete, incomplete_reason = tap.summary() if tap is not None else BodySummary()
         inp, out, cached, written, written_1h = _tokens(usage)
         call = Call(
             ts=ex.ended_at,
@@ -260,8 +299,9 @@ class RecordBuilder:
             call.error_type = type(ex.exception).__name__
             call.error_message = redact(str(ex.exception))[:ERROR_MESSAGE_LIMIT] or None
         if ex.stream:
-            call.stream_ended = _stream_ended(ex, error)
+            call.stream_ended = _stream_ended(ex, error, incomplete)
             call.failed = call.failed or error is not None  # an error event after the 200
+            call.incomplete_reason = redact(incomplete_reason)[:ERROR_MESSAGE_LIMIT] if incomplete_reason else None
         call.cost_usd = self._cost(call)
         return call
 
@@ -291,12 +331,14 @@ class RecordBuilder:
         return None if cost is None else round(cost, 8)
 
 
-def _stream_ended(ex: Exchange, error: Any) -> str:
-    """How a stream ended: its error event, a broken connection, its end, or none of these."""
+def _stream_ended(ex: Exchange, error: Any, incomplete: bool) -> str:
+    """How a stream ended: its error event, a broken connection, its end (cut short or not), or none of these."""
     if error is not None:
         return "error"
     if ex.exception is not None:
         return "broken"
+    if incomplete:
+        return "incomplete"
     if ex.body_read or (isinstance(ex.tap, SseTap) and ex.tap.end_seen):
         return "complete"
     return "abandoned"
@@ -344,9 +386,19 @@ def _event(line: bytes | None) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def _event_usage(line: bytes | None) -> dict[str, Any]:
+def _event_error(event: dict[str, Any] | None) -> Any:
+    """The error an event reports: its `error` (OpenAI chat, Anthropic, the Responses API as it is sent),
+    or the fields of a Responses API `error` event that has them at its top (as its reference documents)."""
+    if event is None:
+        return None
+    error = event.get("error")
+    if error is None and event.get("type") == "error":
+        return {"code": event.get("code"), "message": event.get("message")}
+    return error
+
+
+def _event_usage(event: dict[str, Any] | None) -> dict[str, Any]:
     """The usage of one event; Anthropic's `message_start` counts no output yet (its 1 is a placeholder)."""
-    event = _event(line)
     usage = _find_usage(event) if event else None
     if not usage:
         return {}

@@ -52,8 +52,10 @@ class Call:
     `cached_tokens` (read from the provider's prompt cache) and
     `cache_write_tokens` (written to it) are parts of it, and
     `cache_write_1h_tokens` is the part of the writes kept for an hour
-    (Anthropic bills those at a higher rate). The last two come after `raw`
-    so positional constructors keep working.
+    (Anthropic bills those at a higher rate). `incomplete_reason` is why
+    the provider cut an answer short (the Responses API's
+    `incomplete_details.reason`, e.g. `max_output_tokens`). The fields after
+    `raw` come there so positional constructors keep working.
     """
 
     ts: float
@@ -82,6 +84,7 @@ class Call:
     raw: str | None = None
     cache_write_tokens: int | None = None
     cache_write_1h_tokens: int | None = None
+    incomplete_reason: str | None = None
 
     @property
     def is_error(self) -> bool:

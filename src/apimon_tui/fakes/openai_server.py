@@ -2,8 +2,11 @@
 
 A real HTTP server (stdlib `ThreadingHTTPServer` in a thread) that answers
 `POST /v1/chat/completions` (plain, and `stream: true` as server-sent events
-with `usage` in the final chunk when `stream_options.include_usage` is set)
-and `POST /v1/embeddings` with OpenAI's body shapes, headers (`x-request-id:
+with `usage` in the final chunk when `stream_options.include_usage` is set),
+`POST /v1/responses` (plain, and streamed as named `response.*` events whose
+last one, `response.completed`, `response.incomplete` when the reply is cut
+at `max_output_tokens`, or `response.failed`, carries the response and its
+usage) and `POST /v1/embeddings` with OpenAI's body shapes, headers (`x-request-id:
 req_<32 hex>`, `openai-processing-ms`, `x-ratelimit-*`) and error bodies
 (`{"error": {"message", "type", "param", "code"}}`), so the real `openai` SDK
 can run against it unchanged:
@@ -18,7 +21,8 @@ Outcomes are taken one per attempt from the scripted queue; when the queue is
 empty every attempt succeeds. A streamed answer can be cut short: after its
 first `cut_after` events it sends an error event (`stream_error`) and ends,
 or it stalls, holding the connection open unfinished until the server stops
-(for clients that abandon a stream part-way). Token counts are words plus a small per-message
+(for clients that abandon a stream part-way). A Responses API answer can
+also fail (`response_error`), ending with `response.failed`. Token counts are words plus a small per-message
 overhead: not a tokenizer, but deterministic, so tests compare exact figures.
 """
 
@@ -66,7 +70,14 @@ class Outcome:
     `error` overrides keys of the default error object for the status;
     `delay_s` holds the answer back that long (for the demo's latency spikes).
     A streamed answer with `cut_after` sends only that many events, then the
-    `stream_error` event and its end, or without one it stalls.
+    `stream_error` event and its end, or without one it stalls. Chat
+    completions send `stream_error` as `{"error": stream_error}`; the
+    Responses API as the fields of its `error` event beside `type` and
+    `sequence_number`, so a test picks the event's shape (`code`/`message`
+    at the top, as its reference documents, or an `error` object, as it is
+    seen sent). `response_error` makes a Responses API answer fail: its
+    last event is `response.failed` with this error (after `cut_after` text
+    deltas, when given) and no usage.
     """
 
     status: int = 200
@@ -75,6 +86,7 @@ class Outcome:
     delay_s: float = 0.0
     cut_after: int | None = None
     stream_error: dict[str, Any] | None = None
+    response_error: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +95,8 @@ class Attempt:
 
     `stream` is whether the request asked for a stream, whatever the answer was;
     `usage` is the usage object the server sent (for a stream, its last one, with
-    gaps filled from earlier ones) and `stream_error` the error event it sent.
+    gaps filled from earlier ones), `stream_error` the error event it sent and
+    `last_event` a stream's last event (the Responses API's final `response.*`).
     """
 
     method: str
@@ -99,6 +112,7 @@ class Attempt:
     authorized: bool = True
     usage: dict[str, Any] | None = None
     stream_error: dict[str, Any] | None = None
+    last_event: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -151,7 +165,9 @@ class _Answer:
             return dict(usage) if isinstance(usage, dict) else None
         merged: dict[str, Any] = {}
         for event in self.events:
-            holder = event.get("message") if event.get("type") == "message_start" else event
+            kind = event.get("type")
+            holder = (event.get("message") if kind == "message_start"
+                      else event.get("response") if isinstance(kind, str) and kind.startswith("response.") else event)
             usage = holder.get("usage") if isinstance(holder, dict) else None
             if isinstance(usage, dict):
                 merged.update(usage)
@@ -181,6 +197,11 @@ def prompt_tokens(messages: list[Any]) -> int:
     return 3 + sum(4 + _words(m.get("content")) for m in messages if isinstance(m, dict))
 
 
+def input_tokens(given: Any) -> int:
+    """The fake's token count for a Responses API `input`: a text counts as one user message."""
+    return prompt_tokens([{"content": given}] if isinstance(given, str) else given)
+
+
 def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
@@ -195,10 +216,12 @@ class FakeOpenAI:
         reply: str = DEFAULT_REPLY,
         limit_requests: int = 5000,
         limit_tokens: int = 4_000_000,
+        cached_tokens: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.api_key = api_key
         self.reply = reply
+        self.cached_tokens = cached_tokens  # of each Responses API prompt, reported as read from the cache
         self.limit_requests = limit_requests
         self.limit_tokens = limit_tokens
         self.clock = clock
@@ -313,6 +336,8 @@ class FakeOpenAI:
                 headers, None)
         if method == "POST" and path == "/v1/chat/completions":
             return self._chat(payload, outcome)
+        if method == "POST" and path == "/v1/responses":
+            return self._responses(payload, outcome)
         if method == "POST" and path == "/v1/embeddings":
             return self._embeddings(payload)
         return self._error(404, Outcome(404, error={"message": f"Invalid URL ({method} {path})", "code": None}),
@@ -397,6 +422,77 @@ class FakeOpenAI:
         if usage is not None:
             yield {**base, "object": "chat.completion.chunk", "service_tier": "default", "choices": [], "usage": usage}
 
+    def _responses(self, payload: dict[str, Any], outcome: Outcome) -> _Answer:
+        """A Responses API answer: the response object, or its events when streamed.
+
+        The reply is cut at `max_output_tokens` words (status `incomplete`,
+        reason `max_output_tokens`); `outcome.response_error` makes it fail.
+        """
+        model, given = payload.get("model"), payload.get("input")
+        if not isinstance(model, str) or not isinstance(given, (str, list)) or not given:
+            missing = "model" if not isinstance(model, str) else "input"
+            return self._error(400, Outcome(400, error={"message": f"Missing required parameter: '{missing}'.",
+                                                        "param": missing, "code": "missing_required_parameter"}),
+                               {}, model)
+        inp, words = input_tokens(given), self.reply.split(" ")
+        limit = payload.get("max_output_tokens")
+        cut_short = isinstance(limit, int) and 0 < limit < len(words)
+        failed = outcome.response_error is not None
+        if cut_short:
+            words = words[:limit]
+        elif failed and outcome.cut_after is not None:
+            words = words[:outcome.cut_after]
+        usage = {"input_tokens": inp, "input_tokens_details": {"cached_tokens": min(self.cached_tokens, inp)},
+                 "output_tokens": len(words), "output_tokens_details": {"reasoning_tokens": 0},
+                 "total_tokens": inp + len(words)}
+        item = {"id": f"msg_{uuid.uuid4().hex}", "type": "message", "status": "completed", "role": "assistant",
+                "content": [{"type": "output_text", "text": " ".join(words), "annotations": [], "logprobs": []}]}
+        response = {"id": f"resp_{uuid.uuid4().hex}", "object": "response", "created_at": int(self.clock()),
+                    "status": "completed", "error": None, "incomplete_details": None, "model": model,
+                    "output": [item], "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+                    "usage": usage}
+        if failed:
+            error = {"code": "server_error", "message": "The model failed to generate a response.",
+                     **outcome.response_error}
+            response.update(status="failed", error=error, output=[], usage=None)
+        elif cut_short:
+            response.update(status="incomplete", incomplete_details={"reason": "max_output_tokens"})
+            item["status"] = "incomplete"
+        headers = self._headers(inp + len(words))
+        sent_in, sent_out = (None, None) if failed else (inp, len(words))
+        if payload.get("stream") is not True:
+            return _Answer(200, headers, body=response, model=model, input_tokens=sent_in, output_tokens=sent_out)
+        answer = _Answer(200, headers, events=list(self._response_events(response, item, words)), model=model,
+                         input_tokens=sent_in, output_tokens=sent_out, named=True, done=False)
+        if outcome.cut_after is not None and not failed:
+            answer.cut(outcome, None if outcome.stream_error is None else {"type": "error", **outcome.stream_error})
+            answer.input_tokens = answer.output_tokens = None  # the usage comes with the last event
+        for number, event in enumerate(answer.events):
+            event["sequence_number"] = number
+        return answer
+
+    @staticmethod
+    def _response_events(response: dict[str, Any], item: dict[str, Any], words: list[str]) -> Iterator[dict[str, Any]]:
+        """The events of a streamed Responses API answer: created, the text word by word, then its end."""
+        pending = {**response, "status": "in_progress", "error": None, "incomplete_details": None,
+                   "output": [], "usage": None}
+        yield {"type": "response.created", "response": pending}
+        yield {"type": "response.in_progress", "response": pending}
+        where = {"item_id": item["id"], "output_index": 0, "content_index": 0}
+        yield {"type": "response.output_item.added", "output_index": 0,
+               "item": {**item, "status": "in_progress", "content": []}}
+        yield {"type": "response.content_part.added", **where,
+               "part": {"type": "output_text", "text": "", "annotations": [], "logprobs": []}}
+        for i, word in enumerate(words):
+            yield {"type": "response.output_text.delta", **where, "logprobs": [],
+                   "delta": word if i == len(words) - 1 else word + " "}
+        if response["status"] != "failed":
+            part = item["content"][0]
+            yield {"type": "response.output_text.done", **where, "text": part["text"], "logprobs": []}
+            yield {"type": "response.content_part.done", **where, "part": part}
+            yield {"type": "response.output_item.done", "output_index": 0, "item": item}
+        yield {"type": f"response.{response['status']}", "response": response}
+
     def _embeddings(self, payload: dict[str, Any]) -> _Answer:
         model, inputs = payload.get("model"), payload.get("input")
         if isinstance(inputs, str) or (isinstance(inputs, list) and inputs and isinstance(inputs[0], int)):
@@ -456,6 +552,7 @@ class _Handler(BaseHTTPRequestHandler):
             retry_count=int(retry) if retry and retry.isdigit() else None,
             idempotency_key=headers.get("idempotency-key"), authorized=fake._authorized(headers),
             usage=answer.usage_sent(), stream_error=answer.stream_error,
+            last_event=answer.events[-1] if answer.events else None,
         ))
         if answer.events:
             self._write_events(answer)

@@ -27,10 +27,14 @@ event after its 200.
 `stream_ended` says how a captured stream (a `text/event-stream` answer) ended:
 
 * `"complete"`: read to its end, or to the provider's last event (`data: [DONE]`,
-  `event: message_stop`, `event: response.completed`);
+  `event: message_stop`, `response.completed`);
+* `"incomplete"`: the Responses API ended it with `response.incomplete`: an
+  answer cut short, not a failure; `incomplete_reason` holds the event's
+  `incomplete_details.reason` (`max_output_tokens`, `content_filter`...) when given;
 * `"error"`: an error event came after the 200 (OpenAI `data: {"error": {...}}`,
-  Anthropic `event: error`); `failed` is true and `error` holds the event's
-  type, code and message;
+  Anthropic `event: error`, the Responses API's `error` event), or the Responses
+  API ended it with `response.failed`; `failed` is true and `error` holds the
+  error's type, code and message;
 * `"broken"`: the connection failed part-way; `failed` is true and `error` names the exception;
 * `"abandoned"`: the application stopped before the end: it closed the stream early,
   let it be garbage-collected, or exited with it open. Tokens are what was seen
@@ -51,7 +55,7 @@ from apimon_tui.core.model import Call, RateLimit
 NAME = "native"
 SCHEMA_VERSION = 1
 _RATELIMIT_KEYS = RateLimit.__slots__
-STREAM_ENDINGS = ("complete", "error", "broken", "abandoned")
+STREAM_ENDINGS = ("complete", "incomplete", "error", "broken", "abandoned")
 
 
 def sniff(line: str) -> bool:
@@ -73,6 +77,8 @@ def to_record(call: Call) -> dict[str, Any]:
         record["failed"] = True
     if call.stream_ended is not None:
         record["stream_ended"] = call.stream_ended
+    if call.incomplete_reason is not None:
+        record["incomplete_reason"] = call.incomplete_reason
     if call.error_type or call.error_code or call.error_message:
         record["error"] = {"type": call.error_type, "code": call.error_code, "message": call.error_message}
     if call.ratelimit is not None and not call.ratelimit.is_empty():
@@ -240,6 +246,7 @@ def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None, s
             call.stream_ended = ended
         else:
             sink.bad_value("stream_ended", ended)
+        call.incomplete_reason = text(get("incomplete_reason"), "incomplete_reason", sink)
     if error is not None:
         call.error_type, call.error_code, call.error_message = _error(error, sink)
     return call

@@ -7,6 +7,9 @@ string hashing fixed, the same tree and file give the same count to the
 instruction. The first `--mb` and three times as many megabytes of the log
 are read as one share (`parallel._read_share`, as `report --jobs 1` reads a
 file) and the difference is taken, which leaves out start-up and imports.
+A file of a format whose calls span lines (openai-sdk) is not cut into
+shares: copies of its first `--mb` and three times as many megabytes (whole
+lines) are made under /tmp, and `report --json --jobs 1` reads each.
 Instructions are not seconds (a scan that misses the cache costs more than
 its count says), so this is for comparing two versions of the code side by
 side, not a figure to publish:
@@ -46,19 +49,51 @@ def read_share(path: str, megabytes: int) -> None:
     parallel._read_share(parallel._Job(path, share.label, share.start, end, share.fmt, {}, None, share.newest_hint))
 
 
-def instructions(source: Path, path: str, megabytes: int) -> int:
-    """The instructions callgrind counts for `read_share` in a child process importing from `source`."""
+def read_whole(path: str) -> None:
+    """`report --json --jobs 1` on `path`, its output dropped."""
+    from apimon_tui import cli
+
+    with open(os.devnull, "w") as out:
+        saved, sys.stdout = sys.stdout, out
+        try:
+            cli.main(["report", "--json", "--jobs", "1", path])
+        finally:
+            sys.stdout = saved
+
+
+def in_shares(path: str) -> bool:
+    from apimon_tui.ingest import parallel
+
+    return bool(parallel.plan_jobs(path, "auto", 1, {}, None))
+
+
+def head_copy(path: str, megabytes: int) -> str:
+    """A copy under /tmp of the whole lines that start in the first `megabytes` MB of `path`."""
+    head = Path("/tmp") / f"report-instructions-{os.getpid()}-{megabytes}mb-{Path(path).name}"
+    with open(path, "rb") as f:
+        data = f.read(megabytes * MB)
+        data += f.readline()  # to the end of the line under way
+    head.write_bytes(data)
+    return str(head)
+
+
+def instructions(source: Path, path: str, megabytes: int, whole: bool = False) -> int:
+    """The instructions callgrind counts for `read_share` (or `read_whole`) in a child process importing from `source`."""
     env = {**os.environ, "PYTHONPATH": str(source), "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
     done = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, __file__, "--child", path, "--mb", str(megabytes)],
+         sys.executable, __file__, "--child", path, "--mb", str(megabytes)] + (["--whole"] if whole else []),
         env=env, capture_output=True, text=True, check=True,
     )
     return int(re.search(r"Collected : (\d+)", done.stderr).group(1))
 
 
-def per_mb(source: Path, path: str, megabytes: int) -> float:
-    return (instructions(source, path, 3 * megabytes) - instructions(source, path, megabytes)) / (2 * megabytes)
+def per_mb(source: Path, path: str, megabytes: int, heads: dict[int, str] | None = None) -> float:
+    if heads:
+        counts = [instructions(source, heads[mb], mb, whole=True) for mb in (3 * megabytes, megabytes)]
+    else:
+        counts = [instructions(source, path, mb) for mb in (3 * megabytes, megabytes)]
+    return (counts[0] - counts[1]) / (2 * megabytes)
 
 
 def main() -> int:
@@ -67,16 +102,22 @@ def main() -> int:
     parser.add_argument("--mb", type=int, default=8, help="megabytes read in the shorter run (default 8)")
     parser.add_argument("--against", type=Path, help="another tree's src/ to count beside this one")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--whole", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        read_share(args.path, args.mb)
+        read_whole(args.path) if args.whole else read_share(args.path, args.mb)
         return 0
     if shutil.which("valgrind") is None:
         raise SystemExit("bench: valgrind is not installed (apt-get install valgrind)")
     if os.path.getsize(args.path) < 3 * args.mb * MB:
         raise SystemExit(f"bench: {args.path} is shorter than {3 * args.mb} MB")
     trees = [("this tree", SOURCE)] + ([("--against", args.against)] if args.against else [])
-    counts = {name: per_mb(source, args.path, args.mb) for name, source in trees}
+    heads = None if in_shares(args.path) else {mb: head_copy(args.path, mb) for mb in (args.mb, 3 * args.mb)}
+    try:
+        counts = {name: per_mb(source, args.path, args.mb, heads) for name, source in trees}
+    finally:
+        for head in (heads or {}).values():
+            os.unlink(head)
     for name, count in counts.items():
         print(f"{name:<12} {count / 1e6:8.2f} M instructions per MB")
     if args.against:

@@ -58,19 +58,22 @@ from urllib.parse import urlsplit
 
 from apimon_tui.formats import values
 from apimon_tui.formats.base import Parser
-from apimon_tui.formats.ratelimit import ratelimit_from_headers
-from apimon_tui.core.model import Call
+from apimon_tui.core.model import Call, RateLimit
+from apimon_tui.formats.ratelimit import parse_count, parse_reset
 
 NAME = "openai-sdk"
 PROVIDER = "openai"
 MAX_WAITING_TRANSPORT = 64
+MAX_REMEMBERED_LINE = 160  # lines up to this long that hold no message are remembered as such
 
 _SNIFF = re.compile(
     r"HTTP Request: [A-Z]+ \S+ \"HTTP/|HTTP Response: \S+ |Request options: \{|Building HTTP request: method="
     r"|Retrying request (?:to \S+ )?in [\d.]+ seconds|message='(?:OpenAI API response|Request to OpenAI API)'"
 )
+# A message starts the line or follows a space, `:` or `]` (said as "no other character before it",
+# which the regex engine tries quicker than `(?:^|(?<=[\s:\]]))`).
 _KIND = re.compile(
-    r"(?:^|(?<=[\s:\]]))(Request options: |Building HTTP request: |Sending HTTP Request: |HTTP Request: "
+    r"(?<![^\s:\]])(Request options: |Building HTTP request: |Sending HTTP Request: |HTTP Request: "
     r"|HTTP Response: |request_id: |Retrying request |Encountered |Raising (?:timeout|connection) error)"
 )
 _LEGACY = re.compile(r"message='(OpenAI API response|OpenAI API error received|Request to OpenAI API)'")
@@ -133,8 +136,27 @@ def _epoch(m: re.Match[str], y: int, mo: int, d: int, h: int, mi: int, s: int) -
 
 def parse_headers(text: str) -> dict[str, str]:
     """Lower-case header names to values from an httpx `Headers({...})` or `Headers([(k, v), ...])` repr."""
+    parts = _plain_split(text)
+    if parts is not None:  # names and values at every other string
+        return dict(zip(map(str.lower, parts[1::4]), parts[3::4]))
     strings = [a if a is not None else b for a, b in _QUOTED.findall(text)]
-    return {strings[i].lower(): strings[i + 1] for i in range(0, len(strings) - 1, 2)}
+    return dict(zip(map(str.lower, strings[0::2]), strings[1::2]))
+
+
+def _plain_split(text: str) -> list[str] | None:
+    """`text` cut at its quotes when every string in it is `'...'` and closed, else None.
+
+    Then the pieces alternate outside, string, outside, ... exactly as the
+    token regexes see them: with no `"` every string is single-quoted, and a
+    quote ends its string unless a backslash is right before it (`\\'`); a
+    backslash before a line break would end the token early. Header values
+    and most request options are such text, so the common line needs no regex
+    scan token by token.
+    """
+    if '"' in text or ("\\" in text and ("\\'" in text or "\\\n" in text)):  # one-character tests are the quick ones
+        return None
+    parts = text.split("'")
+    return parts if len(parts) % 2 else None
 
 
 def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | None]:
@@ -142,8 +164,54 @@ def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | 
 
     Not `ast.literal_eval`: the repr may hold objects (`<function ...>`). The
     scanner skips whole string tokens, so a message that mentions `'model'`
-    cannot fool it: only `json_data`'s own keys count.
+    cannot fool it: only `json_data`'s own keys count. Text whose strings are
+    all plain (`_plain_split`) is read piece by piece; any other the careful
+    way, token by token.
     """
+    parts = _plain_split(text)
+    return scan_tokens(text) if parts is None else _scan_pieces(parts)
+
+
+def _scan_pieces(parts: list[str]) -> tuple[str | None, str | None, str | None, bool | None]:
+    """`scan_tokens` over text cut at its quotes: strings at odd places, brackets only between them."""
+    depth, top_key = 0, None
+    method = url = model = None
+    stream = None
+    last = len(parts) - 1
+    for i in range(1, last, 2):
+        before = parts[i - 1]
+        if before != ", " and before != ": ":
+            depth += _net_brackets(before)
+        after = parts[i + 1]
+        if not after.startswith(": "):
+            continue  # a value, not a key
+        value = parts[i + 2] if after == ": " and i + 1 < last else None  # a string right after `: `
+        key = parts[i]
+        if depth == 1:
+            top_key = key
+            if value is not None:
+                if key == "url":
+                    url = value or None
+                elif key == "method":
+                    method = value.upper()
+        elif depth == 2 and top_key == "json_data":
+            if key == "model":
+                if value is not None:
+                    model = value
+            elif key == "stream":
+                stream = after.startswith(": True")
+    return method, url, model, stream
+
+
+@lru_cache(maxsize=4096)
+def _net_brackets(text: str) -> int:
+    """Brackets opened less those closed in text between strings (`: [{`, `}], `): the same few pieces recur."""
+    return (text.count("{") + text.count("[") + text.count("(")
+            - text.count("}") - text.count("]") - text.count(")"))
+
+
+def scan_tokens(text: str) -> tuple[str | None, str | None, str | None, bool | None]:
+    """`scan_options` the careful way: a regex finds every string and bracket token in turn."""
     depth, top_key = 0, None
     method = url = model = None
     stream = None
@@ -167,7 +235,7 @@ def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | 
                     if key == "url":
                         url = value.group(1) or value.group(2)
                     else:
-                        method = (value.group(1) or value.group(2)).upper()
+                        method = (value.group(1) or value.group(2) or "").upper()
         elif depth == 2 and top_key == "json_data":
             if key == "model":
                 value = _QUOTED.match(text, end + 2)
@@ -178,7 +246,9 @@ def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | 
     return method, url, model, stream
 
 
+@lru_cache(maxsize=1024)
 def _path(url: str | None) -> str | None:
+    """The path of a URL; a client calls the same few URLs over and over."""
     if not url:
         return None
     return urlsplit(url).path or url
@@ -211,13 +281,18 @@ def _latency(text: str | None, field: str, sink) -> float | None:
     return values.measure(text if number is None else number, field, sink, values.MAX_MS)
 
 
+_STATUS_OF = {str(code): code for code in range(values.MIN_STATUS, values.MAX_STATUS + 1)}
+
+
 def _status(digits: str, sink) -> int | None:
     """A three-digit status as logged; one outside 100-599 (`000`) is reported as written."""
-    code = int(digits)
-    if values.MIN_STATUS <= code <= values.MAX_STATUS:
-        return code
-    sink.bad_value("status", digits)
-    return None
+    code = _STATUS_OF.get(digits)
+    if code is None:  # not written in ASCII digits 100-599 (`\d` takes any script's digits)
+        code = int(digits)
+        if not values.MIN_STATUS <= code <= values.MAX_STATUS:
+            sink.bad_value("status", digits)
+            return None
+    return code
 
 
 def _attempt(digits: str, sink) -> int:
@@ -247,7 +322,35 @@ class OpenAISdkParser(Parser):
     # -- line dispatch -----------------------------------------------------
 
     def feed(self, line: str) -> None:
-        m = None if line[:1] in (" ", "\t") else _KIND.search(line)
+        """A line of the SDK's own format, `[stamp - logger:lineno - LEVEL] message`, by the first
+        characters of its message; any other line by regex (`_feed_careful`).
+
+        What the regex would find is decided once per distinct prefix (`_head`):
+        a prefix holding no message kind leaves the first one at the message's
+        start, if there is one there.
+        """
+        if line[:1] == "[":
+            start = line.find("] ") + 2
+            if start > 1:
+                clean, ts, error = _head(line[:start])
+                if clean:
+                    kind = _KIND_BY_HEAD.get(line[start:start + 9])
+                    if kind is None or not line.startswith(kind, start):
+                        self._feed_careful(line, start)
+                    elif kind == "request_id: ":
+                        self._request_id(line, line[start + 12:])
+                    else:  # `_message`, inlined: most lines come this way
+                        self._close_open()
+                        if error is not None:
+                            self.sink.unparsed(error, line)
+                        else:
+                            _HANDLERS[kind](self, line, line[start + len(kind):], self.clock() if ts is None else ts)
+                    return
+        self._feed_careful(line)
+
+    def _feed_careful(self, line: str, pos: int = 0) -> None:
+        """A line whose first message kind (at or after `pos`, none being before it) the regex finds."""
+        m = None if line[:1] in (" ", "\t") or _kind_free(line, pos) else _KIND.search(line, pos)
         if m is None:
             legacy = _LEGACY.search(line) if "OpenAI API" in line else None
             if legacy is None:
@@ -256,20 +359,22 @@ class OpenAISdkParser(Parser):
             else:
                 self._legacy(line, legacy)
             return
-        kind, rest = m.group(1), line[m.end():]
+        ts, error = _time_of(line[: m.start()]) if m.start() else (None, None)
+        self._message(line, m.group(1), m.end(), ts, error)
+
+    def _message(self, line: str, kind: str, end: int, ts: float | None, error: str | None) -> None:
+        """The message of kind `kind` ending at `end`; `ts` (or `error`) the time before it."""
+        rest = line[end:]
         if kind == "request_id: ":
             self._request_id(line, rest)
             return
         self._close_open()
-        try:
-            ts = parse_time(line[: m.start()]) if m.start() else None
-        except values.Unusable as exc:
-            self.sink.unparsed(str(exc), line)
+        if error is not None:
+            self.sink.unparsed(error, line)
             return
         if ts is None:
             ts = self.clock()
-        handler = _HANDLERS[kind]
-        handler(self, line, rest, ts)
+        _HANDLERS[kind](self, line, rest, ts)
 
     def flush(self) -> None:
         self._close_open()
@@ -308,8 +413,8 @@ class OpenAISdkParser(Parser):
         if m is None:
             self.sink.unparsed("unreadable 'HTTP Request' line", line)
             return
-        method, url, status = m.group(1), m.group(2), _status(m.group(3), self.sink)
-        call = self._new_call(ts, method, url, status, line)
+        method, url, digits = m.groups()
+        call = self._new_call(ts, method, url, _status(digits, self.sink), line)
         if not self._sdk_logs_responses:
             self._emit(call)
             return
@@ -324,8 +429,8 @@ class OpenAISdkParser(Parser):
             self.sink.unparsed("unreadable 'HTTP Response' line", line)
             return
         self._sdk_logs_responses = True
-        method, url = m.group(1), m.group(2)
-        status = _status(m.group(3) or m.group(5), self.sink)
+        method, url, digits, headers, bare_digits = m.groups()
+        status = _status(digits or bare_digits, self.sink)
         call = self._take_waiting(method, url, status)
         if call is None:
             call = self._new_call(ts, method, url, status, line)
@@ -334,8 +439,8 @@ class OpenAISdkParser(Parser):
             call.raw = f"{call.raw}\n{line}"
             if url:
                 call.endpoint = _path(url)
-        if m.group(4):
-            self._apply_headers(call, parse_headers(m.group(4)))
+        if headers:
+            self._apply_headers(call, parse_headers(headers))
         if call.request_id is None:
             self._open = call
         else:
@@ -447,7 +552,7 @@ class OpenAISdkParser(Parser):
     def _apply_headers(self, call: Call, headers: dict[str, str]) -> None:
         call.request_id = headers.get("x-request-id") or call.request_id
         call.latency_ms = _latency(headers.get("openai-processing-ms"), "openai-processing-ms", self.sink)
-        call.ratelimit = ratelimit_from_headers(headers)
+        call.ratelimit = _headroom(headers)
 
     def _take_waiting(self, method: str, url: str | None, status: int) -> Call | None:
         for i, (call, t_url) in enumerate(self._waiting):
@@ -469,6 +574,62 @@ class OpenAISdkParser(Parser):
         self.sink.call(call)
 
 
+@lru_cache(maxsize=1024)
+def _time_of(prefix: str) -> tuple[float | None, str | None]:
+    """(time, None) of the text before a message, or (None, why) when its stamp is no time.
+
+    Lines of one second share their prefix but for the logger's line number:
+    each distinct one is read once.
+    """
+    try:
+        return parse_time(prefix), None
+    except values.Unusable as exc:
+        return None, str(exc)
+
+
+def _kind_free(line: str, pos: int) -> bool:
+    """Whether a short line (or message from `pos`) surely holds no message kind, the answer kept per text.
+
+    The lines around a call's (`2 retries left`, `Retrying due to status code
+    429`, traceback lines) repeat word for word. From `pos`, which follows a
+    space, the regex finds in `line[pos:]` what it finds in `line` from `pos`.
+    """
+    return len(line) - pos <= MAX_REMEMBERED_LINE and _kind_free_text(line[pos:] if pos else line)
+
+
+@lru_cache(maxsize=4096)
+def _kind_free_text(text: str) -> bool:
+    return _KIND.search(text) is None
+
+
+@lru_cache(maxsize=1024)
+def _head(prefix: str) -> tuple[bool, float | None, str | None]:
+    """Whether `prefix` holds no message kind (the regex would look past it), and its `_time_of`."""
+    return (_KIND.search(prefix) is None, *_time_of(prefix))
+
+
+# Rate-limit figures repeat from response to response (limits, resets such as `12ms`): each
+# distinct text is read once.
+_count = lru_cache(maxsize=4096)(parse_count)
+_reset = lru_cache(maxsize=4096)(parse_reset)
+
+
+def _headroom(headers: dict[str, str]) -> RateLimit | None:
+    """`ratelimit_from_headers(headers)`, its figures read through the caches above."""
+    get = headers.get
+    figures = (
+        _count(get("x-ratelimit-limit-requests")), _count(get("x-ratelimit-remaining-requests")),
+        _count(get("x-ratelimit-limit-tokens")), _count(get("x-ratelimit-remaining-tokens")),
+        _reset(get("x-ratelimit-reset-requests")), _reset(get("x-ratelimit-reset-tokens")),
+    )
+    if figures == _NO_HEADROOM:
+        return None
+    return RateLimit(*figures)  # limit, remaining (requests, tokens), then the resets: the field order
+
+
+_NO_HEADROOM = (None,) * 6
+
+
 _HANDLERS = {
     "Request options: ": OpenAISdkParser._options,
     "Building HTTP request: ": OpenAISdkParser._building,
@@ -480,5 +641,6 @@ _HANDLERS = {
     "Raising timeout error": OpenAISdkParser._raising_timeout,
     "Raising connection error": OpenAISdkParser._raising_connection,
 }
+_KIND_BY_HEAD = {kind[:9]: kind for kind in _HANDLERS}  # the kinds differ in their first 9 characters
 
 PARSER = OpenAISdkParser

@@ -58,7 +58,7 @@ def _seconds(value: float) -> float | None:
     return float(value) if 0 <= value <= MAX_RESET_S else None
 
 
-def _int(value: Any) -> int | None:
+def parse_count(value: Any) -> int | None:
     """A limit or remaining count: a finite, non-negative number, else None."""
     if value is None or isinstance(value, bool):
         return None
@@ -79,7 +79,7 @@ def ratelimit_from_headers(headers: Mapping[str, Any], prefix: str = "x-ratelimi
     values: dict[str, Any] = {}
     for field, suffix in _FIELDS.items():
         raw = headers.get(prefix + suffix.replace("-", sep))
-        values[field] = parse_reset(raw) if field.startswith("reset") else _int(raw)
+        values[field] = parse_reset(raw) if field.startswith("reset") else parse_count(raw)
     limit = RateLimit(**values)
     return None if limit.is_empty() else limit
 
@@ -108,10 +108,10 @@ def reset_seconds(value: str | None, now: float) -> float | None:
 def _anthropic(get: Callable[[str], Any], now: float) -> RateLimit | None:
     tokens = "tokens" if get("anthropic-ratelimit-tokens-limit") is not None else "input-tokens"
     limit = RateLimit(
-        limit_requests=_int(get("anthropic-ratelimit-requests-limit")),
-        remaining_requests=_int(get("anthropic-ratelimit-requests-remaining")),
-        limit_tokens=_int(get(f"anthropic-ratelimit-{tokens}-limit")),
-        remaining_tokens=_int(get(f"anthropic-ratelimit-{tokens}-remaining")),
+        limit_requests=parse_count(get("anthropic-ratelimit-requests-limit")),
+        remaining_requests=parse_count(get("anthropic-ratelimit-requests-remaining")),
+        limit_tokens=parse_count(get(f"anthropic-ratelimit-{tokens}-limit")),
+        remaining_tokens=parse_count(get(f"anthropic-ratelimit-{tokens}-remaining")),
         reset_requests_s=reset_seconds(get("anthropic-ratelimit-requests-reset"), now),
         reset_tokens_s=reset_seconds(get(f"anthropic-ratelimit-{tokens}-reset"), now),
     )

@@ -62,6 +62,12 @@ class Source:
         """True once the source has delivered everything it ever will."""
         return False
 
+    @property
+    def backlog_bytes(self) -> int | None:
+        """Bytes left when the last read stopped short of the end (0: it read to the end); None for a
+        source that cannot tell (a pipe, a command, a receiver)."""
+        return None
+
     def events(self) -> dict[str, int]:
         """Counts of what the source itself did, beyond lines (a receiver's answers), for `serve`."""
         return {}

@@ -159,6 +159,7 @@ class FileSource(Source):
         self._seen: OrderedDict[Ident, bytes] = OrderedDict()  # files read (first block: inodes are reused)
         self._draining: _Draining | None = None  # the file the last rotation renamed away
         self._rotated_ns = 0  # when the file a rotation was noticed on was last written
+        self._unread = 0  # bytes of the open file left when the last poll stopped at its budget
         self._open(initial=True)
 
     # -- the Source interface -------------------------------------------
@@ -191,6 +192,10 @@ class FileSource(Source):
     @property
     def truncated(self) -> int:
         return self._assembler.truncated + (self._draining.assembler.truncated if self._draining else 0)
+
+    @property
+    def backlog_bytes(self) -> int:
+        return self._unread
 
     def close(self) -> None:
         if self._file is not None:
@@ -290,8 +295,12 @@ class FileSource(Source):
         self._check_path(max_lines)
 
     def _read(self, max_lines: int, budget: int) -> bool:
-        """Read up to `budget` bytes; True when the end of the file was reached."""
+        """Read up to `budget` bytes; True when the end of the file was reached.
+
+        Stopped short, it notes how much is left (`backlog_bytes`).
+        """
         f, feed, ready = self._file, self._assembler.feed, self._ready
+        self._unread = 0
         while len(ready) < max_lines and budget > 0:
             try:
                 data = f.read(min(self.chunk_bytes, budget))
@@ -303,6 +312,7 @@ class FileSource(Source):
             self._offset += len(data)
             budget -= len(data)
             ready += feed(data)
+        self._unread = max(0, os.fstat(f.fileno()).st_size - self._offset)
         return False
 
     def _check_rewritten(self) -> None:

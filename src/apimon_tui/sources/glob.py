@@ -90,6 +90,10 @@ class GlobSource(Source):
     def at_eof(self) -> bool:
         return not self.follow and all(f.at_eof for f in self._files.values())
 
+    @property
+    def backlog_bytes(self) -> int:
+        return sum(f.backlog_bytes for f in self._files.values())
+
     def close(self) -> None:
         for follower in self._files.values():
             follower.close()

@@ -44,6 +44,15 @@ def count(value: int) -> str:
     return str(int(value))
 
 
+def size(n: int) -> str:
+    """`512 B`, `800 KB`, `12.3 MB`, `1.2 GB` (powers of 1,024)."""
+    for shift, unit in ((30, "GB"), (20, "MB"), (10, "KB")):
+        if n >= 1 << shift:
+            value = n / (1 << shift)
+            return f"{value:.1f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
+    return f"{n} B"
+
+
 def pct(fraction: float | None) -> str:
     return "-" if fraction is None else f"{fraction:.1%}"
 

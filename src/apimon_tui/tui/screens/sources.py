@@ -2,7 +2,8 @@
 
 The status line has room for one source; a monitor following a glob or a
 fleet of `cmd:ssh` sources needs the whole list to tell which one stopped,
-which one is failing, and which one is full of lines it cannot read. Rows
+which one is failing, which one is full of lines it cannot read, and which
+one the reader has not caught up with ("behind": what its last pass left). Rows
 are updated by key, so the cursor stays on its source while the list
 refreshes.
 """
@@ -22,7 +23,7 @@ from apimon_tui.core.terminal_text import identifier, one_line
 from apimon_tui.tui import fmt
 
 COLUMNS = ("source", "format", "state", "lines", "calls", "skipped", "unparsed", "bad values", "lines/s",
-           "last line")
+           "behind", "last line")
 
 
 def source_cells(status: SourceStatus, now: float) -> tuple[Text, ...]:
@@ -36,8 +37,15 @@ def source_cells(status: SourceStatus, now: float) -> tuple[Text, ...]:
         *(Text(f"{value:,}", justify="right", style="bold" if bold and value else "")
           for value, bold in ((counts.lines, False), (counts.calls, False), (counts.skipped, False),
                               (counts.unparsed, True), (counts.bad_values, True))),
-        Text(f"{status.lines_per_s:,.0f}", justify="right"), Text(last),
+        Text(f"{status.lines_per_s:,.0f}", justify="right"), _behind(status.behind_bytes), Text(last),
     )
+
+
+def _behind(behind_bytes: int | None) -> Text:
+    """What the reader's last pass left of its file: `-` for a source that cannot tell."""
+    if behind_bytes is None:
+        return Text("-", justify="right")
+    return Text(fmt.size(behind_bytes), justify="right", style="bold" if behind_bytes else "")
 
 
 class SourcesScreen(Screen[None]):

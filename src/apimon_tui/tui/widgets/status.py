@@ -9,6 +9,9 @@ from apimon_tui.ingest.engine import SourceStatus
 from apimon_tui.core.terminal_text import identifier, one_line
 from apimon_tui.tui import fmt
 
+# A reader this far behind its file's end says so (less is read in a pass or two).
+BEHIND_SHOWN_BYTES = 1 << 20
+
 
 class StatusLine(Static):
     DEFAULT_CSS = "StatusLine { height: 1; }"
@@ -40,6 +43,9 @@ def _sources(statuses: list[SourceStatus]) -> Text:
     text = Text()
     text.append(f"{len(statuses)} sources", style="bold")
     text.append(f" · {sum(s.lines_per_s for s in statuses):,.0f} lines/s")
+    behind = sum(s.behind_bytes or 0 for s in statuses)
+    if behind >= BEHIND_SHOWN_BYTES:
+        text.append(f" · behind {fmt.size(behind)}", style="bold")
     failing = sum(1 for s in statuses if s.error)
     if failing:
         text.append(f" · {failing} with errors", style="bold")
@@ -63,6 +69,8 @@ def _source(status: SourceStatus, now: float) -> Text:
         text.append(f" · {counts.unparsed:,} unparsed", style="bold")
     if counts.bad_values:
         text.append(f" · {counts.bad_values:,} bad values", style="bold")
+    if status.behind_bytes and status.behind_bytes >= BEHIND_SHOWN_BYTES:
+        text.append(f" · behind {fmt.size(status.behind_bytes)}", style="bold")
     if counts.last_line_at is not None:
         text.append(f" · last line {fmt.line_age(now - counts.last_line_at)}", style="dim")
     if status.error:

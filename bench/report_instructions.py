@@ -17,7 +17,9 @@ side, not a figure to publish:
     git worktree add /tmp/base HEAD~1
     python bench/report_instructions.py bench/out/nginx-json-1000000.log --against /tmp/base/src
 
-Needs valgrind (`apt-get install valgrind`).
+`--floor` counts, beside, a loop that only decodes each line with
+`orjson.loads` (the floor of bench/formats.py) and prints each tree's ratio
+to it. Needs valgrind (`apt-get install valgrind`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ SOURCE = Path(__file__).resolve().parent.parent / "src"
 
 def read_share(path: str, megabytes: int) -> None:
     """Read the whole lines that start in the first `megabytes` MB of `path`, as one share."""
-    from apimon_tui.ingest import parallel
+    try:
+        from apimon_tui.ingest import parallel
+    except ImportError:  # a tree from before issue 20's layout, counted --against
+        from apimon_tui import parallel
 
     job = parallel.plan_jobs(path, "auto", 1, {}, None)
     if not job:
@@ -46,7 +51,7 @@ def read_share(path: str, megabytes: int) -> None:
         f.seek(share.start + megabytes * MB)
         f.readline()  # to the end of the line under way
         end = min(f.tell(), share.end)
-    parallel._read_share(parallel._Job(path, share.label, share.start, end, share.fmt, {}, None, share.newest_hint))
+    parallel._read_share(parallel._Job(path, share.label, share.start, end, share.fmt, {}, None, None, share.newest_hint))
 
 
 def read_whole(path: str) -> None:
@@ -77,12 +82,36 @@ def head_copy(path: str, megabytes: int) -> str:
     return str(head)
 
 
-def instructions(source: Path, path: str, megabytes: int, whole: bool = False) -> int:
-    """The instructions callgrind counts for `read_share` (or `read_whole`) in a child process importing from `source`."""
+def read_floor(path: str, megabytes: int) -> None:
+    """The floor of reading a JSON-lines file at all: its first `megabytes` MB in 1 MB blocks,
+    each line decoded by `orjson.loads` (a pretty-printed file: each object from a `{` line on)."""
+    import orjson
+
+    left, rest, held, pretty = megabytes * MB, b"", [], None
+    with open(path, "rb") as f:
+        while left > 0 and (block := f.read(min(MB, left))):
+            left -= len(block)
+            lines = (rest + block).split(b"\n")
+            rest = lines.pop()
+            pretty = lines[0] == b"{" if pretty is None else pretty
+            for line in lines:
+                if not pretty:
+                    orjson.loads(line)
+                    continue
+                if line == b"{" and held:
+                    orjson.loads(b"\n".join(held))
+                    held = []
+                held.append(line)
+
+
+def instructions(source: Path, path: str, megabytes: int, whole: bool = False, floor: bool = False) -> int:
+    """The instructions callgrind counts for `read_share` (or `read_whole`, or the floor) in a child
+    process importing from `source`."""
     env = {**os.environ, "PYTHONPATH": str(source), "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    mode = ["--floor-child"] if floor else ["--child"] + (["--whole"] if whole else [])
     done = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, __file__, "--child", path, "--mb", str(megabytes)] + (["--whole"] if whole else []),
+         sys.executable, __file__, *mode, path, "--mb", str(megabytes)],
         env=env, capture_output=True, text=True, check=True,
     )
     return int(re.search(r"Collected : (\d+)", done.stderr).group(1))
@@ -96,16 +125,26 @@ def per_mb(source: Path, path: str, megabytes: int, heads: dict[int, str] | None
     return (counts[0] - counts[1]) / (2 * megabytes)
 
 
+def floor_per_mb(path: str, megabytes: int) -> float:
+    counts = [instructions(SOURCE, path, mb, floor=True) for mb in (3 * megabytes, megabytes)]
+    return (counts[0] - counts[1]) / (2 * megabytes)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path")
     parser.add_argument("--mb", type=int, default=8, help="megabytes read in the shorter run (default 8)")
     parser.add_argument("--against", type=Path, help="another tree's src/ to count beside this one")
+    parser.add_argument("--floor", action="store_true", help="count the orjson-per-line floor too (JSON files)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--whole", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--floor-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         read_whole(args.path) if args.whole else read_share(args.path, args.mb)
+        return 0
+    if args.floor_child:
+        read_floor(args.path, args.mb)
         return 0
     if shutil.which("valgrind") is None:
         raise SystemExit("bench: valgrind is not installed (apt-get install valgrind)")
@@ -118,10 +157,15 @@ def main() -> int:
     finally:
         for head in (heads or {}).values():
             os.unlink(head)
+    if args.floor:
+        counts["orjson floor"] = floor_per_mb(args.path, args.mb)
     for name, count in counts.items():
         print(f"{name:<12} {count / 1e6:8.2f} M instructions per MB")
     if args.against:
         print(f"this tree / --against: {counts['this tree'] / counts['--against']:.3f}")
+    if args.floor:
+        for name, _ in trees:
+            print(f"{name} / orjson floor: {counts[name] / counts['orjson floor']:.2f}")
     return 0
 
 

@@ -13,6 +13,8 @@ import json
 import time
 from typing import Any, Callable, Protocol
 
+import orjson
+
 from apimon_tui.core.model import Call
 
 # After a `LineBlock`'s last line (sources/lines.py): fixed-width reads past it stay in its bytes.
@@ -87,3 +89,44 @@ def decode_json(text: str, sink: Sink) -> Any:
     except RecursionError:
         sink.unparsed("invalid JSON: nested too deep", text)
     return None
+
+
+QUICK_BRACKETS = 500  # json nests this deep whatever the stack: the recursion limit is 1,000 frames
+
+
+class Doubt(Exception):
+    """A value the quick path does not vouch for: the line is read again the careful way."""
+
+
+class _Doubting:
+    """The sink of the quick path's field checks: a value the checks would report sends the
+    whole line to the careful path (`json`), which reports it as always.
+
+    orjson reads an integer past 64 bits as a float, where `json` keeps the integer: every
+    field check bounds its numbers far below 2**63 and takes no float where it wants text,
+    so such a value always fails a check and comes here.
+    """
+
+    @staticmethod
+    def bad_value(field: str, value: Any) -> None:
+        raise Doubt(field)
+
+
+DOUBTING = _Doubting()
+
+
+def quick_loads(text: str) -> Any:
+    """`text` decoded by orjson, or None where orjson refuses it (NaN, 1e400, a lone
+    surrogate, deep nesting...): the careful path then decides, as `json` reads it.
+
+    Where both accept a text they give equal values (tests/test_quick_json.py), but for
+    integers past 64 bits, which orjson makes floats: see `_Doubting`. A text with more
+    brackets than `QUICK_BRACKETS` is left to `json` too, which refuses nesting deeper than
+    the interpreter's recursion limit allows, where orjson may not.
+    """
+    if text.count("[") + text.count("{") > QUICK_BRACKETS:
+        return None
+    try:
+        return orjson.loads(text)
+    except ValueError:
+        return None

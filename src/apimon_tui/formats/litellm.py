@@ -45,7 +45,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from apimon_tui.formats import values
-from apimon_tui.formats.base import Parser, Sink
+from apimon_tui.formats.base import DOUBTING, Doubt, Parser, Sink, quick_loads
 from apimon_tui.formats.values import MAX_COST_USD, MAX_MS, MAX_STATUS, MIN_STATUS
 from apimon_tui.formats.ratelimit import merge, ratelimit_from_headers
 from apimon_tui.core.model import Call
@@ -64,6 +64,20 @@ _PRETTY_LINE = re.compile(
     r'(?:"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null|NaN|-?Infinity'
     r"|\{\}|\[\]|(?P<open>[\[{])|(?P<close>[\]}]))?,?"
 )
+
+
+SHAPES_KEPT = 50_000  # lines whose shape `LiteLLMParser.feed_many` keeps (a few MB)
+_FOREIGN = "foreign"
+
+
+def _bracket(line: str) -> str:
+    """What a line inside an object is: `_FOREIGN` (not pretty-printed JSON), or a pretty-printed
+    line that opens or closes a bracket ("open", "close") or neither ("")."""
+    stripped = line.strip()
+    shape = _PRETTY_LINE.fullmatch(stripped) if stripped else None
+    if shape is None:
+        return _FOREIGN
+    return shape.lastgroup or ""  # (at most one of the two groups matches)
 
 
 def sniff(line: str) -> bool:
@@ -227,12 +241,16 @@ class LiteLLMParser(Parser):
         self._depth = 0
         self._chars = 0
         self._dropping = False  # the open object overflowed: its lines are dropped
+        self._shapes: dict[str, str] = {}  # line -> `_bracket(line)`, for `feed_many`
 
     def feed(self, line: str) -> None:
         if line.startswith("{"):
-            change = _depth_change(line)
+            obj = quick_loads(line)
+            # A line that decodes is a one-line object (its brackets balance: no need to count
+            # them outside its strings, which takes longer than decoding it).
+            change = 0 if obj is not None else _depth_change(line)
             if change <= 0:
-                self._complete([line])  # a one-line object; an open object goes on around it
+                self._complete([line], obj)  # a one-line object; an open object goes on around it
                 return
             if self._lines is not None:
                 self._broken("unterminated JSON object (a new record started)")
@@ -263,9 +281,40 @@ class LiteLLMParser(Parser):
             lines, self._lines = self._lines, None
             self._complete(lines)
         elif self._chars > MAX_OBJECT_CHARS:
-            depth = self._depth
-            self._broken(f"JSON object longer than {MAX_OBJECT_CHARS:,} characters")
-            self._depth, self._dropping = depth, True  # drop its lines up to its closing brace
+            self._overflow()
+
+    def _overflow(self) -> None:
+        depth = self._depth
+        self._broken(f"JSON object longer than {MAX_OBJECT_CHARS:,} characters")
+        self._depth, self._dropping = depth, True  # drop its lines up to its closing brace
+
+    def feed_many(self, lines: list[str]) -> None:
+        """`feed` for each line, with the lines inside an open object inlined: a pretty-printed
+        payload is some 400 lines, one call, and most of them are the same in every payload
+        (the model's price fields, the metadata's nulls), so each line's shape is kept."""
+        feed, skip, shapes = self.feed, self.sink.skip, self._shapes
+        for line in lines:
+            body = self._lines
+            if body is None or self._dropping or line.startswith("{"):
+                feed(line)
+                continue
+            bracket = shapes.get(line)
+            if bracket is None:
+                if len(shapes) >= SHAPES_KEPT:
+                    shapes.clear()
+                bracket = shapes[line] = _bracket(line)
+            if bracket is _FOREIGN:
+                skip()  # a foreign line (stderr, an app's print) inside the object
+                continue
+            if bracket:
+                self._depth += 1 if bracket == "open" else -1
+            body.append(line)
+            self._chars += len(line) + 1
+            if self._depth <= 0:
+                self._lines = None
+                self._complete(body)
+            elif self._chars > MAX_OBJECT_CHARS:
+                self._overflow()
 
     def flush(self) -> None:
         if self._lines is not None:
@@ -286,8 +335,26 @@ class LiteLLMParser(Parser):
         self._depth = 0
         self.sink.unparsed(reason, "\n".join(lines[:20]))
 
-    def _complete(self, lines: list[str]) -> None:
+    def _complete(self, lines: list[str], obj: Any = None) -> None:
+        """Report the object of `lines` (`obj`: orjson's reading of it, when already made)."""
         text = "\n".join(lines)
+        if obj is None:
+            obj = quick_loads(text)
+        if obj is not None:
+            if not is_payload(obj):
+                for _ in lines:
+                    self.sink.skip()
+                return
+            try:
+                call = to_call(obj, self.source, text, DOUBTING)
+            except (Doubt, values.Unusable):
+                pass  # the careful path below reports it
+            else:
+                self.sink.call(call)
+                return
+        self._complete_carefully(lines, text)
+
+    def _complete_carefully(self, lines: list[str], text: str) -> None:
         try:
             obj = json.loads(text)
         except ValueError as exc:

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apimon_tui.formats.base import Parser, Sink, json_object
+from apimon_tui.formats.base import DOUBTING, Doubt, Parser, Sink, json_object, quick_loads
 from apimon_tui.formats.values import (
     MAX_ATTEMPT, MAX_COST_USD, MAX_IDENTIFIER, MAX_MS, MAX_RATELIMIT, MAX_RESET_S, MAX_STATUS, MAX_TOKENS, MAX_TS,
     MIN_STATUS, MIN_TS, QUIET, Unusable, identifier, shown, text,
@@ -128,9 +128,23 @@ def _drop_non_texts(obj: dict[str, Any], sink: Sink) -> None:
 
 
 def _ratelimit(rl: Any, sink: Sink) -> RateLimit | None:
+    """The headroom of a record: one type check and one chained comparison per figure
+    (the usual case), else `_checked`, which reports and drops what does not fit."""
     if not isinstance(rl, dict):
         sink.bad_value("ratelimit", rl)
         return None
+    get = rl.get
+    limit_requests, remaining_requests = get("limit_requests"), get("remaining_requests")
+    limit_tokens, remaining_tokens = get("limit_tokens"), get("remaining_tokens")
+    reset_requests, reset_tokens = get("reset_requests_s"), get("reset_tokens_s")
+    if ((limit_requests is None or type(limit_requests) is int and 0 <= limit_requests <= MAX_RATELIMIT)
+            and (remaining_requests is None or type(remaining_requests) is int
+                 and 0 <= remaining_requests <= MAX_RATELIMIT)
+            and (limit_tokens is None or type(limit_tokens) is int and 0 <= limit_tokens <= MAX_RATELIMIT)
+            and (remaining_tokens is None or type(remaining_tokens) is int and 0 <= remaining_tokens <= MAX_RATELIMIT)
+            and (reset_requests is None or type(reset_requests) in _NUMBER and 0 <= reset_requests <= MAX_RESET_S)
+            and (reset_tokens is None or type(reset_tokens) in _NUMBER and 0 <= reset_tokens <= MAX_RESET_S)):
+        return RateLimit(limit_requests, remaining_requests, limit_tokens, remaining_tokens, reset_requests, reset_tokens)
     _checked(rl, _RATELIMIT_FIELDS, sink, "ratelimit.")
     return RateLimit(*[rl.get(k) for k in _RATELIMIT_KEYS])
 
@@ -216,7 +230,7 @@ def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None, s
     rl = get("ratelimit")
     tags = get("tags")
     error = get("error")
-    call = Call(
+    call = Call(  # every field by position: keywords cost a microsecond a call
         ts,
         source,
         get("provider"),
@@ -231,14 +245,18 @@ def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None, s
         cached,
         cost,
         get("request_id"),
-        failed=bool(failed),
-        stream=stream,
-        attempt=attempt or 0,
-        ratelimit=None if rl is None else _ratelimit(rl, sink),
-        tags=None if tags is None else _tags(tags, sink),
-        raw=raw,
-        cache_write_tokens=written,
-        cache_write_1h_tokens=written_1h,
+        None,  # error_type, error_code, error_message: below
+        None,
+        None,
+        bool(failed),
+        stream,
+        None,  # stream_ended: below
+        attempt or 0,
+        None if rl is None else _ratelimit(rl, sink),
+        None if tags is None else _tags(tags, sink),
+        raw,
+        written,
+        written_1h,
     )
     ended = get("stream_ended")
     if ended is not None:
@@ -252,10 +270,31 @@ def from_record(obj: dict[str, Any], source: str = "", raw: str | None = None, s
     return call
 
 
+def _plain_tags(tags: Any) -> bool:
+    """Tags with no float, which `_tags` takes as text (a float may be an integer orjson made one)."""
+    return type(tags) is not dict or float not in set(map(type, tags.values()))
+
+
 class NativeParser(Parser):
     name = NAME
 
     def feed(self, line: str) -> None:
+        if line.startswith("{"):
+            obj = quick_loads(line)
+            if type(obj) is dict and "apimon" not in obj:
+                self.sink.skip()  # another JSON log line
+                return
+            if type(obj) is dict and _plain_tags(obj.get("tags")):
+                try:
+                    call = from_record(obj, self.source, line, DOUBTING)
+                except (Doubt, Unusable):
+                    pass  # the careful path below reports it
+                else:
+                    self.sink.call(call)
+                    return
+        self._feed_carefully(line)
+
+    def _feed_carefully(self, line: str) -> None:
         obj = json_object(line, self.sink)
         if obj is None:
             return

@@ -23,8 +23,8 @@ class Host(App):
     def on_mount(self) -> None:
         self.push_screen(AlertsScreen(self.manager), self.closed)
 
-    def closed(self, cause) -> None:
-        self.result = cause
+    def closed(self, alert) -> None:
+        self.result = alert
 
 
 def firing() -> Sim:
@@ -116,7 +116,7 @@ async def test_enter_jumps_to_the_cause():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("enter")
         await pilot.pause()
-        cause = app.result
+        cause = app.result.cause
         assert (cause.target, cause.model, cause.status, cause.window_s) == ("failed", "gpt-4o", "5xx", 60.0)
         assert cause.filter().status == "5xx"
 
@@ -127,7 +127,7 @@ async def test_enter_on_a_history_row_and_escape_closes_without_a_cause():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("tab", "enter")     # newest event first: the unpriced_model fire
         await pilot.pause()
-        assert app.result.model == "mystery-1"
+        assert app.result.cause.model == "mystery-1"
     app = Host(sim.manager)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("escape")

@@ -102,7 +102,7 @@ async def test_at_80x24_the_alert_strip_takes_two_lines_and_the_models_stay_in_v
         app.query_one(AlertArea).show(sim.manager.active())
         await pilot.pause()
         lines = screen_text(app).splitlines()
-        assert lines[1].startswith(" ▲ WARNING server_errors gpt-4o 6 5xx/timeouts >= 5")
-        assert lines[2].strip() == "+3 more · a: the alert list · d: hide"
-        assert lines[3].startswith("╭─ Requests")
+        assert lines[2].startswith(" ▲ WARNING server_errors gpt-4o 6 5xx/timeouts >= 5")  # under the overview
+        assert lines[3].strip() == "+3 more · a: the alert list · d: hide"
+        assert lines[4].startswith("╭─ Requests")
         assert any(line.startswith("│  gpt-4o ") for line in lines)     # the models' first row, still on screen

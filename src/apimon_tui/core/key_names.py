@@ -19,6 +19,7 @@ BINDING_IDS = frozenset({
     "window_1m", "window_5m", "window_15m", "window_1h", "window_6h", "window_24h",
     "pause", "focus_errors", "toggle_grouped", "filter", "next_theme", "copy_request_id", "poll_usage",
     "sources", "alerts", "dismiss_alerts",
+    "cursor_back", "cursor_forward", "previous_burst", "next_burst", "live", "leave_past",
     # error feed, call detail, filter, help, alert list, silence choice, sources
     "open_detail", "back", "next_in_group", "previous_in_group", "clear_filter", "close_help",
     "close_alerts", "acknowledge_alert", "silence_rule", "cancel_silence", "close_sources",

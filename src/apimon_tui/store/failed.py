@@ -92,11 +92,6 @@ class FailedRing:
         if len(kept) > self.capacity:
             del kept[0], times[0]
 
-    @property
-    def maxlen(self) -> int:
-        """The capacity, under the name a `deque` gives it (the ring was one)."""
-        return self.capacity
-
     def between(self, start: float, end: float) -> list[Kept]:
         """The failed calls with `start < ts <= end`, newest first."""
         times = self._times

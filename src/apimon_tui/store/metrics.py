@@ -584,7 +584,8 @@ class MetricsStore:
                     break
         snap.failed = failed
         snap.groups = sorted(
-            (g for g in self.groups.values() if g.last_ts > start and (flt is None or _group_matches(flt, g))),
+            (g for g in self.groups.values()  # the groups the window overlaps (a past one ends before now)
+             if g.last_ts > start and g.first_ts <= now and (flt is None or _group_matches(flt, g))),
             key=lambda g: g.last_ts,
             reverse=True,
         )
@@ -648,19 +649,24 @@ class MetricsStore:
             for day, slot in self._days.items():
                 if start < day + DAY / 2 and day <= now:  # days mostly inside the window
                     yield from slot.items()
-        if window_s is None or window_s > self.fine_s:
+        if window_s is None or window_s > self.fine_s or self._before_seconds(start):
             for minute, slot in self._minutes.items():
-                if start < minute + 30 and minute <= now:  # buckets mostly inside the window
+                if start < minute + 30 <= now:  # buckets mostly inside the window
                     yield from slot.items()
         for sec, slot in self._seconds.items():
             if start < sec <= now:
                 yield from slot.items()
 
+    def _before_seconds(self, start: float) -> bool:
+        """Does a window from `start` reach back past the per-second tier (by more than half a
+        minute), into the minutes? A window in the past (the time cursor) does, however short."""
+        return start < self.newest - self.fine_s - 30
+
     def _series_points(self, window_s: float, now: float, points: int, keep) -> tuple[list[Point], float]:
-        unit = 1 if window_s <= self.fine_s else 60
+        unit = 1 if window_s <= self.fine_s and not self._before_seconds(now - window_s) else 60
         step = max(unit, math.ceil(window_s / max(points, 1) / unit) * unit)
         count = max(1, math.ceil(window_s / step))
-        first = (int(now) // step + 1) * step - count * step
+        first = math.ceil(now / step) * step - count * step  # the last step ends at or just after now
         steps = [Aggregate() for _ in range(count)]
         tiers = (self._seconds,) if unit == 1 else (self._minutes, self._seconds)
         for tier in tiers:
@@ -699,3 +705,55 @@ def _merge_slot(mine: dict[SeriesKey, Aggregate], theirs: dict[SeriesKey, Aggreg
             mine[key] = agg
         else:
             have.merge(agg)
+
+
+@dataclass(slots=True)
+class Interval:
+    """One slice of the retained span: how many calls, how many of them failed."""
+
+    start: float
+    calls: int = 0
+    errors: int = 0
+
+
+def store_intervals(store: MetricsStore, step_s: int = 60, flt: CallFilter | None = None) -> list[Interval]:
+    """Calls and failures per `step_s` over the span the per-second and per-minute tiers
+    retain, oldest first, empty slices included: what the overview strip draws and the
+    error bursts are found in. Read-only.
+
+    `step_s` is a multiple of 60, or under 60 a divisor of it, which splits only the
+    per-second tier finely: use one only for a span within it (`fine_s`).
+    """
+    step_s = max(60, step_s - step_s % 60) if step_s >= 60 else max(1, step_s)
+    if 60 % step_s:
+        raise ValueError(f"a step under a minute must divide it, not {step_s}")
+    keep = store._key_test(flt) if flt is not None and not flt.is_empty() else None
+    counts: dict[int, list[int]] = {}
+    with store.lock:
+        for tier in (store._minutes, store._seconds):
+            for t, slot in tier.items():
+                aggs = slot.values() if keep is None else [agg for key, agg in slot.items() if keep(key)]
+                if not aggs:
+                    continue
+                pair = counts.get(t - t % step_s)
+                if pair is None:
+                    pair = counts[t - t % step_s] = [0, 0]
+                for agg in aggs:
+                    pair[0] += agg.calls
+                    pair[1] += agg.errors
+    if not counts:
+        return []
+    first, last = min(counts), max(counts)
+    return [Interval(float(t), *counts.get(t, (0, 0))) for t in range(first, last + step_s, step_s)]
+
+
+def failed_kept_from(store: MetricsStore) -> float:
+    """From when on the failed-call ring still holds every failed call (-inf: it has dropped
+    none; inf: it keeps none), so a view of an older window can say its failed calls were not kept."""
+    with store.lock:
+        ring = store.failed
+        if not store.keeps_failed:
+            return math.inf
+        if len(ring) < ring.capacity:
+            return -math.inf
+        return ring[0].ts  # the oldest kept: the ring is in call-time order

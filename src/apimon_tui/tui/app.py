@@ -33,10 +33,13 @@ from apimon_tui.ingest.engine import Engine
 from apimon_tui.core.key_names import key_problem
 from apimon_tui.core.model import Call
 from apimon_tui.core.state import UiState
-from apimon_tui.store.metrics import CallFilter
+from apimon_tui.store.bursts import error_bursts
+from apimon_tui.store.metrics import CallFilter, failed_kept_from, store_intervals
 from apimon_tui.core.terminal_text import identifier, lines, one_line
 from apimon_tui.core.timeutil import format_duration
+from apimon_tui.tui import fmt
 from apimon_tui.tui import themes as theme_files
+from apimon_tui.tui import time_cursor
 from apimon_tui.tui.filter_query import describe, parse_filter
 from apimon_tui.tui.palette import BindingCommands, key_names
 from apimon_tui.tui.fmt import WINDOWS
@@ -52,6 +55,7 @@ from apimon_tui.tui.widgets.errors import MAX_ROWS, ErrorFeed, FeedTable
 from apimon_tui.tui.widgets.footer import FittedFooter
 from apimon_tui.tui.widgets.latency import LatencyPanel
 from apimon_tui.tui.widgets.models import ModelsPanel
+from apimon_tui.tui.widgets.overview import OverviewStrip
 from apimon_tui.tui.widgets.ratelimits import RateLimitsPanel
 from apimon_tui.tui.widgets.requests import RequestsPanel
 from apimon_tui.tui.widgets.status import StatusLine
@@ -70,7 +74,9 @@ IDLE_REDRAW_S = 15.0
 # with young passes of at most 24 ms and 43 ms.
 GC_YOUNG = (20_000, 3)
 
-MAIN_VIEW_ACTIONS = {"focus_errors", "toggle_grouped", "filter", "copy_request_id", "help", "zoom"}
+OVERVIEW_EVERY_S = 5.0  # the overview strip, while data flows (a key that moves the view redraws it at once)
+CURSOR_ACTIONS = {"cursor_step", "cursor_burst", "live", "leave_past"}
+MAIN_VIEW_ACTIONS = {"focus_errors", "toggle_grouped", "filter", "copy_request_id", "help", "zoom", *CURSOR_ACTIONS}
 
 
 class MonitorApp(App):
@@ -110,6 +116,18 @@ class MonitorApp(App):
                 tooltip="every source: format, state, lines, unparsed lines and bad values"),
         Binding("a", "alerts", "Alerts", id="alerts",
                 tooltip="the alert list: Enter shows the cause, x (un)acknowledges, s (un)silences the rule"),
+        Binding("[", "cursor_step(-1)", "Earlier", id="cursor_back", show=False,
+                tooltip="time cursor: the window one width earlier"),
+        Binding("]", "cursor_step(1)", "Later", id="cursor_forward", show=False,
+                tooltip="time cursor: the window one width later (up to live)"),
+        Binding("{", "cursor_burst(0)", "Previous burst", id="previous_burst", show=False,
+                tooltip="time cursor: the window ending just after the previous error burst"),
+        Binding("}", "cursor_burst(1)", "Next burst", id="next_burst", show=False,
+                tooltip="time cursor: the window ending just after the next error burst (or live)"),
+        Binding("L", "live", "Live", id="live", show=False,
+                tooltip="time cursor back to live (and the filter an alert set cleared)"),
+        Binding("escape", "leave_past", "Live", id="leave_past", show=False,
+                tooltip="back to live from a past window or an alert's calls"),
     ]
 
     def __init__(
@@ -163,11 +181,17 @@ class MonitorApp(App):
         self._pending_steps: list[Callable[[], None]] = []
         self._start_problems = [*config.get("_warnings", ()), *filter(None, [state_problem]), *self._load_themes()]
         self.applied_keys: dict[str, str] = {}  # `[keys]` as applied: the ids and keys that passed
+        self.cursor: float | None = None  # the time cursor: the viewed window's end; None: live
+        self._alert_filter: CallFilter | None = None  # the filter Enter on an alert set; live clears it
+        self._edge_said = ""  # the last edge the cursor was stopped at, said once
+        self._overview_drawn: tuple | None = None
+        self._overview_at = -math.inf
 
     # -- layout ------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
+        yield OverviewStrip(id="overview")
         yield AlertArea(id="alerts")
         with VerticalScroll(id="main"):
             with Horizontal(id="row-top", classes="row"):
@@ -303,7 +327,11 @@ class MonitorApp(App):
         return WINDOWS[self.window_index]
 
     def _view_end(self, now: float) -> float:
-        """Where the window ends: now, or at the newest call when that is older than the
+        """Where the window ends: at the time cursor, or live."""
+        return self._live_end(now) if self.cursor is None else self.cursor
+
+    def _live_end(self, now: float) -> float:
+        """Where the live window ends: now, or at the newest call when that is older than the
         window, so a quiet or old log is shown as it was rather than as empty panels."""
         newest = self.store.newest
         return newest if newest > -math.inf and now - newest > self.window[1] else now
@@ -319,7 +347,10 @@ class MonitorApp(App):
             parts.append(f"loading history {math.floor(progress * 100)}%")
         label = Text(" · ".join(parts), style="bold")
         end = self._view_end(now)
-        if end < now:  # not live: said in reverse video, which no live figure uses
+        if self.cursor is not None:
+            label.append(" · ")
+            label.append(self._past_label(now), style="bold reverse")
+        elif end < now:  # not live: said in reverse video, which no live figure uses
             label.append(" · ")
             label.append(f"newest call {format_duration(now - end)} ago", style="bold reverse")
         return label
@@ -354,6 +385,8 @@ class MonitorApp(App):
         moved_on = int(end // step) != self._drawn_step and now - self._drawn_at >= IDLE_REDRAW_S
         if key != self._drawn or moved_on:
             steps.append(partial(self._tick_panels, end, spread, (key, int(end // step), now)))
+        if self._overview_due(now):
+            steps.append(partial(self._tick_overview, now))
         if spread:
             self._pending_steps = steps  # a newer refresh replaces what is left of an older one
             self._run_next_step()
@@ -374,9 +407,9 @@ class MonitorApp(App):
         label, window_s = self.window
         snap = self.store.snapshot(window_s, end, self.filter, points=CHART_POINTS, failed_limit=MAX_ROWS)
         shows = [
-            partial(self._panel(RequestsPanel).show, snap, label),
+            partial(self._panel(RequestsPanel).show, snap, label, self._chart_end_label(end)),
             partial(self._panel(LatencyPanel).show, snap, label),
-            partial(self._panel(ErrorFeed).show, snap, label),
+            partial(self._panel(ErrorFeed).show, snap, label, self._feed_note(snap)),
             partial(self._panel(ModelsPanel).show, snap, label),
             partial(self._panel(RateLimitsPanel).show, snap),
             partial(self._note_drawn, drawn),
@@ -407,7 +440,9 @@ class MonitorApp(App):
         return list(self.poller.states.values()) if self.poller is not None else []
 
     def _tick_status(self, now: float) -> None:
-        self._panel(StatusLine).show(self.engine.statuses(), self._providers(), self._view_label(now), now)
+        status = self._panel(StatusLine)
+        status.set_class(self.cursor is not None, "-past")
+        status.show(self.engine.statuses(), self._providers(), self._view_label(now), now)
 
     def _tick_budget(self) -> None:
         usages = self.poller.usages() if self.poller is not None else {}
@@ -429,6 +464,7 @@ class MonitorApp(App):
 
     def redraw_now(self) -> None:
         self._drawn = None
+        self._overview_drawn = None
         self.tick()
 
     # -- actions -----------------------------------------------------------
@@ -438,6 +474,8 @@ class MonitorApp(App):
         `d` is there only while the alert strip shows."""
         if action in MAIN_VIEW_ACTIONS and len(self.screen_stack) > 1:
             return False
+        if action == "leave_past":  # Esc is free for the screens' own uses otherwise
+            return self.cursor is not None or self._alert_filter is not None
         if action == "dismiss_alerts":  # in the footer only while the strip shows
             return self._panel(AlertArea).has_class("-active")
         return True
@@ -470,18 +508,23 @@ class MonitorApp(App):
     def action_alerts(self) -> None:
         self.push_screen(AlertsScreen(self.alerts), self.show_cause)
 
-    def show_cause(self, cause) -> None:
-        """Where Enter in the alert list leads: the budget panel, or the failed calls it names."""
+    def show_cause(self, alert) -> None:
+        """Where Enter in the alert list leads: the budget panel, or the failed calls it names in the
+        window where it first fired (once it is over, live would show nothing of it)."""
         self._panel(AlertArea).show(self.alerts.active())  # acknowledged while the list was open
-        if cause is None:
+        if alert is None:
             return
+        cause = alert.cause
         if cause.target == "budget":
             self._panel(BudgetPanel).scroll_visible(animate=False)
             return
-        self.filter = cause.filter()
+        self.filter = self._alert_filter = cause.filter()
         if cause.window_s:
             self.window_index = next((i for i, (_, s) in enumerate(WINDOWS) if s >= cause.window_s),
                                      len(WINDOWS) - 1)
+        now = self.clock()
+        self.cursor = None if alert.since >= self._live_end(now) - time_cursor.SAME_S else alert.since
+        self._edge_said = ""
         self.redraw_now()
         self.action_focus_errors()
 
@@ -585,3 +628,72 @@ class MonitorApp(App):
         if index is None:
             group, index = [chosen, *group], 0
         self.push_screen(DetailScreen(group, index, self.engine.recall))
+
+    # -- time cursor ---------------------------------------------------------
+
+    def _past_label(self, now: float) -> str:
+        """`12:00-12:05 · 2h ago · L: live`: what a past window shows, and the key back."""
+        live_key = key_names(self.applied_keys.get("live", "L"))
+        return f"{time_cursor.describe_view(self.cursor - self.window[1], self.cursor, now)} · {live_key}: live"
+
+    def _chart_end_label(self, end: float) -> str:
+        return "now" if self.cursor is None else fmt.clock_time(end)
+
+    def _feed_note(self, snap) -> str:
+        """Said in the feed when the window had failures from before the oldest one the ring kept."""
+        start = snap.now - (snap.window_s or math.inf)
+        if snap.total.errors and start < failed_kept_from(self.store):
+            return "older failed calls not kept"
+        return ""
+
+    def _overview_due(self, now: float) -> bool:
+        if self._overview_drawn is None:
+            return True
+        return self._overview_key(now) != self._overview_drawn and now - self._overview_at >= OVERVIEW_EVERY_S
+
+    def _overview_key(self, now: float) -> tuple:
+        return (self.store.version, self.window_index, self.cursor, describe(self.filter),
+                int(self._view_end(now) // 60))
+
+    def _tick_overview(self, now: float) -> None:
+        self._overview_drawn, self._overview_at = self._overview_key(now), now
+        end, live_end = self._view_end(now), self._live_end(now)
+        oldest = max(self.store.oldest, self.store.newest - self.store.horizon_s)
+        fetch = partial(store_intervals, self.store, flt=self.filter)
+        self._panel(OverviewStrip).show(fetch, max(0.0, live_end - oldest), self.store.fine_s,
+                                        end - self.window[1], end)
+
+    def action_cursor_step(self, direction: int) -> None:
+        """`[` / `]`: the window one width earlier or later."""
+        now = self.clock()
+        live_end = self._live_end(now)
+        earliest = self._earliest_end(store_intervals(self.store, flt=self.filter), live_end)
+        self._move_cursor(time_cursor.step(self._view_end(now), direction * self.window[1], earliest, live_end))
+
+    def action_cursor_burst(self, forward: int) -> None:
+        """`{` / `}`: the window ending just after the previous or next error burst (under the filter)."""
+        now = self.clock()
+        bursts = error_bursts(store_intervals(self.store, flt=self.filter), 60, gap_s=self.window[1])
+        self._move_cursor(time_cursor.jump(bursts, self._view_end(now), bool(forward), self._live_end(now)))
+
+    def action_live(self) -> None:
+        """`L`: back to live; the filter an alert's Enter set goes too (one the user typed stays)."""
+        if self._alert_filter is not None and self.filter == self._alert_filter:
+            self.filter = CallFilter()
+        self._alert_filter = None
+        self._move_cursor(time_cursor.Move(None))
+
+    def action_leave_past(self) -> None:
+        self.action_live()
+
+    def _earliest_end(self, intervals: list, live_end: float) -> float:
+        oldest = max(self.store.oldest, intervals[0].start) if intervals else live_end
+        return time_cursor.earliest_end(oldest, self.window[1], live_end)
+
+    def _move_cursor(self, move: time_cursor.Move) -> None:
+        """Put the cursor where `move` says; an edge that stopped it is said once, not at every press."""
+        self.cursor = move.end
+        if move.edge and move.edge != self._edge_said:
+            self.notify(move.edge, timeout=4)
+        self._edge_said = move.edge
+        self.redraw_now()

@@ -1,7 +1,8 @@
 """The alert list (`a`): the active alerts, then every fire/resolve/ack of this run.
 
-Enter on an alert closes the list with its `Cause` (the app shows the failed
-calls filtered to its model/code/window, or the budget panel); `x`
+Enter on an alert closes the list with the alert (the app shows the failed
+calls filtered to its cause's model/code, in the window where it fired, or
+the budget panel); `x`
 acknowledges the selected active alert (it stays listed, quiet) or, pressed
 again, takes the acknowledgement back; `s` silences its rule for 15m, 1h or 4h
 or, when the rule is silenced, ends the silence. Rows are updated by key, so the
@@ -18,7 +19,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from apimon_tui.alerts import Alert, AlertManager, Cause
+from apimon_tui.alerts import Alert, AlertManager
 from apimon_tui.alerts.rules import format_value
 from apimon_tui.core.terminal_text import identifier
 from apimon_tui.core.timeutil import format_duration
@@ -63,8 +64,8 @@ class SilenceScreen(ModalScreen[float | None]):
         self.dismiss(None)
 
 
-class AlertsScreen(Screen[Cause | None]):
-    """Returns the selected alert's cause on Enter, None when closed with Esc."""
+class AlertsScreen(Screen[Alert | None]):
+    """Returns the selected alert on Enter (its cause and when it fired), None when closed with Esc."""
 
     DEFAULT_CSS = """
     AlertsScreen #alerts-title { height: 1; padding: 0 1; text-style: bold; }
@@ -166,7 +167,7 @@ class AlertsScreen(Screen[Cause | None]):
         event.stop()
         alert = self._alerts.get(event.row_key.value)
         if alert is not None:
-            self.dismiss(alert.cause)
+            self.dismiss(alert)
 
     def action_close(self) -> None:
         self.dismiss(None)

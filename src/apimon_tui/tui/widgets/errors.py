@@ -90,7 +90,7 @@ class ErrorFeed(Vertical, can_focus=False):
         self.calls: dict[str, Call] = {}  # row key -> the call it shows
         self.groups: dict[str, ErrorGroup] = {}
         self.newest_of_group: dict[str, Call] = {}
-        self._shown: tuple[Snapshot, str] | None = None
+        self._shown: tuple[Snapshot, str, str] | None = None
 
     @property
     def grouped(self) -> bool:
@@ -115,10 +115,12 @@ class ErrorFeed(Vertical, can_focus=False):
     def focus_feed(self) -> None:
         self.table.focus()
 
-    def show(self, snap: Snapshot, window_label: str) -> None:
-        self._shown = (snap, window_label)
+    def show(self, snap: Snapshot, window_label: str, note: str = "") -> None:
+        """`note` says what the feed lacks (older failed calls not kept), first in the subtitle."""
+        self._shown = (snap, window_label, note)
         self.border_title = f"Errors · {window_label}{fmt.partial(snap)}"
-        self.border_subtitle = f"{snap.total.errors:,} failed · {len(snap.groups)} groups · g: {'calls' if self.grouped else 'grouped'}"
+        self.border_subtitle = (f"{note + ' · ' if note else ''}{snap.total.errors:,} failed · "
+                                f"{len(snap.groups)} groups · g: {'calls' if self.grouped else 'grouped'}")
         self._show_rows(snap.failed[:self._row_limit()])
         self._show_groups(snap)
 

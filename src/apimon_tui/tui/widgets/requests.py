@@ -59,7 +59,8 @@ class RequestsPanel(Static, can_focus=True):  # Tab reaches it, `z` zooms it
         """True once plotext is loaded and the chart can be drawn."""
         return self._plotext is not None
 
-    def show(self, snap: Snapshot, window_label: str) -> None:
+    def show(self, snap: Snapshot, window_label: str, end_label: str = "now") -> None:
+        """`end_label` names the window's end: `now`, or its time when the time cursor is in the past."""
         step = snap.step_s or 1.0
         ok = [(p.calls - p.errors) / step for p in snap.points]
         errors = [p.errors / step for p in snap.points]
@@ -69,7 +70,7 @@ class RequestsPanel(Static, can_focus=True):  # Tab reaches it, `z` zooms it
             f"{snap.rate_per_s:.2f} req/s · {total.calls:,} calls · {fmt.pct(total.error_rate)} errors"
         )
         self._series = (ok, errors, _first_covered(snap))
-        self._ticks = _ticks(len(ok), window_label)
+        self._ticks = _ticks(len(ok), window_label, end_label)
         self._draw()
 
     def on_resize(self) -> None:
@@ -78,7 +79,7 @@ class RequestsPanel(Static, can_focus=True):  # Tab reaches it, `z` zooms it
     def _draw(self) -> None:
         width, height = self.content_size
         theme = self.app.current_theme
-        key = (self._series, width, height, theme.name, self.app.no_color, self._plotext is None)
+        key = (self._series, self._ticks, width, height, theme.name, self.app.no_color, self._plotext is None)
         if key == self._drawn_key:
             return
         self._drawn_key = key
@@ -100,11 +101,11 @@ def _first_covered(snap: Snapshot) -> int:
     return next((i for i, p in enumerate(snap.points) if p.start + step > begins), len(snap.points))
 
 
-def _ticks(count: int, window_label: str) -> tuple[list[int], list[str]]:
+def _ticks(count: int, window_label: str, end_label: str) -> tuple[list[int], list[str]]:
     """The window's two ends. (A tick with an empty label was drawn by plotext as a stray `▘`.)"""
     if count < 2:
         return [], []
-    return [0, count - 1], [f"-{window_label}", "now"]
+    return [0, count - 1], [f"-{window_label}", end_label]
 
 
 def _chart(plt: ModuleType, series, ticks, width: int, height: int, colours: tuple[str, str], colour: bool) -> Text:

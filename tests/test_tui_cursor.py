@@ -1,0 +1,185 @@
+"""The time cursor over a real log with two incidents hours apart (Pilot): it opens live, the
+burst keys land on each incident with its calls and time range, the step keys move by a
+window, L returns to live, and Enter on a resolved alert shows the calls that caused it."""
+
+from __future__ import annotations
+
+import pytest
+from tui_support import T0, make_app, screen_text
+
+from apimon_tui.core.model import Call
+from apimon_tui.tui.widgets.overview import OverviewStrip
+
+SIZE = (120, 40)
+HOUR = 3600.0
+FIRST = T0 - 5 * HOUR         # 19:00 the day before (UTC): ten minutes of 500s
+SECOND = T0 - 2 * HOUR        # 22:00: six minutes of 429s
+QUIET_CONFIG = """
+[budget]
+monthly_usd = 1000.0
+[ui]
+theme = "apimon-dark"
+[alerts.error_rate]
+enabled = false
+[alerts.rate_limited]
+enabled = false
+[alerts.latency]
+enabled = false
+"""
+
+
+def two_incidents() -> list[Call]:
+    """One call every 10 s for six hours, plus two failing calls every 10 s in each incident."""
+    calls = []
+    for i in range(int(6 * HOUR / 10)):
+        ts = T0 - 6 * HOUR + i * 10
+        calls.append(Call(ts=ts, model="gpt-4o", status=200, latency_ms=300.0, request_id=f"ok_{i}"))
+        for start, length, status in ((FIRST, 600, 500), (SECOND, 360, 429)):
+            if start <= ts < start + length:
+                calls += [Call(ts=ts + 1 + k, model="gpt-4o", status=status, latency_ms=90.0,
+                               error_code="boom" if status == 500 else "rate_limit_exceeded",
+                               request_id=f"req_{status}_{int(ts)}_{k}") for k in range(2)]
+    return calls
+
+
+def failed_ids(calls: list[Call], start: float, end: float, status: int | None = None) -> set[str]:
+    return {c.request_id for c in calls
+            if c.status >= 400 and start < c.ts <= end and (status is None or c.status == status)}
+
+
+def feed_ids(app) -> set[str]:
+    return {c.request_id for c in app.screen_stack[0].query_one("ErrorFeed").calls.values()}
+
+
+def status_line(app) -> str:
+    return screen_text(app).splitlines()[0]
+
+
+async def browse_feed(pilot) -> None:
+    """Every row of the feed, not only those that fit."""
+    await pilot.press("e", "ctrl+end")
+    await pilot.pause()
+
+
+async def test_the_burst_keys_land_on_each_incident_and_l_returns_to_live(tmp_path):
+    calls = two_incidents()
+    app = make_app(tmp_path, calls, QUIET_CONFIG)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.cursor is None and " ago · L: live" not in status_line(app)
+        await browse_feed(pilot)
+        assert feed_ids(app) == set()                                   # the last 5 minutes had no failures
+
+        await pilot.press("{")                                          # the newer incident: 22:00-22:06
+        await pilot.pause()
+        assert app.cursor == SECOND + 360
+        assert "2025-11-26 22:01-22:06 · 1h54m ago · L: live" in status_line(app)
+        await browse_feed(pilot)
+        assert feed_ids(app) == failed_ids(calls, SECOND + 60, SECOND + 360) != set()
+
+        await pilot.press("{")                                          # the older one: 19:00-19:10
+        await pilot.pause()
+        assert app.cursor == FIRST + 600
+        assert "2025-11-26 19:05-19:10 · 4h50m ago · L: live" in status_line(app)
+        assert "-5m" in screen_text(app) and "19:10:00" in screen_text(app)  # the chart ends there, not "now"
+        await browse_feed(pilot)
+        assert feed_ids(app) == failed_ids(calls, FIRST + 300, FIRST + 600, 500) != set()
+
+        await pilot.press("{", "{")                                     # none before: it stays, and says so once
+        await pilot.pause()
+        assert app.cursor == FIRST + 600
+        assert [n.message for n in app._notifications].count("no earlier error burst") == 1
+
+        await pilot.press("}")
+        await pilot.pause()
+        assert app.cursor == SECOND + 360
+
+        await pilot.press("L")
+        await pilot.pause()
+        assert app.cursor is None and "L: live" not in status_line(app)
+        assert feed_ids(app) == set()
+
+
+async def test_the_step_keys_move_by_one_window_and_stop_at_live_and_at_the_oldest_data(tmp_path):
+    calls = two_incidents()
+    app = make_app(tmp_path, calls, QUIET_CONFIG)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("[")                                          # 5m earlier than live (T0)
+        await pilot.pause()
+        assert app.cursor == T0 - 300
+        assert "23:50-23:55 · 5m ago" in status_line(app)
+        await pilot.press("4", "[")                                     # the 1h window, one hour earlier
+        await pilot.pause()
+        assert app.cursor == T0 - 300 - HOUR
+        assert "21:55-22:55 · 1h05m ago" in status_line(app)
+        await browse_feed(pilot)
+        assert feed_ids(app) == failed_ids(calls, SECOND, SECOND + 360)  # the whole second incident
+        await pilot.press("]", "]")                                     # past the newest: live, not beyond
+        await pilot.pause()
+        assert app.cursor is None
+        for _ in range(8):
+            await pilot.press("[")
+        await pilot.pause()
+        assert app.cursor == T0 - 6 * HOUR + HOUR                       # the window holds the oldest call
+
+
+async def test_enter_on_a_resolved_alert_shows_the_calls_that_caused_it(tmp_path):
+    calls = two_incidents()
+    app = make_app(tmp_path, calls, QUIET_CONFIG)
+    # the run watched the first incident live: server_errors fired, then resolved
+    app.alerts.replay(app.store, FIRST - 300, FIRST + 1200, 30)
+    (fired,) = [e.alert for e in app.alerts.history() if e.kind == "fire"]
+    assert [e.kind for e in app.alerts.history()] == ["fire", "resolve"] and not app.alerts.active()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("tab", "enter")                               # the history: its resolve, newest first
+        await pilot.pause()
+        assert app.cursor == fired.since and app.window[0] == "1m"
+        await browse_feed(pilot)
+        shown = feed_ids(app)
+        assert shown == failed_ids(calls, fired.since - 60, fired.since, 500) != set()
+        assert "filter: model:gpt-4o status:5xx" in status_line(app)
+        await pilot.press("escape")                                     # back to live, the alert's filter gone
+        await pilot.pause()
+        assert app.cursor is None and app.filter.is_empty()
+        assert "filter:" not in status_line(app)
+
+
+@pytest.mark.parametrize(("size", "span"), [((80, 24), "6h"), ((200, 60), "6h24m")])  # whole minutes a cell
+async def test_the_overview_strip_marks_the_viewed_window(tmp_path, size, span):
+    calls = two_incidents()
+    app = make_app(tmp_path, calls, QUIET_CONFIG)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        strip = app.query_one(OverviewStrip)
+        line = screen_text(app).splitlines()[1]
+        cells = strip.cells()
+        assert cells == size[0] - 8 and line.rstrip().endswith(f" {span}")
+        layout = strip.layout_shown
+        assert layout.marker[-1] == cells - 1                          # live: the marker at the right end
+        await pilot.press("{", "{")                                     # the first incident
+        await pilot.pause()
+        layout = strip.layout_shown
+        at = int((FIRST + 600 - 1 - layout.start) // layout.cell_s)
+        assert layout.marker[-1] == at and layout.errors[at] > 0
+        assert layout.errors[int((SECOND - layout.start) // layout.cell_s)] > 0
+        assert sum(layout.errors) == sum(1 for c in calls if c.status >= 400)
+
+
+async def test_a_past_window_whose_failed_calls_the_ring_dropped_says_so(tmp_path):
+    calls = two_incidents()                          # 120 failures in the first incident, 72 in the second
+    app = make_app(tmp_path, calls, QUIET_CONFIG + "[store]\nfailed_calls = 80\n")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("{")
+        await pilot.pause()
+        assert "older failed calls not kept" not in screen_text(app)  # all 72 kept, and 8 of the first
+        await pilot.press("{")                                          # the first incident's last 5 minutes
+        await pilot.pause()
+        await browse_feed(pilot)
+        kept = sorted(failed_ids(calls, FIRST + 300, FIRST + 600), key=lambda r: r.split("_")[2])[-8:]
+        assert feed_ids(app) == set(kept)
+        assert "older failed calls not kept · 60 failed" in screen_text(app)

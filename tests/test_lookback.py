@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from alerts_helpers import custom
 
@@ -19,6 +20,7 @@ from apimon_tui.store import MetricsStore
 from apimon_tui.store.metrics import CallFilter
 from apimon_tui.store.failed import FailedEntry, FailedRing
 
+DATA = Path(__file__).parent / "data"
 T0 = 1764201600.0
 HOUR = 3600.0
 
@@ -181,7 +183,7 @@ def test_an_older_failed_call_is_read_again_from_its_line(tmp_path):
     assert call is not None and call.raw == line and call.error_message == entry.error_message
     assert call.input_tokens == 10 and call.cost_usd is not None
     log.write_text(log.read_text(encoding="utf-8").replace(entry.request_id, "req_gone"), encoding="utf-8")
-    assert engine.recall(entry) is None
+    assert engine.recall(entry) == f"the line is no longer in {log}"
 
 
 def test_a_file_cut_shorter_while_its_look_back_is_read_keeps_what_was_read_and_says_so(tmp_path):
@@ -210,3 +212,50 @@ def test_stopping_reads_no_more_look_back(tmp_path):
     recent = engine.store.calls_added
     engine.stop()  # never started: what the followed sources hold is read, the older part is not
     assert engine.store.calls_added == recent and engine.history[0].source.done_bytes == 0
+
+
+def write_litellm_hours(path, hours: float, every_s: float = 10.0) -> list[float]:
+    """A LiteLLM proxy log of one-line payloads (the real 1.110.2 payload, re-dated) among its own lines."""
+    sample = (DATA / "litellm-1.110.2-payloads.log").read_text(encoding="utf-8").splitlines()
+    text = "\n".join(line for line in sample if line[:1] in ("{", "}", " "))  # the payloads, not the proxy's lines
+    template, _ = json.JSONDecoder().raw_decode(text)
+    lines = ["INFO:     Started server process [7]", "INFO:     Uvicorn running on http://0.0.0.0:4000"]
+    ends = []
+    for i in range(int(hours * HOUR / every_s)):
+        end = T0 - hours * HOUR + i * every_s + 1
+        ends.append(end)
+        lines.append(json.dumps(dict(template, id=f"chatcmpl-{i}", startTime=end - 0.25, endTime=end,
+                                     completionStartTime=end - 0.1)))
+        if i % 7 == 0:
+            lines.append('INFO:     10.0.0.5:51234 - "POST /chat/completions HTTP/1.1" 200 OK')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return ends
+
+
+def test_a_litellm_log_is_searched_by_time_newest_minutes_first_not_read_from_its_start(tmp_path):
+    log = tmp_path / "proxy.log"
+    ends = write_litellm_hours(log, 3)
+    engine = newest_first(log, since_s=HOUR)
+    history = engine.history[0].source
+    first_kept = next(i for i, end in enumerate(ends) if end >= T0 - HOUR)
+    assert log.read_bytes()[history.start:].startswith(b'{"id": "chatcmpl-%d"' % first_kept)
+    engine.read_recent()
+    assert engine.store.snapshot(300, T0).total.calls == sum(end >= T0 - 300 for end in ends)
+    while engine.history_progress is not None:
+        engine.pump()
+    whole = Engine([str(log)], since=T0 - HOUR, follow=False, clock=lambda: T0)
+    whole.read_to_end()  # what `report --since 1h` reads, searched the same way
+    mine, theirs = engine.store.snapshot(24 * HOUR, T0).total, whole.store.snapshot(24 * HOUR, T0).total
+    assert mine.calls == theirs.calls == len(ends) - first_kept
+    assert (mine.input_tokens, mine.cost_usd) == (theirs.input_tokens, theirs.cost_usd)
+    for reader in engine.readers + engine.history:
+        reader.source.close()
+
+
+def test_an_older_failed_call_of_a_multi_line_log_says_its_file_is_not_searched(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text((DATA / "openai-1.109.1-debug.log").read_text(encoding="utf-8"), encoding="utf-8")
+    engine = Engine([str(log)], follow=False)
+    engine.read_to_end()
+    entry = FailedEntry(next(iter(engine.store.failed)))
+    assert engine.recall(entry) == "openai-sdk logs are not searched again for older calls, which keep no log text"

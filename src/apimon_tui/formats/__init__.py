@@ -30,6 +30,11 @@ DETECT_LINES = 1000
 # between lines (parallel reading, `--since` seeking).
 ONE_LINE_FORMATS = frozenset({"native", "nginx", "jsonl", "otlp"})
 
+# Formats a look-back can binary-search by time (`offset_since`): the one-line formats, and LiteLLM,
+# whose one-line payloads are dated lines among the proxy's own (a pretty-printed payload has no
+# dated line, so its file is found undatable and read from its start, as before).
+DATED_LINE_FORMATS = ONE_LINE_FORMATS | {"litellm"}
+
 
 class UnknownFormat(ValueError):
     pass

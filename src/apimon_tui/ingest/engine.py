@@ -82,11 +82,11 @@ def sniff_format(path: str) -> str | None:
 def since_offset(path: str, since: float, fmt: str, options: dict[str, Any]) -> int:
     """Where to start reading `path` to see calls from `since` on, without reading it all.
 
-    One-line formats are binary-searched by their timestamps; for the others
-    the whole file is read (and older calls dropped by the sink).
+    Formats with dated lines are binary-searched by their timestamps; for the
+    others the whole file is read (and older calls dropped by the sink).
     """
     name = sniff_format(path) if fmt == "auto" else fmt
-    if name not in formats.ONE_LINE_FORMATS:
+    if name not in formats.DATED_LINE_FORMATS:
         return 0
     return offset_since(path, since, formats.line_time(name, options.get(name)))
 
@@ -107,7 +107,7 @@ def split_lookback(path: str, since: float, recent_from: float, fmt: str, option
     """Where to start following `path`: at `recent_from` for a one-line format, the older part
     from `since` noted in `splits`; else as `since_offset`."""
     name = sniff_format(path) if fmt == "auto" else fmt
-    if name not in formats.ONE_LINE_FORMATS:
+    if name not in formats.DATED_LINE_FORMATS:
         return 0
     ts_of_line = formats.line_time(name, options.get(name))
     start = offset_since(path, since, ts_of_line)
@@ -618,10 +618,10 @@ class Engine:
                 return reader.forced or reader._formats.get(label)
         return None
 
-    def recall(self, entry: FailedEntry) -> Call | None:
-        """An older failed call read again from its file, priced as it was when read; None if no longer there."""
+    def recall(self, entry: FailedEntry) -> Call | str:
+        """An older failed call read again from its file, priced as it was when read; else why not."""
         call = recall(entry, self.format_of(entry.source), self.options)
-        if call is not None and call.cost_usd is None:
+        if isinstance(call, Call) and call.cost_usd is None:
             call.cost_usd = self.pricer.estimate(call)
         return call
 

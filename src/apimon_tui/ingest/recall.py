@@ -5,7 +5,8 @@ The store keeps whole only its newest failed calls; older ones are
 came from (their source) by the same binary search on time that starts the
 look-back, then the lines around that time are parsed until one gives the
 same call (time, status, model, error code, request id). A file rotated,
-cut or rewritten since no longer holds it: that is said, not guessed.
+cut or rewritten since no longer holds it, and a multi-line format's file is
+not searched: either is said, not guessed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from apimon_tui import formats
 from apimon_tui.core.model import Call
+from apimon_tui.core.terminal_text import identifier
 from apimon_tui.sources.file import _lines_from, offset_since
 from apimon_tui.store.failed import FailedEntry
 
@@ -46,23 +48,26 @@ class _Collected:
         pass
 
 
-def recall(entry: FailedEntry, fmt: str | None, options: dict[str, Any] | None = None) -> Call | None:
-    """The call `entry` was made from, read again from its file; None when the file no longer holds it.
+def recall(entry: FailedEntry, fmt: str | None, options: dict[str, Any] | None = None) -> Call | str:
+    """The call `entry` was made from, read again from its file; else why it cannot be shown whole.
 
     `fmt` is the file's format: only one-line formats can be searched by time.
     """
     path = entry.source
-    if fmt not in formats.ONE_LINE_FORMATS or not os.path.isfile(path):
-        return None
+    if not os.path.isfile(path):
+        return f"older calls from {identifier(path)} keep no log text: it is not a file to read again"
+    if fmt not in formats.ONE_LINE_FORMATS:
+        return f"{identifier(fmt or 'multi-line')} logs are not searched again for older calls, which keep no log text"
     options = options or {}
     module = formats.format_module(fmt)
     parser_options = options.get(fmt, {}) if fmt == "jsonl" else {}
     start = offset_since(path, entry.ts - SLACK_S, formats.line_time(fmt, options.get(fmt)))
     try:
         with open(path, "rb") as f:
-            return _find(f, start, entry, module.PARSER, parser_options)
+            found = _find(f, start, entry, module.PARSER, parser_options)
     except OSError:
-        return None
+        found = None
+    return found if found is not None else f"the line is no longer in {identifier(path)}"
 
 
 def _find(f, start: int, entry: FailedEntry, parser_type, options: dict[str, Any]) -> Call | None:

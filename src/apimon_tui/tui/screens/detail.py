@@ -15,7 +15,6 @@ file no longer holds it and shows what the entry kept.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 
 from rich.table import Table
@@ -53,12 +52,12 @@ class DetailScreen(Screen):
     ]
 
     def __init__(self, group: list[Kept], index: int,
-                 recall: Callable[[FailedEntry], Call | None] | None = None) -> None:
+                 recall: Callable[[FailedEntry], Call | str] | None = None) -> None:
         super().__init__()
         self.group = group
         self.index = index
         self.recall = recall
-        self._recalled: dict[int, Call | None] = {}  # by index in the group: each line is read once
+        self._recalled: dict[int, Call | str] = {}  # by index in the group, each line read once: the call, or why not
 
     @property
     def call(self) -> Kept:
@@ -67,8 +66,9 @@ class DetailScreen(Screen):
         if not isinstance(kept, FailedEntry):
             return kept
         if self.index not in self._recalled:
-            self._recalled[self.index] = self.recall(kept) if self.recall is not None else None
-        return self._recalled[self.index] or kept
+            self._recalled[self.index] = self.recall(kept) if self.recall is not None else "its log text is not kept"
+        found = self._recalled[self.index]
+        return found if isinstance(found, Call) else kept
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-title")
@@ -91,7 +91,7 @@ class DetailScreen(Screen):
         if isinstance(self.group[self.index], FailedEntry):
             raw.append(f" · read again from {identifier(call.source)}" if call.raw else "")
         raw.append("\n")
-        raw.append(visible(redact(pretty_raw(call.raw))) if call.raw else _no_raw(call))
+        raw.append(visible(redact(pretty_raw(call.raw))) if call.raw else self._no_raw(call))
         self.query_one("#detail-raw", Static).update(raw)
         self.query_one("#detail-body").scroll_home(animate=False)
 
@@ -107,13 +107,10 @@ class DetailScreen(Screen):
     def action_copy_request_id(self) -> None:
         self.app.copy_request_id(self.call)
 
-
-def _no_raw(call: Kept) -> str:
-    if isinstance(call, FailedEntry):  # an older call, not found again
-        if os.path.isfile(call.source):
-            return f"(the line is no longer in {identifier(call.source)}: only what was kept of it is shown)"
-        return f"(older calls from {identifier(call.source)} keep no log text: it is not a file to read again)"
-    return "(the format kept no raw text)"
+    def _no_raw(self, call: Kept) -> str:
+        if isinstance(call, FailedEntry):  # an older call, not read again: `recall` said why
+            return f"({self._recalled[self.index]}: only what was kept of it is shown)"
+        return "(the format kept no raw text)"
 
 
 def pretty_raw(raw: str) -> str:

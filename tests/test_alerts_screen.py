@@ -179,17 +179,17 @@ async def test_monitor_bad_alert_rule_is_one_line_before_the_screen_opens(tmp_pa
 
 
 async def test_d_hides_the_strip_until_an_alert_changes(tmp_path):
-    from tui_support import T0 as NOW, make_app, screen_text
+    from tui_support import T0 as NOW, footer_drawn, make_app, pause_until, screen_text
 
     from apimon_tui.tui.widgets.alerts import AlertArea
 
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await pause_until(pilot, lambda: footer_drawn(app))
         assert "WARNING rate_limited" in screen_text(app)
         assert "d Hide alerts" in screen_text(app).splitlines()[-1]        # the footer offers it
         await pilot.press("d")
-        await pilot.pause()
+        await pause_until(pilot, lambda: "Hide alerts" not in screen_text(app).splitlines()[-1])
         assert "WARNING rate_limited" not in screen_text(app)
         assert "Hide alerts" not in screen_text(app).splitlines()[-1]      # nothing left to hide
         app._tick_alerts(NOW)                 # the same alert, unchanged: stays hidden

@@ -4,7 +4,7 @@ one panel and back, at 200x60 the charts and feeds grow, and the footer always f
 from __future__ import annotations
 
 import pytest
-from tui_support import make_app, screen_text
+from tui_support import footer_drawn, make_app, pause_until, screen_text
 
 from apimon_tui.tui.widgets.errors import ErrorFeed
 from apimon_tui.tui.widgets.footer import FittedFooter
@@ -31,7 +31,7 @@ async def test_at_80x24_every_panel_shows_its_headline_on_the_first_screen(tmp_p
 async def test_the_footer_always_fits_with_whole_labels(tmp_path, size):
     app = make_app(tmp_path)
     async with app.run_test(size=size) as pilot:
-        await pilot.pause()
+        await pause_until(pilot, lambda: footer_drawn(app))
         footer = app.query_one(FittedFooter)
         keys = [k for k in footer.children if not k.has_class("-command-palette")]
         last = screen_text(app).splitlines()[-1]
@@ -48,7 +48,7 @@ async def test_a_wider_screen_shows_more_keys(tmp_path):
     for size in ((80, 24), (200, 60)):
         app = make_app(tmp_path)
         async with app.run_test(size=size) as pilot:
-            await pilot.pause()
+            await pause_until(pilot, lambda: footer_drawn(app))
             shown.append(len(app.query_one(FittedFooter).children))
     assert shown[0] < shown[1]
 

@@ -88,3 +88,17 @@ def screen_text(app) -> str:
                       color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
+
+
+async def pause_until(pilot, ready, tries: int = 50) -> None:
+    """Pause until `ready()` holds: on a loaded machine a recompose after a resize can take more than
+    one refresh. Gives up quietly after `tries`; the test's own assertions then say what is wrong."""
+    for _ in range(tries):
+        if ready():
+            return
+        await pilot.pause(0.05)
+
+
+def footer_drawn(app) -> bool:
+    """The footer's last key (the command palette's) is on the bottom line: the footer is laid out."""
+    return screen_text(app).splitlines()[-1].rstrip().endswith("^p Commands")

@@ -262,16 +262,12 @@ class LiteLLMParser(Parser):
             else:
                 self.sink.skip()
             return
-        stripped = line.strip()
-        shape = _PRETTY_LINE.fullmatch(stripped) if stripped else None
-        if shape is None:
+        bracket = _bracket(line)
+        if bracket is _FOREIGN:
             self.sink.skip()  # a foreign line (stderr, an app's print) inside the object
             return
-        # A pretty-printed line holds at most one bracket, outside any string.
-        if shape.group("open"):
-            self._depth += 1
-        elif shape.group("close"):
-            self._depth -= 1
+        if bracket:  # a pretty-printed line holds at most one bracket, outside any string
+            self._depth += 1 if bracket == "open" else -1
         if self._dropping:
             self._dropping = self._depth > 0
             return

@@ -226,3 +226,24 @@ def test_successes_as_numpy_columns_give_the_figures_of_lists():
                (b.total.latency.bins, b.total.latency.min, b.total.latency.max)
         assert a.points == b.points
     assert (as_lists.newest, as_lists.oldest, as_lists.calls_added) == (as_columns.newest, as_columns.oldest, 6000)
+
+
+def test_error_groups_count_the_calls_of_the_viewed_window_only():
+    store = MetricsStore(fine_s=600)  # the first incident lies in the minute tier, the second in seconds
+    t0 = 6_000_000.0
+    for i in range(3600):
+        store.add(call(t0 + i))
+    for i in range(30):  # 01:00-01:05 after t0: 30 x 500 "boom"; 40:00-40:04: 20 x 429
+        store.add(call(t0 + 600 + i * 10, status=500, error_code="boom", error_message=f"boom {i}"))
+    for i in range(20):
+        store.add(call(t0 + 2400 + i * 12, status=429, error_code="rate_limit_exceeded", error_message=f"slow {i}"))
+    first = store.snapshot(300, t0 + 900).groups
+    assert [(g.status, g.code, g.count, g.first_ts, g.last_ts, g.last_message) for g in first] == [
+        ("500", "boom", 30, t0 + 600, t0 + 890, "boom 29")]
+    second = store.snapshot(300, t0 + 2700).groups
+    assert [(g.status, g.code, g.count, g.last_message) for g in second] == [("429", "rate_limit_exceeded", 20, "slow 19")]
+    assert store.snapshot(300, t0 + 1800).groups == []  # between the incidents: no group
+    half = store.snapshot(60, t0 + 660).groups  # a window cutting the first incident: its own part of it
+    assert [(g.count, g.last_message) for g in half] == [(6, "boom 5")]
+    lifetime = {g.code: g.count for g in store.snapshot(None).groups}
+    assert lifetime == {"boom": 30, "rate_limit_exceeded": 20}

@@ -51,6 +51,11 @@ def feed_ids(app) -> set[str]:
     return {c.request_id for c in app.screen_stack[0].query_one("ErrorFeed").calls.values()}
 
 
+def feed_groups(app) -> set[tuple[str, str, int]]:
+    """The error feed's groups of the viewed window: status, code and count."""
+    return {(g.status, g.code, g.count) for g in app.screen_stack[0].query_one("ErrorFeed").groups.values()}
+
+
 def status_line(app) -> str:
     return screen_text(app).splitlines()[0]
 
@@ -76,6 +81,7 @@ async def test_the_burst_keys_land_on_each_incident_and_l_returns_to_live(tmp_pa
         assert "2025-11-26 22:01-22:06 · 1h54m ago · L: live" in status_line(app)
         await browse_feed(pilot)
         assert feed_ids(app) == failed_ids(calls, SECOND + 60, SECOND + 360) != set()
+        assert feed_groups(app) == {("429", "rate_limit_exceeded", len(feed_ids(app)))}  # not the run's 500s
 
         await pilot.press("{")                                          # the older one: 19:00-19:10
         await pilot.pause()
@@ -84,6 +90,7 @@ async def test_the_burst_keys_land_on_each_incident_and_l_returns_to_live(tmp_pa
         assert "-5m" in screen_text(app) and "19:10:00" in screen_text(app)  # the chart ends there, not "now"
         await browse_feed(pilot)
         assert feed_ids(app) == failed_ids(calls, FIRST + 300, FIRST + 600, 500) != set()
+        assert feed_groups(app) == {("500", "boom", len(feed_ids(app)))}
 
         await pilot.press("{", "{")                                     # none before: it stays, and says so once
         await pilot.pause()

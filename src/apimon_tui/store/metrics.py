@@ -554,9 +554,12 @@ class MetricsStore:
         # Buckets fold into one aggregate per series first (one merge per
         # bucket); only the few series are then combined into the tables.
         per_series: dict[SeriesKey, Aggregate] = {}
+        failing: dict[tuple[str, str, str], ErrorGroup] = {}  # the window's error groups (any source)
         for key, agg in self._window_aggregates(window_s, now):
             if keep(key):
                 _into(per_series, key, agg)
+            if agg.errors and window_s:
+                _count_group(failing, key, agg)
         total, by_model, by_source = Aggregate(), {}, {}
         for key, agg in per_series.items():
             total.merge(agg)
@@ -583,13 +586,32 @@ class MetricsStore:
                 if len(failed) >= failed_limit:
                     break
         snap.failed = failed
-        snap.groups = sorted(
-            (g for g in self.groups.values()  # the groups the window overlaps (a past one ends before now)
-             if g.last_ts > start and g.first_ts <= now and (flt is None or _group_matches(flt, g))),
-            key=lambda g: g.last_ts,
-            reverse=True,
-        )
+        groups = self._with_messages(failing).values() if window_s else self.groups.values()
+        snap.groups = sorted((g for g in groups if flt is None or _group_matches(flt, g)),
+                             key=lambda g: (g.last_ts, g.key), reverse=True)  # the same order whatever came first
         return snap
+
+    def _with_messages(self, failing: dict[tuple[str, str, str], ErrorGroup]) -> dict:
+        """The window's groups, each with the message of its last call counted: the run's last one when
+        that is it, else the newest kept failed call of the group up to then ("" when none is kept)."""
+        missing = set()
+        for gkey, group in failing.items():
+            whole = self.groups.get(gkey)
+            if whole is not None and whole.last_ts == group.last_ts:
+                group.last_message = whole.last_message
+            else:
+                missing.add(gkey)
+        if not missing:
+            return failing
+        low = math.nextafter(min(failing[k].first_ts for k in missing), -math.inf)
+        for call in self.failed.between(low, max(failing[k].last_ts for k in missing)):  # newest first
+            gkey = call.group_key()
+            if gkey in missing and call.ts <= failing[gkey].last_ts:
+                failing[gkey].last_message = call.error_message or ""
+                missing.discard(gkey)
+                if not missing:
+                    break
+        return failing
 
     def cost_between(self, start: float, end: float) -> float:
         """The USD the logs estimate between two times (the budget's live part)."""
@@ -681,6 +703,18 @@ class MetricsStore:
             for i, a in enumerate(steps)
         ]
         return out, float(step)
+
+
+def _count_group(failing: dict[tuple[str, str, str], ErrorGroup], key: SeriesKey, agg: Aggregate) -> None:
+    """Count a bucket's failed calls in their error group (status, code, model), as `group_key` names it."""
+    source, model, status, code = key
+    gkey = (status, code, "" if model == NO_MODEL else model)
+    group = failing.get(gkey)
+    if group is None:
+        group = failing[gkey] = ErrorGroup(*gkey)
+    group.count += agg.errors
+    group.first_ts = min(group.first_ts, agg.first_ts)
+    group.last_ts = max(group.last_ts, agg.last_ts)
 
 
 def _group_matches(flt: CallFilter, group: ErrorGroup) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from tui_support import T0, make_app, screen_text
 
-from apimon_tui.core.model import Call
+from apimon_tui.core.model import Call, RateLimit
 from apimon_tui.tui.widgets.overview import OverviewStrip
 
 SIZE = (120, 40)
@@ -190,3 +190,29 @@ async def test_a_past_window_whose_failed_calls_the_ring_dropped_says_so(tmp_pat
         kept = sorted(failed_ids(calls, FIRST + 300, FIRST + 600), key=lambda r: r.split("_")[2])[-8:]
         assert feed_ids(app) == set(kept)
         assert "older failed calls not kept · 60 failed" in screen_text(app)
+
+
+async def test_a_past_window_shows_the_rate_limit_headroom_of_its_own_time_or_unknown(tmp_path):
+    calls = two_incidents()
+    for c in calls:  # 3 of 100 requests left during the 429s, 90 left in the last minutes
+        if SECOND <= c.ts < SECOND + 360 or c.ts >= T0 - 240:
+            c.ratelimit = RateLimit(limit_requests=100, remaining_requests=3 if c.ts < T0 - 3600 else 90)
+    app = make_app(tmp_path, calls, QUIET_CONFIG)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await pilot.pause()
+        assert headroom_rows(app) == [["gpt-4o", "90/100", "-", "███▋  90%"]]
+        await pilot.press("{")                                          # the 429s: 3% left then
+        await pilot.pause()
+        assert headroom_rows(app) == [["gpt-4o", "3/100", "-", "▏      3%"]]
+        await pilot.press("{")                                          # no reading in the first incident
+        await pilot.pause()
+        assert headroom_rows(app) == [["gpt-4o", "-", "-", "unknown"]]
+        await pilot.press("L")
+        await pilot.pause()
+        assert headroom_rows(app) == [["gpt-4o", "90/100", "-", "███▋  90%"]]
+
+
+def headroom_rows(app) -> list[list[str]]:
+    """The rate-limit panel's rows: model, requests, tokens and headroom."""
+    table = app.query_one("#ratelimits-table")
+    return [[c.plain for c in table.get_row_at(i)][:4] for i in range(table.row_count)]

@@ -18,7 +18,11 @@ so a report over last month's log keeps its windows.
 
 The only whole calls kept are the most recent failed ones (`FailedRing`:
 bounded, by call time, older ones kept compact; empty in a store for a
-summary) and the latest rate-limit headroom per model.
+summary) and the rate-limit headroom per model: the latest, and the last of
+each minute over the per-minute span (`HeadroomHistory`), so that a window
+in the past shows the headroom as it was then, or unknown. Error groups
+count a window's failed calls from its buckets (the lifetime totals are
+kept for `report`).
 
 While the monitor is still reading the older part of its look-back,
 `loaded_from` is the time from which the store holds every call; a window
@@ -38,6 +42,7 @@ from apimon_tui.core.model import Call, RateLimit
 from apimon_tui.core.redact import redact
 from apimon_tui.store.aggregate import Aggregate
 from apimon_tui.store.failed import FailedRing, Kept
+from apimon_tui.store.ratelimit_history import HeadroomHistory, RateLimitSeen
 
 SeriesKey = tuple[str, str, str, str]  # source, model, status, error code
 NO_MODEL = "(none)"
@@ -61,14 +66,6 @@ class ErrorGroup:
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.status, self.code, self.model)
-
-
-@dataclass(slots=True)
-class RateLimitSeen:
-    model: str
-    ts: float
-    source: str
-    ratelimit: RateLimit
 
 
 @dataclass(slots=True)
@@ -166,7 +163,9 @@ class Snapshot:
     by_source: dict[str, Aggregate]
     points: list[Point] = field(default_factory=list)
     step_s: float = 1.0
-    ratelimits: list[RateLimitSeen] = field(default_factory=list)
+    ratelimits: list[RateLimitSeen] = field(default_factory=list)  # each model's last reading in the window
+    ratelimits_unknown: dict[str, float | None] = field(default_factory=dict)  # models with none in it: when
+    # each was last read before the window's end (None: only after it)
     failed: list[Kept] = field(default_factory=list)
     groups: list[ErrorGroup] = field(default_factory=list)
     covered_s: float | None = None  # how much of the window the logs cover (they may start inside it)
@@ -212,7 +211,8 @@ class MetricsStore:
         self.failed = FailedRing(failed_capacity, failed_whole)
         self.loaded_from: float | None = None  # while look-back is read: every call from this time on is in
         self.groups: dict[tuple[str, str, str], ErrorGroup] = {}
-        self.ratelimits: dict[str, RateLimitSeen] = {}
+        self.ratelimits: dict[str, RateLimitSeen] = {}  # the latest per model
+        self.headroom = HeadroomHistory()  # ... and the last of each minute, for past windows
         self.calls_added = 0
         self.version = 0  # bumped on every change, so views can skip redraws
         self._between: tuple[tuple[float, float, int], Aggregate] | None = None  # see `_total_between`
@@ -422,9 +422,11 @@ class MetricsStore:
         self._note_headroom(call.model or NO_MODEL, call.ts, call.source, call.ratelimit)
 
     def _note_headroom(self, model: str, ts: float, source: str, ratelimit: RateLimit) -> None:
-        seen = self.ratelimits.get(model)
-        if seen is None or seen.ts <= ts:
-            self.ratelimits[model] = RateLimitSeen(model, ts, source, ratelimit)
+        seen = RateLimitSeen(model, ts, source, ratelimit)
+        self.headroom.note(seen)
+        latest = self.ratelimits.get(model)
+        if latest is None or latest.ts <= ts:
+            self.ratelimits[model] = seen
 
     def _admit(self, key: SeriesKey) -> SeriesKey:
         """Register a new series, folding into `(other)` past the cap."""
@@ -457,6 +459,7 @@ class MetricsStore:
             for key, agg in self._seconds.pop(sec).items():
                 self._bucket(self._minutes, sec - sec % 60, key).merge(agg)
         horizon_edge = self.newest - self.horizon_s - 60
+        self.headroom.prune(horizon_edge)
         for minute in [m for m in self._minutes if m <= horizon_edge]:
             for key, agg in self._minutes.pop(minute).items():
                 self._day_or_archive(minute - minute % DAY, key).merge(agg)
@@ -522,6 +525,7 @@ class MetricsStore:
                 mine_seen = self.ratelimits.get(model)
                 if mine_seen is None or mine_seen.ts <= seen.ts:
                     self.ratelimits[model] = seen
+            self.headroom.merge(other.headroom)
             self.calls_added += other.calls_added
             self._prune()
             self.version += 1
@@ -574,11 +578,8 @@ class MetricsStore:
                 snap.covered_s = max(0.0, min(snap.covered_s, now - math.floor(loaded_from) + 1))
         if window_s and points:
             snap.points, snap.step_s = self._series_points(window_s, now, points, keep)
-        snap.ratelimits = sorted(
-            (r for r in self.ratelimits.values() if flt is None or flt.matches_scope(r.model, r.source)),
-            key=lambda r: r.model,
-        )
         start = now - window_s if window_s else -math.inf
+        snap.ratelimits, snap.ratelimits_unknown = self._headroom_in(start, now, flt)
         failed = []
         for call in self.failed.between(start, now) if failed_limit else ():
             if flt is None or flt.matches_call(call):
@@ -612,6 +613,22 @@ class MetricsStore:
                 if not missing:
                     break
         return failing
+
+    def _headroom_in(self, start: float, now: float, flt: CallFilter | None) -> tuple[list, dict]:
+        """Each model's last rate-limit reading in the window, and the models read at other times with
+        when they were last read before it: a past window reads the per-minute history, not the latest."""
+        latest = self.ratelimits.values() if now >= self.newest else self.headroom.at(now)
+        before = {r.model: r for r in latest}
+        inside, unknown = [], {}
+        for model, seen in sorted(self.ratelimits.items()):
+            if flt is not None and not flt.matches_scope(model, seen.source):
+                continue
+            last = before.get(model)
+            if last is not None and last.ts > start:
+                inside.append(last)
+            else:
+                unknown[model] = last.ts if last is not None else None
+        return inside, unknown
 
     def cost_between(self, start: float, end: float) -> float:
         """The USD the logs estimate between two times (the budget's live part)."""

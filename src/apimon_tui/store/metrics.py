@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import threading
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -216,6 +217,7 @@ class MetricsStore:
         self.calls_added = 0
         self.version = 0  # bumped on every change, so views can skip redraws
         self._between: tuple[tuple[float, float, int], Aggregate] | None = None  # see `_total_between`
+        self._times: dict[str, tuple[tuple, list[int]]] = {}  # see `_bucket_times`
         # Held by the ingest thread while it adds a batch and by readers while
         # they take a snapshot: dicts must not change under an iteration.
         self.lock = threading.RLock()
@@ -229,6 +231,7 @@ class MetricsStore:
         """
         state = self.__dict__.copy()
         del state["lock"]
+        state["_times"] = {}
         series = list(self._series)
         place = {key: i for i, key in enumerate(series)}
         state["_series"] = series
@@ -689,12 +692,22 @@ class MetricsStore:
                 if start < day + DAY / 2 and day <= now:  # days mostly inside the window
                     yield from slot.items()
         if window_s is None or window_s > self.fine_s or self._before_seconds(start):
-            for minute, slot in self._minutes.items():
-                if start < minute + 30 <= now:  # buckets mostly inside the window
-                    yield from slot.items()
-        for sec, slot in self._seconds.items():
-            if start < sec <= now:
-                yield from slot.items()
+            minutes, times = self._minutes, self._bucket_times("_minutes")
+            for minute in times[bisect_right(times, start - 30):bisect_right(times, now - 30)]:
+                yield from minutes[minute].items()  # buckets mostly inside the window: start < minute + 30 <= now
+        seconds, times = self._seconds, self._bucket_times("_seconds")
+        for sec in times[bisect_right(times, start):bisect_right(times, now)]:
+            yield from seconds[sec].items()
+
+    def _bucket_times(self, tier: str) -> list[int]:
+        """A tier's bucket times in order, kept while the store does not change: a window is then found
+        by bisecting, not by reading every bucket (alerts replayed over the look-back take thousands)."""
+        buckets = getattr(self, tier)
+        key = (self.version, self._pruned_at, len(buckets))
+        kept = self._times.get(tier)
+        if kept is None or kept[0] != key:
+            kept = self._times[tier] = (key, sorted(buckets))
+        return kept[1]
 
     def _before_seconds(self, start: float) -> bool:
         """Does a window from `start` reach back past the per-second tier (by more than half a

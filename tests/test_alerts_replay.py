@@ -64,7 +64,7 @@ def test_episodes_found_while_the_look_back_loads_newest_first_are_those_of_the_
         if span is not None:
             spans.append(span)
             found.replay(engine.store, *span)
-        if found.done:
+        if engine.history_progress is None and span is None:
             break
         engine.pump()
     assert spans[0] == (T0 - 300, T0) and spans[-1][1] == T0
@@ -111,3 +111,22 @@ def test_nothing_is_replayed_before_the_look_back_holds_data_or_without_traffic_
     whole.read_to_end()
     budget_only = [r for r in rules_from_config(DEFAULTS) if not r.spec.needs_store]
     assert HistoryReplay(budget_only, until=T0).span_due(whole.store) is None
+
+
+def test_a_log_read_forward_is_replayed_again_as_its_span_reaches_further(tmp_path):
+    from apimon_tui.core.model import Call
+    from apimon_tui.store import MetricsStore
+
+    records = write_two_incidents(tmp_path / "calls.jsonl")
+    calls = [Call(ts=r["ts"], source="calls.jsonl", model=r["model"], status=r["status"], latency_ms=120.0,
+                  error_code=r.get("error_code")) for r in records]
+    store = MetricsStore()  # a file that cannot be searched by time: read oldest first, all of it "loaded"
+    found = HistoryReplay(traffic_rules(), until=T0)
+    store.add_many([c for c in calls if c.ts < FIRST + 1800])
+    found.replay(store, *found.span_due(store))
+    assert [a.rule for a in found.episodes] == ["error_rate", "server_errors"]
+    assert found.span_due(store) is None  # nothing new
+    store.add_many([c for c in calls if c.ts >= FIRST + 1800])
+    found.replay(store, *found.span_due(store))
+    assert [a.rule for a in found.episodes] == ["error_rate", "rate_limited", "error_rate", "server_errors"]
+    assert found.span_due(store) is None

@@ -131,28 +131,77 @@ async def test_the_step_keys_move_by_one_window_and_stop_at_live_and_at_the_olde
         assert app.cursor == T0 - 6 * HOUR + HOUR                       # the window holds the oldest call
 
 
-async def test_enter_on_a_resolved_alert_shows_the_calls_that_caused_it(tmp_path):
+async def test_alerts_found_in_the_look_back_are_listed_resolved_and_enter_shows_their_calls(tmp_path):
     calls = two_incidents()
-    app = make_app(tmp_path, calls, QUIET_CONFIG)
-    # the run watched the first incident live: server_errors fired, then resolved
-    app.alerts.replay(app.store, FIRST - 300, FIRST + 1200, 30)
-    (fired,) = [e.alert for e in app.alerts.history() if e.kind == "fire"]
-    assert [e.kind for e in app.alerts.history()] == ["fire", "resolve"] and not app.alerts.active()
+    notified = tmp_path / "notified.json"
+    notify = f'[alerts.notify]\ncritical = "cat >> {notified}"\nwarning = "cat >> {notified}"\n'
+    app, engine, clock = backfilling_app(tmp_path, calls, FOUND_CONFIG + notify)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
+        while engine.history_progress is not None:                     # the look-back comes newest first
+            engine.pump()
+            await tick_alerts(app, clock)
+        await tick_alerts(app, clock)
+        await pilot.pause()
+        assert not app.alerts.active() and not app.alerts.history()    # nothing fired live: no bell, no notify
+        assert [n.message for n in app._notifications][-1] == \
+            "2 alert(s) found in the look-back, before this run: a lists them"
         await pilot.press("a")
         await pilot.pause()
-        await pilot.press("tab", "enter")                               # the history: its resolve, newest first
+        assert "2 found in the look-back" in screen_text(app)
+        rows = history_rows(app)                                        # newest first
+        assert rows == [
+            ["warning", "rate_limited", "gpt-4o", "22:01:00", "found in look-back, resolved 22:09:00"],
+            ["critical", "server_errors", "gpt-4o", "19:01:00", "found in look-back, resolved 19:13:00"],
+        ]
+        await pilot.press("tab", "down", "enter")                      # the older one
         await pilot.pause()
-        assert app.cursor == fired.since and app.window[0] == "1m"
+        assert app.cursor == FIRST + 60 and app.window[0] == "1m"
         await browse_feed(pilot)
-        shown = feed_ids(app)
-        assert shown == failed_ids(calls, fired.since - 60, fired.since, 500) != set()
+        assert feed_ids(app) == failed_ids(calls, FIRST, FIRST + 60, 500) != set()
         assert "filter: model:gpt-4o status:5xx" in status_line(app)
         await pilot.press("escape")                                     # back to live, the alert's filter gone
         await pilot.pause()
         assert app.cursor is None and app.filter.is_empty()
         assert "filter:" not in status_line(app)
+    assert not notified.exists()
+
+
+FOUND_CONFIG = QUIET_CONFIG.replace("[alerts.rate_limited]\nenabled = false\n", "")
+
+
+def backfilling_app(tmp_path, calls: list[Call], config_text: str):
+    """The monitor as it starts on a log: the newest 5 minutes read, the rest of 24 h to come,
+    newest block first (pumped by the test); the clock moves on a few seconds at each `tick_alerts`."""
+    from tui_support import write_config, write_log
+
+    from apimon_tui.core import config as config_mod
+    from apimon_tui.ingest.engine import Engine
+    from apimon_tui.tui.app import MonitorApp
+
+    log = write_log(tmp_path / "calls.jsonl", calls)
+    config_path = write_config(tmp_path, config_text)
+    config = config_mod.load(config_path)
+    clock = [T0]
+    engine = Engine([str(log)], since=T0 - 24 * HOUR, recent_s=300.0, config=config, clock=lambda: clock[0])
+    engine.history[0].source.block_bytes = 64 * 1024                   # several blocks
+    engine.read_recent()
+    app = MonitorApp(engine, config, clock=lambda: clock[0], start_engine=False, config_path=config_path)
+    return app, engine, clock
+
+
+async def tick_alerts(app, clock: list[float]) -> None:
+    """A refresh that evaluates the alerts, and the look-back replay it may start, finished."""
+    clock[0] += 5
+    app.tick()
+    await app.workers.wait_for_complete()
+
+
+def history_rows(app) -> list[list[str]]:
+    """The alert list's lower table: severity, rule, scope, time and state."""
+    table = app.screen.query_one("#alerts-history")
+    return [[cell.plain for i, cell in enumerate(table.get_row_at(r)) if i in (0, 1, 2, 6, 7)]
+            for r in range(table.row_count)]
 
 
 @pytest.mark.parametrize(("size", "span"), [((80, 24), "6h"), ((200, 60), "6h24m")])  # whole minutes a cell

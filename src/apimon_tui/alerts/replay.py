@@ -41,23 +41,26 @@ class HistoryReplay:
         self.step_s = step_s
         self.episodes: list[Alert] = []
         self.span: tuple[float, float] | None = None  # the span last replayed
-        self.done = False  # the last replay covered all the look-back there is
+        self.stopped = False  # no more replays (one failed)
 
     def span_due(self, store: MetricsStore) -> tuple[float, float] | None:
-        """The span to replay now (start, end), or None when the last replay still says all there is."""
-        if self.done or not self.rules or store.oldest == math.inf:
+        """The span to replay now (start, end), or None when the last replay still says all there is:
+        while the look-back loads, once the span held in full has grown `GROWTH` times; after, once
+        more if it reaches further than the last one (an older start, a later end up to `until`)."""
+        if self.stopped or not self.rules or store.oldest == math.inf:
             return None
-        loaded_from = store.loaded_from
+        loaded_from, step = store.loaded_from, self.step_s
         held_from = max(store.oldest if loaded_from is None else loaded_from, store.newest - store.horizon_s)
-        start = math.ceil(held_from / self.step_s) * self.step_s
-        step = self.step_s
+        start = math.ceil(held_from / step) * step
         end = math.floor(min(self.until, math.ceil(store.newest / step) * step) / step) * step  # the newest call's step
         if end <= start:
             return None
-        if loaded_from is not None and self.span is not None:
-            last = self.span[1] - self.span[0]
-            if end - start < GROWTH * last:
+        if self.span is not None:
+            last_start, last_end = self.span
+            if loaded_from is not None and end - start < GROWTH * (last_end - last_start):
                 return None
+            if loaded_from is None and start >= last_start and end <= last_end:
+                return None  # all in, and no more than the last replay covered (only older minutes pruned)
         return start, end
 
     def replay(self, store: MetricsStore, start: float, end: float) -> list[Alert]:
@@ -66,7 +69,6 @@ class HistoryReplay:
         events = quiet.replay(store, start, end, self.step_s, complete_from=start)
         self.episodes = episodes(events, quiet.active())[:HISTORY_LIMIT]
         self.span = (start, end)
-        self.done = store.loaded_from is None
         return self.episodes
 
 

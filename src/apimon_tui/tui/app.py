@@ -24,12 +24,14 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.worker import Worker, WorkerState
 
 from apimon_tui.costs import pricing
 from apimon_tui.alerts import AlertManager
+from apimon_tui.alerts.replay import HistoryReplay
 from apimon_tui.costs.budget import Budget, BudgetConfig
 from apimon_tui.core.config import default_path
-from apimon_tui.ingest.engine import Engine
+from apimon_tui.ingest.engine import Engine, failure_reason
 from apimon_tui.core.key_names import key_problem
 from apimon_tui.core.model import Call
 from apimon_tui.core.state import UiState
@@ -159,6 +161,8 @@ class MonitorApp(App):
         self.clock = clock
         self.refresh_s = refresh_s or float(config.get("ui", {}).get("refresh", 1.0))
         self.alerts = alerts or AlertManager.from_config(config, clock, state=ui_state)
+        self.found = HistoryReplay(self.alerts.rules, until=clock())  # alerts of the look-back, before the run
+        self._found_said = 0
         self.budget = budget or Budget(BudgetConfig.from_config(config), clock=clock,
                                        live_cost=self.store.cost_between, logs_since=self.store.logs_since,
                                        live_uncosted=self.store.uncosted_between)
@@ -461,6 +465,31 @@ class MonitorApp(App):
         for problem in self.alerts.drain_problems():
             self.notify(problem, severity="warning", timeout=10, markup=False)
         self._panel(AlertArea).show(self.alerts.active())
+        self._replay_history()
+
+    def _replay_history(self) -> None:
+        """Replay the rules over the look-back held so far, in a thread, when its span has grown enough
+        (`HistoryReplay`); one replay at a time, and none while a file is still read forward to its end
+        (one that cannot be searched by time: its calls come oldest first)."""
+        if self.engine.behind or any(w.group == "alert-replay" for w in self.workers):
+            return
+        span = self.found.span_due(self.store)
+        if span is not None:
+            self.run_worker(partial(self.found.replay, self.store, *span), name="alert-replay",
+                            group="alert-replay", thread=True, exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A replay of the look-back ended: say once how many alerts it found, or why it failed."""
+        if event.worker.group != "alert-replay":
+            return
+        if event.state == WorkerState.ERROR:
+            self.found.stopped = True  # not again: once is enough to say it
+            self.notify(f"alerts of the look-back not found: the replay failed ({failure_reason(event.worker.error)})",
+                        severity="warning", timeout=10, markup=False)
+        elif event.state == WorkerState.SUCCESS and len(self.found.episodes) > self._found_said:
+            self._found_said = len(self.found.episodes)
+            self.notify(f"{self._found_said} alert(s) found in the look-back, before this run: a lists them",
+                        timeout=10, markup=False)
 
     def redraw_now(self) -> None:
         self._drawn = None
@@ -506,7 +535,7 @@ class MonitorApp(App):
         self.push_screen(SourcesScreen(self.engine.statuses, self.clock))
 
     def action_alerts(self) -> None:
-        self.push_screen(AlertsScreen(self.alerts), self.show_cause)
+        self.push_screen(AlertsScreen(self.alerts, self.found), self.show_cause)
 
     def show_cause(self, alert) -> None:
         """Where Enter in the alert list leads: the budget panel, or the failed calls it names in the

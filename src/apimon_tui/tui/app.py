@@ -486,10 +486,13 @@ class MonitorApp(App):
             self.found.stopped = True  # not again: once is enough to say it
             self.notify(f"alerts of the look-back not found: the replay failed ({failure_reason(event.worker.error)})",
                         severity="warning", timeout=10, markup=False)
-        elif event.state == WorkerState.SUCCESS and len(self.found.episodes) > self._found_said:
-            self._found_said = len(self.found.episodes)
-            self.notify(f"{self._found_said} alert(s) found in the look-back, before this run: a lists them",
-                        timeout=10, markup=False)
+        elif event.state == WorkerState.SUCCESS:
+            live = {a.key for a in self.alerts.active()}  # one still on where the look-back ends is live: said there
+            found = sum(1 for a in self.found.episodes if a.resolved_at is not None or a.key not in live)
+            if found > self._found_said:
+                self._found_said = found
+                self.notify(f"{found} alert(s) found in the look-back, before this run: a lists them",
+                            timeout=10, markup=False)
 
     def redraw_now(self) -> None:
         self._drawn = None

@@ -130,3 +130,19 @@ def test_a_log_read_forward_is_replayed_again_as_its_span_reaches_further(tmp_pa
     found.replay(store, *found.span_due(store))
     assert [a.rule for a in found.episodes] == ["error_rate", "rate_limited", "error_rate", "server_errors"]
     assert found.span_due(store) is None
+
+
+def test_headroom_is_judged_as_it_was_at_each_step_not_as_it_is_now():
+    from apimon_tui.core.model import Call, RateLimit
+    from apimon_tui.store import MetricsStore
+
+    store = MetricsStore()
+    low_from, low_to = T0 - 2 * HOUR, T0 - 2 * HOUR + 600  # ten minutes with 5% of the requests left
+    store.add_many([Call(ts=T0 - 3 * HOUR + i * 10, source="a.log", model="gpt-4o", status=200, latency_ms=100.0,
+                         ratelimit=RateLimit(limit_requests=100,
+                                             remaining_requests=5 if low_from <= T0 - 3 * HOUR + i * 10 < low_to else 90))
+                    for i in range(int(3 * HOUR / 10))])
+    found = HistoryReplay(traffic_rules(), until=T0)
+    found.replay(store, *found.span_due(store))
+    assert summary(found.episodes) == [
+        ("rate_limited", "gpt-4o requests", "warning", low_from + 60 - T0, low_to + 60 + 120 - T0)]

@@ -1,6 +1,7 @@
 """The time cursor over a real log with two incidents hours apart (Pilot): it opens live, the
 burst keys land on each incident with its calls and time range, the step keys move by a
-window, L returns to live, and Enter on a resolved alert shows the calls that caused it."""
+window, L returns to live, a past window shows its own error groups and rate-limit headroom, and the
+alerts replayed over the look-back are listed resolved, Enter on one showing the calls that caused it."""
 
 from __future__ import annotations
 

@@ -737,7 +737,7 @@ class MetricsStore:
 
 def _count_group(failing: dict[tuple[str, str, str], ErrorGroup], key: SeriesKey, agg: Aggregate) -> None:
     """Count a bucket's failed calls in their error group (status, code, model), as `group_key` names it."""
-    source, model, status, code = key
+    _, model, status, code = key
     gkey = (status, code, "" if model == NO_MODEL else model)
     group = failing.get(gkey)
     if group is None:

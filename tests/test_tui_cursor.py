@@ -155,7 +155,11 @@ async def test_alerts_found_in_the_look_back_are_listed_resolved_and_enter_shows
             ["warning", "rate_limited", "gpt-4o", "22:01:00", "found in look-back, resolved 22:09:00"],
             ["critical", "server_errors", "gpt-4o", "19:01:00", "found in look-back, resolved 19:13:00"],
         ]
-        await pilot.press("tab", "down", "enter")                      # the older one
+        await pilot.press("tab", "x")                                   # over: nothing to acknowledge
+        await pilot.pause()
+        assert app._notifications and [n.message for n in app._notifications][-1] == \
+            "an alert found in the look-back is not live: nothing to acknowledge"
+        await pilot.press("down", "enter")                              # the older one
         await pilot.pause()
         assert app.cursor == FIRST + 60 and app.window[0] == "1m"
         await browse_feed(pilot)

@@ -177,9 +177,13 @@ class AlertsScreen(Screen[Alert | None]):
 
     def selected(self) -> Alert | None:
         """The alert under the cursor of the focused table (the active one by default)."""
-        table = self.focused if isinstance(self.focused, DataTable) else self.query_one("#alerts-active", DataTable)
-        key = self._selected_key(table)
+        key = self._selected_row()
         return self._alerts.get(key) if key else None
+
+    def _selected_row(self) -> str | None:
+        """The key of the row under the cursor of the focused table (the active one by default)."""
+        table = self.focused if isinstance(self.focused, DataTable) else self.query_one("#alerts-active", DataTable)
+        return self._selected_key(table)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -191,6 +195,9 @@ class AlertsScreen(Screen[Alert | None]):
         self.dismiss(None)
 
     def action_acknowledge(self) -> None:
+        if (self._selected_row() or "").startswith("found:"):
+            self.notify("an alert found in the look-back is not live: nothing to acknowledge", timeout=3)
+            return
         alert = self.selected()
         if alert is None or self.manager.get(alert.key) is None:
             self.notify("no active alert selected", severity="warning", timeout=3)

@@ -146,3 +146,31 @@ def test_headroom_is_judged_as_it_was_at_each_step_not_as_it_is_now():
     found.replay(store, *found.span_due(store))
     assert summary(found.episodes) == [
         ("rate_limited", "gpt-4o requests", "warning", low_from + 60 - T0, low_to + 60 + 120 - T0)]
+
+
+def test_an_incident_going_on_into_the_run_is_the_live_alert_which_notes_when_it_began(tmp_path):
+    from apimon_tui.alerts import AlertManager
+
+    log = tmp_path / "calls.jsonl"
+    records = [record(T0 - HOUR + i * 2 + 1, i, 500 if (i * 2 >= HOUR - 1200 and i % 10 < 6) else 200)
+               for i in range(int(HOUR / 2))]  # the last 20 minutes fail, up to the start of the run
+    log.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    engine = Engine([str(log)], since=T0 - 24 * HOUR, follow=False, clock=lambda: T0)
+    engine.read_to_end()
+    live = AlertManager(traffic_rules(), clock=lambda: T0)
+    live.evaluate(engine.store, now=T0)
+    live.evaluate(engine.store, now=T0 + 60)  # error_rate holds its `for` (1m) live too
+    found = HistoryReplay(traffic_rules(), until=T0)
+    found.replay(engine.store, *found.span_due(engine.store))
+    going_on = {a.key: a.since for a in found.episodes if a.resolved_at is None}
+    assert going_on == {"server_errors|gpt-4o": T0 - 1200 + 60, "error_rate|gpt-4o": T0 - 1200 + 120}
+    found.carry_over(live)
+    assert {a.key: a.began for a in live.active()} == going_on  # Enter on them shows where they began
+    assert found.listed() == []                                 # and they are not listed twice
+
+    quiet_since = HistoryReplay(traffic_rules(), until=T0 + 3 * 86400)  # the log went quiet days ago
+    quiet_since.replay(engine.store, *quiet_since.span_due(engine.store))
+    other = AlertManager(traffic_rules(), clock=lambda: T0)
+    other.evaluate(engine.store, now=T0)
+    quiet_since.carry_over(other)
+    assert all(a.began is None for a in other.active()) and len(quiet_since.listed()) == 2

@@ -172,6 +172,28 @@ async def test_alerts_found_in_the_look_back_are_listed_resolved_and_enter_shows
     assert not notified.exists()
 
 
+async def test_enter_on_a_live_alert_whose_incident_began_before_the_run_shows_where_it_began(tmp_path):
+    calls = [Call(ts=T0 - HOUR + i * 10, model="gpt-4o", status=200, latency_ms=300.0) for i in range(360)]
+    calls += [Call(ts=T0 - 600 + i * 10 + 1 + k, model="gpt-4o", status=500, error_code="boom", request_id=f"r{i}_{k}")
+              for i in range(60) for k in range(2)]                    # 500s for the last ten minutes, on and on
+    app = make_app(tmp_path, sorted(calls, key=lambda c: c.ts), QUIET_CONFIG)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        (alert,) = app.alerts.active()                                 # fired live as the run began, at T0
+        assert (alert.rule, alert.since, alert.began) == ("server_errors", T0, T0 - 600 + 60)
+        await pilot.press("a")
+        await pilot.pause()
+        assert history_rows(app) == [["critical", "server_errors", "gpt-4o", "00:00:00", "fired"]]  # not twice
+        assert "began 23:51:00 in the look-back" in screen_text(app)
+        await pilot.press("enter")                                      # the live alert: where it began
+        await pilot.pause()
+        assert app.cursor == T0 - 540
+        await browse_feed(pilot)
+        assert feed_ids(app) == failed_ids(calls, T0 - 600, T0 - 540, 500) != set()
+
+
 FOUND_CONFIG = QUIET_CONFIG.replace("[alerts.rate_limited]\nenabled = false\n", "")
 
 

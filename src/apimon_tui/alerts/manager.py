@@ -58,6 +58,7 @@ class Alert:
     updated: float = 0.0
     resolved_at: float | None = None
     state: str = "firing"         # firing, holding or clearing
+    began: float | None = None    # when its incident began, when that was before the run (`HistoryReplay`)
 
     def to_dict(self) -> dict[str, Any]:
         """The alert as `check --json`, notify commands and the history file see it."""

@@ -14,6 +14,10 @@ therefore covers the whole span held so far, and is run again when that span
 has doubled, and once it is all in: the newest incidents show first, and all
 the replays together cost at most about twice the last one (24 h of minutes:
 well under a second of one core).
+
+An episode still on where the look-back meets the run is the incident the
+live rules then fire for: `carry_over` notes on that live alert when the
+episode began (its Enter shows where it began), and the episode is not listed twice.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class HistoryReplay:
         self.step_s = step_s
         self.episodes: list[Alert] = []
         self.span: tuple[float, float] | None = None  # the span last replayed
+        self.carried: set[str] = set()  # keys of the episodes that live alerts carry on
         self.stopped = False  # no more replays (one failed)
 
     def span_due(self, store: MetricsStore) -> tuple[float, float] | None:
@@ -70,6 +75,23 @@ class HistoryReplay:
         self.episodes = episodes(events, quiet.active())[:HISTORY_LIMIT]
         self.span = (start, end)
         return self.episodes
+
+    def listed(self) -> list[Alert]:
+        """The episodes to list: all but those a live alert carries on."""
+        return [a for a in self.episodes if a.resolved_at is not None or a.key not in self.carried]
+
+    def carry_over(self, manager: AlertManager) -> None:
+        """A live alert that fired as the run began (within its rule's `for` and two steps of the look-back's
+        end), for an episode still on there, is that episode going on: it notes when the episode began."""
+        if self.span is None or self.span[1] < math.floor(self.until / self.step_s) * self.step_s:
+            return  # the look-back ends before the run (a log that went quiet): nothing goes on into it
+        rules = {r.name: r for r in self.rules}
+        for episode in self.episodes:
+            alert = manager.get(episode.key) if episode.resolved_at is None else None
+            if alert is None or alert.since > self.span[1] + rules[episode.rule].for_s + 2 * self.step_s:
+                continue
+            alert.began = episode.since
+            self.carried.add(episode.key)
 
 
 def episodes(events: list[AlertEvent], active: list[Alert]) -> list[Alert]:

@@ -464,6 +464,7 @@ class MonitorApp(App):
             self.bell()
         for problem in self.alerts.drain_problems():
             self.notify(problem, severity="warning", timeout=10, markup=False)
+        self.found.carry_over(self.alerts)
         self._panel(AlertArea).show(self.alerts.active())
         self._replay_history()
 
@@ -487,8 +488,8 @@ class MonitorApp(App):
             self.notify(f"alerts of the look-back not found: the replay failed ({failure_reason(event.worker.error)})",
                         severity="warning", timeout=10, markup=False)
         elif event.state == WorkerState.SUCCESS:
-            live = {a.key for a in self.alerts.active()}  # one still on where the look-back ends is live: said there
-            found = sum(1 for a in self.found.episodes if a.resolved_at is not None or a.key not in live)
+            self.found.carry_over(self.alerts)
+            found = len(self.found.listed())
             if found > self._found_said:
                 self._found_said = found
                 self.notify(f"{found} alert(s) found in the look-back, before this run: a lists them",
@@ -555,7 +556,8 @@ class MonitorApp(App):
             self.window_index = next((i for i, (_, s) in enumerate(WINDOWS) if s >= cause.window_s),
                                      len(WINDOWS) - 1)
         now = self.clock()
-        self.cursor = None if alert.since >= self._live_end(now) - time_cursor.SAME_S else alert.since
+        began = alert.since if alert.began is None else alert.began  # an incident going on since before the run
+        self.cursor = None if began >= self._live_end(now) - time_cursor.SAME_S else began
         self._edge_said = ""
         self.redraw_now()
         self.action_focus_errors()

@@ -127,6 +127,8 @@ class AlertsScreen(Screen[Alert | None]):
         for key, alert in self._alerts.items():
             until = self.manager.silenced_until(alert.rule, now)
             state = alert.state + (", acknowledged" if alert.acknowledged else "")
+            if alert.began is not None:
+                state += f", began {fmt.clock_time(alert.began)} in the look-back"
             if until is not None:
                 state += f", rule silenced to {fmt.clock_time(until)}"
             rows[key] = _cells(alert, alert.since, state)
@@ -137,7 +139,7 @@ class AlertsScreen(Screen[Alert | None]):
             key = f"event:{event.ts}:{i}"
             self._alerts[key] = event.alert
             rows[key] = _cells(event.alert, event.ts, EVENT_WORDS.get(event.kind, event.kind))
-        found = self.found.episodes if self.found is not None else []
+        found = self.found.listed() if self.found is not None else []
         for alert in found:
             key = f"found:{alert.key}:{alert.since}"
             self._alerts[key] = alert

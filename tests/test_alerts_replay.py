@@ -138,10 +138,10 @@ def test_headroom_is_judged_as_it_was_at_each_step_not_as_it_is_now():
 
     store = MetricsStore()
     low_from, low_to = T0 - 2 * HOUR, T0 - 2 * HOUR + 600  # ten minutes with 5% of the requests left
-    store.add_many([Call(ts=T0 - 3 * HOUR + i * 10, source="a.log", model="gpt-4o", status=200, latency_ms=100.0,
-                         ratelimit=RateLimit(limit_requests=100,
-                                             remaining_requests=5 if low_from <= T0 - 3 * HOUR + i * 10 < low_to else 90))
-                    for i in range(int(3 * HOUR / 10))])
+    stamps = [T0 - 3 * HOUR + i * 10 for i in range(int(3 * HOUR / 10))]
+    store.add_many([Call(ts=ts, source="a.log", model="gpt-4o", status=200, latency_ms=100.0,
+                         ratelimit=RateLimit(limit_requests=100, remaining_requests=5 if low_from <= ts < low_to else 90))
+                    for ts in stamps])
     found = HistoryReplay(traffic_rules(), until=T0)
     found.replay(store, *found.span_due(store))
     assert summary(found.episodes) == [

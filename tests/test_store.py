@@ -241,7 +241,8 @@ def test_error_groups_count_the_calls_of_the_viewed_window_only():
     assert [(g.status, g.code, g.count, g.first_ts, g.last_ts, g.last_message) for g in first] == [
         ("500", "boom", 30, t0 + 600, t0 + 890, "boom 29")]
     second = store.snapshot(300, t0 + 2700).groups
-    assert [(g.status, g.code, g.count, g.last_message) for g in second] == [("429", "rate_limit_exceeded", 20, "slow 19")]
+    assert [(g.status, g.code, g.count, g.last_message) for g in second] == [
+        ("429", "rate_limit_exceeded", 20, "slow 19")]
     assert store.snapshot(300, t0 + 1800).groups == []  # between the incidents: no group
     half = store.snapshot(60, t0 + 660).groups  # a window cutting the first incident: its own part of it
     assert [(g.count, g.last_message) for g in half] == [(6, "boom 5")]

@@ -425,11 +425,16 @@ class MetricsStore:
         self._note_headroom(call.model or NO_MODEL, call.ts, call.source, call.ratelimit)
 
     def _note_headroom(self, model: str, ts: float, source: str, ratelimit: RateLimit) -> None:
+        """The latest reading per model; the history gets the last of each minute (the latest once a newer
+        minute's reading replaces it, at once for an older reading): one comparison on the common path."""
         seen = RateLimitSeen(model, ts, source, ratelimit)
-        self.headroom.note(seen)
         latest = self.ratelimits.get(model)
         if latest is None or latest.ts <= ts:
             self.ratelimits[model] = seen
+            if latest is not None and latest.ts // 60 != ts // 60:
+                self.headroom.note(latest)
+        else:
+            self.headroom.note(seen)
 
     def _admit(self, key: SeriesKey) -> SeriesKey:
         """Register a new series, folding into `(other)` past the cap."""
@@ -528,6 +533,8 @@ class MetricsStore:
                 mine_seen = self.ratelimits.get(model)
                 if mine_seen is None or mine_seen.ts <= seen.ts:
                     self.ratelimits[model] = seen
+                if mine_seen is not None:
+                    self.headroom.note(min(mine_seen, seen, key=lambda r: r.ts))  # the older one goes to history
             self.headroom.merge(other.headroom)
             self.calls_added += other.calls_added
             self._prune()
@@ -620,7 +627,7 @@ class MetricsStore:
     def _headroom_in(self, start: float, now: float, flt: CallFilter | None) -> tuple[list, dict]:
         """Each model's last rate-limit reading in the window, and the models read at other times with
         when they were last read before it: a past window reads the per-minute history, not the latest."""
-        latest = self.ratelimits.values() if now >= self.newest else self.headroom.at(now)
+        latest = self.ratelimits.values() if now >= self.newest else self.headroom.at(now, self.ratelimits)
         before = {r.model: r for r in latest}
         inside, unknown = [], {}
         for model, seen in sorted(self.ratelimits.items()):

@@ -3,7 +3,9 @@
 Per model, the last reading of each minute is kept (one small record a
 minute, whatever the traffic), for the span the per-minute tier keeps
 (`MetricsStore.horizon_s`). Readings arrive in any order (the look-back is
-read newest first), so each minute keeps the latest by call time. Past
+read newest first), so each minute keeps the latest by call time. The store
+hands in the latest reading only once a newer minute's replaces it, so the
+minute of the latest is answered from the store's latest (`at`). Past
 `max_models` models, new ones get no history: their latest reading is still
 kept by the store, a past window shows them as unknown.
 
@@ -68,11 +70,14 @@ class HeadroomHistory:
         """How many readings are kept."""
         return sum(len(per_minute) for per_minute in self._minutes.values())
 
-    def at(self, end: float) -> list[RateLimitSeen]:
-        """Each model's last reading at or before `end` (to the minute: a minute whose last
-        reading came after `end` gives way to the minute before it)."""
-        out = []
-        for per_minute in self._minutes.values():
+    def at(self, end: float, latest: dict[str, RateLimitSeen]) -> list[RateLimitSeen]:
+        """Each model's last reading at or before `end`: its `latest` when that is, else the history's
+        (to the minute: a minute whose last reading came after `end` gives way to the minute before it)."""
+        out = [seen for seen in latest.values() if seen.ts <= end]
+        for model, per_minute in self._minutes.items():
+            seen = latest.get(model)
+            if seen is not None and seen.ts <= end:
+                continue
             minutes = sorted(per_minute)
             i = bisect_right(minutes, end)
             while i > 0:

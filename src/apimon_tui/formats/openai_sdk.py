@@ -639,6 +639,62 @@ def _headroom(headers: dict[str, str]) -> RateLimit | None:
 _NO_HEADROOM = (None,) * 6
 
 
+# -- where a reader may start ------------------------------------------------
+
+_FIRST_BUILDING = re.compile(r"method=\S+ retries_taken=0\b")
+_DEBUG_KINDS = ("Request options: ", "Building HTTP request: ", "Sending HTTP Request: ", "HTTP Response: ")
+
+
+def call_starts(lines: list[str]) -> list[int]:
+    """Indices of the lines where a fresh parser, fed `lines` from there on, finds the calls a
+    parser that read every line before finds: the first line of a request (not of a retry).
+
+    In a debug log that is a `Request options` line (v1-v3.3) right after a message that
+    is no `Retrying request` (a retry's options line follows that line, whose attempt
+    number it takes; the first message of `lines` follows an unknown one and is none),
+    a `Building HTTP request` line of a first attempt (3.4+), or a legacy `Request to
+    OpenAI API` line. In an info log (no SDK debug line among `lines`) each transport
+    line is a call by itself, and it is where one starts; a `Retrying` line is never one
+    (whether it is a failed call depends on the line before it).
+    """
+    kinds = [_start_kind(line) for line in lines]
+    if any(kind in _DEBUG_KINDS or kind == "legacy request" for kind in kinds):
+        starts, before = [], None
+        for i, kind in enumerate(kinds):
+            if kind is None:
+                continue
+            if (kind == "Request options: " and before is not None and before != "Retrying request "
+                    or kind == "Building HTTP request: " and _FIRST_BUILDING.search(lines[i])
+                    or kind == "legacy request"):
+                starts.append(i)
+            before = kind
+        return starts
+    return [i for i, kind in enumerate(kinds) if kind in ("HTTP Request: ", "legacy response")]
+
+
+def _start_kind(line: str) -> str | None:
+    """The message kind of a line (`_KIND`'s, or `legacy request`/`legacy response`), None for other lines."""
+    if line[:1] in (" ", "\t") or _kind_free(line, 0):
+        m = None
+    else:
+        m = _KIND.search(line)
+    if m is not None:
+        return m.group(1)
+    legacy = _LEGACY.search(line) if "OpenAI API" in line else None
+    if legacy is None:
+        return None
+    return {"Request to OpenAI API": "legacy request", "OpenAI API response": "legacy response"}.get(legacy.group(1), "legacy")
+
+
+def time_of_line(line: str) -> float | None:
+    """The time a line is stamped with (before its message), None for an undated one (a traceback's)."""
+    m = None if line[:1] in (" ", "\t") else _KIND.search(line)
+    try:
+        return parse_time(line[: m.start()] if m is not None else line[:64])
+    except values.Unusable:
+        return None
+
+
 _HANDLERS = {
     "Request options: ": OpenAISdkParser._options,
     "Building HTTP request: ": OpenAISdkParser._building,

@@ -406,6 +406,8 @@ class OpenAISdkParser(Parser):
         self._method = m.group(1)
         self._attempt = _attempt(m.group(2), self.sink)
         self._last_call = None
+        if not self._attempt:  # a new request, whose options these SDKs do not log: not the last ones seen
+            self._options_path = self._model = self._stream = self._sending_url = None
 
     def _sending(self, line: str, rest: str, ts: float) -> None:
         m = _SENDING.match(rest)
@@ -649,27 +651,27 @@ def call_starts(lines: list[str]) -> list[int]:
     """Indices of the lines where a fresh parser, fed `lines` from there on, finds the calls a
     parser that read every line before finds: the first line of a request (not of a retry).
 
-    In a debug log that is a `Request options` line (v1-v3.3) right after a message that
-    is no `Retrying request` (a retry's options line follows that line, whose attempt
-    number it takes; the first message of `lines` follows an unknown one and is none),
-    a `Building HTTP request` line of a first attempt (3.4+), or a legacy `Request to
-    OpenAI API` line. In an info log (no SDK debug line among `lines`) each transport
-    line is a call by itself, and it is where one starts; a `Retrying` line is never one
-    (whether it is a failed call depends on the line before it).
+    In a debug log that is a `Request options` line (v1-v3.3), a `Building HTTP request`
+    line of a first attempt (3.4+) or a legacy `Request to OpenAI API` line. In an info
+    log (no SDK debug line among `lines`) each transport line (or legacy response line)
+    is a call by itself, and where one starts. A `Request options` or transport line
+    right after a `Retrying request` line is a retry's (whose attempt number that line
+    gives), and the first message of `lines` follows an unknown one: neither is a start.
+    A `Retrying` line never is (whether it is a failed call depends on the line before it).
     """
     kinds = [_start_kind(line) for line in lines]
-    if any(kind in _DEBUG_KINDS or kind == "legacy request" for kind in kinds):
-        starts, before = [], None
-        for i, kind in enumerate(kinds):
-            if kind is None:
-                continue
-            if (kind == "Request options: " and before is not None and before != "Retrying request "
-                    or kind == "Building HTTP request: " and _FIRST_BUILDING.search(lines[i])
-                    or kind == "legacy request"):
-                starts.append(i)
-            before = kind
-        return starts
-    return [i for i, kind in enumerate(kinds) if kind in ("HTTP Request: ", "legacy response")]
+    debug = any(kind in _DEBUG_KINDS or kind == "legacy request" for kind in kinds)
+    opening = ("Request options: ",) if debug else ("HTTP Request: ", "legacy response")
+    starts, before = [], None
+    for i, kind in enumerate(kinds):
+        if kind is None:
+            continue
+        if (kind in opening and before is not None and before != "Retrying request "
+                or debug and kind == "Building HTTP request: " and _FIRST_BUILDING.search(lines[i])
+                or debug and kind == "legacy request"):
+            starts.append(i)
+        before = kind
+    return starts
 
 
 def _start_kind(line: str) -> str | None:

@@ -253,10 +253,13 @@ def test_a_litellm_log_is_searched_by_time_newest_minutes_first_not_read_from_it
         reader.source.close()
 
 
-def test_an_older_failed_call_of_a_multi_line_log_says_its_file_is_not_searched(tmp_path):
+def test_every_failed_call_of_a_real_sdk_log_is_read_again_from_its_lines(tmp_path):
     log = tmp_path / "app.log"
     log.write_text((DATA / "openai-1.109.1-debug.log").read_text(encoding="utf-8"), encoding="utf-8")
     engine = Engine([str(log)], follow=False)
     engine.read_to_end()
-    entry = FailedEntry(next(iter(engine.store.failed)))
-    assert engine.recall(entry) == "openai-sdk logs are not searched again for older calls, which keep no log text"
+    kept = list(engine.store.failed)
+    assert len(kept) > 3
+    for call in kept:  # found again from the start of its request: the model is on its `Request options` line
+        again = engine.recall(FailedEntry(call))
+        assert (again.raw, again.model, again.request_id, again.ts) == (call.raw, call.model, call.request_id, call.ts)

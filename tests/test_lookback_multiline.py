@@ -345,3 +345,35 @@ def test_a_pretty_litellm_log_is_searched_by_its_payloads_end_times_and_read_bac
             from_the_start(log, since, until)
     for reader in engine.readers + engine.history:
         reader.source.close()
+
+
+async def test_the_monitor_opens_an_sdk_log_on_its_newest_minutes_with_their_errors_then_fills_in_the_day(tmp_path):
+    from tui_support import screen_text, write_config
+
+    from apimon_tui.core import config as config_mod
+    from apimon_tui.tui.app import MonitorApp
+
+    log = tmp_path / "app.log"
+    write_sdk_log(log, 600)  # some 80 minutes of requests
+    engine = sdk_engine(log)
+    engine.read_recent()  # what the first paint has; the older part is held back (not pumped)
+    in_5m = from_the_start(log, T0 - 300, None)
+    newest_failed = next(c for c in engine.store.snapshot(300, T0, failed_limit=20).failed if c.request_id)
+    config_path = write_config(tmp_path)
+    now = [T0]
+    app = MonitorApp(engine, config_mod.load(config_path), clock=lambda: now[0], start_engine=False,
+                     config_path=config_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "loading history 0%" in text and f"{in_5m['calls']} calls" in text
+        assert newest_failed.request_id in text  # the error feed: the newest failures and their ids
+        read_history(engine, 64 * 1024)
+        await pilot.press("6")
+        now[0] += 5
+        app.tick()
+        await pilot.pause()
+        text = screen_text(app)
+        assert f"{from_the_start(log, None, None)['calls']:,} calls" in text and "loading history" not in text
+    for reader in engine.readers + engine.history:
+        reader.source.close()

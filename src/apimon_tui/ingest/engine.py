@@ -11,10 +11,12 @@ readers, either to the end of input (`report`, `check`) or in a background
 thread (the monitor, `report --follow`), so the UI never parses.
 
 With `recent_s`, a followed file's look-back is read newest first: its
-reader starts at the newest `recent_s` seconds (so the first paint shows
-them), and a `BackfillSource` reads the span before that backwards by
-blocks, only while the followed sources have caught up; the store's
-`loaded_from` says how far back it holds every call meanwhile.
+reader starts at its newest `recent_s` seconds (counted back from its last
+line, so the first paint shows them however old they are), and a
+`BackfillSource` reads the span before that backwards by blocks, only while
+the followed sources have caught up; the store's `loaded_from` says how far
+back it holds every call meanwhile. In a format whose calls span lines, every
+such cut is at a call's start.
 
 Each reader is supervised: an exception from its source or parser marks it
 `failed: <reason>` while the other sources go on, and it is restarted after

@@ -170,7 +170,7 @@ def test_a_parser_started_at_any_call_start_finds_the_calls_one_that_read_everyt
     lines = (write_sdk_log(tmp_path / "app.log", 60) if name == "generated"
              else (DATA / name).read_text(encoding="utf-8").splitlines())
     whole = parsed(lines)
-    starts = openai_sdk.call_starts(lines)
+    starts = list(openai_sdk.call_starts(lines))
     assert len(starts) > 20
     for i in starts:
         assert [call for _, call in parsed(lines[i:])] == [call for at, call in whole if at >= i], i
@@ -189,7 +189,7 @@ def test_an_info_log_starts_a_call_at_each_transport_line_and_never_at_a_retry()
         '[2026-11-26 23:26:09 - httpx:1025 - INFO] HTTP Request: POST https://x/v1/chat/completions "HTTP/1.1 200 OK"',
         '[2026-11-26 23:26:10 - httpx:1025 - INFO] HTTP Request: POST https://x/v1/embeddings "HTTP/1.1 200 OK"',
     ]
-    assert openai_sdk.call_starts(lines) == [3]  # not the first (what came before it?) nor the retry
+    assert list(openai_sdk.call_starts(lines)) == [3]  # not the first (what came before it?) nor the retry
     assert [call for _, call in parsed(lines[3:])] == [call for at, call in parsed(lines) if at >= 3]
 
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -129,18 +130,23 @@ def time_of_line(line: str) -> float | None:
     return seconds if values.usable_ts(seconds) else None
 
 
-def call_starts(lines: list[str]) -> list[int]:
+def call_starts(lines: list[str]) -> Iterator[int]:
     """Indices of the lines where a fresh parser, fed `lines` from there on, finds the calls a
-    parser that read every line before finds.
+    parser that read every line before finds, in order.
 
     Among pretty-printed payloads that is the `{` alone at column 0 that opens one
     (it ends any object left open; a foreign line at column 0 may be inside one).
     In a log of one-line payloads (no indented JSON line), every line.
     """
-    starts = [i for i, line in enumerate(lines) if line.rstrip() == "{"]
-    if starts or any(line[:1] in (" ", "\t") and line.lstrip()[:1] in ('"', "}", "]") for line in lines):
-        return starts
-    return list(range(len(lines)))
+    pretty = False
+    for i, line in enumerate(lines):
+        if line.rstrip() == "{":
+            pretty = True
+            yield i
+        elif not pretty and line[:1] in (" ", "\t") and line.lstrip()[:1] in ('"', "}", "]"):
+            pretty = True
+    if not pretty:
+        yield from range(len(lines))
 
 
 def _time(obj: dict[str, Any], key: str) -> tuple[float | None, bool]:

@@ -53,6 +53,7 @@ import ast
 import calendar
 import re
 import time
+from collections.abc import Iterator
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -647,7 +648,7 @@ _FIRST_BUILDING = re.compile(r"method=\S+ retries_taken=0\b")
 _DEBUG_KINDS = ("Request options: ", "Building HTTP request: ", "Sending HTTP Request: ", "HTTP Response: ")
 
 
-def call_starts(lines: list[str]) -> list[int]:
+def call_starts(lines: list[str]) -> Iterator[int]:
     """Indices of the lines where a fresh parser, fed `lines` from there on, finds the calls a
     parser that read every line before finds: the first line of a request (not of a retry).
 
@@ -658,20 +659,28 @@ def call_starts(lines: list[str]) -> list[int]:
     right after a `Retrying request` line is a retry's (whose attempt number that line
     gives), and the first message of `lines` follows an unknown one: neither is a start.
     A `Retrying` line never is (whether it is a failed call depends on the line before it).
+
+    Lazily, in order: a debug log's first start is known from the lines before it; an
+    info log's once every line is seen to hold no debug message.
     """
-    kinds = [_start_kind(line) for line in lines]
-    debug = any(kind in _DEBUG_KINDS or kind == "legacy request" for kind in kinds)
-    opening = ("Request options: ",) if debug else ("HTTP Request: ", "legacy response")
-    starts, before = [], None
-    for i, kind in enumerate(kinds):
+    debug, before = False, None
+    info_starts = []
+    for i, line in enumerate(lines):
+        kind = _start_kind(line)
         if kind is None:
             continue
-        if (kind in opening and before is not None and before != "Retrying request "
-                or debug and kind == "Building HTTP request: " and _FIRST_BUILDING.search(lines[i])
-                or debug and kind == "legacy request"):
-            starts.append(i)
+        if kind in _DEBUG_KINDS or kind == "legacy request":
+            debug = True
+            if (kind == "Request options: " and before is not None and before != "Retrying request "
+                    or kind == "Building HTTP request: " and _FIRST_BUILDING.search(line)
+                    or kind == "legacy request"):
+                yield i
+        elif not debug and kind in ("HTTP Request: ", "legacy response") and before is not None \
+                and before != "Retrying request ":
+            info_starts.append(i)
         before = kind
-    return starts
+    if not debug:
+        yield from info_starts
 
 
 def _start_kind(line: str) -> str | None:

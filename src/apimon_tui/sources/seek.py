@@ -11,7 +11,7 @@ steps back to the start of that call instead, where the format's
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from apimon_tui.sources.file import _lines_from
 
@@ -19,7 +19,7 @@ STEP_BACK_BYTES = 64 * 1024        # the stretch before a line first looked at f
 MAX_STEP_BACK_BYTES = 16 << 20     # four times longer at each miss up to this; then the file's start
 TAIL_BYTES = 64 * 1024             # where the newest dated line is looked for
 
-CallStarts = Callable[[list[str]], list[int]]
+CallStarts = Callable[[list[str]], Iterator[int]]  # a format's `call_starts`
 
 
 def call_start_before(path: str, pos: int, starts: CallStarts | None) -> int:
@@ -47,7 +47,7 @@ def call_start_before(path: str, pos: int, starts: CallStarts | None) -> int:
                     break
                 offsets.append(start)
                 texts.append(text)
-            found = starts(texts)
+            found = list(starts(texts))
             if found:
                 return offsets[found[-1]]
             if begin == 0 or span >= MAX_STEP_BACK_BYTES:
@@ -57,10 +57,10 @@ def call_start_before(path: str, pos: int, starts: CallStarts | None) -> int:
 
 def first_call_start(data: bytes, lines: list[str], starts: CallStarts) -> tuple[int, int] | None:
     """(index, byte offset in `data`) of the first call start among `lines`, `data`'s lines; None if none."""
-    found = starts(lines)
-    if not found:
+    index = next(iter(starts(lines)), None)
+    if index is None:
         return None
-    index, offset = found[0], 0
+    offset = 0
     for _ in range(index):
         offset = data.index(b"\n", offset) + 1
     return index, offset

@@ -377,3 +377,26 @@ async def test_the_monitor_opens_an_sdk_log_on_its_newest_minutes_with_their_err
         assert f"{from_the_start(log, None, None)['calls']:,} calls" in text and "loading history" not in text
     for reader in engine.readers + engine.history:
         reader.source.close()
+
+
+async def test_an_sdk_log_quiet_for_three_hours_opens_on_its_last_minutes_and_their_age(tmp_path):
+    from tui_support import screen_text, write_config
+
+    from apimon_tui.core import config as config_mod
+    from apimon_tui.tui.app import MonitorApp
+
+    log = tmp_path / "app.log"
+    write_sdk_log(log, 300, end=T0 - 3 * HOUR)
+    engine = sdk_engine(log)
+    engine.read_recent()  # the history is held back: the first paint has only the newest minutes
+    newest = engine.store.newest
+    last_5m = from_the_start(log, newest - 299.5, None)["calls"]
+    config_path = write_config(tmp_path)
+    app = MonitorApp(engine, config_mod.load(config_path), clock=lambda: T0, start_engine=False,
+                     config_path=config_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "newest call 3h ago" in text and f"{last_5m} calls" in text and last_5m > 10
+    for reader in engine.readers + engine.history:
+        reader.source.close()

@@ -208,6 +208,23 @@ def test_report_since_and_until_count_from_a_searched_offset_what_reading_from_t
     assert cuts == 30
 
 
+@pytest.mark.parametrize("name", ["openai-1.109.1-debug.log", "openai-3.57.0-debug.log"])
+def test_report_since_counts_a_real_sample_re_dated_exactly_wherever_the_search_lands(tmp_path, name):
+    sample = (DATA / name).read_text(encoding="utf-8").splitlines() * 2
+    log, t, lines = tmp_path / "app.log", T0 - 2 * HOUR, []
+    for line in sample:  # one dated line a second, so that each second is a cut in another place
+        if line.startswith("[2026-"):
+            line = "[" + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) + line[20:]
+            t += 1
+        lines.append(line)
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    first = openai_sdk.time_of_line(lines[0])
+    for since in range(int(first) + 1, int(t) - 1, 3):
+        for until in (None, since + 150.5):
+            assert figures(read_summary([str(log)], "auto", {}, 1, since=since, until=until)) == \
+                from_the_start(log, since, until), (since, until)
+
+
 def test_the_report_console_script_counts_an_iso_range_of_an_sdk_log_exactly(tmp_path):
     log = tmp_path / "app.log"
     lines = write_sdk_log(log, 300)

@@ -184,7 +184,8 @@ def test_a_parser_started_at_any_call_start_finds_the_calls_one_that_read_everyt
 
 def test_an_info_log_starts_a_call_at_each_transport_line_and_never_at_a_retry():
     lines = [
-        '[2026-11-26 23:26:08 - httpx:1025 - INFO] HTTP Request: POST https://x/v1/chat/completions "HTTP/1.1 429 Too Many Requests"',
+        '[2026-11-26 23:26:08 - httpx:1025 - INFO] HTTP Request: POST https://x/v1/chat/completions '
+        '"HTTP/1.1 429 Too Many Requests"',
         "[2026-11-26 23:26:08 - openai._base_client:1071 - INFO] Retrying request to /chat/completions in 0.5 seconds",
         '[2026-11-26 23:26:09 - httpx:1025 - INFO] HTTP Request: POST https://x/v1/chat/completions "HTTP/1.1 200 OK"',
         '[2026-11-26 23:26:10 - httpx:1025 - INFO] HTTP Request: POST https://x/v1/embeddings "HTTP/1.1 200 OK"',
@@ -258,7 +259,8 @@ def test_an_sdk_log_opens_on_its_newest_minutes_then_reads_back_blocks_cut_at_ca
     newest = openai_sdk.time_of_line(lines[-1])
     engine = sdk_engine(log)
     (history,) = engine.history
-    assert log.read_bytes()[history.source.end:].split(b"\n")[0].decode() in [lines[i] for i in openai_sdk.call_starts(lines)]
+    split_line = log.read_bytes()[history.source.end:].split(b"\n")[0].decode()
+    assert split_line in [lines[i] for i in openai_sdk.call_starts(lines)]  # the follower starts a request
     engine.read_recent()
     assert engine.store.loaded_from == newest - 300
     first_paint = engine.store.snapshot(300, T0, failed_limit=50)
@@ -268,7 +270,8 @@ def test_an_sdk_log_opens_on_its_newest_minutes_then_reads_back_blocks_cut_at_ca
     assert engine.store.loaded_from is None
     whole = Engine([str(log)], follow=False, from_start=True, clock=lambda: T0)
     whole.read_to_end()
-    assert figures(summarize(engine.store.snapshot(), [], set())) == figures(summarize(whole.store.snapshot(), [], set()))
+    mine, theirs = (figures(summarize(e.store.snapshot(), [], set())) for e in (engine, whole))
+    assert mine == theirs
     assert [c.request_id for c in engine.store.failed] == [c.request_id for c in whole.store.failed]
     assert engine.statuses()[0].counts.unparsed == 0
     for reader in engine.readers + engine.history:

@@ -694,7 +694,10 @@ def _start_kind(line: str) -> str | None:
     legacy = _LEGACY.search(line) if "OpenAI API" in line else None
     if legacy is None:
         return None
-    return {"Request to OpenAI API": "legacy request", "OpenAI API response": "legacy response"}.get(legacy.group(1), "legacy")
+    return _LEGACY_KINDS.get(legacy.group(1), "legacy")
+
+
+_LEGACY_KINDS = {"Request to OpenAI API": "legacy request", "OpenAI API response": "legacy response"}
 
 
 def time_of_line(line: str) -> float | None:

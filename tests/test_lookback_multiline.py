@@ -310,6 +310,22 @@ def test_an_older_failed_call_of_an_sdk_log_is_read_again_with_its_model(tmp_pat
         reader.source.close()
 
 
+def test_a_look_back_block_with_no_call_start_grows_only_so_far_and_every_line_is_still_read(tmp_path, monkeypatch):
+    from apimon_tui.sources import backfill
+
+    log = tmp_path / "app.log"
+    lines = [f"[2025-11-26 23:00:00 - app:1 - INFO] line {i} {'x' * (i % 50)}" for i in range(3000)]
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(backfill, "MAX_BLOCK_BYTES", 40_000)
+    source = backfill.BackfillSource(str(log), 0, log.stat().st_size, T0, openai_sdk.time_of_line,
+                                     block_bytes=10_000, call_starts=lambda lines: iter(()))
+    blocks = []
+    while not source.at_eof:
+        blocks.append([line for _, batch in source.read_batches(100_000) for line in batch])
+    assert max(sum(len(line) + 1 for line in block) for block in blocks) < 41_000
+    assert [line for block in reversed(blocks) for line in block] == lines
+
+
 # -- pretty-printed LiteLLM payloads ------------------------------------------------------
 
 

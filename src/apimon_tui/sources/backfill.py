@@ -10,7 +10,9 @@ reaches before it is known to be partial.
 In a format whose calls span lines (`call_starts`), each block begins at a
 call's start: the lines before the first start read go to the next, older,
 block, so no call is cut at a block's edge, and each block is parsed by a
-fresh parser (`block_ended` tells the reader where one ends).
+fresh parser (`block_ended` tells the reader where one ends). A block with
+no call's start grows up to `MAX_BLOCK_BYTES`, then is read as it is: memory
+stays bounded, at the cost of the call cut at its edge, if any.
 
 The file is held open, so a rotation meanwhile does not change what is read;
 a file cut shorter than `end` ends the reading there.
@@ -28,6 +30,7 @@ from apimon_tui.sources.lines import LineAssembler
 from apimon_tui.sources.seek import CallStarts, first_call_start
 
 BLOCK_BYTES = 4 * 1024 * 1024  # one block of older lines (some 20,000 lines of a JSON log)
+MAX_BLOCK_BYTES = 64 * 1024 * 1024  # a block holding no call's start grows up to this, then is read as it is
 
 TimeOfLine = Callable[[str], float | None]
 
@@ -90,9 +93,11 @@ class BackfillSource(Source):
             if self._call_starts is None or begin <= self.start or len(data) < end - begin:
                 break
             first = first_call_start(data, lines, self._call_starts)
-            if first is not None and first[1] < len(data):
+            if first is not None:
                 index, offset = first
                 lines, begin = lines[index:], begin + offset  # the lines before it go with the older block
+                break
+            if size >= MAX_BLOCK_BYTES:
                 break
             size *= 2  # no call starts in it: a longer block
         self._ready = lines

@@ -136,31 +136,29 @@ def figures(summary: dict) -> dict:
 
 
 def parsed(lines: list[str]) -> list[tuple[int, tuple]]:
-    """(index of the line that completed it, what it is) of each call the parser makes of `lines`."""
+    """(index of its first line, what it is) of each call the parser makes of `lines`."""
     calls = []
+    seen: dict[str, int] = {}  # each line's text -> where it was last fed
 
     class Collect:
-        at = 0
-
         def call(self, call):
-            calls.append((self.at, (call.ts, call.status, call.model, call.request_id, call.attempt, call.failed,
-                                    call.error_type, call.endpoint, call.latency_ms, call.raw)))
+            calls.append((seen[call.raw.split("\n")[0]],
+                          (call.ts, call.status, call.model, call.request_id, call.attempt, call.failed,
+                           call.error_type, call.endpoint, call.latency_ms, call.raw)))
 
         def skip(self):
             pass
 
         def unparsed(self, reason, text):
-            calls.append((self.at, ("unparsed", reason, text)))
+            calls.append((seen[text], ("unparsed", reason, text)))
 
         def bad_value(self, field, value):
             pass
 
-    sink = Collect()
-    parser = openai_sdk.PARSER(sink, "app.log", {}, clock=lambda: T0)
+    parser = openai_sdk.PARSER(Collect(), "app.log", {}, clock=lambda: T0)
     for i, line in enumerate(lines):
-        sink.at = i
+        seen[line] = i
         parser.feed(line)
-    sink.at = len(lines)
     parser.flush()
     return calls
 
@@ -192,6 +190,23 @@ def test_an_info_log_starts_a_call_at_each_transport_line_and_never_at_a_retry()
     ]
     assert list(openai_sdk.call_starts(lines)) == [3]  # not the first (what came before it?) nor the retry
     assert [call for _, call in parsed(lines[3:])] == [call for at, call in parsed(lines) if at >= 3]
+
+
+def test_a_legacy_log_starts_a_call_at_each_request_line():
+    url = "https://api.openai.com/v1/chat/completions"
+    lines = []
+    for n, code in enumerate((200, 429, 200, 500)):
+        lines.append(f"message='Request to OpenAI API' method=post path={url}")
+        lines.append(f"message='OpenAI API response' path={url} processing_ms={100 + n} request_id=req_{n} "
+                     f"response_code={code}")
+        if code != 200:
+            lines.append(f"error_code=None error_message='busy {n}' error_param=None error_type=server_error "
+                         "message='OpenAI API error received' stream_error=False")
+    starts = list(openai_sdk.call_starts(lines))
+    assert starts == [0, 2, 5, 7]
+    whole = parsed(lines)
+    for i in starts:
+        assert [call for _, call in parsed(lines[i:])] == [call for at, call in whole if at >= i]
 
 
 def test_report_since_and_until_count_from_a_searched_offset_what_reading_from_the_start_counts(tmp_path):

@@ -15,16 +15,19 @@ The machine's clock is not the log's: the apimon process is given the time the l
 
 With `--format openai-sdk` the log is an openai-python debug log of `--calls` HTTP attempts
 (`format_openai_sdk.py`'s generator: 1.x and 3.x requests, retries, tracebacks; some 100
-requests a second), and beside the look-back is timed what the monitor did before for such a
-log: read it from its start, the first paint once all of it was read.
+requests a second); with `--format litellm-pretty` a LiteLLM proxy's pretty-printed payloads
+at `--rate` a second over `--hours`. Beside the look-back is timed what the monitor did before
+for such a log: read it from its start, the first paint once all of it was read.
 
     python bench/backfill.py [--hours 24] [--rate 100] [--old-hours 144]
     python bench/backfill.py --format openai-sdk [--calls 300000]
+    python bench/backfill.py --format litellm-pretty --hours 2 --rate 10
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -139,6 +142,29 @@ def native_log(args: argparse.Namespace) -> tuple[Path, float]:
     return path, float(ends_at.read_text())
 
 
+def pretty_litellm_log(args: argparse.Namespace) -> tuple[Path, float]:
+    """A LiteLLM proxy's stdout of pretty-printed payloads (the real samples, re-dated) at `--rate`
+    a second over `--hours`, ending now, and the time it ends at."""
+    path = OUT / f"backfill-{args.hours:g}h-{args.rate:g}ps.litellm-pretty.log"
+    ends_at = path.with_suffix(".now")
+    if not (path.exists() and ends_at.exists()):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from formats import _litellm_samples
+
+        now, rng = time.time(), random.Random(7)
+        samples = _litellm_samples()
+        print(f"writing {path} ...", file=sys.stderr)
+        with path.open("w", encoding="utf-8") as out:
+            ts = now - args.hours * 3600
+            while ts < now:
+                payload = dict(rng.choice(samples), id=f"chatcmpl-{rng.getrandbits(64):x}", model=rng.choice(MODELS),
+                               startTime=ts - 0.8, endTime=ts, completionStartTime=ts - 0.5)
+                out.write(json.dumps(payload, indent=4) + "\n")
+                ts += rng.expovariate(args.rate)
+        ends_at.write_text(repr(now))
+    return path, float(ends_at.read_text())
+
+
 def sdk_log(args: argparse.Namespace) -> tuple[Path, float]:
     """The generated openai-python debug log and the time of its last line."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -156,16 +182,17 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--old-hours", type=float, default=144.0)
     parser.add_argument("--rate", type=float, default=100.0, help="calls a second in the recent span")
-    parser.add_argument("--format", choices=["native", "openai-sdk"], default="native")
+    parser.add_argument("--format", choices=["native", "openai-sdk", "litellm-pretty"], default="native")
     parser.add_argument("--calls", type=int, default=300_000, help="HTTP attempts of the openai-sdk log")
     parser.add_argument("--no-lnav", action="store_true", help="leave lnav out (it indexes the whole file)")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
-    path, now = native_log(args) if args.format == "native" else sdk_log(args)
+    logs = {"native": native_log, "openai-sdk": sdk_log, "litellm-pretty": pretty_litellm_log}
+    path, now = logs[args.format](args)
     since = now - args.hours * 3600
     from apimon_tui.ingest.engine import since_offset
 
-    offset = since_offset(str(path), since, args.format, {})
+    offset = since_offset(str(path), since, args.format.removesuffix("-pretty"), {})
     size_mb = path.stat().st_size / 2**20
     span_mb = (path.stat().st_size - offset) / 2**20
     print(f"log: {size_mb:,.0f} MB, of which the last {args.hours:g} h: {span_mb:,.0f} MB")

@@ -30,6 +30,7 @@ from apimon_tui.sources.lines import LineAssembler
 from apimon_tui.sources.seek import CallStarts, first_call_start
 
 BLOCK_BYTES = 4 * 1024 * 1024  # one block of older lines (some 20,000 lines of a JSON log)
+FEED_BYTES = 256 * 1024  # a block is split into lines this much at a time, as a file is read forwards
 MAX_BLOCK_BYTES = 64 * 1024 * 1024  # a block holding no call's start grows up to this, then is read as it is
 
 TimeOfLine = Callable[[str], float | None]
@@ -88,8 +89,7 @@ class BackfillSource(Source):
             except OSError as exc:
                 self._stop(f"cannot read {self.label}: {exc.strerror or exc}")
                 return
-            assembler = LineAssembler()
-            lines = assembler.feed(data) + assembler.flush()
+            lines = _lines_of(data)
             if self._call_starts is None or begin <= self.start or len(data) < end - begin:
                 break
             first = first_call_start(data, lines, self._call_starts)
@@ -145,3 +145,17 @@ class BackfillSource(Source):
             self._file.close()
             self._file = None
         self._ready = []
+
+
+def _lines_of(data: bytes) -> list[str]:
+    """The lines of `data` (whole lines), as a `LineAssembler` fed it in `FEED_BYTES` pieces.
+
+    In one piece longer than a line may be, the assembler would look at every
+    line for one too long, at a cost (a quarter of the reading of a block of
+    short lines) that pieces shorter than that limit never pay.
+    """
+    assembler = LineAssembler()
+    lines: list[str] = []
+    for at in range(0, len(data), FEED_BYTES):
+        lines += assembler.feed(data[at:at + FEED_BYTES])
+    return lines + assembler.flush()

@@ -93,6 +93,71 @@ _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
 _REPR_TOKEN = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[{}\[\]()]")
 _LOGFMT = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S*)")
 
+# Plain reprs read by one regex each, which checks the whole text's shape and captures only the
+# fields used (`_options_fields`, `_header_fields`): one C-level pass instead of a Python step per
+# string. Strings are the token scanner's strings (but within one line); possessive loops and
+# atomic groups keep every match linear, and any text outside the shape takes the careful paths.
+_STR = r"""'[^'\\\n]*+(?:\\.[^'\\\n]*+)*+'|"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+\""""
+_BARE = r"""[^'"{}\[\]()\n,]*+"""  # None, True, 12, <function f at 0x...>: no token for the scanner
+_OPTIONS_DEPTH = 8  # nesting read by the regex below json_data's keys (tools' JSON schemas, message parts)
+
+
+def _captured_string(name: str) -> str:
+    """A `_STR` whose inner text is captured as `<name>1` (single quotes) or `<name>2` (double)."""
+    return rf"""'(?P<{name}1>[^'\\\n]*+(?:\\.[^'\\\n]*+)*+)'|"(?P<{name}2>[^"\\\n]*+(?:\\.[^"\\\n]*+)*+)\""""
+
+
+def _repr_value(depth: int) -> str:
+    """A dict repr's value with lists and dicts nested at most `depth` deep; nothing captured.
+
+    Below the keys read, only the depth matters to the scanner (any bracket
+    counts one level; a key there is no key it reads), so one pattern stands
+    for lists and dicts alike and the regex grows by one copy a level.
+    """
+    value = f"(?:{_STR}|{_BARE})"
+    for _ in range(depth):
+        value = rf"(?>{_STR}|[\[{{](?:(?:(?:{_STR}): )?{value}(?:, |(?=[\]}}])))*+[\]}}]|{_BARE})"
+    return value
+
+
+def _keyed(names: tuple[str, ...]) -> str:
+    """Any of `names` as a dict key, in either quotes."""
+    return "(?:" + "|".join(f"'{n}'|\"{n}\"" for n in names) + "): "
+
+
+def _options_regex() -> re.Pattern[str]:
+    """`Request options` of the shape `{key: value, ...}`: top-level `method` and `url`, and
+    `model` and `stream` among `json_data`'s own keys, captured as `scan_tokens` reads them.
+
+    A dict repr has each key once, so each capture is that key's only value.
+    """
+    inner, outer = _repr_value(_OPTIONS_DEPTH - 1), _repr_value(_OPTIONS_DEPTH)
+    json_pair = (rf"(?>{_keyed(('model',))}(?:{_captured_string('model')}|{inner})"
+                 rf"|{_keyed(('stream',))}(?P<stream>{inner})"
+                 rf"|(?!{_keyed(('model', 'stream'))})(?:{_STR}): {inner})")
+    pair = (rf"(?>{_keyed(('method',))}(?:{_captured_string('method')}|{outer})"
+            rf"|{_keyed(('url',))}(?:{_captured_string('url')}|{outer})"
+            rf"|{_keyed(('json_data',))}(?:\{{(?:{json_pair}(?:, |(?=\}})))*+\}}|(?!\{{){outer})"
+            rf"|(?!{_keyed(('method', 'url', 'json_data'))})(?:{_STR}): {outer})")
+    return re.compile(rf"\{{(?:{pair}(?:, |(?=\}})))*+\}}")
+
+
+_OPTIONS_FIELDS = _options_regex()
+# The headers the parser uses, in this order; any other name must be plain lower-case ASCII (so
+# that no name lower-cases to one of these) and every value plain (no quote, no backslash).
+HEADERS_USED = (
+    "x-request-id", "x-ratelimit-limit-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-requests",
+    "x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "openai-processing-ms",
+)
+_HEADER_VALUE = r"""': '([^'"\\\n]*+)'"""
+# The used names as a trie (each failing branch costs a character or two, not a shared prefix again).
+_HEADER_FIELDS = re.compile(
+    r"Headers\(\{(?:'(?>x-(?:request-id" + _HEADER_VALUE + r"|ratelimit-(?:limit-(?:requests" + _HEADER_VALUE
+    + r"|tokens" + _HEADER_VALUE + r")|remaining-(?:requests" + _HEADER_VALUE + r"|tokens" + _HEADER_VALUE
+    + r")|reset-(?:requests" + _HEADER_VALUE + r"|tokens" + _HEADER_VALUE + r")))|openai-processing-ms"
+    + _HEADER_VALUE + r"""|[a-z0-9_.-]*+': '[^'"\\\n]*+')(?:, |(?=\})))*+\}\)"""
+)
+
 
 def sniff(line: str) -> bool:
     return _SNIFF.search(line) is not None
@@ -173,12 +238,29 @@ def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | 
 
     Not `ast.literal_eval`: the repr may hold objects (`<function ...>`). The
     scanner skips whole string tokens, so a message that mentions `'model'`
-    cannot fool it: only `json_data`'s own keys count. Text whose strings are
-    all plain (`_plain_split`) is read piece by piece; any other the careful
-    way, token by token.
+    cannot fool it: only `json_data`'s own keys count. A repr of the usual
+    shape is read by one regex (`_OPTIONS_FIELDS`); text whose strings are
+    all plain (`_plain_split`) piece by piece; any other the careful way,
+    token by token.
     """
+    m = _OPTIONS_FIELDS.fullmatch(text)
+    if m is not None:
+        return _options_of(m)
     parts = _plain_split(text)
     return scan_tokens(text) if parts is None else _scan_pieces(parts)
+
+
+def _options_of(m: re.Match[str]) -> tuple[str | None, str | None, str | None, bool | None]:
+    """`scan_tokens`'s answer from a match of `_OPTIONS_FIELDS`: strings as written between their quotes."""
+    method, url, model, stream = m.group("method1", "url1", "model1", "stream")
+    if method is None:
+        method = m.group("method2")
+    if url is None:
+        url = m.group("url2")
+    if model is None:
+        model = m.group("model2")
+    return (None if method is None else method.upper(), url or None, model,
+            None if stream is None else stream.startswith("True"))
 
 
 def _scan_pieces(parts: list[str]) -> tuple[str | None, str | None, str | None, bool | None]:
@@ -449,7 +531,7 @@ class OpenAISdkParser(Parser):
             if url:
                 call.endpoint = _path(url)
         if headers:
-            self._apply_headers(call, parse_headers(headers))
+            self._apply_header_text(call, headers)
         if call.request_id is None:
             self._open = call
         else:
@@ -558,6 +640,19 @@ class OpenAISdkParser(Parser):
         call.error_message = exc_name
         return call
 
+    def _apply_header_text(self, call: Call, text: str) -> None:
+        """The used headers of a `Headers(...)` repr: only those captured when it is plain, else all read."""
+        m = _HEADER_FIELDS.fullmatch(text)
+        if m is None:
+            self._apply_headers(call, parse_headers(text))
+            return
+        request_id, limit_requests, limit_tokens, remaining_requests, remaining_tokens, reset_requests, \
+            reset_tokens, processing_ms = m.groups()
+        call.request_id = request_id or call.request_id
+        call.latency_ms = _latency(processing_ms, "openai-processing-ms", self.sink)
+        call.ratelimit = _headroom_of(limit_requests, remaining_requests, limit_tokens, remaining_tokens,
+                                      reset_requests, reset_tokens)
+
     def _apply_headers(self, call: Call, headers: dict[str, str]) -> None:
         call.request_id = headers.get("x-request-id") or call.request_id
         call.latency_ms = _latency(headers.get("openai-processing-ms"), "openai-processing-ms", self.sink)
@@ -626,10 +721,17 @@ _reset = lru_cache(maxsize=4096)(parse_reset)
 def _headroom(headers: dict[str, str]) -> RateLimit | None:
     """`ratelimit_from_headers(headers)`, its figures read through the caches above."""
     get = headers.get
+    return _headroom_of(get("x-ratelimit-limit-requests"), get("x-ratelimit-remaining-requests"),
+                        get("x-ratelimit-limit-tokens"), get("x-ratelimit-remaining-tokens"),
+                        get("x-ratelimit-reset-requests"), get("x-ratelimit-reset-tokens"))
+
+
+def _headroom_of(limit_requests: str | None, remaining_requests: str | None, limit_tokens: str | None,
+                 remaining_tokens: str | None, reset_requests: str | None, reset_tokens: str | None) -> RateLimit | None:
+    """`_headroom` of the six header texts (None: not sent)."""
     figures = (
-        _count(get("x-ratelimit-limit-requests")), _count(get("x-ratelimit-remaining-requests")),
-        _count(get("x-ratelimit-limit-tokens")), _count(get("x-ratelimit-remaining-tokens")),
-        _reset(get("x-ratelimit-reset-requests")), _reset(get("x-ratelimit-reset-tokens")),
+        _count(limit_requests), _count(remaining_requests), _count(limit_tokens), _count(remaining_tokens),
+        _reset(reset_requests), _reset(reset_tokens),
     )
     if figures == _NO_HEADROOM:
         return None

@@ -53,6 +53,7 @@ import ast
 import calendar
 import re
 import time
+from collections.abc import Sequence
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -158,6 +159,28 @@ _HEADER_FIELDS = re.compile(
     + _HEADER_VALUE + r"""|[a-z0-9_.-]*+': '[^'"\\\n]*+')(?:, |(?=\})))*+\}\)"""
 )
 
+# Whole calls of a batch in the usual shapes, each a run of lines of the SDK's own logging format
+# (`_STAMPED`: a stamp, a logger name and a level, so the prefix holds no message kind), read by
+# `OpenAISdkParser.feed_many`. Group numbers are listed where the groups are read.
+_PREFIX = r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d{1,9})? - [\w.]+:\d+ - [A-Z]+\] "
+_STAMPED = r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d{1,9})?) - [\w.]+:\d+ - [A-Z]+\] "
+_STATUS3 = r"([1-5][0-9][0-9])"  # ASCII: a key of `_STATUS_OF`
+_REQUEST_ID_LINE = rf"(?:\n({_PREFIX}request_id: (\S+)))?$"
+_CALLS = re.compile(
+    rf"^{_STAMPED}(?:"
+    # openai 1.x-3.3: options, sending, [transport,] response with headers, [request_id]
+    rf"Request options: ([^\n]*)\n{_STAMPED}Sending HTTP Request: ([A-Z]+) (\S+)\n"
+    rf"((?:{_STAMPED}HTTP Request: ([A-Z]+) (\S+) \"HTTP/[\d.]+ {_STATUS3}[^\n]*\n)?"
+    rf"{_STAMPED}HTTP Response: ([A-Z]+) (\S+) \"{_STATUS3}[^\"\n]*\"(?: (Headers\([^\n]*))?)"
+    rf"{_REQUEST_ID_LINE}"
+    # openai 3.4+: building, sending, response, [request_id]
+    rf"|Building HTTP request: method=(\S+) retries_taken=(\d+)\n{_STAMPED}Sending HTTP Request: ([A-Z]+)\n"
+    rf"({_STAMPED}HTTP Response: ([A-Z]+) {_STATUS3}){_REQUEST_ID_LINE})",
+    re.MULTILINE,
+)
+_V1_GROUPS = tuple(range(1, 18))
+_V3_GROUPS = (1, *range(18, 28))
+
 
 def sniff(line: str) -> bool:
     return _SNIFF.search(line) is not None
@@ -184,6 +207,15 @@ def _stamp_epoch(stamp: str) -> float:
         return values.checked_ts(_epoch(m, y, mo, d, h, mi, s))
     except (OverflowError, ValueError):
         raise values.Unusable(f"unusable time {stamp!r}") from None
+
+
+@lru_cache(maxsize=256)
+def _stamp_time(stamp: str) -> float | None:
+    """`_stamp_epoch`, or None for a stamp that is no time."""
+    try:
+        return _stamp_epoch(stamp)
+    except values.Unusable:
+        return None
 
 
 def _epoch(m: re.Match[str], y: int, mo: int, d: int, h: int, mi: int, s: int) -> float:
@@ -438,6 +470,86 @@ class OpenAISdkParser(Parser):
                             _HANDLERS[kind](self, line, line[start + len(kind):], self.clock() if ts is None else ts)
                     return
         self._feed_careful(line)
+
+    def feed_many(self, lines: Sequence[str]) -> None:
+        """A batch: its calls of the usual shapes found at once by `_CALLS` over the joined text, the
+        lines around them fed one by one, in order.
+
+        A found call is read from the regex's captures, the parser's state left
+        as `feed` line by line would leave it. One whose stamps are no time, or
+        whose response an earlier transport line could claim, is fed line by
+        line instead: what is read never depends on the path.
+        """
+        text = "\n".join(lines)
+        if len(lines) < 3 or text.count("\n") != len(lines) - 1:  # (a line holding a line break)
+            super().feed_many(lines)
+            return
+        pos = 0
+        for m in _CALLS.finditer(text):
+            start = m.start()
+            if start > pos:
+                self._feed_text(text[pos:start - 1])
+            pos = m.end() + 1
+            if m[2] is not None:
+                self._v1_call(m)
+            else:
+                self._v3_call(m)
+        if pos <= len(text):
+            self._feed_text(text[pos:])
+
+    def _feed_text(self, text: str) -> None:
+        feed = self.feed
+        for line in text.split("\n"):
+            feed(line)
+
+    def _v1_call(self, m: re.Match[str]) -> None:
+        """`Request options`, `Sending HTTP Request`, [`HTTP Request`,] `HTTP Response`, [`request_id`]."""
+        (s1, options, s2, sending_method, sending_url, raw, s3, transport_method, transport_url, transport_status,
+         s4, method, url, digits, headers, id_line, request_id) = m.group(*_V1_GROUPS)
+        ts = _stamp_time(s4)
+        if (ts is None or _stamp_time(s1) is None or _stamp_time(s2) is None or self._waiting
+                or (s3 is not None and (_stamp_time(s3) is None or transport_method != method
+                                        or transport_url != url or transport_status != digits))):
+            self._feed_text(m[0])
+            return
+        self._close_open()
+        self._method, self._options_path, self._model, self._stream = scan_options(options)
+        self._sdk_logs_responses = True
+        self._method, self._sending_url, self._last_call = sending_method, sending_url, None
+        call = Call(ts=ts, source=self.source, provider=PROVIDER, endpoint=_path(url), method=method,
+                    model=self._model, status=_STATUS_OF[digits], stream=self._stream, raw=raw)
+        if headers:
+            self._apply_header_text(call, headers)
+        self._close_call(call, id_line, request_id)
+
+    def _v3_call(self, m: re.Match[str]) -> None:
+        """`Building HTTP request`, `Sending HTTP Request`, `HTTP Response: M S`, [`request_id`]."""
+        s1, building_method, retries, s2, sending_method, raw, s3, method, digits, id_line, request_id = \
+            m.group(*_V3_GROUPS)
+        ts = _stamp_time(s3)
+        if ts is None or _stamp_time(s1) is None or _stamp_time(s2) is None or self._waiting:
+            self._feed_text(m[0])
+            return
+        self._close_open()
+        self._method = building_method
+        self._attempt = _attempt(retries, self.sink)
+        self._sdk_logs_responses = True
+        self._method, self._sending_url, self._last_call = sending_method, None, None
+        self._close_call(self._new_call(ts, method, None, _STATUS_OF[digits], raw), id_line, request_id)
+
+    def _close_call(self, call: Call, id_line: str | None, request_id: str | None) -> None:
+        """A response's call with the `request_id` line after it (`id_line`), if any, as `_request_id` reads it."""
+        if call.request_id is not None:
+            self._emit(call)
+            if id_line is not None:
+                self.sink.skip()  # the id is already known from the response's headers
+        elif id_line is not None:
+            if request_id != "None":
+                call.request_id = request_id
+                call.raw = f"{call.raw}\n{id_line}"
+            self._emit(call)
+        else:
+            self._open = call  # the next line may be its `request_id`
 
     def _feed_careful(self, line: str, pos: int = 0) -> None:
         """A line whose first message kind (at or after `pos`, none being before it) the regex finds."""

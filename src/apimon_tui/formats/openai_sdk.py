@@ -77,6 +77,11 @@ _KIND = re.compile(
     r"(?<![^\s:\]])(Request options: |Building HTTP request: |Sending HTTP Request: |HTTP Request: "
     r"|HTTP Response: |request_id: |Retrying request |Encountered |Raising (?:timeout|connection) error)"
 )
+# `_KIND` without its look-behind: the kinds' first letters let the regex engine skip through text.
+_KIND_ANYWHERE = re.compile(
+    r"Request options: |Building HTTP request: |Sending HTTP Request: |HTTP Request: |HTTP Response: "
+    r"|request_id: |Retrying request |Encountered |Raising (?:timeout|connection) error"
+)
 _LEGACY = re.compile(r"message='(OpenAI API response|OpenAI API error received|Request to OpenAI API)'")
 _TS = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(?: ?(Z|[+-]\d\d:?\d\d))?")
 
@@ -159,27 +164,28 @@ _HEADER_FIELDS = re.compile(
     + _HEADER_VALUE + r"""|[a-z0-9_.-]*+': '[^'"\\\n]*+')(?:, |(?=\})))*+\}\)"""
 )
 
-# Whole calls of a batch in the usual shapes, each a run of lines of the SDK's own logging format
-# (`_STAMPED`: a stamp, a logger name and a level, so the prefix holds no message kind), read by
-# `OpenAISdkParser.feed_many`. Group numbers are listed where the groups are read.
-_PREFIX = r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d{1,9})? - [\w.]+:\d+ - [A-Z]+\] "
-_STAMPED = r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d{1,9})?) - [\w.]+:\d+ - [A-Z]+\] "
+# Whole calls of a batch in the usual shapes, each a run of lines of the form `[prefix] message`,
+# read by `OpenAISdkParser.feed_many`. Each prefix is captured and checked (`_head`, once per
+# distinct text) as `feed` checks it. The first `[` of a run is found by the regex engine's quick
+# search for its first character (a `^` would have it try every position); the look-behind then
+# checks that it starts a line. Group numbers are listed where the groups are read.
+_HEAD = r"(\[[^\]\n]*+\] )"
 _STATUS3 = r"([1-5][0-9][0-9])"  # ASCII: a key of `_STATUS_OF`
-_REQUEST_ID_LINE = rf"(?:\n({_PREFIX}request_id: (\S+)))?$"
+_REQUEST_ID_LINE = rf"(?:\n({_HEAD}request_id: (\S+)))?$"
 _CALLS = re.compile(
-    rf"^{_STAMPED}(?:"
+    r"(\[(?<![^\n]\[)[^\]\n]*+\] )(?:"
     # openai 1.x-3.3: options, sending, [transport,] response with headers, [request_id]
-    rf"Request options: ([^\n]*)\n{_STAMPED}Sending HTTP Request: ([A-Z]+) (\S+)\n"
-    rf"((?:{_STAMPED}HTTP Request: ([A-Z]+) (\S+) \"HTTP/[\d.]+ {_STATUS3}[^\n]*\n)?"
-    rf"{_STAMPED}HTTP Response: ([A-Z]+) (\S+) \"{_STATUS3}[^\"\n]*\"(?: (Headers\([^\n]*))?)"
+    rf"Request options: ([^\n]*)\n{_HEAD}Sending HTTP Request: ([A-Z]+) (\S+)\n"
+    rf"((?:{_HEAD}HTTP Request: ([A-Z]+) (\S+) \"HTTP/[\d.]+ {_STATUS3}[^\n]*\n)?"
+    rf"{_HEAD}HTTP Response: ([A-Z]+) (\S+) \"{_STATUS3}[^\"\n]*\"(?: (Headers\([^\n]*))?)"
     rf"{_REQUEST_ID_LINE}"
     # openai 3.4+: building, sending, response, [request_id]
-    rf"|Building HTTP request: method=(\S+) retries_taken=(\d+)\n{_STAMPED}Sending HTTP Request: ([A-Z]+)\n"
-    rf"({_STAMPED}HTTP Response: ([A-Z]+) {_STATUS3}){_REQUEST_ID_LINE})",
+    rf"|Building HTTP request: method=(\S+) retries_taken=(\d+)\n{_HEAD}Sending HTTP Request: ([A-Z]+)\n"
+    rf"({_HEAD}HTTP Response: ([A-Z]+) {_STATUS3}){_REQUEST_ID_LINE})",
     re.MULTILINE,
 )
-_V1_GROUPS = tuple(range(1, 18))
-_V3_GROUPS = (1, *range(18, 28))
+_V1_GROUPS = tuple(range(1, 19))
+_V3_GROUPS = (1, *range(19, 30))
 
 
 def sniff(line: str) -> bool:
@@ -207,15 +213,6 @@ def _stamp_epoch(stamp: str) -> float:
         return values.checked_ts(_epoch(m, y, mo, d, h, mi, s))
     except (OverflowError, ValueError):
         raise values.Unusable(f"unusable time {stamp!r}") from None
-
-
-@lru_cache(maxsize=256)
-def _stamp_time(stamp: str) -> float | None:
-    """`_stamp_epoch`, or None for a stamp that is no time."""
-    try:
-        return _stamp_epoch(stamp)
-    except values.Unusable:
-        return None
 
 
 def _epoch(m: re.Match[str], y: int, mo: int, d: int, h: int, mi: int, s: int) -> float:
@@ -498,44 +495,80 @@ class OpenAISdkParser(Parser):
             self._feed_text(text[pos:])
 
     def _feed_text(self, text: str) -> None:
+        """Lines between calls: each holding a message kind fed as a line, the others counted as skips.
+
+        A line holding no message kind anywhere (`_KIND_ANYWHERE`, which finds
+        what `_KIND` finds and more) is a skip whichever way `feed` takes it (a
+        legacy line aside: text that has one goes line by line).
+        """
+        if "OpenAI API" in text:
+            self._feed_each(text)
+            return
+        pos = 0
+        for m in _KIND_ANYWHERE.finditer(text):
+            at = m.start()
+            if at < pos:
+                continue  # another kind on a line already fed
+            start = text.rfind("\n", 0, at) + 1
+            if start > pos:
+                self._skip_lines(text.count("\n", pos, start))
+            end = text.find("\n", at)
+            if end < 0:
+                end = len(text)
+            self.feed(text[start:end])
+            pos = end + 1
+        if pos <= len(text):
+            self._skip_lines(text.count("\n", pos) + 1)
+
+    def _feed_each(self, text: str) -> None:
         feed = self.feed
         for line in text.split("\n"):
             feed(line)
 
+    def _skip_lines(self, count: int) -> None:
+        """`count` lines holding no message, as `feed` takes each: the call waiting for its id is complete."""
+        self._close_open()
+        skip = self.sink.skip
+        for _ in range(count):
+            skip()
+
     def _v1_call(self, m: re.Match[str]) -> None:
         """`Request options`, `Sending HTTP Request`, [`HTTP Request`,] `HTTP Response`, [`request_id`]."""
-        (s1, options, s2, sending_method, sending_url, raw, s3, transport_method, transport_url, transport_status,
-         s4, method, url, digits, headers, id_line, request_id) = m.group(*_V1_GROUPS)
-        ts = _stamp_time(s4)
-        if (ts is None or _stamp_time(s1) is None or _stamp_time(s2) is None or self._waiting
-                or (s3 is not None and (_stamp_time(s3) is None or transport_method != method
-                                        or transport_url != url or transport_status != digits))):
-            self._feed_text(m[0])
+        (p1, options, p2, sending_method, sending_url, raw, p3, transport_method, transport_url, transport_status,
+         p4, method, url, digits, headers, id_line, p5, request_id) = m.group(*_V1_GROUPS)
+        clean, ts, _ = _head(p4)
+        if (not clean or ts is None or not _usable(p1) or not _usable(p2) or self._waiting
+                or (p3 is not None and (not _usable(p3) or transport_method != method
+                                        or transport_url != url or transport_status != digits))
+                or (p5 is not None and not _head(p5)[0])):
+            self._feed_each(m[0])
             return
         self._close_open()
         self._method, self._options_path, self._model, self._stream = scan_options(options)
         self._sdk_logs_responses = True
         self._method, self._sending_url, self._last_call = sending_method, sending_url, None
-        call = Call(ts=ts, source=self.source, provider=PROVIDER, endpoint=_path(url), method=method,
-                    model=self._model, status=_STATUS_OF[digits], stream=self._stream, raw=raw)
+        call = Call(ts=ts, source=self.source, provider=PROVIDER, endpoint=_path(url),
+                    method=method, model=self._model, status=_STATUS_OF[digits], stream=self._stream, raw=raw)
         if headers:
             self._apply_header_text(call, headers)
         self._close_call(call, id_line, request_id)
 
     def _v3_call(self, m: re.Match[str]) -> None:
         """`Building HTTP request`, `Sending HTTP Request`, `HTTP Response: M S`, [`request_id`]."""
-        s1, building_method, retries, s2, sending_method, raw, s3, method, digits, id_line, request_id = \
+        p1, building_method, retries, p2, sending_method, raw, p3, method, digits, id_line, p4, request_id = \
             m.group(*_V3_GROUPS)
-        ts = _stamp_time(s3)
-        if ts is None or _stamp_time(s1) is None or _stamp_time(s2) is None or self._waiting:
-            self._feed_text(m[0])
+        clean, ts, _ = _head(p3)
+        if (not clean or ts is None or not _usable(p1) or not _usable(p2) or self._waiting
+                or (p4 is not None and not _head(p4)[0])):
+            self._feed_each(m[0])
             return
         self._close_open()
         self._method = building_method
         self._attempt = _attempt(retries, self.sink)
         self._sdk_logs_responses = True
         self._method, self._sending_url, self._last_call = sending_method, None, None
-        self._close_call(self._new_call(ts, method, None, _STATUS_OF[digits], raw), id_line, request_id)
+        call = self._new_call(ts, method, None, _STATUS_OF[digits], raw)
+        self._close_call(call, id_line, request_id)
 
     def _close_call(self, call: Call, id_line: str | None, request_id: str | None) -> None:
         """A response's call with the `request_id` line after it (`id_line`), if any, as `_request_id` reads it."""
@@ -822,6 +855,13 @@ def _kind_free_text(text: str) -> bool:
 def _head(prefix: str) -> tuple[bool, float | None, str | None]:
     """Whether `prefix` holds no message kind (the regex would look past it), and its `_time_of`."""
     return (_KIND.search(prefix) is None, *_time_of(prefix))
+
+
+@lru_cache(maxsize=1024)
+def _usable(prefix: str) -> bool:
+    """Whether `feed` reads the message after `prefix` as its first characters say, its time no error."""
+    clean, _, error = _head(prefix)
+    return clean and error is None
 
 
 # Rate-limit figures repeat from response to response (limits, resets such as `12ms`): each

@@ -119,6 +119,8 @@ PIECES = st.sampled_from([
 fills = st.sampled_from(["'hi'", "'gpt-4o'", "True", "'5'", "'req_1'", "200", "429", "req_1", "0", "None",
                          "'x-ratelimit-reset-tokens'"]) | st.text(max_size=8) | st.lists(PIECES, max_size=5).map("".join)
 stamps = st.sampled_from(["2026-11-26 23:26:08", "2026-11-26 23:26:09,123", "2026-13-45 99:99:99", "2026-11-26T23:26:08"])
+prefixes = st.sampled_from(["[2026-11-26 23:26:08 - HTTP Response: x:1 - DEBUG] ", "[no stamp] ", "[a]b] ", "",
+                            "2026-11-26 23:26:08 - httpx - INFO - ", "[2026-11-26 23:26:08 - Encountered x:1 - INFO] "])
 
 
 def filled(template: str, parts: list[str]) -> str:
@@ -142,6 +144,8 @@ def logs(draw) -> list[str]:
             line = filled(template, draw(st.lists(fills, min_size=5, max_size=5)))
             if draw(st.integers(0, 9)) == 0:
                 line = line.replace("2026-11-26 23:26:08", draw(stamps))
+            if draw(st.integers(0, 14)) == 0:
+                line = draw(prefixes) + line.split("] ", 1)[1]
             call.append(line)
             if draw(st.integers(0, 14)) == 0:
                 call.append(draw(st.sampled_from(BETWEEN)))  # something logged between a call's lines
@@ -155,11 +159,17 @@ def test_any_log_reads_alike_in_batches_and_line_by_line(lines, points):
     assert_same(lines, points)
 
 
-def call_lines(content="'hi'", model="'gpt-4o'", rid="'req_1'", request_id_line="req_1", status="200") -> list[str]:
+def call_lines(content="'hi'", model="'gpt-4o'", rid="'req_1'", request_id_line="req_1", status="200",
+               stream="False") -> list[str]:
     return [filled(t, parts) for t, parts in zip(V1, [
-        [content, model, "False"], [], [status], [status, "'512'", rid, "'4999'", "'x-ratelimit-reset-tokens'"],
+        [content, model, stream], [], [status], [status, "'512'", rid, "'4999'", "'x-ratelimit-reset-tokens'"],
         [request_id_line],
     ])]
+
+
+def unclean(line: str) -> str:
+    """`line` with a prefix holding a message kind: `feed` reads the line from that kind on."""
+    return "[2026-11-26 23:26:08 - HTTP Response: x:1 - DEBUG] " + line.split("] ", 1)[1]
 
 
 def test_hostile_values_read_alike_and_the_plain_call_takes_the_batch_regex():
@@ -173,6 +183,11 @@ def test_hostile_values_read_alike_and_the_plain_call_takes_the_batch_regex():
         call_lines(rid="'r\\\\x'"), call_lines(request_id_line="None"), call_lines(status="099"),
         call_lines(content="[{'type': 'text', 'text': 'x'}, {'type': 'image_url', 'image_url': {'url': 'u'}}]"),
         call_lines(content="{'model': 'not this one'}"), call_lines(content="'x'}, 'model': 'fooled'"),
+        call_lines(stream="True"), call_lines(stream="Tru"), call_lines(stream="'True'"), call_lines(stream="Truely"),
+        call_lines(rid="''")[:4],  # waits for a request_id line that never comes
+        call_lines()[:4] + [unclean(call_lines()[4])],
+        call_lines()[:2] + [call_lines()[2].replace(" https://api.openai.com/v1/chat", " https://other/v1/chat")]
+        + call_lines()[3:],  # a transport line of another URL
         [line.replace("'x-request-id'", "'X-Request-Id'") for line in call_lines()],
         [line.replace("'openai-processing-ms': '512', 'x-request-id': 'req_1'",
                       "'x-request-id': 'req_1', 'openai-processing-ms': '512'") for line in call_lines()],

@@ -50,7 +50,7 @@ def outcomes(parser_class, batches) -> tuple:
     for batch in batches:
         parser.feed_many(batch)
     parser.flush()
-    return sink.calls, sink.skipped, sink.bad, sink.bad_values
+    return sink.calls, sink.skipped, sink.bad, repr(sink.bad_values)  # (repr: a bad `nan` equals itself)
 
 
 def cut(lines: list[str], points) -> list[list[str]]:
@@ -220,4 +220,51 @@ def test_runs_of_lines_without_a_message_are_skips():
     lines = call_lines() + ["Traceback (most recent call last):", '  File "x.py", line 1', P + "2 retries left",
                             "app: done"] + call_lines()
     calls, skipped, bad, bad_values = assert_same(lines)
-    assert (len(calls), skipped, bad, bad_values) == (2, 2 + 4, [], [])
+    assert (len(calls), skipped, bad, bad_values) == (2, 2 + 4, [], "[]")
+
+
+# Reprs as Python writes them (any text in strings, nesting, objects), which the options regex must read as the
+# token scanner does; those deeper than the regex follows go to the scanner, which gives the same answer.
+KEYS = ["model", "stream", "method", "url", "json_data", "messages", "it's", 'say "hi"', "a\\b", "Model", "ｍodel"]
+strings = st.sampled_from(KEYS) | st.text(max_size=8)
+atoms = strings.map(repr) | st.sampled_from(["None", "True", "False", "12", "-1.5", "<function f.<locals>.g at 0x1>"])
+values = st.recursive(
+    atoms,
+    lambda inner: st.lists(inner, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]")
+    | st.lists(st.tuples(strings.map(repr), inner), max_size=3).map(
+        lambda kv: "{" + ", ".join(f"{k}: {v}" for k, v in kv) + "}"),
+    max_leaves=10,
+)
+
+
+@PROPERTY
+@given(pairs=st.lists(st.tuples(strings.map(repr), values), max_size=6), json_pairs=st.lists(
+    st.tuples(strings.map(repr), values), max_size=6))
+def test_options_of_any_shape_read_by_the_regex_as_by_the_scanner(pairs, json_pairs):
+    json_data = "{" + ", ".join(f"{k}: {v}" for k, v in json_pairs) + "}"
+    text = "{" + ", ".join(f"{k}: {v}" for k, v in [*pairs, ("'json_data'", json_data)]) + "}"
+    assert openai_sdk.scan_options(text) == openai_sdk.scan_tokens(text)
+
+
+def test_plain_options_take_the_regex():
+    text = ("{'method': 'post', 'url': '/chat/completions', 'post_parser': <function f.<locals>.g at 0x1>, "
+            "'json_data': {'messages': [{'role': 'user', 'content': [{'type': 'text', 'text': \"it's\\n\"}]}], "
+            "'model': 'gpt-4o', 'stream': True, 'tools': [{'function': {'parameters': {'properties': {}}}}]}}")
+    assert openai_sdk._OPTIONS_FIELDS.fullmatch(text) is not None
+    assert openai_sdk.scan_options(text) == openai_sdk.scan_tokens(text) == ("POST", "/chat/completions", "gpt-4o", True)
+
+
+header_names = st.sampled_from([*openai_sdk.HEADERS_USED, "X-Request-ID", "x-ratelimit-limit-to\u212aens", "date",
+                                "openai-processing-ms2", "x-request-i"]) | st.text(max_size=6)
+header_values = st.sampled_from(["5000", "12ms", "req_1", "", "nan", "-5", "a\"b", "it's", "a\\b"]) | st.text(max_size=6)
+
+
+@PROPERTY
+@given(pairs=st.lists(st.tuples(header_names, header_values), max_size=10))
+def test_headers_of_any_order_and_case_read_as_the_careful_way(pairs):
+    text = f"Headers({dict(pairs)!r})"
+    call_quick, call_careful = openai_sdk.Call(ts=0.0), openai_sdk.Call(ts=0.0)
+    quick, careful = Collect(), Collect()
+    openai_sdk.OpenAISdkParser(quick)._apply_header_text(call_quick, text)
+    LineByLine(careful)._apply_header_text(call_careful, text)
+    assert (call_quick, repr(quick.bad_values)) == (call_careful, repr(careful.bad_values))

@@ -136,15 +136,17 @@ def _options_regex() -> re.Pattern[str]:
     `model` and `stream` among `json_data`'s own keys, captured as `scan_tokens` reads them.
 
     A dict repr has each key once, so each capture is that key's only value.
+    A key read is tried first; the atomic group then keeps its reading, and
+    when its value fails there the general pair fails on the same text too.
     """
     inner, outer = _repr_value(_OPTIONS_DEPTH - 1), _repr_value(_OPTIONS_DEPTH)
     json_pair = (rf"(?>{_keyed(('model',))}(?:{_captured_string('model')}|{inner})"
                  rf"|{_keyed(('stream',))}(?P<stream>{inner})"
-                 rf"|(?!{_keyed(('model', 'stream'))})(?:{_STR}): {inner})")
+                 rf"|(?:{_STR}): {inner})")
     pair = (rf"(?>{_keyed(('method',))}(?:{_captured_string('method')}|{outer})"
             rf"|{_keyed(('url',))}(?:{_captured_string('url')}|{outer})"
             rf"|{_keyed(('json_data',))}(?:\{{(?:{json_pair}(?:, |(?=\}})))*+\}}|(?!\{{){outer})"
-            rf"|(?!{_keyed(('method', 'url', 'json_data'))})(?:{_STR}): {outer})")
+            rf"|(?:{_STR}): {outer})")
     return re.compile(rf"\{{(?:{pair}(?:, |(?=\}})))*+\}}")
 
 

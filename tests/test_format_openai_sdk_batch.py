@@ -1,8 +1,8 @@
 """The openai-sdk parser reads a batch (`feed_many`) as it reads the same lines one by one.
 
 `feed_many` finds the calls of the usual shapes with one regex over the
-joined batch, reads plain option and header reprs with one regex each, and
-counts runs of lines that hold no message as skips at once. The reference
+joined batch and reads plain option and header reprs with one regex each;
+the lines around those calls go line by line. The reference
 here is the parser fed line by line with every message found by its regex
 and every repr read token by token: both are fed the same real and hostile
 lines, cut into batches anywhere, and every call, skip, unparsed line and

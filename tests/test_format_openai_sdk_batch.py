@@ -104,7 +104,8 @@ V3 = [
 BETWEEN = [
     P + "Encountered httpx.HTTPStatusError", "Traceback (most recent call last):",
     '  File "/srv/app/x.py", line 1, in request', "httpx.HTTPStatusError: Client error '429 Too Many Requests'",
-    P + "Retrying due to status code 429", P + "2 retries left", P + "Retrying request to /chat/completions in 0.5 seconds",
+    P + "Retrying due to status code 429", P + "2 retries left",
+    P + "Retrying request to /chat/completions in 0.5 seconds",
     P + "Retrying request in 0.5 seconds (retry 1 of 2)", P + "Encountered httpx.TimeoutException",
     P + "Raising timeout error", P + "Encountered a timeout exception: ReadTimeout", "", "app: done",
     H + f'HTTP Request: POST {URL} "HTTP/1.1 200 OK"', H + 'HTTP Request: GET https://other/x "HTTP/1.1 200 OK"',
@@ -113,12 +114,15 @@ BETWEEN = [
 PIECES = st.sampled_from([
     "'", '"', "\\", "\\'", "\\\\", "\\n", "] ", "[", "{", "}", "(", ")", ": ", ", ", "'model': ", "'stream': True",
     "HTTP Response: ", "request_id: ", "Encountered ", "200", "None", "'x-request-id'", "'X-Request-ID'",
-    "'x-ratelimit-limit-tokens'", "'openai-processing-ms'", "2026-13-45 99:99:99", "nan", "-5", " ", "\u0662\u0660\u0660",
+    "'x-ratelimit-limit-tokens'", "'openai-processing-ms'", "2026-13-45 99:99:99", "nan", "-5", " ",
+    "\u0662\u0660\u0660",
     "099", "'gpt-4o'", '"it\'s"', "[{'type': 'text'}]", "<function f at 0x1>", "True", "'12'",
 ])
 fills = st.sampled_from(["'hi'", "'gpt-4o'", "True", "'5'", "'req_1'", "200", "429", "req_1", "0", "None",
-                         "'x-ratelimit-reset-tokens'"]) | st.text(max_size=8) | st.lists(PIECES, max_size=5).map("".join)
-stamps = st.sampled_from(["2026-11-26 23:26:08", "2026-11-26 23:26:09,123", "2026-13-45 99:99:99", "2026-11-26T23:26:08"])
+                         "'x-ratelimit-reset-tokens'"]) \
+    | st.text(max_size=8) | st.lists(PIECES, max_size=5).map("".join)
+stamps = st.sampled_from(["2026-11-26 23:26:08", "2026-11-26 23:26:09,123", "2026-13-45 99:99:99",
+                          "2026-11-26T23:26:08"])
 prefixes = st.sampled_from(["[2026-11-26 23:26:08 - HTTP Response: x:1 - DEBUG] ", "[no stamp] ", "[a]b] ", "",
                             "2026-11-26 23:26:08 - httpx - INFO - ", "[2026-11-26 23:26:08 - Encountered x:1 - INFO] "])
 
@@ -195,7 +199,7 @@ def test_hostile_values_read_alike_and_the_plain_call_takes_the_batch_regex():
         [line.replace("'json_data': {", "'json_data': {'model': 'first', ") for line in call_lines()],
         call_lines()[:2] + call_lines()[3:],  # no transport line
         call_lines()[:4],  # no request_id line
-        call_lines()[:2] + [call_lines()[2].replace("POST", "GET")] + call_lines()[3:],  # a transport line of another request
+        call_lines()[:2] + [call_lines()[2].replace("POST", "GET")] + call_lines()[3:],  # another request's transport
         call_lines()[:3] + ["Traceback (most recent call last):"] + call_lines()[3:],
         [call_lines()[0].replace("23:26:08", "99:26:08")] + call_lines()[1:],
     ]:
@@ -251,12 +255,14 @@ def test_plain_options_take_the_regex():
             "'json_data': {'messages': [{'role': 'user', 'content': [{'type': 'text', 'text': \"it's\\n\"}]}], "
             "'model': 'gpt-4o', 'stream': True, 'tools': [{'function': {'parameters': {'properties': {}}}}]}}")
     assert openai_sdk._OPTIONS_FIELDS.fullmatch(text) is not None
-    assert openai_sdk.scan_options(text) == openai_sdk.scan_tokens(text) == ("POST", "/chat/completions", "gpt-4o", True)
+    expected = ("POST", "/chat/completions", "gpt-4o", True)
+    assert openai_sdk.scan_options(text) == openai_sdk.scan_tokens(text) == expected
 
 
 header_names = st.sampled_from([*openai_sdk.HEADERS_USED, "X-Request-ID", "x-ratelimit-limit-to\u212aens", "date",
                                 "openai-processing-ms2", "x-request-i"]) | st.text(max_size=6)
-header_values = st.sampled_from(["5000", "12ms", "req_1", "", "nan", "-5", "a\"b", "it's", "a\\b"]) | st.text(max_size=6)
+header_values = st.sampled_from(["5000", "12ms", "req_1", "", "nan", "-5", "a\"b", "it's", "a\\b"]) \
+    | st.text(max_size=6)
 
 
 @PROPERTY

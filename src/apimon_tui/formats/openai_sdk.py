@@ -101,7 +101,7 @@ _REPR_TOKEN = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[{}\[\]()]")
 _LOGFMT = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S*)")
 
 # Plain reprs read by one regex each, which checks the whole text's shape and captures only the
-# fields used (`_options_fields`, `_header_fields`): one C-level pass instead of a Python step per
+# fields used (`_OPTIONS_FIELDS`, `_HEADER_FIELDS`): one C-level pass instead of a Python step per
 # string. Strings are the token scanner's strings (but within one line); possessive loops and
 # atomic groups keep every match linear, and any text outside the shape takes the careful paths.
 _STR = r"""'[^'\\\n]*+(?:\\.[^'\\\n]*+)*+'|"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+\""""
@@ -171,20 +171,20 @@ _HEADER_FIELDS = re.compile(
 # read by `OpenAISdkParser.feed_many`. Each prefix is captured and checked (`_head`, once per
 # distinct text) as `feed` checks it. The first `[` of a run is found by the regex engine's quick
 # search for its first character (a `^` would have it try every position); the look-behind then
-# checks that it starts a line. Group numbers are listed where the groups are read.
-_HEAD = r"(\[[^\]\n]*+\] )"
+# checks that it starts a line. The groups are read in order (`_V1_GROUPS`, `_V3_GROUPS`).
+_PREFIX_GROUP = r"(\[[^\]\n]*+\] )"
 _STATUS3 = r"([1-5][0-9][0-9])"  # ASCII: a key of `_STATUS_OF`
-_REQUEST_ID_LINE = rf"(?:\n({_HEAD}request_id: (\S+)))?$"
+_REQUEST_ID_LINE = rf"(?:\n({_PREFIX_GROUP}request_id: (\S+)))?$"
 _CALLS = re.compile(
     r"(\[(?<![^\n]\[)[^\]\n]*+\] )(?:"
     # openai 1.x-3.3: options, sending, [transport,] response with headers, [request_id]
-    rf"Request options: ([^\n]*)\n{_HEAD}Sending HTTP Request: ([A-Z]+) (\S+)\n"
-    rf"((?:{_HEAD}HTTP Request: ([A-Z]+) (\S+) \"HTTP/[\d.]+ {_STATUS3}[^\n]*\n)?"
-    rf"{_HEAD}HTTP Response: ([A-Z]+) (\S+) \"{_STATUS3}[^\"\n]*\"(?: (Headers\([^\n]*))?)"
+    rf"Request options: ([^\n]*)\n{_PREFIX_GROUP}Sending HTTP Request: ([A-Z]+) (\S+)\n"
+    rf"((?:{_PREFIX_GROUP}HTTP Request: ([A-Z]+) (\S+) \"HTTP/[\d.]+ {_STATUS3}[^\n]*\n)?"
+    rf"{_PREFIX_GROUP}HTTP Response: ([A-Z]+) (\S+) \"{_STATUS3}[^\"\n]*\"(?: (Headers\([^\n]*))?)"
     rf"{_REQUEST_ID_LINE}"
     # openai 3.4+: building, sending, response, [request_id]
-    rf"|Building HTTP request: method=(\S+) retries_taken=(\d+)\n{_HEAD}Sending HTTP Request: ([A-Z]+)\n"
-    rf"({_HEAD}HTTP Response: ([A-Z]+) {_STATUS3}){_REQUEST_ID_LINE})",
+    rf"|Building HTTP request: method=(\S+) retries_taken=(\d+)\n{_PREFIX_GROUP}Sending HTTP Request: ([A-Z]+)\n"
+    rf"({_PREFIX_GROUP}HTTP Response: ([A-Z]+) {_STATUS3}){_REQUEST_ID_LINE})",
     re.MULTILINE,
 )
 _V1_GROUPS = tuple(range(1, 19))
@@ -857,7 +857,8 @@ def _headroom(headers: dict[str, str]) -> RateLimit | None:
 
 
 def _headroom_of(limit_requests: str | None, remaining_requests: str | None, limit_tokens: str | None,
-                 remaining_tokens: str | None, reset_requests: str | None, reset_tokens: str | None) -> RateLimit | None:
+                 remaining_tokens: str | None, reset_requests: str | None,
+                 reset_tokens: str | None) -> RateLimit | None:
     """`_headroom` of the six header texts (None: not sent)."""
     figures = (
         _count(limit_requests), _count(remaining_requests), _count(limit_tokens), _count(remaining_tokens),

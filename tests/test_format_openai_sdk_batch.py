@@ -254,7 +254,7 @@ def test_plain_options_take_the_regex():
     text = ("{'method': 'post', 'url': '/chat/completions', 'post_parser': <function f.<locals>.g at 0x1>, "
             "'json_data': {'messages': [{'role': 'user', 'content': [{'type': 'text', 'text': \"it's\\n\"}]}], "
             "'model': 'gpt-4o', 'stream': True, 'tools': [{'function': {'parameters': {'properties': {}}}}]}}")
-    assert openai_sdk._OPTIONS_FIELDS.fullmatch(text) is not None
+    assert openai_sdk._options_fields().fullmatch(text) is not None
     expected = ("POST", "/chat/completions", "gpt-4o", True)
     assert openai_sdk.scan_options(text) == openai_sdk.scan_tokens(text) == expected
 

@@ -101,7 +101,7 @@ _REPR_TOKEN = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[{}\[\]()]")
 _LOGFMT = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S*)")
 
 # Plain reprs read by one regex each, which checks the whole text's shape and captures only the
-# fields used (`_OPTIONS_FIELDS`, `_HEADER_FIELDS`): one C-level pass instead of a Python step per
+# fields used (`_options_fields`, `_HEADER_FIELDS`): one C-level pass instead of a Python step per
 # string. Strings are the token scanner's strings (but within one line); possessive loops and
 # atomic groups keep every match linear, and any text outside the shape takes the careful paths.
 _STR = r"""'[^'\\\n]*+(?:\\.[^'\\\n]*+)*+'|"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+\""""
@@ -132,13 +132,15 @@ def _keyed(names: tuple[str, ...]) -> str:
     return "(?:" + "|".join(f"'{n}'|\"{n}\"" for n in names) + "): "
 
 
-def _options_regex() -> re.Pattern[str]:
+@lru_cache(maxsize=1)
+def _options_fields() -> re.Pattern[str]:
     """`Request options` of the shape `{key: value, ...}`: top-level `method` and `url`, and
     `model` and `stream` among `json_data`'s own keys, captured as `scan_tokens` reads them.
 
     A dict repr has each key once, so each capture is that key's only value.
     A key read is tried first; the atomic group then keeps its reading, and
     when its value fails there the general pair fails on the same text too.
+    Compiled at first use (about 15 ms): detection imports every format.
     """
     inner, outer = _repr_value(_OPTIONS_DEPTH - 1), _repr_value(_OPTIONS_DEPTH)
     json_pair = (rf"(?>{_keyed(('model',))}(?:{_captured_string('model')}|{inner})"
@@ -150,8 +152,6 @@ def _options_regex() -> re.Pattern[str]:
             rf"|(?:{_STR}): {outer})")
     return re.compile(rf"\{{(?:{pair}(?:, |(?=\}})))*+\}}")
 
-
-_OPTIONS_FIELDS = _options_regex()
 # The headers the parser uses, in this order; any other name must be plain lower-case ASCII (so
 # that no name lower-cases to one of these) and every value plain (no quote, no backslash).
 HEADERS_USED = (
@@ -271,11 +271,11 @@ def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | 
     Not `ast.literal_eval`: the repr may hold objects (`<function ...>`). The
     scanner skips whole string tokens, so a message that mentions `'model'`
     cannot fool it: only `json_data`'s own keys count. A repr of the usual
-    shape is read by one regex (`_OPTIONS_FIELDS`); text whose strings are
+    shape is read by one regex (`_options_fields`); text whose strings are
     all plain (`_plain_split`) piece by piece; any other the careful way,
     token by token.
     """
-    m = _OPTIONS_FIELDS.fullmatch(text)
+    m = _options_fields().fullmatch(text)
     if m is not None:
         return _options_of(m)
     parts = _plain_split(text)
@@ -283,7 +283,7 @@ def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | 
 
 
 def _options_of(m: re.Match[str]) -> tuple[str | None, str | None, str | None, bool | None]:
-    """`scan_tokens`'s answer from a match of `_OPTIONS_FIELDS`: strings as written between their quotes."""
+    """`scan_tokens`'s answer from a match of `_options_fields()`: strings as written between their quotes."""
     method, url, model, stream = m.group("method1", "url1", "model1", "stream")
     if method is None:
         method = m.group("method2")

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from datetime import datetime, timezone
 from typing import Any
 
@@ -232,6 +233,85 @@ def to_call(obj: dict[str, Any], source: str, text: str, sink: Sink = values.QUI
     return call
 
 
+MAP_KEY = "model_map_information"
+_MAP_AT = f'"{MAP_KEY}": '
+_MAP_NEXT = '"error_str": '  # the key LiteLLM writes after the model map (1.110.2, `json.dumps` spacing)
+MAPS_KEPT = 16
+LEARN_PAUSE = 1000  # payloads decoded whole after a model map could not be learnt from one
+# What stands in for a known model map while the rest of a payload is decoded: a string no log
+# can hold but by a 1 in 2**128 chance, as it is drawn at random when the monitor starts.
+_CUT_MARK = f"apimon-cut-{secrets.token_hex(16)}"
+_CUT_TEXT = f'"{_CUT_MARK}"'
+
+
+class ModelMaps:
+    """Decodes payloads without decoding again a model map seen before.
+
+    `model_map_information` (LiteLLM's price-table entry for the model: some
+    9 KB and 450 values in 1.110.2, half of what decoding a payload costs) is
+    the same in every call to a model, and nothing here reads it. Once a
+    map's text has been decoded on its own, a payload holding that text right
+    after the key is decoded with a random mark in its place, and the map's
+    value put back. The result is what decoding the whole text gives, by
+    construction rather than by the payload's key order: the map's text is one
+    complete JSON value (orjson decoded it alone), and the mark came back as the
+    payload's top-level `model_map_information`, so the cut replaced exactly
+    that value (a cut elsewhere, or a later duplicate key, would not return the
+    mark). Anything else is decoded whole, as before.
+
+    The payload's key order only serves to learn a map: from a payload it did
+    not know, the map is taken to end at the comma before `"error_str": `,
+    which the proof above then confirms or refutes (a log where it is refuted
+    is decoded whole, learning tried again after `LEARN_PAUSE` payloads).
+    """
+
+    __slots__ = ("_known", "_learn_after")
+
+    def __init__(self) -> None:
+        self._known: list[tuple[str, Any, int]] = []  # (map text, its value, its brackets), newest first
+        self._learn_after = 0
+
+    def loads(self, text: str) -> Any:
+        """`quick_loads(text)`, for less when the payload's model map is a known one."""
+        at = text.find(_MAP_AT)
+        if at < 0:
+            return quick_loads(text)
+        at += len(_MAP_AT)
+        for known in self._known:
+            if text.startswith(known[0], at):
+                obj = _decode_around(text, at, known)
+                return obj if obj is not None else quick_loads(text)
+        return self._learn(text, at)
+
+    def _learn(self, text: str, at: int) -> Any:
+        if self._learn_after:
+            self._learn_after -= 1
+            return quick_loads(text)
+        after = text.find(_MAP_NEXT, at)
+        end = text.rfind(",", at, after) if after > 0 else -1
+        map_text = text[at:end] if end > 0 else ""
+        value = quick_loads(map_text) if map_text else None
+        known = (map_text, value, map_text.count("[") + map_text.count("{"))
+        obj = _decode_around(text, at, known) if value is not None else None
+        if obj is None:
+            self._learn_after = LEARN_PAUSE
+            return quick_loads(text)
+        self._known.insert(0, known)
+        del self._known[MAPS_KEPT:]
+        return obj
+
+
+def _decode_around(text: str, at: int, known: tuple[str, Any, int]) -> dict[str, Any] | None:
+    """The payload `text` decoded with the map `known`, whose text starts at `at`, cut out and put back as
+    its value; None unless the cut is proven to have taken out the top-level map's value (see `ModelMaps`)."""
+    map_text, value, brackets = known
+    obj = quick_loads(f"{text[:at]}{_CUT_TEXT}{text[at + len(map_text):]}", brackets)
+    if type(obj) is dict and obj.get(MAP_KEY) == _CUT_MARK:
+        obj[MAP_KEY] = value  # shared by the payloads with this map: nothing reads it
+        return obj
+    return None
+
+
 class LiteLLMParser(Parser):
     name = NAME
 
@@ -242,10 +322,11 @@ class LiteLLMParser(Parser):
         self._chars = 0
         self._dropping = False  # the open object overflowed: its lines are dropped
         self._shapes: dict[str, str] = {}  # line -> `_bracket(line)`, for `feed_many`
+        self._maps = ModelMaps()
 
     def feed(self, line: str) -> None:
         if line.startswith("{"):
-            obj = quick_loads(line)
+            obj = self._maps.loads(line)
             # A line that decodes is a one-line object (its brackets balance: no need to count
             # them outside its strings, which takes longer than decoding it).
             change = 0 if obj is not None else _depth_change(line)
@@ -335,7 +416,7 @@ class LiteLLMParser(Parser):
         """Report the object of `lines` (`obj`: orjson's reading of it, when already made)."""
         text = "\n".join(lines)
         if obj is None:
-            obj = quick_loads(text)
+            obj = self._maps.loads(text)
         if obj is not None:
             if not is_payload(obj):
                 for _ in lines:

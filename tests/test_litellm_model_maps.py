@@ -1,4 +1,5 @@
-"""LiteLLM payloads are decoded without their model map when it is one seen before: exactly as a whole decode.
+"""LiteLLM payloads are decoded without their model map when it is one seen before: exactly as a whole decode;
+their rate-limit headers are read as before, with each set of names lowered once.
 
 `ModelMaps.loads` must give what `quick_loads` gives for any text (the same
 value, the same key order, None where it refuses), whatever the key order,
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import fields, replace
 from pathlib import Path
 
 from hypothesis import given
@@ -19,6 +21,7 @@ from hypothesis import strategies as st
 from apimon_tui.formats import litellm
 from apimon_tui.formats.base import quick_loads
 from apimon_tui.formats.litellm import MAP_KEY, ModelMaps
+from apimon_tui.formats.ratelimit import ratelimit_from_headers
 from format_support import parse_with
 from test_values_properties import PROPERTY, json_values
 
@@ -178,3 +181,43 @@ def test_any_value_anywhere_decodes_as_the_whole_text(value, where, seed):
     texts = [json.dumps(record), json.dumps(payload(seed + 1, **again))]
     maps = assert_whole(texts)
     assert_whole(texts, maps)
+
+
+def headroom_as_before(obj: dict):
+    """The rate-limit reading the parser made before its key spellings were kept: every key lowered, LiteLLM's
+    `x_ratelimit_*` figures, each missing one filled from the `llm_provider-x-ratelimit-*` copy."""
+    headers = obj.get("hidden_params", {}).get("additional_headers")
+    if not isinstance(headers, dict) or not headers:
+        return None
+    lowered = {str(k).lower(): v for k, v in headers.items()}
+    first = ratelimit_from_headers(lowered, "x_ratelimit_")
+    second = ratelimit_from_headers(lowered, "llm_provider-x-ratelimit-")
+    if first is None or second is None:
+        return first or second
+    return replace(first, **{f.name: getattr(second, f.name) for f in fields(first) if getattr(first, f.name) is None})
+
+
+HEADER_NAMES = [f"{prefix}{kind}{sep}{what}"
+                for prefix, sep in (("x_ratelimit_", "_"), ("llm_provider-x-ratelimit-", "-"))
+                for kind in ("limit", "remaining", "reset") for what in ("requests", "tokens")]
+header_names = st.sampled_from(HEADER_NAMES + ["llm_provider-date", "request-id"]).flatmap(
+    lambda name: st.sampled_from([name, name.upper(), name.title()]))
+header_values = st.one_of(json_values, st.sampled_from(["12ms", "6m0s", "1h2m3s", " 7 ", "-1", "1e400", "NaN", "abc"]),
+                          st.integers(-5, 10**16), st.floats(allow_nan=True, allow_infinity=True))
+
+
+@PROPERTY
+@given(headers=st.lists(st.tuples(header_names, header_values), max_size=14))
+def test_rate_limit_headers_read_as_before_in_any_case_and_order(headers):
+    obj = {"hidden_params": {"additional_headers": dict(headers)}}
+    assert litellm._ratelimit(obj) == headroom_as_before(obj)
+    assert litellm._ratelimit(obj) == headroom_as_before(obj)  # the second time with its spellings known
+
+
+def test_rate_limit_headers_of_the_real_payload_read_as_before():
+    obj = payload(1)
+    assert litellm._ratelimit(obj) == headroom_as_before(obj) is not None
+    shuffled = dict(reversed(list(obj["hidden_params"]["additional_headers"].items())))
+    shuffled["X_RATELIMIT_LIMIT_REQUESTS"] = "7"  # a later spelling of a key wins, as in the lowered dict
+    again = {"hidden_params": {"additional_headers": shuffled}}
+    assert litellm._ratelimit(again).limit_requests == 7 == headroom_as_before(again).limit_requests

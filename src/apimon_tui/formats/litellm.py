@@ -48,8 +48,8 @@ from typing import Any
 from apimon_tui.formats import values
 from apimon_tui.formats.base import DOUBTING, Doubt, Parser, Sink, quick_loads
 from apimon_tui.formats.values import MAX_COST_USD, MAX_MS, MAX_STATUS, MIN_STATUS
-from apimon_tui.formats.ratelimit import merge, ratelimit_from_headers
-from apimon_tui.core.model import Call
+from apimon_tui.formats.ratelimit import parse_count, parse_reset
+from apimon_tui.core.model import Call, RateLimit
 
 NAME = "litellm"
 MAX_OBJECT_CHARS = 4 * 1024 * 1024
@@ -167,13 +167,42 @@ def _cache_writes(obj: dict[str, Any], sink: Sink) -> tuple[int | None, int | No
     return None, None
 
 
-def _ratelimit(obj: dict[str, Any]):
+# Each `RateLimit` field in order: how it is read, LiteLLM's own key, then its copy of the provider's header.
+_HEADROOM_KEYS = tuple(
+    (parse_reset if field.startswith("reset") else parse_count, f"x_ratelimit_{suffix.replace('-', '_')}",
+     f"llm_provider-x-ratelimit-{suffix}")
+    for field, suffix in (("limit_requests", "limit-requests"), ("remaining_requests", "remaining-requests"),
+                          ("limit_tokens", "limit-tokens"), ("remaining_tokens", "remaining-tokens"),
+                          ("reset_requests_s", "reset-requests"), ("reset_tokens_s", "reset-tokens"))
+)
+_NO_HEADROOM = [None] * len(_HEADROOM_KEYS)
+SPELLINGS_KEPT = 256
+_spellings: dict[tuple[str, ...], dict[str, str]] = {}  # a headers dict's keys -> lower case -> the key (the last)
+
+
+def _ratelimit(obj: dict[str, Any]) -> RateLimit | None:
+    """The headroom in `hidden_params.additional_headers` (keys in any case): LiteLLM's `x_ratelimit_*`
+    figures, each missing one taken from its `llm_provider-x-ratelimit-*` copy.
+
+    A proxy sends the same header names call after call: how each lower-case name is spelt is
+    worked out once per set of names, not by lowering every key of every call.
+    """
     headers = _dict(_dict(obj.get("hidden_params")).get("additional_headers"))
     if not headers:
         return None
-    headers = {str(k).lower(): v for k, v in headers.items()}
-    return merge(ratelimit_from_headers(headers, "x_ratelimit_"),
-                 ratelimit_from_headers(headers, "llm_provider-x-ratelimit-"))
+    names = tuple(headers)
+    spelling = _spellings.get(names)
+    if spelling is None:
+        if len(_spellings) >= SPELLINGS_KEPT:
+            _spellings.clear()
+        spelling = _spellings[names] = {str(k).lower(): k for k in names}
+    figures = []
+    for read, own, copy in _HEADROOM_KEYS:
+        figure = read(headers[spelling[own]]) if own in spelling else None
+        if figure is None and copy in spelling:
+            figure = read(headers[spelling[copy]])
+        figures.append(figure)
+    return None if figures == _NO_HEADROOM else RateLimit(*figures)
 
 
 def to_call(obj: dict[str, Any], source: str, text: str, sink: Sink = values.QUIET) -> Call:

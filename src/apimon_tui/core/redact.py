@@ -35,15 +35,53 @@ def _short(match: re.Match[str]) -> str:
     return match.group(0)
 
 
+_PLACED_FIRST = "?&xa"  # what a `_PLACED` match starts with (lower case): 1 to 11 characters before its `key`
+_SHAPED_LEADS = ("sk-", "Bearer", "AIza")  # what a `_SHAPED` match starts with
+
+
 def redact(text: str) -> str:
     """`text` with every key-looking substring shortened to prefix + last 4."""
     if "key" in text or "KEY" in text or "Key" in text:
         lowered = text.lower()
         if any(name in lowered for name in _KEY_NAMES):
-            text = _PLACED.sub(_short, text)
+            text = _sub_at(_PLACED, text, _placed_starts(lowered)) if len(lowered) == len(text) else _PLACED.sub(
+                _short, text)
     if "sk-" in text or "Bearer" in text or "AIza" in text:
-        text = _SHAPED.sub(_short, text)
+        text = _sub_at(_SHAPED, text, sorted(i for lead in _SHAPED_LEADS for i in _found(text, lead)))
     return text
+
+
+def _found(text: str, part: str):
+    """Where `part` occurs in `text`."""
+    at = text.find(part)
+    while at >= 0:
+        yield at
+        at = text.find(part, at + len(part))
+
+
+def _placed_starts(lowered: str) -> list[int]:
+    """Where a `_PLACED` match may start in the text `lowered` is the lower case of (position for position):
+    a few characters before each `key`, at one of `_PLACED_FIRST`."""
+    starts: list[int] = []
+    for at in _found(lowered, "key"):
+        for start in range(max(at - 11, starts[-1] + 1 if starts else 0), at):
+            if lowered[start] in _PLACED_FIRST:
+                starts.append(start)
+    return starts
+
+
+def _sub_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> str:
+    """`pattern.sub(_short, text)` for a pattern whose matches can only start at `starts` (ascending): the
+    regex tried there alone, rather than at each of a failed call's thousands of characters."""
+    parts, done = [], 0
+    for start in starts:
+        if start < done:
+            continue
+        match = pattern.match(text, start)
+        if match is not None:
+            parts += (text[done:start], _short(match))
+            done = match.end()
+    return "".join(parts) + text[done:] if parts else text
 
 
 def mask_key(key: str) -> str:

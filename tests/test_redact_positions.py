@@ -53,6 +53,6 @@ def test_a_failed_litellm_payload_is_redacted_as_before():
     assert "Q" * 20 not in redact(text) and "abcdefghijklmnop" not in redact(text) and "ABCDEFGHIJ" not in redact(text)
 
 
-def test_placed_keys_are_found_only_where_their_match_can_start():
+def test_placed_keys_are_tried_only_where_their_match_can_start():
     lowered = "zz?key=aaaaaaaa x-goog-api-key: bbbbbbbb"
-    assert [lowered[s] for s in redaction._placed_starts(lowered)] == ["?", "x", "a"]
+    assert [lowered[m.start()] for m in redaction._PLACED_START.finditer(lowered)] == ["?", "x", "a"]

@@ -35,8 +35,10 @@ def _short(match: re.Match[str]) -> str:
     return match.group(0)
 
 
-_PLACED_FIRST = "?&xa"  # what a `_PLACED` match starts with (lower case): 1 to 11 characters before its `key`
-_SHAPED_LEADS = ("sk-", "Bearer", "AIza")  # what a `_SHAPED` match starts with
+# Where a match of each can start: `_PLACED`'s at one of `?&xa`, 1 to 11 characters before its `key` (in
+# the lower-case text, which `_PLACED` matches without regard to case); `_SHAPED`'s at one of its leads.
+_PLACED_START = re.compile(r"[?&xa](?=.{0,10}key)", re.DOTALL)
+_SHAPED_START = re.compile(r"sk-|Bearer|AIza")
 
 
 def redact(text: str) -> str:
@@ -44,43 +46,26 @@ def redact(text: str) -> str:
     if "key" in text or "KEY" in text or "Key" in text:
         lowered = text.lower()
         if any(name in lowered for name in _KEY_NAMES):
-            text = _sub_at(_PLACED, text, _placed_starts(lowered)) if len(lowered) == len(text) else _PLACED.sub(
-                _short, text)
+            if len(lowered) == len(text):
+                text = _sub_at(_PLACED, text, _PLACED_START, lowered)
+            else:  # a character whose lower case is longer: positions differ
+                text = _PLACED.sub(_short, text)
     if "sk-" in text or "Bearer" in text or "AIza" in text:
-        text = _sub_at(_SHAPED, text, sorted(i for lead in _SHAPED_LEADS for i in _found(text, lead)))
+        text = _sub_at(_SHAPED, text, _SHAPED_START, text)
     return text
 
 
-def _found(text: str, part: str):
-    """Where `part` occurs in `text`."""
-    at = text.find(part)
-    while at >= 0:
-        yield at
-        at = text.find(part, at + len(part))
-
-
-def _placed_starts(lowered: str) -> list[int]:
-    """Where a `_PLACED` match may start in the text `lowered` is the lower case of (position for position):
-    a few characters before each `key`, at one of `_PLACED_FIRST`."""
-    starts: list[int] = []
-    for at in _found(lowered, "key"):
-        for start in range(max(at - 11, starts[-1] + 1 if starts else 0), at):
-            if lowered[start] in _PLACED_FIRST:
-                starts.append(start)
-    return starts
-
-
-def _sub_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> str:
-    """`pattern.sub(_short, text)` for a pattern whose matches can only start at `starts` (ascending): the
-    regex tried there alone, rather than at each of a failed call's thousands of characters."""
-    parts, done = [], 0
-    for start in starts:
-        if start < done:
+def _sub_at(pattern: re.Pattern[str], text: str, starts: re.Pattern[str], where: str) -> str:
+    """`pattern.sub(_short, text)`, the pattern tried only where `starts` finds in `where` (`text` or its lower
+    case) that a match can start, rather than at each of a failed call's thousands of characters."""
+    parts, done, at = [], 0, 0
+    while (start := starts.search(where, at)) is not None:
+        match = pattern.match(text, start.start())
+        if match is None:
+            at = start.start() + 1
             continue
-        match = pattern.match(text, start)
-        if match is not None:
-            parts += (text[done:start], _short(match))
-            done = match.end()
+        parts += (text[done:match.start()], _short(match))
+        done = at = match.end()
     return "".join(parts) + text[done:] if parts else text
 
 

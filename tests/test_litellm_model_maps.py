@@ -112,7 +112,16 @@ def test_pretty_printed_payloads_learn_and_use_the_map(monkeypatch):
     assert len(maps._known) == 1 and len(seen[-1]) < len(texts[-1]) / 2
 
 
-def test_keys_in_other_orders_decode_as_the_whole_text():
+def test_small_maps_are_not_learnt_and_do_not_stop_learning(monkeypatch):
+    seen = decoded_texts(monkeypatch)
+    maps = assert_whole([json.dumps(payload(i, model_map_information=m)) for i, m in enumerate([None, {"k": 1}])])
+    assert maps._known == []
+    last = json.dumps(payload(3))
+    assert_whole([json.dumps(payload(2)), last], maps)  # a real map right after: learnt, then used
+    assert len(maps._known) == 1 and len(seen[-1]) < len(last) / 2
+
+
+def test_keys_in_other_orders_decode_as_the_whole_text(monkeypatch):
     after = reordered(payload(1), [k for k in PAYLOAD if k != MAP_KEY])            # the map last
     before = reordered(payload(2), [MAP_KEY, "error_str"])                          # the map first
     between = reordered(payload(3), [k for k in PAYLOAD if k != "error_str"])       # error_str last
@@ -121,7 +130,9 @@ def test_keys_in_other_orders_decode_as_the_whole_text():
     extra["extra"] = {"k": [1, 2]}
     texts = [json.dumps(r) for r in (after, before, between, no_next, extra)]
     assert_whole(texts)
-    assert_whole(texts[::-1])
+    seen = decoded_texts(monkeypatch)
+    maps = assert_whole(texts[::-1])
+    assert len(maps._known) == 1 and len(seen[-1]) < len(texts[0]) / 2  # learnt whatever the order, then used
 
 
 def test_a_map_text_met_elsewhere_than_as_the_top_level_value_is_not_cut():
@@ -138,7 +149,8 @@ def test_a_map_text_met_elsewhere_than_as_the_top_level_value_is_not_cut():
     assert json.loads(later)[MAP_KEY] == {"other": 1} and json.loads(escaped)[MAP_KEY] == "late"
 
 
-def test_awkward_map_texts_decode_as_the_whole_text():
+def test_awkward_map_texts_decode_as_the_whole_text(monkeypatch):
+    monkeypatch.setattr(litellm, "MAP_WORTH_CHARS", 0)  # learn the small ones too
     odd_maps = [
         {"model_map_key": 'a "quoted" \\ key }{ ][', "model_map_value": {"note": '"error_str": "x", }'}},
         {"model_map_key": "ünïcödé ✓ \u2028", "model_map_value": [{"}": "{"}, [[]], {}]},

@@ -264,9 +264,10 @@ def to_call(obj: dict[str, Any], source: str, text: str, sink: Sink = values.QUI
 
 MAP_KEY = "model_map_information"
 _MAP_AT = f'"{MAP_KEY}": '
-_MAP_NEXT = '"error_str": '  # the key LiteLLM writes after the model map (1.110.2, `json.dumps` spacing)
 MAPS_KEPT = 16
+_DECODER = json.JSONDecoder()
 LEARN_PAUSE = 1000  # payloads decoded whole after a model map could not be learnt from one
+MAP_WORTH_CHARS = 256  # a shorter map (`null`, an unpriced model's) is decoded with its payload: not learnt
 # What stands in for a known model map while the rest of a payload is decoded: a string no log
 # can hold but by a 1 in 2**128 chance, as it is drawn at random when the monitor starts.
 _CUT_MARK = f"apimon-cut-{secrets.token_hex(16)}"
@@ -288,10 +289,10 @@ class ModelMaps:
     that value (a cut elsewhere, or a later duplicate key, would not return the
     mark). Anything else is decoded whole, as before.
 
-    The payload's key order only serves to learn a map: from a payload it did
-    not know, the map is taken to end at the comma before `"error_str": `,
-    which the proof above then confirms or refutes (a log where it is refuted
-    is decoded whole, learning tried again after `LEARN_PAUSE` payloads).
+    A map not known yet is learnt from the payload that brings it: `json`
+    finds where its value ends (`raw_decode`, once per map), and the proof
+    above confirms the cut (where it does not, the payload is decoded whole,
+    and learning is tried again after `LEARN_PAUSE` payloads).
     """
 
     __slots__ = ("_known", "_learn_after")
@@ -316,10 +317,14 @@ class ModelMaps:
         if self._learn_after:
             self._learn_after -= 1
             return quick_loads(text)
-        after = text.find(_MAP_NEXT, at)
-        end = text.rfind(",", at, after) if after > 0 else -1
-        map_text = text[at:end] if end > 0 else ""
-        value = quick_loads(map_text) if map_text else None
+        try:
+            end = _DECODER.raw_decode(text, at)[1]
+        except (ValueError, RecursionError):
+            end = at
+        if end - at < MAP_WORTH_CHARS:
+            return quick_loads(text)
+        map_text = text[at:end]
+        value = quick_loads(map_text)
         known = (map_text, value, map_text.count("[") + map_text.count("{"))
         obj = _decode_around(text, at, known) if value is not None else None
         if obj is None:

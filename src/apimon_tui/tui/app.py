@@ -76,6 +76,11 @@ IDLE_REDRAW_S = 15.0
 # with young passes of at most 24 ms and 43 ms.
 GC_YOUNG = (20_000, 3)
 
+# A refresh's steps run back to back until they have taken this long, then one per screen update: at
+# 1,000 lines/s all of them fit in one update (each update has a cost of its own, some 1% of a core
+# a second for the seven of a refresh); at 10,000 a key waits for at most this and one step.
+STEP_BUDGET_S = 0.008
+
 OVERVIEW_EVERY_S = 5.0  # the overview strip, while data flows (a key that moves the view redraws it at once)
 CURSOR_ACTIONS = {"cursor_step", "cursor_burst", "live", "leave_past"}
 MAIN_VIEW_ACTIONS = {"focus_errors", "toggle_grouped", "filter", "copy_request_id", "help", "zoom", *CURSOR_ACTIONS}
@@ -147,6 +152,7 @@ class MonitorApp(App):
         start_engine: bool = True,
         ui_state: UiState | None = None,
         terminal: TextIO | None = None,
+        step_budget_s: float = STEP_BUDGET_S,
     ) -> None:
         super().__init__(driver_class=MonitorDriver if terminal is not None else None)
         self.terminal = terminal  # where the screen is drawn (see tui/terminal.py); None: Textual's choice
@@ -183,6 +189,7 @@ class MonitorApp(App):
         self._budget_state = None
         self._panels: dict[type, Any] = {}
         self._pending_steps: list[Callable[[], None]] = []
+        self.step_budget_s = step_budget_s
         self._start_problems = [*config.get("_warnings", ()), *filter(None, [state_problem]), *self._load_themes()]
         self.applied_keys: dict[str, str] = {}  # `[keys]` as applied: the ids and keys that passed
         self.cursor: float | None = None  # the time cursor: the viewed window's end; None: live
@@ -362,11 +369,12 @@ class MonitorApp(App):
     def tick(self, spread: bool = False) -> None:
         """One refresh: redraw what changed since the last one.
 
-        With `spread` (the refresh timer) its steps take one screen update
-        each: the budget, the alert rules, the store's snapshot, then each
-        panel. Under heavy traffic every panel changes each second, and a key
-        pressed meanwhile waits for one step (the snapshot or the requests
-        chart, some 20-30 ms each at 10,000 lines/s), not for all of them.
+        With `spread` (the refresh timer) its steps (the budget, the alert
+        rules, the store's snapshot, then each panel) run until they have
+        taken `step_budget_s`, the rest one screen update each. Under heavy
+        traffic every panel changes each second, and a key pressed meanwhile
+        waits for one step (the snapshot or the requests chart, some 20-30 ms
+        each at 10,000 lines/s), not for all of them.
         Redraws asked for by a key are drawn at once.
         """
         now = self.clock()
@@ -428,10 +436,14 @@ class MonitorApp(App):
         self._drawn, self._drawn_step, self._drawn_at = drawn
 
     def _run_next_step(self) -> None:
-        if self._pending_steps:
+        """The refresh's next steps, within `step_budget_s` (at least one); the rest after the screen update."""
+        started = time.perf_counter()
+        while self._pending_steps:
             self._pending_steps.pop(0)()
-            if self._pending_steps:
-                self.call_after_refresh(self._run_next_step)
+            if time.perf_counter() - started >= self.step_budget_s:
+                break
+        if self._pending_steps:
+            self.call_after_refresh(self._run_next_step)
 
     def _panel(self, widget_type):
         """A panel of the main screen, found once (other screens may be on top later)."""

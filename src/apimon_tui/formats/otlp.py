@@ -230,15 +230,195 @@ def _spans(obj: dict[str, Any]):
                     yield from (s for s in spans if isinstance(s, dict))
 
 
+# -- the plain reading: the usual export, read without building an attribute dict --------------------
+
+# The attributes a call is read from, each at its place in the list `_plain_call` fills.
+_PLAIN_KEYS = (
+    "gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system", "gen_ai.response.model",
+    "gen_ai.request.model", "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
+    "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_creation.input_tokens", "gen_ai.response.id", "error.type", "http.request.method",
+    "http.response.status_code", "gen_ai.request.stream", "gen_ai.response.time_to_first_chunk",
+)
+_PLAIN_SLOT = {key: slot for slot, key in enumerate(_PLAIN_KEYS)}
+_NO_VALUES = [None] * len(_PLAIN_KEYS)
+_NUMBERS = (int, float)
+
+
+class _NotPlain(Exception):
+    """A value the plain reading does not vouch for: the export is read the general way."""
+
+
+# What stops the plain reading: a value not of the usual kind (`_NotPlain`), a part of the
+# export missing (KeyError) or of another type (TypeError: a list where a dict belongs), a
+# number that does not read (ValueError).
+_PLAIN_MISSES = (_NotPlain, LookupError, TypeError, ValueError)
+
+
+def _plain_calls(obj: dict[str, Any], source: str) -> list[Call]:
+    """The calls of an export, when every part and value read is of the usual kind; raises one of
+    `_PLAIN_MISSES` otherwise (the general readers then give the figures, bad values and all)."""
+    calls = []
+    for resource_spans in obj["resourceSpans"]:
+        if "instrumentationLibrarySpans" in resource_spans:
+            raise _NotPlain("instrumentationLibrarySpans")
+        for scope_spans in resource_spans["scopeSpans"]:
+            for span in scope_spans["spans"]:
+                call = _plain_call(span, source)
+                if call is not None:
+                    calls.append(call)
+    return calls
+
+
+def _plain_call(span: dict[str, Any], source: str) -> Call | None:
+    """`span_call` for a span whose attributes are looked up in one pass over the list (the
+    others skipped unread) and whose every value read is plain: a lone `stringValue` of text,
+    `intValue` of a whole number in bounds, `doubleValue` of a number in bounds, `boolValue`
+    of a bool, and usable times. None when the span is no call (`is_call`)."""
+    got = _NO_VALUES.copy()
+    slot_of = _PLAIN_SLOT.get
+    for kv in span["attributes"]:
+        slot = slot_of(kv["key"])
+        if slot is not None:
+            got[slot] = kv.get("value")
+    (operation, provider, system, response_model, request_model, input_tokens, prompt_tokens, output_tokens,
+     completion_tokens, cache_read, cache_write, response_id, error_type, method, http_status, stream, ttft) = got
+    operation = _plain_text(operation)
+    provider = _plain_text(provider)
+    if provider is None:
+        provider = _plain_text(system)
+    if operation not in CALL_OPERATIONS and (operation is not None or provider is None):
+        return None
+    start = _plain_nanos(span.get("startTimeUnixNano"))
+    end = _plain_nanos(span.get("endTimeUnixNano"))
+    latency = None
+    if start is not None and end is not None:
+        latency = (end - start) / 1e6
+        if not 0 <= latency <= MAX_MS:
+            raise _NotPlain("latency_ms")
+    elif end is None:
+        if start is None:
+            raise _NotPlain("no time")
+        end = start
+    status = span.get("status")
+    if type(status) is not dict:
+        status = {}
+    message = status.get("message")
+    if message is not None and type(message) is not str:
+        raise _NotPlain("status.message")
+    model = _plain_text(response_model)
+    if model is None:
+        model = _plain_text(request_model)
+    inputs = _plain_whole(input_tokens, MAX_TOKENS)
+    if inputs is None:
+        inputs = _plain_whole(prompt_tokens, MAX_TOKENS)
+    outputs = _plain_whole(output_tokens, MAX_TOKENS)
+    if outputs is None:
+        outputs = _plain_whole(completion_tokens, MAX_TOKENS)
+    http = _plain_whole(http_status, values.MAX_STATUS)
+    if http is not None and http < values.MIN_STATUS:
+        raise _NotPlain("http.response.status_code")
+    call = Call(end / 1e9, source, provider, operation, _plain_text(method), model, http, latency,
+                _plain_ttft_ms(ttft), inputs, outputs, _plain_whole(cache_read, MAX_TOKENS), None,
+                _plain_text(response_id), None, _plain_text(error_type), message or None,
+                _is_error_status(status.get("code")), _plain_bool(stream), None, 0, None, None, None,
+                _plain_whole(cache_write, MAX_TOKENS))
+    if call.is_error:
+        call.raw = _plain_raw(span)
+    return call
+
+
+def _plain_value(value: Any, kind: str) -> Any:
+    """What a lone `kind` holds (`{"stringValue": "x"}` -> "x"); raises `_NotPlain` for any other AnyValue."""
+    if type(value) is dict and len(value) == 1 and kind in value:
+        return value[kind]
+    raise _NotPlain(kind)
+
+
+def _plain_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = _plain_value(value, "stringValue")
+    if type(text) is not str:
+        raise _NotPlain("stringValue")
+    return text
+
+
+def _plain_whole(value: Any, high: int) -> int | None:
+    """An `intValue` from 0 to `high`, written as decimal digits (as OTLP/JSON writes int64) or a number."""
+    if value is None:
+        return None
+    number = _plain_value(value, "intValue")
+    if type(number) is str:
+        number = int(number)
+    if type(number) is not int or not 0 <= number <= high:
+        raise _NotPlain("intValue")
+    return number
+
+
+def _plain_ttft_ms(value: Any) -> float | None:
+    if value is None:
+        return None
+    seconds = _plain_value(value, "doubleValue")
+    if type(seconds) not in _NUMBERS or not 0 <= seconds <= MAX_MS / 1000.0:
+        raise _NotPlain("doubleValue")
+    return seconds * 1000.0
+
+
+def _plain_bool(value: Any) -> bool | None:
+    if value is None:
+        return None
+    flag = _plain_value(value, "boolValue")
+    if type(flag) is not bool:
+        raise _NotPlain("boolValue")
+    return flag
+
+
+def _plain_nanos(value: Any) -> int | None:
+    """A span time: "0" or absent is unset (None); otherwise it must be usable."""
+    if value is None or value == "0":
+        return None
+    nanos = int(value) if type(value) is str else value
+    if type(nanos) is not int or not 0 < nanos <= MAX_NANOS:
+        raise _NotPlain("time")
+    return nanos
+
+
+def _plain_raw(span: dict[str, Any]) -> str:
+    """`_span_text`, for a span orjson decoded: `json` decodes the same values but for an integer
+    past 64 bits, which orjson makes a float of 2**63 or more, written with an exponent ("e+")."""
+    try:
+        text = json.dumps(span, separators=(",", ":"))
+    except (RecursionError, ValueError):
+        raise _NotPlain("raw") from None
+    if "e+" in text:
+        raise _NotPlain("raw")
+    return text[:MAX_RAW_CHARS]
+
+
 class OtlpParser(Parser):
     name = NAME
 
     def feed(self, line: str) -> None:
         if line.startswith("{"):
             obj = quick_loads(line)
-            if type(obj) is dict and self._feed_quickly(obj):
+            if type(obj) is dict and (self._feed_plainly(obj) or self._feed_quickly(obj)):
                 return
         self._feed_carefully(line)
+
+    def _feed_plainly(self, obj: dict[str, Any]) -> bool:
+        """The calls of an export whose every value read is plain (see `_plain_call`); False
+        (nothing reported) to leave it to the general readers."""
+        try:
+            calls = _plain_calls(obj, self.source)
+        except _PLAIN_MISSES:
+            return False
+        sink = self.sink
+        for call in calls:
+            sink.call(call)
+        if not calls:
+            sink.skip()
+        return True
 
     def _feed_quickly(self, obj: dict[str, Any]) -> bool:
         """The calls of an export orjson decoded; False (nothing reported) to leave the line to the

@@ -22,10 +22,13 @@ standard protobuf JSON mapping writes it) marks the call failed, with
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from apimon_tui.formats import values
-from apimon_tui.formats.base import DOUBTING, Doubt, Parser, Sink, json_object, quick_loads
+from apimon_tui.formats.base import DOUBTING, QUICK_BRACKETS, Doubt, Parser, Sink, json_object, quick_loads
 from apimon_tui.formats.values import MAX_MS, MAX_TOKENS
 from apimon_tui.core.model import Call
 
@@ -230,6 +233,23 @@ def _spans(obj: dict[str, Any]):
                     yield from (s for s in spans if isinstance(s, dict))
 
 
+_OPEN_BRACE = ord("{")
+_BRACKET = ord("{")  # "[" | 0x20 is "{" too, and no other byte is
+
+
+def _deep_lines(data: bytes, ends: Any) -> set[int]:
+    """The lines of a block with more brackets than `quick_loads` leaves to orjson (see there),
+    counted for the whole block at once."""
+    import numpy as np  # a block is numpy's already (`LineBlock`)
+
+    body = np.frombuffer(data, dtype=np.uint8, count=int(ends[-1]) + 1 if len(ends) else 0)
+    brackets = np.flatnonzero((body | 0x20) == _BRACKET)
+    if len(brackets) <= QUICK_BRACKETS:
+        return set()
+    per_line = np.diff(np.searchsorted(brackets, ends), prepend=0)
+    return set(np.flatnonzero(per_line > QUICK_BRACKETS).tolist())
+
+
 # -- the plain reading: the usual export, read without building an attribute dict --------------------
 
 # The attributes a call is read from, each at its place in the list `_plain_call` fills.
@@ -398,6 +418,32 @@ def _plain_raw(span: dict[str, Any]) -> str:
 
 class OtlpParser(Parser):
     name = NAME
+
+    def feed_many(self, lines: Sequence[str]) -> None:
+        """`feed` each line; a `LineBlock`'s lines (a big file read as bytes: sources/lines.py) are
+        decoded by orjson from their bytes, so the block is never decoded and split into `str`s.
+
+        A line that is not plain goes on as `feed` would take it, from its `str`.
+        """
+        data = getattr(lines, "data", None)
+        if data is None:
+            super().feed_many(lines)
+            return
+        deep = _deep_lines(data, lines.ends)
+        view, start = memoryview(data), 0
+        feed, plainly, quickly = self.feed, self._feed_plainly, self._feed_quickly
+        for i, end in enumerate(lines.ends.tolist()):
+            obj = None
+            if data[start] == _OPEN_BRACE and i not in deep:  # as `feed`: only a line that starts an object
+                try:
+                    obj = orjson.loads(view[start:end])
+                except ValueError:  # also bytes that are not UTF-8, which the line's `str` reads as U+FFFD
+                    pass
+            if type(obj) is not dict:
+                feed(lines[i])
+            elif not (plainly(obj) or quickly(obj)):
+                self._feed_carefully(lines[i])
+            start = end + 1
 
     def feed(self, line: str) -> None:
         if line.startswith("{"):

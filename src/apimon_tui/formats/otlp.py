@@ -252,16 +252,22 @@ def _deep_lines(data: bytes, ends: Any) -> set[int]:
 
 # -- the plain reading: the usual export, read without building an attribute dict --------------------
 
-# The attributes a call is read from, each at its place in the list `_plain_call` fills.
-_PLAIN_KEYS = (
-    "gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system", "gen_ai.response.model",
-    "gen_ai.request.model", "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
-    "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "gen_ai.usage.cache_read.input_tokens",
-    "gen_ai.usage.cache_creation.input_tokens", "gen_ai.response.id", "error.type", "http.request.method",
-    "http.response.status_code", "gen_ai.request.stream", "gen_ai.response.time_to_first_chunk",
-)
-_PLAIN_SLOT = {key: slot for slot, key in enumerate(_PLAIN_KEYS)}
-_NO_VALUES = [None] * len(_PLAIN_KEYS)
+# The attributes a call is read from, each at its place in the list `_plain_call` fills, and the
+# one kind of AnyValue the plain reading takes for each: texts first.
+_PLAIN_KINDS = {
+    "gen_ai.operation.name": "stringValue", "gen_ai.provider.name": "stringValue", "gen_ai.system": "stringValue",
+    "gen_ai.response.model": "stringValue", "gen_ai.request.model": "stringValue",
+    "gen_ai.response.id": "stringValue", "error.type": "stringValue", "http.request.method": "stringValue",
+    "gen_ai.usage.input_tokens": "intValue", "gen_ai.usage.prompt_tokens": "intValue",
+    "gen_ai.usage.output_tokens": "intValue", "gen_ai.usage.completion_tokens": "intValue",
+    "gen_ai.usage.cache_read.input_tokens": "intValue", "gen_ai.usage.cache_creation.input_tokens": "intValue",
+    "http.response.status_code": "intValue",
+    "gen_ai.request.stream": "boolValue", "gen_ai.response.time_to_first_chunk": "doubleValue",
+}
+_PLAIN_SLOT = {key: (slot, kind) for slot, (key, kind) in enumerate(_PLAIN_KINDS.items())}
+_TEXTS = 8  # the first eight slots hold texts
+_NO_VALUES = [None] * len(_PLAIN_KINDS)
+_TEXT_TYPES = frozenset({str, type(None)})
 _NUMBERS = (int, float)
 
 
@@ -269,9 +275,9 @@ class _NotPlain(Exception):
     """A value the plain reading does not vouch for: the export is read the general way."""
 
 
-# What stops the plain reading: a value not of the usual kind (`_NotPlain`), a part of the
-# export missing (KeyError) or of another type (TypeError: a list where a dict belongs), a
-# number that does not read (ValueError).
+# What stops the plain reading: a value not of the usual kind (`_NotPlain`, or KeyError for a
+# lone value of another kind), a part of the export missing (KeyError) or of another type
+# (TypeError: a list where a dict belongs), a number that does not read (ValueError).
 _PLAIN_MISSES = (_NotPlain, LookupError, TypeError, ValueError)
 
 
@@ -292,21 +298,28 @@ def _plain_calls(obj: dict[str, Any], source: str) -> list[Call]:
 
 def _plain_call(span: dict[str, Any], source: str) -> Call | None:
     """`span_call` for a span whose attributes are looked up in one pass over the list (the
-    others skipped unread) and whose every value read is plain: a lone `stringValue` of text,
-    `intValue` of a whole number in bounds, `doubleValue` of a number in bounds, `boolValue`
-    of a bool, and usable times. None when the span is no call (`is_call`)."""
+    others skipped unread) and whose every value read is plain: a lone AnyValue of the kind
+    `_PLAIN_KINDS` names for it, holding text, a whole number in bounds, a number in bounds or
+    a bool; and usable times. None when the span is no call (`is_call`).
+
+    Inlined where it runs once per attribute or call: a function call costs more than a check.
+    """
     got = _NO_VALUES.copy()
-    slot_of = _PLAIN_SLOT.get
+    plain_slot = _PLAIN_SLOT.get
     for kv in span["attributes"]:
-        slot = slot_of(kv["key"])
+        slot = plain_slot(kv["key"])
         if slot is not None:
-            got[slot] = kv.get("value")
-    (operation, provider, system, response_model, request_model, input_tokens, prompt_tokens, output_tokens,
-     completion_tokens, cache_read, cache_write, response_id, error_type, method, http_status, stream, ttft) = got
-    operation = _plain_text(operation)
-    provider = _plain_text(provider)
+            value = kv["value"]
+            if len(value) != 1:
+                raise _NotPlain(kv["key"])
+            got[slot[0]] = value[slot[1]]  # a lone value of another kind: KeyError
+    if not _TEXT_TYPES.issuperset(map(type, got[:_TEXTS])):
+        raise _NotPlain("stringValue")
+    (operation, provider, system, response_model, request_model, response_id, error_type, method,
+     input_tokens, prompt_tokens, output_tokens, completion_tokens, cache_read, cache_write, http_status,
+     stream, ttft) = got
     if provider is None:
-        provider = _plain_text(system)
+        provider = system
     if operation not in CALL_OPERATIONS and (operation is not None or provider is None):
         return None
     start = _plain_nanos(span.get("startTimeUnixNano"))
@@ -326,72 +339,36 @@ def _plain_call(span: dict[str, Any], source: str) -> Call | None:
     message = status.get("message")
     if message is not None and type(message) is not str:
         raise _NotPlain("status.message")
-    model = _plain_text(response_model)
-    if model is None:
-        model = _plain_text(request_model)
-    inputs = _plain_whole(input_tokens, MAX_TOKENS)
-    if inputs is None:
-        inputs = _plain_whole(prompt_tokens, MAX_TOKENS)
-    outputs = _plain_whole(output_tokens, MAX_TOKENS)
-    if outputs is None:
-        outputs = _plain_whole(completion_tokens, MAX_TOKENS)
-    http = _plain_whole(http_status, values.MAX_STATUS)
-    if http is not None and http < values.MIN_STATUS:
-        raise _NotPlain("http.response.status_code")
-    call = Call(end / 1e9, source, provider, operation, _plain_text(method), model, http, latency,
-                _plain_ttft_ms(ttft), inputs, outputs, _plain_whole(cache_read, MAX_TOKENS), None,
-                _plain_text(response_id), None, _plain_text(error_type), message or None,
-                _is_error_status(status.get("code")), _plain_bool(stream), None, 0, None, None, None,
-                _plain_whole(cache_write, MAX_TOKENS))
+    code = status.get("code")
+    if input_tokens is None:
+        input_tokens = prompt_tokens
+    if output_tokens is None:
+        output_tokens = completion_tokens
+    if ttft is not None:
+        if type(ttft) not in _NUMBERS or not 0 <= ttft <= MAX_MS / 1000.0:
+            raise _NotPlain("doubleValue")
+        ttft *= 1000.0
+    if stream is not None and type(stream) is not bool:
+        raise _NotPlain("boolValue")
+    call = Call(end / 1e9, source, provider, operation, method, request_model if response_model is None else response_model,
+                None if http_status is None else _plain_whole(http_status, values.MIN_STATUS, values.MAX_STATUS),
+                latency, ttft, None if input_tokens is None else _plain_whole(input_tokens, 0, MAX_TOKENS),
+                None if output_tokens is None else _plain_whole(output_tokens, 0, MAX_TOKENS),
+                None if cache_read is None else _plain_whole(cache_read, 0, MAX_TOKENS), None, response_id, None,
+                error_type, message or None, code is not None and _is_error_status(code), stream, None, 0, None,
+                None, None, None if cache_write is None else _plain_whole(cache_write, 0, MAX_TOKENS))
     if call.is_error:
         call.raw = _plain_raw(span)
     return call
 
 
-def _plain_value(value: Any, kind: str) -> Any:
-    """What a lone `kind` holds (`{"stringValue": "x"}` -> "x"); raises `_NotPlain` for any other AnyValue."""
-    if type(value) is dict and len(value) == 1 and kind in value:
-        return value[kind]
-    raise _NotPlain(kind)
-
-
-def _plain_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = _plain_value(value, "stringValue")
-    if type(text) is not str:
-        raise _NotPlain("stringValue")
-    return text
-
-
-def _plain_whole(value: Any, high: int) -> int | None:
-    """An `intValue` from 0 to `high`, written as decimal digits (as OTLP/JSON writes int64) or a number."""
-    if value is None:
-        return None
-    number = _plain_value(value, "intValue")
+def _plain_whole(number: Any, low: int, high: int) -> int:
+    """An `intValue` from `low` to `high`, written as decimal digits (as OTLP/JSON writes int64) or a number."""
     if type(number) is str:
         number = int(number)
-    if type(number) is not int or not 0 <= number <= high:
+    if type(number) is not int or not low <= number <= high:
         raise _NotPlain("intValue")
     return number
-
-
-def _plain_ttft_ms(value: Any) -> float | None:
-    if value is None:
-        return None
-    seconds = _plain_value(value, "doubleValue")
-    if type(seconds) not in _NUMBERS or not 0 <= seconds <= MAX_MS / 1000.0:
-        raise _NotPlain("doubleValue")
-    return seconds * 1000.0
-
-
-def _plain_bool(value: Any) -> bool | None:
-    if value is None:
-        return None
-    flag = _plain_value(value, "boolValue")
-    if type(flag) is not bool:
-        raise _NotPlain("boolValue")
-    return flag
 
 
 def _plain_nanos(value: Any) -> int | None:

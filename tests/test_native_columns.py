@@ -95,6 +95,7 @@ def odd_line(rng: random.Random, ts: float) -> str:
         record["ratelimit"] = rng.choice([{"limit_requests": -1}, [1], {"reset_tokens_s": "6s"}])
     elif kind == 4:
         return rng.choice(['{"level": "info", "msg": "no call"}', "plain text", '{"apimon": 1, "ts": "x"}',
+                           '{"apimon": 1, "model": "gpt-4o"}', '{"apimon": 1, "ts": null}',
                            '{"apimon": 1', "[1, 2]", '{"apimon": 1, "ts": ' + str(ts) + ', "x": ' + "[" * 600 + "]" * 600 + "}"])
     else:
         path = rng.choice(NATIVE_PATHS[:17])

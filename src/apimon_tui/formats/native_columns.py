@@ -16,12 +16,10 @@ instead (`read` returns False), so no figure depends on the path.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from math import copysign, nan
 
 import numpy as np
 
-from apimon_tui.core.columns import CallColumns
-from apimon_tui.core.model import Call, RateLimit
+from apimon_tui.core.model import RateLimit
 from apimon_tui.formats import json_columns as jc
 from apimon_tui.formats.values import (
     MAX_ATTEMPT, MAX_COST_USD, MAX_IDENTIFIER, MAX_MS, MAX_RATELIMIT, MAX_RESET_S, MAX_STATUS, MAX_TOKENS, MAX_TS,
@@ -69,6 +67,7 @@ def read(parser, lines: Sequence[str]) -> bool:
         ok &= more
     ts, status, latency, ttft, cost = (numbers[key] for key in ("ts", "status", "latency_ms", "ttft_ms", "cost_usd"))
     tokens = [numbers[key] for key in _TOKENS]
+    ok &= ~np.isnan(ts)  # no time: no call
     ok &= ~(status >= 400)
     ok &= ~(np.isnan(cost) & (tokens[3] > 0))  # cache writes priced by the log only: else the whole call
     for column in (latency, ttft):
@@ -83,65 +82,17 @@ def read(parser, lines: Sequence[str]) -> bool:
     whole = []
     for i in np.flatnonzero(~ok).tolist():
         call = parser.call_of(lines[i])
-        ratelimits[i] = None
         if call is not None:
-            if not _exact(call):
+            if not jc.exact(call):
                 return False
             whole.append((i, call))
-    _hand(parser, table, ok, whole, ts, status, latency, ttft, tokens, cost, ratelimits)
+    jc.hand(parser, ok, whole, ts, status, latency, ttft, tokens, cost, table.names("model"),
+            table.names("provider"), ratelimits, _ratelimit)
     return True
-
-
-def _hand(parser, table, ok, whole, ts, status, latency, ttft, tokens, cost, ratelimits) -> None:
-    """The plain rows and the whole calls, in log order, to the sink as one `CallColumns`."""
-    model, models = table.names("model")
-    provider, providers = table.names("provider")
-    failed = code = None
-    codes = [""]
-    if whole:
-        failed = np.zeros(len(ts), dtype=bool)
-        code = np.zeros(len(ts), dtype=np.int64)
-        place = {"": 0}
-        numbers = (ts, latency, ttft, *tokens, cost)
-        for i, call in whole:
-            for column, value in zip(numbers, (call.ts, call.latency_ms, call.ttft_ms, call.input_tokens,
-                                               call.output_tokens, call.cached_tokens, call.cache_write_tokens,
-                                               call.cost_usd)):
-                column[i] = nan if value is None else value
-            status[i] = call.status or 0
-            failed[i] = call.failed
-            code[i] = place.setdefault(call.error_code or "", len(place))
-            model[i] = _index(models, call.model)
-            provider[i] = _index(providers, call.provider)
-            ratelimits[i] = call.ratelimit
-            ok[i] = True
-        codes = list(place)
-    calls = CallColumns(
-        parser.source, ts, model, models, np.nan_to_num(status).astype(np.int64), latency, ttft, *tokens,
-        cost, failed, code, codes, provider, providers, ratelimits, _ratelimit, whole,
-    )
-    parser.sink.columns(calls if ok.all() else calls.take(ok))
-
-
-def _index(names: list, name) -> int:
-    """`name`'s place in `names`, added at the end when new."""
-    try:
-        return names.index(name)
-    except ValueError:
-        names.append(name)
-        return len(names) - 1
 
 
 def _ratelimit(figures: dict) -> RateLimit:
     return RateLimit(*map(figures.get, _RATELIMIT_KEYS))
-
-
-def _exact(call: Call) -> bool:
-    """Whether the columns hold the call's time and latencies as read (a float, not -0.0)."""
-    for value in (call.latency_ms, call.ttft_ms):
-        if value is not None and (type(value) is not float or (value == 0 and copysign(1.0, value) < 0)):
-            return False
-    return type(call.ts) is float
 
 
 def _plain_ratelimits(values: list) -> np.ndarray:

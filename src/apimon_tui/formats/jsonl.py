@@ -221,9 +221,12 @@ class JsonlParser(Parser):
             super().feed_many(lines)
             return
         from apimon_tui.formats import jsonl_columns
+        from apimon_tui.formats.json_columns import no_cycle_collection
 
         mark = self.sink.mark()
-        if not jsonl_columns.read(self, lines):
+        with no_cycle_collection():
+            read = jsonl_columns.read(self, lines)
+        if not read:
             self.sink.rollback(mark)
             super().feed_many(lines)
 

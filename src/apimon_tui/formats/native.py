@@ -290,9 +290,12 @@ class NativeParser(Parser):
             super().feed_many(lines)
             return
         from apimon_tui.formats import native_columns
+        from apimon_tui.formats.json_columns import no_cycle_collection
 
         mark = self.sink.mark()
-        if not native_columns.read(self, lines):
+        with no_cycle_collection():
+            read = native_columns.read(self, lines)
+        if not read:
             self.sink.rollback(mark)
             super().feed_many(lines)
 

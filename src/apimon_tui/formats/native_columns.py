@@ -16,6 +16,8 @@ instead (`read` returns False), so no figure depends on the path.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
+from operator import is_not
 
 import numpy as np
 
@@ -98,7 +100,7 @@ def _ratelimit(figures: dict) -> RateLimit:
 def _plain_ratelimits(values: list) -> np.ndarray:
     """Which rows' headroom `_ratelimit` takes as it is: nothing, or an object of figures in bounds."""
     out = np.ones(len(values), dtype=bool)
-    rows = [i for i, v in enumerate(values) if v is not None]
+    rows = np.flatnonzero(np.fromiter(map(is_not, values, repeat(None)), dtype=bool, count=len(values))).tolist()
     if rows:
         objs = [values[i] for i in rows]
         table = jc.Table([v if type(v) is dict else jc.EMPTY for v in objs])
@@ -111,14 +113,11 @@ def _plain_ratelimits(values: list) -> np.ndarray:
     return out
 
 
-def _plain_tags(values: list) -> np.ndarray | None:
-    """Which rows' tags `_tags` takes as they are, none a float (None: all)."""
-    rows = [i for i, v in enumerate(values) if v is not None]
-    if not rows:
-        return None
+def _plain_tags(values: list) -> np.ndarray:
+    """Which rows' tags `_tags` takes as they are (none a float, which may be an integer orjson made one)."""
     out = np.ones(len(values), dtype=bool)
-    for i in rows:
-        tags = values[i]
-        out[i] = type(tags) is dict and all(
-            type(v) in _TAG_KINDS or type(v) is int and abs(v) < MAX_IDENTIFIER for v in tags.values())
+    for i, tags in enumerate(values):
+        if tags is not None:
+            out[i] = type(tags) is dict and all(
+                type(v) in _TAG_KINDS or type(v) is int and abs(v) < MAX_IDENTIFIER for v in tags.values())
     return out

@@ -15,6 +15,9 @@ the store pruned between the parts, as it would be between those calls.
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import is_not
+
 import numpy as np
 
 from apimon_tui.core.columns import CallColumns
@@ -174,9 +177,11 @@ def _binned(values: np.ndarray, starts: np.ndarray) -> list:
 def _note_headroom(store, calls: CallColumns) -> None:
     """The newest headroom per model among the calls (the last one logged at that time), as one by one."""
 
-    rows = [i for i, value in enumerate(calls.ratelimits) if value is not None]
-    if not rows:
+    ratelimits = calls.ratelimits
+    rows = np.flatnonzero(np.fromiter(map(is_not, ratelimits, repeat(None)), dtype=bool, count=len(ratelimits)))
+    if not len(rows):
         return
+    rows = rows.tolist()
     models = calls.models
     names = [models[m] or NO_MODEL for m in calls.model[rows].tolist()]
     times = calls.ts[rows].tolist()

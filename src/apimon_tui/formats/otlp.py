@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from math import copysign
 from typing import Any
 
 import orjson
@@ -281,26 +282,28 @@ class _NotPlain(Exception):
 _PLAIN_MISSES = (_NotPlain, LookupError, TypeError, ValueError)
 
 
-def _plain_calls(obj: dict[str, Any], source: str) -> list[Call]:
-    """The calls of an export, when every part and value read is of the usual kind; raises one of
-    `_PLAIN_MISSES` otherwise (the general readers then give the figures, bad values and all)."""
+def _plain_calls(obj: dict[str, Any], source: str) -> list[tuple]:
+    """The fields of the calls of an export (`_plain_call`), when every part and value read is of
+    the usual kind; raises one of `_PLAIN_MISSES` otherwise (the general readers then give the
+    figures, bad values and all)."""
     calls = []
     for resource_spans in obj["resourceSpans"]:
         if "instrumentationLibrarySpans" in resource_spans:
             raise _NotPlain("instrumentationLibrarySpans")
         for scope_spans in resource_spans["scopeSpans"]:
             for span in scope_spans["spans"]:
-                call = _plain_call(span, source)
-                if call is not None:
-                    calls.append(call)
+                fields = _plain_call(span, source)
+                if fields is not None:
+                    calls.append(fields)
     return calls
 
 
-def _plain_call(span: dict[str, Any], source: str) -> Call | None:
-    """`span_call` for a span whose attributes are looked up in one pass over the list (the
+def _plain_call(span: dict[str, Any], source: str) -> tuple | None:
+    """The fields of the `Call` (`Call(*fields)`) that `span_call` makes of a span whose attributes are looked up in one pass over the list (the
     others skipped unread) and whose every value read is plain: a lone AnyValue of the kind
     `_PLAIN_KINDS` names for it, holding text, a whole number in bounds, a number in bounds or
-    a bool; and usable times. None when the span is no call (`is_call`).
+    a bool; and usable times. None when the span is no call (`is_call`). The fields are
+    handed as a tuple so that a column reader builds no `Call` (see `_WHOLE`).
 
     Inlined where it runs once per attribute or call: a function call costs more than a check.
     """
@@ -345,21 +348,21 @@ def _plain_call(span: dict[str, Any], source: str) -> Call | None:
     if output_tokens is None:
         output_tokens = completion_tokens
     if ttft is not None:
-        if type(ttft) not in _NUMBERS or not 0 <= ttft <= MAX_MS / 1000.0:
-            raise _NotPlain("doubleValue")
+        if type(ttft) not in _NUMBERS or not 0 <= ttft <= MAX_MS / 1000.0 or (ttft == 0 and copysign(1, ttft) < 0):
+            raise _NotPlain("doubleValue")  # (-0.0 too: columns keep no sign of zero)
         ttft *= 1000.0
     if stream is not None and type(stream) is not bool:
         raise _NotPlain("boolValue")
-    call = Call(end / 1e9, source, provider, operation, method, request_model if response_model is None else response_model,
-                None if http_status is None else _plain_whole(http_status, values.MIN_STATUS, values.MAX_STATUS),
-                latency, ttft, None if input_tokens is None else _plain_whole(input_tokens, 0, MAX_TOKENS),
-                None if output_tokens is None else _plain_whole(output_tokens, 0, MAX_TOKENS),
-                None if cache_read is None else _plain_whole(cache_read, 0, MAX_TOKENS), None, response_id, None,
-                error_type, message or None, code is not None and _is_error_status(code), stream, None, 0, None,
-                None, None, None if cache_write is None else _plain_whole(cache_write, 0, MAX_TOKENS))
-    if call.is_error:
-        call.raw = _plain_raw(span)
-    return call
+    if http_status is not None:
+        http_status = _plain_whole(http_status, values.MIN_STATUS, values.MAX_STATUS)
+    failed = code is not None and _is_error_status(code)
+    return (end / 1e9, source, provider, operation, method, request_model if response_model is None else response_model,
+            http_status, latency, ttft, None if input_tokens is None else _plain_whole(input_tokens, 0, MAX_TOKENS),
+            None if output_tokens is None else _plain_whole(output_tokens, 0, MAX_TOKENS),
+            None if cache_read is None else _plain_whole(cache_read, 0, MAX_TOKENS), None, response_id, None,
+            error_type, message or None, failed, stream, None, 0, None, None,
+            _plain_raw(span) if failed or (http_status is not None and http_status >= 400) else None,
+            None if cache_write is None else _plain_whole(cache_write, 0, MAX_TOKENS))
 
 
 def _plain_whole(number: Any, low: int, high: int) -> int:
@@ -393,34 +396,120 @@ def _plain_raw(span: dict[str, Any]) -> str:
     return text[:MAX_RAW_CHARS]
 
 
+# The places of a few `Call` fields in the tuples `_plain_call` gives.
+_TS, _PROVIDER, _MODEL, _STATUS, _LATENCY, _TTFT, _INPUT, _OUTPUT, _CACHED, _CODE, _FAILED, _CACHE_WRITE = (
+    0, 2, 5, 6, 7, 8, 9, 10, 11, 15, 17, 24)
+
+
+class _Columns:
+    """The plain calls of a block, gathered for `Sink.columns` (`core.columns.CallColumns`).
+
+    A call the store also needs whole comes as a `Call` too: a failed one (the
+    ring of failed calls and the error groups take it) and one that wrote to
+    the prompt cache (priced from the whole call).
+    """
+
+    __slots__ = ("source", "rows", "whole")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.rows: list[tuple] = []
+        self.whole: list[tuple[int, Call]] = []
+
+    def add(self, calls: list[tuple]) -> None:
+        rows = self.rows
+        for fields in calls:
+            status = fields[_STATUS]
+            if fields[_FAILED] or (status is not None and status >= 400) or fields[_CACHE_WRITE]:
+                self.whole.append((len(rows), Call(*fields)))
+            rows.append(fields)
+
+    def hand(self, sink: Sink) -> None:
+        """Hand what was gathered to `sink` as columns, and start again."""
+        if not self.rows:
+            return
+        import numpy as np  # a block is numpy's already (`LineBlock`)
+
+        from apimon_tui.core.columns import CallColumns
+
+        rows, whole = self.rows, self.whole
+        self.rows, self.whole = [], []
+        fields = list(zip(*rows))
+
+        def floats(at: int) -> Any:
+            return np.array(fields[at], dtype=np.float64)  # None: NaN
+
+        model, models = _indexes(fields[_MODEL])
+        provider, providers = _indexes(fields[_PROVIDER])
+        code, codes = _indexes(fields[_CODE])
+        sink.columns(CallColumns(
+            self.source, floats(_TS), model, models, np.nan_to_num(floats(_STATUS)).astype(np.int64),
+            floats(_LATENCY), floats(_TTFT), floats(_INPUT), floats(_OUTPUT), floats(_CACHED), floats(_CACHE_WRITE),
+            np.full(len(rows), np.nan), np.array(fields[_FAILED], dtype=bool), code, codes, provider, providers,
+            None, None, whole,
+        ))
+
+
+def _indexes(names: tuple) -> tuple[Any, list]:
+    """Each name's place in the list of the distinct names (in order of first appearance), and that list."""
+    import numpy as np
+
+    distinct = list(dict.fromkeys(names))
+    place = {name: i for i, name in enumerate(distinct)}
+    return np.fromiter(map(place.__getitem__, names), dtype=np.int64, count=len(names)), distinct
+
+
 class OtlpParser(Parser):
     name = NAME
 
     def feed_many(self, lines: Sequence[str]) -> None:
         """`feed` each line; a `LineBlock`'s lines (a big file read as bytes: sources/lines.py) are
-        decoded by orjson from their bytes, so the block is never decoded and split into `str`s.
+        decoded by orjson from their bytes, so the block is never decoded and split into `str`s,
+        and their plain calls go to a sink that takes columns (`Sink.columns`) as columns.
 
-        A line that is not plain goes on as `feed` would take it, from its `str`.
+        A line that is not plain goes on as `feed` would take it, from its `str`, after the
+        columns of the plain lines before it: the store gets every call in log order.
         """
         data = getattr(lines, "data", None)
         if data is None:
             super().feed_many(lines)
             return
+        from apimon_tui.formats.json_columns import no_cycle_collection  # numpy's, as a block is
+
+        columns = _Columns(self.source) if getattr(self.sink, "columns", None) is not None else None
         deep = _deep_lines(data, lines.ends)
-        view, start = memoryview(data), 0
-        feed, plainly, quickly = self.feed, self._feed_plainly, self._feed_quickly
-        for i, end in enumerate(lines.ends.tolist()):
-            obj = None
-            if data[start] == _OPEN_BRACE and i not in deep:  # as `feed`: only a line that starts an object
-                try:
-                    obj = orjson.loads(view[start:end])
-                except ValueError:  # also bytes that are not UTF-8, which the line's `str` reads as U+FFFD
-                    pass
-            if type(obj) is not dict:
-                feed(lines[i])
-            elif not (plainly(obj) or quickly(obj)):
-                self._feed_carefully(lines[i])
-            start = end + 1
+        view, start, source = memoryview(data), 0, self.source
+        with no_cycle_collection():  # the block's objects hold no cycles
+            for i, end in enumerate(lines.ends.tolist()):
+                obj = None
+                if data[start] == _OPEN_BRACE and i not in deep:  # as `feed`: only a line that starts an object
+                    try:
+                        obj = orjson.loads(view[start:end])
+                    except ValueError:  # also bytes that are not UTF-8, which the line's `str` reads as U+FFFD
+                        pass
+                start = end + 1
+                if type(obj) is dict and columns is not None:
+                    try:
+                        calls = _plain_calls(obj, source)
+                    except _PLAIN_MISSES:
+                        pass
+                    else:
+                        if calls:
+                            columns.add(calls)
+                        else:
+                            self.sink.skip()
+                        continue
+                    columns.hand(self.sink)
+                    if not self._feed_quickly(obj):
+                        self._feed_carefully(lines[i])
+                elif type(obj) is not dict:
+                    if columns is not None:
+                        columns.hand(self.sink)
+                    self.feed(lines[i])
+                elif not (self._feed_plainly(obj) or self._feed_quickly(obj)):
+                    self._feed_carefully(lines[i])
+            if columns is not None:
+                columns.hand(self.sink)
 
     def feed(self, line: str) -> None:
         if line.startswith("{"):
@@ -437,8 +526,8 @@ class OtlpParser(Parser):
         except _PLAIN_MISSES:
             return False
         sink = self.sink
-        for call in calls:
-            sink.call(call)
+        for fields in calls:
+            sink.call(Call(*fields))
         if not calls:
             sink.skip()
         return True

@@ -12,16 +12,23 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 from pathlib import Path
 from unittest import mock
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from apimon_tui.core.model import Call, SourceCounts
+from apimon_tui.costs.pricing import Pricer
 from apimon_tui.formats import otlp
 from apimon_tui.formats.base import BLOCK_PADDING
+from apimon_tui.ingest.engine import Sink
 from apimon_tui.sources.lines import LineBlock
+from apimon_tui.store import MetricsStore
 from format_support import Collect
+from test_call_columns import state
 from test_quick_json import BIG
 from test_values_properties import PROPERTY
 
@@ -98,7 +105,7 @@ def _with_attribute(key: str, value_text: str, at: int | None = None) -> str:
 
 
 def test_the_usual_lines_are_read_the_plain_way():
-    calls = otlp._plain_calls(json.loads(BENCH_LINE), "test")
+    calls = [Call(*fields) for fields in otlp._plain_calls(json.loads(BENCH_LINE), "test")]
     assert [(c.model, c.provider, c.input_tokens, c.output_tokens, round(c.latency_ms, 6)) for c in calls] == [
         ("gpt-4o-2024-08-06", "openai", 3026, 104, 192.5961)]
     spans = [json.loads(line) for line in SAMPLE.read_text().splitlines() if '"resourceSpans"' in line]
@@ -114,7 +121,7 @@ def test_a_failed_call_keeps_its_span_as_json_writes_it():
     _span(export)["status"] = {"code": 2, "message": "rate limited"}
     _span(export)["attributes"].append({"key": "error.type", "value": {"stringValue": "429"}})
     line = json.dumps(export)
-    [call] = otlp._plain_calls(json.loads(line), "test")
+    [call] = [Call(*fields) for fields in otlp._plain_calls(json.loads(line), "test")]
     assert call.failed and call.error_code == "429" and call.raw.startswith('{"traceId":')
     assert_as_careful([line])
     for big in BIG:  # orjson reads these as floats: the raw text must still be json's
@@ -214,3 +221,67 @@ def test_spans_of_random_attributes_as_careful(attributes):
     for i, (_, kind, inner) in enumerate(attributes):
         line = line.replace(f'"@@{i}@@"', f'{{"{kind}": {inner}}}')
     assert_as_careful([line])
+
+
+# -- through the engine's sink into the store, as `report` reads a big file ---------------------------
+
+def _random_line(rng: random.Random, ts: float) -> str:
+    """A bench-like export of one to three spans: calls of several models and providers, failed
+    ones, cache reads and writes, other spans, now and then an awkward value."""
+    spans = []
+    for _ in range(rng.choice([1, 1, 1, 2, 3])):
+        end = int(ts * 1e9) + rng.randrange(10**6)
+        attributes = [("gen_ai.operation.name", "stringValue", rng.choice(["chat", "chat", "embeddings", "invoke_agent"])),
+                      ("gen_ai.provider.name", "stringValue", rng.choice(["openai", "anthropic", "aws.bedrock"])),
+                      ("gen_ai.request.model", "stringValue", rng.choice(["gpt-4o", "gpt-4o-mini", "claude-sonnet-4",
+                                                                          "no-such-model", ""])),
+                      ("gen_ai.usage.input_tokens", "intValue", str(rng.randrange(300_000))),
+                      ("gen_ai.usage.output_tokens", "intValue", rng.choice([str(rng.randrange(800)), 12]))]
+        if rng.random() < 0.3:
+            attributes.append(("gen_ai.usage.cache_read.input_tokens", "intValue", str(rng.randrange(100))))
+        if rng.random() < 0.1:
+            attributes.append(("gen_ai.usage.cache_creation.input_tokens", "intValue", str(rng.randrange(100))))
+        if rng.random() < 0.2:
+            attributes.append(("http.response.status_code", "intValue", rng.choice(["200", "429", "500"])))
+        if rng.random() < 0.2:
+            attributes.append(("gen_ai.response.time_to_first_chunk", "doubleValue", rng.choice([0.25, 0, 1])))
+        if rng.random() < 0.1:
+            attributes.append(("error.type", "stringValue", rng.choice(["timeout", "429"])))
+        if rng.random() < 0.05:
+            attributes.append(("gen_ai.usage.input_tokens", "intValue", rng.choice(["-4", "x", BIG[0], "1e3"])))
+        status = rng.choice([{}, {}, {}, {"code": 2, "message": "boom"}, {"code": "STATUS_CODE_ERROR"}])
+        spans.append({"name": "chat", "startTimeUnixNano": str(end - rng.randrange(10**10)),
+                      "endTimeUnixNano": rng.choice([str(end)] * 20 + ["0", "x"]),
+                      "attributes": [{"key": k, "value": {kind: v}} for k, kind, v in attributes], "status": status})
+    return json.dumps({"resourceSpans": [{"resource": {}, "scopeSpans": [{"scope": {}, "spans": spans}]}]})
+
+
+def _store_after(lines: list[str], block: bool, **store_args) -> tuple:
+    store = MetricsStore(**store_args)
+    sink = Sink(SourceCounts(label="spans.jsonl"), Pricer(), None)
+    parser = otlp.PARSER(sink, "spans.jsonl")
+    for start in range(0, len(lines), 500):
+        part = lines[start:start + 500]
+        if block:
+            parser.feed_many(LineBlock("".join(f"{line}\n" for line in part).encode() + BLOCK_PADDING))
+        else:
+            parser.feed_many(part)
+        sink.commit(store)
+    c = sink.counts
+    return (state(store), c.calls, c.skipped, c.unparsed, c.bad_values,
+            [(u.reason, u.text) for u in c.first_unparsed], [(b.field, b.text) for b in c.first_bad_values],
+            sorted(sink.pricer.unpriced))
+
+
+@pytest.mark.parametrize("store_args", [{"failed_capacity": 0}, {}, {"fine_s": 60, "horizon_s": 600}])
+def test_columns_into_the_store_as_careful_calls_one_by_one(store_args):
+    rng = random.Random(20)
+    ts, lines = 1_795_700_000.0, []
+    for _ in range(3000):
+        ts += rng.expovariate(2.0)
+        lines.append(_random_line(rng, ts) if rng.random() < 0.97 else rng.choice(
+            ['{"resourceMetrics":[]}', "plain text", "{", "", BENCH_LINE.replace('"3026"', '"' + BIG[1] + '"')]))
+    with mock.patch.object(otlp, "quick_loads", lambda text: None):
+        careful = _store_after(lines, block=False, **store_args)
+    assert _store_after(lines, block=True, **store_args) == careful
+    assert careful[1] > 2000 and careful[3] > 10 and careful[4] > 10  # calls, unparsed lines and bad values

@@ -53,6 +53,7 @@ import ast
 import calendar
 import re
 import time
+from collections.abc import Iterator
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -406,6 +407,8 @@ class OpenAISdkParser(Parser):
         self._method = m.group(1)
         self._attempt = _attempt(m.group(2), self.sink)
         self._last_call = None
+        if not self._attempt:  # a new request, whose options these SDKs do not log: not the last ones seen
+            self._options_path = self._model = self._stream = self._sending_url = None
 
     def _sending(self, line: str, rest: str, ts: float) -> None:
         m = _SENDING.match(rest)
@@ -637,6 +640,73 @@ def _headroom(headers: dict[str, str]) -> RateLimit | None:
 
 
 _NO_HEADROOM = (None,) * 6
+
+
+# -- where a reader may start ------------------------------------------------
+
+_FIRST_BUILDING = re.compile(r"method=\S+ retries_taken=0\b")
+_DEBUG_KINDS = ("Request options: ", "Building HTTP request: ", "Sending HTTP Request: ", "HTTP Response: ")
+
+
+def call_starts(lines: list[str]) -> Iterator[int]:
+    """Indices of the lines where a fresh parser, fed `lines` from there on, finds the calls a
+    parser that read every line before finds: the first line of a request (not of a retry).
+
+    In a debug log that is a `Request options` line (v1-v3.3), a `Building HTTP request`
+    line of a first attempt (3.4+) or a legacy `Request to OpenAI API` line. In an info
+    log (no SDK debug line among `lines`) each transport line (or legacy response line)
+    is a call by itself, and where one starts. A `Request options` or transport line
+    right after a `Retrying request` line is a retry's (whose attempt number that line
+    gives), and the first message of `lines` follows an unknown one: neither is a start.
+    A `Retrying` line never is (whether it is a failed call depends on the line before it).
+
+    Lazily, in order: a debug log's first start is known from the lines before it; an
+    info log's once every line is seen to hold no debug message.
+    """
+    debug, before = False, None
+    info_starts = []
+    for i, line in enumerate(lines):
+        kind = _start_kind(line)
+        if kind is None:
+            continue
+        if kind in _DEBUG_KINDS or kind == "legacy request":
+            debug = True
+            if (kind == "Request options: " and before is not None and before != "Retrying request "
+                    or kind == "Building HTTP request: " and _FIRST_BUILDING.search(line)
+                    or kind == "legacy request"):
+                yield i
+        elif not debug and kind in ("HTTP Request: ", "legacy response") and before is not None \
+                and before != "Retrying request ":
+            info_starts.append(i)
+        before = kind
+    if not debug:
+        yield from info_starts
+
+
+def _start_kind(line: str) -> str | None:
+    """The message kind of a line (`_KIND`'s, or `legacy request`/`legacy response`), None for other lines."""
+    if line[:1] in (" ", "\t") or _kind_free(line, 0):
+        m = None
+    else:
+        m = _KIND.search(line)
+    if m is not None:
+        return m.group(1)
+    legacy = _LEGACY.search(line) if "OpenAI API" in line else None
+    if legacy is None:
+        return None
+    return _LEGACY_KINDS.get(legacy.group(1), "legacy")
+
+
+_LEGACY_KINDS = {"Request to OpenAI API": "legacy request", "OpenAI API response": "legacy response"}
+
+
+def time_of_line(line: str) -> float | None:
+    """The time a line is stamped with (before its message), None for an undated one (a traceback's)."""
+    m = None if line[:1] in (" ", "\t") else _KIND.search(line)
+    try:
+        return parse_time(line[: m.start()] if m is not None else line[:64])
+    except values.Unusable:
+        return None
 
 
 _HANDLERS = {

@@ -327,17 +327,23 @@ def _plain_call(span: dict[str, Any], source: str) -> tuple | None:
         provider = system
     if operation not in CALL_OPERATIONS and (operation is not None or provider is None):
         return None
-    start = _plain_nanos(span.get("startTimeUnixNano"))
-    end = _plain_nanos(span.get("endTimeUnixNano"))
-    latency = None
-    if start is not None and end is not None:
+    start, end = span.get("startTimeUnixNano"), span.get("endTimeUnixNano")
+    if type(start) is str and type(end) is str and start != "0" and end != "0":  # the usual: both written
+        start, end = int(start), int(end)
         latency = (end - start) / 1e6
-        if not 0 <= latency <= MAX_MS:
-            raise _NotPlain("latency_ms")
-    elif end is None:
-        if start is None:
-            raise _NotPlain("no time")
-        end = start
+        if not (0 < start <= MAX_NANOS and 0 < end <= MAX_NANOS and 0 <= latency <= MAX_MS):
+            raise _NotPlain("time")
+    else:
+        start, end = _plain_nanos(start), _plain_nanos(end)
+        latency = None
+        if start is not None and end is not None:
+            latency = (end - start) / 1e6
+            if not 0 <= latency <= MAX_MS:
+                raise _NotPlain("latency_ms")
+        elif end is None:
+            if start is None:
+                raise _NotPlain("no time")
+            end = start
     status = span.get("status")
     if type(status) is not dict:
         status = {}

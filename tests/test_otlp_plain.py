@@ -256,9 +256,19 @@ def _random_line(rng: random.Random, ts: float) -> str:
     return json.dumps({"resourceSpans": [{"resource": {}, "scopeSpans": [{"scope": {}, "spans": spans}]}]})
 
 
+class CountingSink(Sink):
+    """The engine's sink, counting the calls it takes as columns."""
+
+    __slots__ = ("in_columns",)
+
+    def columns(self, calls) -> None:
+        self.in_columns = getattr(self, "in_columns", 0) + len(calls)
+        super().columns(calls)
+
+
 def _store_after(lines: list[str], block: bool, **store_args) -> tuple:
     store = MetricsStore(**store_args)
-    sink = Sink(SourceCounts(label="spans.jsonl"), Pricer(), None)
+    sink = CountingSink(SourceCounts(label="spans.jsonl"), Pricer(), None)
     parser = otlp.PARSER(sink, "spans.jsonl")
     for start in range(0, len(lines), 500):
         part = lines[start:start + 500]
@@ -268,6 +278,8 @@ def _store_after(lines: list[str], block: bool, **store_args) -> tuple:
             parser.feed_many(part)
         sink.commit(store)
     c = sink.counts
+    if block:
+        assert getattr(sink, "in_columns", 0) > 2000  # most calls went in as columns
     return (state(store), c.calls, c.skipped, c.unparsed, c.bad_values,
             [(u.reason, u.text) for u in c.first_unparsed], [(b.field, b.text) for b in c.first_bad_values],
             sorted(sink.pricer.unpriced))

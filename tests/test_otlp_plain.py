@@ -231,7 +231,8 @@ def _random_line(rng: random.Random, ts: float) -> str:
     spans = []
     for _ in range(rng.choice([1, 1, 1, 2, 3])):
         end = int(ts * 1e9) + rng.randrange(10**6)
-        attributes = [("gen_ai.operation.name", "stringValue", rng.choice(["chat", "chat", "embeddings", "invoke_agent"])),
+        operation = rng.choice(["chat", "chat", "embeddings", "invoke_agent"])
+        attributes = [("gen_ai.operation.name", "stringValue", operation),
                       ("gen_ai.provider.name", "stringValue", rng.choice(["openai", "anthropic", "aws.bedrock"])),
                       ("gen_ai.request.model", "stringValue", rng.choice(["gpt-4o", "gpt-4o-mini", "claude-sonnet-4",
                                                                           "no-such-model", ""])),

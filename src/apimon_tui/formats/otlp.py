@@ -301,11 +301,12 @@ def _plain_calls(obj: dict[str, Any], source: str) -> list[tuple]:
 
 
 def _plain_call(span: dict[str, Any], source: str) -> tuple | None:
-    """The fields of the `Call` (`Call(*fields)`) that `span_call` makes of a span whose attributes are looked up in one pass over the list (the
-    others skipped unread) and whose every value read is plain: a lone AnyValue of the kind
-    `_PLAIN_KINDS` names for it, holding text, a whole number in bounds, a number in bounds or
-    a bool; and usable times. None when the span is no call (`is_call`). The fields are
-    handed as a tuple so that a column reader builds no `Call` (see `_WHOLE`).
+    """The fields of the `Call` that `span_call` makes of a span (`Call(*fields)`), when every
+    value read is plain: a lone AnyValue of the kind `_PLAIN_KINDS` names for it, holding text,
+    a whole number in bounds, a number in bounds or a bool; and usable times. None when the
+    span is no call (`is_call`). The attributes are looked up in one pass over the list, the
+    others skipped unread. Fields, not a `Call`: a block's plain calls go to the store as
+    columns (`_Columns`) and need none.
 
     Inlined where it runs once per attribute or call: a function call costs more than a check.
     """
@@ -356,7 +357,7 @@ def _plain_call(span: dict[str, Any], source: str) -> tuple | None:
     if output_tokens is None:
         output_tokens = completion_tokens
     if ttft is not None:
-        if type(ttft) not in _NUMBERS or not 0 <= ttft <= MAX_MS / 1000.0 or (ttft == 0 and copysign(1, ttft) < 0):
+        if type(ttft) not in _NUMBERS or not 0 <= ttft <= MAX_MS / 1000.0 or copysign(1, ttft) < 0:
             raise _NotPlain("doubleValue")  # (-0.0 too: columns keep no sign of zero)
         ttft *= 1000.0
     if stream is not None and type(stream) is not bool:
@@ -364,8 +365,9 @@ def _plain_call(span: dict[str, Any], source: str) -> tuple | None:
     if http_status is not None:
         http_status = _plain_whole(http_status, values.MIN_STATUS, values.MAX_STATUS)
     failed = code is not None and _is_error_status(code)
-    return (end / 1e9, source, provider, operation, method, request_model if response_model is None else response_model,
-            http_status, latency, ttft, None if input_tokens is None else _plain_whole(input_tokens, 0, MAX_TOKENS),
+    model = request_model if response_model is None else response_model
+    return (end / 1e9, source, provider, operation, method, model, http_status, latency, ttft,
+            None if input_tokens is None else _plain_whole(input_tokens, 0, MAX_TOKENS),
             None if output_tokens is None else _plain_whole(output_tokens, 0, MAX_TOKENS),
             None if cache_read is None else _plain_whole(cache_read, 0, MAX_TOKENS), None, response_id, None,
             error_type, message or None, failed, stream, None, 0, None, None,
@@ -490,10 +492,10 @@ class OtlpParser(Parser):
         with no_cycle_collection():  # the block's objects hold no cycles
             for i, end in enumerate(lines.ends.tolist()):
                 obj = None
-                if data[start] == _OPEN_BRACE and i not in deep:  # as `feed`: only a line that starts an object
+                if data[start] == _OPEN_BRACE and i not in deep:  # as `feed`: a line that starts an object
                     try:
                         obj = orjson.loads(view[start:end])
-                    except ValueError:  # also bytes that are not UTF-8, which the line's `str` reads as U+FFFD
+                    except ValueError:  # also bytes not UTF-8, which the line's `str` reads as U+FFFD
                         pass
                 start = end + 1
                 if type(obj) is dict and columns is not None:

@@ -267,7 +267,8 @@ _PLAIN_KINDS = {
     "http.response.status_code": "intValue",
     "gen_ai.request.stream": "boolValue", "gen_ai.response.time_to_first_chunk": "doubleValue",
 }
-_PLAIN_SLOT = {key: (slot, kind) for slot, (key, kind) in enumerate(_PLAIN_KINDS.items())}
+_PLAIN_SLOT = {key: slot for slot, key in enumerate(_PLAIN_KINDS)}
+_PLAIN_KIND = tuple(_PLAIN_KINDS.values())  # by slot
 _TEXTS = 8  # the first eight slots hold texts
 _NO_VALUES = [None] * len(_PLAIN_KINDS)
 _TEXT_TYPES = frozenset({str, type(None)})
@@ -311,14 +312,14 @@ def _plain_call(span: dict[str, Any], source: str) -> tuple | None:
     Inlined where it runs once per attribute or call: a function call costs more than a check.
     """
     got = _NO_VALUES.copy()
-    plain_slot = _PLAIN_SLOT.get
+    plain_slot, kinds = _PLAIN_SLOT.get, _PLAIN_KIND
     for kv in span["attributes"]:
         slot = plain_slot(kv["key"])
         if slot is not None:
             value = kv["value"]
             if len(value) != 1:
                 raise _NotPlain(kv["key"])
-            got[slot[0]] = value[slot[1]]  # a lone value of another kind: KeyError
+            got[slot] = value[kinds[slot]]  # a lone value of another kind: KeyError
     if not _TEXT_TYPES.issuperset(map(type, got[:_TEXTS])):
         raise _NotPlain("stringValue")
     (operation, provider, system, response_model, request_model, response_id, error_type, method,

@@ -367,9 +367,15 @@ def _plain_call(span: dict[str, Any], source: str) -> tuple | None:
         http_status = _plain_whole(http_status, values.MIN_STATUS, values.MAX_STATUS)
     failed = code is not None and _is_error_status(code)
     model = request_model if response_model is None else response_model
-    return (end / 1e9, source, provider, operation, method, model, http_status, latency, ttft,
-            None if input_tokens is None else _plain_whole(input_tokens, 0, MAX_TOKENS),
-            None if output_tokens is None else _plain_whole(output_tokens, 0, MAX_TOKENS),
+    if type(input_tokens) is str and type(output_tokens) is str:  # the usual: both counted, as text
+        input_tokens, output_tokens = int(input_tokens), int(output_tokens)
+        if not (0 <= input_tokens <= MAX_TOKENS and 0 <= output_tokens <= MAX_TOKENS):
+            raise _NotPlain("intValue")
+    else:
+        input_tokens = None if input_tokens is None else _plain_whole(input_tokens, 0, MAX_TOKENS)
+        output_tokens = None if output_tokens is None else _plain_whole(output_tokens, 0, MAX_TOKENS)
+    return (end / 1e9, source, provider, operation, method, model, http_status, latency, ttft, input_tokens,
+            output_tokens,
             None if cache_read is None else _plain_whole(cache_read, 0, MAX_TOKENS), None, response_id, None,
             error_type, message or None, failed, stream, None, 0, None, None,
             _plain_raw(span) if failed or (http_status is not None and http_status >= 400) else None,

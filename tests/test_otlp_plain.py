@@ -5,7 +5,8 @@ The plain reading vouches only for the usual export (lone attribute values of th
 usable times) and leaves any other line to the general readers; these tests feed it awkward
 lines three ways (a list of `str` lines, a `LineBlock` of bytes as `report` reads a big file,
 and `json` alone) and compare what each reports, and check that the usual lines are read the
-plain way at all.
+plain way at all. Through the engine's sink, a block's plain calls go to the store as columns:
+the store's every figure must be the one the careful path gives a call at a time.
 """
 
 from __future__ import annotations

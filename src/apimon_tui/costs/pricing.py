@@ -35,6 +35,7 @@ from decimal import Decimal
 from typing import Any
 
 from apimon_tui.core.config import ConfigError
+from apimon_tui.core.columns import CallColumns
 from apimon_tui.core.model import Call
 
 MTOK = 1_000_000
@@ -259,6 +260,43 @@ class Pricer:
         """The model's base-tier prices (below any long-context tier)."""
         sheet = self.sheet(model, provider)
         return None if sheet is None else sheet.base
+
+    def estimate_columns(self, calls: CallColumns, rows) -> None:
+        """`estimate` for the calls at `rows` (a numpy array of row numbers) of columns in bulk,
+        written into `calls.cost_usd` (NaN where the cost cannot be known).
+
+        These are calls not given whole, so none failed, none ended its stream
+        early and none wrote to the cache (`CallColumns`): their cost is the
+        prompt's, the cache reads' and the output's, priced per model and
+        provider, with the same floating point steps as `estimate`.
+        """
+        import numpy as np
+
+        inp, out = calls.input_tokens[rows], calls.output_tokens[rows]
+        rows = rows[~(np.isnan(inp) & np.isnan(out))]
+        providers = calls.providers if calls.provider is not None else [None]
+        provider = calls.provider[rows] if calls.provider is not None else np.zeros(len(rows), dtype=np.int64)
+        pair = calls.model[rows] * len(providers) + provider
+        for code in np.unique(pair).tolist():
+            model, provider_name = calls.models[code // len(providers)], providers[code % len(providers)]
+            if not model:
+                continue
+            sheet = self._sheets.get((model, provider_name), _UNKNOWN)
+            if sheet is _UNKNOWN:
+                sheet = self.sheet(model, provider_name)
+            if sheet is None:
+                self.unpriced.add(model)
+                continue
+            mine = rows[pair == code]
+            prompt = np.nan_to_num(calls.input_tokens[mine])
+            read = np.minimum(np.nan_to_num(calls.cached_tokens[mine]), prompt)
+            output = np.nan_to_num(calls.output_tokens[mine])
+            prices = sheet.base
+            cost = (prompt - read) * prices.input + read * prices.cached + output * prices.output
+            for i in np.flatnonzero(prompt > sheet.base_up_to).tolist():  # a long-context tier, call by call
+                prices = sheet.for_prompt(int(prompt[i]))
+                cost[i] = (prompt[i] - read[i]) * prices.input + read[i] * prices.cached + output[i] * prices.output
+            calls.cost_usd[mine] = cost
 
     def estimate(self, call: Call) -> float | None:
         """The call's cost in USD, or None when it cannot be known (runs per call)."""

@@ -36,6 +36,7 @@ FAILED_WORDS = frozenset({"error", "failure", "failed", "fail"})
 OK_WORDS = frozenset({"ok", "success", "succeeded", "completed"})
 _MISSING = object()
 _PLAIN_MESSAGES = (str, type(None))
+COLUMN_LINES = 64  # a smaller batch is read line by line
 
 
 def _path(spec: str) -> tuple[str, ...]:
@@ -202,7 +203,7 @@ class JsonlParser(Parser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         mapping = {**DEFAULTS["jsonl"], **self.options}
-        paths = {field: _path(str(mapping.get(field) or "")) for field in FIELDS}
+        paths = self.mapping = {field: _path(str(mapping.get(field) or "")) for field in FIELDS}
         # A one-key path is a plain `get` on the line's object; the others go through `find`.
         self.keys = [(field, path[0]) for field, path in paths.items() if len(path) == 1]
         self.paths = [(field, plan(path)) for field, path in paths.items() if len(path) != 1]
@@ -210,37 +211,54 @@ class JsonlParser(Parser):
         self.latency_scale = 1000.0 if mapping["latency_unit"] == "s" else 1.0
 
     def feed(self, line: str) -> None:
+        call = self.call_of(line)
+        if call is not None:
+            self.sink.call(call)
+
+    def feed_many(self, lines: list[str]) -> None:
+        """A big batch goes to a sink that takes columns as columns (`jsonl_columns`)."""
+        if len(lines) < COLUMN_LINES or getattr(self.sink, "columns", None) is None:
+            super().feed_many(lines)
+            return
+        from apimon_tui.formats import jsonl_columns
+        from apimon_tui.formats.json_columns import no_cycle_collection
+
+        mark = self.sink.mark()
+        with no_cycle_collection():
+            read = jsonl_columns.read(self, lines)
+        if not read:
+            self.sink.rollback(mark)
+            super().feed_many(lines)
+
+    def call_of(self, line: str) -> Call | None:
+        """The line's call, or None once the sink is told why there is none."""
         if line.startswith("{"):
             obj = quick_loads(line)
             if type(obj) is dict:
                 values = self._values(obj)
                 if values["model"] is None and values["status"] is None and values["latency"] is None:
                     self.sink.skip()
-                    return
+                    return None
                 if type(values["error_message"]) in _PLAIN_MESSAGES:  # (a structured one is written back as JSON)
                     try:
-                        call = self._call(values, line, DOUBTING)
+                        return self._call(values, line, DOUBTING)
                     except (Doubt, ValueError):
                         pass  # the careful path below reports it
-                    else:
-                        self.sink.call(call)
-                        return
-        self._feed_carefully(line)
+        return self._call_carefully(line)
 
-    def _feed_carefully(self, line: str) -> None:
+    def _call_carefully(self, line: str) -> Call | None:
         obj = json_object(line, self.sink)
         if obj is None:
-            return
+            return None
         values = self._values(obj)
         if values["model"] is None and values["status"] is None and values["latency"] is None:
             self.sink.skip()
-            return
+            return None
         try:
-            call = self._call(values, line, self.sink)
+            return self._call(values, line, self.sink)
         except ValueError as exc:
             self.sink.unparsed(str(exc), line)
-            return
-        self.sink.call(call)
+            return None
 
     def _values(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Each field's value in a line's object, as `lookup` finds it by its path."""

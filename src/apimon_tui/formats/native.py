@@ -56,6 +56,7 @@ NAME = "native"
 SCHEMA_VERSION = 1
 _RATELIMIT_KEYS = RateLimit.__slots__
 STREAM_ENDINGS = ("complete", "incomplete", "error", "broken", "abandoned")
+COLUMN_LINES = 64  # a smaller batch is read line by line
 
 
 def sniff(line: str) -> bool:
@@ -279,34 +280,51 @@ class NativeParser(Parser):
     name = NAME
 
     def feed(self, line: str) -> None:
+        call = self.call_of(line)
+        if call is not None:
+            self.sink.call(call)
+
+    def feed_many(self, lines: list[str]) -> None:
+        """A big batch goes to a sink that takes columns as columns (`native_columns`)."""
+        if len(lines) < COLUMN_LINES or getattr(self.sink, "columns", None) is None:
+            super().feed_many(lines)
+            return
+        from apimon_tui.formats import native_columns
+        from apimon_tui.formats.json_columns import no_cycle_collection
+
+        mark = self.sink.mark()
+        with no_cycle_collection():
+            read = native_columns.read(self, lines)
+        if not read:
+            self.sink.rollback(mark)
+            super().feed_many(lines)
+
+    def call_of(self, line: str) -> Call | None:
+        """The line's call, or None once the sink is told why there is none."""
         if line.startswith("{"):
             obj = quick_loads(line)
             if type(obj) is dict and "apimon" not in obj:
                 self.sink.skip()  # another JSON log line
-                return
+                return None
             if type(obj) is dict and _plain_tags(obj.get("tags")):
                 try:
-                    call = from_record(obj, self.source, line, DOUBTING)
+                    return from_record(obj, self.source, line, DOUBTING)
                 except (Doubt, Unusable):
                     pass  # the careful path below reports it
-                else:
-                    self.sink.call(call)
-                    return
-        self._feed_carefully(line)
+        return self._call_carefully(line)
 
-    def _feed_carefully(self, line: str) -> None:
+    def _call_carefully(self, line: str) -> Call | None:
         obj = json_object(line, self.sink)
         if obj is None:
-            return
+            return None
         if "apimon" not in obj:
             self.sink.skip()
-            return
+            return None
         try:
-            call = from_record(obj, self.source, line, self.sink)
+            return from_record(obj, self.source, line, self.sink)
         except Unusable as exc:
             self.sink.unparsed(f"bad native record: {exc}", line)
-            return
-        self.sink.call(call)
+            return None
 
 
 PARSER = NativeParser

@@ -22,10 +22,14 @@ standard protobuf JSON mapping writes it) marks the call failed, with
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from math import copysign
 from typing import Any
 
+import orjson
+
 from apimon_tui.formats import values
-from apimon_tui.formats.base import DOUBTING, Doubt, Parser, Sink, json_object, quick_loads
+from apimon_tui.formats.base import DOUBTING, QUICK_BRACKETS, Doubt, Parser, Sink, json_object, quick_loads
 from apimon_tui.formats.values import MAX_MS, MAX_TOKENS
 from apimon_tui.core.model import Call
 
@@ -230,15 +234,320 @@ def _spans(obj: dict[str, Any]):
                     yield from (s for s in spans if isinstance(s, dict))
 
 
+_OPEN_BRACE = ord("{")
+_BRACKET = ord("{")  # "[" | 0x20 is "{" too, and no other byte is
+
+
+def _deep_lines(data: bytes, ends: Any) -> set[int]:
+    """The lines of a block with more brackets than `quick_loads` leaves to orjson (see there),
+    counted for the whole block at once, in one array."""
+    import numpy as np  # a block is numpy's already (`LineBlock`)
+
+    if not len(ends):
+        return set()
+    marks = np.bitwise_or(np.frombuffer(data, dtype=np.uint8, count=int(ends[-1]) + 1), 0x20)
+    brackets = np.equal(marks, _BRACKET, out=marks.view(bool))
+    starts = np.empty_like(ends)
+    starts[0], starts[1:] = 0, ends[:-1] + 1
+    per_line = np.add.reduceat(brackets, starts, dtype=np.int32)
+    return set(np.flatnonzero(per_line > QUICK_BRACKETS).tolist())
+
+
+# -- the plain reading: the usual export, read without building an attribute dict --------------------
+
+# The attributes a call is read from, each at its place in the list `_plain_call` fills, and the
+# one kind of AnyValue the plain reading takes for each: texts first.
+_PLAIN_KINDS = {
+    "gen_ai.operation.name": "stringValue", "gen_ai.provider.name": "stringValue", "gen_ai.system": "stringValue",
+    "gen_ai.response.model": "stringValue", "gen_ai.request.model": "stringValue",
+    "gen_ai.response.id": "stringValue", "error.type": "stringValue", "http.request.method": "stringValue",
+    "gen_ai.usage.input_tokens": "intValue", "gen_ai.usage.prompt_tokens": "intValue",
+    "gen_ai.usage.output_tokens": "intValue", "gen_ai.usage.completion_tokens": "intValue",
+    "gen_ai.usage.cache_read.input_tokens": "intValue", "gen_ai.usage.cache_creation.input_tokens": "intValue",
+    "http.response.status_code": "intValue",
+    "gen_ai.request.stream": "boolValue", "gen_ai.response.time_to_first_chunk": "doubleValue",
+}
+_PLAIN_SLOT = {key: slot for slot, key in enumerate(_PLAIN_KINDS)}
+_PLAIN_KIND = tuple(_PLAIN_KINDS.values())  # by slot
+_TEXTS = 8  # the first eight slots hold texts
+_NO_VALUES = [None] * len(_PLAIN_KINDS)
+_TEXT_TYPES = frozenset({str, type(None)})
+_NUMBERS = (int, float)
+
+
+class _NotPlain(Exception):
+    """A value the plain reading does not vouch for: the export is read the general way."""
+
+
+# What stops the plain reading: a value not of the usual kind (`_NotPlain`, or KeyError for a
+# lone value of another kind), a part of the export missing (KeyError) or of another type
+# (TypeError: a list where a dict belongs), a number that does not read (ValueError).
+_PLAIN_MISSES = (_NotPlain, LookupError, TypeError, ValueError)
+
+
+def _plain_calls(obj: dict[str, Any], source: str) -> list[tuple]:
+    """The fields of the calls of an export (`_plain_call`), when every part and value read is of
+    the usual kind; raises one of `_PLAIN_MISSES` otherwise (the general readers then give the
+    figures, bad values and all)."""
+    calls = []
+    for resource_spans in obj["resourceSpans"]:
+        if "instrumentationLibrarySpans" in resource_spans:
+            raise _NotPlain("instrumentationLibrarySpans")
+        for scope_spans in resource_spans["scopeSpans"]:
+            for span in scope_spans["spans"]:
+                fields = _plain_call(span, source)
+                if fields is not None:
+                    calls.append(fields)
+    return calls
+
+
+def _plain_call(span: dict[str, Any], source: str) -> tuple | None:
+    """The fields of the `Call` that `span_call` makes of a span (`Call(*fields)`), when every
+    value read is plain: a lone AnyValue of the kind `_PLAIN_KINDS` names for it, holding text,
+    a whole number in bounds, a number in bounds or a bool; and usable times. None when the
+    span is no call (`is_call`). The attributes are looked up in one pass over the list, the
+    others skipped unread. Fields, not a `Call`: a block's plain calls go to the store as
+    columns (`_Columns`) and need none.
+
+    Inlined where it runs once per attribute or call: a function call costs more than a check.
+    """
+    got = _NO_VALUES.copy()
+    plain_slot, kinds = _PLAIN_SLOT.get, _PLAIN_KIND
+    for kv in span["attributes"]:
+        slot = plain_slot(kv["key"])
+        if slot is not None:
+            value = kv["value"]
+            if len(value) != 1:
+                raise _NotPlain(kv["key"])
+            got[slot] = value[kinds[slot]]  # a lone value of another kind: KeyError
+    if not _TEXT_TYPES.issuperset(map(type, got[:_TEXTS])):
+        raise _NotPlain("stringValue")
+    (operation, provider, system, response_model, request_model, response_id, error_type, method,
+     input_tokens, prompt_tokens, output_tokens, completion_tokens, cache_read, cache_write, http_status,
+     stream, ttft) = got
+    if provider is None:
+        provider = system
+    if operation not in CALL_OPERATIONS and (operation is not None or provider is None):
+        return None
+    start, end = span.get("startTimeUnixNano"), span.get("endTimeUnixNano")
+    if type(start) is str and type(end) is str and start != "0" and end != "0":  # the usual: both written
+        start, end = int(start), int(end)
+        latency = (end - start) / 1e6
+        if not (0 < start <= MAX_NANOS and 0 < end <= MAX_NANOS and 0 <= latency <= MAX_MS):
+            raise _NotPlain("time")
+    else:
+        start, end = _plain_nanos(start), _plain_nanos(end)
+        latency = None
+        if start is not None and end is not None:
+            latency = (end - start) / 1e6
+            if not 0 <= latency <= MAX_MS:
+                raise _NotPlain("latency_ms")
+        elif end is None:
+            if start is None:
+                raise _NotPlain("no time")
+            end = start
+    status = span.get("status")
+    if type(status) is not dict:
+        status = {}
+    message = status.get("message")
+    if message is not None and type(message) is not str:
+        raise _NotPlain("status.message")
+    code = status.get("code")
+    if input_tokens is None:
+        input_tokens = prompt_tokens
+    if output_tokens is None:
+        output_tokens = completion_tokens
+    if ttft is not None:
+        if type(ttft) not in _NUMBERS or not 0 <= ttft <= MAX_MS / 1000.0 or copysign(1, ttft) < 0:
+            raise _NotPlain("doubleValue")  # (-0.0 too: columns keep no sign of zero)
+        ttft *= 1000.0
+    if stream is not None and type(stream) is not bool:
+        raise _NotPlain("boolValue")
+    if http_status is not None:
+        http_status = _plain_whole(http_status, values.MIN_STATUS, values.MAX_STATUS)
+    failed = code is not None and _is_error_status(code)
+    model = request_model if response_model is None else response_model
+    if type(input_tokens) is str and type(output_tokens) is str:  # the usual: both counted, as text
+        input_tokens, output_tokens = int(input_tokens), int(output_tokens)
+        if not (0 <= input_tokens <= MAX_TOKENS and 0 <= output_tokens <= MAX_TOKENS):
+            raise _NotPlain("intValue")
+    else:
+        input_tokens = None if input_tokens is None else _plain_whole(input_tokens, 0, MAX_TOKENS)
+        output_tokens = None if output_tokens is None else _plain_whole(output_tokens, 0, MAX_TOKENS)
+    return (end / 1e9, source, provider, operation, method, model, http_status, latency, ttft, input_tokens,
+            output_tokens,
+            None if cache_read is None else _plain_whole(cache_read, 0, MAX_TOKENS), None, response_id, None,
+            error_type, message or None, failed, stream, None, 0, None, None,
+            _plain_raw(span) if failed or (http_status is not None and http_status >= 400) else None,
+            None if cache_write is None else _plain_whole(cache_write, 0, MAX_TOKENS))
+
+
+def _plain_whole(number: Any, low: int, high: int) -> int:
+    """An `intValue` from `low` to `high`, written as decimal digits (as OTLP/JSON writes int64) or a number."""
+    if type(number) is str:
+        number = int(number)
+    if type(number) is not int or not low <= number <= high:
+        raise _NotPlain("intValue")
+    return number
+
+
+def _plain_nanos(value: Any) -> int | None:
+    """A span time: "0" or absent is unset (None); otherwise it must be usable."""
+    if value is None or value == "0":
+        return None
+    nanos = int(value) if type(value) is str else value
+    if type(nanos) is not int or not 0 < nanos <= MAX_NANOS:
+        raise _NotPlain("time")
+    return nanos
+
+
+def _plain_raw(span: dict[str, Any]) -> str:
+    """`_span_text`, for a span orjson decoded: `json` decodes the same values but for an integer
+    past 64 bits, which orjson makes a float of 2**63 or more, written with an exponent ("e+")."""
+    try:
+        text = json.dumps(span, separators=(",", ":"))
+    except (RecursionError, ValueError):
+        raise _NotPlain("raw") from None
+    if "e+" in text:
+        raise _NotPlain("raw")
+    return text[:MAX_RAW_CHARS]
+
+
+# The places of a few `Call` fields in the tuples `_plain_call` gives.
+_TS, _PROVIDER, _MODEL, _STATUS, _LATENCY, _TTFT, _INPUT, _OUTPUT, _CACHED, _CODE, _FAILED, _CACHE_WRITE = (
+    0, 2, 5, 6, 7, 8, 9, 10, 11, 15, 17, 24)
+
+
+class _Columns:
+    """The plain calls of a block, gathered for `Sink.columns` (`core.columns.CallColumns`).
+
+    A call the store also needs whole comes as a `Call` too: a failed one (the
+    ring of failed calls and the error groups take it) and one that wrote to
+    the prompt cache (priced from the whole call).
+    """
+
+    __slots__ = ("source", "rows", "whole")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.rows: list[tuple] = []
+        self.whole: list[tuple[int, Call]] = []
+
+    def add(self, calls: list[tuple]) -> None:
+        rows = self.rows
+        for fields in calls:
+            status = fields[_STATUS]
+            if fields[_FAILED] or (status is not None and status >= 400) or fields[_CACHE_WRITE]:
+                self.whole.append((len(rows), Call(*fields)))
+            rows.append(fields)
+
+    def hand(self, sink: Sink) -> None:
+        """Hand what was gathered to `sink` as columns, and start again."""
+        if not self.rows:
+            return
+        import numpy as np  # a block is numpy's already (`LineBlock`)
+
+        from apimon_tui.core.columns import CallColumns
+
+        rows, whole = self.rows, self.whole
+        self.rows, self.whole = [], []
+        fields = list(zip(*rows))
+
+        def floats(at: int) -> Any:
+            return np.array(fields[at], dtype=np.float64)  # None: NaN
+
+        model, models = _indexes(fields[_MODEL])
+        provider, providers = _indexes(fields[_PROVIDER])
+        code, codes = _indexes(fields[_CODE])
+        sink.columns(CallColumns(
+            self.source, floats(_TS), model, models, np.nan_to_num(floats(_STATUS)).astype(np.int64),
+            floats(_LATENCY), floats(_TTFT), floats(_INPUT), floats(_OUTPUT), floats(_CACHED), floats(_CACHE_WRITE),
+            np.full(len(rows), np.nan), np.array(fields[_FAILED], dtype=bool), code, codes, provider, providers,
+            None, None, whole,
+        ))
+
+
+def _indexes(names: tuple) -> tuple[Any, list]:
+    """Each name's place in the list of the distinct names (in order of first appearance), and that list."""
+    import numpy as np
+
+    distinct = list(dict.fromkeys(names))
+    place = {name: i for i, name in enumerate(distinct)}
+    return np.fromiter(map(place.__getitem__, names), dtype=np.int64, count=len(names)), distinct
+
+
 class OtlpParser(Parser):
     name = NAME
+
+    def feed_many(self, lines: Sequence[str]) -> None:
+        """`feed` each line; a `LineBlock`'s lines (a big file read as bytes: sources/lines.py) are
+        decoded by orjson from their bytes, so the block is never decoded and split into `str`s,
+        and their plain calls go to a sink that takes columns (`Sink.columns`) as columns.
+
+        A line that is not plain goes on as `feed` would take it, from its `str`, after the
+        columns of the plain lines before it: the store gets every call in log order.
+        """
+        data = getattr(lines, "data", None)
+        if data is None:
+            super().feed_many(lines)
+            return
+        from apimon_tui.formats.json_columns import no_cycle_collection  # numpy's, as a block is
+
+        columns = _Columns(self.source) if getattr(self.sink, "columns", None) is not None else None
+        deep = _deep_lines(data, lines.ends)
+        view, start, source = memoryview(data), 0, self.source
+        with no_cycle_collection():  # the block's objects hold no cycles
+            for i, end in enumerate(lines.ends.tolist()):
+                obj = None
+                if data[start] == _OPEN_BRACE and i not in deep:  # as `feed`: a line that starts an object
+                    try:
+                        obj = orjson.loads(view[start:end])
+                    except ValueError:  # also bytes not UTF-8, which the line's `str` reads as U+FFFD
+                        pass
+                start = end + 1
+                if type(obj) is dict and columns is not None:
+                    try:
+                        calls = _plain_calls(obj, source)
+                    except _PLAIN_MISSES:
+                        pass
+                    else:
+                        if calls:
+                            columns.add(calls)
+                        else:
+                            self.sink.skip()
+                        continue
+                    columns.hand(self.sink)
+                    if not self._feed_quickly(obj):
+                        self._feed_carefully(lines[i])
+                elif type(obj) is not dict:
+                    if columns is not None:
+                        columns.hand(self.sink)
+                    self.feed(lines[i])
+                elif not (self._feed_plainly(obj) or self._feed_quickly(obj)):
+                    self._feed_carefully(lines[i])
+            if columns is not None:
+                columns.hand(self.sink)
 
     def feed(self, line: str) -> None:
         if line.startswith("{"):
             obj = quick_loads(line)
-            if type(obj) is dict and self._feed_quickly(obj):
+            if type(obj) is dict and (self._feed_plainly(obj) or self._feed_quickly(obj)):
                 return
         self._feed_carefully(line)
+
+    def _feed_plainly(self, obj: dict[str, Any]) -> bool:
+        """The calls of an export whose every value read is plain (see `_plain_call`); False
+        (nothing reported) to leave it to the general readers."""
+        try:
+            calls = _plain_calls(obj, self.source)
+        except _PLAIN_MISSES:
+            return False
+        sink = self.sink
+        for fields in calls:
+            sink.call(Call(*fields))
+        if not calls:
+            sink.skip()
+        return True
 
     def _feed_quickly(self, obj: dict[str, Any]) -> bool:
         """The calls of an export orjson decoded; False (nothing reported) to leave the line to the

@@ -41,6 +41,7 @@ from typing import Any
 from apimon_tui import formats
 from apimon_tui.formats.base import Parser
 from apimon_tui.formats.values import shown
+from apimon_tui.core.columns import CallColumns
 from apimon_tui.core.model import Call, RateLimit, SourceCounts
 from apimon_tui.costs.pricing import Pricer
 from apimon_tui.core.redact import redact
@@ -178,7 +179,7 @@ class Sink:
     ) -> None:
         self.counts = counts
         self.batch: list[Call] = []
-        self.bulk_batch: list[tuple[int, BulkGroup]] = []  # (calls collected before, group)
+        self.bulk_batch: list[tuple[int, BulkGroup | CallColumns]] = []  # (calls collected before, group)
         self.pricer = pricer
         # Calls in [since, until) are kept. The open ends are the largest finite floats, so the
         # one range test per call also keeps out the times that are not finite.
@@ -231,6 +232,26 @@ class Sink:
         if len(stamps):
             self.bulk_batch.append((len(self.batch), (source, model, status, stamps, latencies_ms, ratelimit)))
 
+    def columns(self, calls: CallColumns) -> None:
+        """Calls as columns, in bulk (see `MetricsStore.add_columns`): those in [since, until)
+        are kept and priced where they carry no cost, as `call` does one by one."""
+        ts = calls.ts
+        if len(ts) and (ts.min() < self.since or ts.max() >= self.until):
+            kept = (ts >= self.since) & (ts < self.until)
+            self.counts.skipped += len(ts) - int(kept.sum())
+            calls = calls.take(kept)
+        if not len(calls):
+            return
+        unknown = calls.cost_usd != calls.cost_usd  # NaN: no cost in the log
+        if unknown.any():
+            for row, call in calls.calls:
+                unknown[row] = False
+                if call.cost_usd is None:
+                    call.cost_usd = self.pricer.estimate(call)
+                    calls.cost_usd[row] = math.nan if call.cost_usd is None else call.cost_usd
+            self.pricer.estimate_columns(calls, unknown.nonzero()[0])
+        self.bulk_batch.append((len(self.batch), calls))
+
     def commit(self, store: MetricsStore) -> None:
         """Hand what was collected since the last commit to the store, counted for the status line.
 
@@ -246,10 +267,13 @@ class Sink:
             if at > done:
                 store.add_many(calls[done:at])
                 done = at
-            store.add_bulk(*group)
+            if type(group) is tuple:
+                store.add_bulk(*group)
+            else:
+                store.add_columns(group)
         if done < len(calls):
             store.add_many(calls[done:])
-        self.counts.calls += len(calls) + sum(len(group[3]) for _, group in groups)
+        self.counts.calls += len(calls) + sum(len(group[3]) if type(group) is tuple else len(group) for _, group in groups)
 
     def mark(self) -> tuple[int, ...]:
         """Where the sink stands, to undo what a parser handed over before it raised."""

@@ -119,6 +119,27 @@ class Aggregate:
         if last > self.last_ts:
             self.last_ts = last
 
+    def add_folded(self, status: str, count: int, errors: int, input_tokens: int, output_tokens: int,
+                   cached_tokens: int, cache_write_tokens: int, costed: int, cost_usd: float,
+                   first: float, last: float) -> None:
+        """Count calls summed up by the store's column path (`store.call_columns`): `cost_usd` is
+        the new total, summed onto this one call by call; the latencies are added apart."""
+        self.calls += count
+        self.errors += errors
+        st = self.status
+        st[status] = st.get(status, 0) + count
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+        self.cached_tokens += cached_tokens
+        self.cache_write_tokens += cache_write_tokens
+        self.cost_usd = cost_usd
+        self.costed_calls += costed
+        self.uncosted_calls += count - costed
+        if first < self.first_ts:
+            self.first_ts = first
+        if last > self.last_ts:
+            self.last_ts = last
+
     def _count(self, status: str, count: int, failed: bool) -> None:
         """Count calls without tokens: successes of unknown cost, or failed calls that cost 0."""
         self.calls += count

@@ -39,15 +39,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 
+from apimon_tui.core.columns import CallColumns
 from apimon_tui.core.model import Call, RateLimit
 from apimon_tui.core.redact import redact
 from apimon_tui.store.aggregate import Aggregate
 from apimon_tui.store.failed import FailedRing, Kept
 from apimon_tui.store.ratelimit_history import HeadroomHistory, RateLimitSeen
+from apimon_tui.store.series import DAY, NO_MODEL, _status_label
 
 SeriesKey = tuple[str, str, str, str]  # source, model, status, error code
-NO_MODEL = "(none)"
-DAY = 86400
 LOCK_CHUNK = 2000
 OTHER = "(other)"
 
@@ -124,19 +124,6 @@ def _status_matches(wanted: str, status: str) -> bool:
     if wanted.endswith("xx"):
         wanted = wanted[:-2]
     return status.lower().startswith(wanted)
-
-
-_STATUS_LABELS: dict[int, str] = {}
-
-
-def _status_label(status: int | None, failed: bool) -> str:
-    """`Call.status_label`, memoised: it runs once per call."""
-    if status is None:
-        return "ERR" if failed else "OK"
-    label = _STATUS_LABELS.get(status)
-    if label is None:
-        label = _STATUS_LABELS[status] = str(status)
-    return label
 
 
 def _key_fields(call: Call) -> SeriesKey:
@@ -344,6 +331,21 @@ class MetricsStore:
         if ratelimit is not None:
             with self.lock:
                 self._note_headroom(model or NO_MODEL, ratelimit[0], source, ratelimit[1])
+
+    def add_columns(self, calls: CallColumns) -> None:
+        """Fold in calls given as columns (`core.columns`), `LOCK_CHUNK` calls at a time.
+
+        The bulk path of parsers that read a batch at once: every call is
+        counted in full (tokens, cost, both latencies), the failed ones come
+        whole as well (`calls.calls`: the ring and the error groups take
+        them), and only the newest headroom per model is built. The figures
+        are exactly those `add_many` gives for the same calls in the same order.
+        """
+        from apimon_tui.store.call_columns import fold
+
+        for start in range(0, len(calls), LOCK_CHUNK):
+            with self.lock:
+                fold(self, calls.part(start, start + LOCK_CHUNK))
 
     def _add_bulk_chunk(self, key: SeriesKey, stamps: list[float], latencies_ms: list[float | None], failed: bool) -> None:
         """`_add_chunk` for calls in bulk, a run of calls in the same second at a time (see `_run_bucket`)."""

@@ -1,0 +1,123 @@
+"""Native records of a batch read as columns (`CallColumns`), for a sink that takes them.
+
+Every line is decoded with orjson; each field the store or a check needs is
+taken out as one list and checked for all lines at once (`json_columns`). A
+plain row is a successful call whose every field `from_record` would take
+as it is (no value it would report or change, no error object, no stream
+that ended early); such rows never become a `Call`. Any other row goes
+through the per-line path (`NativeParser.call_of`), which reports what it
+reports as always; the calls it makes come whole, in their place among the
+plain ones, so the store sees every call in the order it was logged. A
+batch where a call of the per-line path carries a time or a latency that
+the columns cannot hold as read (an integer, -0.0) is read line by line
+instead (`read` returns False), so no figure depends on the path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import repeat
+from operator import is_not
+
+import numpy as np
+
+from apimon_tui.core.model import RateLimit
+from apimon_tui.formats import json_columns as jc
+from apimon_tui.formats.values import (
+    MAX_ATTEMPT, MAX_COST_USD, MAX_IDENTIFIER, MAX_MS, MAX_RATELIMIT, MAX_RESET_S, MAX_STATUS, MAX_TOKENS, MAX_TS,
+    MIN_STATUS, MIN_TS,
+)
+
+SHAPE_ROWS = 8  # a batch with fewer lines than this per shape is read line by line
+_TOKENS = ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens")
+_NUMBERS = (
+    ("ts", frozenset({float}), MIN_TS, MAX_TS),
+    ("status", jc.INT_KINDS, MIN_STATUS, MAX_STATUS),
+    ("latency_ms", jc.FLOAT_KINDS, 0, MAX_MS),
+    ("ttft_ms", jc.FLOAT_KINDS, 0, MAX_MS),
+    *((key, jc.INT_KINDS, 0, MAX_TOKENS) for key in (*_TOKENS, "cache_write_1h_tokens")),
+    ("attempt", jc.INT_KINDS, 0, MAX_ATTEMPT),
+    ("cost_usd", jc.NUMBER_KINDS, 0, MAX_COST_USD),
+)
+_FLAGS = frozenset({bool, jc.NONE})
+_TYPED = (
+    *((key, jc.TEXT_KINDS) for key in ("provider", "endpoint", "method", "model", "request_id")),
+    ("stream", _FLAGS), ("failed", _FLAGS),
+    ("error", frozenset({jc.NONE})), ("stream_ended", frozenset({jc.NONE})),  # else the whole call
+    ("ratelimit", frozenset({dict, jc.NONE})), ("tags", frozenset({dict, jc.NONE})),
+)
+_RATELIMIT_KEYS = RateLimit.__slots__
+_TAG_KINDS = (str, bool)
+
+
+def read(parser, lines: Sequence[str]) -> bool:
+    """Hand the calls of `lines` to the parser's sink as columns; False (nothing handed, nothing
+    reported) when the batch must be read line by line."""
+    objs, ok = jc.decoded(lines)
+    table = jc.Table(objs)
+    if len(table.shapes) > len(lines) // SHAPE_ROWS:
+        return False  # hardly two lines alike: line by line is quicker
+    for key in ("ts", "latency_ms", "ttft_ms"):
+        if int in table.types(key):
+            return False  # the columns hold no integer time or latency
+    ok &= table.has("apimon")  # the marker, of any value
+    for key, kinds in _TYPED:
+        ok &= table.typed(key, kinds)
+    numbers = {}
+    for key, kinds, low, high in _NUMBERS:
+        numbers[key], more = table.numbers(key, kinds, low, high)
+        ok &= more
+    ts, status, latency, ttft, cost = (numbers[key] for key in ("ts", "status", "latency_ms", "ttft_ms", "cost_usd"))
+    tokens = [numbers[key] for key in _TOKENS]
+    ok &= ~np.isnan(ts)  # no time: no call
+    ok &= ~(status >= 400)
+    ok &= ~(np.isnan(cost) & (tokens[3] > 0))  # cache writes priced by the log only: else the whole call
+    for column in (latency, ttft):
+        ok &= ~(np.signbit(column) & (column == 0))  # -0.0: the whole call, which the batch then is not
+    if bool in table.types("failed"):
+        ok &= np.fromiter((v is not True for v in table.values("failed")), dtype=bool, count=len(objs))
+    ratelimits = table.values("ratelimit")
+    ok &= _plain_ratelimits(ratelimits)
+    if dict in table.types("tags"):
+        ok &= _plain_tags(table.values("tags"))
+
+    whole = []
+    for i in np.flatnonzero(~ok).tolist():
+        call = parser.call_of(lines[i])
+        if call is not None:
+            if not jc.exact(call):
+                return False
+            whole.append((i, call))
+    jc.hand(parser, ok, whole, ts, status, latency, ttft, tokens, cost, table.names("model"),
+            table.names("provider"), ratelimits, _ratelimit)
+    return True
+
+
+def _ratelimit(figures: dict) -> RateLimit:
+    return RateLimit(*map(figures.get, _RATELIMIT_KEYS))
+
+
+def _plain_ratelimits(values: list) -> np.ndarray:
+    """Which rows' headroom `_ratelimit` takes as it is: nothing, or an object of figures in bounds."""
+    out = np.ones(len(values), dtype=bool)
+    rows = np.flatnonzero(np.fromiter(map(is_not, values, repeat(None)), dtype=bool, count=len(values))).tolist()
+    if rows:
+        objs = [values[i] for i in rows]
+        table = jc.Table([v if type(v) is dict else jc.EMPTY for v in objs])
+        ok = np.fromiter((type(v) is dict for v in objs), dtype=bool, count=len(objs))
+        for key in _RATELIMIT_KEYS:
+            reset = key.startswith("reset")
+            ok &= table.numbers(key, jc.NUMBER_KINDS if reset else jc.INT_KINDS, 0,
+                                MAX_RESET_S if reset else MAX_RATELIMIT)[1]
+        out[rows] = ok
+    return out
+
+
+def _plain_tags(values: list) -> np.ndarray:
+    """Which rows' tags `_tags` takes as they are (none a float, which may be an integer orjson made one)."""
+    out = np.ones(len(values), dtype=bool)
+    for i, tags in enumerate(values):
+        if tags is not None:
+            out[i] = type(tags) is dict and all(
+                type(v) in _TAG_KINDS or type(v) is int and abs(v) < MAX_IDENTIFIER for v in tags.values())
+    return out

@@ -1,0 +1,194 @@
+"""Folding `CallColumns` into the store with numpy: one Python step per bucket and series, not per call.
+
+Each call's bucket is found for all calls at once: its tier and time follow
+from its own time and the newest time as it is added (a running maximum),
+with the same tests `MetricsStore._add_chunk` makes. Calls are grouped by
+(bucket, series); the groups are taken in the order their first call was
+logged, so buckets and series are created in the order the calls would
+create them one by one, and each group's counts, tokens, times and latency
+bins are summed with numpy. Costs are added with `np.add.at`, one call at a
+time in log order, onto what each bucket already held: the same floating
+point sums, to the last bit, as one call at a time. Where a call moves the
+newest time far enough to prune the tiers, the columns are cut there and
+the store pruned between the parts, as it would be between those calls.
+"""
+
+from __future__ import annotations
+
+from itertools import repeat
+from operator import is_not
+
+import numpy as np
+
+from apimon_tui.core.columns import CallColumns
+from apimon_tui.store.histogram import bin_key
+from apimon_tui.store.second_runs import latency_bins
+from apimon_tui.store.series import DAY, NO_MODEL, _status_label
+
+ARCHIVE = 3  # the tiers by number: seconds, minutes, days, the archive
+_OK, _ERR = 0, 1  # the status codes of calls without an HTTP status (`Call.status_label`)
+
+
+def fold(store, calls: CallColumns) -> None:
+    """Fold `calls` into `store` (its lock held), pruning between calls where one at a time would."""
+    while len(calls):
+        ts = calls.ts
+        running = np.maximum.accumulate(ts)
+        newest, pruned_at = store.newest, store._pruned_at
+        top = running[-1]
+        if not (top > newest and top - pruned_at >= 60):
+            _fold(store, calls, running)
+            return
+        before = np.maximum(np.concatenate(([newest], running[:-1])), newest)
+        at = int(np.flatnonzero((ts > before) & (ts - pruned_at >= 60))[0])
+        if at:
+            _fold(store, calls.part(0, at), running[:at])
+        store.newest = float(ts[at])
+        store._prune()
+        calls = calls.part(at, len(calls))
+
+
+def _fold(store, calls: CallColumns, running: np.ndarray) -> None:
+    """Fold calls none of which prunes the tiers; `running` is the running maximum of their times."""
+
+    ts = calls.ts
+    rows = len(ts)
+    newest = np.maximum(running, store.newest)  # the store's newest time as each call is added
+    sec = ts.astype(np.int64)
+    minute = sec - sec % 60
+    day = sec - sec % DAY
+    in_seconds = sec > newest - store.fine_s
+    in_minutes = ~in_seconds & (minute > newest - store.horizon_s - 60)
+    in_days = ~in_seconds & ~in_minutes & (day > newest - store.keep_days * DAY)
+    tier = np.select([in_seconds, in_minutes, in_days], [0, 1, 2], ARCHIVE)
+    when = np.select([in_seconds, in_minutes, in_days], [sec, minute, day], 0)
+
+    error = calls.status >= 400
+    status = calls.status
+    if calls.failed is not None:
+        error |= calls.failed
+        status = np.where((status == 0) & calls.failed, _ERR, status)
+    series, keys = _series(store, calls, status)
+    group_code = (when * 4 + tier) * len(keys) + series
+    _, first, inverse = np.unique(group_code, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    group = rank[inverse.reshape(-1)]
+    first = np.sort(first)  # each group's first call, groups in the order they first appear
+    order = np.argsort(group, kind="stable")  # calls by group, in log order within each
+    starts = np.flatnonzero(np.diff(group[order])) + 1
+    starts = np.concatenate(([0], starts))
+    counts = np.diff(np.append(starts, rows))
+
+    def sums(column) -> list:
+        return np.add.reduceat(np.nan_to_num(column[order]), starts).tolist()
+
+    def total(flags) -> list[int]:
+        return np.add.reduceat(flags[order].astype(np.int64), starts).tolist()
+
+    aggs = _aggregates(store, tier[first].tolist(), when[first].tolist(), series[first].tolist(), keys)
+    costed = ~np.isnan(calls.cost_usd)
+    cost = np.array([agg.cost_usd for agg in aggs], dtype=np.float64)
+    np.add.at(cost, group[costed], calls.cost_usd[costed])  # one call at a time, in log order
+    latency = _binned(calls.latency_ms[order], starts)
+    ttft = _binned(calls.ttft_ms[order], starts)
+    sorted_ts = ts[order]
+    for agg, label, n, errors, inp, out, cached, written, known, usd, low, high, lat, first_bin in zip(
+        aggs, [keys[s][2] for s in series[first].tolist()], counts.tolist(), total(error),
+        sums(calls.input_tokens), sums(calls.output_tokens), sums(calls.cached_tokens),
+        sums(calls.cache_write_tokens), total(costed), cost.tolist(),
+        np.minimum.reduceat(sorted_ts, starts).tolist(), np.maximum.reduceat(sorted_ts, starts).tolist(),
+        latency, ttft,
+    ):
+        agg.add_folded(label, n, errors, int(inp), int(out), int(cached), int(written), known, usd, low, high)
+        if lat is not None:
+            agg.latency.add_binned(*lat)
+        if first_bin is not None:
+            agg.ttft.add_binned(*first_bin)
+
+    for _, call in calls.calls:
+        if call.failed or (call.status is not None and call.status >= 400):
+            store._add_failed(call)
+    if calls.ratelimits is not None:
+        _note_headroom(store, calls)
+    top = float(running[-1])
+    if top > store.newest:
+        store.newest = top
+    low = float(ts.min())
+    if low < store.oldest:
+        store.oldest = low
+    store.calls_added += rows
+    store.version += 1
+
+
+def _series(store, calls: CallColumns, status: np.ndarray) -> tuple[np.ndarray, list]:
+    """Each call's series, as an index into the list of series keys (admitted in order of first call)."""
+
+    codes = calls.code if calls.code is not None else np.zeros(len(status), dtype=np.int64)
+    key_code = (calls.model * 1024 + status) * (len(calls.codes) + 1) + codes
+    _, first, inverse = np.unique(key_code, return_index=True, return_inverse=True)
+    known = store._series
+    keys: list = []
+    place: dict = {}
+    index = np.empty(len(first), dtype=np.int64)
+    for i in np.argsort(first).tolist():
+        row = int(first[i])
+        label_code = int(status[row])
+        label = "OK" if label_code == _OK else "ERR" if label_code == _ERR else _status_label(label_code, False)
+        code = calls.codes[int(codes[row])] if calls.code is not None else ""
+        key = (calls.source, calls.models[int(calls.model[row])] or NO_MODEL, label, code or "")
+        if key not in known:
+            key = store._admit(key)
+        where = place.get(key)
+        if where is None:
+            where = place[key] = len(keys)
+            keys.append(key)
+        index[i] = where
+    return index[inverse.reshape(-1)], keys
+
+
+def _aggregates(store, tiers: list[int], times: list[int], series: list[int], keys: list) -> list:
+    """The aggregate of each group, created in this order where missing (as calls one by one would)."""
+    bucket, older = store._bucket, (store._seconds, store._minutes, store._days)
+    return [
+        bucket(older[tier], when, keys[s]) if tier != ARCHIVE else store._archived(keys[s])
+        for tier, when, s in zip(tiers, times, series)
+    ]
+
+
+def _binned(values: np.ndarray, starts: np.ndarray) -> list:
+    """Per group (`starts` into `values`, NaN: none), (bins, lowest, highest) of its values, or None."""
+    timed = ~np.isnan(values)
+    if not timed.any():
+        return [None] * len(starts)
+    bins = latency_bins(values[timed]).tolist()
+    bins = list(map(bin_key, bins, bins))  # one shared int per bin, as `Histogram.add` keeps them
+    ends = np.cumsum(timed)[np.append(starts[1:], len(values)) - 1].tolist()
+    with np.errstate(invalid="ignore"):
+        lows = np.fmin.reduceat(values, starts).tolist()
+        highs = np.fmax.reduceat(values, starts).tolist()
+    out, begin = [], 0
+    for end, low, high in zip(ends, lows, highs):
+        out.append((bins[begin:end], low, high) if end > begin else None)
+        begin = end
+    return out
+
+
+def _note_headroom(store, calls: CallColumns) -> None:
+    """The newest headroom per model among the calls (the last one logged at that time), as one by one."""
+
+    ratelimits = calls.ratelimits
+    rows = np.flatnonzero(np.fromiter(map(is_not, ratelimits, repeat(None)), dtype=bool, count=len(ratelimits)))
+    if not len(rows):
+        return
+    rows = rows.tolist()
+    models = calls.models
+    names = [models[m] or NO_MODEL for m in calls.model[rows].tolist()]
+    times = calls.ts[rows].tolist()
+    newest: dict[str, tuple[float, int]] = {}  # per model, in order of first call: (time, row) of the last newest
+    for name, ts, row in zip(names, times, rows):
+        seen = newest.get(name)
+        if seen is None or seen[0] <= ts:
+            newest[name] = (ts, row)
+    for name, (ts, row) in newest.items():
+        store._note_headroom(name, ts, calls.source, calls.ratelimit(row))

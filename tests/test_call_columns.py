@@ -1,0 +1,184 @@
+"""The store's column path (`MetricsStore.add_columns`) against calls one by one (`add_many`).
+
+Both stores must end up the same in every part a view can read: each
+bucket of each tier with its series in the same order, every figure of
+every aggregate to the last bit (costs are float sums, so their order
+counts), the series, the error groups, the failed ring, the headroom.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from apimon_tui.core.columns import CallColumns
+from apimon_tui.core.model import Call, RateLimit
+from apimon_tui.store import MetricsStore
+
+
+def columns_of(source: str, calls: list[Call]) -> CallColumns:
+    """The columns of calls of one source; failed calls go whole too."""
+    def index(values, names):
+        place = {}
+        for value in values:
+            place.setdefault(value, len(place))
+        names.extend(place)
+        return np.array([place[v] for v in values], dtype=np.int64)
+
+    def floats(name):
+        return np.array([getattr(c, name) for c in calls], dtype=np.float64)
+
+    models: list = []
+    codes: list = []
+    providers: list = []
+    return CallColumns(
+        source, floats("ts"), index([c.model for c in calls], models), models,
+        np.array([c.status or 0 for c in calls], dtype=np.int64), floats("latency_ms"), floats("ttft_ms"),
+        floats("input_tokens"), floats("output_tokens"), floats("cached_tokens"), floats("cache_write_tokens"),
+        floats("cost_usd"), np.array([c.failed for c in calls]), index([c.error_code or "" for c in calls], codes),
+        codes, index([c.provider for c in calls], providers), providers,
+        [c.ratelimit for c in calls], None,
+        [(i, c) for i, c in enumerate(calls) if c.failed or (c.status or 0) >= 400],
+    )
+
+
+def state(store: MetricsStore) -> dict:
+    """Everything a view can read of a store, in order, floats by their bits."""
+    def agg_state(agg):
+        return (agg.calls, agg.errors, list(agg.status.items()), agg.input_tokens, agg.output_tokens,
+                agg.cached_tokens, agg.cache_write_tokens, agg.cost_usd.hex(), agg.costed_calls, agg.uncosted_calls,
+                sorted(agg.latency.bins.items()), agg.latency.count, repr(agg.latency.min), repr(agg.latency.max),
+                sorted(agg.ttft.bins.items()), agg.ttft.count, repr(agg.ttft.min), repr(agg.ttft.max),
+                repr(agg.first_ts), repr(agg.last_ts))
+
+    def tier(buckets):
+        return [(t, [(key, agg_state(agg)) for key, agg in slot.items()]) for t, slot in buckets.items()]
+
+    return {
+        "seconds": tier(store._seconds), "minutes": tier(store._minutes), "days": tier(store._days),
+        "archive": [(key, agg_state(agg)) for key, agg in store._archive.items()],
+        "series": sorted(store._series), "newest": repr(store.newest), "oldest": repr(store.oldest),
+        "pruned_at": repr(store._pruned_at), "calls_added": store.calls_added,
+        "groups": [(k, g.count, g.first_ts, g.last_ts, g.last_message) for k, g in store.groups.items()],
+        "ratelimits": [(m, r.ts, r.source, r.ratelimit) for m, r in store.ratelimits.items()],
+        "failed": [(c.ts, c.model, c.status, c.error_message) for c in store.failed],
+        "total": agg_state(store.snapshot(points=0).total),
+    }
+
+
+def random_calls(rng: random.Random, n: int, start: float, spread: float) -> list[Call]:
+    calls = []
+    t = start
+    for _ in range(n):
+        t += rng.expovariate(1.0 / spread)
+        ts = t - rng.random() * 90 if rng.random() < 0.1 else t  # some out of order, by up to 90 s
+        status = rng.choice([200, 200, 200, 201, None, 429, 500])
+        failed = rng.random() < 0.05
+        calls.append(Call(
+            ts, "", rng.choice(["openai", None]), None, None, rng.choice(["gpt-4o", "gpt-4o-mini", None, "", "m3"]),
+            status, rng.choice([None, round(rng.lognormvariate(5, 1), 3), 0.0, 1e-300]),
+            rng.choice([None, round(rng.lognormvariate(4, 1), 3)]),
+            rng.choice([None, 0, rng.randrange(10_000)]), rng.choice([None, 0, rng.randrange(2_000)]),
+            rng.choice([None, 0, rng.randrange(100)]), rng.choice([None, 0, 0.1, rng.random() / 7, rng.random() * 3]),
+            None, None, rng.choice([None, "rate_limit_exceeded", "server_error"]) if status != 200 else None,
+            rng.choice([None, "Rate limit reached for sk-abcdefghijklmnopqrstuvwx"]), failed, None, None, 0,
+            rng.choice([None, None, RateLimit(100, rng.randrange(100)), RateLimit()]), None, None,
+            rng.choice([None, 0, rng.randrange(50)]),
+        ))
+    return calls
+
+
+def build(calls: list[Call], *, columns: bool, hint: float | None = None, **store_args) -> MetricsStore:
+    store = MetricsStore(**store_args)
+    if hint is not None:
+        store.advance(hint)
+    for start in range(0, len(calls), 700):
+        part = calls[start:start + 700]
+        if columns:
+            store.add_columns(columns_of(part[0].source, part))
+        else:
+            store.add_many([_copy(c) for c in part])
+    return store
+
+
+def _copy(call: Call) -> Call:
+    return Call(*[getattr(call, f) for f in call.__slots__])
+
+
+@pytest.mark.parametrize("spread, store_args", [
+    (0.01, {}),                                         # 100 calls a second: the per-second tier
+    (3.0, {"fine_s": 600, "horizon_s": 3600}),          # prunes as the newest time moves on
+    (900.0, {"fine_s": 60, "horizon_s": 600, "keep_days": 2}),  # days and the archive
+    (0.5, {"failed_capacity": 0, "max_series": 6, "max_groups": 3}),  # a summary's store, series folded
+])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_columns_fold_as_calls_one_by_one(seed, spread, store_args):
+    calls = random_calls(random.Random(seed), 3000, 1_764_000_000.0, spread)
+    for c in calls:
+        c.source = "app.log"
+    one_by_one = build(calls, columns=False, **store_args)
+    folded = build(calls, columns=True, **store_args)
+    assert state(folded) == state(one_by_one)
+
+
+def test_columns_after_a_hint_go_straight_to_their_minute():
+    calls = random_calls(random.Random(5), 4000, 1_764_000_000.0, 2.0)
+    for c in calls:
+        c.source = "app.log"
+    hint = max(c.ts for c in calls)
+    assert state(build(calls, columns=True, hint=hint)) == state(build(calls, columns=False, hint=hint))
+
+
+def test_costs_sum_in_log_order_onto_what_a_bucket_held():
+    """Float sums depend on their order: (0.1 + 0.2) + 0.3 is not 0.1 + (0.2 + 0.3)."""
+    calls = [Call(1_764_000_000.5, "a", model="m", status=200, cost_usd=c) for c in (0.1, 0.2, 0.3)]
+    one_by_one = build(calls[:1], columns=False)
+    folded = build(calls[:1], columns=True)
+    one_by_one.add_many([_copy(c) for c in calls[1:]])
+    folded.add_columns(columns_of("a", calls[1:]))
+    assert folded.snapshot().total.cost_usd == one_by_one.snapshot().total.cost_usd == (0.1 + 0.2) + 0.3
+    assert (0.1 + 0.2) + 0.3 != 0.1 + (0.2 + 0.3)
+
+
+PRICES = {"m3": {"input_per_mtok": 1.1, "output_per_mtok": 2.3, "cached_per_mtok": 0.7,
+                 "tiers": [{"above_input_tokens": 200_000, "input_per_mtok": 2.9}]}}
+
+
+def test_sink_keeps_and_prices_columns_as_calls_one_by_one():
+    """Times outside [since, until) skipped, costs unknown in the log priced per model, long prompts by their tier."""
+    from apimon_tui.core.model import SourceCounts
+    from apimon_tui.costs.pricing import Pricer
+    from apimon_tui.ingest.engine import Sink
+
+    rng = random.Random(9)
+    calls = random_calls(rng, 2000, 1_764_000_000.0, 0.05)
+    for c in calls:
+        c.source = "app.log"
+        if rng.random() < 0.7:
+            c.cost_usd = None
+        if rng.random() < 0.05:
+            c.input_tokens = rng.randrange(150_000, 400_000)  # past m3's long-context edge
+        c.model = rng.choice(["gpt-4o", "gpt-4o-mini", "m3", "no-such-model", None, ""])
+        c.cache_write_tokens = None  # a call with cache writes and no cost comes whole (`CallColumns`)
+    since, until = calls[100].ts, calls[1900].ts
+    stores, sinks = [], []
+    for columns in (False, True):
+        store = MetricsStore(failed_capacity=0)
+        sink = Sink(SourceCounts(label="app.log"), Pricer(PRICES), since, until)
+        for start in range(0, len(calls), 500):
+            part = [_copy(c) for c in calls[start:start + 500]]
+            if columns:
+                sink.columns(columns_of("app.log", part))
+            else:
+                for call in part:
+                    sink.call(call)
+            sink.commit(store)
+        stores.append(store)
+        sinks.append(sink)
+    assert state(stores[1]) == state(stores[0])
+    assert (sinks[1].counts.calls, sinks[1].counts.skipped) == (sinks[0].counts.calls, sinks[0].counts.skipped)
+    assert sinks[1].pricer.unpriced == sinks[0].pricer.unpriced == {"no-such-model"}
+    assert 0 < stores[0].snapshot().total.costed_calls < stores[0].snapshot().total.calls

@@ -200,6 +200,8 @@ def numbers(rows: int, segments: list[Segment], kinds: frozenset, low: float, hi
             good = [type(v) in kinds for v in values]
             ok[at[~np.array(good)]] = False
             values = [v if fit else None for v, fit in zip(values, good)]
+        elif NONE not in types:
+            values = np.fromiter(values, dtype=np.float64, count=len(values))  # (quicker than numpy's own discovery)
         column[at] = values
     with np.errstate(invalid="ignore"):
         out = (column < low) | (column > high)

@@ -104,7 +104,7 @@ def _plain_ratelimits(values: list) -> np.ndarray:
     if rows:
         objs = [values[i] for i in rows]
         table = jc.Table([v if type(v) is dict else jc.EMPTY for v in objs])
-        ok = np.fromiter((type(v) is dict for v in objs), dtype=bool, count=len(objs))
+        ok = np.fromiter(map(dict.__instancecheck__, objs), dtype=bool, count=len(objs))
         for key in _RATELIMIT_KEYS:
             reset = key.startswith("reset")
             ok &= table.numbers(key, jc.NUMBER_KINDS if reset else jc.INT_KINDS, 0,

@@ -13,12 +13,21 @@ Generates (once, under bench/out/, with the time it ends at beside it) a native 
 
 The machine's clock is not the log's: the apimon process is given the time the log ends at.
 
+With `--format openai-sdk` the log is an openai-python debug log of `--calls` HTTP attempts
+(`format_openai_sdk.py`'s generator: 1.x and 3.x requests, retries, tracebacks; some 100
+requests a second); with `--format litellm-pretty` a LiteLLM proxy's pretty-printed payloads
+at `--rate` a second over `--hours`. Beside the look-back is timed what the monitor did before
+for such a log: read it from its start, the first paint once all of it was read.
+
     python bench/backfill.py [--hours 24] [--rate 100] [--old-hours 144]
+    python bench/backfill.py --format openai-sdk [--calls 300000]
+    python bench/backfill.py --format litellm-pretty --hours 2 --rate 10
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -44,6 +53,15 @@ while engine.history_progress is not None:
     engine.pump()
 calls = engine.store.snapshot(None, now, points=0).total.calls
 print("all", time.perf_counter() - started, calls, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
+"""
+
+FROM_START = """
+import sys, time
+started = time.perf_counter()
+from apimon_tui.ingest.engine import Engine
+engine = Engine([sys.argv[1]], from_start=True, follow=False, clock=lambda: float(sys.argv[2]))
+engine.read_to_end()
+print(time.perf_counter() - started, engine.store.snapshot(None, float(sys.argv[2]), points=0).total.calls)
 """
 
 FLOOR = """
@@ -112,13 +130,8 @@ def apimon(path: Path, since: float, now: float) -> tuple[float, int, float, int
     return first_s, int(first[2]), all_s, int(done[2]), int(done[3]) / 1024
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hours", type=float, default=24.0)
-    parser.add_argument("--old-hours", type=float, default=144.0)
-    parser.add_argument("--rate", type=float, default=100.0, help="calls a second in the recent span")
-    args = parser.parse_args()
-    OUT.mkdir(exist_ok=True)
+def native_log(args: argparse.Namespace) -> tuple[Path, float]:
+    """The generated native log and the time it ends at."""
     path = OUT / f"backfill-{args.hours:g}h-{args.rate:g}ps-{args.old_hours:g}old.jsonl"
     ends_at = path.with_suffix(".now")
     if not (path.exists() and ends_at.exists()):
@@ -126,11 +139,60 @@ def main() -> None:
         print(f"writing {path} ...", file=sys.stderr)
         generate(path, args.hours, args.old_hours, args.rate, now)
         ends_at.write_text(repr(now))
-    now = float(ends_at.read_text())
+    return path, float(ends_at.read_text())
+
+
+def pretty_litellm_log(args: argparse.Namespace) -> tuple[Path, float]:
+    """A LiteLLM proxy's stdout of pretty-printed payloads (the real samples, re-dated) at `--rate`
+    a second over `--hours`, ending now, and the time it ends at."""
+    path = OUT / f"backfill-{args.hours:g}h-{args.rate:g}ps.litellm-pretty.log"
+    ends_at = path.with_suffix(".now")
+    if not (path.exists() and ends_at.exists()):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from formats import _litellm_samples
+
+        now, rng = time.time(), random.Random(7)
+        samples = _litellm_samples()
+        print(f"writing {path} ...", file=sys.stderr)
+        with path.open("w", encoding="utf-8") as out:
+            ts = now - args.hours * 3600
+            while ts < now:
+                payload = dict(rng.choice(samples), id=f"chatcmpl-{rng.getrandbits(64):x}", model=rng.choice(MODELS),
+                               startTime=ts - 0.8, endTime=ts, completionStartTime=ts - 0.5)
+                out.write(json.dumps(payload, indent=4) + "\n")
+                ts += rng.expovariate(args.rate)
+        ends_at.write_text(repr(now))
+    return path, float(ends_at.read_text())
+
+
+def sdk_log(args: argparse.Namespace) -> tuple[Path, float]:
+    """The generated openai-python debug log and the time of its last line."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from format_openai_sdk import generate as generate_sdk
+
+    from apimon_tui.formats import line_time
+    from apimon_tui.sources.seek import last_line_time
+
+    path = generate_sdk(args.calls, OUT)
+    return path, last_line_time(str(path), line_time("openai-sdk")) + 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hours", type=float, default=24.0)
+    parser.add_argument("--old-hours", type=float, default=144.0)
+    parser.add_argument("--rate", type=float, default=100.0, help="calls a second in the recent span")
+    parser.add_argument("--format", choices=["native", "openai-sdk", "litellm-pretty"], default="native")
+    parser.add_argument("--calls", type=int, default=300_000, help="HTTP attempts of the openai-sdk log")
+    parser.add_argument("--no-lnav", action="store_true", help="leave lnav out (it indexes the whole file)")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    logs = {"native": native_log, "openai-sdk": sdk_log, "litellm-pretty": pretty_litellm_log}
+    path, now = logs[args.format](args)
     since = now - args.hours * 3600
     from apimon_tui.ingest.engine import since_offset
 
-    offset = since_offset(str(path), since, "native", {})
+    offset = since_offset(str(path), since, args.format.removesuffix("-pretty"), {})
     size_mb = path.stat().st_size / 2**20
     span_mb = (path.stat().st_size - offset) / 2**20
     print(f"log: {size_mb:,.0f} MB, of which the last {args.hours:g} h: {span_mb:,.0f} MB")
@@ -138,10 +200,16 @@ def main() -> None:
     first_s, first_calls, all_s, calls, rss = apimon(path, since, now)
     print(f"{'apimon first paint (newest 5m)':<34}{first_s:>9.2f}{first_calls:>16,}")
     print(f"{'apimon whole span read':<34}{all_s:>9.2f}{calls:>16,}{rss:>9.0f}")
+    if args.format != "native":
+        proc, rss = child_rss_mb([*one_core(), sys.executable, "-c", FROM_START, str(path), str(now)])
+        seconds, calls = proc.stdout.split()
+        print(f"{'from its start (before: 1st paint)':<34}{float(seconds):>9.2f}{int(calls):>16,}{rss:>9.0f}")
     proc, rss = child_rss_mb([*one_core(), sys.executable, "-c", FLOOR, str(path), str(offset)])
     seconds, lines = proc.stdout.split()
     print(f"{'bare read of the span':<34}{float(seconds):>9.2f}{int(lines):>16,}{rss:>9.0f}")
     lnav = shutil.which("lnav")
+    if args.no_lnav:
+        return
     if lnav is None:
         print("lnav: not installed (apt-get install lnav)")
         return

@@ -52,12 +52,13 @@ def test_the_newest_minutes_are_read_first_and_the_older_span_after_them(tmp_pat
     records = write_hours(log, 3)
     engine = newest_first(log)
     engine.read_recent()
-    recent = [r for r in records if r["ts"] >= T0 - 300]
+    newest = records[-1]["ts"]  # a second before the clock: the newest 5 minutes are counted back from it
+    recent = [r for r in records if r["ts"] >= newest - 300]
     store = engine.store
-    assert store.snapshot(300, T0).total.calls == len(recent)
+    assert store.snapshot(300, T0).total.calls == sum(r["ts"] >= T0 - 300 for r in records)
     assert store.snapshot(24 * HOUR, T0).total.calls == len(recent)
     assert store.snapshot(24 * HOUR, T0).partial and not store.snapshot(300, T0).partial
-    assert engine.history_progress == 0.0 and store.loaded_from == T0 - 300
+    assert engine.history_progress == 0.0 and store.loaded_from == newest - 300
     assert store.logs_since() == recent[0]["ts"]  # the budget's burn rate: over the part read
     while engine.history_progress is not None:
         engine.pump()
@@ -252,10 +253,13 @@ def test_a_litellm_log_is_searched_by_time_newest_minutes_first_not_read_from_it
         reader.source.close()
 
 
-def test_an_older_failed_call_of_a_multi_line_log_says_its_file_is_not_searched(tmp_path):
+def test_every_failed_call_of_a_real_sdk_log_is_read_again_from_its_lines(tmp_path):
     log = tmp_path / "app.log"
     log.write_text((DATA / "openai-1.109.1-debug.log").read_text(encoding="utf-8"), encoding="utf-8")
     engine = Engine([str(log)], follow=False)
     engine.read_to_end()
-    entry = FailedEntry(next(iter(engine.store.failed)))
-    assert engine.recall(entry) == "openai-sdk logs are not searched again for older calls, which keep no log text"
+    kept = list(engine.store.failed)
+    assert len(kept) > 3
+    for call in kept:  # found again from the start of its request: the model is on its `Request options` line
+        again = engine.recall(FailedEntry(call))
+        assert (again.raw, again.model, again.request_id, again.ts) == (call.raw, call.model, call.request_id, call.ts)

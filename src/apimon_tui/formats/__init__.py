@@ -30,10 +30,11 @@ DETECT_LINES = 1000
 # between lines (parallel reading, `--since` seeking).
 ONE_LINE_FORMATS = frozenset({"native", "nginx", "jsonl", "otlp"})
 
-# Formats a look-back can binary-search by time (`offset_since`): the one-line formats, and LiteLLM,
-# whose one-line payloads are dated lines among the proxy's own (a pretty-printed payload has no
-# dated line, so its file is found undatable and read from its start, as before).
-DATED_LINE_FORMATS = ONE_LINE_FORMATS | {"litellm"}
+# Formats a look-back can binary-search by time (`offset_since`): the one-line formats, and the
+# formats whose calls may span lines, which say where a call starts (their `call_starts(lines)`:
+# the search steps back to one). Their lines are dated one by one: an openai-sdk log's each, a
+# LiteLLM log's one-line payloads and a pretty-printed payload's `endTime` line (`line_time`).
+DATED_LINE_FORMATS = ONE_LINE_FORMATS | {"litellm", "openai-sdk"}
 
 
 class UnknownFormat(ValueError):
@@ -98,12 +99,22 @@ class _FirstCall:
 
 
 def line_time(name: str, options: dict | None = None):
-    """A function giving the time of one line of a one-line format (None if undated)."""
+    """A function giving the time of one line (None if undated): the format's own `time_of_line`
+    where it has one, else the time of the call its parser makes of the line alone."""
     module = format_module(name)
+    own = getattr(module, "time_of_line", None)
 
     def ts_of_line(line: str) -> float | None:
-        sink = _FirstCall()
-        module.PARSER(sink, "", options or {}, clock=lambda: None).feed(line)
-        return sink.ts
+        ts = own(line) if own is not None else None
+        if ts is None:
+            sink = _FirstCall()
+            module.PARSER(sink, "", options or {}, clock=lambda: None).feed(line)
+            ts = sink.ts
+        return ts
 
     return ts_of_line
+
+
+def call_starts(name: str):
+    """The format's `call_starts(lines)` (where a parser may start reading), or None when any line is one."""
+    return getattr(format_module(name), "call_starts", None)

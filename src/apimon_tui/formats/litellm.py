@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -112,6 +113,40 @@ def parse_time(value: Any) -> float | None:
         return moment.timestamp()
     except (ValueError, OverflowError):
         return None
+
+
+_PRETTY_END_TIME = '    "endTime": '  # a pretty-printed payload's own `endTime` (nested keys are indented deeper)
+
+
+def time_of_line(line: str) -> float | None:
+    """The time on a pretty-printed payload's `endTime` line (the time that dates its call), else None."""
+    if not line.startswith(_PRETTY_END_TIME):
+        return None
+    text = line[len(_PRETTY_END_TIME):].rstrip().removesuffix(",")
+    try:
+        seconds = parse_time(json.loads(text))
+    except (ValueError, RecursionError):
+        return None
+    return seconds if values.usable_ts(seconds) else None
+
+
+def call_starts(lines: list[str]) -> Iterator[int]:
+    """Indices of the lines where a fresh parser, fed `lines` from there on, finds the calls a
+    parser that read every line before finds, in order.
+
+    Among pretty-printed payloads that is the `{` alone at column 0 that opens one
+    (it ends any object left open; a foreign line at column 0 may be inside one).
+    In a log of one-line payloads (no indented JSON line), every line.
+    """
+    pretty = False
+    for i, line in enumerate(lines):
+        if line.rstrip() == "{":
+            pretty = True
+            yield i
+        elif not pretty and line[:1] in (" ", "\t") and line.lstrip()[:1] in ('"', "}", "]"):
+            pretty = True
+    if not pretty:
+        yield from range(len(lines))
 
 
 def _time(obj: dict[str, Any], key: str) -> tuple[float | None, bool]:

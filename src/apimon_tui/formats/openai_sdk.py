@@ -37,6 +37,12 @@ response line without a request id waits one line for `request_id:`.
 A `Retrying` line with no failed call before it (info level hides the
 `Encountered` lines) stands for an attempt that got no answer: a failed call.
 
+Speed: a batch's calls of the usual shapes (five lines of 1.x, four of
+3.4+) are found by one regex over the joined batch (`feed_many`, `_CALLS`),
+and plain `Request options` and `Headers(...)` reprs are read by one regex
+each that checks the whole repr and captures only the fields used; anything
+else takes the line-by-line and token-by-token paths, which read alike.
+
 Line accounting: a line whose data goes into a call reports nothing itself;
 the call is reported once when complete. Every other line (tracebacks, SDK
 diagnostics that add nothing, application lines) is `skip()`. A line of a
@@ -53,6 +59,7 @@ import ast
 import calendar
 import re
 import time
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -92,6 +99,96 @@ _ENCOUNTERED = re.compile(
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
 _REPR_TOKEN = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[{}\[\]()]")
 _LOGFMT = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S*)")
+
+# Plain reprs read by one regex each, which checks the whole text's shape and captures only the
+# fields used (`_options_fields`, `_HEADER_FIELDS`): one C-level pass instead of a Python step per
+# string. Strings are the token scanner's strings (but within one line); possessive loops and
+# atomic groups keep every match linear, and any text outside the shape takes the careful paths.
+_STR = r"""'[^'\\\n]*+(?:\\.[^'\\\n]*+)*+'|"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+\""""
+_BARE = r"""[^'"{}\[\]()\n,]*+"""  # None, True, 12, <function f at 0x...>: no token for the scanner
+_OPTIONS_DEPTH = 8  # nesting read by the regex below json_data's keys (tools' JSON schemas, message parts)
+
+
+def _captured_string(name: str) -> str:
+    """A `_STR` whose inner text is captured as `<name>1` (single quotes) or `<name>2` (double)."""
+    return rf"""'(?P<{name}1>[^'\\\n]*+(?:\\.[^'\\\n]*+)*+)'|"(?P<{name}2>[^"\\\n]*+(?:\\.[^"\\\n]*+)*+)\""""
+
+
+def _repr_value(depth: int) -> str:
+    """A dict repr's value with lists and dicts nested at most `depth` deep; nothing captured.
+
+    Below the keys read, only the depth matters to the scanner (any bracket
+    counts one level; a key there is no key it reads), so one pattern stands
+    for lists and dicts alike and the regex grows by one copy a level.
+    """
+    value = f"(?:{_STR}|{_BARE})"
+    for _ in range(depth):
+        value = rf"(?>{_STR}|[\[{{](?:(?:(?:{_STR}): )?{value}(?:, |(?=[\]}}])))*+[\]}}]|{_BARE})"
+    return value
+
+
+def _keyed(names: tuple[str, ...]) -> str:
+    """Any of `names` as a dict key, in either quotes."""
+    return "(?:" + "|".join(f"'{n}'|\"{n}\"" for n in names) + "): "
+
+
+@lru_cache(maxsize=1)
+def _options_fields() -> re.Pattern[str]:
+    """`Request options` of the shape `{key: value, ...}`: top-level `method` and `url`, and
+    `model` and `stream` among `json_data`'s own keys, captured as `scan_tokens` reads them.
+
+    A dict repr has each key once, so each capture is that key's only value.
+    A key read is tried first; the atomic group then keeps its reading, and
+    when its value fails there the general pair fails on the same text too.
+    Compiled at first use (about 15 ms): detection imports every format.
+    """
+    inner, outer = _repr_value(_OPTIONS_DEPTH - 1), _repr_value(_OPTIONS_DEPTH)
+    json_pair = (rf"(?>{_keyed(('model',))}(?:{_captured_string('model')}|{inner})"
+                 rf"|{_keyed(('stream',))}(?P<stream>{inner})"
+                 rf"|(?:{_STR}): {inner})")
+    pair = (rf"(?>{_keyed(('method',))}(?:{_captured_string('method')}|{outer})"
+            rf"|{_keyed(('url',))}(?:{_captured_string('url')}|{outer})"
+            rf"|{_keyed(('json_data',))}(?:\{{(?:{json_pair}(?:, |(?=\}})))*+\}}|(?!\{{){outer})"
+            rf"|(?:{_STR}): {outer})")
+    return re.compile(rf"\{{(?:{pair}(?:, |(?=\}})))*+\}}")
+
+# The headers the parser uses, in this order; any other name must be plain lower-case ASCII (so
+# that no name lower-cases to one of these) and every value plain (no quote, no backslash).
+HEADERS_USED = (
+    "x-request-id", "x-ratelimit-limit-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-requests",
+    "x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "openai-processing-ms",
+)
+_HEADER_VALUE = r"""': '([^'"\\\n]*+)'"""
+# The used names as a trie (each failing branch costs a character or two, not a shared prefix again).
+_HEADER_FIELDS = re.compile(
+    r"Headers\(\{(?:'(?>x-(?:request-id" + _HEADER_VALUE + r"|ratelimit-(?:limit-(?:requests" + _HEADER_VALUE
+    + r"|tokens" + _HEADER_VALUE + r")|remaining-(?:requests" + _HEADER_VALUE + r"|tokens" + _HEADER_VALUE
+    + r")|reset-(?:requests" + _HEADER_VALUE + r"|tokens" + _HEADER_VALUE + r")))|openai-processing-ms"
+    + _HEADER_VALUE + r"""|[a-z0-9_.-]*+': '[^'"\\\n]*+')(?:, |(?=\})))*+\}\)"""
+)
+
+# Whole calls of a batch in the usual shapes, each a run of lines of the form `[prefix] message`,
+# read by `OpenAISdkParser.feed_many`. Each prefix is captured and checked (`_head`, once per
+# distinct text) as `feed` checks it. The first `[` of a run is found by the regex engine's quick
+# search for its first character (a `^` would have it try every position); the look-behind then
+# checks that it starts a line. The groups are read in order (`_V1_GROUPS`, `_V3_GROUPS`).
+_PREFIX_GROUP = r"(\[[^\]\n]*+\] )"
+_STATUS3 = r"([1-5][0-9][0-9])"  # ASCII: a key of `_STATUS_OF`
+_REQUEST_ID_LINE = rf"(?:\n({_PREFIX_GROUP}request_id: (\S+)))?$"
+_CALLS = re.compile(
+    r"(\[(?<![^\n]\[)[^\]\n]*+\] )(?:"
+    # openai 1.x-3.3: options, sending, [transport,] response with headers, [request_id]
+    rf"Request options: ([^\n]*)\n{_PREFIX_GROUP}Sending HTTP Request: ([A-Z]+) (\S+)\n"
+    rf"((?:{_PREFIX_GROUP}HTTP Request: ([A-Z]+) (\S+) \"HTTP/[\d.]+ {_STATUS3}[^\n]*\n)?"
+    rf"{_PREFIX_GROUP}HTTP Response: ([A-Z]+) (\S+) \"{_STATUS3}[^\"\n]*\"(?: (Headers\([^\n]*))?)"
+    rf"{_REQUEST_ID_LINE}"
+    # openai 3.4+: building, sending, response, [request_id]
+    rf"|Building HTTP request: method=(\S+) retries_taken=(\d+)\n{_PREFIX_GROUP}Sending HTTP Request: ([A-Z]+)\n"
+    rf"({_PREFIX_GROUP}HTTP Response: ([A-Z]+) {_STATUS3}){_REQUEST_ID_LINE})",
+    re.MULTILINE,
+)
+_V1_GROUPS = tuple(range(1, 19))
+_V3_GROUPS = (1, *range(19, 30))
 
 
 def sniff(line: str) -> bool:
@@ -173,12 +270,29 @@ def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | 
 
     Not `ast.literal_eval`: the repr may hold objects (`<function ...>`). The
     scanner skips whole string tokens, so a message that mentions `'model'`
-    cannot fool it: only `json_data`'s own keys count. Text whose strings are
-    all plain (`_plain_split`) is read piece by piece; any other the careful
-    way, token by token.
+    cannot fool it: only `json_data`'s own keys count. A repr of the usual
+    shape is read by one regex (`_options_fields`); text whose strings are
+    all plain (`_plain_split`) piece by piece; any other the careful way,
+    token by token.
     """
+    m = _options_fields().fullmatch(text)
+    if m is not None:
+        return _options_of(m)
     parts = _plain_split(text)
     return scan_tokens(text) if parts is None else _scan_pieces(parts)
+
+
+def _options_of(m: re.Match[str]) -> tuple[str | None, str | None, str | None, bool | None]:
+    """`scan_tokens`'s answer from a match of `_options_fields()`: strings as written between their quotes."""
+    method, url, model, stream = m.group("method1", "url1", "model1", "stream")
+    if method is None:
+        method = m.group("method2")
+    if url is None:
+        url = m.group("url2")
+    if model is None:
+        model = m.group("model2")
+    return (None if method is None else method.upper(), url or None, model,
+            None if stream is None else stream.startswith("True"))
 
 
 def _scan_pieces(parts: list[str]) -> tuple[str | None, str | None, str | None, bool | None]:
@@ -357,6 +471,95 @@ class OpenAISdkParser(Parser):
                     return
         self._feed_careful(line)
 
+    def feed_many(self, lines: Sequence[str]) -> None:
+        """A batch: its calls of the usual shapes found at once by `_CALLS` over the joined text, the
+        lines around them fed one by one, in order.
+
+        A found call is read from the regex's captures, the parser's state left
+        as `feed` line by line would leave it. One with a line `feed` would
+        read otherwise (a stamp that is no time or none at all, a message kind
+        in the prefix), or whose response an earlier transport line could
+        claim, is fed line by line instead: what is read never depends on the
+        path. (Counting the lines around calls as skips in runs, not one by
+        one, was measured no quicker.)
+        """
+        text = "\n".join(lines)
+        if len(lines) < 3 or text.count("\n") != len(lines) - 1:  # (a line holding a line break)
+            super().feed_many(lines)
+            return
+        pos = 0
+        for m in _CALLS.finditer(text):
+            start = m.start()
+            if start > pos:
+                self._feed_each(text[pos:start - 1])
+            pos = m.end() + 1
+            if m[2] is not None:
+                self._v1_call(m)
+            else:
+                self._v3_call(m)
+        if pos <= len(text):
+            self._feed_each(text[pos:])
+
+    def _feed_each(self, text: str) -> None:
+        """Lines (joined by line breaks) fed one by one."""
+        feed = self.feed
+        for line in text.split("\n"):
+            feed(line)
+
+    def _v1_call(self, m: re.Match[str]) -> None:
+        """`Request options`, `Sending HTTP Request`, [`HTTP Request`,] `HTTP Response`, [`request_id`]."""
+        (p1, options, p2, sending_method, sending_url, raw, p3, transport_method, transport_url, transport_status,
+         p4, method, url, digits, headers, id_line, p5, request_id) = m.group(*_V1_GROUPS)
+        clean, ts, _ = _head(p4)
+        if (not clean or ts is None or not _usable(p1) or not _usable(p2) or self._waiting
+                or (p3 is not None and (not _usable(p3) or transport_method != method
+                                        or transport_url != url or transport_status != digits))
+                or (p5 is not None and not _head(p5)[0])):
+            self._feed_each(m[0])
+            return
+        self._close_open()
+        self._method, self._options_path, self._model, self._stream = scan_options(options)
+        self._sdk_logs_responses = True
+        self._method, self._sending_url, self._last_call = sending_method, sending_url, None
+        call = Call(ts=ts, source=self.source, provider=PROVIDER, endpoint=_path(url),
+                    method=method, model=self._model, status=_STATUS_OF[digits], stream=self._stream, raw=raw)
+        if headers:
+            self._apply_header_text(call, headers)
+        self._close_call(call, id_line, request_id)
+
+    def _v3_call(self, m: re.Match[str]) -> None:
+        """`Building HTTP request`, `Sending HTTP Request`, `HTTP Response: M S`, [`request_id`]."""
+        p1, building_method, retries, p2, sending_method, raw, p3, method, digits, id_line, p4, request_id = \
+            m.group(*_V3_GROUPS)
+        clean, ts, _ = _head(p3)
+        if (not clean or ts is None or not _usable(p1) or not _usable(p2) or self._waiting
+                or (p4 is not None and not _head(p4)[0])):
+            self._feed_each(m[0])
+            return
+        self._close_open()
+        self._method = building_method
+        self._attempt = _attempt(retries, self.sink)
+        if not self._attempt:  # as `_building`: a new request's options are not the last ones seen
+            self._options_path = self._model = self._stream = None
+        self._sdk_logs_responses = True
+        self._method, self._sending_url, self._last_call = sending_method, None, None
+        call = self._new_call(ts, method, None, _STATUS_OF[digits], raw)
+        self._close_call(call, id_line, request_id)
+
+    def _close_call(self, call: Call, id_line: str | None, request_id: str | None) -> None:
+        """A response's call with the `request_id` line after it (`id_line`), if any, as `_request_id` reads it."""
+        if call.request_id is not None:
+            self._emit(call)
+            if id_line is not None:
+                self.sink.skip()  # the id is already known from the response's headers
+        elif id_line is not None:
+            if request_id != "None":
+                call.request_id = request_id
+                call.raw = f"{call.raw}\n{id_line}"
+            self._emit(call)
+        else:
+            self._open = call  # the next line may be its `request_id`
+
     def _feed_careful(self, line: str, pos: int = 0) -> None:
         """A line whose first message kind (at or after `pos`, none being before it) the regex finds."""
         m = None if line[:1] in (" ", "\t") or _kind_free(line, pos) else _KIND.search(line, pos)
@@ -406,6 +609,8 @@ class OpenAISdkParser(Parser):
         self._method = m.group(1)
         self._attempt = _attempt(m.group(2), self.sink)
         self._last_call = None
+        if not self._attempt:  # a new request, whose options these SDKs do not log: not the last ones seen
+            self._options_path = self._model = self._stream = self._sending_url = None
 
     def _sending(self, line: str, rest: str, ts: float) -> None:
         m = _SENDING.match(rest)
@@ -449,7 +654,7 @@ class OpenAISdkParser(Parser):
             if url:
                 call.endpoint = _path(url)
         if headers:
-            self._apply_headers(call, parse_headers(headers))
+            self._apply_header_text(call, headers)
         if call.request_id is None:
             self._open = call
         else:
@@ -558,6 +763,19 @@ class OpenAISdkParser(Parser):
         call.error_message = exc_name
         return call
 
+    def _apply_header_text(self, call: Call, text: str) -> None:
+        """The used headers of a `Headers(...)` repr: only those captured when it is plain, else all read."""
+        m = _HEADER_FIELDS.fullmatch(text)
+        if m is None:
+            self._apply_headers(call, parse_headers(text))
+            return
+        request_id, limit_requests, limit_tokens, remaining_requests, remaining_tokens, reset_requests, \
+            reset_tokens, processing_ms = m.groups()
+        call.request_id = request_id or call.request_id
+        call.latency_ms = _latency(processing_ms, "openai-processing-ms", self.sink)
+        call.ratelimit = _headroom_of(limit_requests, remaining_requests, limit_tokens, remaining_tokens,
+                                      reset_requests, reset_tokens)
+
     def _apply_headers(self, call: Call, headers: dict[str, str]) -> None:
         call.request_id = headers.get("x-request-id") or call.request_id
         call.latency_ms = _latency(headers.get("openai-processing-ms"), "openai-processing-ms", self.sink)
@@ -617,6 +835,13 @@ def _head(prefix: str) -> tuple[bool, float | None, str | None]:
     return (_KIND.search(prefix) is None, *_time_of(prefix))
 
 
+@lru_cache(maxsize=1024)
+def _usable(prefix: str) -> bool:
+    """Whether `feed` reads the message after `prefix` as its first characters say, its time no error."""
+    clean, _, error = _head(prefix)
+    return clean and error is None
+
+
 # Rate-limit figures repeat from response to response (limits, resets such as `12ms`): each
 # distinct text is read once.
 _count = lru_cache(maxsize=4096)(parse_count)
@@ -626,10 +851,18 @@ _reset = lru_cache(maxsize=4096)(parse_reset)
 def _headroom(headers: dict[str, str]) -> RateLimit | None:
     """`ratelimit_from_headers(headers)`, its figures read through the caches above."""
     get = headers.get
+    return _headroom_of(get("x-ratelimit-limit-requests"), get("x-ratelimit-remaining-requests"),
+                        get("x-ratelimit-limit-tokens"), get("x-ratelimit-remaining-tokens"),
+                        get("x-ratelimit-reset-requests"), get("x-ratelimit-reset-tokens"))
+
+
+def _headroom_of(limit_requests: str | None, remaining_requests: str | None, limit_tokens: str | None,
+                 remaining_tokens: str | None, reset_requests: str | None,
+                 reset_tokens: str | None) -> RateLimit | None:
+    """`_headroom` of the six header texts (None: not sent)."""
     figures = (
-        _count(get("x-ratelimit-limit-requests")), _count(get("x-ratelimit-remaining-requests")),
-        _count(get("x-ratelimit-limit-tokens")), _count(get("x-ratelimit-remaining-tokens")),
-        _reset(get("x-ratelimit-reset-requests")), _reset(get("x-ratelimit-reset-tokens")),
+        _count(limit_requests), _count(remaining_requests), _count(limit_tokens), _count(remaining_tokens),
+        _reset(reset_requests), _reset(reset_tokens),
     )
     if figures == _NO_HEADROOM:
         return None
@@ -637,6 +870,73 @@ def _headroom(headers: dict[str, str]) -> RateLimit | None:
 
 
 _NO_HEADROOM = (None,) * 6
+
+
+# -- where a reader may start ------------------------------------------------
+
+_FIRST_BUILDING = re.compile(r"method=\S+ retries_taken=0\b")
+_DEBUG_KINDS = ("Request options: ", "Building HTTP request: ", "Sending HTTP Request: ", "HTTP Response: ")
+
+
+def call_starts(lines: list[str]) -> Iterator[int]:
+    """Indices of the lines where a fresh parser, fed `lines` from there on, finds the calls a
+    parser that read every line before finds: the first line of a request (not of a retry).
+
+    In a debug log that is a `Request options` line (v1-v3.3), a `Building HTTP request`
+    line of a first attempt (3.4+) or a legacy `Request to OpenAI API` line. In an info
+    log (no SDK debug line among `lines`) each transport line (or legacy response line)
+    is a call by itself, and where one starts. A `Request options` or transport line
+    right after a `Retrying request` line is a retry's (whose attempt number that line
+    gives), and the first message of `lines` follows an unknown one: neither is a start.
+    A `Retrying` line never is (whether it is a failed call depends on the line before it).
+
+    Lazily, in order: a debug log's first start is known from the lines before it; an
+    info log's once every line is seen to hold no debug message.
+    """
+    debug, before = False, None
+    info_starts = []
+    for i, line in enumerate(lines):
+        kind = _start_kind(line)
+        if kind is None:
+            continue
+        if kind in _DEBUG_KINDS or kind == "legacy request":
+            debug = True
+            if (kind == "Request options: " and before is not None and before != "Retrying request "
+                    or kind == "Building HTTP request: " and _FIRST_BUILDING.search(line)
+                    or kind == "legacy request"):
+                yield i
+        elif not debug and kind in ("HTTP Request: ", "legacy response") and before is not None \
+                and before != "Retrying request ":
+            info_starts.append(i)
+        before = kind
+    if not debug:
+        yield from info_starts
+
+
+def _start_kind(line: str) -> str | None:
+    """The message kind of a line (`_KIND`'s, or `legacy request`/`legacy response`), None for other lines."""
+    if line[:1] in (" ", "\t") or _kind_free(line, 0):
+        m = None
+    else:
+        m = _KIND.search(line)
+    if m is not None:
+        return m.group(1)
+    legacy = _LEGACY.search(line) if "OpenAI API" in line else None
+    if legacy is None:
+        return None
+    return _LEGACY_KINDS.get(legacy.group(1), "legacy")
+
+
+_LEGACY_KINDS = {"Request to OpenAI API": "legacy request", "OpenAI API response": "legacy response"}
+
+
+def time_of_line(line: str) -> float | None:
+    """The time a line is stamped with (before its message), None for an undated one (a traceback's)."""
+    m = None if line[:1] in (" ", "\t") else _KIND.search(line)
+    try:
+        return parse_time(line[: m.start()] if m is not None else line[:64])
+    except values.Unusable:
+        return None
 
 
 _HANDLERS = {

@@ -11,10 +11,12 @@ readers, either to the end of input (`report`, `check`) or in a background
 thread (the monitor, `report --follow`), so the UI never parses.
 
 With `recent_s`, a followed file's look-back is read newest first: its
-reader starts at the newest `recent_s` seconds (so the first paint shows
-them), and a `BackfillSource` reads the span before that backwards by
-blocks, only while the followed sources have caught up; the store's
-`loaded_from` says how far back it holds every call meanwhile.
+reader starts at its newest `recent_s` seconds (counted back from its last
+line, so the first paint shows them however old they are), and a
+`BackfillSource` reads the span before that backwards by blocks, only while
+the followed sources have caught up; the store's `loaded_from` says how far
+back it holds every call meanwhile. In a format whose calls span lines, every
+such cut is at a call's start.
 
 Each reader is supervised: an exception from its source or parser marks it
 `failed: <reason>` while the other sources go on, and it is restarted after
@@ -46,6 +48,7 @@ from apimon_tui.core.redact import redact
 from apimon_tui.ingest.recall import recall
 from apimon_tui.sources import Source, offset_since, open_source
 from apimon_tui.sources.backfill import BackfillSource
+from apimon_tui.sources.seek import call_start_before, last_line_time
 from apimon_tui.sources.lines import LineAssembler
 from apimon_tui.sources.base import Batches
 from apimon_tui.store import MetricsStore
@@ -83,13 +86,19 @@ def sniff_format(path: str) -> str | None:
 def since_offset(path: str, since: float, fmt: str, options: dict[str, Any]) -> int:
     """Where to start reading `path` to see calls from `since` on, without reading it all.
 
-    Formats with dated lines are binary-searched by their timestamps; for the
-    others the whole file is read (and older calls dropped by the sink).
+    Formats with dated lines are binary-searched by their timestamps, then stepped back
+    to the start of the call there (a call may span lines); for the others the whole
+    file is read (and older calls dropped by the sink).
     """
     name = sniff_format(path) if fmt == "auto" else fmt
     if name not in formats.DATED_LINE_FORMATS:
         return 0
-    return offset_since(path, since, formats.line_time(name, options.get(name)))
+    return _call_start_since(path, since, name, formats.line_time(name, options.get(name)))
+
+
+def _call_start_since(path: str, since: float, name: str, ts_of_line) -> int:
+    """The start of the call that holds the first line dated from `since` on."""
+    return call_start_before(path, offset_since(path, since, ts_of_line), formats.call_starts(name))
 
 
 @dataclass(slots=True)
@@ -103,16 +112,23 @@ class LookbackSplit:
     split_ts: float
 
 
-def split_lookback(path: str, since: float, recent_from: float, fmt: str, options: dict[str, Any],
+def split_lookback(path: str, since: float, now: float, recent_s: float, fmt: str, options: dict[str, Any],
                    splits: list[LookbackSplit]) -> int:
-    """Where to start following `path`: at `recent_from` for a one-line format, the older part
-    from `since` noted in `splits`; else as `since_offset`."""
+    """Where to start following `path`: at its newest `recent_s` seconds (before its newest line,
+    or now if that is later) for a format with dated lines, the older part from `since` noted in
+    `splits`; else as `since_offset`.
+
+    Counted back from the newest line, a log that went quiet hours ago shows its last
+    minutes at the first paint, not an empty window until its history is read.
+    """
     name = sniff_format(path) if fmt == "auto" else fmt
     if name not in formats.DATED_LINE_FORMATS:
         return 0
     ts_of_line = formats.line_time(name, options.get(name))
-    start = offset_since(path, since, ts_of_line)
-    split = offset_since(path, recent_from, ts_of_line) if recent_from > since else start
+    newest = last_line_time(path, ts_of_line)
+    recent_from = max(since, min(now, now if newest is None else newest) - recent_s)
+    start = _call_start_since(path, since, name, ts_of_line)
+    split = _call_start_since(path, recent_from, name, ts_of_line) if recent_from > since else start
     if split > start:
         splits.append(LookbackSplit(path, name, start, split, recent_from))
     return split
@@ -430,6 +446,12 @@ class SourceReader:
             parser = self._parsers[label] = formats.format_module(name).PARSER(self.sink, label, options, self.clock)
         return parser
 
+    def end_piece(self) -> None:
+        """The lines read so far are a piece the next ones do not continue (a look-back block, read
+        before the older one): what the parsers hold is handed over, the next lines get fresh ones."""
+        self.finish()
+        self._parsers.clear()
+
     def finish(self) -> None:
         """End of input: replay what a failure held, flush parsers holding a partial multi-line call."""
         if self.failed is not None:
@@ -507,7 +529,7 @@ class Engine:
         splits: list[LookbackSplit] = []
         start_at = None if since is None else partial(since_offset, since=since, fmt=fmt, options=options)
         if since is not None and recent_s is not None and follow:
-            start_at = partial(split_lookback, since=since, recent_from=max(since, clock() - recent_s), fmt=fmt,
+            start_at = partial(split_lookback, since=since, now=clock(), recent_s=recent_s, fmt=fmt,
                                options=options, splits=splits)
         for spec in specs:
             source = open_source(spec, from_start=from_start or since is not None, follow=follow,
@@ -523,7 +545,8 @@ class Engine:
     def _history_reader(self, split: LookbackSplit, sink: Sink, options: dict[str, Any]) -> SourceReader:
         """The reader of a file's older look-back, counted with the file's source."""
         source = BackfillSource(split.path, split.start, split.split, split.split_ts,
-                                formats.line_time(split.format, options.get(split.format)))
+                                formats.line_time(split.format, options.get(split.format)),
+                                call_starts=formats.call_starts(split.format))
         history_sink = Sink(sink.counts, self.pricer, sink.since, sink.until, bulk_failures=sink.bulk_failures)
         return SourceReader(source, history_sink, fmt=split.format, options=options, clock=self.clock)
 
@@ -554,6 +577,8 @@ class Engine:
             return 0
         reader = max(pending, key=lambda r: r.source.loaded_from)
         read = reader.pump()
+        if reader.source.block_ended:
+            reader.end_piece()  # the next block is older: no call goes on into it
         self._commit(reader)
         if reader.done:
             reader.source.close()

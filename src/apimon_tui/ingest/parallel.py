@@ -24,6 +24,7 @@ from apimon_tui.ingest.engine import Engine, Sink, SourceReader, SourceStatus, s
 from apimon_tui.core.model import SourceCounts
 from apimon_tui.costs.pricing import Pricer
 from apimon_tui.sources.base import DEFAULT_MAX_LINES, Batches, Source, batch
+from apimon_tui.sources.seek import last_line_time
 from apimon_tui.store import MetricsStore
 
 MIN_BYTES_PER_JOB = 8 * 1024 * 1024
@@ -86,7 +87,7 @@ class _Job:
     config: dict[str, Any]
     since: float | None
     until: float | None
-    newest_hint: float | None = None  # a time the merged store reaches for sure (see `_last_line_time`)
+    newest_hint: float | None = None  # a time the merged store reaches for sure (see `newest_hint`)
 
 
 def _run_job(job: _Job) -> tuple[float, bytes, SourceCounts, set[str]]:
@@ -164,23 +165,10 @@ def newest_hint(
     name = sniff_format(path) if fmt == "auto" else fmt
     if name not in formats.ONE_LINE_FORMATS:
         return None
-    hint = _last_line_time(path, formats.line_time(name, config.get(name) if name == "jsonl" else None))
+    hint = last_line_time(path, formats.line_time(name, config.get(name) if name == "jsonl" else None))
     if hint is not None and ((since is not None and hint < since) or (until is not None and hint >= until)):
         return None
     return hint
-
-
-def _last_line_time(path: str, ts_of_line, tail_bytes: int = 64 * 1024) -> float | None:
-    """The time of the file's last dated line: every store built from the file can be moved
-    on to it (`MetricsStore.advance`), since the merged one will hold that line."""
-    with open(path, "rb") as f:
-        f.seek(max(0, os.fstat(f.fileno()).st_size - tail_bytes))
-        tail = f.read().decode("utf-8", "replace").splitlines()
-    for line in reversed(tail[1:] if len(tail) > 1 else tail):
-        ts = ts_of_line(line)
-        if ts is not None:
-            return ts
-    return None
 
 
 def read_parallel(jobs: list[_Job], workers: int) -> tuple[MetricsStore, list[SourceStatus], set[str]]:

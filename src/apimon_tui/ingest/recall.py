@@ -4,9 +4,10 @@ The store keeps whole only its newest failed calls; older ones are
 `FailedEntry`s with no log text. Their line is found again in the file they
 came from (their source) by the same binary search on time that starts the
 look-back, then the lines around that time are parsed until one gives the
-same call (time, status, model, error code, request id). A file rotated,
-cut or rewritten since no longer holds it, and a multi-line format's file is
-not searched: either is said, not guessed.
+same call (time, status, model, error code, request id); in a format whose
+calls span lines, from the start of the call there (`seek.call_start_before`).
+A file rotated, cut or rewritten since no longer holds it, and a file of a
+format without dated lines is not searched: either is said, not guessed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from apimon_tui import formats
 from apimon_tui.core.model import Call
 from apimon_tui.core.terminal_text import identifier
 from apimon_tui.sources.file import _lines_from, offset_since
+from apimon_tui.sources.seek import call_start_before
 from apimon_tui.store.failed import FailedEntry
 
 SLACK_S = 2.0                 # how far before and after its time the line is looked for (logs are nearly sorted)
@@ -51,17 +53,18 @@ class _Collected:
 def recall(entry: FailedEntry, fmt: str | None, options: dict[str, Any] | None = None) -> Call | str:
     """The call `entry` was made from, read again from its file; else why it cannot be shown whole.
 
-    `fmt` is the file's format: only one-line formats can be searched by time.
+    `fmt` is the file's format: only formats with dated lines can be searched by time.
     """
     path = entry.source
     if not os.path.isfile(path):
         return f"older calls from {identifier(path)} keep no log text: it is not a file to read again"
-    if fmt not in formats.ONE_LINE_FORMATS:
+    if fmt not in formats.DATED_LINE_FORMATS:
         return f"{identifier(fmt or 'multi-line')} logs are not searched again for older calls, which keep no log text"
     options = options or {}
     module = formats.format_module(fmt)
     parser_options = options.get(fmt, {}) if fmt == "jsonl" else {}
     start = offset_since(path, entry.ts - SLACK_S, formats.line_time(fmt, options.get(fmt)))
+    start = call_start_before(path, start, formats.call_starts(fmt))
     try:
         with open(path, "rb") as f:
             found = _find(f, start, entry, module.PARSER, parser_options)
@@ -78,9 +81,19 @@ def _find(f, start: int, entry: FailedEntry, parser_type, options: dict[str, Any
             return None
         sink.calls.clear()
         parser.feed(text)
-        for call in sink.calls:
-            if entry.matches(call):
-                return call
-            if call.ts > entry.ts + SLACK_S:
-                return None
+        found = _match(sink.calls, entry)
+        if found is not None:
+            return found or None
+    sink.calls.clear()
+    parser.flush()  # the end of the file: a call still waiting for its next line
+    return _match(sink.calls, entry) or None
+
+
+def _match(calls: list[Call], entry: FailedEntry) -> Call | bool | None:
+    """The call of `calls` that `entry` was made from; False once past its time; None to read on."""
+    for call in calls:
+        if entry.matches(call):
+            return call
+        if call.ts > entry.ts + SLACK_S:
+            return False
     return None

@@ -29,8 +29,8 @@ _EXACT_INT = 2**53  # an integer time beyond this is not read as a float exactly
 
 
 def read(parser, lines: Sequence[str]) -> bool:
-    """Hand the calls of `lines` to the parser's sink as columns; False (nothing handed, nothing
-    reported) when the batch must be read line by line."""
+    """Hand the calls of `lines` to the parser's sink as columns; False, with nothing handed, when
+    the batch must be read line by line (the caller rolls back what was reported by then)."""
     objs, ok = jc.decoded(lines)
     table = jc.Table(objs)
     if len(table.shapes) > len(lines) // SHAPE_ROWS:

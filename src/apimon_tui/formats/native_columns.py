@@ -1,7 +1,7 @@
 """Native records of a batch read as columns (`CallColumns`), for a sink that takes them.
 
 Every line is decoded with orjson; each field the store or a check needs is
-taken out as one list and checked for all lines at once (`json_columns`). A
+taken out and checked for all lines at once, shape by shape (`json_columns`). A
 plain row is a successful call whose every field `from_record` would take
 as it is (no value it would report or change, no error object, no stream
 that ended early); such rows never become a `Call`. Any other row goes
@@ -49,8 +49,8 @@ _TAG_KINDS = (str, bool)
 
 
 def read(parser, lines: Sequence[str]) -> bool:
-    """Hand the calls of `lines` to the parser's sink as columns; False (nothing handed, nothing
-    reported) when the batch must be read line by line."""
+    """Hand the calls of `lines` to the parser's sink as columns; False, with nothing handed, when
+    the batch must be read line by line (the caller rolls back what was reported by then)."""
     objs, ok = jc.decoded(lines)
     table = jc.Table(objs)
     if len(table.shapes) > len(lines) // SHAPE_ROWS:

@@ -55,7 +55,7 @@ def _outcome(sink) -> tuple:
 
 def assert_as_careful(module, line: str, options: dict | None = None) -> None:
     quick = parse_with(module, [line], options=options, now=1795735579.0)
-    with mock.patch.object(module, "quick_loads", lambda text: None):
+    with mock.patch.object(module, "quick_loads", lambda text, brackets_cut=0: None):
         careful = parse_with(module, [line], options=options, now=1795735579.0)
     assert _outcome(quick) == _outcome(careful)
 

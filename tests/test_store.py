@@ -226,3 +226,59 @@ def test_successes_as_numpy_columns_give_the_figures_of_lists():
                (b.total.latency.bins, b.total.latency.min, b.total.latency.max)
         assert a.points == b.points
     assert (as_lists.newest, as_lists.oldest, as_lists.calls_added) == (as_columns.newest, as_columns.oldest, 6000)
+
+
+def test_error_groups_count_the_calls_of_the_viewed_window_only():
+    store = MetricsStore(fine_s=600)  # the first incident lies in the minute tier, the second in seconds
+    t0 = 6_000_000.0
+    for i in range(3600):
+        store.add(call(t0 + i))
+    for i in range(30):  # 01:00-01:05 after t0: 30 x 500 "boom"; 40:00-40:04: 20 x 429
+        store.add(call(t0 + 600 + i * 10, status=500, error_code="boom", error_message=f"boom {i}"))
+    for i in range(20):
+        store.add(call(t0 + 2400 + i * 12, status=429, error_code="rate_limit_exceeded", error_message=f"slow {i}"))
+    first = store.snapshot(300, t0 + 900).groups
+    assert [(g.status, g.code, g.count, g.first_ts, g.last_ts, g.last_message) for g in first] == [
+        ("500", "boom", 30, t0 + 600, t0 + 890, "boom 29")]
+    second = store.snapshot(300, t0 + 2700).groups
+    assert [(g.status, g.code, g.count, g.last_message) for g in second] == [
+        ("429", "rate_limit_exceeded", 20, "slow 19")]
+    assert store.snapshot(300, t0 + 1800).groups == []  # between the incidents: no group
+    half = store.snapshot(60, t0 + 660).groups  # a window cutting the first incident: its own part of it
+    assert [(g.count, g.last_message) for g in half] == [(6, "boom 5")]
+    lifetime = {g.code: g.count for g in store.snapshot(None).groups}
+    assert lifetime == {"boom": 30, "rate_limit_exceeded": 20}
+
+
+def test_a_past_window_shows_the_headroom_as_it_was_then_or_unknown():
+    store = MetricsStore(fine_s=600)
+    t0 = 7_000_000.0
+    left = {10: 50, 130: 20, 250: 5}  # model a: requests left of 100 at three times; b once, at 10
+
+    def headroom(snap):
+        return ({s.model: (s.ts - t0, s.ratelimit.requests_fraction()) for s in snap.ratelimits},
+                {m: None if ts is None else ts - t0 for m, ts in snap.ratelimits_unknown.items()})
+
+    for offset in (250, 130, 10):  # newest first, as the look-back comes
+        store.add(call(t0 + offset, ratelimit=RateLimit(limit_requests=100, remaining_requests=left[offset])))
+    store.add(call(t0 + 10, model="b", ratelimit=RateLimit(limit_requests=10, remaining_requests=9)))
+    for i in range(300, 4000, 5):
+        store.add(call(t0 + i))  # no headers from then on: the latest readings are an hour old
+    assert headroom(store.snapshot(60, t0 + 60)) == ({"gpt-4o": (10, 0.5), "b": (10, 0.9)}, {})
+    assert headroom(store.snapshot(60, t0 + 180)) == ({"gpt-4o": (130, 0.2)}, {"b": 10})
+    assert headroom(store.snapshot(240, t0 + 300)) == ({"gpt-4o": (250, 0.05)}, {"b": 10})
+    assert headroom(store.snapshot(300, t0 + 3000)) == ({}, {"gpt-4o": 250, "b": 10})  # none in it: unknown
+    live = store.snapshot(300)
+    assert headroom(live) == ({}, {"gpt-4o": 250, "b": 10})  # live too: not the hour-old figure
+    assert headroom(store.snapshot(3 * 3600)) == ({"gpt-4o": (250, 0.05), "b": (10, 0.9)}, {})
+    assert headroom(store.snapshot(60, t0 + 5)) == ({}, {"gpt-4o": None, "b": None})  # read only after it
+
+
+def test_the_headroom_history_keeps_one_reading_a_minute_over_the_retained_span():
+    store = MetricsStore(fine_s=600, horizon_s=3600)
+    t0 = 8_000_040.0  # a whole minute
+    for i in range(4 * 3600):  # a reading every second for four hours
+        store.add(call(t0 + i, ratelimit=RateLimit(limit_requests=100, remaining_requests=i % 100)))
+    assert len(store.headroom) <= 3600 / 60 + 3  # the span, the minute past its edge, and one pruned each minute
+    (seen,) = store.snapshot(60, t0 + 3 * 3600 + 120).ratelimits
+    assert seen.ts == t0 + 3 * 3600 + 119  # the last of its minute

@@ -263,13 +263,23 @@ async def test_a_refresh_that_replaces_an_unfinished_one_still_draws_its_data(tm
         assert rows(app, "#models-table")[0][1] == f"{model_calls + 1:,}"
 
 
+async def test_a_refresh_of_quick_steps_draws_every_panel_in_one_screen_update(tmp_path):
+    app = make_app(tmp_path, step_budget_s=60.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        model_calls = int(rows(app, "#models-table")[0][1].replace(",", ""))
+        app.store.add_many([Call(ts=T0 - 1, model="gpt-4o", status=200, latency_ms=100.0)])
+        app.tick(spread=True)
+        assert rows(app, "#models-table")[0][1] == f"{model_calls + 1:,}"  # no screen update in between
+
+
 async def test_p_holds_the_panels_a_spread_refresh_had_not_reached_yet(tmp_path):
-    app = make_app(tmp_path)
+    app = make_app(tmp_path, step_budget_s=0.0)  # each step over its budget: one step per screen update
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         before = rows(app, "#models-table")
         app.store.add_many([Call(ts=T0 - 1, model="gpt-4o", status=200, latency_ms=100.0)])
-        app.tick(spread=True)  # the requests panel at once, the others one per screen update
+        app.tick(spread=True)  # the first step at once, the others one per screen update
         await pilot.press("p")
         await pilot.pause()
         assert "PAUSED" in screen_text(app)

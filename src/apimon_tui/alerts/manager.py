@@ -58,6 +58,7 @@ class Alert:
     updated: float = 0.0
     resolved_at: float | None = None
     state: str = "firing"         # firing, holding or clearing
+    began: float | None = None    # when its incident began, when that was before the run (`HistoryReplay`)
 
     def to_dict(self) -> dict[str, Any]:
         """The alert as `check --json`, notify commands and the history file see it."""
@@ -192,17 +193,20 @@ class AlertManager:
         now: float | None = None,
         *,
         unpriced: Collection[str] = (),
+        complete_from: float | None = None,
     ) -> list[AlertEvent]:
         """Evaluate every enabled rule at `now` (default: the clock); returns the events to announce.
 
         `budget` is a `BudgetState`, `usage` the poller's states (a dict or a list),
-        `unpriced` the models seen without a known price.
+        `unpriced` the models seen without a known price. A traffic rule whose window
+        reaches before the store's `loaded_from` (or `complete_from`, when later) is not judged.
         """
         now = self.clock() if now is None else now
         states = list(usage.values() if hasattr(usage, "values") else usage or ())
         inputs = Inputs(store, now, budget, states, unpriced)
         announce: list[AlertEvent] = []
-        loaded_from = getattr(store, "loaded_from", None)  # look-back still being read, newest first
+        edges = (getattr(store, "loaded_from", None), complete_from)  # look-back still being read, newest first
+        loaded_from = max((edge for edge in edges if edge is not None), default=None)
         for rule in self.rules:
             if not rule.enabled:
                 continue

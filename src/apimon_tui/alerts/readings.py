@@ -112,9 +112,7 @@ def rate_limited(rule: Rule, inp: Inputs) -> Iterable[Reading]:
             yield Reading(model, count, Cause("failed", model, "429", rule.source, rule.window_s),
                           noun="429s", detail=f"in {format_duration(rule.window_s)}")
     headroom = ((rule.lowest, rule.headroom),)
-    for seen in snap.ratelimits:
-        if seen.ts <= inp.now - rule.window_s:
-            continue  # headroom this old says nothing about now
+    for seen in snap.ratelimits:  # read in the window: older headroom says nothing about now
         for what, fraction in (("requests", seen.ratelimit.requests_fraction()),
                                ("tokens", seen.ratelimit.tokens_fraction())):
             if fraction is not None:

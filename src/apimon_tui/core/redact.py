@@ -35,15 +35,38 @@ def _short(match: re.Match[str]) -> str:
     return match.group(0)
 
 
+# Where a match of each can start: `_PLACED`'s at one of `?&xa`, 1 to 11 characters before its `key` (in
+# the lower-case text, which `_PLACED` matches without regard to case); `_SHAPED`'s at one of its leads.
+_PLACED_START = re.compile(r"[?&xa](?=.{0,10}key)", re.DOTALL)
+_SHAPED_START = re.compile(r"sk-|Bearer|AIza")
+
+
 def redact(text: str) -> str:
     """`text` with every key-looking substring shortened to prefix + last 4."""
     if "key" in text or "KEY" in text or "Key" in text:
         lowered = text.lower()
         if any(name in lowered for name in _KEY_NAMES):
-            text = _PLACED.sub(_short, text)
+            if len(lowered) == len(text):
+                text = _sub_at(_PLACED, text, _PLACED_START, lowered)
+            else:  # a character whose lower case is longer: positions differ
+                text = _PLACED.sub(_short, text)
     if "sk-" in text or "Bearer" in text or "AIza" in text:
-        text = _SHAPED.sub(_short, text)
+        text = _sub_at(_SHAPED, text, _SHAPED_START, text)
     return text
+
+
+def _sub_at(pattern: re.Pattern[str], text: str, starts: re.Pattern[str], where: str) -> str:
+    """`pattern.sub(_short, text)`, the pattern tried only where `starts` finds in `where` (`text` or its lower
+    case) that a match can start, rather than at each of a failed call's thousands of characters."""
+    parts, done, at = [], 0, 0
+    while (start := starts.search(where, at)) is not None:
+        match = pattern.match(text, start.start())
+        if match is None:
+            at = start.start() + 1
+            continue
+        parts += (text[done:match.start()], _short(match))
+        done = at = match.end()
+    return "".join(parts) + text[done:] if parts else text
 
 
 def mask_key(key: str) -> str:

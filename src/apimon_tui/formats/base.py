@@ -115,16 +115,17 @@ class _Doubting:
 DOUBTING = _Doubting()
 
 
-def quick_loads(text: str) -> Any:
+def quick_loads(text: str, brackets_cut: int = 0) -> Any:
     """`text` decoded by orjson, or None where orjson refuses it (NaN, 1e400, a lone
     surrogate, deep nesting...): the careful path then decides, as `json` reads it.
 
     Where both accept a text they give equal values (tests/test_quick_json.py), but for
     integers past 64 bits, which orjson makes floats: see `_Doubting`. A text with more
     brackets than `QUICK_BRACKETS` is left to `json` too, which refuses nesting deeper than
-    the interpreter's recursion limit allows, where orjson may not.
+    the interpreter's recursion limit allows, where orjson may not; `brackets_cut` counts
+    those of a part cut out of `text` and decoded apart (LiteLLM's model map).
     """
-    if text.count("[") + text.count("{") > QUICK_BRACKETS:
+    if text.count("[") + text.count("{") + brackets_cut > QUICK_BRACKETS:
         return None
     try:
         return orjson.loads(text)

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -48,8 +49,8 @@ from typing import Any
 from apimon_tui.formats import values
 from apimon_tui.formats.base import DOUBTING, Doubt, Parser, Sink, quick_loads
 from apimon_tui.formats.values import MAX_COST_USD, MAX_MS, MAX_STATUS, MIN_STATUS
-from apimon_tui.formats.ratelimit import merge, ratelimit_from_headers
-from apimon_tui.core.model import Call
+from apimon_tui.formats.ratelimit import parse_count, parse_reset
+from apimon_tui.core.model import Call, RateLimit
 
 NAME = "litellm"
 MAX_OBJECT_CHARS = 4 * 1024 * 1024
@@ -201,13 +202,42 @@ def _cache_writes(obj: dict[str, Any], sink: Sink) -> tuple[int | None, int | No
     return None, None
 
 
-def _ratelimit(obj: dict[str, Any]):
+# Each `RateLimit` field in order: how it is read, LiteLLM's own key, then its copy of the provider's header.
+_HEADROOM_KEYS = tuple(
+    (parse_reset if field.startswith("reset") else parse_count, f"x_ratelimit_{suffix.replace('-', '_')}",
+     f"llm_provider-x-ratelimit-{suffix}")
+    for field, suffix in (("limit_requests", "limit-requests"), ("remaining_requests", "remaining-requests"),
+                          ("limit_tokens", "limit-tokens"), ("remaining_tokens", "remaining-tokens"),
+                          ("reset_requests_s", "reset-requests"), ("reset_tokens_s", "reset-tokens"))
+)
+_NO_HEADROOM = [None] * len(_HEADROOM_KEYS)
+SPELLINGS_KEPT = 256
+_spellings: dict[tuple[str, ...], dict[str, str]] = {}  # a headers dict's keys -> lower case -> the key (the last)
+
+
+def _ratelimit(obj: dict[str, Any]) -> RateLimit | None:
+    """The headroom in `hidden_params.additional_headers` (keys in any case): LiteLLM's `x_ratelimit_*`
+    figures, each missing one taken from its `llm_provider-x-ratelimit-*` copy.
+
+    A proxy sends the same header names call after call: how each lower-case name is spelt is
+    worked out once per set of names, not by lowering every key of every call.
+    """
     headers = _dict(_dict(obj.get("hidden_params")).get("additional_headers"))
     if not headers:
         return None
-    headers = {str(k).lower(): v for k, v in headers.items()}
-    return merge(ratelimit_from_headers(headers, "x_ratelimit_"),
-                 ratelimit_from_headers(headers, "llm_provider-x-ratelimit-"))
+    names = tuple(headers)
+    spelling = _spellings.get(names)
+    if spelling is None:
+        if len(_spellings) >= SPELLINGS_KEPT:
+            _spellings.clear()
+        spelling = _spellings[names] = {str(k).lower(): k for k in names}
+    figures = []
+    for read, own, copy in _HEADROOM_KEYS:
+        figure = read(headers[spelling[own]]) if own in spelling else None
+        if figure is None and copy in spelling:
+            figure = read(headers[spelling[copy]])
+        figures.append(figure)
+    return None if figures == _NO_HEADROOM else RateLimit(*figures)
 
 
 def to_call(obj: dict[str, Any], source: str, text: str, sink: Sink = values.QUIET) -> Call:
@@ -267,6 +297,90 @@ def to_call(obj: dict[str, Any], source: str, text: str, sink: Sink = values.QUI
     return call
 
 
+MAP_KEY = "model_map_information"
+_MAP_AT = f'"{MAP_KEY}": '
+MAPS_KEPT = 16
+_DECODER = json.JSONDecoder()
+LEARN_PAUSE = 1000  # payloads decoded whole after a model map could not be learnt from one
+MAP_WORTH_CHARS = 256  # a shorter map (`null`, an unpriced model's) is decoded with its payload: not learnt
+# What stands in for a known model map while the rest of a payload is decoded: a string no log
+# can hold but by a 1 in 2**128 chance, as it is drawn at random when the monitor starts.
+_CUT_MARK = f"apimon-cut-{secrets.token_hex(16)}"
+_CUT_TEXT = f'"{_CUT_MARK}"'
+
+
+class ModelMaps:
+    """Decodes payloads without decoding again a model map seen before.
+
+    `model_map_information` (LiteLLM's price-table entry for the model: some
+    9 KB and 450 values in 1.110.2, half of what decoding a payload costs) is
+    the same in every call to a model, and nothing here reads it. Once a
+    map's text has been decoded on its own, a payload holding that text right
+    after the key is decoded with a random mark in its place, and the map's
+    value put back. The result is what decoding the whole text gives, by
+    construction rather than by the payload's key order: the map's text is one
+    complete JSON value (orjson decoded it alone), and the mark came back as the
+    payload's top-level `model_map_information`, so the cut replaced exactly
+    that value (a cut elsewhere, or a later duplicate key, would not return the
+    mark). Anything else is decoded whole, as before.
+
+    A map not known yet is learnt from the payload that brings it: `json`
+    finds where its value ends (`raw_decode`, once per map), and the proof
+    above confirms the cut (where it does not, the payload is decoded whole,
+    and learning is tried again after `LEARN_PAUSE` payloads).
+    """
+
+    __slots__ = ("_known", "_learn_after")
+
+    def __init__(self) -> None:
+        self._known: list[tuple[str, Any, int]] = []  # (map text, its value, its brackets), newest first
+        self._learn_after = 0
+
+    def loads(self, text: str) -> Any:
+        """`quick_loads(text)`, for less when the payload's model map is a known one."""
+        at = text.find(_MAP_AT)
+        if at < 0:
+            return quick_loads(text)
+        at += len(_MAP_AT)
+        for known in self._known:
+            if text.startswith(known[0], at):
+                obj = _decode_around(text, at, known)
+                return obj if obj is not None else quick_loads(text)
+        return self._learn(text, at)
+
+    def _learn(self, text: str, at: int) -> Any:
+        if self._learn_after:
+            self._learn_after -= 1
+            return quick_loads(text)
+        try:
+            end = _DECODER.raw_decode(text, at)[1]
+        except (ValueError, RecursionError):
+            end = at
+        if end - at < MAP_WORTH_CHARS:
+            return quick_loads(text)
+        map_text = text[at:end]
+        value = quick_loads(map_text)
+        known = (map_text, value, map_text.count("[") + map_text.count("{"))
+        obj = _decode_around(text, at, known) if value is not None else None
+        if obj is None:
+            self._learn_after = LEARN_PAUSE
+            return quick_loads(text)
+        self._known.insert(0, known)
+        del self._known[MAPS_KEPT:]
+        return obj
+
+
+def _decode_around(text: str, at: int, known: tuple[str, Any, int]) -> dict[str, Any] | None:
+    """The payload `text` decoded with the map `known`, whose text starts at `at`, cut out and put back as
+    its value; None unless the cut is proven to have taken out the top-level map's value (see `ModelMaps`)."""
+    map_text, value, brackets = known
+    obj = quick_loads(f"{text[:at]}{_CUT_TEXT}{text[at + len(map_text):]}", brackets)
+    if type(obj) is dict and obj.get(MAP_KEY) == _CUT_MARK:
+        obj[MAP_KEY] = value  # shared by the payloads with this map: nothing reads it
+        return obj
+    return None
+
+
 class LiteLLMParser(Parser):
     name = NAME
 
@@ -277,10 +391,11 @@ class LiteLLMParser(Parser):
         self._chars = 0
         self._dropping = False  # the open object overflowed: its lines are dropped
         self._shapes: dict[str, str] = {}  # line -> `_bracket(line)`, for `feed_many`
+        self._maps = ModelMaps()
 
     def feed(self, line: str) -> None:
         if line.startswith("{"):
-            obj = quick_loads(line)
+            obj = self._maps.loads(line)
             # A line that decodes is a one-line object (its brackets balance: no need to count
             # them outside its strings, which takes longer than decoding it).
             change = 0 if obj is not None else _depth_change(line)
@@ -370,7 +485,7 @@ class LiteLLMParser(Parser):
         """Report the object of `lines` (`obj`: orjson's reading of it, when already made)."""
         text = "\n".join(lines)
         if obj is None:
-            obj = quick_loads(text)
+            obj = self._maps.loads(text)
         if obj is not None:
             if not is_payload(obj):
                 for _ in lines:

@@ -99,16 +99,6 @@ def ratelimit_from_headers(headers: Mapping[str, Any], prefix: str = "x-ratelimi
     return None if limit.is_empty() else limit
 
 
-def merge(first: RateLimit | None, second: RateLimit | None) -> RateLimit | None:
-    """`first` with its missing fields filled from `second`."""
-    if first is None or second is None:
-        return first or second
-    for field in _FIELDS:
-        if getattr(first, field) is None:
-            setattr(first, field, getattr(second, field))
-    return first
-
-
 def reset_seconds(value: str | None, now: float) -> float | None:
     """Seconds until a limit resets, from a duration (`1s`, `6m0s`) or an RFC 3339 time."""
     seconds = parse_reset(value)

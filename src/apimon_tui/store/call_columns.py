@@ -175,22 +175,13 @@ def _binned(values: np.ndarray, starts: np.ndarray) -> list:
 
 
 def _note_headroom(store, calls: CallColumns) -> None:
-    """The newest headroom per model among the calls (the last one logged at that time), as one by one."""
+    """Each call's headroom, one by one in log order: the store keeps the latest per model and the
+    last of each minute in its history (`HeadroomHistory`), which needs every reading."""
     ratelimits = calls.ratelimits
     rows = np.flatnonzero(np.fromiter(map(is_not, ratelimits, repeat(None)), dtype=bool, count=len(ratelimits)))
     if not len(rows):
         return
     names = [name or NO_MODEL for name in calls.models]
-    models = calls.model[rows]
-    times = calls.ts[rows]
-    _, first = np.unique(models, return_index=True)
-    newest: dict[str, tuple[float, int]] = {}  # per model, in order of first call: (time, row) of its last newest
-    for model in models[np.sort(first)].tolist():
-        mine = np.flatnonzero(models == model)
-        top = times[mine].max()
-        row = int(rows[mine[np.flatnonzero(times[mine] == top)[-1]]])
-        seen = newest.get(names[model])
-        if seen is None or seen < (top, row):  # (a model named as no model is: the later newest wins)
-            newest[names[model]] = (float(top), row)
-    for name, (ts, row) in newest.items():
-        store._note_headroom(name, ts, calls.source, calls.ratelimit(row))
+    note, source, ratelimit = store._note_headroom, calls.source, calls.ratelimit
+    for model, ts, row in zip(calls.model[rows].tolist(), calls.ts[rows].tolist(), rows.tolist()):
+        note(names[model], ts, source, ratelimit(row))

@@ -18,7 +18,11 @@ so a report over last month's log keeps its windows.
 
 The only whole calls kept are the most recent failed ones (`FailedRing`:
 bounded, by call time, older ones kept compact; empty in a store for a
-summary) and the latest rate-limit headroom per model.
+summary) and the rate-limit headroom per model: the latest, and the last of
+each minute over the per-minute span (`HeadroomHistory`), so that a window
+in the past shows the headroom as it was then, or unknown. Error groups
+count a window's failed calls from its buckets (the lifetime totals are
+kept for `report`).
 
 While the monitor is still reading the older part of its look-back,
 `loaded_from` is the time from which the store holds every call; a window
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import math
 import threading
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -39,6 +44,7 @@ from apimon_tui.core.model import Call, RateLimit
 from apimon_tui.core.redact import redact
 from apimon_tui.store.aggregate import Aggregate
 from apimon_tui.store.failed import FailedRing, Kept
+from apimon_tui.store.ratelimit_history import HeadroomHistory, RateLimitSeen
 from apimon_tui.store.series import DAY, NO_MODEL, _status_label
 
 SeriesKey = tuple[str, str, str, str]  # source, model, status, error code
@@ -61,14 +67,6 @@ class ErrorGroup:
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.status, self.code, self.model)
-
-
-@dataclass(slots=True)
-class RateLimitSeen:
-    model: str
-    ts: float
-    source: str
-    ratelimit: RateLimit
 
 
 @dataclass(slots=True)
@@ -153,7 +151,9 @@ class Snapshot:
     by_source: dict[str, Aggregate]
     points: list[Point] = field(default_factory=list)
     step_s: float = 1.0
-    ratelimits: list[RateLimitSeen] = field(default_factory=list)
+    ratelimits: list[RateLimitSeen] = field(default_factory=list)  # each model's last reading in the window
+    ratelimits_unknown: dict[str, float | None] = field(default_factory=dict)  # models with none in it: when
+    # each was last read before the window's end (None: only after it)
     failed: list[Kept] = field(default_factory=list)
     groups: list[ErrorGroup] = field(default_factory=list)
     covered_s: float | None = None  # how much of the window the logs cover (they may start inside it)
@@ -199,10 +199,12 @@ class MetricsStore:
         self.failed = FailedRing(failed_capacity, failed_whole)
         self.loaded_from: float | None = None  # while look-back is read: every call from this time on is in
         self.groups: dict[tuple[str, str, str], ErrorGroup] = {}
-        self.ratelimits: dict[str, RateLimitSeen] = {}
+        self.ratelimits: dict[str, RateLimitSeen] = {}  # the latest per model
+        self.headroom = HeadroomHistory()  # ... and the last of each minute, for past windows
         self.calls_added = 0
         self.version = 0  # bumped on every change, so views can skip redraws
         self._between: tuple[tuple[float, float, int], Aggregate] | None = None  # see `_total_between`
+        self._times: dict[str, tuple[tuple, list[int]]] = {}  # see `_bucket_times`
         # Held by the ingest thread while it adds a batch and by readers while
         # they take a snapshot: dicts must not change under an iteration.
         self.lock = threading.RLock()
@@ -216,6 +218,7 @@ class MetricsStore:
         """
         state = self.__dict__.copy()
         del state["lock"]
+        state["_times"] = {}
         series = list(self._series)
         place = {key: i for i, key in enumerate(series)}
         state["_series"] = series
@@ -424,9 +427,16 @@ class MetricsStore:
         self._note_headroom(call.model or NO_MODEL, call.ts, call.source, call.ratelimit)
 
     def _note_headroom(self, model: str, ts: float, source: str, ratelimit: RateLimit) -> None:
-        seen = self.ratelimits.get(model)
-        if seen is None or seen.ts <= ts:
-            self.ratelimits[model] = RateLimitSeen(model, ts, source, ratelimit)
+        """The latest reading per model; the history gets the last of each minute (the latest once a newer
+        minute's reading replaces it, at once for an older reading): one comparison on the common path."""
+        seen = RateLimitSeen(model, ts, source, ratelimit)
+        latest = self.ratelimits.get(model)
+        if latest is None or latest.ts <= ts:
+            self.ratelimits[model] = seen
+            if latest is not None and latest.ts // 60 != ts // 60:
+                self.headroom.note(latest)
+        else:
+            self.headroom.note(seen)
 
     def _admit(self, key: SeriesKey) -> SeriesKey:
         """Register a new series, folding into `(other)` past the cap."""
@@ -459,6 +469,7 @@ class MetricsStore:
             for key, agg in self._seconds.pop(sec).items():
                 self._bucket(self._minutes, sec - sec % 60, key).merge(agg)
         horizon_edge = self.newest - self.horizon_s - 60
+        self.headroom.prune(horizon_edge)
         for minute in [m for m in self._minutes if m <= horizon_edge]:
             for key, agg in self._minutes.pop(minute).items():
                 self._day_or_archive(minute - minute % DAY, key).merge(agg)
@@ -524,6 +535,9 @@ class MetricsStore:
                 mine_seen = self.ratelimits.get(model)
                 if mine_seen is None or mine_seen.ts <= seen.ts:
                     self.ratelimits[model] = seen
+                if mine_seen is not None:
+                    self.headroom.note(min(mine_seen, seen, key=lambda r: r.ts))  # the older one goes to history
+            self.headroom.merge(other.headroom)
             self.calls_added += other.calls_added
             self._prune()
             self.version += 1
@@ -556,9 +570,12 @@ class MetricsStore:
         # Buckets fold into one aggregate per series first (one merge per
         # bucket); only the few series are then combined into the tables.
         per_series: dict[SeriesKey, Aggregate] = {}
+        failing: dict[tuple[str, str, str], ErrorGroup] = {}  # the window's error groups (any source)
         for key, agg in self._window_aggregates(window_s, now):
             if keep(key):
                 _into(per_series, key, agg)
+            if agg.errors and window_s:
+                _count_group(failing, key, agg)
         total, by_model, by_source = Aggregate(), {}, {}
         for key, agg in per_series.items():
             total.merge(agg)
@@ -573,11 +590,8 @@ class MetricsStore:
                 snap.covered_s = max(0.0, min(snap.covered_s, now - math.floor(loaded_from) + 1))
         if window_s and points:
             snap.points, snap.step_s = self._series_points(window_s, now, points, keep)
-        snap.ratelimits = sorted(
-            (r for r in self.ratelimits.values() if flt is None or flt.matches_scope(r.model, r.source)),
-            key=lambda r: r.model,
-        )
         start = now - window_s if window_s else -math.inf
+        snap.ratelimits, snap.ratelimits_unknown = self._headroom_in(start, now, flt)
         failed = []
         for call in self.failed.between(start, now) if failed_limit else ():
             if flt is None or flt.matches_call(call):
@@ -585,13 +599,48 @@ class MetricsStore:
                 if len(failed) >= failed_limit:
                     break
         snap.failed = failed
-        snap.groups = sorted(
-            (g for g in self.groups.values()  # the groups the window overlaps (a past one ends before now)
-             if g.last_ts > start and g.first_ts <= now and (flt is None or _group_matches(flt, g))),
-            key=lambda g: g.last_ts,
-            reverse=True,
-        )
+        groups = self._with_messages(failing).values() if window_s else self.groups.values()
+        snap.groups = sorted((g for g in groups if flt is None or _group_matches(flt, g)),
+                             key=lambda g: (g.last_ts, g.key), reverse=True)  # the same order whatever came first
         return snap
+
+    def _with_messages(self, failing: dict[tuple[str, str, str], ErrorGroup]) -> dict:
+        """The window's groups, each with the message of its last call counted: the run's last one when
+        that is it, else the newest kept failed call of the group up to then ("" when none is kept)."""
+        missing = set()
+        for gkey, group in failing.items():
+            whole = self.groups.get(gkey)
+            if whole is not None and whole.last_ts == group.last_ts:
+                group.last_message = whole.last_message
+            else:
+                missing.add(gkey)
+        if not missing:
+            return failing
+        low = math.nextafter(min(failing[k].first_ts for k in missing), -math.inf)
+        for call in self.failed.between(low, max(failing[k].last_ts for k in missing)):  # newest first
+            gkey = call.group_key()
+            if gkey in missing and call.ts <= failing[gkey].last_ts:
+                failing[gkey].last_message = call.error_message or ""
+                missing.discard(gkey)
+                if not missing:
+                    break
+        return failing
+
+    def _headroom_in(self, start: float, now: float, flt: CallFilter | None) -> tuple[list, dict]:
+        """Each model's last rate-limit reading in the window, and the models read at other times with
+        when they were last read before it: a past window reads the per-minute history, not the latest."""
+        latest = self.ratelimits.values() if now >= self.newest else self.headroom.at(now, self.ratelimits)
+        before = {r.model: r for r in latest}
+        inside, unknown = [], {}
+        for model, seen in sorted(self.ratelimits.items()):
+            if flt is not None and not flt.matches_scope(model, seen.source):
+                continue
+            last = before.get(model)
+            if last is not None and last.ts > start:
+                inside.append(last)
+            else:
+                unknown[model] = last.ts if last is not None else None
+        return inside, unknown
 
     def cost_between(self, start: float, end: float) -> float:
         """The USD the logs estimate between two times (the budget's live part)."""
@@ -652,12 +701,22 @@ class MetricsStore:
                 if start < day + DAY / 2 and day <= now:  # days mostly inside the window
                     yield from slot.items()
         if window_s is None or window_s > self.fine_s or self._before_seconds(start):
-            for minute, slot in self._minutes.items():
-                if start < minute + 30 <= now:  # buckets mostly inside the window
-                    yield from slot.items()
-        for sec, slot in self._seconds.items():
-            if start < sec <= now:
-                yield from slot.items()
+            minutes, times = self._minutes, self._bucket_times("_minutes")
+            for minute in times[bisect_right(times, start - 30):bisect_right(times, now - 30)]:
+                yield from minutes[minute].items()  # buckets mostly inside the window: start < minute + 30 <= now
+        seconds, times = self._seconds, self._bucket_times("_seconds")
+        for sec in times[bisect_right(times, start):bisect_right(times, now)]:
+            yield from seconds[sec].items()
+
+    def _bucket_times(self, tier: str) -> list[int]:
+        """A tier's bucket times in order, kept while the store does not change: a window is then found
+        by bisecting, not by reading every bucket (alerts replayed over the look-back take thousands)."""
+        buckets = getattr(self, tier)
+        key = (self.version, self._pruned_at, len(buckets))
+        kept = self._times.get(tier)
+        if kept is None or kept[0] != key:
+            kept = self._times[tier] = (key, sorted(buckets))
+        return kept[1]
 
     def _before_seconds(self, start: float) -> bool:
         """Does a window from `start` reach back past the per-second tier (by more than half a
@@ -683,6 +742,18 @@ class MetricsStore:
             for i, a in enumerate(steps)
         ]
         return out, float(step)
+
+
+def _count_group(failing: dict[tuple[str, str, str], ErrorGroup], key: SeriesKey, agg: Aggregate) -> None:
+    """Count a bucket's failed calls in their error group (status, code, model), as `group_key` names it."""
+    _, model, status, code = key
+    gkey = (status, code, "" if model == NO_MODEL else model)
+    group = failing.get(gkey)
+    if group is None:
+        group = failing[gkey] = ErrorGroup(*gkey)
+    group.count += agg.errors
+    group.first_ts = min(group.first_ts, agg.first_ts)
+    group.last_ts = max(group.last_ts, agg.last_ts)
 
 
 def _group_matches(flt: CallFilter, group: ErrorGroup) -> bool:

@@ -24,12 +24,14 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.worker import Worker, WorkerState
 
 from apimon_tui.costs import pricing
 from apimon_tui.alerts import AlertManager
+from apimon_tui.alerts.replay import HistoryReplay
 from apimon_tui.costs.budget import Budget, BudgetConfig
 from apimon_tui.core.config import default_path
-from apimon_tui.ingest.engine import Engine
+from apimon_tui.ingest.engine import Engine, failure_reason
 from apimon_tui.core.key_names import key_problem
 from apimon_tui.core.model import Call
 from apimon_tui.core.state import UiState
@@ -73,6 +75,11 @@ IDLE_REDRAW_S = 15.0
 # At 10,000 lines/s Python's made a full pass (40-90 ms) every 3-4 s; these made none in 30 s,
 # with young passes of at most 24 ms and 43 ms.
 GC_YOUNG = (20_000, 3)
+
+# A refresh's steps run back to back until they have taken this long, then one per screen update: at
+# 1,000 lines/s all of them fit in one update (each update has a cost of its own, some 1% of a core
+# a second for the seven of a refresh); at 10,000 a key waits for at most this and one step.
+STEP_BUDGET_S = 0.008
 
 OVERVIEW_EVERY_S = 5.0  # the overview strip, while data flows (a key that moves the view redraws it at once)
 CURSOR_ACTIONS = {"cursor_step", "cursor_burst", "live", "leave_past"}
@@ -145,6 +152,7 @@ class MonitorApp(App):
         start_engine: bool = True,
         ui_state: UiState | None = None,
         terminal: TextIO | None = None,
+        step_budget_s: float = STEP_BUDGET_S,
     ) -> None:
         super().__init__(driver_class=MonitorDriver if terminal is not None else None)
         self.terminal = terminal  # where the screen is drawn (see tui/terminal.py); None: Textual's choice
@@ -159,6 +167,8 @@ class MonitorApp(App):
         self.clock = clock
         self.refresh_s = refresh_s or float(config.get("ui", {}).get("refresh", 1.0))
         self.alerts = alerts or AlertManager.from_config(config, clock, state=ui_state)
+        self.found = HistoryReplay(self.alerts.rules, until=clock())  # alerts of the look-back, before the run
+        self._found_said = 0
         self.budget = budget or Budget(BudgetConfig.from_config(config), clock=clock,
                                        live_cost=self.store.cost_between, logs_since=self.store.logs_since,
                                        live_uncosted=self.store.uncosted_between)
@@ -179,6 +189,7 @@ class MonitorApp(App):
         self._budget_state = None
         self._panels: dict[type, Any] = {}
         self._pending_steps: list[Callable[[], None]] = []
+        self.step_budget_s = step_budget_s
         self._start_problems = [*config.get("_warnings", ()), *filter(None, [state_problem]), *self._load_themes()]
         self.applied_keys: dict[str, str] = {}  # `[keys]` as applied: the ids and keys that passed
         self.cursor: float | None = None  # the time cursor: the viewed window's end; None: live
@@ -358,11 +369,12 @@ class MonitorApp(App):
     def tick(self, spread: bool = False) -> None:
         """One refresh: redraw what changed since the last one.
 
-        With `spread` (the refresh timer) its steps take one screen update
-        each: the budget, the alert rules, the store's snapshot, then each
-        panel. Under heavy traffic every panel changes each second, and a key
-        pressed meanwhile waits for one step (the snapshot or the requests
-        chart, some 20-30 ms each at 10,000 lines/s), not for all of them.
+        With `spread` (the refresh timer) its steps (the budget, the alert
+        rules, the store's snapshot, then each panel) run until they have
+        taken `step_budget_s`, the rest one screen update each. Under heavy
+        traffic every panel changes each second, and a key pressed meanwhile
+        waits for one step (the snapshot or the requests chart, some 20-30 ms
+        each at 10,000 lines/s), not for all of them.
         Redraws asked for by a key are drawn at once.
         """
         now = self.clock()
@@ -424,10 +436,14 @@ class MonitorApp(App):
         self._drawn, self._drawn_step, self._drawn_at = drawn
 
     def _run_next_step(self) -> None:
-        if self._pending_steps:
+        """The refresh's next steps, within `step_budget_s` (at least one); the rest after the screen update."""
+        started = time.perf_counter()
+        while self._pending_steps:
             self._pending_steps.pop(0)()
-            if self._pending_steps:
-                self.call_after_refresh(self._run_next_step)
+            if time.perf_counter() - started >= self.step_budget_s:
+                break
+        if self._pending_steps:
+            self.call_after_refresh(self._run_next_step)
 
     def _panel(self, widget_type):
         """A panel of the main screen, found once (other screens may be on top later)."""
@@ -460,7 +476,36 @@ class MonitorApp(App):
             self.bell()
         for problem in self.alerts.drain_problems():
             self.notify(problem, severity="warning", timeout=10, markup=False)
+        self.found.carry_over(self.alerts)
         self._panel(AlertArea).show(self.alerts.active())
+        self._replay_history()
+
+    def _replay_history(self) -> None:
+        """Replay the rules over the look-back held so far, in a thread, when its span has grown enough
+        (`HistoryReplay`); one replay at a time, and none while a file is still read forward to its end
+        (one that cannot be searched by time: its calls come oldest first)."""
+        if self.engine.behind or any(w.group == "alert-replay" for w in self.workers):
+            return
+        span = self.found.span_due(self.store)
+        if span is not None:
+            self.run_worker(partial(self.found.replay, self.store, *span), name="alert-replay",
+                            group="alert-replay", thread=True, exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A replay of the look-back ended: say once how many alerts it found, or why it failed."""
+        if event.worker.group != "alert-replay":
+            return
+        if event.state == WorkerState.ERROR:
+            self.found.stopped = True  # not again: once is enough to say it
+            self.notify(f"alerts of the look-back not found: the replay failed ({failure_reason(event.worker.error)})",
+                        severity="warning", timeout=10, markup=False)
+        elif event.state == WorkerState.SUCCESS:
+            self.found.carry_over(self.alerts)
+            found = len(self.found.listed())
+            if found > self._found_said:
+                self._found_said = found
+                self.notify(f"{found} alert(s) found in the look-back, before this run: a lists them",
+                            timeout=10, markup=False)
 
     def redraw_now(self) -> None:
         self._drawn = None
@@ -506,7 +551,7 @@ class MonitorApp(App):
         self.push_screen(SourcesScreen(self.engine.statuses, self.clock))
 
     def action_alerts(self) -> None:
-        self.push_screen(AlertsScreen(self.alerts), self.show_cause)
+        self.push_screen(AlertsScreen(self.alerts, self.found), self.show_cause)
 
     def show_cause(self, alert) -> None:
         """Where Enter in the alert list leads: the budget panel, or the failed calls it names in the
@@ -523,7 +568,8 @@ class MonitorApp(App):
             self.window_index = next((i for i, (_, s) in enumerate(WINDOWS) if s >= cause.window_s),
                                      len(WINDOWS) - 1)
         now = self.clock()
-        self.cursor = None if alert.since >= self._live_end(now) - time_cursor.SAME_S else alert.since
+        began = alert.since if alert.began is None else alert.began  # an incident going on since before the run
+        self.cursor = None if began >= self._live_end(now) - time_cursor.SAME_S else began
         self._edge_said = ""
         self.redraw_now()
         self.action_focus_errors()

@@ -1,4 +1,5 @@
-"""The alert list (`a`): the active alerts, then every fire/resolve/ack of this run.
+"""The alert list (`a`): the active alerts, then every fire/resolve/ack of this run, then the
+alerts found in the look-back from before the run (`HistoryReplay`: never announced).
 
 Enter on an alert closes the list with the alert (the app shows the failed
 calls filtered to its cause's model/code, in the window where it fired, or
@@ -20,6 +21,7 @@ from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from apimon_tui.alerts import Alert, AlertManager
+from apimon_tui.alerts.replay import HistoryReplay
 from apimon_tui.alerts.rules import format_value
 from apimon_tui.core.terminal_text import identifier
 from apimon_tui.core.timeutil import format_duration
@@ -40,6 +42,14 @@ def _cells(alert: Alert, when: float, state: str) -> tuple[Text, ...]:
         Text(format_duration(alert.window) if alert.window else "-"),
         Text(fmt.clock_time(when)), Text(state),
     )
+
+
+def _found_state(alert: Alert, found: HistoryReplay) -> str:
+    """`found in look-back, resolved 02:52:00`, or how it stood where the look-back ends."""
+    if alert.resolved_at is not None:
+        return f"found in look-back, resolved {fmt.clock_time(alert.resolved_at)}"
+    end = found.span[1] if found.span else alert.updated
+    return f"found in look-back, {alert.state} at {fmt.clock_time(end)}"
 
 
 class SilenceScreen(ModalScreen[float | None]):
@@ -84,9 +94,10 @@ class AlertsScreen(Screen[Alert | None]):
                 tooltip="silence the selected alert's rule for 15m, 1h or 4h; on a silenced rule, end it"),
     ]
 
-    def __init__(self, manager: AlertManager) -> None:
+    def __init__(self, manager: AlertManager, found: HistoryReplay | None = None) -> None:
         super().__init__()
         self.manager = manager
+        self.found = found
         self._rows: dict[str, dict[str, tuple[Text, ...]]] = {"alerts-active": {}, "alerts-history": {}}
         self._alerts: dict[str, Alert] = {}
 
@@ -94,7 +105,7 @@ class AlertsScreen(Screen[Alert | None]):
         yield Static(id="alerts-title")
         yield Static("Active", classes="alerts-heading")
         yield DataTable(id="alerts-active", cursor_type="row")
-        yield Static("This run (newest first)", classes="alerts-heading")
+        yield Static("This run, then found in the look-back before it (newest first)", classes="alerts-heading")
         yield DataTable(id="alerts-history", cursor_type="row")
         yield Footer()
 
@@ -116,6 +127,8 @@ class AlertsScreen(Screen[Alert | None]):
         for key, alert in self._alerts.items():
             until = self.manager.silenced_until(alert.rule, now)
             state = alert.state + (", acknowledged" if alert.acknowledged else "")
+            if alert.began is not None:
+                state += f", began {fmt.clock_time(alert.began)} in the look-back"
             if until is not None:
                 state += f", rule silenced to {fmt.clock_time(until)}"
             rows[key] = _cells(alert, alert.since, state)
@@ -126,9 +139,16 @@ class AlertsScreen(Screen[Alert | None]):
             key = f"event:{event.ts}:{i}"
             self._alerts[key] = event.alert
             rows[key] = _cells(event.alert, event.ts, EVENT_WORDS.get(event.kind, event.kind))
+        found = self.found.listed() if self.found is not None else []
+        for alert in found:
+            key = f"found:{alert.key}:{alert.since}"
+            self._alerts[key] = alert
+            rows[key] = _cells(alert, alert.since, _found_state(alert, self.found))
         self._show("alerts-history", rows)
         silenced = sum(1 for r in {a.rule for a in self._alerts.values()} if self.manager.silenced_until(r, now))
         title = f"Alerts · {len(active)} active · {len(history)} events this run"
+        if found:
+            title += f" · {len(found)} found in the look-back"
         if silenced:
             title += f" · {silenced} rule(s) silenced"
         self.query_one("#alerts-title", Static).update(
@@ -159,9 +179,13 @@ class AlertsScreen(Screen[Alert | None]):
 
     def selected(self) -> Alert | None:
         """The alert under the cursor of the focused table (the active one by default)."""
-        table = self.focused if isinstance(self.focused, DataTable) else self.query_one("#alerts-active", DataTable)
-        key = self._selected_key(table)
+        key = self._selected_row()
         return self._alerts.get(key) if key else None
+
+    def _selected_row(self) -> str | None:
+        """The key of the row under the cursor of the focused table (the active one by default)."""
+        table = self.focused if isinstance(self.focused, DataTable) else self.query_one("#alerts-active", DataTable)
+        return self._selected_key(table)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -173,6 +197,9 @@ class AlertsScreen(Screen[Alert | None]):
         self.dismiss(None)
 
     def action_acknowledge(self) -> None:
+        if (self._selected_row() or "").startswith("found:"):
+            self.notify("an alert found in the look-back is not live: nothing to acknowledge", timeout=3)
+            return
         alert = self.selected()
         if alert is None or self.manager.get(alert.key) is None:
             self.notify("no active alert selected", severity="warning", timeout=3)

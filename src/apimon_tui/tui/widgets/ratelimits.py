@@ -1,9 +1,13 @@
-"""Rate limits panel: the latest headroom per model from response headers, the least headroom first.
+"""Rate limits panel: each model's last headroom in the window from response headers, the least first.
 
 Each row: requests and tokens left of the limit (`3.9k/4k`, `9.9M/10M`), a bar
 of the headroom that is smallest of the two, when that limit resets, and how
 old the reading is. A reading is what the provider said on its last response:
 after its reset time the real headroom is likely larger, so that is said too.
+A model read at other times but not in the window (a past one, or live with
+its last reading older than the window) shows its headroom as unknown, with
+how long before the window's end it was last read: never a figure from
+another time.
 """
 
 from __future__ import annotations
@@ -43,9 +47,11 @@ class RateLimitsPanel(Vertical):
 
     def show(self, snap: Snapshot) -> None:
         ranked = sorted(snap.ratelimits, key=_rank)
-        self.border_subtitle = "" if ranked else "none in these logs"
-        self.query_one(LineTable).set_rows([(seen.model, _row(seen, snap.now)) for seen in ranked],
-                                           keep_cursor=True)
+        unknown = snap.ratelimits_unknown
+        self.border_subtitle = "" if ranked or unknown else "none in these logs"
+        rows = [(seen.model, _row(seen, snap.now)) for seen in ranked]
+        rows += [(model, _unknown_row(model, last, snap.now)) for model, last in unknown.items()]
+        self.query_one(LineTable).set_rows(rows, keep_cursor=True)
 
 
 def _rank(seen: RateLimitSeen) -> tuple[float, str]:
@@ -81,6 +87,15 @@ def _resets(reset_s: float | None, seen_ts: float, now: float) -> str:
         return "-"
     left = seen_ts + reset_s - now
     return f"in {format_duration(left)}" if left > 0 else "passed"
+
+
+def _unknown_row(model: str, last: float | None, now: float) -> tuple[Text, ...]:
+    """A model with no reading in the window: its headroom then is not known (`last`: its last reading before)."""
+    return (
+        Text(identifier(model)), Text("-", justify="right"), Text("-", justify="right"),
+        Text("unknown", justify="right"), Text("-", justify="right"),
+        Text(fmt.age(None if last is None else now - last), justify="right"),
+    )
 
 
 def _row(seen: RateLimitSeen, now: float) -> tuple[Text, ...]:

@@ -64,6 +64,8 @@ def state(store: MetricsStore) -> dict:
         "pruned_at": repr(store._pruned_at), "calls_added": store.calls_added,
         "groups": [(k, g.count, g.first_ts, g.last_ts, g.last_message) for k, g in store.groups.items()],
         "ratelimits": [(m, r.ts, r.source, r.ratelimit) for m, r in store.ratelimits.items()],
+        "headroom_history": [(m, sorted((t, r.ts, r.ratelimit) for t, r in per_minute.items()))
+                             for m, per_minute in store.headroom._minutes.items()],
         "failed": [(c.ts, c.model, c.status, c.error_message) for c in store.failed],
         "total": agg_state(store.snapshot(points=0).total),
     }

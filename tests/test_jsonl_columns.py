@@ -66,7 +66,8 @@ def plain_record(rng: random.Random, ts: float, unit: str, dotted: bool) -> dict
     usage = {"prompt_tokens": rng.randrange(4000), "completion_tokens": rng.choice([rng.randrange(800), None])}
     record = {"timestamp": stamp(ts, rng, unit), "level": "info",
               "model": rng.choice(["gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "no-such-model", None]),
-              "status": rng.choice([200, 200, 201, None]), "latency_ms": rng.choice([round(rng.random() * 900, 3), None]),
+              "status": rng.choice([200, 200, 201, None]),
+              "latency_ms": rng.choice([round(rng.random() * 900, 3), None]),
               "endpoint": "/v1/chat/completions", "provider": rng.choice(["openai", None]),
               "request_id": rng.choice([f"req_{rng.getrandbits(32):08x}", 12345, None]),
               "cost_usd": rng.choice([None, None, round(rng.random() / 100, 8), 0])}
@@ -89,7 +90,8 @@ def odd_line(rng: random.Random, ts: float, unit: str, dotted: bool) -> str:
         record["status"] = rng.choice([429, 500])  # failed, with no error object
     elif kind == 2:
         return rng.choice(['{"level": "info", "msg": "no call"}', "plain text", '{"model": "m", "timestamp": "x"}',
-                           '{"model": "m"}', '{"status": 200', "[1, 2]", '{"timestamp": "2026-02-30T00:00:00Z", "model": "m"}'])
+                           '{"model": "m"}', '{"status": 200', "[1, 2]",
+                           '{"timestamp": "2026-02-30T00:00:00Z", "model": "m"}'])
     else:
         path = rng.choice(JSONL_PATHS[:9])
         return with_value({**record, path[0]: None}, path, rng.choice(ODD_VALUES))
@@ -102,7 +104,8 @@ def mixed_lines(seed: int, unit: str = "auto", dotted: bool = False, n: int = 20
     for _ in range(n):
         ts += rng.expovariate(50.0)
         at = round(ts, 6)
-        lines.append(odd_line(rng, at, unit, dotted) if rng.random() < odd else json.dumps(plain_record(rng, at, unit, dotted)))
+        plain = rng.random() >= odd
+        lines.append(json.dumps(plain_record(rng, at, unit, dotted)) if plain else odd_line(rng, at, unit, dotted))
     return lines
 
 

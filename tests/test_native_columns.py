@@ -96,7 +96,8 @@ def odd_line(rng: random.Random, ts: float) -> str:
     elif kind == 4:
         return rng.choice(['{"level": "info", "msg": "no call"}', "plain text", '{"apimon": 1, "ts": "x"}',
                            '{"apimon": 1, "model": "gpt-4o"}', '{"apimon": 1, "ts": null}',
-                           '{"apimon": 1', "[1, 2]", '{"apimon": 1, "ts": ' + str(ts) + ', "x": ' + "[" * 600 + "]" * 600 + "}"])
+                           '{"apimon": 1', "[1, 2]",
+                           '{"apimon": 1, "ts": ' + str(ts) + ', "x": ' + "[" * 600 + "]" * 600 + "}"])
     else:
         path = rng.choice(NATIVE_PATHS[:17])
         return with_value(record if path[0] in record else {**record, path[0]: None}, path, rng.choice(ODD_VALUES))

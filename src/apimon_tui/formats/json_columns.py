@@ -85,7 +85,7 @@ def _loads_or_none(line: str) -> Any:
 class Shape:
     """The objects of a batch with the same keys in the same order."""
 
-    __slots__ = ("rows", "place", "_objs", "_columns", "_types")
+    __slots__ = ("rows", "place", "_objs", "_columns", "_types", "inner")
 
     def __init__(self, rows: np.ndarray, keys: tuple, objs: tuple[dict, ...]) -> None:
         self.rows = rows
@@ -93,6 +93,7 @@ class Shape:
         self._objs = objs
         self._columns: list[tuple] | None = None
         self._types: dict[str, set] = {}
+        self.inner: dict[str, tuple[Table | None, np.ndarray]] = {}  # see `Table._inner`
 
     def column(self, key: str) -> tuple:
         """The values of `key` in each object of the shape, in row order (the key must be there)."""
@@ -149,16 +150,29 @@ class Table:
             if cut == len(path):
                 segments.append((shape.rows, shape.column(key), shape.types(key)))
                 continue
-            inner = shape.column(key)
-            is_dict = np.fromiter(map(dict.__instancecheck__, inner), dtype=bool, count=len(inner))
-            if not NESTED_KINDS.issuperset(shape.types(key)):
-                odd.append(shape.rows[~is_dict & np.fromiter((v is not None for v in inner), dtype=bool,
-                                                             count=len(inner))])
-            if is_dict.any():
-                more, more_odd = Table([v for v in inner if type(v) is dict], shape.rows[is_dict]).found(path[cut:])
+            table, not_objects = self._inner(shape, key)
+            odd.append(not_objects)
+            if table is not None:
+                more, more_odd = table.found(path[cut:])
                 segments += more
                 odd += more_odd
         return segments, odd
+
+    @staticmethod
+    def _inner(shape: Shape, key: str) -> tuple[Table | None, np.ndarray]:
+        """The table of the objects a shape holds under `key` (made once: paths share their first
+        steps), and the rows holding neither an object nor null there."""
+        made = shape.inner.get(key)
+        if made is None:
+            inner = shape.column(key)
+            is_dict = np.fromiter(map(dict.__instancecheck__, inner), dtype=bool, count=len(inner))
+            not_objects = shape.rows[:0]
+            if not NESTED_KINDS.issuperset(shape.types(key)):
+                not_objects = shape.rows[~is_dict & np.fromiter((v is not None for v in inner), dtype=bool,
+                                                                count=len(inner))]
+            table = Table([v for v in inner if type(v) is dict], shape.rows[is_dict]) if is_dict.any() else None
+            made = shape.inner[key] = (table, not_objects)
+        return made
 
     # The key-at-a-time readers of a top-level table (see the functions of the same names).
     def numbers(self, key: str, kinds: frozenset, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
@@ -200,6 +214,8 @@ def numbers(rows: int, segments: list[Segment], kinds: frozenset, low: float, hi
             good = [type(v) in kinds for v in values]
             ok[at[~np.array(good)]] = False
             values = [v if fit else None for v, fit in zip(values, good)]
+        elif NONE not in types:
+            values = np.fromiter(values, dtype=np.float64, count=len(values))  # (quicker than numpy's own discovery)
         column[at] = values
     with np.errstate(invalid="ignore"):
         out = (column < low) | (column > high)

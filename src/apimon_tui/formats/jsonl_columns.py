@@ -29,8 +29,8 @@ _EXACT_INT = 2**53  # an integer time beyond this is not read as a float exactly
 
 
 def read(parser, lines: Sequence[str]) -> bool:
-    """Hand the calls of `lines` to the parser's sink as columns; False (nothing handed, nothing
-    reported) when the batch must be read line by line."""
+    """Hand the calls of `lines` to the parser's sink as columns; False, with nothing handed, when
+    the batch must be read line by line (the caller rolls back what was reported by then)."""
     objs, ok = jc.decoded(lines)
     table = jc.Table(objs)
     if len(table.shapes) > len(lines) // SHAPE_ROWS:
@@ -123,7 +123,8 @@ def iso_seconds(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     zulu = codes[rows, np.clip(length - 1, 0, _STAMP - 1)] == ord("Z")
     body = length - zulu
     digits = codes - ord("0")
-    ok = (length >= 19) & (length <= _STAMP) & ((body == 19) | ((body >= 21) & (body <= 26) & (codes[:, 19] == ord("."))))
+    fraction_marked = (body >= 21) & (body <= 26) & (codes[:, 19] == ord("."))
+    ok = (length >= 19) & (length <= _STAMP) & ((body == 19) | fraction_marked)
     ok &= ((digits[:, _DIGITS] >= 0) & (digits[:, _DIGITS] <= 9)).all(axis=1)
     for at, mark in _SEPARATORS.items():
         ok &= codes[:, at] == ord(mark)

@@ -1,7 +1,7 @@
 """Native records of a batch read as columns (`CallColumns`), for a sink that takes them.
 
 Every line is decoded with orjson; each field the store or a check needs is
-taken out as one list and checked for all lines at once (`json_columns`). A
+taken out and checked for all lines at once, shape by shape (`json_columns`). A
 plain row is a successful call whose every field `from_record` would take
 as it is (no value it would report or change, no error object, no stream
 that ended early); such rows never become a `Call`. Any other row goes
@@ -16,8 +16,6 @@ instead (`read` returns False), so no figure depends on the path.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import repeat
-from operator import is_not
 
 import numpy as np
 
@@ -51,8 +49,8 @@ _TAG_KINDS = (str, bool)
 
 
 def read(parser, lines: Sequence[str]) -> bool:
-    """Hand the calls of `lines` to the parser's sink as columns; False (nothing handed, nothing
-    reported) when the batch must be read line by line."""
+    """Hand the calls of `lines` to the parser's sink as columns; False, with nothing handed, when
+    the batch must be read line by line (the caller rolls back what was reported by then)."""
     objs, ok = jc.decoded(lines)
     table = jc.Table(objs)
     if len(table.shapes) > len(lines) // SHAPE_ROWS:
@@ -76,8 +74,7 @@ def read(parser, lines: Sequence[str]) -> bool:
         ok &= ~(np.signbit(column) & (column == 0))  # -0.0: the whole call, which the batch then is not
     if bool in table.types("failed"):
         ok &= np.fromiter((v is not True for v in table.values("failed")), dtype=bool, count=len(objs))
-    ratelimits = table.values("ratelimit")
-    ok &= _plain_ratelimits(ratelimits)
+    ok &= _plain_ratelimits(table)
     if dict in table.types("tags"):
         ok &= _plain_tags(table.values("tags"))
 
@@ -89,7 +86,7 @@ def read(parser, lines: Sequence[str]) -> bool:
                 return False
             whole.append((i, call))
     jc.hand(parser, ok, whole, ts, status, latency, ttft, tokens, cost, table.names("model"),
-            table.names("provider"), ratelimits, _ratelimit)
+            table.names("provider"), table.values("ratelimit"), _ratelimit)
     return True
 
 
@@ -97,20 +94,28 @@ def _ratelimit(figures: dict) -> RateLimit:
     return RateLimit(*map(figures.get, _RATELIMIT_KEYS))
 
 
-def _plain_ratelimits(values: list) -> np.ndarray:
+def _plain_ratelimits(table: jc.Table) -> np.ndarray:
     """Which rows' headroom `_ratelimit` takes as it is: nothing, or an object of figures in bounds."""
-    out = np.ones(len(values), dtype=bool)
-    rows = np.flatnonzero(np.fromiter(map(is_not, values, repeat(None)), dtype=bool, count=len(values))).tolist()
-    if rows:
-        objs = [values[i] for i in rows]
-        table = jc.Table([v if type(v) is dict else jc.EMPTY for v in objs])
-        ok = np.fromiter((type(v) is dict for v in objs), dtype=bool, count=len(objs))
+    out = np.ones(table.rows, dtype=bool)
+    for at, values, types in table.segments("ratelimit"):
+        if types == {jc.NONE}:
+            continue
+        if types == {dict}:
+            ok = np.ones(len(values), dtype=bool)
+        else:
+            ok = np.fromiter(map(_dict_or_none, values), dtype=bool, count=len(values))
+            values = [v if type(v) is dict else jc.EMPTY for v in values]
+        figures = jc.Table(values)
         for key in _RATELIMIT_KEYS:
             reset = key.startswith("reset")
-            ok &= table.numbers(key, jc.NUMBER_KINDS if reset else jc.INT_KINDS, 0,
-                                MAX_RESET_S if reset else MAX_RATELIMIT)[1]
-        out[rows] = ok
+            ok &= figures.numbers(key, jc.NUMBER_KINDS if reset else jc.INT_KINDS, 0,
+                                  MAX_RESET_S if reset else MAX_RATELIMIT)[1]
+        out[at] = ok
     return out
+
+
+def _dict_or_none(value) -> bool:
+    return value is None or type(value) is dict
 
 
 def _plain_tags(values: list) -> np.ndarray:

@@ -273,7 +273,7 @@ class Sink:
                 store.add_columns(group)
         if done < len(calls):
             store.add_many(calls[done:])
-        self.counts.calls += len(calls) + sum(len(group[3]) if type(group) is tuple else len(group) for _, group in groups)
+        self.counts.calls += len(calls) + sum(len(g[3]) if type(g) is tuple else len(g) for _, g in groups)
 
     def mark(self) -> tuple[int, ...]:
         """Where the sink stands, to undo what a parser handed over before it raised."""

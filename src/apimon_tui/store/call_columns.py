@@ -175,20 +175,13 @@ def _binned(values: np.ndarray, starts: np.ndarray) -> list:
 
 
 def _note_headroom(store, calls: CallColumns) -> None:
-    """The newest headroom per model among the calls (the last one logged at that time), as one by one."""
-
+    """Each call's headroom, one by one in log order: the store keeps the latest per model and the
+    last of each minute in its history (`HeadroomHistory`), which needs every reading."""
     ratelimits = calls.ratelimits
     rows = np.flatnonzero(np.fromiter(map(is_not, ratelimits, repeat(None)), dtype=bool, count=len(ratelimits)))
     if not len(rows):
         return
-    rows = rows.tolist()
-    models = calls.models
-    names = [models[m] or NO_MODEL for m in calls.model[rows].tolist()]
-    times = calls.ts[rows].tolist()
-    newest: dict[str, tuple[float, int]] = {}  # per model, in order of first call: (time, row) of the last newest
-    for name, ts, row in zip(names, times, rows):
-        seen = newest.get(name)
-        if seen is None or seen[0] <= ts:
-            newest[name] = (ts, row)
-    for name, (ts, row) in newest.items():
-        store._note_headroom(name, ts, calls.source, calls.ratelimit(row))
+    names = [name or NO_MODEL for name in calls.models]
+    note, source, ratelimit = store._note_headroom, calls.source, calls.ratelimit
+    for model, ts, row in zip(calls.model[rows].tolist(), calls.ts[rows].tolist(), rows.tolist()):
+        note(names[model], ts, source, ratelimit(row))

@@ -16,12 +16,13 @@ the store pruned between the parts, as it would be between those calls.
 from __future__ import annotations
 
 from itertools import repeat
-from operator import is_not
+from operator import is_not, itemgetter
 
 import numpy as np
 
 from apimon_tui.core.columns import CallColumns
 from apimon_tui.store.histogram import bin_key
+from apimon_tui.store.ratelimit_history import RateLimitSeen
 from apimon_tui.store.second_runs import latency_bins
 from apimon_tui.store.series import DAY, NO_MODEL, _status_label
 
@@ -175,13 +176,62 @@ def _binned(values: np.ndarray, starts: np.ndarray) -> list:
 
 
 def _note_headroom(store, calls: CallColumns) -> None:
-    """Each call's headroom, one by one in log order: the store keeps the latest per model and the
-    last of each minute in its history (`HeadroomHistory`), which needs every reading."""
+    """Each model's headroom as its calls one by one would leave it, building readings only where they count.
+
+    One by one, a reading becomes the model's latest when no earlier one (the store's latest first) is
+    newer, ties to the later; the others go to the history at once, and a latest goes there when the
+    next latest is of another minute. The history keeps per minute the newest, ties to the later note,
+    and admits a model at its first note: so per (model, minute) only the last noted of the newest
+    counts, noted where that minute's first note was, and the store ends exactly as one by one.
+    """
     ratelimits = calls.ratelimits
     rows = np.flatnonzero(np.fromiter(map(is_not, ratelimits, repeat(None)), dtype=bool, count=len(ratelimits)))
     if not len(rows):
         return
-    names = [name or NO_MODEL for name in calls.models]
-    note, source, ratelimit = store._note_headroom, calls.source, calls.ratelimit
-    for model, ts, row in zip(calls.model[rows].tolist(), calls.ts[rows].tolist(), rows.tolist()):
-        note(names[model], ts, source, ratelimit(row))
+    place: dict[str, int] = {}
+    names = [place.setdefault(name or NO_MODEL, len(place)) for name in calls.models]  # None and "" are one
+    model = np.array(names, dtype=np.int64)[calls.model[rows]]
+    ts = calls.ts[rows]
+    _, first = np.unique(model, return_index=True)
+    notes: list[tuple[int, RateLimitSeen]] = []  # (the row where one by one first notes its minute, reading)
+    named = list(place)
+    for code in model[np.sort(first)].tolist():  # the models in the order of their first reading
+        mine = np.flatnonzero(model == code)
+        name = named[code]
+        notes.extend(_headroom_of(store, calls, name, rows[mine], ts[mine]))
+    notes.sort(key=itemgetter(0))
+    for _, seen in notes:
+        store.headroom.note(seen)
+
+
+def _headroom_of(store, calls: CallColumns, name: str, rows: np.ndarray, ts: np.ndarray) -> list:
+    """One model's rows (in log order): set its latest; return its history notes, as (place, reading)."""
+    latest = store.ratelimits.get(name)
+    before = np.maximum.accumulate(np.concatenate(([-np.inf if latest is None else latest.ts], ts)))[:-1]
+    becomes = ts >= before
+    chain = np.flatnonzero(becomes)  # the rows that become the latest, in turn
+    chain_ts = np.concatenate(([latest.ts], ts[chain])) if latest is not None else ts[chain]
+    minute = chain_ts // 60
+    replaced = np.flatnonzero(minute[:-1] != minute[1:])  # chain links noted when the next is another minute
+    link = chain if latest is None else np.concatenate(([-1], chain))
+    noted_at = rows[np.concatenate((np.flatnonzero(~becomes), link[replaced + 1]))]
+    noted = np.concatenate((np.flatnonzero(~becomes), link[replaced]))  # -1: the store's latest
+    noted_ts = np.concatenate((ts[~becomes], chain_ts[replaced]))
+    keep = noted_ts >= store.headroom.floor
+    noted_at, noted, noted_ts = noted_at[keep], noted[keep], noted_ts[keep]
+    if chain.size:
+        last = int(chain[-1])
+        store.ratelimits[name] = RateLimitSeen(name, float(ts[last]), calls.source, calls.ratelimit(int(rows[last])))
+    if not noted.size:
+        return []
+    by_minute = np.lexsort((noted_at, noted_ts, noted_ts // 60))  # the last of each minute: its newest, noted last
+    minutes = (noted_ts // 60)[by_minute]
+    ends = np.flatnonzero(np.append(minutes[1:] != minutes[:-1], True))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    first_at = np.minimum.reduceat(noted_at[by_minute], starts)
+    out = []
+    for at, pick in zip(first_at.tolist(), noted[by_minute][ends].tolist()):
+        reading = latest if pick < 0 else RateLimitSeen(
+            name, float(ts[pick]), calls.source, calls.ratelimit(int(rows[pick])))
+        out.append((at, reading))
+    return out

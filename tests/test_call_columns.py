@@ -13,6 +13,8 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apimon_tui.core.columns import CallColumns
 from apimon_tui.core.model import Call, RateLimit
@@ -184,3 +186,83 @@ def test_sink_keeps_and_prices_columns_as_calls_one_by_one():
     assert (sinks[1].counts.calls, sinks[1].counts.skipped) == (sinks[0].counts.calls, sinks[0].counts.skipped)
     assert sinks[1].pricer.unpriced == sinks[0].pricer.unpriced == {"no-such-model"}
     assert 0 < stores[0].snapshot().total.costed_calls < stores[0].snapshot().total.calls
+
+
+def headroom_state(store: MetricsStore) -> dict:
+    """The headroom a view can read, with the order models and minutes were admitted in."""
+    return {
+        "latest": [(m, r.ts, r.source, r.ratelimit) for m, r in store.ratelimits.items()],
+        "history": [(m, [(t, r.model, r.ts, r.ratelimit) for t, r in per_minute.items()])
+                    for m, per_minute in store.headroom._minutes.items()],
+    }
+
+
+def headroom_both_ways(batches: list[list[tuple]], max_models: int = 50, **store_args) -> tuple[dict, dict]:
+    """The headroom after batches of (model, ts, remaining) readings, by columns and one by one."""
+    from apimon_tui.store.ratelimit_history import HeadroomHistory
+
+    out = []
+    for columns in (True, False):
+        store = MetricsStore(**store_args)
+        store.headroom = HeadroomHistory(max_models=max_models)
+        for batch in batches:
+            calls = [Call(ts, "a", model=model, status=200, ratelimit=RateLimit(100, left)) for model, ts, left in batch]
+            if columns:
+                store.add_columns(columns_of("a", calls))
+            else:
+                store.add_many(calls)
+        out.append(headroom_state(store))
+    return out[0], out[1]
+
+
+T0 = 1_764_000_000.0  # a minute's start
+
+
+def test_headroom_out_of_order_and_tied_readings_end_as_one_by_one():
+    """Readings out of order within a minute and across minutes, equal times with other readings, and a
+    second batch older than the first's latest: the same latest and the same last of each minute."""
+    first = [("m", T0 + 10, 1), ("m", T0 + 5, 2), ("m", T0 + 70, 3), ("m", T0 + 10, 4), ("m", T0 + 70, 5),
+             ("n", T0 + 130, 6), ("m", T0 + 65, 7), ("m", T0 + 130, 8), ("m", T0 + 130, 9), ("m", T0 + 59.5, 10)]
+    second = [("m", T0 + 100, 11), ("m", T0 + 130, 12), ("n", T0 + 20, 13), ("m", T0 + 10, 14), ("n", T0 + 131, 15)]
+    folded, one_by_one = headroom_both_ways([first, second])
+    assert folded == one_by_one
+    assert folded["latest"] == [("m", T0 + 130, "a", RateLimit(100, 12)), ("n", T0 + 131, "a", RateLimit(100, 15))]
+    m_history = {minute: (ts, ratelimit) for minute, _, ts, ratelimit in dict(folded["history"])["m"]}
+    assert m_history[T0] == (T0 + 59.5, RateLimit(100, 10))
+    assert m_history[T0 + 60] == (T0 + 100, RateLimit(100, 11))  # older than the first batch's latest
+
+
+def test_headroom_past_the_floor_is_dropped_as_one_by_one():
+    """The store prunes between batches (and within one, as the newest time moves): readings older
+    than the kept span never reach the history, whichever way they come."""
+    batches = [[("m", T0 + s, s % 97) for s in range(0, 900, 37)],
+               [("m", T0 + 3000, 1), ("m", T0 + 30, 2), ("n", T0 + 40, 3), ("m", T0 + 2990, 4), ("m", T0 + 2000, 5)],
+               [("n", T0 + 5000, 6), ("m", T0 + 100, 7), ("m", T0 + 4990, 8)]]
+    folded, one_by_one = headroom_both_ways(batches, fine_s=60, horizon_s=600)
+    assert folded == one_by_one
+    assert [m for m, _ in folded["history"]] == ["m"]  # n's only old reading was past the floor
+
+
+def test_headroom_admits_models_in_the_order_one_by_one_would_at_the_cap():
+    """Past `max_models` a model gets no history: which models get one depends on the order of their
+    first note, not of their first reading (a model's first readings may all become its latest)."""
+    batch = [("a", T0 + 10, 1), ("b", T0 + 20, 2), ("c", T0 + 5, 3), ("c", T0 + 1, 4), ("b", T0 + 90, 5),
+             ("a", T0 + 200, 6), ("d", T0 + 3, 7), ("d", T0 + 2, 8)]
+    folded, one_by_one = headroom_both_ways([batch], max_models=2)
+    assert folded == one_by_one
+    assert [m for m, _ in folded["history"]] == ["c", "b"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    readings=st.lists(st.tuples(st.sampled_from(["m", "n", "o", None, ""]),
+                                st.integers(0, 400).map(lambda s: T0 + s / 2), st.integers(0, 3)), max_size=60),
+    cuts=st.lists(st.integers(0, 60), max_size=4),
+    max_models=st.sampled_from([1, 2, 50]),
+    horizon_s=st.sampled_from([60, 3600]),
+)
+def test_headroom_of_any_readings_in_any_batches_ends_as_one_by_one(readings, cuts, max_models, horizon_s):
+    edges = sorted({0, len(readings), *[min(c, len(readings)) for c in cuts]})
+    batches = [readings[a:b] for a, b in zip(edges, edges[1:])]
+    folded, one_by_one = headroom_both_ways(batches, max_models=max_models, fine_s=30, horizon_s=horizon_s)
+    assert folded == one_by_one

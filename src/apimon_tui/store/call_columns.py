@@ -16,7 +16,7 @@ the store pruned between the parts, as it would be between those calls.
 from __future__ import annotations
 
 from itertools import repeat
-from operator import is_not, itemgetter
+from operator import is_not
 
 import numpy as np
 
@@ -190,48 +190,43 @@ def _note_headroom(store, calls: CallColumns) -> None:
         return
     place: dict[str, int] = {}
     names = [place.setdefault(name or NO_MODEL, len(place)) for name in calls.models]  # None and "" are one
-    model = np.array(names, dtype=np.int64)[calls.model[rows]]
-    ts = calls.ts[rows]
-    _, first = np.unique(model, return_index=True)
-    notes: list[tuple[int, RateLimitSeen]] = []  # (the row where one by one first notes its minute, reading)
     named = list(place)
-    for code in model[np.sort(first)].tolist():  # the models in the order of their first reading
-        mine = np.flatnonzero(model == code)
-        name = named[code]
-        notes.extend(_headroom_of(store, calls, name, rows[mine], ts[mine]))
-    notes.sort(key=itemgetter(0))
-    for _, seen in notes:
-        store.headroom.note(seen)
-
-
-def _headroom_of(store, calls: CallColumns, name: str, rows: np.ndarray, ts: np.ndarray) -> list:
-    """One model's rows (in log order): set its latest; return its history notes, as (place, reading)."""
-    latest = store.ratelimits.get(name)
-    before = np.maximum.accumulate(np.concatenate(([-np.inf if latest is None else latest.ts], ts)))[:-1]
-    becomes = ts >= before
-    chain = np.flatnonzero(becomes)  # the rows that become the latest, in turn
-    chain_ts = np.concatenate(([latest.ts], ts[chain])) if latest is not None else ts[chain]
-    minute = chain_ts // 60
-    replaced = np.flatnonzero(minute[:-1] != minute[1:])  # chain links noted when the next is another minute
-    link = chain if latest is None else np.concatenate(([-1], chain))
-    noted_at = rows[np.concatenate((np.flatnonzero(~becomes), link[replaced + 1]))]
-    noted = np.concatenate((np.flatnonzero(~becomes), link[replaced]))  # -1: the store's latest
-    noted_ts = np.concatenate((ts[~becomes], chain_ts[replaced]))
-    keep = noted_ts >= store.headroom.floor
-    noted_at, noted, noted_ts = noted_at[keep], noted[keep], noted_ts[keep]
-    if chain.size:
-        last = int(chain[-1])
-        store.ratelimits[name] = RateLimitSeen(name, float(ts[last]), calls.source, calls.ratelimit(int(rows[last])))
+    model = np.array(names, dtype=np.int64)[calls.model[rows]]
+    _, first = np.unique(model, return_index=True)
+    in_order = model[np.sort(first)].tolist()  # the models in the order of their first reading
+    stored = {code: store.ratelimits.get(named[code]) for code in in_order}
+    stored = {code: seen for code, seen in stored.items() if seen is not None}
+    # the readings by model, each model's in log order after the store's latest (place -1)
+    m = np.concatenate((np.array(list(stored), dtype=np.int64), model))
+    t = np.concatenate(([seen.ts for seen in stored.values()], calls.ts[rows]))
+    at = np.concatenate((np.full(len(stored), -1, dtype=np.int64), rows))
+    order = np.lexsort((at, m))
+    m, t, at = m[order], t[order], at[order]
+    key = m * len(t) + np.unique(t, return_inverse=True)[1].reshape(-1)  # a running max starts over per model
+    becomes = key >= np.concatenate(([-1], np.maximum.accumulate(key)[:-1]))
+    chain = np.flatnonzero(becomes)  # the readings that become their model's latest, in turn
+    chain_model = m[chain]
+    chain_minute = t[chain] // 60
+    replaced = (chain_model[1:] == chain_model[:-1]) & (chain_minute[1:] != chain_minute[:-1])
+    last = chain[np.append(chain_model[1:] != chain_model[:-1], True)]
+    final = dict(zip(m[last].tolist(), last.tolist()))
+    for code in in_order:
+        i = final[code]
+        if at[i] >= 0:
+            store.ratelimits[named[code]] = RateLimitSeen(named[code], float(t[i]), calls.source, calls.ratelimit(int(at[i])))
+    noted = np.concatenate((np.flatnonzero(~becomes), chain[:-1][replaced]))
+    noted_at = np.concatenate((at[~becomes], at[chain[1:][replaced]]))  # where one by one notes it
+    keep = t[noted] >= store.headroom.floor
+    noted, noted_at = noted[keep], noted_at[keep]
     if not noted.size:
-        return []
-    by_minute = np.lexsort((noted_at, noted_ts, noted_ts // 60))  # the last of each minute: its newest, noted last
-    minutes = (noted_ts // 60)[by_minute]
-    ends = np.flatnonzero(np.append(minutes[1:] != minutes[:-1], True))
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    first_at = np.minimum.reduceat(noted_at[by_minute], starts)
-    out = []
-    for at, pick in zip(first_at.tolist(), noted[by_minute][ends].tolist()):
-        reading = latest if pick < 0 else RateLimitSeen(
-            name, float(ts[pick]), calls.source, calls.ratelimit(int(rows[pick])))
-        out.append((at, reading))
-    return out
+        return
+    noted_model, noted_ts = m[noted], t[noted]
+    by_minute = np.lexsort((noted_at, noted_ts, noted_ts // 60, noted_model))  # each minute's newest, noted last
+    noted_model, minute = noted_model[by_minute], noted_ts[by_minute] // 60
+    ends = np.flatnonzero(np.append((noted_model[1:] != noted_model[:-1]) | (minute[1:] != minute[:-1]), True))
+    first_at = np.minimum.reduceat(noted_at[by_minute], np.concatenate(([0], ends[:-1] + 1)))
+    picks = noted[by_minute][ends]
+    for i in picks[np.argsort(first_at)].tolist():
+        code = int(m[i])
+        store.headroom.note(stored[code] if at[i] < 0 else RateLimitSeen(
+            named[code], float(t[i]), calls.source, calls.ratelimit(int(at[i]))))

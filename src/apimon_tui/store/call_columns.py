@@ -185,9 +185,13 @@ def _note_headroom(store, calls: CallColumns) -> None:
     counts, noted where that minute's first note was, and the store ends exactly as one by one.
     """
     ratelimits = calls.ratelimits
-    rows = np.flatnonzero(np.fromiter(map(is_not, ratelimits, repeat(None)), dtype=bool, count=len(ratelimits)))
-    if not len(rows):
+    missing = ratelimits.count(None)  # a C loop: most batches have a reading on every call, or on none
+    if missing == len(ratelimits):
         return
+    if missing:
+        rows = np.flatnonzero(np.fromiter(map(is_not, ratelimits, repeat(None)), dtype=bool, count=len(ratelimits)))
+    else:
+        rows = np.arange(len(ratelimits))
     place: dict[str, int] = {}
     names = [place.setdefault(name or NO_MODEL, len(place)) for name in calls.models]  # None and "" are one
     named = list(place)
@@ -202,8 +206,12 @@ def _note_headroom(store, calls: CallColumns) -> None:
     at = np.concatenate((np.full(len(stored), -1, dtype=np.int64), rows))
     order = np.lexsort((at, m))
     m, t, at = m[order], t[order], at[order]
-    key = m * len(t) + np.unique(t, return_inverse=True)[1].reshape(-1)  # a running max starts over per model
-    becomes = key >= np.concatenate(([-1], np.maximum.accumulate(key)[:-1]))
+    starts = np.flatnonzero(np.concatenate(([True], m[1:] != m[:-1])))
+    before = np.empty_like(t)  # the newest reading of its model before each
+    for start, end in zip(starts.tolist(), np.append(starts[1:], len(t)).tolist()):
+        before[start] = -np.inf
+        np.maximum.accumulate(t[start:end - 1], out=before[start + 1:end])
+    becomes = t >= before
     chain = np.flatnonzero(becomes)  # the readings that become their model's latest, in turn
     chain_model = m[chain]
     chain_minute = t[chain] // 60

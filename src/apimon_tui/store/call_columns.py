@@ -196,8 +196,8 @@ def _note_headroom(store, calls: CallColumns) -> None:
     names = [place.setdefault(name or NO_MODEL, len(place)) for name in calls.models]  # None and "" are one
     named = list(place)
     model = np.array(names, dtype=np.int64)[calls.model[rows]]
-    _, first = np.unique(model, return_index=True)
-    in_order = model[np.sort(first)].tolist()  # the models in the order of their first reading
+    first = {code: int(np.argmax(model == code)) for code in np.flatnonzero(np.bincount(model)).tolist()}
+    in_order = sorted(first, key=first.__getitem__)  # the models in the order of their first reading
     stored = {code: store.ratelimits.get(named[code]) for code in in_order}
     stored = {code: seen for code, seen in stored.items() if seen is not None}
     # the readings by model, each model's in log order after the store's latest (place -1)

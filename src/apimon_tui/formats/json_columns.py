@@ -75,6 +75,17 @@ def no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
+def read_batch(parser, lines: Sequence[str], read) -> bool:
+    """Whether `read(parser, lines)` took the batch as columns; if not, what it handed the sink is
+    taken back, so the caller reads the batch line by line from a clean slate."""
+    mark = parser.sink.mark()
+    with no_cycle_collection():
+        if read(parser, lines):
+            return True
+    parser.sink.rollback(mark)
+    return False
+
+
 def _loads_or_none(line: str) -> Any:
     try:
         return orjson.loads(line)
@@ -254,6 +265,19 @@ def names(rows: int, segments: list[Segment]) -> tuple[np.ndarray, list[str | No
                 place[name] = len(place) - 1
         index[at] = list(map(place.__getitem__, column))
     return index, [None, *list(place)[2:]]
+
+
+def whole_calls(parser, lines: Sequence[str], ok: np.ndarray) -> list[tuple[int, Call]] | None:
+    """(row, call) of the rows that are not plain, read by the per-line path; None when one of them
+    cannot go beside columns (`exact`), so the batch is read line by line."""
+    whole = []
+    for i in np.flatnonzero(~ok).tolist():
+        call = parser.call_of(lines[i])
+        if call is not None:
+            if not exact(call):
+                return None
+            whole.append((i, call))
+    return whole
 
 
 def exact(call: Call) -> bool:

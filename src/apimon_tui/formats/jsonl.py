@@ -220,14 +220,9 @@ class JsonlParser(Parser):
         if len(lines) < COLUMN_LINES or getattr(self.sink, "columns", None) is None:
             super().feed_many(lines)
             return
-        from apimon_tui.formats import jsonl_columns
-        from apimon_tui.formats.json_columns import no_cycle_collection
+        from apimon_tui.formats import json_columns, jsonl_columns  # numpy's: loaded for big batches only
 
-        mark = self.sink.mark()
-        with no_cycle_collection():
-            read = jsonl_columns.read(self, lines)
-        if not read:
-            self.sink.rollback(mark)
+        if not json_columns.read_batch(self, lines, jsonl_columns.read):
             super().feed_many(lines)
 
     def call_of(self, line: str) -> Call | None:

@@ -65,13 +65,9 @@ def read(parser, lines: Sequence[str]) -> bool:
     ok &= (model != 0) | ~np.isnan(status) | ~np.isnan(latency)  # else no call, or a model of ""
     provider, providers = jc.names(rows, found["provider"])
 
-    whole = []
-    for i in np.flatnonzero(~ok).tolist():
-        call = parser.call_of(lines[i])
-        if call is not None:
-            if not jc.exact(call):
-                return False
-            whole.append((i, call))
+    whole = jc.whole_calls(parser, lines, ok)
+    if whole is None:
+        return False
     unknown = np.full(rows, np.nan)
     jc.hand(parser, ok, whole, ts, status, latency, unknown, [*tokens, unknown.copy(), unknown.copy()], cost,
             (model, models), (provider, providers))

@@ -289,14 +289,9 @@ class NativeParser(Parser):
         if len(lines) < COLUMN_LINES or getattr(self.sink, "columns", None) is None:
             super().feed_many(lines)
             return
-        from apimon_tui.formats import native_columns
-        from apimon_tui.formats.json_columns import no_cycle_collection
+        from apimon_tui.formats import json_columns, native_columns  # numpy's: loaded for big batches only
 
-        mark = self.sink.mark()
-        with no_cycle_collection():
-            read = native_columns.read(self, lines)
-        if not read:
-            self.sink.rollback(mark)
+        if not json_columns.read_batch(self, lines, native_columns.read):
             super().feed_many(lines)
 
     def call_of(self, line: str) -> Call | None:

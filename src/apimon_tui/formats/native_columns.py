@@ -78,13 +78,9 @@ def read(parser, lines: Sequence[str]) -> bool:
     if dict in table.types("tags"):
         ok &= _plain_tags(table.values("tags"))
 
-    whole = []
-    for i in np.flatnonzero(~ok).tolist():
-        call = parser.call_of(lines[i])
-        if call is not None:
-            if not jc.exact(call):
-                return False
-            whole.append((i, call))
+    whole = jc.whole_calls(parser, lines, ok)
+    if whole is None:
+        return False
     jc.hand(parser, ok, whole, ts, status, latency, ttft, tokens, cost, table.names("model"),
             table.names("provider"), table.values("ratelimit"), _ratelimit)
     return True

@@ -206,7 +206,8 @@ def headroom_both_ways(batches: list[list[tuple]], max_models: int = 50, **store
         store = MetricsStore(**store_args)
         store.headroom = HeadroomHistory(max_models=max_models)
         for batch in batches:
-            calls = [Call(ts, "a", model=model, status=200, ratelimit=RateLimit(100, left)) for model, ts, left in batch]
+            calls = [Call(ts, "a", model=model, status=200, ratelimit=RateLimit(100, left))
+                     for model, ts, left in batch]
             if columns:
                 store.add_columns(columns_of("a", calls))
             else:

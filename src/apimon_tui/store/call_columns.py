@@ -221,7 +221,8 @@ def _note_headroom(store, calls: CallColumns) -> None:
     for code in in_order:
         i = final[code]
         if at[i] >= 0:
-            store.ratelimits[named[code]] = RateLimitSeen(named[code], float(t[i]), calls.source, calls.ratelimit(int(at[i])))
+            name = named[code]
+            store.ratelimits[name] = RateLimitSeen(name, float(t[i]), calls.source, calls.ratelimit(int(at[i])))
     noted = np.concatenate((np.flatnonzero(~becomes), chain[:-1][replaced]))
     noted_at = np.concatenate((at[~becomes], at[chain[1:][replaced]]))  # where one by one notes it
     keep = t[noted] >= store.headroom.floor

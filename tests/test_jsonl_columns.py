@@ -151,6 +151,23 @@ def test_iso_times_convert_to_the_floats_datetime_gives():
     assert list(ok[-4:]) == [True, False, False, True]
 
 
+
+def test_iso_times_of_one_length_read_as_bytes_give_what_the_text_by_text_path_gives():
+    rng = random.Random(7)
+    texts = [f"{rng.choice([1970, 2024, 2026, 0]):04d}-{rng.randrange(14):02d}-{rng.randrange(33):02d}T"
+             f"{rng.randrange(25):02d}:{rng.randrange(61):02d}:{rng.randrange(61):02d}."
+             f"{rng.randrange(10**6):06d}{rng.choice('Zz')}" for _ in range(2000)]
+    texts[5] = texts[5][:3] + "\uff12" + texts[5][4:]  # a full-width digit: not ASCII, the same length
+    texts[9] = texts[9][:-1] + "\x00"
+    one_length = iso_seconds(texts)  # read as bytes, but for the batch holding the full-width digit
+    ascii_texts = texts[:5] + texts[6:]
+    mixed = iso_seconds([*ascii_texts, "2026"])  # one text shorter: read text by text
+    alone = iso_seconds(ascii_texts)
+    assert alone[0].tolist() == mixed[0][:-1].tolist() and alone[1].tolist() == mixed[1][:-1].tolist()
+    assert one_length[0].tolist() == [*alone[0][:5].tolist(), one_length[0][5], *alone[0][5:].tolist()]
+    assert not one_length[1][5] and not one_length[1][9] and 1000 > alone[1].sum() > 100
+
+
 @PROPERTY
 @given(path=st.sampled_from(JSONL_PATHS), text=value_texts, at=st.integers(0, 99),
        unit=st.sampled_from(["auto", "s", "ms", "iso"]))

@@ -176,6 +176,9 @@ class Table:
         made = shape.inner.get(key)
         if made is None:
             inner = shape.column(key)
+            if shape.types(key) == {dict}:  # the usual case: every row holds an object there
+                made = shape.inner[key] = (Table(inner, shape.rows), shape.rows[:0])
+                return made
             is_dict = np.fromiter(map(dict.__instancecheck__, inner), dtype=bool, count=len(inner))
             not_objects = shape.rows[:0]
             if not NESTED_KINDS.issuperset(shape.types(key)):

@@ -105,6 +105,11 @@ _DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]  # of YYYY-MM-DDTHH:M
 _SEPARATORS = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":"}
 _FRACTION = np.arange(20, 26)
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+# The weight of each character of YYYY-MM-DDTHH:MM:SS and six digits of fraction in year, month,
+# day, hour, minute, second and microsecond (0 for a separator).
+_PLACES = np.zeros((25, 7))
+for _field, (_first, _width) in enumerate([(0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2), (19, 6)]):
+    _PLACES[_first:_first + _width, _field] = 10.0 ** np.arange(_width - 1, -1, -1)
 
 
 def iso_seconds(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -118,22 +123,17 @@ def iso_seconds(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     rows = np.arange(len(texts))
     zulu = codes[rows, np.clip(length - 1, 0, _STAMP - 1)] == ord("Z")
     body = length - zulu
-    digits = codes - ord("0")
+    digits = codes - np.uint8(ord("0"))  # (wraps: a code below "0" becomes 208 or more)
     fraction_marked = (body >= 21) & (body <= 26) & (codes[:, 19] == ord("."))
     ok = (length >= 19) & (length <= _STAMP) & ((body == 19) | fraction_marked)
-    ok &= ((digits[:, _DIGITS] >= 0) & (digits[:, _DIGITS] <= 9)).all(axis=1)
+    ok &= (digits[:, _DIGITS] <= 9).all(axis=1)
     for at, mark in _SEPARATORS.items():
         ok &= codes[:, at] == ord(mark)
-    in_fraction = _FRACTION < body[:, None]
-    fraction = np.where(in_fraction, digits[:, 20:26], 0)
-    ok &= ((fraction >= 0) & (fraction <= 9)).all(axis=1)
-    micro = fraction @ (10 ** (25 - _FRACTION))
-
-    def number(first: int, width: int) -> np.ndarray:
-        return digits[:, first:first + width] @ (10 ** np.arange(width - 1, -1, -1))
-
-    year, month, day = number(0, 4), number(5, 2), number(8, 2)
-    hour, minute, second = number(11, 2), number(14, 2), number(17, 2)
+    fraction = np.where(_FRACTION < body[:, None], digits[:, 20:26], 0)
+    ok &= (fraction <= 9).all(axis=1)
+    # Every field in one product of small integers: exact in float64, whatever the order of the sums.
+    fields = (np.concatenate((digits[:, :19], fraction), axis=1).astype(np.float64) @ _PLACES).astype(np.int64)
+    year, month, day, hour, minute, second, micro = fields.T
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_ok = (month >= 1) & (month <= 12)
     days = _DAYS_IN_MONTH[np.where(month_ok, month, 0)] + (leap & (month == 2))
@@ -143,14 +143,15 @@ def iso_seconds(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _codes(texts: Sequence[str], length: np.ndarray) -> np.ndarray:
-    """Each text's first `_STAMP` character codes as int64, 0 past its end (as numpy's `U27` array holds
-    them). Texts of one length in ASCII, the usual batch, are joined and read as bytes, for less work
+    """Each text's first `_STAMP` character codes as uint8 (255 for any past ASCII, which no check
+    takes), 0 past its end. Texts of one length in ASCII, the usual batch, are joined and read as bytes, for less work
     than building the `U27` array, which converts text by text."""
     width = int(length[0]) if len(texts) else 0
     if 0 < width <= _STAMP and (length == width).all():
         joined = "".join(texts)
         if joined.isascii():
-            codes = np.zeros((len(texts), _STAMP), dtype=np.int64)
+            codes = np.zeros((len(texts), _STAMP), dtype=np.uint8)
             codes[:, :width] = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(len(texts), width)
             return codes
-    return np.array(texts, dtype=f"U{_STAMP}").view(np.uint32).reshape(len(texts), _STAMP).astype(np.int64)
+    wide = np.array(texts, dtype=f"U{_STAMP}").view(np.uint32).reshape(len(texts), _STAMP)
+    return np.minimum(wide, 255).astype(np.uint8)  # (past ASCII, no code is read: 255 stands for them all)

@@ -24,6 +24,7 @@ from typing import Any
 
 from apimon_tui.core.config import DEFAULTS
 from apimon_tui.formats import values
+from apimon_tui.formats.column_batches import ColumnBatches
 from apimon_tui.formats.base import DOUBTING, Doubt, Parser, Sink, json_object, quick_loads
 from apimon_tui.formats.values import MAX_COST_USD, MAX_MS
 from apimon_tui.core.model import Call
@@ -36,7 +37,6 @@ FAILED_WORDS = frozenset({"error", "failure", "failed", "fail"})
 OK_WORDS = frozenset({"ok", "success", "succeeded", "completed"})
 _MISSING = object()
 _PLAIN_MESSAGES = (str, type(None))
-COLUMN_LINES = 64  # a smaller batch is read line by line
 
 
 def _path(spec: str) -> tuple[str, ...]:
@@ -197,7 +197,8 @@ def _message(value: Any, sink: Sink) -> str | None:
         return None
 
 
-class JsonlParser(Parser):
+class JsonlParser(ColumnBatches, Parser):
+    COLUMNS = "jsonl_columns"
     name = NAME
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -214,16 +215,6 @@ class JsonlParser(Parser):
         call = self.call_of(line)
         if call is not None:
             self.sink.call(call)
-
-    def feed_many(self, lines: list[str]) -> None:
-        """A big batch goes to a sink that takes columns as columns (`jsonl_columns`)."""
-        if len(lines) < COLUMN_LINES or getattr(self.sink, "columns", None) is None:
-            super().feed_many(lines)
-            return
-        from apimon_tui.formats import json_columns, jsonl_columns  # numpy's: loaded for big batches only
-
-        if not json_columns.read_batch(self, lines, jsonl_columns.read):
-            super().feed_many(lines)
 
     def call_of(self, line: str) -> Call | None:
         """The line's call, or None once the sink is told why there is none."""

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from apimon_tui.formats.column_batches import ColumnBatches
 from apimon_tui.formats.base import DOUBTING, Doubt, Parser, Sink, json_object, quick_loads
 from apimon_tui.formats.values import (
     MAX_ATTEMPT, MAX_COST_USD, MAX_IDENTIFIER, MAX_MS, MAX_RATELIMIT, MAX_RESET_S, MAX_STATUS, MAX_TOKENS, MAX_TS,
@@ -56,7 +57,6 @@ NAME = "native"
 SCHEMA_VERSION = 1
 _RATELIMIT_KEYS = RateLimit.__slots__
 STREAM_ENDINGS = ("complete", "incomplete", "error", "broken", "abandoned")
-COLUMN_LINES = 64  # a smaller batch is read line by line
 
 
 def sniff(line: str) -> bool:
@@ -276,23 +276,14 @@ def _plain_tags(tags: Any) -> bool:
     return type(tags) is not dict or float not in set(map(type, tags.values()))
 
 
-class NativeParser(Parser):
+class NativeParser(ColumnBatches, Parser):
+    COLUMNS = "native_columns"
     name = NAME
 
     def feed(self, line: str) -> None:
         call = self.call_of(line)
         if call is not None:
             self.sink.call(call)
-
-    def feed_many(self, lines: list[str]) -> None:
-        """A big batch goes to a sink that takes columns as columns (`native_columns`)."""
-        if len(lines) < COLUMN_LINES or getattr(self.sink, "columns", None) is None:
-            super().feed_many(lines)
-            return
-        from apimon_tui.formats import json_columns, native_columns  # numpy's: loaded for big batches only
-
-        if not json_columns.read_batch(self, lines, native_columns.read):
-            super().feed_many(lines)
 
     def call_of(self, line: str) -> Call | None:
         """The line's call, or None once the sink is told why there is none."""

@@ -6,18 +6,27 @@ the lines around those calls go line by line. The reference
 here is the parser fed line by line with every message found by its regex
 and every repr read token by token: both are fed the same real and hostile
 lines, cut into batches anywhere, and every call, skip, unparsed line and
-bad value must match.
+bad value must match. Through the engine's sink, which takes columns, a
+batch's successful calls go in as rows, not `Call`s: there every figure of
+the store (and every count) must be the one the reference gives.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from apimon_tui.core.model import SourceCounts
+from apimon_tui.costs.pricing import Pricer
 from apimon_tui.formats import openai_sdk
+from apimon_tui.ingest.engine import Sink
+from apimon_tui.store import MetricsStore
 from format_support import Collect
+from test_call_columns import state
 
 DATA = Path(__file__).parent / "data"
 CLOCK = 1_700_000_000.0
@@ -67,12 +76,60 @@ def assert_same(lines: list[str], points=()) -> tuple:
     return batched
 
 
+class ColumnsSink(Sink):
+    """The engine's sink, counting the calls it takes as rows of columns (not whole)."""
+
+    __slots__ = ("rows",)
+
+    def columns(self, calls) -> None:
+        self.rows = getattr(self, "rows", 0) + len(calls) - len(calls.calls)
+        super().columns(calls)
+
+
+def stored(parser_class, batches, **store_args) -> tuple:
+    """Everything the store and the counts hold after the batches, and how many calls went in as rows."""
+    store = MetricsStore(**store_args)
+    sink = ColumnsSink(SourceCounts(label="test"), Pricer(), None)
+    parser = parser_class(sink, "test", {}, lambda: CLOCK)
+    for batch in batches:
+        parser.feed_many(batch)
+        sink.commit(store)
+    parser.flush()
+    sink.commit(store)
+    c = sink.counts
+    return (state(store), c.calls, c.skipped, c.unparsed, c.bad_values, [(u.reason, u.text) for u in c.first_unparsed],
+            [(b.field, b.text) for b in c.first_bad_values]), getattr(sink, "rows", 0)
+
+
+STORES = [{"failed_capacity": 0}, {}, {"fine_s": 60, "horizon_s": 600}]
+
+
+def assert_stored_alike(lines: list[str], points=(), store_args=None) -> int:
+    """The store after `lines` in batches (columns from 3 lines on) as after the reference; the rows taken."""
+    rows = 0
+    for args in [store_args] if store_args is not None else STORES:
+        reference, none = stored(LineByLine, [lines], **args)
+        assert none == 0
+        with mock.patch.object(openai_sdk, "COLUMN_LINES", 3):
+            batched, rows = stored(openai_sdk.OpenAISdkParser, cut(lines, points), **args)
+        assert batched == reference
+    return rows
+
+
 def test_the_samples_read_alike_whole_and_in_batches():
     for name, calls in (("openai-1.109.1-debug.log", 35), ("openai-3.57.0-debug.log", 30)):
         lines = (DATA / name).read_text().splitlines()
         assert len(assert_same(lines)[0]) == calls
         for step in (1, 2, 3, 5, 7, 64):
             assert_same(lines, range(0, len(lines), step))
+
+
+def test_the_samples_go_to_the_store_alike_as_rows_and_one_by_one():
+    for name, rows in (("openai-1.109.1-debug.log", 30), ("openai-3.57.0-debug.log", 29)):
+        lines = (DATA / name).read_text().splitlines()
+        assert assert_stored_alike(lines) == rows  # every successful call: no `Call` built for it
+        for step in (3, 7, 64):
+            assert_stored_alike(lines, range(0, len(lines), step), STORES[0])
 
 
 def test_the_sample_calls_are_found_by_the_batch_regex():
@@ -274,3 +331,51 @@ def test_headers_of_any_order_and_case_read_as_the_careful_way(pairs):
     openai_sdk.OpenAISdkParser(quick)._apply_header_text(call_quick, text)
     LineByLine(careful)._apply_header_text(call_careful, text)
     assert (call_quick, repr(quick.bad_values)) == (call_careful, repr(careful.bad_values))
+
+
+@PROPERTY
+@given(lines=logs(), points=st.lists(st.integers(0, 200), max_size=4), store=st.sampled_from(range(len(STORES))))
+def test_any_log_goes_to_the_store_alike_as_rows_and_one_by_one(lines, points, store):
+    assert_stored_alike(lines, points, STORES[store])
+
+
+def timed_calls(seconds: int, headers: str) -> list[str]:
+    """A 1.x call in each of `seconds` consecutive seconds from 23:26:08, its `Headers(...)` repr as given."""
+    lines = []
+    for i in range(seconds):
+        stamp = f"2026-11-26 23:{26 + (8 + i) // 60:02d}:{(8 + i) % 60:02d}"
+        lines += [line.replace("2026-11-26 23:26:08", stamp) for line in call_lines()[:3]]
+        lines += [P.replace("2026-11-26 23:26:08", stamp) + f'HTTP Response: POST {URL} "200 OK" {headers}',
+                  P.replace("2026-11-26 23:26:08", stamp) + f"request_id: req_{i}"]
+    return lines
+
+
+@pytest.mark.parametrize("headers", [
+    "Headers({'x-ratelimit-limit-requests': '5000', 'x-ratelimit-remaining-requests': '4999', "
+    "'openai-processing-ms': '12'})",
+    "Headers({'x-ratelimit-limit-requests': 'abc', 'x-ratelimit-remaining-tokens': '12'})",  # built at once
+    "Headers({'x-ratelimit-limit-requests': '-5', 'x-ratelimit-reset-tokens': 'soon'})",  # no headroom at all
+    "Headers({'openai-processing-ms': '-0'})",  # -0.0 ms: whole, not a row
+    "Headers({'openai-processing-ms': '0'})", "Headers({'openai-processing-ms': 'nan'})",
+    "Headers({'x-request-id': '', 'openai-processing-ms': '1e400'})", "Headers({})",
+    "Headers({'X-Request-ID': 'req_9'})",  # not plain: read whole
+])
+def test_headroom_and_latency_of_rows_reach_the_store_as_read_one_by_one(headers):
+    """Three minutes of calls: each minute's newest headroom and the latest per model as the reference keeps them."""
+    lines = timed_calls(150, headers) + [filled(t, [part]) for t, part in zip(V3, ["0", "", "200", "req_3"])]
+    rows = assert_stored_alike(lines, (97, 300, 301))  # two calls cut by a batch's end: read line by line
+    assert rows == (1 if "X-Request" in headers or "'-0'" in headers else 149)  # (the 3.x call at the end)
+
+
+def test_a_broken_fast_path_is_caught():
+    """The comparison above fails when a row is read otherwise than its call would be (deliberate breaks)."""
+    add_row = openai_sdk.OpenAISdkParser._add_row
+    lines = timed_calls(3, "Headers({'x-ratelimit-limit-requests': '5000', 'openai-processing-ms': '12'})")
+    for name, broken in [
+        ("_add_row", lambda self, ts, status, latency, headroom: add_row(self, ts, status, 13.0, headroom)),
+        ("_add_row", lambda self, ts, status, latency, headroom: add_row(self, ts, status, latency, None)),
+    ]:
+        with mock.patch.object(openai_sdk.OpenAISdkParser, name, broken), pytest.raises(AssertionError):
+            assert_stored_alike(lines, (), STORES[0])
+    with mock.patch.object(openai_sdk, "_headroom_texts", lambda *texts: None), pytest.raises(AssertionError):
+        assert_stored_alike(lines, (), STORES[0])

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import ast
 import calendar
+import math
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -65,6 +66,7 @@ from urllib.parse import urlsplit
 
 from apimon_tui.formats import values
 from apimon_tui.formats.base import Parser
+from apimon_tui.core.columns import CallColumns
 from apimon_tui.core.model import Call, RateLimit
 from apimon_tui.formats.ratelimit import parse_count, parse_reset
 
@@ -72,6 +74,7 @@ NAME = "openai-sdk"
 PROVIDER = "openai"
 MAX_WAITING_TRANSPORT = 64
 MAX_REMEMBERED_LINE = 160  # lines up to this long that hold no message are remembered as such
+COLUMN_LINES = 64  # a batch at least this long goes to a sink that takes columns as columns
 
 _SNIFF = re.compile(
     r"HTTP Request: [A-Z]+ \S+ \"HTTP/|HTTP Response: \S+ |Request options: \{|Building HTTP request: method="
@@ -441,6 +444,7 @@ class OpenAISdkParser(Parser):
         self._sdk_logs_responses = False
         self._waiting: list[tuple[Call, str]] = []  # transport calls waiting for their response line
         self._open: Call | None = None  # response call waiting one line for `request_id:`
+        self._rows: _Rows | None = None  # the calls of the batch `feed_many` hands as columns
 
     # -- line dispatch -----------------------------------------------------
 
@@ -476,7 +480,10 @@ class OpenAISdkParser(Parser):
         lines around them fed one by one, in order.
 
         A found call is read from the regex's captures, the parser's state left
-        as `feed` line by line would leave it. One with a line `feed` would
+        as `feed` line by line would leave it. For a sink that takes columns
+        (the engine's), a big batch's calls go to it as one `CallColumns`, in
+        log order: a closed successful call with plain headers as a row of
+        figures, with no `Call` built, any other whole (`_Rows`). One with a line `feed` would
         read otherwise (a stamp that is no time or none at all, a message kind
         in the prefix), or whose response an earlier transport line could
         claim, is fed line by line instead: what is read never depends on the
@@ -487,6 +494,17 @@ class OpenAISdkParser(Parser):
         if len(lines) < 3 or text.count("\n") != len(lines) - 1:  # (a line holding a line break)
             super().feed_many(lines)
             return
+        if len(lines) >= COLUMN_LINES and getattr(self.sink, "columns", None) is not None:
+            self._rows = _Rows(self.sink, self.source)
+        try:
+            self._feed_text(text)
+        finally:
+            rows, self._rows = self._rows, None
+        if rows is not None:
+            rows.hand()
+
+    def _feed_text(self, text: str) -> None:
+        """Lines joined by line breaks: calls of the usual shapes by `_CALLS`, the lines around them one by one."""
         pos = 0
         for m in _CALLS.finditer(text):
             start = m.start()
@@ -521,8 +539,11 @@ class OpenAISdkParser(Parser):
         self._method, self._options_path, self._model, self._stream = scan_options(options)
         self._sdk_logs_responses = True
         self._method, self._sending_url, self._last_call = sending_method, sending_url, None
+        status = _STATUS_OF[digits]
+        if self._rows is not None and status < 400 and self._v1_row(ts, status, headers, id_line):
+            return
         call = Call(ts=ts, source=self.source, provider=PROVIDER, endpoint=_path(url),
-                    method=method, model=self._model, status=_STATUS_OF[digits], stream=self._stream, raw=raw)
+                    method=method, model=self._model, status=status, stream=self._stream, raw=raw)
         if headers:
             self._apply_header_text(call, headers)
         self._close_call(call, id_line, request_id)
@@ -543,8 +564,47 @@ class OpenAISdkParser(Parser):
             self._options_path = self._model = self._stream = None
         self._sdk_logs_responses = True
         self._method, self._sending_url, self._last_call = sending_method, None, None
-        call = self._new_call(ts, method, None, _STATUS_OF[digits], raw)
+        status = _STATUS_OF[digits]
+        if self._rows is not None and status < 400 and id_line is not None:
+            self._add_row(ts, status, None, None)
+            return
+        call = self._new_call(ts, method, None, status, raw)
         self._close_call(call, id_line, request_id)
+
+    def _v1_row(self, ts: float, status: int, headers: str | None, id_line: str | None) -> bool:
+        """Whether the call of a 1.x response went in as a row: it must be closed (a request id in its
+        headers or a `request_id` line after it) and its headers plain (`_HEADER_FIELDS`).
+
+        What `_close_call` and `_apply_header_text` would make of it, but
+        for the fields the store never reads of a successful call (request
+        id, endpoint, method, log text), and its headroom as the texts it is
+        built from when the store keeps it (`_headroom_texts`).
+        """
+        if not headers:
+            if id_line is None:
+                return False
+            self._add_row(ts, status, None, None)
+            return True
+        fields = _HEADER_FIELDS.fullmatch(headers)
+        if fields is None:
+            return False
+        request_id, limit_requests, limit_tokens, remaining_requests, remaining_tokens, reset_requests, \
+            reset_tokens, processing_ms = fields.groups()
+        if (not request_id and id_line is None) or (processing_ms is not None and processing_ms[:1] == "-"):
+            return False  # waits for its `request_id` line; or a latency of -0.0, which columns cannot hold
+        latency = _latency(processing_ms, "openai-processing-ms", self.sink)
+        self._add_row(ts, status, latency, _headroom_texts(limit_requests, remaining_requests, limit_tokens,
+                                                           remaining_tokens, reset_requests, reset_tokens))
+        if request_id and id_line is not None:
+            self.sink.skip()  # the id is already known from the response's headers
+        return True
+
+    def _add_row(self, ts: float, status: int, latency: float | None, headroom) -> None:
+        """`_emit` for a successful call handed as a row of the batch's columns. (`_last_call` stays
+        None: `_retrying` and `_raising` read a call that is no error as none.)"""
+        self._last_attempt = self._attempt
+        self._attempt = 0
+        self._rows.rows.append((ts, self._model, status, latency, headroom))
 
     def _close_call(self, call: Call, id_line: str | None, request_id: str | None) -> None:
         """A response's call with the `request_id` line after it (`id_line`), if any, as `_request_id` reads it."""
@@ -798,7 +858,10 @@ class OpenAISdkParser(Parser):
         self._last_attempt = self._attempt
         self._attempt = 0
         self._last_call = call
-        self.sink.call(call)
+        if self._rows is None:
+            self.sink.call(call)
+        else:
+            self._rows.add_call(call)
 
 
 @lru_cache(maxsize=1024)
@@ -870,6 +933,77 @@ def _headroom_of(limit_requests: str | None, remaining_requests: str | None, lim
 
 
 _NO_HEADROOM = (None,) * 6
+
+
+def _headroom_texts(*texts: str | None) -> tuple[str | None, ...] | RateLimit | None:
+    """`_headroom_of(*texts)`, left as the texts (built by `_built_headroom` only for the reading the
+    store keeps) where a usable request limit makes sure it is a headroom, not None."""
+    if _count(texts[0]) is not None:
+        return texts
+    return _headroom_of(*texts)
+
+
+def _built_headroom(texts: tuple[str | None, ...]) -> RateLimit:
+    return _headroom_of(*texts)
+
+
+class _Rows:
+    """The calls of one batch for `Sink.columns`, in log order: successful calls read from the batch
+    regex's captures as rows (time, model, status, latency, headroom), the others whole at their row.
+
+    A whole call that columns cannot hold as read (a time that is no finite
+    float, a latency of -0.0) goes to `Sink.call` after the rows before it.
+    """
+
+    __slots__ = ("sink", "source", "rows", "whole")
+
+    def __init__(self, sink, source: str) -> None:
+        self.sink = sink
+        self.source = source
+        self.rows: list[tuple] = []
+        self.whole: list[tuple[int, Call]] = []
+
+    def add_call(self, call: Call) -> None:
+        ts, latency = call.ts, call.latency_ms
+        if (type(ts) is float and math.isfinite(ts) and call.ttft_ms is None
+                and (latency is None or (type(latency) is float and math.copysign(1.0, latency) > 0))):
+            self.whole.append((len(self.rows), call))
+            self.rows.append((ts, call.model, call.status or 0, latency, call.ratelimit))
+            return
+        self.hand()
+        self.sink.call(call)
+
+    def hand(self) -> None:
+        """The rows collected so far to the sink as one `CallColumns`."""
+        rows, whole = self.rows, self.whole
+        if not rows:
+            return
+        self.rows, self.whole = [], []
+        import numpy as np
+
+        ts, models, status, latency, headroom = zip(*rows)
+        count = len(rows)
+        names = list(dict.fromkeys(models))
+        model = np.fromiter(map({name: i for i, name in enumerate(names)}.__getitem__, models), np.int64, count)
+        unknown = np.full(count, np.nan)
+        tokens = [unknown.copy() for _ in range(4)]
+        failed = code = None
+        codes = [""]
+        if whole:
+            failed, code, place = np.zeros(count, dtype=bool), np.zeros(count, dtype=np.int64), {"": 0}
+            for row, call in whole:
+                failed[row] = call.failed
+                code[row] = place.setdefault(call.error_code or "", len(place))
+                for column, value in zip(tokens, (call.input_tokens, call.output_tokens, call.cached_tokens,
+                                                  call.cache_write_tokens)):
+                    if value is not None:
+                        column[row] = value
+            codes = list(place)
+        self.sink.columns(CallColumns(
+            self.source, np.array(ts, dtype=np.float64), model, names, np.array(status, dtype=np.int64),
+            np.array(latency, dtype=np.float64), unknown.copy(), *tokens, unknown, failed, code, codes,
+            np.zeros(count, dtype=np.int64), [PROVIDER], list(headroom), _built_headroom, whole,
+        ))
 
 
 # -- where a reader may start ------------------------------------------------

@@ -13,6 +13,7 @@ the store (and every count) must be the one the reference gives.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from unittest import mock
 
@@ -133,10 +134,12 @@ def test_the_samples_go_to_the_store_alike_as_rows_and_one_by_one():
 
 
 def test_the_sample_calls_are_found_by_the_batch_regex():
-    """The fast path is the one taken: every call of both samples is one match of `_CALLS`."""
+    """The fast path is the one taken: every call of both samples is one match of `_calls()`, its
+    options and headers read by the regexes within it."""
     for name, calls in (("openai-1.109.1-debug.log", 35), ("openai-3.57.0-debug.log", 30)):
-        text = (DATA / name).read_text()
-        assert len(list(openai_sdk._CALLS.finditer(text))) == calls
+        matches = list(openai_sdk._calls().finditer((DATA / name).read_text()))
+        assert len(matches) == calls
+        assert all(m["options"] is None and m["headers"] is None for m in matches)
 
 
 # One call of each shape, line by line, with places (@@) the strategies below fill.
@@ -235,7 +238,7 @@ def unclean(line: str) -> str:
 
 def test_hostile_values_read_alike_and_the_plain_call_takes_the_batch_regex():
     plain = call_lines()
-    assert len(list(openai_sdk._CALLS.finditer("\n".join(plain)))) == 1
+    assert len(list(openai_sdk._calls().finditer("\n".join(plain)))) == 1
     calls = assert_same(plain * 3)[0]
     assert [(c.model, c.status, c.request_id, c.latency_ms) for c in calls] == [("gpt-4o", 200, "req_1", 512.0)] * 3
     for variant in [
@@ -258,10 +261,14 @@ def test_hostile_values_read_alike_and_the_plain_call_takes_the_batch_regex():
         call_lines()[:4],  # no request_id line
         call_lines()[:2] + [call_lines()[2].replace("POST", "GET")] + call_lines()[3:],  # another request's transport
         call_lines()[:3] + ["Traceback (most recent call last):"] + call_lines()[3:],
+        [" " + call_lines()[0]] + call_lines()[1:], ["x " + call_lines()[0]] + call_lines()[1:],
+        ["[a] b" + call_lines()[0]] + call_lines()[1:], ["[a]b" + call_lines()[0]] + call_lines()[1:],
+        [P + "Encountered " + call_lines()[0]] + call_lines()[1:],
         [call_lines()[0].replace("23:26:08", "99:26:08")] + call_lines()[1:],
     ]:
         for points in ((), (1,), (2,), (3,), (4,)):
             assert_same(plain + variant + plain, points)
+            assert_stored_alike(plain + variant + plain, points, STORES[1])
 
 
 def test_a_call_cut_by_a_batch_boundary_reads_alike():
@@ -304,16 +311,34 @@ values = st.recursive(
 def test_options_of_any_shape_read_by_the_regex_as_by_the_scanner(pairs, json_pairs):
     json_data = "{" + ", ".join(f"{k}: {v}" for k, v in json_pairs) + "}"
     text = "{" + ", ".join(f"{k}: {v}" for k, v in [*pairs, ("'json_data'", json_data)]) + "}"
-    assert openai_sdk.scan_options(text) == openai_sdk.scan_tokens(text)
+    assert_options_read_as_by_the_scanner(text)
+
+
+OPTIONS = re.compile(openai_sdk._options_pattern())
+
+
+def assert_options_read_as_by_the_scanner(text: str) -> bool:
+    """`text` read alike by the options regex (alone and within the calls regex), the pieces and the
+    tokens; whether the regex took it."""
+    expected = openai_sdk.scan_tokens(text)
+    assert openai_sdk.scan_options(text) == expected
+    m = OPTIONS.fullmatch(text)
+    if m is not None:
+        assert openai_sdk._options_of(*m.groups()) == expected
+    lines = [P + "Request options: " + text, *call_lines()[1:]]
+    assert_same(lines)
+    assert_stored_alike(lines, (), STORES[0])
+    return m is not None
 
 
 def test_plain_options_take_the_regex():
     text = ("{'method': 'post', 'url': '/chat/completions', 'post_parser': <function f.<locals>.g at 0x1>, "
             "'json_data': {'messages': [{'role': 'user', 'content': [{'type': 'text', 'text': \"it's\\n\"}]}], "
             "'model': 'gpt-4o', 'stream': True, 'tools': [{'function': {'parameters': {'properties': {}}}}]}}")
-    assert openai_sdk._options_fields().fullmatch(text) is not None
-    expected = ("POST", "/chat/completions", "gpt-4o", True)
-    assert openai_sdk.scan_options(text) == openai_sdk.scan_tokens(text) == expected
+    assert assert_options_read_as_by_the_scanner(text)
+    m = openai_sdk._calls().search("\n".join([P + "Request options: " + text, *call_lines()[1:]]))
+    assert m["options"] is None and (m["model1"], m["stream"]) == ("gpt-4o", "True")
+    assert openai_sdk.scan_tokens(text) == ("POST", "/chat/completions", "gpt-4o", True)
 
 
 header_names = st.sampled_from([*openai_sdk.HEADERS_USED, "X-Request-ID", "x-ratelimit-limit-to\u212aens", "date",

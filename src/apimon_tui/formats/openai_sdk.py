@@ -38,7 +38,7 @@ A `Retrying` line with no failed call before it (info level hides the
 `Encountered` lines) stands for an attempt that got no answer: a failed call.
 
 Speed: a batch's calls of the usual shapes (five lines of 1.x, four of
-3.4+) are found by one regex over the joined batch (`feed_many`, `_CALLS`),
+3.4+) are found by one regex over the joined batch (`feed_many`, `_calls()`),
 and plain `Request options` and `Headers(...)` reprs are read by one regex
 each that checks the whole repr and captures only the fields used; anything
 else takes the line-by-line and token-by-token paths, which read alike.
@@ -104,7 +104,7 @@ _REPR_TOKEN = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[{}\[\]()]")
 _LOGFMT = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S*)")
 
 # Plain reprs read by one regex each, which checks the whole text's shape and captures only the
-# fields used (`_options_fields`, `_HEADER_FIELDS`): one C-level pass instead of a Python step per
+# fields used (`_options_pattern`, `_HEADER_FIELDS`): one C-level pass instead of a Python step per
 # string. Strings are the token scanner's strings (but within one line); possessive loops and
 # atomic groups keep every match linear, and any text outside the shape takes the careful paths.
 _STR = r"""'[^'\\\n]*+(?:\\.[^'\\\n]*+)*+'|"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+\""""
@@ -135,15 +135,14 @@ def _keyed(names: tuple[str, ...]) -> str:
     return "(?:" + "|".join(f"'{n}'|\"{n}\"" for n in names) + "): "
 
 
-@lru_cache(maxsize=1)
-def _options_fields() -> re.Pattern[str]:
+def _options_pattern() -> str:
     """`Request options` of the shape `{key: value, ...}`: top-level `method` and `url`, and
-    `model` and `stream` among `json_data`'s own keys, captured as `scan_tokens` reads them.
+    `model` and `stream` among `json_data`'s own keys, captured as `scan_tokens` reads them
+    (groups `method1`, `method2`, `url1`, `url2`, `model1`, `model2`, `stream`: see `_options_of`).
 
     A dict repr has each key once, so each capture is that key's only value.
     A key read is tried first; the atomic group then keeps its reading, and
     when its value fails there the general pair fails on the same text too.
-    Compiled at first use (about 15 ms): detection imports every format.
     """
     inner, outer = _repr_value(_OPTIONS_DEPTH - 1), _repr_value(_OPTIONS_DEPTH)
     json_pair = (rf"(?>{_keyed(('model',))}(?:{_captured_string('model')}|{inner})"
@@ -153,7 +152,7 @@ def _options_fields() -> re.Pattern[str]:
             rf"|{_keyed(('url',))}(?:{_captured_string('url')}|{outer})"
             rf"|{_keyed(('json_data',))}(?:\{{(?:{json_pair}(?:, |(?=\}})))*+\}}|(?!\{{){outer})"
             rf"|(?:{_STR}): {outer})")
-    return re.compile(rf"\{{(?:{pair}(?:, |(?=\}})))*+\}}")
+    return rf"\{{(?:{pair}(?:, |(?=\}})))*+\}}"
 
 # The headers the parser uses, in this order; any other name must be plain lower-case ASCII (so
 # that no name lower-cases to one of these) and every value plain (no quote, no backslash).
@@ -161,37 +160,74 @@ HEADERS_USED = (
     "x-request-id", "x-ratelimit-limit-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-requests",
     "x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "openai-processing-ms",
 )
-_HEADER_VALUE = r"""': '([^'"\\\n]*+)'"""
-# The used names as a trie (each failing branch costs a character or two, not a shared prefix again).
-_HEADER_FIELDS = re.compile(
-    r"Headers\(\{(?:'(?>x-(?:request-id" + _HEADER_VALUE + r"|ratelimit-(?:limit-(?:requests" + _HEADER_VALUE
-    + r"|tokens" + _HEADER_VALUE + r")|remaining-(?:requests" + _HEADER_VALUE + r"|tokens" + _HEADER_VALUE
-    + r")|reset-(?:requests" + _HEADER_VALUE + r"|tokens" + _HEADER_VALUE + r")))|openai-processing-ms"
-    + _HEADER_VALUE + r"""|[a-z0-9_.-]*+': '[^'"\\\n]*+')(?:, |(?=\})))*+\}\)"""
-)
+
+
+def _header_fields_pattern(group: str = "") -> str:
+    """A plain `Headers({...})` repr, the values of `HEADERS_USED` captured in that order (as groups
+    `<group>0` to `<group>7` where `group` is given). The used names as a trie: each failing branch
+    costs a character or two, not a shared prefix again."""
+    values = iter(range(len(HEADERS_USED)))
+
+    def value() -> str:
+        name = f"?P<{group}{next(values)}>" if group else ""
+        return rf"""': '({name}[^'"\\\n]*+)'"""
+
+    return (r"Headers\(\{(?:'(?>x-(?:request-id" + value() + r"|ratelimit-(?:limit-(?:requests" + value()
+            + r"|tokens" + value() + r")|remaining-(?:requests" + value() + r"|tokens" + value()
+            + r")|reset-(?:requests" + value() + r"|tokens" + value() + r")))|openai-processing-ms"
+            + value() + r"""|[a-z0-9_.-]*+': '[^'"\\\n]*+')(?:, |(?=\})))*+\}\)""")
+
+
+_HEADER_FIELDS = re.compile(_header_fields_pattern())
 
 # Whole calls of a batch in the usual shapes, each a run of lines of the form `[prefix] message`,
-# read by `OpenAISdkParser.feed_many`. Each prefix is captured and checked (`_head`, once per
-# distinct text) as `feed` checks it. The first `[` of a run is found by the regex engine's quick
-# search for its first character (a `^` would have it try every position); the look-behind then
-# checks that it starts a line. The groups are read in order (`_V1_GROUPS`, `_V3_GROUPS`).
-_PREFIX_GROUP = r"(\[[^\]\n]*+\] )"
-_STATUS3 = r"([1-5][0-9][0-9])"  # ASCII: a key of `_STATUS_OF`
-_REQUEST_ID_LINE = rf"(?:\n({_PREFIX_GROUP}request_id: (\S+)))?$"
-_CALLS = re.compile(
-    r"(\[(?<![^\n]\[)[^\]\n]*+\] )(?:"
-    # openai 1.x-3.3: options, sending, [transport,] response with headers, [request_id]
-    rf"Request options: ([^\n]*)\n{_PREFIX_GROUP}Sending HTTP Request: ([A-Z]+) (\S+)\n"
-    rf"((?:{_PREFIX_GROUP}HTTP Request: ([A-Z]+) (\S+) \"HTTP/[\d.]+ {_STATUS3}[^\n]*\n)?"
-    rf"{_PREFIX_GROUP}HTTP Response: ([A-Z]+) (\S+) \"{_STATUS3}[^\"\n]*\"(?: (Headers\([^\n]*))?)"
-    rf"{_REQUEST_ID_LINE}"
-    # openai 3.4+: building, sending, response, [request_id]
-    rf"|Building HTTP request: method=(\S+) retries_taken=(\d+)\n{_PREFIX_GROUP}Sending HTTP Request: ([A-Z]+)\n"
-    rf"({_PREFIX_GROUP}HTTP Response: ([A-Z]+) {_STATUS3}){_REQUEST_ID_LINE})",
-    re.MULTILINE,
-)
-_V1_GROUPS = tuple(range(1, 19))
-_V3_GROUPS = (1, *range(19, 30))
+# read by `OpenAISdkParser.feed_many`. The search looks for `] Request options: ` or `] Building
+# HTTP request: ` (a literal the regex engine finds quickly), and the call's first prefix is taken
+# from the start of that line in Python. Each prefix is checked (`_head`, once per distinct text)
+# as `feed` checks it. The options and header reprs are read by their regexes within this one
+# (`_options_pattern`, `_header_fields_pattern`), or taken whole where they are not of that shape.
+# The groups, in order: `_V1_GROUPS` then `_V3_GROUPS`.
+_V1_GROUPS = ("method1", "method2", "url1", "url2", "model1", "model2", "stream", "options",
+              "p2", "sending_method", "sending_url", "raw", "p3", "transport_method", "transport_url",
+              "transport_status", "p4", "method", "url", "status", "fields", *(f"h{i}" for i in range(8)),
+              "headers", "id_line", "p5", "request_id")
+_V3_GROUPS = ("building_method", "retries", "v3_p2", "v3_sending_method", "v3_raw", "v3_p3", "v3_method",
+              "v3_status", "v3_id_line", "v3_p4", "v3_request_id")
+
+
+def _prefix(name: str) -> str:
+    return rf"(?P<{name}>\[[^\]\n]*+\] )"
+
+
+def _request_id_line(prefix: str) -> str:
+    """An optional `request_id` line: groups `<prefix>id_line`, `<prefix>p<n>`, `<prefix>request_id`."""
+    p = "p5" if not prefix else "v3_p4"
+    return rf"(?:\n(?P<{prefix}id_line>{_prefix(p)}request_id: (?P<{prefix}request_id>\S+)))?$"
+
+
+_STATUS3 = "[1-5][0-9][0-9]"  # ASCII: a key of `_STATUS_OF`
+
+
+@lru_cache(maxsize=1)
+def _calls() -> re.Pattern[str]:
+    """The calls regex, compiled at first use (about 30 ms): format detection imports every format."""
+    return re.compile(
+        r"\] (?:"
+        # openai 1.x-3.3: options, sending, [transport,] response with headers, [request_id]
+        rf"Request options: (?>{_options_pattern()}(?=\n)|(?P<options>[^\n]*))\n"
+        rf"{_prefix('p2')}Sending HTTP Request: (?P<sending_method>[A-Z]+) (?P<sending_url>\S+)\n"
+        rf"(?P<raw>(?:{_prefix('p3')}HTTP Request: (?P<transport_method>[A-Z]+) (?P<transport_url>\S+) "
+        rf"\"HTTP/[\d.]+ (?P<transport_status>{_STATUS3})[^\n]*\n)?"
+        rf"{_prefix('p4')}HTTP Response: (?P<method>[A-Z]+) (?P<url>\S+) \"(?P<status>{_STATUS3})[^\"\n]*\""
+        rf"(?: (?>(?P<fields>{_header_fields_pattern('h')})$|(?P<headers>Headers\([^\n]*)))?)"
+        rf"{_request_id_line('')}"
+        # openai 3.4+: building, sending, response, [request_id]
+        rf"|Building HTTP request: method=(?P<building_method>\S+) retries_taken=(?P<retries>\d+)\n"
+        rf"{_prefix('v3_p2')}Sending HTTP Request: (?P<v3_sending_method>[A-Z]+)\n"
+        rf"(?P<v3_raw>{_prefix('v3_p3')}HTTP Response: (?P<v3_method>[A-Z]+) (?P<v3_status>{_STATUS3}))"
+        rf"{_request_id_line('v3_')})",
+        re.MULTILINE,
+    )
 
 
 def sniff(line: str) -> bool:
@@ -273,28 +309,22 @@ def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | 
 
     Not `ast.literal_eval`: the repr may hold objects (`<function ...>`). The
     scanner skips whole string tokens, so a message that mentions `'model'`
-    cannot fool it: only `json_data`'s own keys count. A repr of the usual
-    shape is read by one regex (`_options_fields`); text whose strings are
-    all plain (`_plain_split`) piece by piece; any other the careful way,
-    token by token.
+    cannot fool it: only `json_data`'s own keys count. Text whose strings
+    are all plain (`_plain_split`) is read piece by piece; any other the
+    careful way, token by token. (In a batch, a repr of the usual shape is
+    read by the calls regex: `_options_pattern`, `_options_of`.)
     """
-    m = _options_fields().fullmatch(text)
-    if m is not None:
-        return _options_of(m)
     parts = _plain_split(text)
     return scan_tokens(text) if parts is None else _scan_pieces(parts)
 
 
-def _options_of(m: re.Match[str]) -> tuple[str | None, str | None, str | None, bool | None]:
-    """`scan_tokens`'s answer from a match of `_options_fields()`: strings as written between their quotes."""
-    method, url, model, stream = m.group("method1", "url1", "model1", "stream")
-    if method is None:
-        method = m.group("method2")
-    if url is None:
-        url = m.group("url2")
-    if model is None:
-        model = m.group("model2")
-    return (None if method is None else method.upper(), url or None, model,
+def _options_of(method1: str | None, method2: str | None, url1: str | None, url2: str | None,
+                model1: str | None, model2: str | None,
+                stream: str | None) -> tuple[str | None, str | None, str | None, bool | None]:
+    """`scan_tokens`'s answer from the captures of `_options_pattern()`: strings as written between their quotes."""
+    method = method1 if method1 is not None else method2
+    url = url1 if url1 is not None else url2
+    return (None if method is None else method.upper(), url or None, model1 if model1 is not None else model2,
             None if stream is None else stream.startswith("True"))
 
 
@@ -476,7 +506,7 @@ class OpenAISdkParser(Parser):
         self._feed_careful(line)
 
     def feed_many(self, lines: Sequence[str]) -> None:
-        """A batch: its calls of the usual shapes found at once by `_CALLS` over the joined text, the
+        """A batch: its calls of the usual shapes found at once by `_calls()` over the joined text, the
         lines around them fed one by one, in order.
 
         A found call is read from the regex's captures, the parser's state left
@@ -504,17 +534,24 @@ class OpenAISdkParser(Parser):
             rows.hand()
 
     def _feed_text(self, text: str) -> None:
-        """Lines joined by line breaks: calls of the usual shapes by `_CALLS`, the lines around them one by one."""
+        """Lines joined by line breaks: calls of the usual shapes by `_calls()`, the lines around them one by one."""
         pos = 0
-        for m in _CALLS.finditer(text):
-            start = m.start()
+        v1_groups = len(_V1_GROUPS)
+        for m in _calls().finditer(text):
+            kind_at = m.start()  # the `] ` that ends the first line's prefix
+            start = text.rfind("\n", 0, kind_at) + 1
             if start > pos:
                 self._feed_each(text[pos:start - 1])
             pos = m.end() + 1
-            if m[2] is not None:
-                self._v1_call(m)
+            if text[start] != "[":  # (a line starting with a space is no message; other prefixes are
+                self._feed_each(text[start:pos - 1])  # read as `feed` reads them where `_usable`)
+                continue
+            groups = m.groups()
+            p1 = text[start:kind_at + 2]
+            if groups[v1_groups] is None:
+                self._v1_call(text, start, pos - 1, p1, *groups[:v1_groups])
             else:
-                self._v3_call(m)
+                self._v3_call(text, start, pos - 1, p1, *groups[v1_groups:])
         if pos <= len(text):
             self._feed_each(text[pos:])
 
@@ -524,38 +561,55 @@ class OpenAISdkParser(Parser):
         for line in text.split("\n"):
             feed(line)
 
-    def _v1_call(self, m: re.Match[str]) -> None:
-        """`Request options`, `Sending HTTP Request`, [`HTTP Request`,] `HTTP Response`, [`request_id`]."""
-        (p1, options, p2, sending_method, sending_url, raw, p3, transport_method, transport_url, transport_status,
-         p4, method, url, digits, headers, id_line, p5, request_id) = m.group(*_V1_GROUPS)
+    def _v1_call(self, text: str, start: int, end: int, p1: str, method1, method2, url1, url2, model1, model2,
+                 stream, options, p2, sending_method, sending_url, raw, p3, transport_method, transport_url,
+                 transport_status, p4, method, url, digits, fields, h0, h1, h2, h3, h4, h5, h6, h7, headers,
+                 id_line, p5, request_id) -> None:
+        """`Request options`, `Sending HTTP Request`, [`HTTP Request`,] `HTTP Response`, [`request_id`]:
+        the call at `text[start:end]`, from its captures (`_V1_GROUPS`)."""
         clean, ts, _ = _head(p4)
         if (not clean or ts is None or not _usable(p1) or not _usable(p2) or self._waiting
                 or (p3 is not None and (not _usable(p3) or transport_method != method
                                         or transport_url != url or transport_status != digits))
                 or (p5 is not None and not _head(p5)[0])):
-            self._feed_each(m[0])
+            self._feed_each(text[start:end])
             return
         self._close_open()
-        self._method, self._options_path, self._model, self._stream = scan_options(options)
+        _, self._options_path, self._model, self._stream = (
+            scan_options(options) if options is not None
+            else _options_of(method1, method2, url1, url2, model1, model2, stream))
         self._sdk_logs_responses = True
         self._method, self._sending_url, self._last_call = sending_method, sending_url, None
         status = _STATUS_OF[digits]
-        if self._rows is not None and status < 400 and self._v1_row(ts, status, headers, id_line):
-            return
+        if self._rows is not None and status < 400 and headers is None:
+            if fields is None:
+                if id_line is not None:
+                    self._add_row(ts, status, None, None)
+                    return
+            elif (h0 or id_line is not None) and (h7 is None or h7[:1] != "-"):
+                # closed (a request id in its headers or a `request_id` line after it), and no latency
+                # of -0.0, which columns cannot hold
+                self._add_row(ts, status, _latency(h7, "openai-processing-ms", self.sink),
+                              _headroom_texts(h1, h3, h2, h4, h5, h6))
+                if h0 and id_line is not None:
+                    self.sink.skip()  # the id is already known from the response's headers
+                return
         call = Call(ts=ts, source=self.source, provider=PROVIDER, endpoint=_path(url),
                     method=method, model=self._model, status=status, stream=self._stream, raw=raw)
-        if headers:
+        if fields is not None:
+            self._apply_header_fields(call, h0, h1, h2, h3, h4, h5, h6, h7)
+        elif headers is not None:
             self._apply_header_text(call, headers)
         self._close_call(call, id_line, request_id)
 
-    def _v3_call(self, m: re.Match[str]) -> None:
-        """`Building HTTP request`, `Sending HTTP Request`, `HTTP Response: M S`, [`request_id`]."""
-        p1, building_method, retries, p2, sending_method, raw, p3, method, digits, id_line, p4, request_id = \
-            m.group(*_V3_GROUPS)
+    def _v3_call(self, text: str, start: int, end: int, p1: str, building_method, retries, p2, sending_method, raw,
+                 p3, method, digits, id_line, p4, request_id) -> None:
+        """`Building HTTP request`, `Sending HTTP Request`, `HTTP Response: M S`, [`request_id`]: the call
+        at `text[start:end]`, from its captures (`_V3_GROUPS`)."""
         clean, ts, _ = _head(p3)
         if (not clean or ts is None or not _usable(p1) or not _usable(p2) or self._waiting
                 or (p4 is not None and not _head(p4)[0])):
-            self._feed_each(m[0])
+            self._feed_each(text[start:end])
             return
         self._close_open()
         self._method = building_method
@@ -571,37 +625,11 @@ class OpenAISdkParser(Parser):
         call = self._new_call(ts, method, None, status, raw)
         self._close_call(call, id_line, request_id)
 
-    def _v1_row(self, ts: float, status: int, headers: str | None, id_line: str | None) -> bool:
-        """Whether the call of a 1.x response went in as a row: it must be closed (a request id in its
-        headers or a `request_id` line after it) and its headers plain (`_HEADER_FIELDS`).
-
-        What `_close_call` and `_apply_header_text` would make of it, but
-        for the fields the store never reads of a successful call (request
-        id, endpoint, method, log text), and its headroom as the texts it is
-        built from when the store keeps it (`_headroom_texts`).
-        """
-        if not headers:
-            if id_line is None:
-                return False
-            self._add_row(ts, status, None, None)
-            return True
-        fields = _HEADER_FIELDS.fullmatch(headers)
-        if fields is None:
-            return False
-        request_id, limit_requests, limit_tokens, remaining_requests, remaining_tokens, reset_requests, \
-            reset_tokens, processing_ms = fields.groups()
-        if (not request_id and id_line is None) or (processing_ms is not None and processing_ms[:1] == "-"):
-            return False  # waits for its `request_id` line; or a latency of -0.0, which columns cannot hold
-        latency = _latency(processing_ms, "openai-processing-ms", self.sink)
-        self._add_row(ts, status, latency, _headroom_texts(limit_requests, remaining_requests, limit_tokens,
-                                                           remaining_tokens, reset_requests, reset_tokens))
-        if request_id and id_line is not None:
-            self.sink.skip()  # the id is already known from the response's headers
-        return True
-
     def _add_row(self, ts: float, status: int, latency: float | None, headroom) -> None:
-        """`_emit` for a successful call handed as a row of the batch's columns. (`_last_call` stays
-        None: `_retrying` and `_raising` read a call that is no error as none.)"""
+        """`_emit` for a successful call handed as a row of the batch's columns: no `Call` built, its
+        request id, endpoint, method and log text (which the store never reads of a successful call)
+        not read, its headroom left as texts where it is sure to be one (`_headroom_texts`).
+        (`_last_call` stays None: `_retrying` and `_raising` read a call that is no error as none.)"""
         self._last_attempt = self._attempt
         self._attempt = 0
         self._rows.rows.append((ts, self._model, status, latency, headroom))
@@ -828,9 +856,14 @@ class OpenAISdkParser(Parser):
         m = _HEADER_FIELDS.fullmatch(text)
         if m is None:
             self._apply_headers(call, parse_headers(text))
-            return
-        request_id, limit_requests, limit_tokens, remaining_requests, remaining_tokens, reset_requests, \
-            reset_tokens, processing_ms = m.groups()
+        else:
+            self._apply_header_fields(call, *m.groups())
+
+    def _apply_header_fields(self, call: Call, request_id: str | None, limit_requests: str | None,
+                             limit_tokens: str | None, remaining_requests: str | None, remaining_tokens: str | None,
+                             reset_requests: str | None, reset_tokens: str | None,
+                             processing_ms: str | None) -> None:
+        """The values of `HEADERS_USED` (None: not sent), in that order, as captured from a plain repr."""
         call.request_id = request_id or call.request_id
         call.latency_ms = _latency(processing_ms, "openai-processing-ms", self.sink)
         call.ratelimit = _headroom_of(limit_requests, remaining_requests, limit_tokens, remaining_tokens,

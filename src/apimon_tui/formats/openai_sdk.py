@@ -575,10 +575,16 @@ class OpenAISdkParser(Parser):
             self._feed_each(text[pos:])
 
     def _feed_each(self, text: str) -> None:
-        """Lines (joined by line breaks) fed one by one."""
-        feed = self.feed
+        """Lines (joined by line breaks) fed one by one; one seen to be a skip whatever came before it
+        (`_SKIPPED_LINES`: traceback lines, `2 retries left`) is one again at once."""
+        feed, skip = self.feed, self.sink.skip
         for line in text.split("\n"):
-            feed(line)
+            if line in _SKIPPED_LINES:
+                if self._open is not None:
+                    self._close_open()
+                skip()
+            else:
+                feed(line)
 
     def _v1_call(self, text: str, start: int, end: int, p1: str, method1, method2, url1, url2, model1, model2,
                  stream, options, p2, sending_method, sending_url, raw, p3, transport_method, transport_url,
@@ -675,6 +681,7 @@ class OpenAISdkParser(Parser):
             if legacy is None:
                 self._close_open()
                 self.sink.skip()
+                _remember_skip(line)  # no message kind in it, whatever `pos` (none is before it)
             else:
                 self._legacy(line, legacy)
             return
@@ -793,6 +800,7 @@ class OpenAISdkParser(Parser):
         m = _ENCOUNTERED.match(rest)
         if m is None:
             self.sink.skip()  # `Encountered httpx.HTTPStatusError`: the response line counted it
+            _remember_skip(line)  # (wherever its message is found, its kind is this one: `_message`)
             return
         if m.group("timeout"):
             self._emit(self._failed_call(ts, "timeout", m.group("texc"), line))
@@ -914,6 +922,20 @@ class OpenAISdkParser(Parser):
             self.sink.call(call)
         else:
             self._rows.add_call(call)
+
+
+# Lines seen to be skips whatever the parser's state: no message kind (nor a legacy one) in them, or
+# an `Encountered` message that is no failure. The lines around calls (traceback lines, `2 retries
+# left` of one second) repeat word for word; `_feed_each` skips them on sight.
+_SKIPPED_LINES: set[str] = set()
+_SKIPPED_KEPT = 4096
+
+
+def _remember_skip(line: str) -> None:
+    if len(line) <= MAX_REMEMBERED_LINE:
+        if len(_SKIPPED_LINES) >= _SKIPPED_KEPT:
+            _SKIPPED_LINES.clear()
+        _SKIPPED_LINES.add(line)
 
 
 @lru_cache(maxsize=1024)

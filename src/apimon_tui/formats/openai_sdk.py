@@ -205,7 +205,9 @@ _V3_GROUPS = ("building_method", "retries", "v3_p2", "v3_sending_method", "v3_ra
 
 
 def _prefix(name: str) -> str:
-    return rf"(?P<{name}>\[[^\]\n]*+\] )"
+    """A line's prefix up to its first `]`, which may run over a line break (a loop over one excluded
+    character is the regex engine's quick one): `_lines_of` then sends the call line by line."""
+    return rf"(?P<{name}>\[[^\]]*+\] )"
 
 
 def _request_id_line(prefix: str) -> str:
@@ -460,6 +462,16 @@ def _status(digits: str, sink) -> int | None:
     return code
 
 
+@lru_cache(maxsize=4096)
+def _plain_ms(text: str) -> float | None:
+    """`_latency(text)` where that reports nothing (latencies repeat: each text is read once), else None."""
+    number = _number(text, float)
+    return number if number is not None and 0 <= number <= values.MAX_MS else None
+
+
+_SMALL_ATTEMPTS = {str(n): n for n in range(100)}  # `_attempt` of the usual retry numbers
+
+
 def _attempt(digits: str, sink) -> int:
     """A retry number; one beyond `values.MAX_ATTEMPT` is reported and taken as unknown (0)."""
     number = int(digits) if len(digits) <= 6 else None
@@ -596,7 +608,8 @@ class OpenAISdkParser(Parser):
         if (not clean or ts is None or not _usable(p1) or not _usable(p2) or self._waiting
                 or (p3 is not None and (not _usable(p3) or transport_method != method
                                         or transport_url != url or transport_status != digits))
-                or (p5 is not None and not _head(p5)[0])):
+                or (p5 is not None and not _head(p5)[0])
+                or not _lines_of(text, start, end, 3 + (p3 is not None) + (p5 is not None))):
             self._feed_each(text[start:end])
             return
         self._close_open()
@@ -614,8 +627,10 @@ class OpenAISdkParser(Parser):
             elif (h0 or id_line is not None) and (h7 is None or h7[:1] != "-"):
                 # closed (a request id in its headers or a `request_id` line after it), and no latency
                 # of -0.0, which columns cannot hold
-                self._add_row(ts, status, _latency(h7, "openai-processing-ms", self.sink),
-                              _headroom_texts(h1, h3, h2, h4, h5, h6))
+                latency = None if h7 is None else _plain_ms(h7)
+                if latency is None and h7 is not None:
+                    latency = _latency(h7, "openai-processing-ms", self.sink)  # reported
+                self._add_row(ts, status, latency, _headroom_texts(h1, h3, h2, h4, h5, h6))
                 if h0 and id_line is not None:
                     self.sink.skip()  # the id is already known from the response's headers
                 return
@@ -633,12 +648,13 @@ class OpenAISdkParser(Parser):
         at `text[start:end]`, from its captures (`_V3_GROUPS`)."""
         clean, ts, _ = _head(p3)
         if (not clean or ts is None or not _usable(p1) or not _usable(p2) or self._waiting
-                or (p4 is not None and not _head(p4)[0])):
+                or (p4 is not None and not _head(p4)[0]) or not _lines_of(text, start, end, 3 + (p4 is not None))):
             self._feed_each(text[start:end])
             return
         self._close_open()
         self._method = building_method
-        self._attempt = _attempt(retries, self.sink)
+        attempt = _SMALL_ATTEMPTS.get(retries)
+        self._attempt = _attempt(retries, self.sink) if attempt is None else attempt
         if not self._attempt:  # as `_building`: a new request's options are not the last ones seen
             self._options_path = self._model = self._stream = None
         self._sdk_logs_responses = True
@@ -970,6 +986,11 @@ def _kind_free_text(text: str) -> bool:
 def _head(prefix: str) -> tuple[bool, float | None, str | None]:
     """Whether `prefix` holds no message kind (the regex would look past it), and its `_time_of`."""
     return (_KIND.search(prefix) is None, *_time_of(prefix))
+
+
+def _lines_of(text: str, start: int, end: int, lines: int) -> bool:
+    """Whether `text[start:end]` is that many lines: no prefix the calls regex took ran over a line break."""
+    return text.count("\n", start, end) == lines - 1
 
 
 @lru_cache(maxsize=1024)

@@ -133,6 +133,10 @@ def test_the_samples_go_to_the_store_alike_as_rows_and_one_by_one():
             assert_stored_alike(lines, range(0, len(lines), step), STORES[0])
 
 
+def test_the_calls_regex_has_its_groups_in_the_order_they_are_read():
+    assert tuple(openai_sdk._calls().groupindex) == openai_sdk._V1_GROUPS + openai_sdk._V3_GROUPS
+
+
 def test_the_sample_calls_are_found_by_the_batch_regex():
     """The fast path is the one taken: every call of both samples is one match of `_calls()`, its
     options and headers read by the regexes within it."""

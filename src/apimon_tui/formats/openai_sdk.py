@@ -197,11 +197,11 @@ _HEADER_FIELDS = re.compile(_header_fields_pattern())
 # (`_options_pattern`, `_header_fields_pattern`), or taken whole where they are not of that shape.
 # The groups, in order: `_V1_GROUPS` then `_V3_GROUPS`.
 _V1_GROUPS = ("method1", "method2", "url1", "url2", "model1", "model2", "stream", "options",
-              "p2", "sending_method", "sending_url", "raw", "p3", "transport_method", "transport_url",
-              "transport_status", "p4", "method", "url", "status", "fields", *(f"h{i}" for i in range(8)),
-              "headers", "id_line", "p5", "request_id")
-_V3_GROUPS = ("building_method", "retries", "v3_p2", "v3_sending_method", "v3_raw", "v3_p3", "v3_method",
-              "v3_status", "v3_id_line", "v3_p4", "v3_request_id")
+              "p2", "sending_method", "sending_url", "p3", "transport_method", "transport_url",
+              "transport_status", "p4", "method", "url", "status", *(f"h{i}" for i in range(8)), "fields",
+              "headers", "p5", "request_id")
+_V3_GROUPS = ("building_method", "retries", "v3_p2", "v3_sending_method", "v3_p3", "v3_method",
+              "v3_status", "v3_p4", "v3_request_id")
 
 
 def _prefix(name: str) -> str:
@@ -211,9 +211,14 @@ def _prefix(name: str) -> str:
 
 
 def _request_id_line(prefix: str) -> str:
-    """An optional `request_id` line: groups `<prefix>id_line`, `<prefix>p<n>`, `<prefix>request_id`."""
+    """An optional `request_id` line: groups `<prefix>p<n>` (its prefix) and `<prefix>request_id`.
+
+    No group holds a whole line or repr (a copy of hundreds of characters
+    per call): the log text of a call built whole is cut from the batch
+    (`_call_text`), and `fields` is empty where the headers were read.
+    """
     p = "p5" if not prefix else "v3_p4"
-    return rf"(?:\n(?P<{prefix}id_line>{_prefix(p)}request_id: (?P<{prefix}request_id>\S+)))?$"
+    return rf"(?:\n{_prefix(p)}request_id: (?P<{prefix}request_id>\S+))?$"
 
 
 _STATUS3 = "[1-5][0-9][0-9]"  # ASCII: a key of `_STATUS_OF`
@@ -227,15 +232,15 @@ def _calls() -> re.Pattern[str]:
         # openai 1.x-3.3: options, sending, [transport,] response with headers, [request_id]
         rf"Request options: (?>{_options_pattern()}(?=\n)|(?P<options>[^\n]*))\n"
         rf"{_prefix('p2')}Sending HTTP Request: (?P<sending_method>[A-Z]+) (?P<sending_url>\S+)\n"
-        rf"(?P<raw>(?:{_prefix('p3')}HTTP Request: (?P<transport_method>[A-Z]+) (?P<transport_url>\S+) "
+        rf"(?:{_prefix('p3')}HTTP Request: (?P<transport_method>[A-Z]+) (?P<transport_url>\S+) "
         rf"\"HTTP/[\d.]+ (?P<transport_status>{_STATUS3})[^\n]*\n)?"
         rf"{_prefix('p4')}HTTP Response: (?P<method>[A-Z]+) (?P<url>\S+) \"(?P<status>{_STATUS3})[^\"\n]*\""
-        rf"(?: (?>(?P<fields>{_header_fields_pattern('h')})$|(?P<headers>Headers\([^\n]*)))?)"
+        rf"(?: (?>{_header_fields_pattern('h')}(?P<fields>)$|(?P<headers>Headers\([^\n]*)))?"
         rf"{_request_id_line('')}"
         # openai 3.4+: building, sending, response, [request_id]
         rf"|Building HTTP request: method=(?P<building_method>\S+) retries_taken=(?P<retries>\d+)\n"
         rf"{_prefix('v3_p2')}Sending HTTP Request: (?P<v3_sending_method>[A-Z]+)\n"
-        rf"(?P<v3_raw>{_prefix('v3_p3')}HTTP Response: (?P<v3_method>[A-Z]+) (?P<v3_status>{_STATUS3}))"
+        rf"{_prefix('v3_p3')}HTTP Response: (?P<v3_method>[A-Z]+) (?P<v3_status>{_STATUS3})"
         rf"{_request_id_line('v3_')})",
         re.MULTILINE,
     )
@@ -599,9 +604,9 @@ class OpenAISdkParser(Parser):
                 feed(line)
 
     def _v1_call(self, text: str, start: int, end: int, p1: str, method1, method2, url1, url2, model1, model2,
-                 stream, options, p2, sending_method, sending_url, raw, p3, transport_method, transport_url,
-                 transport_status, p4, method, url, digits, fields, h0, h1, h2, h3, h4, h5, h6, h7, headers,
-                 id_line, p5, request_id) -> None:
+                 stream, options, p2, sending_method, sending_url, p3, transport_method, transport_url,
+                 transport_status, p4, method, url, digits, h0, h1, h2, h3, h4, h5, h6, h7, fields, headers,
+                 p5, request_id) -> None:
         """`Request options`, `Sending HTTP Request`, [`HTTP Request`,] `HTTP Response`, [`request_id`]:
         the call at `text[start:end]`, from its captures (`_V1_GROUPS`)."""
         clean, ts, _ = _head(p4)
@@ -621,19 +626,20 @@ class OpenAISdkParser(Parser):
         status = _STATUS_OF[digits]
         if self._rows is not None and status < 400 and headers is None:
             if fields is None:
-                if id_line is not None:
+                if p5 is not None:
                     self._add_row(ts, status, None, None)
                     return
-            elif (h0 or id_line is not None) and (h7 is None or h7[:1] != "-"):
+            elif (h0 or p5 is not None) and (h7 is None or h7[:1] != "-"):
                 # closed (a request id in its headers or a `request_id` line after it), and no latency
                 # of -0.0, which columns cannot hold
                 latency = None if h7 is None else _plain_ms(h7)
                 if latency is None and h7 is not None:
                     latency = _latency(h7, "openai-processing-ms", self.sink)  # reported
                 self._add_row(ts, status, latency, _headroom_texts(h1, h3, h2, h4, h5, h6))
-                if h0 and id_line is not None:
+                if h0 and p5 is not None:
                     self.sink.skip()  # the id is already known from the response's headers
                 return
+        raw, id_line = _call_text(text, start, end, p5 is not None)
         call = Call(ts=ts, source=self.source, provider=PROVIDER, endpoint=_path(url),
                     method=method, model=self._model, status=status, stream=self._stream, raw=raw)
         if fields is not None:
@@ -642,8 +648,8 @@ class OpenAISdkParser(Parser):
             self._apply_header_text(call, headers)
         self._close_call(call, id_line, request_id)
 
-    def _v3_call(self, text: str, start: int, end: int, p1: str, building_method, retries, p2, sending_method, raw,
-                 p3, method, digits, id_line, p4, request_id) -> None:
+    def _v3_call(self, text: str, start: int, end: int, p1: str, building_method, retries, p2, sending_method,
+                 p3, method, digits, p4, request_id) -> None:
         """`Building HTTP request`, `Sending HTTP Request`, `HTTP Response: M S`, [`request_id`]: the call
         at `text[start:end]`, from its captures (`_V3_GROUPS`)."""
         clean, ts, _ = _head(p3)
@@ -660,9 +666,10 @@ class OpenAISdkParser(Parser):
         self._sdk_logs_responses = True
         self._method, self._sending_url, self._last_call = sending_method, None, None
         status = _STATUS_OF[digits]
-        if self._rows is not None and status < 400 and id_line is not None:
+        if self._rows is not None and status < 400 and p4 is not None:
             self._add_row(ts, status, None, None)
             return
+        raw, id_line = _call_text(text, start, end, p4 is not None)
         call = self._new_call(ts, method, None, status, raw)
         self._close_call(call, id_line, request_id)
 
@@ -986,6 +993,15 @@ def _kind_free_text(text: str) -> bool:
 def _head(prefix: str) -> tuple[bool, float | None, str | None]:
     """Whether `prefix` holds no message kind (the regex would look past it), and its `_time_of`."""
     return (_KIND.search(prefix) is None, *_time_of(prefix))
+
+
+def _call_text(text: str, start: int, end: int, id_line: bool) -> tuple[str, str | None]:
+    """The log text of the call at `text[start:end]` (its third line up to its response line), and its
+    `request_id` line, if it has one (`id_line`): what `feed` keeps of those lines."""
+    first_end = text.find("\n", start)
+    response_end = text.rfind("\n", start, end) if id_line else end
+    return (text[text.find("\n", first_end + 1) + 1:response_end],
+            text[response_end + 1:end] if id_line else None)
 
 
 def _lines_of(text: str, start: int, end: int, lines: int) -> bool:

@@ -206,7 +206,7 @@ _V3_GROUPS = ("building_method", "retries", "v3_p2", "v3_sending_method", "v3_p3
 
 def _prefix(name: str) -> str:
     """A line's prefix up to its first `]`, which may run over a line break (a loop over one excluded
-    character is the regex engine's quick one): `_lines_of` then sends the call line by line."""
+    character is the regex engine's quick one): the call is then sent line by line."""
     return rf"(?P<{name}>\[[^\]]*+\] )"
 
 
@@ -613,8 +613,8 @@ class OpenAISdkParser(Parser):
         if (not clean or ts is None or not _usable(p1) or not _usable(p2) or self._waiting
                 or (p3 is not None and (not _usable(p3) or transport_method != method
                                         or transport_url != url or transport_status != digits))
-                or (p5 is not None and not _head(p5)[0])
-                or not _lines_of(text, start, end, 3 + (p3 is not None) + (p5 is not None))):
+                or (p5 is not None and (not _head(p5)[0] or "\n" in p5))
+                or "\n" in p2 or "\n" in p4 or (p3 is not None and "\n" in p3)):
             self._feed_each(text[start:end])
             return
         self._close_open()
@@ -654,7 +654,7 @@ class OpenAISdkParser(Parser):
         at `text[start:end]`, from its captures (`_V3_GROUPS`)."""
         clean, ts, _ = _head(p3)
         if (not clean or ts is None or not _usable(p1) or not _usable(p2) or self._waiting
-                or (p4 is not None and not _head(p4)[0]) or not _lines_of(text, start, end, 3 + (p4 is not None))):
+                or (p4 is not None and (not _head(p4)[0] or "\n" in p4)) or "\n" in p2 or "\n" in p3):
             self._feed_each(text[start:end])
             return
         self._close_open()
@@ -1002,11 +1002,6 @@ def _call_text(text: str, start: int, end: int, id_line: bool) -> tuple[str, str
     response_end = text.rfind("\n", start, end) if id_line else end
     return (text[text.find("\n", first_end + 1) + 1:response_end],
             text[response_end + 1:end] if id_line else None)
-
-
-def _lines_of(text: str, start: int, end: int, lines: int) -> bool:
-    """Whether `text[start:end]` is that many lines: no prefix the calls regex took ran over a line break."""
-    return text.count("\n", start, end) == lines - 1
 
 
 @lru_cache(maxsize=1024)

@@ -271,6 +271,7 @@ def test_hostile_values_read_alike_and_the_plain_call_takes_the_batch_regex():
         call_lines()[:1] + ["[2026-11-26 23:26:08 no bracket", "x] " + call_lines()[1].split("] ", 1)[1]]
         + call_lines()[2:],  # a prefix the calls regex takes over a line break
         call_lines()[:3] + ["[x", "y] " + call_lines()[3].split("] ", 1)[1]] + call_lines()[4:],
+        [call_lines()[0] + "\n" + call_lines()[1]] + call_lines()[2:],  # a "line" holding a line break
         [call_lines()[0].replace("23:26:08", "99:26:08")] + call_lines()[1:],
     ]:
         for points in ((), (1,), (2,), (3,), (4,)):

@@ -412,3 +412,26 @@ def test_a_broken_fast_path_is_caught():
             assert_stored_alike(lines, (), STORES[0])
     with mock.patch.object(openai_sdk, "_headroom_texts", lambda *texts: None), pytest.raises(AssertionError):
         assert_stored_alike(lines, (), STORES[0])
+
+
+def test_whole_calls_columns_cannot_hold_go_to_the_sink_one_by_one_in_order():
+    """A latency of -0.0 or tokens go by `Sink.call`, after the rows collected before them."""
+    def made():
+        return [openai_sdk.Call(ts=CLOCK + 1, source="test", model="gpt-4o", status=500),
+                openai_sdk.Call(ts=CLOCK + 2, source="test", model="gpt-4o", status=200, latency_ms=-0.0),
+                openai_sdk.Call(ts=CLOCK + 3, source="test", model="gpt-4o", status=200, input_tokens=5, output_tokens=2),
+                openai_sdk.Call(ts=CLOCK + 4, source="test", model="gpt-4o", status=429, latency_ms=3.0)]
+
+    stores = []
+    for as_rows in (False, True):
+        store = MetricsStore()
+        sink = ColumnsSink(SourceCounts(label="test"), Pricer(), None)
+        rows = openai_sdk._Rows(sink, "test")
+        for call in made():
+            rows.add_call(call) if as_rows else sink.call(call)
+        rows.hand()
+        sink.commit(store)
+        stores.append((state(store), sink.counts.calls))
+        if as_rows:
+            assert [c.latency_ms for c in store.failed] == [None, 3.0]
+    assert stores[0] == stores[1]

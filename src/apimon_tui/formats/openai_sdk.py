@@ -1058,7 +1058,8 @@ class _Rows:
     regex's captures as rows (time, model, status, latency, headroom), the others whole at their row.
 
     A whole call that columns cannot hold as read (a time that is no finite
-    float, a latency of -0.0) goes to `Sink.call` after the rows before it.
+    float, a latency of -0.0) goes to `Sink.call` after the rows before it,
+    as would one with tokens (this log has none).
     """
 
     __slots__ = ("sink", "source", "rows", "whole")
@@ -1072,7 +1073,9 @@ class _Rows:
     def add_call(self, call: Call) -> None:
         ts, latency = call.ts, call.latency_ms
         if (type(ts) is float and math.isfinite(ts) and call.ttft_ms is None
-                and (latency is None or (type(latency) is float and math.copysign(1.0, latency) > 0))):
+                and (latency is None or (type(latency) is float and math.copysign(1.0, latency) > 0))
+                and call.input_tokens is None and call.output_tokens is None and call.cached_tokens is None
+                and call.cache_write_tokens is None):
             self.whole.append((len(self.rows), call))
             self.rows.append((ts, call.model, call.status or 0, latency, call.ratelimit))
             return
@@ -1096,14 +1099,10 @@ class _Rows:
         failed = code = None
         codes = [""]
         if whole:
+            at = [row for row, _ in whole]
             failed, code, place = np.zeros(count, dtype=bool), np.zeros(count, dtype=np.int64), {"": 0}
-            for row, call in whole:
-                failed[row] = call.failed
-                code[row] = place.setdefault(call.error_code or "", len(place))
-                for column, value in zip(tokens, (call.input_tokens, call.output_tokens, call.cached_tokens,
-                                                  call.cache_write_tokens)):
-                    if value is not None:
-                        column[row] = value
+            failed[at] = [call.failed for _, call in whole]
+            code[at] = [place.setdefault(call.error_code or "", len(place)) for _, call in whole]
             codes = list(place)
         self.sink.columns(CallColumns(
             self.source, np.array(ts, dtype=np.float64), model, names, np.array(status, dtype=np.int64),

@@ -39,9 +39,10 @@ A `Retrying` line with no failed call before it (info level hides the
 
 Speed: a batch's calls of the usual shapes (five lines of 1.x, four of
 3.4+) are found by one regex over the joined batch (`feed_many`, `_calls()`),
-and plain `Request options` and `Headers(...)` reprs are read by one regex
-each that checks the whole repr and captures only the fields used; anything
-else takes the line-by-line and token-by-token paths, which read alike.
+which reads plain `Request options` and `Headers(...)` reprs too, checking
+the whole repr and capturing only the fields used; anything else takes the
+line-by-line and token-by-token paths, which read alike. The engine's sink
+gets a batch's successful calls as columns, not as a `Call` each.
 
 Line accounting: a line whose data goes into a call reports nothing itself;
 the call is reported once when complete. Every other line (tracebacks, SDK
@@ -536,15 +537,17 @@ class OpenAISdkParser(Parser):
         lines around them fed one by one, in order.
 
         A found call is read from the regex's captures, the parser's state left
-        as `feed` line by line would leave it. For a sink that takes columns
-        (the engine's), a big batch's calls go to it as one `CallColumns`, in
-        log order: a closed successful call with plain headers as a row of
-        figures, with no `Call` built, any other whole (`_Rows`). One with a line `feed` would
+        as `feed` line by line would leave it. One with a line `feed` would
         read otherwise (a stamp that is no time or none at all, a message kind
         in the prefix), or whose response an earlier transport line could
         claim, is fed line by line instead: what is read never depends on the
-        path. (Counting the lines around calls as skips in runs, not one by
-        one, was measured no quicker.)
+        path. A line around the calls that was a skip whatever came before it
+        is one again on sight (`_feed_each`).
+
+        For a sink that takes columns (the engine's), a big batch's calls go to
+        it as one `CallColumns`, in log order: a closed successful call with
+        plain headers as a row of figures, with no `Call` built, any other
+        whole (`_Rows`).
 
         The cyclic garbage collector is held off meanwhile: run every few
         hundred new containers (a match's groups, a row), it went over the

@@ -120,10 +120,32 @@ class Shape:
         return types
 
 
-Segment = tuple[np.ndarray, Sequence, set]  # rows of the batch, their values, the values' types
+Segment = tuple[np.ndarray, Sequence, set]  # rows of the batch, their values (numbers may be float64), their types
 
 
-class Table:
+class Columns:
+    """The key-at-a-time readers of a top-level table (see the functions of the same names), for a
+    table that gives `rows` and `segments`."""
+
+    rows: int
+
+    def segments(self, key: str) -> list[Segment]:
+        raise NotImplementedError
+
+    def numbers(self, key: str, kinds: frozenset, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+        return numbers(self.rows, self.segments(key), kinds, low, high)
+
+    def typed(self, key: str, kinds: frozenset) -> np.ndarray:
+        return typed(self.rows, self.segments(key), kinds)
+
+    def names(self, key: str) -> tuple[np.ndarray, list[str | None]]:
+        return names(self.rows, self.segments(key))
+
+    def values(self, key: str) -> list[Any]:
+        return values(self.rows, self.segments(key))
+
+
+class Table(Columns):
     """A batch's decoded objects, grouped by shape, read a field at a time (see the module's doc).
 
     `rows` numbers the objects in the batch (a table of nested objects holds some rows only).
@@ -146,13 +168,13 @@ class Table:
         """The values of `key`, shape by shape (rows without it hold None)."""
         return [(shape.rows, shape.column(key), shape.types(key)) for shape in self.shapes if key in shape.place]
 
-    def found(self, path: tuple[str, ...]) -> tuple[list[Segment], list[np.ndarray]]:
-        """The values at a dotted path as `jsonl.find` finds them (whole dotted keys first), and the
-        rows where it steps into something other than an object or null (not plain)."""
+    def found(self, path: tuple[str, ...], dotted: bool = True) -> tuple[list[Segment], list[np.ndarray]]:
+        """The values at a path as `jsonl.find` finds them (whole dotted keys first; only single keys
+        if not `dotted`), and the rows where it steps into something other than an object or null (not plain)."""
         segments: list[Segment] = []
         odd: list[np.ndarray] = []
         for shape in self.shapes:
-            for cut in range(len(path), 0, -1):
+            for cut in range(len(path), 0, -1) if dotted else (1,):
                 key = ".".join(path[:cut])
                 if key in shape.place:
                     break
@@ -164,7 +186,7 @@ class Table:
             table, not_objects = self._inner(shape, key)
             odd.append(not_objects)
             if table is not None:
-                more, more_odd = table.found(path[cut:])
+                more, more_odd = table.found(path[cut:], dotted)
                 segments += more
                 odd += more_odd
         return segments, odd
@@ -188,19 +210,6 @@ class Table:
             made = shape.inner[key] = (table, not_objects)
         return made
 
-    # The key-at-a-time readers of a top-level table (see the functions of the same names).
-    def numbers(self, key: str, kinds: frozenset, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
-        return numbers(self.rows, self.segments(key), kinds, low, high)
-
-    def typed(self, key: str, kinds: frozenset) -> np.ndarray:
-        return typed(self.rows, self.segments(key), kinds)
-
-    def names(self, key: str) -> tuple[np.ndarray, list[str | None]]:
-        return names(self.rows, self.segments(key))
-
-    def values(self, key: str) -> list[Any]:
-        return values(self.rows, self.segments(key))
-
     def types(self, key: str) -> set:
         """The types of the values of `key` in all rows (NoneType for a row without it)."""
         return set().union(*(shape.types(key) for shape in self.shapes))
@@ -213,6 +222,10 @@ class Table:
                 ok[shape.rows] = True
         return ok
 
+    def objects(self, key: str) -> list[Any]:
+        """Each row's value of `key` (None where there is none)."""
+        return self.values(key)
+
 
 NESTED_KINDS = frozenset({dict, NONE})
 
@@ -224,6 +237,12 @@ def numbers(rows: int, segments: list[Segment], kinds: frozenset, low: float, hi
     column = np.full(rows, np.nan)
     ok = np.ones(rows, dtype=bool)
     for at, values, types in segments:
+        if type(values) is np.ndarray:  # numbers read from the bytes: one type per segment
+            if kinds.issuperset(types):
+                column[at] = values
+            else:
+                ok[at] = False
+            continue
         if not kinds.issuperset(types):
             good = [type(v) in kinds for v in values]
             ok[at[~np.array(good)]] = False
@@ -244,14 +263,16 @@ def typed(rows: int, segments: list[Segment], kinds: frozenset) -> np.ndarray:
     ok = np.ones(rows, dtype=bool)
     for at, values, types in segments:
         if not kinds.issuperset(types):
-            ok[at] = [type(v) in kinds for v in values]
+            ok[at] = False if type(values) is np.ndarray else [type(v) in kinds for v in values]
     return ok
 
 
 def values(rows: int, segments: list[Segment]) -> list[Any]:
     """Each row's value (None where there is none)."""
     out = np.full(rows, None, dtype=object)
-    for at, column, _ in segments:
+    for at, column, types in segments:
+        if type(column) is np.ndarray:
+            column = column.astype(np.int64).tolist() if types == {int} else column.tolist()
         out[at] = np.fromiter(column, dtype=object, count=len(column))  # (no value taken for a sequence)
     return out.tolist()
 
@@ -262,7 +283,14 @@ def names(rows: int, segments: list[Segment]) -> tuple[np.ndarray, list[str | No
     place: dict[Any, int] = {None: 0, "": 0}
     for at, column, types in segments:
         if not TEXT_KINDS.issuperset(types):
-            column = [v if type(v) is str else None for v in column]
+            column = [None] * len(at) if type(column) is np.ndarray else [v if type(v) is str else None for v in column]
+        elif (distinct := getattr(column, "distinct", None)) is not None:  # texts read from the bytes
+            codes, texts = distinct()
+            for name in texts:
+                if name not in place:
+                    place[name] = len(place) - 1
+            index[at] = np.array(list(map(place.__getitem__, texts)), dtype=np.int64)[codes]
+            continue
         for name in dict.fromkeys(column):
             if name not in place:
                 place[name] = len(place) - 1

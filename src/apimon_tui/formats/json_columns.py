@@ -15,7 +15,7 @@ numpy, by the parsers' batch paths.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import count
 from math import copysign, nan
@@ -222,12 +222,16 @@ class Table(Columns):
                 ok[shape.rows] = True
         return ok
 
-    def objects(self, key: str) -> list[Any]:
-        """Each row's value of `key` (None where there is none)."""
-        return self.values(key)
+    def later(self, key: str) -> tuple[list[Any], Callable[[Any], Any]]:
+        """Each row's value of `key` (None where there is none), and what reads it (as `LayoutTable.later`)."""
+        return self.values(key), _itself
 
 
 NESTED_KINDS = frozenset({dict, NONE})
+
+
+def _itself(value: Any) -> Any:
+    return value
 
 
 def numbers(rows: int, segments: list[Segment], kinds: frozenset, low: float, high: float,

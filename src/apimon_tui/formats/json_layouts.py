@@ -10,8 +10,8 @@ found from the line's quotes, and each number read as JSON writes one. A
 line that passes holds the layout's structure with its own texts, and its
 values are read here exactly as orjson reads them. A line with a backslash
 or a byte outside printable ASCII, or a number this reader does not read
-exactly (an exponent, more than 16 digits), matches no layout and is left
-to the caller (`covered`), as are lines of a layout too rare to learn.
+exactly (more than 18 bytes, or digits past 2**53), matches no layout and is
+left to the caller (`covered`), as are lines of a layout too rare to learn.
 
 `LayoutTable` answers as `json_columns.Table` does (segments of values by
 key or path), so a format's column reader takes either.
@@ -20,7 +20,7 @@ key or path), so a format's column reader takes either.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,18 +29,29 @@ import orjson
 
 from apimon_tui.formats.base import QUICK_BRACKETS
 from apimon_tui.formats.byte_lines import ByteLines, rows_all
-from apimon_tui.formats.json_columns import NONE, Columns, Segment
+from apimon_tui.formats.json_columns import NONE, Columns, Segment, Table, decoded
 
 QUOTE, BACKSLASH, MINUS, DOT, ZERO = b'"\\-.0'
+COVERED = 7 / 8         # the share of a batch's lines its layouts must read, else it is decoded
 MAX_NUMBER = 18        # bytes of a number's text read here (so its digits fit int64); a longer one leaves its line uncovered
 MAX_NAME = 64          # bytes of a string value compared as bytes when names are asked for
 CHUNK = 16             # fixed bytes compared per read (the buffer is padded by more)
 LAYOUT_TRIES = 8       # lines tried as a layout's model, per count of quotes in a batch
 EXACT = 2.0**53        # a decimal mantissa below this, over a power of ten, is read exactly
 _POWERS = 10.0 ** np.arange(23)
-_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?![0-9eE.])")  # JSON's numbers without an exponent
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?(?![0-9eE.+-])")  # JSON's numbers
 _LITERALS = {"true": True, "false": False, "null": None}
 START, END = -1, -2    # anchors: a line's start, its newline (other anchors are its quotes, by number)
+
+
+def table_of(lines: Sequence[str]) -> tuple[Columns, np.ndarray]:
+    """The batch's lines as a `LayoutTable` when its layouts read most of them, else decoded into a
+    `json_columns.Table`; and which lines it holds (the others are for the per-line path)."""
+    table = LayoutTable(lines)
+    if np.count_nonzero(table.covered) >= COVERED * len(lines):
+        return table, table.covered.copy()
+    objs, ok = decoded(lines)
+    return Table(objs), ok
 
 
 class Unlearnable(Exception):
@@ -222,7 +233,7 @@ class _Learner:
         if slot.kind in ("string", "number"):
             start, end, kind, _ = self.values[slot.variable]
             text = self.line[start:end]
-            return text if kind == "string" else float(text) if "." in text else int(text)
+            return text if kind == "string" else int(text) if text.lstrip("-").isdigit() else float(text)
         if slot.kind == "object":
             return {key: self.rebuilt((*path, key)) for key in self.children[path]}
         if slot.kind == "array":
@@ -334,9 +345,16 @@ class LayoutTable(Columns):
                 ok[part.rows] = True
         return ok
 
-    def objects(self, key: str) -> list[Any]:
-        """Each row's value of `key`, objects decoded whole (the lines that hold one are decoded again)."""
-        return [value.decoded() if type(value) is LazyValue else value for value in self.values(key)]
+    def later(self, key: str) -> tuple[list[Any], Callable[[Any], Any]]:
+        """Each row's object at `key` as something to decode later (its line's number; None where
+        there is none), and what decodes it: the store reads only a few (the newest headroom)."""
+        out = np.full(self.rows, None, dtype=object)
+        for part in self.shapes:
+            slot = part.layout.slots.get((key,))
+            if slot is not None and slot.kind == "object":
+                out[part.rows] = part.rows
+        lines = self.lines
+        return out.tolist(), lambda row: orjson.loads(lines[row])[key]
 
 
 def _found_in(table: LayoutTable, part: Part, node: tuple, path: tuple, dotted: bool,
@@ -384,25 +402,33 @@ def _slot_segments(table: LayoutTable, part: Part, path: tuple, slot: Slot) -> l
         return [(rows, Texts(table.buf, part.start[:, slot.variable], part.length[:, slot.variable]), {str})]
     if slot.kind == "literal":
         return [(rows, [slot.value] * len(rows), {type(slot.value)})]
-    return [(rows, [LazyValue(table.lines, row, path) for row in rows.tolist()], _slot_types(part, slot))]
+    return [(rows, Decoded(table.lines, rows, path), _slot_types(part, slot))]
 
 
-class LazyValue:
-    """An object or array of a covered line, decoded from its line only when read (the store reads a few)."""
+class Decoded(Sequence):
+    """The objects or arrays at one path of a part's rows, decoded from their lines again when
+    read (a check of their type needs only the layout's)."""
 
-    __slots__ = ("_lines", "_row", "_path")
+    def __init__(self, lines: Sequence[str], rows: np.ndarray, path: tuple) -> None:
+        self.lines, self.rows, self.path = lines, rows, path
 
-    def __init__(self, lines: Sequence[str], row: int, path: tuple) -> None:
-        self._lines, self._row, self._path = lines, row, path
+    def __len__(self) -> int:
+        return len(self.rows)
 
-    def decoded(self) -> Any:
-        value = orjson.loads(self._lines[self._row])
-        for step in self._path:
-            value = value[step]
-        return value
+    def __getitem__(self, index):
+        return self.values()[index]
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.decoded().get(key, default)
+    def __iter__(self):
+        return iter(self.values())
+
+    def values(self) -> list[Any]:
+        out = []
+        for row in self.rows.tolist():
+            value = orjson.loads(self.lines[row])
+            for step in self.path:
+                value = value[step]
+            out.append(value)
+        return out
 
 
 class Texts(Sequence):
@@ -460,7 +486,7 @@ def _match(buf: ByteLines, layout: Layout, rows: np.ndarray, anchors: np.ndarray
     """The part of `rows` that matches `layout` (None if none does), and which rows matched."""
     anchor, offset, texts = layout.chunks()
     # (a line that does not match may put a place past the buffer: it is read at its end, padding no text holds)
-    at = np.clip(anchors[:, anchor] + offset, 0, len(buf.bytes) - CHUNK)
+    at = _clip(anchors[:, anchor] + offset, 0, len(buf.bytes) - CHUNK)
     ok = buf.start_with(np.ascontiguousarray(at), texts)
     run_anchor = np.array([run[0] for run in layout.runs])
     run_at = anchors[:, run_anchor] + np.array([run[1] for run in layout.runs])
@@ -484,9 +510,11 @@ def _match(buf: ByteLines, layout: Layout, rows: np.ndarray, anchors: np.ndarray
 
 def read_numbers(buf: ByteLines, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The JSON numbers (no exponent) at `start` of `length` bytes, as orjson reads them: their
-    values as float64, whether each is an integer, and whether each was read (JSON's shape, at most
-    `MAX_NUMBER` bytes, its digits as one integer below 2**53). Columns of numbers of up to 8
-    bytes are read a number to a word (`_short_numbers`), the others byte by byte (`_numbers`)."""
+    values as float64, whether each is an integer, and whether each was read: JSON's shape, at most
+    `MAX_NUMBER` bytes, its digits as one integer below 2**53 and a power of ten within 22 (so one
+    product or quotient of exact floats gives the nearest float, as a full parser does). Columns of
+    numbers of up to 8 bytes are read a number to a word (`_short_numbers`), the others, and those
+    with an exponent, byte by byte (`_numbers`)."""
     value = np.empty(start.shape)
     whole = np.empty(start.shape, dtype=bool)
     read = np.empty(start.shape, dtype=bool)
@@ -497,6 +525,9 @@ def read_numbers(buf: ByteLines, start: np.ndarray, length: np.ndarray) -> tuple
             out = reader(buf, start[at].ravel(), length[at].ravel())
             for target, result in zip((value, whole, read), out):
                 target[at] = result.reshape(len(start), len(columns))
+    again = ~read & (length <= 8)  # an exponent (9.5e-05), which only the byte reader reads
+    if again.any():
+        value[again], whole[again], read[again] = _numbers(buf, start[again], length[again])
     return value, whole, read
 
 
@@ -517,8 +548,8 @@ def _short_numbers(buf: ByteLines, start: np.ndarray, length: np.ndarray) -> tup
     every byte is checked to be a digit and the eight are read as one integer, all with integer
     arithmetic on words (SWAR)."""
     end = start + length
-    word = buf.gather(np.clip(end - 8, 0, len(buf.bytes) - 8), 1).ravel()
-    begin = np.clip(8 - length, 0, 7).astype(np.uint64)  # the number's first byte in the word
+    word = buf.gather(_clip(end - 8, 0, len(buf.bytes) - 8), 1).ravel()
+    begin = _clip(8 - length, 0, 7).astype(np.uint64)  # the number's first byte in the word
     negative = ((word >> (_EIGHT * begin)) & np.uint64(0xFF)) == MINUS
     first = np.minimum(begin + negative, _SEVEN)  # its first digit
     keep = _ALL << (_EIGHT * first)
@@ -552,35 +583,71 @@ _INTEGER_POWERS = 10 ** np.arange(MAX_NUMBER, dtype=np.int64)
 
 
 def _numbers(buf: ByteLines, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`read_numbers` for longer numbers, byte by byte. Each window ends where its number ends, so
-    the digits are read as one integer by a product with fixed powers of ten (exact in int64 below
-    10**18); the dot's place holds a 0, so the digits before it are taken back down by one place."""
+    """`read_numbers` for longer numbers, and those with an exponent, byte by byte. Each window
+    ends where its number ends, so digits are read as one integer by a product with fixed powers
+    of ten (exact in int64 below 10**18): the digits before an exponent are taken down to their
+    places, and those before a dot by one place more (the dot's place holds a 0)."""
     width = MAX_NUMBER
     end = start + length
     rows = np.arange(len(start))
-    text = buf.window(np.clip(end - width, 0, len(buf.bytes) - 24), width)  # (3 words read; see `_match`)
+    place = np.arange(width)
+    text = buf.window(_clip(end - width, 0, len(buf.bytes) - 24), width)  # (3 words read; see `_match`)
     begin = width - length                       # where the number starts in its window
-    sign = np.clip(begin, 0, width - 1)
-    negative = text[rows, sign] == MINUS
-    first = np.clip(begin + negative, 0, width - 1)  # its first digit
-    inside = np.arange(width) >= first[:, None]
+    negative = text[rows, _clip(begin, 0, width - 1)] == MINUS
+    first = _clip(begin + negative, 0, width - 1)  # its first digit
+    inside = place >= first[:, None]
     digit = text - np.uint8(ZERO)                # (wraps: anything below "0" becomes 208 or more)
     is_digit = digit <= 9
-    is_dot = inside & (text == DOT)
-    read = (end >= width) & (length >= 1 + negative) & (length <= width) & rows_all(is_digit | is_dot | ~inside)
+    exponent = np.full(len(start), width)         # where the exponent's "e" is (the window's end: none)
+    read = (end >= width) & (length >= 1 + negative) & (length <= width)
+    is_e = inside & ((text | np.uint8(0x20)) == ord("e"))
+    if is_e.any():
+        marked = np.argmax(is_e, axis=1)
+        exponent = np.where(is_e[rows, marked], marked, width)
+        read &= np.count_nonzero(is_e, axis=1) <= 1
+    mantissa_part = inside & (place < exponent[:, None])
+    is_dot = mantissa_part & (text == DOT)
+    power, exponent_ok = _exponents(text, is_digit, digit, exponent)
+    read &= exponent_ok & rows_all(is_digit | is_dot | ~mantissa_part)
     dot = np.argmax(is_dot, axis=1)
     dotted = is_dot[rows, dot]
     if np.count_nonzero(is_dot) != np.count_nonzero(dotted):
         read &= np.count_nonzero(is_dot, axis=1) <= 1
-    read &= is_digit[rows, first] & is_digit[:, -1] & (dot != first)
+    last = _clip(exponent - 1, 0, width - 1)     # the mantissa's last byte
+    read &= is_digit[rows, first] & is_digit[rows, last] & (dot != first)
     second = np.minimum(first + 1, width - 1)
-    read &= ~((text[rows, first] == ZERO) & (first < width - 1) & ~is_dot[rows, second])  # no leading zero
-    digits = np.where(inside & is_digit, digit, np.uint8(0)) @ _WEIGHTS
-    decimals = np.where(dotted, width - 1 - dot, 0)
+    read &= ~((text[rows, first] == ZERO) & (first < last) & ~is_dot[rows, second])  # no leading zero
+    digits = np.where(mantissa_part & is_digit, digit, np.uint8(0)) @ _WEIGHTS // _INTEGER_POWERS[width - 1 - last]
+    decimals = np.where(dotted, last - dot, 0)
     after = digits % _INTEGER_POWERS[decimals]
     mantissa = (digits - after) // np.where(dotted, 10, 1) + after
-    read &= mantissa < 2**53
-    number = mantissa.astype(np.float64) / _POWERS[decimals]
+    power -= decimals
+    read &= (mantissa < 2**53) & (np.abs(power) <= 22)
+    scale = _POWERS[np.minimum(np.abs(power), 22)]
+    number = np.where(power >= 0, mantissa * scale, mantissa / scale)  # one rounding each: exact (Clinger)
     number[negative] *= -1
-    number[~dotted] += 0.0  # an integer -0 is 0
-    return number, ~dotted, read
+    integer = ~dotted & (exponent == width)
+    number[integer] += 0.0  # an integer -0 is 0
+    return number, integer, read
+
+
+def _exponents(text: np.ndarray, is_digit: np.ndarray, digit: np.ndarray, exponent: np.ndarray,
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The power of ten each window's exponent (after the "e" at `exponent`, to the window's end)
+    names (0 for none), and whether it is JSON's: a sign or not, then one to three digits."""
+    width = text.shape[1]
+    rows = np.arange(len(text))
+    given = exponent < width
+    if not given.any():
+        return np.zeros(len(text), dtype=np.int64), np.ones(len(text), dtype=bool)
+    after = _clip(exponent + 1, 0, width - 1)
+    signed = given & ((text[rows, after] == ord("+")) | (text[rows, after] == MINUS))
+    digits_from = exponent + 1 + signed
+    part = np.arange(width) >= digits_from[:, None]
+    ok = ~given | ((digits_from < width) & (width - digits_from <= 3) & rows_all(is_digit | ~part))
+    power = np.where(part & is_digit, digit, np.uint8(0)) @ _WEIGHTS
+    return np.where(given & (text[rows, after] == MINUS), -power, power), ok
+
+
+def _clip(values: np.ndarray, low: int, high: int) -> np.ndarray:
+    return np.minimum(np.maximum(values, low), high)

@@ -68,25 +68,28 @@ class Slot:
     value: Any = None
 
 
-@dataclass(slots=True)
 class Layout:
-    """One line's structure: its fixed runs of bytes, each at an offset from an anchor, and what is at each path."""
+    """One line's structure: its fixed runs of bytes, each at an offset from an anchor (a quote of
+    the line, by number, or its start or end), and what is at each path."""
 
-    quotes: int
-    runs: list[tuple[int, int, bytes]]   # (anchor, offset, bytes), in order; a value lies between each two
-    variables: list[str]                 # "string" or "number", per gap between runs
-    slots: dict[tuple, Slot]
-    children: dict[tuple, list[str]]     # each object's keys, in order
+    __slots__ = ("quotes", "runs", "variables", "slots", "children", "anchor", "offset", "length",
+                 "chunk_run", "chunk_offset", "chunk_texts")
 
-    def chunks(self) -> tuple[np.ndarray, np.ndarray, tuple[bytes, ...]]:
-        """The runs cut into pieces of at most `CHUNK` bytes: each piece's anchor, offset and bytes."""
-        anchors, offsets, texts = [], [], []
-        for anchor, offset, text in self.runs:
-            for at in range(0, len(text), CHUNK):
-                anchors.append(anchor)
-                offsets.append(offset + at)
-                texts.append(text[at:at + CHUNK])
-        return np.array(anchors), np.array(offsets), tuple(texts)
+    def __init__(self, quotes: int, runs: list[tuple[int, int, bytes]], variables: list[str],
+                 slots: dict[tuple, Slot], children: dict[tuple, list[str]]) -> None:
+        self.quotes = quotes
+        self.runs = runs                # (anchor, offset, bytes), in order; a value lies between each two
+        self.variables = variables      # "string" or "number", per gap between runs
+        self.slots = slots
+        self.children = children        # each object's keys, in order
+        self.anchor = np.array([anchor for anchor, _, _ in runs])
+        self.offset = np.array([offset for _, offset, _ in runs])
+        self.length = np.array([len(text) for _, _, text in runs])
+        # The runs cut into pieces of at most `CHUNK` bytes, each compared at its place in its run.
+        pieces = [(i, at, text[at:at + CHUNK]) for i, (_, _, text) in enumerate(runs) for at in range(0, len(text), CHUNK)]
+        self.chunk_run = np.array([i for i, _, _ in pieces])
+        self.chunk_offset = np.array([at for _, at, _ in pieces])
+        self.chunk_texts = tuple(text for _, _, text in pieces)
 
 
 def learn(line: str) -> Layout:
@@ -308,16 +311,24 @@ class LayoutTable(Columns):
             except Unlearnable:
                 rows = rows[1:]
                 continue
-            anchors = np.empty((len(rows), quote_count + 2), dtype=np.int64)
-            anchors[:, :quote_count] = quotes[first[rows, None] + np.arange(quote_count)]
-            anchors[:, START] = self.buf.starts[rows]
-            anchors[:, END] = self.buf.ends[rows]
-            part, matched = _match(self.buf, layout, rows, anchors)
+            run_at = self._run_places(layout, rows, quotes, first)
+            part, matched = _match(self.buf, layout, rows, run_at)
             if part is not None:
                 self.shapes.append(part)
                 self.covered[part.rows] = True
             matched[0] = True  # the model is left to the other paths if it did not match its own layout
             rows = rows[~matched]
+
+    def _run_places(self, layout: Layout, rows: np.ndarray, quotes: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """Where each run of `layout` starts in each of `rows`, if the row is of the layout."""
+        anchor = layout.anchor
+        at = np.empty((len(rows), len(anchor)), dtype=np.int64)
+        by_quote = anchor >= 0
+        at[:, by_quote] = quotes[first[rows, None] + anchor[by_quote]]
+        for end, places in ((START, self.buf.starts), (END, self.buf.ends)):
+            if (anchor == end).any():
+                at[:, anchor == end] = places[rows, None]
+        return at + layout.offset
 
     # -- answers by key or path, as `json_columns.Table` gives them
 
@@ -482,15 +493,13 @@ def _text(keyed: np.ndarray) -> str:
     return keyed[1:1 + keyed[0]].tobytes().decode("ascii")
 
 
-def _match(buf: ByteLines, layout: Layout, rows: np.ndarray, anchors: np.ndarray) -> tuple[Part | None, np.ndarray]:
-    """The part of `rows` that matches `layout` (None if none does), and which rows matched."""
-    anchor, offset, texts = layout.chunks()
+def _match(buf: ByteLines, layout: Layout, rows: np.ndarray, run_at: np.ndarray) -> tuple[Part | None, np.ndarray]:
+    """The part of `rows` that matches `layout` (None if none does), and which rows matched;
+    `run_at` says where each run would be in each row."""
     # (a line that does not match may put a place past the buffer: it is read at its end, padding no text holds)
-    at = _clip(anchors[:, anchor] + offset, 0, len(buf.bytes) - CHUNK)
-    ok = buf.start_with(np.ascontiguousarray(at), texts)
-    run_anchor = np.array([run[0] for run in layout.runs])
-    run_at = anchors[:, run_anchor] + np.array([run[1] for run in layout.runs])
-    start = run_at[:, :-1] + np.array([len(run[2]) for run in layout.runs[:-1]])
+    at = _clip(run_at[:, layout.chunk_run] + layout.chunk_offset, 0, len(buf.bytes) - CHUNK)
+    ok = buf.start_with(np.ascontiguousarray(at), layout.chunk_texts)
+    start = run_at[:, :-1] + layout.length[:-1]
     length = run_at[:, 1:] - start
     ok &= rows_all(length >= 0)
     numbers = np.flatnonzero(np.array(layout.variables) == "number")

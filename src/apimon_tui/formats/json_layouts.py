@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from apimon_tui.core import heap
 from apimon_tui.formats.base import QUICK_BRACKETS
 from apimon_tui.formats.byte_lines import ByteLines, rows_all
 from apimon_tui.formats.json_columns import NONE, Columns, Segment, Table, decoded
@@ -47,6 +48,7 @@ START, END = -1, -2    # anchors: a line's start, its newline (other anchors are
 def table_of(lines: Sequence[str]) -> tuple[Columns, np.ndarray]:
     """The batch's lines as a `LayoutTable` when its layouts read most of them, else decoded into a
     `json_columns.Table`; and which lines it holds (the others are for the per-line path)."""
+    heap.keep_freed_blocks()  # (arrays of a few MB, batch after batch)
     table = LayoutTable(lines)
     if np.count_nonzero(table.covered) >= COVERED * len(lines):
         return table, table.covered.copy()

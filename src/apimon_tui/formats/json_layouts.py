@@ -539,7 +539,25 @@ def read_numbers(buf: ByteLines, start: np.ndarray, length: np.ndarray) -> tuple
     again = ~read & (length <= 8)  # an exponent (9.5e-05), which only the byte reader reads
     if again.any():
         value[again], whole[again], read[again] = _numbers(buf, start[again], length[again])
+    early = ~read & (start + length < MAX_NUMBER)  # in the buffer's first bytes, before any window
+    for at in zip(*np.nonzero(early)):
+        value[at], whole[at], read[at] = _number_text(buf.bytes[start[at]:start[at] + length[at]].tobytes())
     return value, whole, read
+
+
+_JSON_NUMBER = re.compile(rb"(-?)((?:0|[1-9][0-9]*))(?:\.([0-9]+))?(?:[eE]([-+]?[0-9]{1,3}))?")
+
+
+def _number_text(text: bytes) -> tuple[float, bool, bool]:
+    """`read_numbers` for one number, by Python: the same numbers read, the same left out."""
+    match = _JSON_NUMBER.fullmatch(text)
+    if match is None or len(text) > MAX_NUMBER:
+        return np.nan, False, False
+    _, whole, fraction, power = match.groups()
+    if int(whole + (fraction or b"")) >= 2**53 or abs(int(power or 0) - len(fraction or b"")) > 22:
+        return np.nan, False, False
+    integer = fraction is None and power is None
+    return float(int(text)) + 0.0 if integer else float(text), integer, True
 
 
 def _word(byte: int) -> np.uint64:

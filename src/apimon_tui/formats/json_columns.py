@@ -267,7 +267,7 @@ def typed(rows: int, segments: list[Segment], kinds: frozenset) -> np.ndarray:
     ok = np.ones(rows, dtype=bool)
     for at, values, types in segments:
         if not kinds.issuperset(types):
-            ok[at] = False if type(values) is np.ndarray else [type(v) in kinds for v in values]
+            ok[at] = False if len(types) == 1 else [type(v) in kinds for v in values]  # (one type: none fits)
     return ok
 
 

@@ -529,16 +529,19 @@ def read_numbers(buf: ByteLines, start: np.ndarray, length: np.ndarray) -> tuple
     value = np.empty(start.shape)
     whole = np.empty(start.shape, dtype=bool)
     read = np.empty(start.shape, dtype=bool)
-    short = length.max(axis=0, initial=0) <= 8
-    for columns, reader in ((np.flatnonzero(short), _short_numbers), (np.flatnonzero(~short), _numbers)):
-        if len(columns):
-            at = (slice(None), columns)
-            out = reader(buf, start[at].ravel(), length[at].ravel())
-            for target, result in zip((value, whole, read), out):
-                target[at] = result.reshape(len(start), len(columns))
+    width = np.minimum(length.max(axis=0, initial=0), MAX_NUMBER)  # each column's longest
+    for column_width in np.unique(width).tolist():
+        columns = np.flatnonzero(width == column_width)
+        at = (slice(None), columns)
+        if column_width <= 8:
+            out = _short_numbers(buf, start[at].ravel(), length[at].ravel())
+        else:
+            out = _numbers(buf, start[at].ravel(), length[at].ravel(), column_width)
+        for target, result in zip((value, whole, read), out):
+            target[at] = result.reshape(len(start), len(columns))
     again = ~read & (length <= 8)  # an exponent (9.5e-05), which only the byte reader reads
     if again.any():
-        value[again], whole[again], read[again] = _numbers(buf, start[again], length[again])
+        value[again], whole[again], read[again] = _numbers(buf, start[again], length[again], 8)
     early = ~read & (start + length < MAX_NUMBER)  # in the buffer's first bytes, before any window
     for at in zip(*np.nonzero(early)):
         value[at], whole[at], read[at] = _number_text(buf.bytes[start[at]:start[at] + length[at]].tobytes())
@@ -611,12 +614,13 @@ _WEIGHTS = 10 ** np.arange(MAX_NUMBER - 1, -1, -1, dtype=np.int64)
 _INTEGER_POWERS = 10 ** np.arange(MAX_NUMBER, dtype=np.int64)
 
 
-def _numbers(buf: ByteLines, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _numbers(buf: ByteLines, start: np.ndarray, length: np.ndarray, width: int,
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`read_numbers` for longer numbers, and those with an exponent, byte by byte. Each window
     ends where its number ends, so digits are read as one integer by a product with fixed powers
     of ten (exact in int64 below 10**18): the digits before an exponent are taken down to their
-    places, and those before a dot by one place more (the dot's place holds a 0)."""
-    width = MAX_NUMBER
+    places, and those before a dot by one place more (the dot's place holds a 0). Windows are
+    `width` bytes wide (at most `MAX_NUMBER`): a longer number is not read."""
     end = start + length
     rows = np.arange(len(start))
     place = np.arange(width)
@@ -643,10 +647,10 @@ def _numbers(buf: ByteLines, start: np.ndarray, length: np.ndarray) -> tuple[np.
     if np.count_nonzero(is_dot) != np.count_nonzero(dotted):
         read &= np.count_nonzero(is_dot, axis=1) <= 1
     last = _clip(exponent - 1, 0, width - 1)     # the mantissa's last byte
-    read &= is_digit[rows, first] & is_digit[rows, last] & (dot != first)
+    read &= is_digit[rows, first] & is_digit[rows, last] & (~dotted | (dot != first))
     second = np.minimum(first + 1, width - 1)
     read &= ~((text[rows, first] == ZERO) & (first < last) & ~is_dot[rows, second])  # no leading zero
-    digits = np.where(mantissa_part & is_digit, digit, np.uint8(0)) @ _WEIGHTS // _INTEGER_POWERS[width - 1 - last]
+    digits = np.where(mantissa_part & is_digit, digit, np.uint8(0)) @ _WEIGHTS[-width:] // _INTEGER_POWERS[width - 1 - last]
     decimals = np.where(dotted, last - dot, 0)
     after = digits % _INTEGER_POWERS[decimals]
     mantissa = (digits - after) // np.where(dotted, 10, 1) + after
@@ -674,7 +678,7 @@ def _exponents(text: np.ndarray, is_digit: np.ndarray, digit: np.ndarray, expone
     digits_from = exponent + 1 + signed
     part = np.arange(width) >= digits_from[:, None]
     ok = ~given | ((digits_from < width) & (width - digits_from <= 3) & rows_all(is_digit | ~part))
-    power = np.where(part & is_digit, digit, np.uint8(0)) @ _WEIGHTS
+    power = np.where(part & is_digit, digit, np.uint8(0)) @ _WEIGHTS[-width:]
     return np.where(given & (text[rows, after] == MINUS), -power, power), ok
 
 

@@ -38,7 +38,7 @@ MAX_NUMBER = 18        # bytes of a number's text read here (so its digits fit i
 MAX_NAME = 64          # bytes of a string value compared as bytes when names are asked for
 CHUNK = 16             # fixed bytes compared per read (the buffer is padded by more)
 LAYOUT_TRIES = 8       # lines tried as a layout's model, per count of quotes in a batch
-EXACT = 2.0**53        # a decimal mantissa below this, over a power of ten, is read exactly
+DISTINCT_BY_COMPARING = 8  # names found by comparing every value with one; the rest are sorted
 _POWERS = 10.0 ** np.arange(23)
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?(?![0-9eE.+-])")  # JSON's numbers
 _LITERALS = {"true": True, "false": False, "null": None}
@@ -74,13 +74,12 @@ class Layout:
     """One line's structure: its fixed runs of bytes, each at an offset from an anchor (a quote of
     the line, by number, or its start or end), and what is at each path."""
 
-    __slots__ = ("quotes", "runs", "variables", "slots", "children", "anchor", "offset", "length",
-                 "chunk_run", "chunk_offset", "chunk_texts")
+    __slots__ = ("variables", "slots", "children", "anchor", "offset", "length", "chunk_run", "chunk_offset",
+                 "chunk_texts")
 
-    def __init__(self, quotes: int, runs: list[tuple[int, int, bytes]], variables: list[str],
-                 slots: dict[tuple, Slot], children: dict[tuple, list[str]]) -> None:
-        self.quotes = quotes
-        self.runs = runs                # (anchor, offset, bytes), in order; a value lies between each two
+    def __init__(self, runs: list[tuple[int, int, bytes]], variables: list[str], slots: dict[tuple, Slot],
+                 children: dict[tuple, list[str]]) -> None:
+        # runs: (anchor, offset, bytes), in order; a value lies between each two
         self.variables = variables      # "string" or "number", per gap between runs
         self.slots = slots
         self.children = children        # each object's keys, in order
@@ -98,10 +97,10 @@ def learn(line: str) -> Layout:
     """The layout of one line, checked against orjson's reading of it; `Unlearnable` if this reader
     would not read it exactly as orjson does."""
     try:
-        decoded = orjson.loads(line)
+        value = orjson.loads(line)
     except ValueError:
         raise Unlearnable from None
-    if type(decoded) is not dict or line.count("[") + line.count("{") > QUICK_BRACKETS:
+    if type(value) is not dict or line.count("[") + line.count("{") > QUICK_BRACKETS:
         raise Unlearnable
     learner = _Learner(line)
     try:
@@ -109,7 +108,7 @@ def learn(line: str) -> Layout:
     except IndexError:
         raise Unlearnable from None
     layout = learner.layout()
-    if learner.rebuilt(()) != decoded:
+    if learner.rebuilt(()) != value:
         raise Unlearnable  # (a guard: the learner and orjson must read the line alike)
     return layout
 
@@ -230,7 +229,7 @@ class _Learner:
             if end == len(line) and anchor != END:
                 text += "\n"  # the line ends right after it
             runs.append((anchor, offset, text.encode("ascii")))
-        return Layout(len(quotes), runs, [kind for _, _, kind, _ in self.values], self.slots, self.children)
+        return Layout(runs, [kind for _, _, kind, _ in self.values], self.slots, self.children)
 
     def rebuilt(self, path: tuple) -> Any:
         """The value at `path` as this learner read it."""
@@ -478,13 +477,25 @@ class Texts(Sequence):
             distinct = list(dict.fromkeys(texts))
             place = {text: i for i, text in enumerate(distinct)}
             return np.array([place[text] for text in texts], dtype=np.int64), distinct
-        keyed = np.zeros((len(length), width + 1), dtype=np.uint8)
+        words = -(-(width + 1) // 8)
+        keyed = np.zeros((len(length), 8 * words), dtype=np.uint8)  # each value's length, then its bytes
         keyed[:, 0] = length
-        keyed[:, 1:] = np.where(np.arange(width) < length[:, None], self.buf.window(self.start, width), 0)
-        if rows_all(keyed == keyed[0]).all():
-            return np.zeros(len(length), dtype=np.int64), [_text(keyed[0])]
-        distinct, index = np.unique(keyed.view(np.dtype((np.void, width + 1))).ravel(), return_inverse=True)
-        return index.ravel(), [_text(row) for row in distinct.view(np.uint8).reshape(-1, width + 1)]
+        keyed[:, 1:width + 1] = np.where(np.arange(width) < length[:, None], self.buf.window(self.start, width), 0)
+        keyed = keyed.view(np.uint64)
+        index = np.zeros(len(length), dtype=np.int64)
+        distinct: list[str] = []
+        left = np.arange(len(length))
+        while len(left) and len(distinct) < DISTINCT_BY_COMPARING:  # a log names few models: one pass each
+            model = keyed[left[0]]
+            same = rows_all(keyed[left] == model)
+            index[left[same]] = len(distinct)
+            distinct.append(_text(model.view(np.uint8)))
+            left = left[~same]
+        if len(left):
+            rest, inverse = np.unique(keyed[left].view(np.dtype((np.void, 8 * words))).ravel(), return_inverse=True)
+            index[left] = len(distinct) + inverse.ravel()
+            distinct += [_text(row) for row in rest.view(np.uint8).reshape(-1, 8 * words)]
+        return index, distinct
 
     def window(self, width: int) -> tuple[np.ndarray, np.ndarray]:
         """The first `width` bytes of each value (zero past its end), and each value's length."""

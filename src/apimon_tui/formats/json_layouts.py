@@ -477,24 +477,23 @@ class Texts(Sequence):
             distinct = list(dict.fromkeys(texts))
             place = {text: i for i, text in enumerate(distinct)}
             return np.array([place[text] for text in texts], dtype=np.int64), distinct
-        words = -(-(width + 1) // 8)
-        keyed = np.zeros((len(length), 8 * words), dtype=np.uint8)  # each value's length, then its bytes
-        keyed[:, 0] = length
-        keyed[:, 1:width + 1] = np.where(np.arange(width) < length[:, None], self.buf.window(self.start, width), 0)
-        keyed = keyed.view(np.uint64)
+        window, length = self.window(width)
         index = np.zeros(len(length), dtype=np.int64)
         distinct: list[str] = []
         left = np.arange(len(length))
         while len(left) and len(distinct) < DISTINCT_BY_COMPARING:  # a log names few models: one pass each
-            model = keyed[left[0]]
-            same = rows_all(keyed[left] == model)
+            size = int(length[left[0]])
+            model = window[left[0], :size]
+            rest = window[left, :size] if len(distinct) else window[:, :size]
+            same = (length[left] == size) & rows_all(rest == model)
             index[left[same]] = len(distinct)
-            distinct.append(_text(model.view(np.uint8)))
+            distinct.append(model.tobytes().decode("ascii"))
             left = left[~same]
-        if len(left):
-            rest, inverse = np.unique(keyed[left].view(np.dtype((np.void, 8 * words))).ravel(), return_inverse=True)
+        if len(left):  # (each row its length, then its bytes: rows are equal when their texts are)
+            keyed = np.concatenate((length[left, None].astype(np.uint8), window[left]), axis=1)
+            rest, inverse = np.unique(keyed.view(np.dtype((np.void, width + 1))).ravel(), return_inverse=True)
             index[left] = len(distinct) + inverse.ravel()
-            distinct += [_text(row) for row in rest.view(np.uint8).reshape(-1, 8 * words)]
+            distinct += [_text(row) for row in rest.view(np.uint8).reshape(-1, width + 1)]
         return index, distinct
 
     def window(self, width: int) -> tuple[np.ndarray, np.ndarray]:

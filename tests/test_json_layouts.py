@@ -347,3 +347,66 @@ def test_any_value_in_any_jsonl_field_among_layout_lines_reads_as_line_by_line(p
     record = {**JSONL, "timestamp": json.loads(lines[at])["timestamp"]}
     lines[at] = with_value(record, path, text)
     assert_as_line_by_line(lines, options(), batch=100)
+
+
+def read_summary(lines: list[str], sink_type, options: dict, batch: int = 400, max_groups: int = 1000) -> tuple:
+    """`test_jsonl_columns.read` for a summary's store, which keeps no failed call whole: the
+    sink then takes failed calls as rows (`bulk_failures`), counted in their error groups."""
+    from test_call_columns import state
+
+    from apimon_tui.core.model import SourceCounts
+    from apimon_tui.costs.pricing import Pricer
+    from apimon_tui.formats import jsonl
+    from apimon_tui.store import MetricsStore
+
+    store = MetricsStore(failed_capacity=0, max_groups=max_groups)
+    sink = sink_type(SourceCounts(label="app.jsonl"), Pricer(), None, bulk_failures=True)
+    parser = jsonl.JsonlParser(sink, "app.jsonl", options, clock=lambda: 1_795_700_000.5)
+    for start in range(0, len(lines), batch):
+        parser.feed_many(lines[start:start + batch])
+        sink.commit(store)
+    c = sink.counts
+    return (state(store), c.calls, c.skipped, c.unparsed, c.bad_values,
+            [(u.reason, u.text) for u in c.first_unparsed], [(b.field, b.text) for b in c.first_bad_values],
+            sorted(sink.pricer.unpriced))
+
+
+def failing_jsonl_lines(seed: int, n: int) -> list[str]:
+    """Lines of one writer, a tenth of them failed calls with an error code and message (some with
+    a key in them, which the store redacts), some followed by another of their group at the same
+    time with another message (the later one is the group's last)."""
+    rng = random.Random(seed)
+    lines = steady_jsonl_lines(seed, n, odd=0.03)
+    for i in range(0, n - 1, 10):
+        if not lines[i].startswith('{"timestamp"'):
+            continue
+        record = json.loads(lines[i])
+        if type(record.get("usage")) is not dict:
+            continue
+        record["status"] = rng.choice([429, 500, 503])
+        record["error"] = {"code": rng.choice(["rate_limit_exceeded", "server_error", ""]),
+                           "message": rng.choice(["Rate limit reached", "", "key sk-proj-abcdefghijklmnopqrstuv leaked"])}
+        if rng.random() < 0.3:
+            record["usage"]["completion_tokens"] = 0
+        lines[i] = json.dumps(record, separators=(",", ":"))
+        if rng.random() < 0.4:
+            record["error"] = {**record["error"], "message": f"the same moment, told again {i}"}
+            lines[i + 1] = json.dumps(record, separators=(",", ":"))
+    return lines
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_failed_jsonl_calls_as_rows_leave_a_summary_as_one_by_one(seed, monkeypatch):
+    from test_jsonl_columns import LineByLine, options
+
+    from apimon_tui.ingest.engine import Sink
+
+    handed = []
+    original = Sink.columns
+    monkeypatch.setattr(Sink, "columns", lambda self, calls: handed.append(calls.message is not None) or original(self, calls))
+    lines = failing_jsonl_lines(seed, 3000)
+    summary = read_summary(lines, Sink, options())
+    assert summary == read_summary(lines, LineByLine, options())
+    assert any(handed) and summary[0]["groups"]
+    few_groups = read_summary(lines, Sink, options(), max_groups=3)  # groups dropped as they come
+    assert few_groups == read_summary(lines, LineByLine, options(), max_groups=3)

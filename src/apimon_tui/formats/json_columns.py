@@ -325,17 +325,24 @@ def exact(call: Call) -> bool:
 
 def hand(parser, ok: np.ndarray, whole: list[tuple[int, Call]], ts, status, latency, ttft, tokens: list, cost,
          models: tuple[np.ndarray, list], providers: tuple[np.ndarray, list], ratelimits: list | None = None,
-         make_ratelimit=None) -> None:
+         make_ratelimit=None, errors: tuple | None = None) -> None:
     """The plain rows (`ok`) and the calls read whole, in log order, to the parser's sink as one
-    `CallColumns`: each whole call's figures put in its row of the columns."""
+    `CallColumns`: each whole call's figures put in its row of the columns. `errors`, for a sink
+    that takes failed calls as rows (`Sink.bulk_failures`), holds each row's error code and message
+    (`names` of them)."""
     model, model_names = models
     provider, provider_names = providers
-    failed = code = None
-    codes = [""]
+    failed = code = message = None
+    codes, messages = [""], [""]
+    if errors is not None:
+        (code, code_names), (message, message_names) = errors
+        codes = ["" if name is None else name for name in code_names]
+        messages = ["" if text is None else text for text in message_names]
     if whole:
         failed = np.zeros(len(ts), dtype=bool)
-        code = np.zeros(len(ts), dtype=np.int64)
-        place = {"": 0}
+        if code is None:
+            code = np.zeros(len(ts), dtype=np.int64)
+        place = {name: i for i, name in enumerate(codes)}
         numbers = (ts, latency, ttft, *tokens, cost)
         for i, call in whole:
             for column, value in zip(numbers, (call.ts, call.latency_ms, call.ttft_ms, call.input_tokens,
@@ -356,7 +363,7 @@ def hand(parser, ok: np.ndarray, whole: list[tuple[int, Call]], ts, status, late
             ratelimits[i] = None
     calls = CallColumns(
         parser.source, ts, model, model_names, np.nan_to_num(status).astype(np.int64), latency, ttft, *tokens,
-        cost, failed, code, codes, provider, provider_names, ratelimits, make_ratelimit, whole,
+        cost, failed, code, codes, provider, provider_names, ratelimits, make_ratelimit, whole, message, messages,
     )
     parser.sink.columns(calls if ok.all() else calls.take(ok))
 

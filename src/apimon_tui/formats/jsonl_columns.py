@@ -42,15 +42,16 @@ def read(parser, lines: Sequence[str]) -> bool:
         found[field], odd = table.found(path) if path else ([], [])
         for at in odd:
             ok[at] = False
+    failures = getattr(parser.sink, "bulk_failures", False)  # a failed call as a row, else whole
     for field in ("error_code", "error_message"):
-        ok &= jc.typed(rows, found[field], _NOTHING)  # a failed call: whole
+        ok &= jc.typed(rows, found[field], jc.TEXT_KINDS if failures else _NOTHING)
     for field in ("model", "provider", "endpoint"):
         ok &= jc.typed(rows, found[field], jc.TEXT_KINDS)
     ok &= jc.typed(rows, found["request_id"], _IDENTIFIER_KINDS)
     ts, more = _times(rows, found["ts"], parser.ts_unit)
     ok &= more
     status, more = jc.numbers(rows, found["status"], jc.INT_KINDS, MIN_STATUS, MAX_STATUS)
-    ok &= more & ~(status >= 400)
+    ok &= more
     scale = parser.latency_scale
     latency, more = jc.numbers(rows, found["latency"], jc.NUMBER_KINDS, 0, MAX_MS / scale)
     latency *= scale
@@ -65,13 +66,21 @@ def read(parser, lines: Sequence[str]) -> bool:
     model, models = jc.names(rows, found["model"])
     ok &= (model != 0) | ~np.isnan(status) | ~np.isnan(latency)  # else no call, or a model of ""
     provider, providers = jc.names(rows, found["provider"])
+    errors = None
+    if failures:
+        errors = jc.names(rows, found["error_code"]), jc.names(rows, found["error_message"])
+        ok &= ~((errors[0][0] != 0) | (errors[1][0] != 0)) | (status >= 400)  # (else failed with no status: whole)
+        failed = status >= 400
+        cost[failed & np.isnan(cost) & ~(tokens[1] > 0)] = 0.0  # as `Pricer.estimate` prices one
+    else:
+        ok &= ~(status >= 400)
 
     whole = jc.whole_calls(parser, lines, ok)
     if whole is None:
         return False
     unknown = np.full(rows, np.nan)
     jc.hand(parser, ok, whole, ts, status, latency, unknown, [*tokens, unknown.copy(), unknown.copy()], cost,
-            (model, models), (provider, providers))
+            (model, models), (provider, providers), errors=errors)
     return True
 
 

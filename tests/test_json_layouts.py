@@ -410,3 +410,49 @@ def test_failed_jsonl_calls_as_rows_leave_a_summary_as_one_by_one(seed, monkeypa
     assert any(handed) and summary[0]["groups"]
     few_groups = read_summary(lines, Sink, options(), max_groups=3)  # groups dropped as they come
     assert few_groups == read_summary(lines, LineByLine, options(), max_groups=3)
+
+
+def failing_native_lines(seed: int, n: int) -> list[str]:
+    """As `failing_jsonl_lines`, for native records with error objects."""
+    rng = random.Random(seed)
+    lines = steady_native_lines(seed, n, odd=0.03)
+    for i in range(0, n - 1, 10):
+        if not lines[i].startswith('{"apimon":1,'):
+            continue
+        record = json.loads(lines[i])
+        record["status"] = rng.choice([429, 500, 503])
+        record["error"] = {"type": rng.choice(["requests", None]), "code": rng.choice(["rate_limit_exceeded", "", None]),
+                           "message": rng.choice(["Rate limit reached", "", "key sk-proj-abcdefghijklmnopqrstuv leaked"])}
+        if rng.random() < 0.3:
+            record.update(output_tokens=0, cost_usd=None)
+        lines[i] = json.dumps(record, separators=(",", ":"))
+        if rng.random() < 0.4:
+            record["error"] = {**record["error"], "message": f"the same moment, told again {i}"}
+            lines[i + 1] = json.dumps(record, separators=(",", ":"))
+    return lines
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_failed_native_calls_as_rows_leave_a_summary_as_one_by_one(seed):
+    from test_call_columns import state
+    from test_native_columns import LineByLine
+
+    from apimon_tui.core.model import SourceCounts
+    from apimon_tui.costs.pricing import Pricer
+    from apimon_tui.formats import native
+    from apimon_tui.ingest.engine import Sink
+    from apimon_tui.store import MetricsStore
+
+    def summary(lines, sink_type, max_groups=1000):
+        store = MetricsStore(failed_capacity=0, max_groups=max_groups)
+        sink = sink_type(SourceCounts(label="app.log"), Pricer(), None, bulk_failures=True)
+        parser = native.NativeParser(sink, "app.log")
+        for start in range(0, len(lines), 400):
+            parser.feed_many(lines[start:start + 400])
+            sink.commit(store)
+        c = sink.counts
+        return state(store), c.calls, c.bad_values, [(b.field, b.text) for b in c.first_bad_values]
+
+    lines = failing_native_lines(seed, 3000)
+    assert summary(lines, Sink) == summary(lines, LineByLine)
+    assert summary(lines, Sink, max_groups=3) == summary(lines, LineByLine, max_groups=3)

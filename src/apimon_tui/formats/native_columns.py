@@ -44,7 +44,7 @@ _FLAGS = frozenset({bool, jc.NONE})
 _TYPED = (
     *((key, jc.TEXT_KINDS) for key in ("provider", "endpoint", "method", "model", "request_id")),
     ("stream", _FLAGS), ("failed", _FLAGS),
-    ("error", frozenset({jc.NONE})), ("stream_ended", frozenset({jc.NONE})),  # else the whole call
+    ("stream_ended", frozenset({jc.NONE})),  # else the whole call
     ("ratelimit", frozenset({dict, jc.NONE})), ("tags", frozenset({dict, jc.NONE})),
 )
 _RATELIMIT_KEYS = RateLimit.__slots__
@@ -63,6 +63,8 @@ def read(parser, lines: Sequence[str]) -> bool:
     ok &= table.has("apimon")  # the marker, of any value
     for key, kinds in _TYPED:
         ok &= table.typed(key, kinds)
+    failures = getattr(parser.sink, "bulk_failures", False)  # a failed call as a row, else whole
+    ok &= table.typed("error", frozenset({dict, jc.NONE}) if failures else frozenset({jc.NONE}))
     numbers = {}
     for key, kinds, low, high in _NUMBERS:
         numbers[key], more = table.numbers(key, kinds, low, high)
@@ -70,7 +72,9 @@ def read(parser, lines: Sequence[str]) -> bool:
     ts, status, latency, ttft, cost = (numbers[key] for key in ("ts", "status", "latency_ms", "ttft_ms", "cost_usd"))
     tokens = [numbers[key] for key in _TOKENS]
     ok &= ~np.isnan(ts)  # no time: no call
-    ok &= ~(status >= 400)
+    errors = _errors(table, ok, status, cost, tokens) if failures else None
+    if not failures:
+        ok &= ~(status >= 400)
     ok &= ~(np.isnan(cost) & (tokens[3] > 0))  # cache writes priced by the log only: else the whole call
     for column in (latency, ttft):
         ok &= ~(np.signbit(column) & (column == 0))  # -0.0: the whole call, which the batch then is not
@@ -85,8 +89,22 @@ def read(parser, lines: Sequence[str]) -> bool:
         return False
     ratelimits, figures_of = table.later("ratelimit")
     jc.hand(parser, ok, whole, ts, status, latency, ttft, tokens, cost, table.names("model"),
-            table.names("provider"), ratelimits, lambda later: _ratelimit(figures_of(later)))
+            table.names("provider"), ratelimits, lambda later: _ratelimit(figures_of(later)), errors)
     return True
+
+
+def _errors(table, ok: np.ndarray, status: np.ndarray, cost: np.ndarray, tokens: list) -> tuple:
+    """The error code and message of each row (`names`), for a sink that takes failed calls as rows:
+    a failed call is plain with an HTTP status and an error object of texts (or none); `ok` and the
+    costs `Pricer.estimate` would give (0 with no output) are set in place."""
+    found = {}
+    for key in ("type", "code", "message"):
+        found[key], _ = table.found(("error", key), dotted=False)
+        ok &= jc.typed(table.rows, found[key], jc.TEXT_KINDS)
+    ok &= table.typed("error", frozenset({jc.NONE})) | (status >= 400)  # (an error with no failed status: whole)
+    failed = status >= 400
+    cost[failed & np.isnan(cost) & ~(tokens[1] > 0)] = 0.0
+    return jc.names(table.rows, found["code"]), jc.names(table.rows, found["message"])
 
 
 def _ratelimit(figures: dict) -> RateLimit:

@@ -477,7 +477,7 @@ class Texts(Sequence):
             distinct = list(dict.fromkeys(texts))
             place = {text: i for i, text in enumerate(distinct)}
             return np.array([place[text] for text in texts], dtype=np.int64), distinct
-        window, length = self.window(width)
+        window = self.buf.window(self.start, width)  # (past each value's end: the bytes after it)
         index = np.zeros(len(length), dtype=np.int64)
         distinct: list[str] = []
         left = np.arange(len(length))
@@ -490,7 +490,8 @@ class Texts(Sequence):
             distinct.append(model.tobytes().decode("ascii"))
             left = left[~same]
         if len(left):  # (each row its length, then its bytes: rows are equal when their texts are)
-            keyed = np.concatenate((length[left, None].astype(np.uint8), window[left]), axis=1)
+            texts = np.where(np.arange(width) < length[left, None], window[left], 0)
+            keyed = np.concatenate((length[left, None].astype(np.uint8), texts), axis=1)
             rest, inverse = np.unique(keyed.view(np.dtype((np.void, width + 1))).ravel(), return_inverse=True)
             index[left] = len(distinct) + inverse.ravel()
             distinct += [_text(row) for row in rest.view(np.uint8).reshape(-1, width + 1)]

@@ -456,3 +456,14 @@ def test_failed_native_calls_as_rows_leave_a_summary_as_one_by_one(seed):
     lines = failing_native_lines(seed, 3000)
     assert summary(lines, Sink) == summary(lines, LineByLine)
     assert summary(lines, Sink, max_groups=3) == summary(lines, LineByLine, max_groups=3)
+
+
+def test_a_batch_of_many_small_layouts_is_given_up_on_after_few_tries():
+    """Each try matches every line left: a batch whose first layouts are small stops trying (and is
+    decoded), instead of learning a layout for every few lines."""
+    from test_native_columns import mixed_lines
+
+    lines = mixed_lines(1, n=2000)
+    table = LayoutTable(lines, needed=1750)
+    assert len(table.shapes) <= 3 and table.covered.sum() < 1750
+    assert len(LayoutTable(lines).shapes) > 3  # (asked for no share, it tries as often as it may)

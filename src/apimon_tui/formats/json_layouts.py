@@ -19,6 +19,7 @@ key or path), so a format's column reader takes either.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ COVERED = 7 / 8         # the share of a batch's lines its layouts must read, el
 MAX_NUMBER = 18        # bytes of a number's text read here (so its digits fit int64); a longer one leaves its line uncovered
 MAX_NAME = 64          # bytes of a string value compared as bytes when names are asked for
 CHUNK = 16             # fixed bytes compared per read (the buffer is padded by more)
-LAYOUT_TRIES = 8       # lines tried as a layout's model, per count of quotes in a batch
+MAX_TRIES = 16         # lines tried as a layout's model, per batch
 DISTINCT_BY_COMPARING = 8  # names found by comparing every value with one; the rest are sorted
 _POWERS = 10.0 ** np.arange(23)
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?(?![0-9eE.+-])")  # JSON's numbers
@@ -49,7 +50,7 @@ def table_of(lines: Sequence[str]) -> tuple[Columns, np.ndarray]:
     """The batch's lines as a `LayoutTable` when its layouts read most of them, else decoded into a
     `json_columns.Table`; and which lines it holds (the others are for the per-line path)."""
     heap.keep_freed_blocks()  # (arrays of a few MB, batch after batch)
-    table = LayoutTable(lines)
+    table = LayoutTable(lines, needed=math.ceil(COVERED * len(lines)))
     if np.count_nonzero(table.covered) >= COVERED * len(lines):
         return table, table.covered.copy()
     objs, ok = decoded(lines)
@@ -267,7 +268,8 @@ class Part:
 class LayoutTable(Columns):
     """A batch's lines read by layout (see the module's doc); `covered` says which lines were."""
 
-    def __init__(self, lines: Sequence[str]) -> None:
+    def __init__(self, lines: Sequence[str], needed: int = 0) -> None:
+        """`needed`: how many lines must be read for the table to be of use (it gives up sooner)."""
         self.rows = len(lines)
         self.lines = lines
         self.buf = ByteLines(lines)
@@ -277,8 +279,21 @@ class LayoutTable(Columns):
         plain = self._plain_lines() & (count % 2 == 0) & (count > 0)
         counts = count[plain]
         rows = np.flatnonzero(plain)
-        for quote_count in np.unique(counts).tolist():
-            self._read_group(rows[counts == quote_count], quote_count, quotes, first)
+        # The biggest groups first, while the lines left could still make up `needed` with those read,
+        # and the layouts found are big enough to: a batch of many small layouts is given up on soon.
+        self.needed = needed
+        self._left = len(rows)
+        self._tries = MAX_TRIES
+        values, sizes = np.unique(counts, return_counts=True)
+        for quote_count in values[np.argsort(-sizes, kind="stable")].tolist():
+            if not self._hopeful():
+                break
+            group = rows[counts == quote_count]
+            self._read_group(group, quote_count, quotes, first)
+
+    def _hopeful(self) -> bool:
+        """Whether the lines not tried yet could still make up what is needed, within the tries left."""
+        return self._tries > 0 and np.count_nonzero(self.covered) + self._left >= self.needed
 
     def _quotes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every quote of the batch, where each line's first is among them, and how many each line holds."""
@@ -303,14 +318,14 @@ class LayoutTable(Columns):
 
     def _read_group(self, rows: np.ndarray, quote_count: int, quotes: np.ndarray, first: np.ndarray) -> None:
         """Learn layouts from the lines with `quote_count` quotes and take the lines that match them."""
-        for _ in range(LAYOUT_TRIES):
-            if not len(rows):
-                return
+        while len(rows) and self._hopeful():
+            self._tries -= 1
             model = int(rows[0])
             try:
                 layout = learn(self.lines[model])
             except Unlearnable:
                 rows = rows[1:]
+                self._left -= 1
                 continue
             run_at = self._run_places(layout, rows, quotes, first)
             part, matched = _match(self.buf, layout, rows, run_at)
@@ -318,7 +333,12 @@ class LayoutTable(Columns):
                 self.shapes.append(part)
                 self.covered[part.rows] = True
             matched[0] = True  # the model is left to the other paths if it did not match its own layout
+            taken = int(np.count_nonzero(matched))
+            self._left -= taken
             rows = rows[~matched]
+            if taken * self._tries < self.needed - np.count_nonzero(self.covered):
+                self._tries = 0  # (a model line is most likely of a big layout: the others are smaller still)
+        self._left -= len(rows)  # (lines of layouts not tried)
 
     def _run_places(self, layout: Layout, rows: np.ndarray, quotes: np.ndarray, first: np.ndarray) -> np.ndarray:
         """Where each run of `layout` starts in each of `rows`, if the row is of the layout."""

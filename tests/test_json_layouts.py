@@ -258,16 +258,20 @@ def steady_native(rng: random.Random, ts: float) -> dict:
                           "reset_requests_s": 0.012, "reset_tokens_s": rng.choice([6.0, 0.5])}}
 
 
+def times(rng: random.Random, n: int):
+    """`n` times of calls logged 50 a second, rounded to the microsecond as writers do."""
+    ts = 1_795_700_000.0
+    for _ in range(n):
+        ts += rng.expovariate(50.0)
+        yield round(ts, 6)
+
+
 def steady_native_lines(seed: int, n: int, odd: float) -> list[str]:
     from test_native_columns import odd_line
 
     rng = random.Random(seed)
-    lines, ts = [], 1_795_700_000.0
-    for _ in range(n):
-        ts += rng.expovariate(50.0)
-        at = round(ts, 6)
-        lines.append(odd_line(rng, at) if rng.random() < odd else json.dumps(steady_native(rng, at), separators=(",", ":")))
-    return lines
+    return [odd_line(rng, at) if rng.random() < odd else json.dumps(steady_native(rng, at), separators=(",", ":"))
+            for at in times(rng, n)]
 
 
 def taken_by_layout(monkeypatch) -> list[int]:
@@ -311,10 +315,8 @@ def steady_jsonl_lines(seed: int, n: int, odd: float) -> list[str]:
     from test_jsonl_columns import odd_line
 
     rng = random.Random(seed)
-    lines, ts = [], 1_795_700_000.0
-    for _ in range(n):
-        ts += rng.expovariate(50.0)
-        at = round(ts, 6)
+    lines = []
+    for at in times(rng, n):
         if rng.random() < odd:
             lines.append(odd_line(rng, at, "auto", False))
             continue
@@ -349,28 +351,6 @@ def test_any_value_in_any_jsonl_field_among_layout_lines_reads_as_line_by_line(p
     assert_as_line_by_line(lines, options(), batch=100)
 
 
-def read_summary(lines: list[str], sink_type, options: dict, batch: int = 400, max_groups: int = 1000) -> tuple:
-    """`test_jsonl_columns.read` for a summary's store, which keeps no failed call whole: the
-    sink then takes failed calls as rows (`bulk_failures`), counted in their error groups."""
-    from test_call_columns import state
-
-    from apimon_tui.core.model import SourceCounts
-    from apimon_tui.costs.pricing import Pricer
-    from apimon_tui.formats import jsonl
-    from apimon_tui.store import MetricsStore
-
-    store = MetricsStore(failed_capacity=0, max_groups=max_groups)
-    sink = sink_type(SourceCounts(label="app.jsonl"), Pricer(), None, bulk_failures=True)
-    parser = jsonl.JsonlParser(sink, "app.jsonl", options, clock=lambda: 1_795_700_000.5)
-    for start in range(0, len(lines), batch):
-        parser.feed_many(lines[start:start + batch])
-        sink.commit(store)
-    c = sink.counts
-    return (state(store), c.calls, c.skipped, c.unparsed, c.bad_values,
-            [(u.reason, u.text) for u in c.first_unparsed], [(b.field, b.text) for b in c.first_bad_values],
-            sorted(sink.pricer.unpriced))
-
-
 def failing_jsonl_lines(seed: int, n: int) -> list[str]:
     """Lines of one writer, a tenth of them failed calls with an error code and message (some with
     a key in them, which the store redacts), some followed by another of their group at the same
@@ -397,7 +377,7 @@ def failing_jsonl_lines(seed: int, n: int) -> list[str]:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_failed_jsonl_calls_as_rows_leave_a_summary_as_one_by_one(seed, monkeypatch):
-    from test_jsonl_columns import LineByLine, options
+    from test_jsonl_columns import LineByLine, options, read
 
     from apimon_tui.ingest.engine import Sink
 
@@ -405,11 +385,12 @@ def test_failed_jsonl_calls_as_rows_leave_a_summary_as_one_by_one(seed, monkeypa
     original = Sink.columns
     monkeypatch.setattr(Sink, "columns", lambda self, calls: handed.append(calls.message is not None) or original(self, calls))
     lines = failing_jsonl_lines(seed, 3000)
-    summary = read_summary(lines, Sink, options())
-    assert summary == read_summary(lines, LineByLine, options())
-    assert any(handed) and summary[0]["groups"]
-    few_groups = read_summary(lines, Sink, options(), max_groups=3)  # groups dropped as they come
-    assert few_groups == read_summary(lines, LineByLine, options(), max_groups=3)
+    for max_groups in (1000, 3):  # (3: groups are dropped as they come)
+        summary = read(lines, options(), Sink, bulk_failures=True, failed_capacity=0, max_groups=max_groups)
+        assert summary == read(lines, options(), LineByLine, bulk_failures=True, failed_capacity=0,
+                               max_groups=max_groups)
+        assert summary[0]["groups"]
+    assert any(handed)
 
 
 def failing_native_lines(seed: int, n: int) -> list[str]:
@@ -434,28 +415,15 @@ def failing_native_lines(seed: int, n: int) -> list[str]:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_failed_native_calls_as_rows_leave_a_summary_as_one_by_one(seed):
-    from test_call_columns import state
-    from test_native_columns import LineByLine
+    from test_native_columns import LineByLine, read
 
-    from apimon_tui.core.model import SourceCounts
-    from apimon_tui.costs.pricing import Pricer
-    from apimon_tui.formats import native
     from apimon_tui.ingest.engine import Sink
-    from apimon_tui.store import MetricsStore
-
-    def summary(lines, sink_type, max_groups=1000):
-        store = MetricsStore(failed_capacity=0, max_groups=max_groups)
-        sink = sink_type(SourceCounts(label="app.log"), Pricer(), None, bulk_failures=True)
-        parser = native.NativeParser(sink, "app.log")
-        for start in range(0, len(lines), 400):
-            parser.feed_many(lines[start:start + 400])
-            sink.commit(store)
-        c = sink.counts
-        return state(store), c.calls, c.bad_values, [(b.field, b.text) for b in c.first_bad_values]
 
     lines = failing_native_lines(seed, 3000)
-    assert summary(lines, Sink) == summary(lines, LineByLine)
-    assert summary(lines, Sink, max_groups=3) == summary(lines, LineByLine, max_groups=3)
+    for max_groups in (1000, 3):
+        summary = read(lines, Sink, bulk_failures=True, failed_capacity=0, max_groups=max_groups)
+        assert summary == read(lines, LineByLine, bulk_failures=True, failed_capacity=0, max_groups=max_groups)
+        assert summary[0]["groups"]
 
 
 def test_a_batch_of_many_small_layouts_is_given_up_on_after_few_tries():

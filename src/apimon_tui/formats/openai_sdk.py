@@ -561,7 +561,7 @@ class OpenAISdkParser(Parser):
         if len(lines) >= COLUMN_LINES and getattr(self.sink, "columns", None) is not None:
             self._rows = _Rows(self.sink, self.source)
         collecting = gc.isenabled()
-        gc.disable()  # see `feed_many`
+        gc.disable()  # (see above)
         try:
             self._feed_text(text)
             rows, self._rows = self._rows, None

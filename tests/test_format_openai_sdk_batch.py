@@ -90,7 +90,7 @@ class ColumnsSink(Sink):
 def stored(parser_class, batches, **store_args) -> tuple:
     """Everything the store and the counts hold after the batches, and how many calls went in as rows."""
     store = MetricsStore(**store_args)
-    sink = ColumnsSink(SourceCounts(label="test"), Pricer(), None)
+    sink = ColumnsSink(SourceCounts(label="test"), Pricer(), None, bulk_failures=not store.keeps_failed)
     parser = parser_class(sink, "test", {}, lambda: CLOCK)
     for batch in batches:
         parser.feed_many(batch)
@@ -126,9 +126,11 @@ def test_the_samples_read_alike_whole_and_in_batches():
 
 
 def test_the_samples_go_to_the_store_alike_as_rows_and_one_by_one():
-    for name, rows in (("openai-1.109.1-debug.log", 30), ("openai-3.57.0-debug.log", 29)):
+    for name, rows, errors in (("openai-1.109.1-debug.log", 30, 5), ("openai-3.57.0-debug.log", 29, 1)):
         lines = (DATA / name).read_text().splitlines()
         assert assert_stored_alike(lines) == rows  # every successful call: no `Call` built for it
+        # a store that keeps no call whole takes the HTTP errors as rows too
+        assert assert_stored_alike(lines, (), STORES[0]) == rows + errors
         for step in (3, 7, 64):
             assert_stored_alike(lines, range(0, len(lines), step), STORES[0])
 

@@ -627,7 +627,7 @@ class OpenAISdkParser(Parser):
         self._sdk_logs_responses = True
         self._method, self._sending_url, self._last_call = sending_method, sending_url, None
         status = _STATUS_OF[digits]
-        if self._rows is not None and status < 400 and headers is None:
+        if self._rows is not None and (status < 400 or self._rows.errors) and headers is None:
             if fields is None:
                 if p5 is not None:
                     self._add_row(ts, status, None, None)
@@ -669,7 +669,7 @@ class OpenAISdkParser(Parser):
         self._sdk_logs_responses = True
         self._method, self._sending_url, self._last_call = sending_method, None, None
         status = _STATUS_OF[digits]
-        if self._rows is not None and status < 400 and p4 is not None:
+        if self._rows is not None and (status < 400 or self._rows.errors) and p4 is not None:
             self._add_row(ts, status, None, None)
             return
         raw, id_line = _call_text(text, start, end, p4 is not None)
@@ -677,12 +677,15 @@ class OpenAISdkParser(Parser):
         self._close_call(call, id_line, request_id)
 
     def _add_row(self, ts: float, status: int, latency: float | None, headroom) -> None:
-        """`_emit` for a successful call handed as a row of the batch's columns: no `Call` built, its
-        request id, endpoint, method and log text (which the store never reads of a successful call)
-        not read, its headroom left as texts where it is sure to be one (`_headroom_texts`).
-        (`_last_call` stays None: `_retrying` and `_raising` read a call that is no error as none.)"""
+        """`_emit` for a call handed as a row of the batch's columns: no `Call` built, its request id,
+        endpoint, method and log text (which the store never reads of a successful call, nor of an
+        error in a store that keeps none whole) not read, its headroom left as texts where it is sure
+        to be one (`_headroom_texts`). (`_retrying` and `_raising` read only whether the last call
+        was an error or failed: a call that is no error as none.)"""
         self._last_attempt = self._attempt
         self._attempt = 0
+        if status >= 400:
+            self._last_call = _ERROR_ROW
         self._rows.rows.append((ts, self._model, status, latency, headroom))
 
     def _close_call(self, call: Call, id_line: str | None, request_id: str | None) -> None:
@@ -1056,22 +1059,31 @@ def _built_headroom(texts: tuple[str | None, ...]) -> RateLimit:
     return _headroom_of(*texts)
 
 
+# What `_last_call` holds after an error handed as a row: only its `is_error` and `failed` are read.
+_ERROR_ROW = Call(ts=0.0, status=500)
+
+
 class _Rows:
     """The calls of one batch for `Sink.columns`, in log order: successful calls read from the batch
     regex's captures as rows (time, model, status, latency, headroom), the others whole at their row.
 
     A whole call that columns cannot hold as read (a time that is no finite
     float, a latency of -0.0) goes to `Sink.call` after the rows before it,
-    as would one with tokens (this log has none).
+    as would one with tokens (this log has none). Where the store keeps no
+    call whole (`Sink.bulk_failures`: a summary's), errors (an HTTP status
+    of 400 or more, no error message) are rows too (`errors`), priced at 0
+    as `Pricer.estimate` prices them, counted in their error groups by the
+    store from the rows.
     """
 
-    __slots__ = ("sink", "source", "rows", "whole")
+    __slots__ = ("sink", "source", "rows", "whole", "errors")
 
     def __init__(self, sink, source: str) -> None:
         self.sink = sink
         self.source = source
         self.rows: list[tuple] = []
         self.whole: list[tuple[int, Call]] = []
+        self.errors = bool(getattr(sink, "bulk_failures", False))
 
     def add_call(self, call: Call) -> None:
         ts, latency = call.ts, call.latency_ms
@@ -1099,6 +1111,12 @@ class _Rows:
         model = np.fromiter(map({name: i for i, name in enumerate(names)}.__getitem__, models), np.int64, count)
         unknown = np.full(count, np.nan)
         tokens = [unknown.copy() for _ in range(4)]
+        status = np.array(status, dtype=np.int64)
+        cost, message, messages = unknown, None, [""]
+        if self.errors:  # errors as rows: no output tokens, so they cost 0 (whole calls are priced by the sink)
+            cost, message = np.where(status >= 400, 0.0, np.nan), np.zeros(count, dtype=np.int64)
+            for row, _ in whole:
+                cost[row] = np.nan
         failed = code = None
         codes = [""]
         if whole:
@@ -1108,9 +1126,9 @@ class _Rows:
             code[at] = [place.setdefault(call.error_code or "", len(place)) for _, call in whole]
             codes = list(place)
         self.sink.columns(CallColumns(
-            self.source, np.array(ts, dtype=np.float64), model, names, np.array(status, dtype=np.int64),
-            np.array(latency, dtype=np.float64), unknown.copy(), *tokens, unknown, failed, code, codes,
-            np.zeros(count, dtype=np.int64), [PROVIDER], list(headroom), _built_headroom, whole,
+            self.source, np.array(ts, dtype=np.float64), model, names, status,
+            np.array(latency, dtype=np.float64), unknown.copy(), *tokens, cost, failed, code, codes,
+            np.zeros(count, dtype=np.int64), [PROVIDER], list(headroom), _built_headroom, whole, message, messages,
         ))
 
 

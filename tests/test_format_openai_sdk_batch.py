@@ -7,8 +7,9 @@ here is the parser fed line by line with every message found by its regex
 and every repr read token by token: both are fed the same real and hostile
 lines, cut into batches anywhere, and every call, skip, unparsed line and
 bad value must match. Through the engine's sink, which takes columns, a
-batch's successful calls go in as rows, not `Call`s: there every figure of
-the store (and every count) must be the one the reference gives.
+batch's successful calls (and its HTTP errors, for a store that keeps no
+call whole) go in as rows, not `Call`s: there every figure of the store
+(and every count) must be the one the reference gives.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from apimon_tui.sources import (
     open_source,
 )
 from apimon_tui.sources.command import backoff_delay
+from apimon_tui.sources.lines import LONG_LINE_CHARS, split_lines
 
 WAIT_SECONDS = 10.0
 
@@ -130,6 +131,25 @@ def test_a_block_is_cut_where_a_line_runs_over_the_limit_or_a_crlf_spans_two_chu
     assert list(a.feed_block(b"ab\n" + b"y" * 25)) == ["ab", "y" * 10]
     assert list(a.feed_block(b"yy\ncd\nx\r")) == ["cd"] and a.truncated == 1
     assert list(a.feed_block(b"\nz\n")) == ["x", "z"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lines_found_by_find_are_the_lines_split_gives(seed):
+    """`split_lines` (long lines by `str.find`, then the rest by `split`) gives `split`'s lines
+    for any mix of long, short, empty and non-ASCII lines, around the length where it switches."""
+    rng = random.Random(seed)
+    lengths = [0, 1, LONG_LINE_CHARS - 1, LONG_LINE_CHARS, LONG_LINE_CHARS + 1, 5000]
+    lines = ["".join(rng.choice("ab{\"\r\u00e9\u20ac\U0001f600") for _ in range(rng.choice(lengths)))
+             for _ in range(rng.randint(0, 12))]
+    text = "".join(line + "\n" for line in lines)
+    assert split_lines(text) == text.split("\n")[:-1] == lines
+
+
+def test_a_chunk_of_long_then_short_lines_comes_out_whole():
+    long = '{"model_map_information": ' + "x" * 17_000 + "}"
+    a = LineAssembler()
+    assert a.feed((long + "\n" + long + "\nshort\n\n" + long + "\n").encode() + b"tail") == [long, long, "short", "", long]
+    assert a.flush() == ["tail"]
 
 
 # -- FileSource -------------------------------------------------------------

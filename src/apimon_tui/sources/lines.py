@@ -13,6 +13,28 @@ from collections.abc import Sequence
 from apimon_tui.formats.base import BLOCK_PADDING
 
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: longer lines are cut here and counted
+LONG_LINE_CHARS = 256  # a line this long is found sooner by `str.find` than by `str.split`
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of `text`, which ends with a newline: `text.split("\\n")` but its last, empty, item.
+
+    `str.split` compares every character in turn (some 0.5 ns each: 9 µs for a
+    17 KB LiteLLM payload) where `str.find` runs memchr over them (1 µs). Long
+    lines are found by `find`, one call each; from the first short one on (where
+    a call costs more than the characters it skips), the rest is split at once.
+    """
+    lines: list[str] = []
+    find = text.find
+    start = 0
+    end = find("\n")
+    while end - start >= LONG_LINE_CHARS:
+        lines.append(text[start:end])
+        start = end + 1
+        end = find("\n", start)
+    lines += text[start:].split("\n") if start else text.split("\n")
+    lines.pop()  # the empty string after the final newline
+    return lines
 
 
 class LineAssembler:
@@ -118,9 +140,7 @@ class LineAssembler:
             text = str(memoryview(data)[start:end], "utf-8", "replace")
         if data.find(b"\r", start, end) >= 0:
             text = text.replace("\r\n", "\n")
-        lines = text.split("\n")
-        lines.pop()  # the empty string after the final newline
-        return lines
+        return split_lines(text)
 
     def _cut_long_lines(self, block: bytes) -> bytes:
         limit = self.max_line

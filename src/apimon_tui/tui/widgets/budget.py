@@ -18,6 +18,7 @@ from apimon_tui.costs.budget import BudgetState
 from apimon_tui.core.terminal_text import identifier, one_line
 from apimon_tui.core.timeutil import format_duration
 from apimon_tui.tui import fmt
+from apimon_tui.tui.widgets.border import set_border
 
 WARN_PCT = 80.0
 MAX_SCOPE_LINES = 3  # per project/key budgets shown; `apimon-tui usage` lists them all
@@ -55,7 +56,7 @@ class BudgetPanel(Vertical, can_focus=True):  # Tab reaches it, `z` zooms it
     def show(self, state: BudgetState, providers: list, partial: bool = False) -> None:
         """`providers` are the usage poller's `ProviderState`s (empty without polling); `partial`:
         the logs of the month's live part are still being read back."""
-        self.border_title = "Budget · month to date" + (" · partial" if partial else "")
+        set_border(self, title="Budget · month to date" + (" · partial" if partial else ""))
         head, lines = _head(state), _lines(state, providers)
         level = _level(state.spent_pct)
         key = (head, lines, level, state.spent_pct)

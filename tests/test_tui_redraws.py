@@ -1,11 +1,15 @@
 """Widgets given what they show already are not drawn again (each redraw of a panel costs the UI
-thread a few ms a second at 1,000 lines/s); given anything else, they are."""
+thread a few ms a second at 1,000 lines/s); given anything else, they are. The error feed keeps
+only the view it shows up to date."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from rich.text import Text
 from textual.app import App
 from textual.widgets import Static
+from tui_support import T0, make_app, screen_text
 
 from apimon_tui.tui.widgets.border import set_border
 from apimon_tui.tui.widgets.line_table import LineTable
@@ -57,3 +61,19 @@ async def test_a_border_title_shown_already_is_not_set_again():
         set_border(panel, subtitle="none in these logs")
         assert len(repaints) == 2
         assert (panel.border_title, panel.border_subtitle) == ("Models · 1h", "none in these logs")
+
+
+async def test_only_the_error_view_shown_is_kept_up_to_date(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        rows_view, groups_view = (app.screen_stack[0].query_one(f"#error-{name}", LineTable)
+                                  for name in ("rows", "groups"))
+        assert rows_view.row_count and not groups_view.row_count  # hidden: not built each refresh
+        await pilot.press("e", "g")
+        await pilot.pause()
+        assert groups_view.row_count == len(app.store.snapshot(300, T0).groups)
+        app.engine.store.add_many([replace(app.store.failed[-1], ts=T0 - 1, model="o3")])
+        app.tick()
+        await pilot.pause()
+        assert groups_view.row_count == len(app.store.snapshot(300, T0).groups) and "o3" in screen_text(app)

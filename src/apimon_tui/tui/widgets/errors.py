@@ -109,6 +109,7 @@ class ErrorFeed(Vertical, can_focus=False):
     def toggle_grouped(self) -> None:
         had_focus = self.table.has_focus
         self.toggle_class("-grouped")
+        self.show_again()  # only the table shown is kept up to date
         if had_focus:
             self.table.focus()
 
@@ -121,8 +122,10 @@ class ErrorFeed(Vertical, can_focus=False):
         self.border_title = f"Errors · {window_label}{fmt.partial(snap)}"
         self.border_subtitle = (f"{note + ' · ' if note else ''}{snap.total.errors:,} failed · "
                                 f"{len(snap.groups)} groups · g: {'calls' if self.grouped else 'grouped'}")
-        self._show_rows(snap.failed[:self._row_limit()])
-        self._show_groups(snap)
+        if self.grouped:
+            self._show_groups(snap)
+        else:
+            self._show_rows(snap.failed[:self._row_limit()])
 
     def _row_limit(self) -> int:
         """All MAX_ROWS rows once the feed is browsed; until then about as many as are seen.

@@ -25,7 +25,7 @@ from apimon_tui.sources import (
     open_source,
 )
 from apimon_tui.sources.command import backoff_delay
-from apimon_tui.sources.lines import LONG_LINE_CHARS, split_lines
+from apimon_tui.sources.lines import LONG_LINE_BYTES, decode_lines
 
 WAIT_SECONDS = 10.0
 
@@ -133,16 +133,18 @@ def test_a_block_is_cut_where_a_line_runs_over_the_limit_or_a_crlf_spans_two_chu
     assert list(a.feed_block(b"\nz\n")) == ["x", "z"]
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_lines_found_by_find_are_the_lines_split_gives(seed):
-    """`split_lines` (long lines by `str.find`, then the rest by `split`) gives `split`'s lines
-    for any mix of long, short, empty and non-ASCII lines, around the length where it switches."""
+@pytest.mark.parametrize("seed", range(8))
+def test_lines_decoded_one_by_one_are_the_lines_of_the_whole_text(seed):
+    """`decode_lines` (long lines found by `bytes.find` and decoded alone, then the rest at once) gives
+    the lines of the whole text decoded and split, for any mix of long, short, empty lines, broken
+    UTF-8 included, around the length where it switches."""
     rng = random.Random(seed)
-    lengths = [0, 1, LONG_LINE_CHARS - 1, LONG_LINE_CHARS, LONG_LINE_CHARS + 1, 5000]
-    lines = ["".join(rng.choice("ab{\"\r\u00e9\u20ac\U0001f600") for _ in range(rng.choice(lengths)))
-             for _ in range(rng.randint(0, 12))]
-    text = "".join(line + "\n" for line in lines)
-    assert split_lines(text) == text.split("\n")[:-1] == lines
+    lengths = [0, 1, LONG_LINE_BYTES - 1, LONG_LINE_BYTES, LONG_LINE_BYTES + 1, 5000]
+    pieces = [b"a", b"{", b'"', b"\xff", b"\xc3", b"\xe2\x82", "\u00e9\u20ac\U0001f600".encode()]
+    lines = [b"".join(rng.choice(pieces) for _ in range(rng.choice(lengths)))[:5000] for _ in range(rng.randint(0, 12))]
+    data = b"x\n" + b"".join(line + b"\n" for line in lines)  # the lines start 2 bytes in
+    assert decode_lines(data, 2, len(data)) == data[2:].decode("utf-8", "replace").split("\n")[:-1]
+    assert len(decode_lines(data, 2, len(data))) == len(lines)
 
 
 def test_a_chunk_of_long_then_short_lines_comes_out_whole():

@@ -1,6 +1,6 @@
 """Widgets given what they show already are not drawn again (each redraw of a panel costs the UI
 thread a few ms a second at 1,000 lines/s); given anything else, they are. The error feed keeps
-only the view it shows up to date."""
+only the view it shows up to date; the alert strip is laid out again only when its height changes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from textual.app import App
 from textual.widgets import Static
 from tui_support import T0, make_app, screen_text
 
+from apimon_tui.alerts.manager import Alert
+from apimon_tui.tui.widgets.alerts import AlertArea
 from apimon_tui.tui.widgets.border import set_border
 from apimon_tui.tui.widgets.line_table import LineTable
 
@@ -77,3 +79,28 @@ async def test_only_the_error_view_shown_is_kept_up_to_date(tmp_path):
         app.tick()
         await pilot.pause()
         assert groups_view.row_count == len(app.store.snapshot(300, T0).groups) and "o3" in screen_text(app)
+
+
+def alert(key: str, message: str) -> Alert:
+    return Alert(key=key, rule=key, kind="error_rate", severity="warning", scope="all", value=0.06,
+                 threshold=0.05, unit="ratio", window=300.0, since=T0 - 60, message=message, cause=None)
+
+
+class StripApp(App):
+    def compose(self):
+        yield AlertArea()
+
+
+async def test_the_alert_strip_is_laid_out_again_only_when_its_lines_change():
+    async with StripApp().run_test() as pilot:
+        strip = pilot.app.query_one(AlertArea)
+        strip.show([alert("a", "error rate 5.2% over 5m")])
+        await pilot.pause()
+        layouts, refresh = [], strip.refresh
+        strip.refresh = lambda *regions, **how: (layouts.append(how.get("layout")), refresh(*regions, **how))
+        strip.show([alert("a", "error rate 6.1% over 5m")])  # the same one line, other words
+        await pilot.pause()
+        assert True not in layouts and "6.1%" in str(strip.render()) and strip.size.height == 1
+        strip.show([alert("a", "error rate 6.1% over 5m"), alert("b", "p95 latency 2.4 s over 5m")])
+        await pilot.pause()
+        assert True in layouts and strip.size.height == 2

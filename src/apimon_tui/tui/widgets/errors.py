@@ -109,7 +109,7 @@ class ErrorFeed(Vertical, can_focus=False):
     def toggle_grouped(self) -> None:
         had_focus = self.table.has_focus
         self.toggle_class("-grouped")
-        self.show_again()  # only the table shown is kept up to date
+        self.show_again()  # only the table shown is kept drawn
         if had_focus:
             self.table.focus()
 
@@ -122,10 +122,8 @@ class ErrorFeed(Vertical, can_focus=False):
         self.border_title = f"Errors · {window_label}{fmt.partial(snap)}"
         self.border_subtitle = (f"{note + ' · ' if note else ''}{snap.total.errors:,} failed · "
                                 f"{len(snap.groups)} groups · g: {'calls' if self.grouped else 'grouped'}")
-        if self.grouped:
-            self._show_groups(snap)
-        else:
-            self._show_rows(snap.failed[:self._row_limit()])
+        self._show_rows(snap.failed[:self._row_limit()])
+        self._show_groups(snap)
 
     def _row_limit(self) -> int:
         """All MAX_ROWS rows once the feed is browsed; until then about as many as are seen.
@@ -159,7 +157,8 @@ class ErrorFeed(Vertical, can_focus=False):
         table = self.query_one("#error-rows", FeedTable)
         newest_first = sorted(failed, key=lambda call: call.ts, reverse=True)
         self.calls = {_call_key(call): call for call in newest_first}
-        table.set_rows([(key, _call_cells(call)) for key, call in self.calls.items()], keep_cursor=table.browsed)
+        if not self.grouped:  # a hidden table's cells are made when `g` shows it
+            table.set_rows([(key, _call_cells(call)) for key, call in self.calls.items()], keep_cursor=table.browsed)
 
     def _show_groups(self, snap: Snapshot) -> None:
         """Latest first, re-ordered only when groups come or go (a group's place stays put as it grows)."""
@@ -174,7 +173,8 @@ class ErrorFeed(Vertical, can_focus=False):
         else:
             order = sorted(wanted, key=lambda key: wanted[key].last_ts, reverse=True)
         self.groups = {key: wanted[key] for key in order}
-        table.set_rows([(key, _group_cells(group)) for key, group in self.groups.items()], keep_cursor=True)
+        if self.grouped:
+            table.set_rows([(key, _group_cells(group)) for key, group in self.groups.items()], keep_cursor=True)
 
     def selected_call(self) -> Call | None:
         """The call under the cursor (the newest of the group in the grouped view)."""

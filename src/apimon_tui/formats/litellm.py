@@ -212,7 +212,7 @@ _HEADROOM_KEYS = tuple(
                           ("reset_requests_s", "reset-requests"), ("reset_tokens_s", "reset-tokens"))
 )
 _NO_HEADROOM = [None] * len(_HEADROOM_KEYS)
-SPELLINGS_KEPT = 256
+HEADER_SETS_KEPT = 256  # sets of header names whose plan is kept
 # A headers dict's keys -> for each `RateLimit` field, how it is read and the keys (as spelt there) of
 # LiteLLM's figure and of the provider's copy, None where absent.
 _plans: dict[tuple[str, ...], tuple[tuple[Any, Any, Any], ...]] = {}
@@ -237,7 +237,7 @@ def _ratelimit(obj: dict[str, Any]) -> RateLimit | None:
     names = tuple(headers)
     plan = _plans.get(names)
     if plan is None:
-        if len(_plans) >= SPELLINGS_KEPT:
+        if len(_plans) >= HEADER_SETS_KEPT:
             _plans.clear()
         plan = _plans[names] = _plan(names)
     figures = []

@@ -17,16 +17,16 @@ import time
 from collections import Counter
 
 from apimon_tui.ingest import parallel
-from apimon_tui.formats import nginx, nginx_columns
+from apimon_tui.formats import byte_lines, nginx, nginx_columns
 from apimon_tui.store import metrics
 
 PHASES = [
     (parallel.ByteRangeSource, "read_batches", "reading blocks"),
     (nginx_columns, "combined_calls", "columns (calls read at once)"),
     (nginx_columns, "json_calls", "columns (calls read at once)"),
-    (nginx_columns._Buffer, "start_with", "  of which: checking JSON keys"),
-    (nginx_columns._Buffer, "positions", "  of which: finding quotes"),
-    (nginx_columns._Buffer, "following", "  of which: finding JSON keys (`,\"`)"),
+    (byte_lines.ByteLines, "start_with", "  of which: checking JSON keys"),
+    (byte_lines.ByteLines, "positions", "  of which: finding quotes"),
+    (byte_lines.ByteLines, "following", "  of which: finding JSON keys (`,\"`)"),
     (nginx_columns, "_layout_quotes_only", "  of which: counting JSON quotes"),
     (nginx_columns, "_decimal_millis", "  of which: decimal texts"),
     (nginx.NginxParser, "_feed_lines", "other lines, one by one"),

@@ -32,9 +32,11 @@ ODD_VALUES = ["null", '""', '"12"', '"200"', '"error"', '"OK"', "NaN", "Infinity
               "-1", "2e9", "true", "[]", "{}", '"x"', "0", "0.0", "-0.0", "1.5", "200.0", "[1, 2]", '{"a": 1}']
 
 
-def read(lines: list[str], options: dict, sink_type=Sink, batch: int = 400) -> tuple:
-    store = MetricsStore(failed_capacity=50)
-    sink = sink_type(SourceCounts(label="app.jsonl"), Pricer(), None)
+def read(lines: list[str], options: dict, sink_type=Sink, batch: int = 400, bulk_failures: bool = False,
+         **store_args) -> tuple:
+    """As `test_native_columns.read`, for jsonl under `options`."""
+    store = MetricsStore(**{"failed_capacity": 50, **store_args})
+    sink = sink_type(SourceCounts(label="app.jsonl"), Pricer(), None, bulk_failures=bulk_failures)
     parser = jsonl.JsonlParser(sink, "app.jsonl", options, clock=lambda: 1_795_700_000.5)
     for start in range(0, len(lines), batch):
         parser.feed_many(lines[start:start + batch])

@@ -38,10 +38,11 @@ class LineByLine(Sink):
     columns = None
 
 
-def read(lines: list[str], sink_type=Sink, batch: int = 400, **store_args) -> tuple:
-    """What the store and the source's counts hold after `lines` are read in batches of `batch`."""
+def read(lines: list[str], sink_type=Sink, batch: int = 400, bulk_failures: bool = False, **store_args) -> tuple:
+    """What the store and the source's counts hold after `lines` are read in batches of `batch`
+    (`bulk_failures`: failed calls as rows, for a store that keeps none whole)."""
     store = MetricsStore(**store_args)
-    sink = sink_type(SourceCounts(label="app.log"), Pricer(), None)
+    sink = sink_type(SourceCounts(label="app.log"), Pricer(), None, bulk_failures=bulk_failures)
     parser = native.NativeParser(sink, "app.log")
     for start in range(0, len(lines), batch):
         parser.feed_many(lines[start:start + batch])

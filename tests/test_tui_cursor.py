@@ -292,3 +292,20 @@ def headroom_rows(app) -> list[list[str]]:
     """The rate-limit panel's rows: model, requests, tokens and headroom."""
     table = app.query_one("#ratelimits-table")
     return [[c.plain for c in table.get_row_at(i)][:4] for i in range(table.row_count)]
+
+
+async def test_a_burst_key_pressed_while_history_loads_says_so(tmp_path, monkeypatch):
+    """`{` finding no earlier burst while the look-back is still read says it may not be read yet."""
+    from apimon_tui.ingest.engine import Engine
+
+    app = make_app(tmp_path, two_incidents(), QUIET_CONFIG)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("{", "{")
+        await pilot.pause()
+        monkeypatch.setattr(Engine, "history_progress", property(lambda self: 0.42))
+        await pilot.press("{")
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert "no earlier error burst yet: history is still loading (42%)" in messages
+        assert app.cursor == FIRST + 600  # it stays where it was

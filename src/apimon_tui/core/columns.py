@@ -8,7 +8,9 @@ no object per call. Every figure is the one the same calls give one by one
 parser (this module imports no numpy itself: it sits with the `Call`).
 
 Each call that failed comes whole as well (`calls`), since the store keeps
-failed calls and counts them in their error groups; so does a call whose
+failed calls and counts them in their error groups, unless the store keeps
+none whole (a summary's: then a failed call may come as a row, its error
+code and message as indexes, counted in its group by the store); so does a call whose
 stream ended early or that wrote to the prompt cache without a cost in the
 log, since pricing it needs the whole call (`Sink.columns`). Calls that had
 to be read one by one (an odd value) may come whole too. The headroom of the
@@ -56,6 +58,8 @@ class CallColumns:
     ratelimits: list[Any] | None = None  # per call: None, a RateLimit, or what `make_ratelimit` reads
     make_ratelimit: Callable[[Any], RateLimit] | None = None
     calls: list[tuple[int, Call]] = field(default_factory=list)  # (row, call) given whole, by row
+    message: Any = None        # int64, an index into `messages`: the error message of a failed row not given
+    messages: list[str] = field(default_factory=list)  # whole (`Sink.bulk_failures`), "" for none
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -97,7 +101,8 @@ class CallColumns:
             self.source, self.ts[rows], self.model[rows], self.models, self.status[rows], self.latency_ms[rows],
             self.ttft_ms[rows], self.input_tokens[rows], self.output_tokens[rows], self.cached_tokens[rows],
             self.cache_write_tokens[rows], self.cost_usd[rows], pick(self.failed), pick(self.code), self.codes,
-            pick(self.provider), self.providers, ratelimits, self.make_ratelimit, calls,
+            pick(self.provider), self.providers, ratelimits, self.make_ratelimit, calls, pick(self.message),
+            self.messages,
         )
 
 

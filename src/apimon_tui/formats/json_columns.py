@@ -15,7 +15,7 @@ numpy, by the parsers' batch paths.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import count
 from math import copysign, nan
@@ -120,10 +120,32 @@ class Shape:
         return types
 
 
-Segment = tuple[np.ndarray, Sequence, set]  # rows of the batch, their values, the values' types
+Segment = tuple[np.ndarray, Sequence, set]  # rows of the batch, their values (numbers may be float64), their types
 
 
-class Table:
+class Columns:
+    """The key-at-a-time readers of a top-level table (see the functions of the same names), for a
+    table that gives `rows` and `segments`."""
+
+    rows: int
+
+    def segments(self, key: str) -> list[Segment]:
+        raise NotImplementedError
+
+    def numbers(self, key: str, kinds: frozenset, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+        return numbers(self.rows, self.segments(key), kinds, low, high)
+
+    def typed(self, key: str, kinds: frozenset) -> np.ndarray:
+        return typed(self.rows, self.segments(key), kinds)
+
+    def names(self, key: str) -> tuple[np.ndarray, list[str | None]]:
+        return names(self.rows, self.segments(key))
+
+    def values(self, key: str) -> list[Any]:
+        return values(self.rows, self.segments(key))
+
+
+class Table(Columns):
     """A batch's decoded objects, grouped by shape, read a field at a time (see the module's doc).
 
     `rows` numbers the objects in the batch (a table of nested objects holds some rows only).
@@ -146,13 +168,13 @@ class Table:
         """The values of `key`, shape by shape (rows without it hold None)."""
         return [(shape.rows, shape.column(key), shape.types(key)) for shape in self.shapes if key in shape.place]
 
-    def found(self, path: tuple[str, ...]) -> tuple[list[Segment], list[np.ndarray]]:
-        """The values at a dotted path as `jsonl.find` finds them (whole dotted keys first), and the
-        rows where it steps into something other than an object or null (not plain)."""
+    def found(self, path: tuple[str, ...], dotted: bool = True) -> tuple[list[Segment], list[np.ndarray]]:
+        """The values at a path as `jsonl.find` finds them (whole dotted keys first; only single keys
+        if not `dotted`), and the rows where it steps into something other than an object or null (not plain)."""
         segments: list[Segment] = []
         odd: list[np.ndarray] = []
         for shape in self.shapes:
-            for cut in range(len(path), 0, -1):
+            for cut in range(len(path), 0, -1) if dotted else (1,):
                 key = ".".join(path[:cut])
                 if key in shape.place:
                     break
@@ -164,7 +186,7 @@ class Table:
             table, not_objects = self._inner(shape, key)
             odd.append(not_objects)
             if table is not None:
-                more, more_odd = table.found(path[cut:])
+                more, more_odd = table.found(path[cut:], dotted)
                 segments += more
                 odd += more_odd
         return segments, odd
@@ -188,19 +210,6 @@ class Table:
             made = shape.inner[key] = (table, not_objects)
         return made
 
-    # The key-at-a-time readers of a top-level table (see the functions of the same names).
-    def numbers(self, key: str, kinds: frozenset, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
-        return numbers(self.rows, self.segments(key), kinds, low, high)
-
-    def typed(self, key: str, kinds: frozenset) -> np.ndarray:
-        return typed(self.rows, self.segments(key), kinds)
-
-    def names(self, key: str) -> tuple[np.ndarray, list[str | None]]:
-        return names(self.rows, self.segments(key))
-
-    def values(self, key: str) -> list[Any]:
-        return values(self.rows, self.segments(key))
-
     def types(self, key: str) -> set:
         """The types of the values of `key` in all rows (NoneType for a row without it)."""
         return set().union(*(shape.types(key) for shape in self.shapes))
@@ -213,8 +222,16 @@ class Table:
                 ok[shape.rows] = True
         return ok
 
+    def later(self, key: str) -> tuple[list[Any], Callable[[Any], Any]]:
+        """Each row's value of `key` (None where there is none), and what reads it (as `LayoutTable.later`)."""
+        return self.values(key), _itself
+
 
 NESTED_KINDS = frozenset({dict, NONE})
+
+
+def _itself(value: Any) -> Any:
+    return value
 
 
 def numbers(rows: int, segments: list[Segment], kinds: frozenset, low: float, high: float,
@@ -224,6 +241,12 @@ def numbers(rows: int, segments: list[Segment], kinds: frozenset, low: float, hi
     column = np.full(rows, np.nan)
     ok = np.ones(rows, dtype=bool)
     for at, values, types in segments:
+        if type(values) is np.ndarray:  # numbers read from the bytes: one type per segment
+            if kinds.issuperset(types):
+                column[at] = values
+            else:
+                ok[at] = False
+            continue
         if not kinds.issuperset(types):
             good = [type(v) in kinds for v in values]
             ok[at[~np.array(good)]] = False
@@ -244,14 +267,16 @@ def typed(rows: int, segments: list[Segment], kinds: frozenset) -> np.ndarray:
     ok = np.ones(rows, dtype=bool)
     for at, values, types in segments:
         if not kinds.issuperset(types):
-            ok[at] = [type(v) in kinds for v in values]
+            ok[at] = False if len(types) == 1 else [type(v) in kinds for v in values]  # (one type: none fits)
     return ok
 
 
 def values(rows: int, segments: list[Segment]) -> list[Any]:
     """Each row's value (None where there is none)."""
     out = np.full(rows, None, dtype=object)
-    for at, column, _ in segments:
+    for at, column, types in segments:
+        if type(column) is np.ndarray:
+            column = column.astype(np.int64).tolist() if types == {int} else column.tolist()
         out[at] = np.fromiter(column, dtype=object, count=len(column))  # (no value taken for a sequence)
     return out.tolist()
 
@@ -262,7 +287,14 @@ def names(rows: int, segments: list[Segment]) -> tuple[np.ndarray, list[str | No
     place: dict[Any, int] = {None: 0, "": 0}
     for at, column, types in segments:
         if not TEXT_KINDS.issuperset(types):
-            column = [v if type(v) is str else None for v in column]
+            column = [None] * len(at) if type(column) is np.ndarray else [v if type(v) is str else None for v in column]
+        elif (distinct := getattr(column, "distinct", None)) is not None:  # texts read from the bytes
+            codes, texts = distinct()
+            for name in texts:
+                if name not in place:
+                    place[name] = len(place) - 1
+            index[at] = np.array(list(map(place.__getitem__, texts)), dtype=np.int64)[codes]
+            continue
         for name in dict.fromkeys(column):
             if name not in place:
                 place[name] = len(place) - 1
@@ -293,17 +325,24 @@ def exact(call: Call) -> bool:
 
 def hand(parser, ok: np.ndarray, whole: list[tuple[int, Call]], ts, status, latency, ttft, tokens: list, cost,
          models: tuple[np.ndarray, list], providers: tuple[np.ndarray, list], ratelimits: list | None = None,
-         make_ratelimit=None) -> None:
+         make_ratelimit=None, errors: tuple | None = None) -> None:
     """The plain rows (`ok`) and the calls read whole, in log order, to the parser's sink as one
-    `CallColumns`: each whole call's figures put in its row of the columns."""
+    `CallColumns`: each whole call's figures put in its row of the columns. `errors`, for a sink
+    that takes failed calls as rows (`Sink.bulk_failures`), holds each row's error code and message
+    (`names` of them)."""
     model, model_names = models
     provider, provider_names = providers
-    failed = code = None
-    codes = [""]
+    failed = code = message = None
+    codes, messages = [""], [""]
+    if errors is not None:
+        (code, code_names), (message, message_names) = errors
+        codes = ["" if name is None else name for name in code_names]
+        messages = ["" if text is None else text for text in message_names]
     if whole:
         failed = np.zeros(len(ts), dtype=bool)
-        code = np.zeros(len(ts), dtype=np.int64)
-        place = {"": 0}
+        if code is None:
+            code = np.zeros(len(ts), dtype=np.int64)
+        place = {name: i for i, name in enumerate(codes)}
         numbers = (ts, latency, ttft, *tokens, cost)
         for i, call in whole:
             for column, value in zip(numbers, (call.ts, call.latency_ms, call.ttft_ms, call.input_tokens,
@@ -324,7 +363,7 @@ def hand(parser, ok: np.ndarray, whole: list[tuple[int, Call]], ts, status, late
             ratelimits[i] = None
     calls = CallColumns(
         parser.source, ts, model, model_names, np.nan_to_num(status).astype(np.int64), latency, ttft, *tokens,
-        cost, failed, code, codes, provider, provider_names, ratelimits, make_ratelimit, whole,
+        cost, failed, code, codes, provider, provider_names, ratelimits, make_ratelimit, whole, message, messages,
     )
     parser.sink.columns(calls if ok.all() else calls.take(ok))
 

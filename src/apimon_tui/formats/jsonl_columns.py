@@ -1,8 +1,9 @@
 """JSON-lines records of a batch read through the `[jsonl]` mapping as columns (`CallColumns`).
 
-As `native_columns`: every line is decoded with orjson, and each mapped
-field is taken out for all lines at once, its dotted path resolved once
-per shape of object (`Table.found`), not once per line. Times in ISO 8601
+As `native_columns`: most lines are read by layout from their bytes, the
+rest of a batch they mostly do not cover decoded with orjson, and each mapped
+field is taken out for all lines at once, its dotted path resolved once per
+layout or shape of object (`found`), not once per line. Times in ISO 8601
 of the usual shape (`2026-11-26T13:33:20.0102Z`, UTC when no zone is
 named) are converted with numpy to the very floats `datetime.timestamp`
 gives; numbers by `ts_unit` as `epoch_seconds` scales them. A plain row is
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from apimon_tui.formats import json_columns as jc
+from apimon_tui.formats.json_layouts import table_of
 from apimon_tui.formats.nginx_columns import _epoch_days
 from apimon_tui.formats.values import MAX_COST_USD, MAX_MS, MAX_STATUS, MAX_TOKENS, MAX_TS, MIN_STATUS, MIN_TS
 
@@ -31,8 +33,7 @@ _EXACT_INT = 2**53  # an integer time beyond this is not read as a float exactly
 def read(parser, lines: Sequence[str]) -> bool:
     """Hand the calls of `lines` to the parser's sink as columns; False, with nothing handed, when
     the batch must be read line by line (the caller rolls back what was reported by then)."""
-    objs, ok = jc.decoded(lines)
-    table = jc.Table(objs)
+    table, ok = table_of(lines)
     if len(table.shapes) > len(lines) // SHAPE_ROWS:
         return False
     rows = len(lines)
@@ -41,15 +42,16 @@ def read(parser, lines: Sequence[str]) -> bool:
         found[field], odd = table.found(path) if path else ([], [])
         for at in odd:
             ok[at] = False
+    failures = getattr(parser.sink, "bulk_failures", False)  # a failed call as a row, else whole
     for field in ("error_code", "error_message"):
-        ok &= jc.typed(rows, found[field], _NOTHING)  # a failed call: whole
+        ok &= jc.typed(rows, found[field], jc.TEXT_KINDS if failures else _NOTHING)
     for field in ("model", "provider", "endpoint"):
         ok &= jc.typed(rows, found[field], jc.TEXT_KINDS)
     ok &= jc.typed(rows, found["request_id"], _IDENTIFIER_KINDS)
     ts, more = _times(rows, found["ts"], parser.ts_unit)
     ok &= more
     status, more = jc.numbers(rows, found["status"], jc.INT_KINDS, MIN_STATUS, MAX_STATUS)
-    ok &= more & ~(status >= 400)
+    ok &= more
     scale = parser.latency_scale
     latency, more = jc.numbers(rows, found["latency"], jc.NUMBER_KINDS, 0, MAX_MS / scale)
     latency *= scale
@@ -64,13 +66,21 @@ def read(parser, lines: Sequence[str]) -> bool:
     model, models = jc.names(rows, found["model"])
     ok &= (model != 0) | ~np.isnan(status) | ~np.isnan(latency)  # else no call, or a model of ""
     provider, providers = jc.names(rows, found["provider"])
+    errors = None
+    if failures:
+        errors = jc.names(rows, found["error_code"]), jc.names(rows, found["error_message"])
+        ok &= ~((errors[0][0] != 0) | (errors[1][0] != 0)) | (status >= 400)  # (else failed with no status: whole)
+        failed = status >= 400
+        cost[failed & np.isnan(cost) & ~(tokens[1] > 0)] = 0.0  # as `Pricer.estimate` prices one
+    else:
+        ok &= ~(status >= 400)
 
     whole = jc.whole_calls(parser, lines, ok)
     if whole is None:
         return False
     unknown = np.full(rows, np.nan)
     jc.hand(parser, ok, whole, ts, status, latency, unknown, [*tokens, unknown.copy(), unknown.copy()], cost,
-            (model, models), (provider, providers))
+            (model, models), (provider, providers), errors=errors)
     return True
 
 
@@ -112,15 +122,23 @@ for _field, (_first, _width) in enumerate([(0, 4), (5, 2), (8, 2), (11, 2), (14,
     _PLACES[_first:_first + _width, _field] = 10.0 ** np.arange(_width - 1, -1, -1)
 
 
+def _stamp_codes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's first `_STAMP` character codes (see `_codes`), and its length."""
+    window = getattr(texts, "window", None)  # texts read from the bytes (`json_layouts.Texts`)
+    if window is not None:
+        return window(_STAMP)
+    length = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    return _codes(texts, length), length
+
+
 def iso_seconds(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """`datetime.fromisoformat(text)` as epoch seconds (UTC when no zone), for texts of the shape
     `YYYY-MM-DDTHH:MM:SS`, then `.` and one to six digits, then `Z`, each optional; and which
     texts have that shape and name a real moment (the others are for the per-line path). Exact
     (microseconds over 1e6, as `timestamp` divides them) where the microseconds since the epoch
     are below 2**53: years 1685 to 2255, which hold every usable time (`values.MAX_TS`)."""
-    length = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    codes = _codes(texts, length)
-    rows = np.arange(len(texts))
+    codes, length = _stamp_codes(texts)
+    rows = np.arange(len(length))
     zulu = codes[rows, np.clip(length - 1, 0, _STAMP - 1)] == ord("Z")
     body = length - zulu
     digits = codes - np.uint8(ord("0"))  # (wraps: a code below "0" becomes 208 or more)

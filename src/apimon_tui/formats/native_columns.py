@@ -1,7 +1,9 @@
 """Native records of a batch read as columns (`CallColumns`), for a sink that takes them.
 
-Every line is decoded with orjson; each field the store or a check needs is
-taken out and checked for all lines at once, shape by shape (`json_columns`). A
+Most lines are read by layout from their bytes (`json_layouts`), the rest of
+a batch it mostly does not read is decoded with orjson (`json_columns`); each
+field the store or a check needs is taken out and checked for all lines at
+once, layout by layout or shape by shape. A
 plain row is a successful call whose every field `from_record` would take
 as it is (no value it would report or change, no error object, no stream
 that ended early); such rows never become a `Call`. Any other row goes
@@ -21,6 +23,7 @@ import numpy as np
 
 from apimon_tui.core.model import RateLimit
 from apimon_tui.formats import json_columns as jc
+from apimon_tui.formats.json_layouts import table_of
 from apimon_tui.formats.values import (
     MAX_ATTEMPT, MAX_COST_USD, MAX_IDENTIFIER, MAX_MS, MAX_RATELIMIT, MAX_RESET_S, MAX_STATUS, MAX_TOKENS, MAX_TS,
     MIN_STATUS, MIN_TS,
@@ -41,7 +44,7 @@ _FLAGS = frozenset({bool, jc.NONE})
 _TYPED = (
     *((key, jc.TEXT_KINDS) for key in ("provider", "endpoint", "method", "model", "request_id")),
     ("stream", _FLAGS), ("failed", _FLAGS),
-    ("error", frozenset({jc.NONE})), ("stream_ended", frozenset({jc.NONE})),  # else the whole call
+    ("stream_ended", frozenset({jc.NONE})),  # else the whole call
     ("ratelimit", frozenset({dict, jc.NONE})), ("tags", frozenset({dict, jc.NONE})),
 )
 _RATELIMIT_KEYS = RateLimit.__slots__
@@ -51,8 +54,7 @@ _TAG_KINDS = (str, bool)
 def read(parser, lines: Sequence[str]) -> bool:
     """Hand the calls of `lines` to the parser's sink as columns; False, with nothing handed, when
     the batch must be read line by line (the caller rolls back what was reported by then)."""
-    objs, ok = jc.decoded(lines)
-    table = jc.Table(objs)
+    table, ok = table_of(lines)
     if len(table.shapes) > len(lines) // SHAPE_ROWS:
         return False  # hardly two lines alike: line by line is quicker
     for key in ("ts", "latency_ms", "ttft_ms"):
@@ -61,6 +63,8 @@ def read(parser, lines: Sequence[str]) -> bool:
     ok &= table.has("apimon")  # the marker, of any value
     for key, kinds in _TYPED:
         ok &= table.typed(key, kinds)
+    failures = getattr(parser.sink, "bulk_failures", False)  # a failed call as a row, else whole
+    ok &= table.typed("error", frozenset({dict, jc.NONE}) if failures else frozenset({jc.NONE}))
     numbers = {}
     for key, kinds, low, high in _NUMBERS:
         numbers[key], more = table.numbers(key, kinds, low, high)
@@ -68,12 +72,14 @@ def read(parser, lines: Sequence[str]) -> bool:
     ts, status, latency, ttft, cost = (numbers[key] for key in ("ts", "status", "latency_ms", "ttft_ms", "cost_usd"))
     tokens = [numbers[key] for key in _TOKENS]
     ok &= ~np.isnan(ts)  # no time: no call
-    ok &= ~(status >= 400)
+    errors = _errors(table, ok, status, cost, tokens) if failures else None
+    if not failures:
+        ok &= ~(status >= 400)
     ok &= ~(np.isnan(cost) & (tokens[3] > 0))  # cache writes priced by the log only: else the whole call
     for column in (latency, ttft):
         ok &= ~(np.signbit(column) & (column == 0))  # -0.0: the whole call, which the batch then is not
     if bool in table.types("failed"):
-        ok &= np.fromiter((v is not True for v in table.values("failed")), dtype=bool, count=len(objs))
+        ok &= np.fromiter((v is not True for v in table.values("failed")), dtype=bool, count=len(lines))
     ok &= _plain_ratelimits(table)
     if dict in table.types("tags"):
         ok &= _plain_tags(table.values("tags"))
@@ -81,37 +87,40 @@ def read(parser, lines: Sequence[str]) -> bool:
     whole = jc.whole_calls(parser, lines, ok)
     if whole is None:
         return False
+    ratelimits, figures_of = table.later("ratelimit")
     jc.hand(parser, ok, whole, ts, status, latency, ttft, tokens, cost, table.names("model"),
-            table.names("provider"), table.values("ratelimit"), _ratelimit)
+            table.names("provider"), ratelimits, lambda later: _ratelimit(figures_of(later)), errors)
     return True
+
+
+def _errors(table, ok: np.ndarray, status: np.ndarray, cost: np.ndarray, tokens: list) -> tuple:
+    """The error code and message of each row (`names`), for a sink that takes failed calls as rows:
+    a failed call is plain with an HTTP status and an error object of texts (or none); `ok` and the
+    costs `Pricer.estimate` would give (0 with no output) are set in place."""
+    found = {}
+    for key in ("type", "code", "message"):
+        found[key], _ = table.found(("error", key), dotted=False)
+        ok &= jc.typed(table.rows, found[key], jc.TEXT_KINDS)
+    ok &= table.typed("error", frozenset({jc.NONE})) | (status >= 400)  # (an error with no failed status: whole)
+    failed = status >= 400
+    cost[failed & np.isnan(cost) & ~(tokens[1] > 0)] = 0.0
+    return jc.names(table.rows, found["code"]), jc.names(table.rows, found["message"])
 
 
 def _ratelimit(figures: dict) -> RateLimit:
     return RateLimit(*map(figures.get, _RATELIMIT_KEYS))
 
 
-def _plain_ratelimits(table: jc.Table) -> np.ndarray:
-    """Which rows' headroom `_ratelimit` takes as it is: nothing, or an object of figures in bounds."""
-    out = np.ones(table.rows, dtype=bool)
-    for at, values, types in table.segments("ratelimit"):
-        if types == {jc.NONE}:
-            continue
-        if types == {dict}:
-            ok = np.ones(len(values), dtype=bool)
-        else:
-            ok = np.fromiter(map(_dict_or_none, values), dtype=bool, count=len(values))
-            values = [v if type(v) is dict else jc.EMPTY for v in values]
-        figures = jc.Table(values)
-        for key in _RATELIMIT_KEYS:
-            reset = key.startswith("reset")
-            ok &= figures.numbers(key, jc.NUMBER_KINDS if reset else jc.INT_KINDS, 0,
-                                  MAX_RESET_S if reset else MAX_RATELIMIT)[1]
-        out[at] = ok
-    return out
-
-
-def _dict_or_none(value) -> bool:
-    return value is None or type(value) is dict
+def _plain_ratelimits(table) -> np.ndarray:
+    """Which rows' headroom `_ratelimit` takes as it is: nothing, or an object of figures in bounds
+    (a row with something else there is not plain by its type: `_TYPED`)."""
+    ok = np.ones(table.rows, dtype=bool)
+    for key in _RATELIMIT_KEYS:
+        reset = key.startswith("reset")
+        segments, _ = table.found(("ratelimit", key), dotted=False)
+        ok &= jc.numbers(table.rows, segments, jc.NUMBER_KINDS if reset else jc.INT_KINDS, 0,
+                         MAX_RESET_S if reset else MAX_RATELIMIT)[1]
+    return ok
 
 
 def _plain_tags(values: list) -> np.ndarray:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from apimon_tui.formats.base import BLOCK_PADDING
+from apimon_tui.formats.byte_lines import ByteLines, rows_all
 from apimon_tui.formats.nginx_keys import HEADROOM_KEYS
 from apimon_tui.formats.values import MAX_TS, MIN_TS
 
@@ -57,103 +58,7 @@ class ColumnCalls:
     headroom: np.ndarray | None = None  # per call, whether it has a rate-limit value (None: no such keys)
 
 
-_PADDING = "\0" * len(BLOCK_PADDING)
 _NONE = ColumnCalls(*(np.empty(0, dtype) for dtype in (np.int64, np.float64, np.int64, np.float64)))
-
-
-class _Buffer:
-    """The lines of a batch as one byte buffer, with where each line starts and ends."""
-
-    __slots__ = ("bytes", "starts", "ends", "_data", "_wide")
-
-    def __init__(self, lines: Sequence[str]) -> None:
-        """The lines of a list, or of a `LineBlock`, whose bytes and line ends are taken as they are."""
-        # Padding after the last newline, so that fixed-width reads past the last line stay in the buffer.
-        padded = getattr(lines, "data", None)  # a `LineBlock`'s bytes end with padding
-        if padded is not None:
-            self.ends = lines.ends
-        else:
-            text = "\n".join([*lines, _PADDING])
-            padded = text.encode("utf-8", "surrogatepass")
-            if text.isascii():  # the usual case: a line's length in bytes is its length
-                lengths = map(len, lines)
-            else:
-                lengths = (len(line.encode("utf-8", "surrogatepass")) for line in lines)
-            self.ends = np.cumsum(np.fromiter(lengths, dtype=np.int64, count=len(lines)) + 1) - 1
-        self._data = padded
-        self.bytes = np.frombuffer(padded, dtype=np.uint8)
-        self._wide: dict[int, np.ndarray] = {}
-        self.starts = np.empty_like(self.ends)
-        self.starts[0] = 0
-        self.starts[1:] = self.ends[:-1] + 1
-
-    def following(self, before: int, flags: np.ndarray) -> np.ndarray:
-        """Where a byte flagged in `flags` (one flag per byte) comes right after `before`, in order."""
-        return np.flatnonzero(flags[1:] & (self.bytes[:-1] == before)) + 1
-
-    def positions(self, byte: int) -> np.ndarray:
-        """Where `byte` occurs, in order."""
-        if self._data.find(byte) < 0:
-            return np.empty(0, dtype=np.int64)
-        return np.flatnonzero(self.bytes == byte)
-
-    def gather(self, at: np.ndarray, count: int) -> np.ndarray:
-        """The `count` little-endian 8-byte words from each offset in `at` (of any shape): shape `at.shape + (count,)`.
-
-        One index per offset, whatever `count`: the buffer is viewed as
-        overlapping `8 * count`-byte items, one from each byte (no copy), and
-        numpy's cost is per index far more than per byte.
-        """
-        wide = self._wide.get(count)
-        if wide is None:
-            width = 8 * count
-            wide = self._wide[count] = np.ndarray((len(self._data) - width + 1,), dtype=f"V{width}",
-                                                  buffer=self._data, strides=(1,))
-        return wide[at].view(np.uint64).reshape(*at.shape, count)
-
-    def window(self, at: np.ndarray, width: int) -> np.ndarray:
-        """`width` bytes from each offset in `at`, one row each (a copy)."""
-        return self.gather(at, (width + 7) // 8).view(np.uint8).reshape(len(at), -1)[:, :width]
-
-    def words(self, at: np.ndarray, width: int) -> np.ndarray:
-        """The `width` bytes from each offset in `at` as 8-byte words, zeroed past `width`.
-
-        One row per word and one column per offset: numpy combines rows
-        element by element, far faster than it reduces short rows.
-        """
-        words = np.ascontiguousarray(self.gather(at, (width + 7) // 8).T)
-        if width % 8:
-            words[-1] &= np.uint64((1 << (8 * (width % 8))) - 1)
-        return words
-
-    def start_with(self, starts: np.ndarray, texts: tuple[bytes, ...]) -> np.ndarray:
-        """Whether, in each row, the bytes from starts[:, i] begin with texts[i], for every i.
-
-        Every text is read as many words as the longest one, masked past its end.
-        """
-        count, mask, expected = _texts_as_words(texts)
-        words = self.gather(starts, count).reshape(len(starts), len(texts) * count)
-        words &= mask
-        return _rows_all(words == expected)
-
-
-@functools.cache
-def _texts_as_words(texts: tuple[bytes, ...]) -> tuple[int, np.ndarray, np.ndarray]:
-    """The words per text (that of the longest), and each text's mask and words, one after the other."""
-    count = -(-max(map(len, texts)) // 8)
-    expected, mask = np.zeros((2, len(texts), 8 * count), dtype=np.uint8)
-    for i, text in enumerate(texts):
-        expected[i, :len(text)] = list(text)
-        mask[i, :len(text)] = 0xFF
-    return count, mask.view(np.uint64).ravel(), expected.view(np.uint64).ravel()
-
-
-def _rows_all(flags: np.ndarray) -> np.ndarray:
-    """Which rows of `flags` are all set.
-
-    numpy reduces a whole array far faster than its short rows, and the rows nearly always are.
-    """
-    return np.ones(len(flags), dtype=bool) if flags.all() else flags.all(axis=1)
 
 
 def _digits(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -183,17 +88,17 @@ def _epoch_days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndar
 
 
 def _bytes_of(words: np.ndarray, width: int) -> np.ndarray:
-    """`_Buffer.words` as one row of `width` bytes per offset."""
+    """`ByteLines.words` as one row of `width` bytes per offset."""
     return np.ascontiguousarray(words.T).view(np.uint8)[:, :width]
 
 
 def _byte(words: np.ndarray, index: int) -> np.ndarray:
-    """Byte `index` of each offset's `_Buffer.words`."""
+    """Byte `index` of each offset's `ByteLines.words`."""
     return (words[index // 8] >> np.uint64(8 * (index % 8))) & np.uint64(0xFF)
 
 
 def _local_times(stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`$time_local` texts (as `_Buffer.words`) as epoch seconds, and which are well formed.
+    """`$time_local` texts (as `ByteLines.words`) as epoch seconds, and which are well formed.
 
     Neighbouring lines mostly share their second: each run of equal stamps
     is converted once.
@@ -212,7 +117,7 @@ def _convert_local_times(stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`$time_local` windows (dd/Mon/yyyy:HH:MM:SS +zzzz) as epoch seconds, and which are well formed."""
     values, is_digit = _digits(stamps)
     digit_columns = [0, 1, 7, 8, 9, 10, 12, 13, 15, 16, 18, 19, 22, 23, 24, 25]
-    ok = _rows_all(is_digit[:, digit_columns])
+    ok = rows_all(is_digit[:, digit_columns])
     for column, char in ((2, "/"), (6, "/"), (11, ":"), (14, ":"), (17, ":"), (20, " ")):
         ok &= stamps[:, column] == ord(char)
     sign = stamps[:, 21]
@@ -247,7 +152,7 @@ def _decimal_millis(window: np.ndarray, length: np.ndarray, max_whole: int) -> t
         texts = window[rows]
         digit_columns, place_values = _decimal_places(size)
         digits = texts[:, digit_columns]
-        ok[rows] = _rows_all((digits - ZERO) < 10) & (texts[:, size - 4] == ord("."))
+        ok[rows] = rows_all((digits - ZERO) < 10) & (texts[:, size - 4] == ord("."))
         millis[rows] = (digits - float(ZERO)) @ place_values
     return millis, ok
 
@@ -287,7 +192,7 @@ def _request_times(after: np.ndarray, at_end: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _spaces_in(words: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """How many spaces the first `length` bytes at each offset (`_Buffer.words`) hold, and whether two are side by side.
+    """How many spaces the first `length` bytes at each offset (`ByteLines.words`) hold, and whether two are side by side.
 
     A word at a time: each space byte becomes its top bit (`_space_bits`),
     the bits past `length` are masked off, and the bits are counted.
@@ -330,7 +235,7 @@ def combined_calls(lines: Sequence[str], failures: bool) -> ColumnCalls:
     The space-separated fields are read in windows of known width; a line
     with a longer one is read line by line.
     """
-    buf = _Buffer(lines)
+    buf = ByteLines(lines)
     quotes = buf.positions(QUOTE)
     first = np.searchsorted(quotes, buf.starts)
     six = np.flatnonzero(np.searchsorted(quotes, buf.ends) - first == 6)
@@ -352,7 +257,7 @@ def combined_calls(lines: Sequence[str], failures: bool) -> ColumnCalls:
     # ` <3-digit status> <non-empty space-free bytes> "<referer>" "<user agent>"`.
     middle = buf.words(q1 + 1, MAX_MIDDLE_BYTES)
     status_values, status_digits = _digits(np.stack([_byte(middle, 1), _byte(middle, 2), _byte(middle, 3)], axis=1))
-    ok &= _rows_all(status_digits)
+    ok &= rows_all(status_digits)
     status = _number(status_values, slice(0, 3))
     ok &= (status >= 100) & (status < _status_limit(failures))
     ok &= (_byte(middle, 0) == SPACE) & (_byte(middle, 4) == SPACE) & (q2 >= q1 + 8) & (q2 - q1 - 1 <= MAX_MIDDLE_BYTES)
@@ -381,7 +286,7 @@ def json_calls(lines: Sequence[str], keys: list[str], failures: bool) -> ColumnC
     texts = tuple(b'{"' * (i == 0) + b'","' * (i > 0) + key.encode() + b'":"' for i, key in enumerate(keys))
     if not {"msec", "status", "request_time"} <= wanted.keys() or max(map(len, texts)) > len(BLOCK_PADDING):
         return _NONE  # (a longer text, read from a line's last bytes, would be read past the padding)
-    buf = _Buffer(lines)
+    buf = ByteLines(lines)
     data = buf.bytes
     is_quote = data == QUOTE
     opens = buf.following(ord(","), is_quote)  # where a key after the first opens, and where else `,"` occurs
@@ -404,7 +309,7 @@ def json_calls(lines: Sequence[str], keys: list[str], failures: bool) -> ColumnC
     value_end[:, :-1] = text_at[:, 1:]
     value_end[:, -1] = buf.ends[rows] - 2
     value_length = value_end - value_at
-    ok = buf.start_with(text_at, texts) & _rows_all(value_length >= 0)
+    ok = buf.start_with(text_at, texts) & rows_all(value_length >= 0)
     ok &= _layout_quotes_only(buf, is_quote, rows, ok, 4 * len(keys))
 
     def value(key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -414,7 +319,7 @@ def json_calls(lines: Sequence[str], keys: list[str], failures: bool) -> ColumnC
     at, length = value("status")
     status_values, status_digits = _digits(buf.window(at, 3))
     status = _number(status_values, slice(0, 3))
-    ok &= (length == 3) & _rows_all(status_digits) & (status >= 100) & (status < _status_limit(failures))
+    ok &= (length == 3) & rows_all(status_digits) & (status >= 100) & (status < _status_limit(failures))
     at, length = value("msec")
     msec, msec_ok = _decimal_millis(buf.window(at, MAX_EPOCH_DIGITS + 4), length, MAX_EPOCH_DIGITS)
     at, length = value("request_time")
@@ -446,7 +351,7 @@ def json_calls(lines: Sequence[str], keys: list[str], failures: bool) -> ColumnC
 
 
 def _layout_quotes_only(
-    buf: _Buffer, is_quote: np.ndarray, rows: np.ndarray, read: np.ndarray, quotes: int,
+    buf: ByteLines, is_quote: np.ndarray, rows: np.ndarray, read: np.ndarray, quotes: int,
 ) -> np.ndarray:
     """Which of the `rows` flagged in `read` hold exactly `quotes` quotes (each holds that many at least).
 
@@ -465,7 +370,7 @@ def _layout_quotes_only(
     return read & (_count_in_lines(buf, is_quote, rows) == quotes)
 
 
-def _count_in_lines(buf: _Buffer, flags: np.ndarray, lines: np.ndarray) -> np.ndarray:
+def _count_in_lines(buf: ByteLines, flags: np.ndarray, lines: np.ndarray) -> np.ndarray:
     """How many of `flags` are set in each of `lines` (line numbers)."""
     bounds = np.stack([buf.starts[lines], buf.ends[lines]], axis=1).ravel()
     # (each line's sum runs to its end, the next to the next line's start; an empty
@@ -486,7 +391,7 @@ def _status_limit(failures: bool) -> int:
     return 600 if failures else 400
 
 
-def _texts(buf: _Buffer, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
+def _texts(buf: ByteLines, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
     """The texts in [start, start + length) as indexes into the list of distinct ones, and which are ASCII.
 
     Each row is its length byte then its bytes, zeroed past the end, so

@@ -21,6 +21,7 @@ from operator import is_not
 import numpy as np
 
 from apimon_tui.core.columns import CallColumns
+from apimon_tui.core.redact import redact
 from apimon_tui.store.histogram import bin_key
 from apimon_tui.store.ratelimit_history import RateLimitSeen
 from apimon_tui.store.second_runs import latency_bins
@@ -107,9 +108,12 @@ def _fold(store, calls: CallColumns, running: np.ndarray) -> None:
         if first_bin is not None:
             agg.ttft.add_binned(*first_bin)
 
-    for _, call in calls.calls:
-        if call.failed or (call.status is not None and call.status >= 400):
-            store._add_failed(call)
+    if calls.message is None:
+        for _, call in calls.calls:
+            if call.failed or (call.status is not None and call.status >= 400):
+                store._add_failed(call)
+    else:
+        _count_failed_rows(store, calls, error, status)
     if calls.ratelimits is not None:
         _note_headroom(store, calls)
     top = float(running[-1])
@@ -120,6 +124,41 @@ def _fold(store, calls: CallColumns, running: np.ndarray) -> None:
         store.oldest = low
     store.calls_added += rows
     store.version += 1
+
+
+def _count_failed_rows(store, calls: CallColumns, error: np.ndarray, status: np.ndarray) -> None:
+    """The failed calls of a summary's store (which keeps none whole), rows and whole calls in log
+    order, counted in their error groups as `_add_failed` one by one leaves them: each group's count,
+    first and last time, and the message of its last call (ties to the later), redacted once."""
+    whole = dict(calls.calls)
+    failed = []  # (group key, time, message) in log order
+    for row in np.flatnonzero(error).tolist():
+        call = whole.get(row)
+        if call is not None:
+            failed.append((call.group_key(), call.ts, call.error_message or ""))
+            continue
+        code = int(status[row])
+        label = "OK" if code == _OK else "ERR" if code == _ERR else _status_label(code, False)
+        error_code = calls.codes[int(calls.code[row])] if calls.code is not None else ""
+        key = (label, error_code or "", calls.models[int(calls.model[row])] or "")
+        failed.append((key, float(calls.ts[row]), calls.messages[int(calls.message[row])]))
+    groups: dict[tuple, list] = {}
+    for key, ts, message in failed:
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [1, ts, ts, message]
+            continue
+        group[0] += 1
+        group[1] = min(group[1], ts)
+        if ts >= group[2]:
+            group[2], group[3] = ts, message
+    new = sum(key not in store.groups for key in groups)
+    if len(store.groups) + new > store.max_groups:  # groups are dropped as they come: one by one, then
+        for key, ts, message in failed:
+            store._count_failed(key, 1, ts, ts, redact(message) if message else "")
+        return
+    for key, (count, first, last, message) in groups.items():
+        store._count_failed(key, count, first, last, redact(message) if message else "")
 
 
 def _series(store, calls: CallColumns, status: np.ndarray) -> tuple[np.ndarray, list]:

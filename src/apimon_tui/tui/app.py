@@ -720,7 +720,11 @@ class MonitorApp(App):
         """`{` / `}`: the window ending just after the previous or next error burst (under the filter)."""
         now = self.clock()
         bursts = error_bursts(store_intervals(self.store, flt=self.filter), 60, gap_s=self.window[1])
-        self._move_cursor(time_cursor.jump(bursts, self._view_end(now), bool(forward), self._live_end(now)))
+        move = time_cursor.jump(bursts, self._view_end(now), bool(forward), self._live_end(now))
+        progress = self.engine.history_progress
+        if move.edge and not forward and progress is not None:  # an earlier burst may not be read yet
+            move = time_cursor.Move(move.end, f"{move.edge} yet: history is still loading ({math.floor(progress * 100)}%)")
+        self._move_cursor(move)
 
     def action_live(self) -> None:
         """`L`: back to live; the filter an alert's Enter set goes too (one the user typed stays)."""

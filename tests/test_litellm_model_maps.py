@@ -149,6 +149,19 @@ def test_a_map_text_met_elsewhere_than_as_the_top_level_value_is_not_cut():
     assert json.loads(later)[MAP_KEY] == {"other": 1} and json.loads(escaped)[MAP_KEY] == "late"
 
 
+def test_a_map_key_where_the_last_payload_had_its_map_is_not_taken_for_the_map(monkeypatch):
+    """The key is looked for first where the last payload had it: another key spelt so there
+    (nested, or the map of another payload shape) decodes as the whole text."""
+    top = json.dumps({"abc": 1, **reordered(payload(0), [MAP_KEY])})
+    nested = json.dumps({"bcdef": {MAP_KEY: MAP}, **payload(1)})
+    only_nested = json.dumps({"bcdef": {MAP_KEY: MAP}, **payload(2, model_map_information=...)})
+    moved = json.dumps(payload(3))
+    assert top.find(f'"{MAP_KEY}"') == nested.find(f'"{MAP_KEY}"') == only_nested.find(f'"{MAP_KEY}"') == 11
+    seen = decoded_texts(monkeypatch)
+    maps = assert_whole([top, nested, only_nested, moved, top])
+    assert len(maps._known) == 1 and len(seen[-1]) < len(top) / 2  # the map still cut where it is the payload's
+
+
 def test_awkward_map_texts_decode_as_the_whole_text(monkeypatch):
     monkeypatch.setattr(litellm, "MAP_WORTH_CHARS", 0)  # learn the small ones too
     odd_maps = [

@@ -268,9 +268,9 @@ class CountingSink(Sink):
         super().columns(calls)
 
 
-def _store_after(lines: list[str], block: bool, **store_args) -> tuple:
+def _store_after(lines: list[str], block: bool, bulk_failures: bool = False, **store_args) -> tuple:
     store = MetricsStore(**store_args)
-    sink = CountingSink(SourceCounts(label="spans.jsonl"), Pricer(), None)
+    sink = CountingSink(SourceCounts(label="spans.jsonl"), Pricer(), None, bulk_failures=bulk_failures)
     parser = otlp.PARSER(sink, "spans.jsonl")
     for start in range(0, len(lines), 500):
         part = lines[start:start + 500]
@@ -287,7 +287,9 @@ def _store_after(lines: list[str], block: bool, **store_args) -> tuple:
             sorted(sink.pricer.unpriced))
 
 
-@pytest.mark.parametrize("store_args", [{"failed_capacity": 0}, {}, {"fine_s": 60, "horizon_s": 600}])
+@pytest.mark.parametrize("store_args", [{"failed_capacity": 0}, {}, {"fine_s": 60, "horizon_s": 600},
+                                        {"failed_capacity": 0, "bulk_failures": True},  # failed calls as rows
+                                        {"failed_capacity": 0, "bulk_failures": True, "max_groups": 3}])
 def test_columns_into_the_store_as_careful_calls_one_by_one(store_args):
     rng = random.Random(20)
     ts, lines = 1_795_700_000.0, []

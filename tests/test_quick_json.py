@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from apimon_tui.core.config import DEFAULTS
 from apimon_tui.formats import jsonl, litellm, native, otlp
-from apimon_tui.formats.base import quick_loads
+from apimon_tui.formats.base import FIND_CHARS_PER_BRACKET, QUICK_BRACKETS, brackets_over, quick_loads
 from format_support import parse_with
 from test_values_properties import (
     JSONL, JSONL_PATHS, NATIVE, NATIVE_PATHS, OTLP, OTLP_PATHS, PROPERTY, json_values, value_texts, with_value,
@@ -88,6 +88,29 @@ def test_what_orjson_refuses_or_reads_otherwise_is_left_to_json():
     assert quick_loads('{"a": ' + "[" * 600 + "]" * 600 + "}") is None  # json may refuse it: nested too deep
     assert quick_loads('{"a": 1, "a": 2}') == json.loads('{"a": 1, "a": 2}') == {"a": 2}
     assert quick_loads("123456789012345678901234567890") == 1.2345678901234568e29  # why the field checks doubt
+
+
+bracket_texts = st.lists(st.sampled_from(["[", "{", "]", "}", "x" * FIND_CHARS_PER_BRACKET, "\u00e9", "\U0001f600", '"a"']),
+                         max_size=1200).map("".join)
+
+
+@PROPERTY
+@given(text=bracket_texts, slack=st.integers(-3, 3))
+def test_brackets_are_counted_as_str_count_counts_them(text, slack):
+    """Found one by one, or counted whole past one per `FIND_CHARS_PER_BRACKET` characters: the same count."""
+    count = text.count("[") + text.count("{")
+    for limit in (count + slack, QUICK_BRACKETS, -1):
+        assert brackets_over(text, limit) == (count > limit)
+
+
+def test_more_brackets_than_the_limit_are_refused_whether_found_one_by_one_or_counted_whole():
+    def spread(objects: int) -> str:  # objects + 1 brackets, far enough apart to be found one by one
+        return "[" + ",".join(['{"k": "' + "x" * FIND_CHARS_PER_BRACKET + '"}'] * objects) + "]"
+
+    deep = "[" * (QUICK_BRACKETS + 1) + "]" * (QUICK_BRACKETS + 1)  # too many to find one by one: counted
+    assert quick_loads(deep) is None and quick_loads(spread(QUICK_BRACKETS)) is None
+    assert quick_loads(deep[1:-1]) == json.loads(deep[1:-1])
+    assert quick_loads(spread(QUICK_BRACKETS - 1)) == json.loads(spread(QUICK_BRACKETS - 1))
 
 
 @PROPERTY

@@ -25,6 +25,7 @@ from apimon_tui.sources import (
     open_source,
 )
 from apimon_tui.sources.command import backoff_delay
+from apimon_tui.sources.lines import LONG_LINE_BYTES, decode_lines
 
 WAIT_SECONDS = 10.0
 
@@ -130,6 +131,27 @@ def test_a_block_is_cut_where_a_line_runs_over_the_limit_or_a_crlf_spans_two_chu
     assert list(a.feed_block(b"ab\n" + b"y" * 25)) == ["ab", "y" * 10]
     assert list(a.feed_block(b"yy\ncd\nx\r")) == ["cd"] and a.truncated == 1
     assert list(a.feed_block(b"\nz\n")) == ["x", "z"]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_lines_decoded_one_by_one_are_the_lines_of_the_whole_text(seed):
+    """`decode_lines` (long lines found by `bytes.find` and decoded alone, then the rest at once) gives
+    the lines of the whole text decoded and split, for any mix of long, short, empty lines, broken
+    UTF-8 included, around the length where it switches."""
+    rng = random.Random(seed)
+    lengths = [0, 1, LONG_LINE_BYTES - 1, LONG_LINE_BYTES, LONG_LINE_BYTES + 1, 5000]
+    pieces = [b"a", b"{", b'"', b"\xff", b"\xc3", b"\xe2\x82", "\u00e9\u20ac\U0001f600".encode()]
+    lines = [b"".join(rng.choice(pieces) for _ in range(rng.choice(lengths)))[:5000] for _ in range(rng.randint(0, 12))]
+    data = b"x\n" + b"".join(line + b"\n" for line in lines)  # the lines start 2 bytes in
+    assert decode_lines(data, 2, len(data)) == data[2:].decode("utf-8", "replace").split("\n")[:-1]
+    assert len(decode_lines(data, 2, len(data))) == len(lines)
+
+
+def test_a_chunk_of_long_then_short_lines_comes_out_whole():
+    long = '{"model_map_information": ' + "x" * 17_000 + "}"
+    a = LineAssembler()
+    assert a.feed((long + "\n" + long + "\nshort\n\n" + long + "\n").encode() + b"tail") == [long, long, "short", "", long]
+    assert a.flush() == ["tail"]
 
 
 # -- FileSource -------------------------------------------------------------

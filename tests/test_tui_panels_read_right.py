@@ -1,14 +1,18 @@
 """Panels that read right: humanised numbers, rate limits tightest first with bars and resets,
-gaps drawn as gaps (sparkline and requests chart), no stray mark on the chart's time axis."""
+gaps drawn as gaps (sparkline and requests chart), no stray mark on the chart's time axis; the
+budget gauge not repainted for an ETA it does not show."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from textual.app import App
+from textual.clock import MockClock
 from tui_support import T0, make_app, sample_calls, screen_text
 
 from apimon_tui.core.model import RateLimit
 from apimon_tui.tui import fmt
+from apimon_tui.tui.widgets.budget import Gauge
 from apimon_tui.tui.widgets.spark import spark_rows
 
 BRAILLE = {chr(c) for c in range(0x2801, 0x2900)}
@@ -102,3 +106,22 @@ async def test_requests_chart_leaves_the_time_before_the_log_blank_and_has_no_st
         spark = app.query_one("#latency-spark")
         assert spark.values[:30] == [None] * 30 and any(v is not None for v in spark.values[45:])
         assert all(set(row[:len(row) // 2]) == {" "} for row in spark.render().plain.splitlines())
+
+
+async def test_the_budget_gauge_is_not_repainted_each_second_for_an_eta_it_does_not_show():
+    clock = MockClock()
+
+    class GaugeApp(App):
+        def compose(self):
+            yield Gauge(total=100, show_eta=False, clock=clock)
+
+    async with GaugeApp().run_test() as pilot:
+        gauge = pilot.app.query_one(Gauge)
+        for at, pct in ((0, 10.0), (5, 20.0)):  # progress over time: Textual's bar can estimate an ETA
+            clock.set_time(at)
+            gauge.update(progress=pct)
+        clock.set_time(10)
+        repaints = []
+        gauge.refresh = lambda *regions, **how: repaints.append(how)
+        gauge.update()  # what Textual's once-a-second timer calls
+        assert repaints == [] and gauge.percentage == 0.2

@@ -92,6 +92,27 @@ def decode_json(text: str, sink: Sink) -> Any:
 
 
 QUICK_BRACKETS = 500  # json nests this deep whatever the stack: the recursion limit is 1,000 frames
+FIND_CHARS_PER_BRACKET = 128  # a text with fewer brackets than its length over this is counted by `str.find`
+
+
+def brackets_over(text: str, limit: int) -> bool:
+    """Whether `text` holds more than `limit` brackets (`[` and `{` together).
+
+    `str.count` compares every character (some 0.5 ns each: 8 µs for the two
+    counts over a LiteLLM payload's 9 KB), where `str.find` skips to the next
+    bracket by memchr: a JSON record holds few, found one by one for about
+    half of that. Past one per `FIND_CHARS_PER_BRACKET` characters, the text is
+    counted whole, so a text full of brackets costs at most twice the count.
+    """
+    found, most, find = 0, len(text) // FIND_CHARS_PER_BRACKET, text.find
+    for bracket in "[{":
+        at = find(bracket)
+        while at >= 0:
+            found += 1
+            if found > most:
+                return text.count("[") + text.count("{") > limit
+            at = find(bracket, at + 1)
+    return found > limit
 
 
 class Doubt(Exception):
@@ -123,9 +144,10 @@ def quick_loads(text: str, brackets_cut: int = 0) -> Any:
     integers past 64 bits, which orjson makes floats: see `_Doubting`. A text with more
     brackets than `QUICK_BRACKETS` is left to `json` too, which refuses nesting deeper than
     the interpreter's recursion limit allows, where orjson may not; `brackets_cut` counts
-    those of a part cut out of `text` and decoded apart (LiteLLM's model map).
+    those of a part cut out of `text` and decoded apart (LiteLLM's model map). A text no longer
+    than the limit cannot hold too many and is not counted.
     """
-    if text.count("[") + text.count("{") + brackets_cut > QUICK_BRACKETS:
+    if len(text) + brackets_cut > QUICK_BRACKETS and brackets_over(text, QUICK_BRACKETS - brackets_cut):
         return None
     try:
         return orjson.loads(text)

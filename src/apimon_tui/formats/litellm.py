@@ -174,24 +174,25 @@ def is_payload(obj: Any) -> bool:
     return isinstance(obj, dict) and "model" in obj and ("startTime" in obj or "endTime" in obj)
 
 
-def _cached_tokens(obj: dict[str, Any], sink: Sink) -> int | None:
-    usages = (
-        _dict(obj.get("metadata")).get("usage_object"),
-        _dict(obj.get("hidden_params")).get("usage_object"),
-        _dict(obj.get("response")).get("usage"),
-    )
+def _usages(obj: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The usage objects a payload may carry, in the order they are read: LiteLLM's own, its
+    hidden copy, the provider's response's."""
+    return (_dict(_dict(obj.get("metadata")).get("usage_object")),
+            _dict(_dict(obj.get("hidden_params")).get("usage_object")),
+            _dict(_dict(obj.get("response")).get("usage")))
+
+
+def _cached_tokens(usages: tuple[dict[str, Any], ...], sink: Sink) -> int | None:
     for usage in usages:
-        cached = _dict(_dict(usage).get("prompt_tokens_details")).get("cached_tokens")
+        cached = _dict(usage.get("prompt_tokens_details")).get("cached_tokens")
         if cached is not None:
             return values.count(cached, "cached_tokens", sink)
     return None
 
 
-def _cache_writes(obj: dict[str, Any], sink: Sink) -> tuple[int | None, int | None]:
+def _cache_writes(usages: tuple[dict[str, Any], ...], sink: Sink) -> tuple[int | None, int | None]:
     """(cache writes, 1-hour writes), both counted inside LiteLLM's `prompt_tokens`."""
-    for usage in (_dict(obj.get("metadata")).get("usage_object"), _dict(obj.get("hidden_params")).get("usage_object"),
-                  _dict(obj.get("response")).get("usage")):
-        usage = _dict(usage)
+    for usage in usages:
         details = _dict(usage.get("prompt_tokens_details"))
         for written in (details.get("cache_creation_tokens"), details.get("cache_write_tokens"),
                         usage.get("cache_creation_input_tokens")):
@@ -211,31 +212,39 @@ _HEADROOM_KEYS = tuple(
                           ("reset_requests_s", "reset-requests"), ("reset_tokens_s", "reset-tokens"))
 )
 _NO_HEADROOM = [None] * len(_HEADROOM_KEYS)
-SPELLINGS_KEPT = 256
-_spellings: dict[tuple[str, ...], dict[str, str]] = {}  # a headers dict's keys -> lower case -> the key (the last)
+HEADER_SETS_KEPT = 256  # sets of header names whose plan is kept
+# A headers dict's keys -> for each `RateLimit` field, how it is read and the keys (as spelt there) of
+# LiteLLM's figure and of the provider's copy, None where absent.
+_plans: dict[tuple[str, ...], tuple[tuple[Any, Any, Any], ...]] = {}
+
+
+def _plan(names: tuple[str, ...]) -> tuple[tuple[Any, Any, Any], ...]:
+    """Where each field is read among `names` (keys in any case: the last spelling of a lower-case name wins)."""
+    spelling = {str(k).lower(): k for k in names}
+    return tuple((read, spelling.get(own), spelling.get(copy)) for read, own, copy in _HEADROOM_KEYS)
 
 
 def _ratelimit(obj: dict[str, Any]) -> RateLimit | None:
     """The headroom in `hidden_params.additional_headers` (keys in any case): LiteLLM's `x_ratelimit_*`
     figures, each missing one taken from its `llm_provider-x-ratelimit-*` copy.
 
-    A proxy sends the same header names call after call: how each lower-case name is spelt is
-    worked out once per set of names, not by lowering every key of every call.
+    A proxy sends the same header names call after call: which key holds each figure is worked
+    out once per set of names, not by lowering every key of every call.
     """
     headers = _dict(_dict(obj.get("hidden_params")).get("additional_headers"))
     if not headers:
         return None
     names = tuple(headers)
-    spelling = _spellings.get(names)
-    if spelling is None:
-        if len(_spellings) >= SPELLINGS_KEPT:
-            _spellings.clear()
-        spelling = _spellings[names] = {str(k).lower(): k for k in names}
+    plan = _plans.get(names)
+    if plan is None:
+        if len(_plans) >= HEADER_SETS_KEPT:
+            _plans.clear()
+        plan = _plans[names] = _plan(names)
     figures = []
-    for read, own, copy in _HEADROOM_KEYS:
-        figure = read(headers[spelling[own]]) if own in spelling else None
-        if figure is None and copy in spelling:
-            figure = read(headers[spelling[copy]])
+    for read, own, copy in plan:
+        figure = None if own is None else read(headers[own])
+        if figure is None and copy is not None:
+            figure = read(headers[copy])
         figures.append(figure)
     return None if figures == _NO_HEADROOM else RateLimit(*figures)
 
@@ -264,6 +273,7 @@ def to_call(obj: dict[str, Any], source: str, text: str, sink: Sink = values.QUI
     ttft = None
     if stream and start is not None and first is not None:
         ttft = values.measure((first - start) * 1000.0, "ttft_ms", sink, MAX_MS)
+    usages = _usages(obj)
     call = Call(
         ts=ts,
         source=source,
@@ -274,13 +284,13 @@ def to_call(obj: dict[str, Any], source: str, text: str, sink: Sink = values.QUI
         ttft_ms=ttft,
         input_tokens=values.count(obj.get("prompt_tokens"), "prompt_tokens", sink),
         output_tokens=values.count(obj.get("completion_tokens"), "completion_tokens", sink),
-        cached_tokens=_cached_tokens(obj, sink),
+        cached_tokens=_cached_tokens(usages, sink),
         cost_usd=values.measure(obj.get("response_cost"), "response_cost", sink, MAX_COST_USD),
         request_id=values.identifier(obj.get("id") or obj.get("litellm_call_id") or None, "id", sink),
         stream=stream,
         ratelimit=_ratelimit(obj),
     )
-    call.cache_write_tokens, call.cache_write_1h_tokens = _cache_writes(obj, sink)
+    call.cache_write_tokens, call.cache_write_1h_tokens = _cache_writes(usages, sink)
     if obj.get("status") == "failure":
         info = _dict(obj.get("error_information"))
         code = info.get("error_code")
@@ -330,17 +340,23 @@ class ModelMaps:
     and learning is tried again after `LEARN_PAUSE` payloads).
     """
 
-    __slots__ = ("_known", "_learn_after")
+    __slots__ = ("_known", "_learn_after", "_at")
 
     def __init__(self) -> None:
         self._known: list[tuple[str, Any, int]] = []  # (map text, its value, its brackets), newest first
         self._learn_after = 0
+        self._at = 0  # where the last payload's map key was: a proxy's payloads often have it at the same place
 
     def loads(self, text: str) -> Any:
-        """`quick_loads(text)`, for less when the payload's model map is a known one."""
-        at = text.find(_MAP_AT)
+        """`quick_loads(text)`, for less when the payload's model map is a known one.
+
+        The map's key is looked for where the last payload had it before it is searched for (the
+        proof of the cut holds wherever the key is found).
+        """
+        at = self._at if text.startswith(_MAP_AT, self._at) else text.find(_MAP_AT)
         if at < 0:
             return quick_loads(text)
+        self._at = at
         at += len(_MAP_AT)
         for known in self._known:
             if text.startswith(known[0], at):

@@ -285,23 +285,24 @@ class _NotPlain(Exception):
 _PLAIN_MISSES = (_NotPlain, LookupError, TypeError, ValueError)
 
 
-def _plain_calls(obj: dict[str, Any], source: str) -> list[tuple]:
+def _plain_calls(obj: dict[str, Any], source: str, raw: bool = True) -> list[tuple]:
     """The fields of the calls of an export (`_plain_call`), when every part and value read is of
     the usual kind; raises one of `_PLAIN_MISSES` otherwise (the general readers then give the
-    figures, bad values and all)."""
+    figures, bad values and all). Without `raw`, a failed call's span is not written back as its
+    raw text (a store that keeps no failed call whole reads none)."""
     calls = []
     for resource_spans in obj["resourceSpans"]:
         if "instrumentationLibrarySpans" in resource_spans:
             raise _NotPlain("instrumentationLibrarySpans")
         for scope_spans in resource_spans["scopeSpans"]:
             for span in scope_spans["spans"]:
-                fields = _plain_call(span, source)
+                fields = _plain_call(span, source, raw)
                 if fields is not None:
                     calls.append(fields)
     return calls
 
 
-def _plain_call(span: dict[str, Any], source: str) -> tuple | None:
+def _plain_call(span: dict[str, Any], source: str, raw: bool = True) -> tuple | None:
     """The fields of the `Call` that `span_call` makes of a span (`Call(*fields)`), when every
     value read is plain: a lone AnyValue of the kind `_PLAIN_KINDS` names for it, holding text,
     a whole number in bounds, a number in bounds or a bool; and usable times. None when the
@@ -378,7 +379,7 @@ def _plain_call(span: dict[str, Any], source: str) -> tuple | None:
             output_tokens,
             None if cache_read is None else _plain_whole(cache_read, 0, MAX_TOKENS), None, response_id, None,
             error_type, message or None, failed, stream, None, 0, None, None,
-            _plain_raw(span) if failed or (http_status is not None and http_status >= 400) else None,
+            _plain_raw(span) if raw and (failed or (http_status is not None and http_status >= 400)) else None,
             None if cache_write is None else _plain_whole(cache_write, 0, MAX_TOKENS))
 
 
@@ -414,30 +415,33 @@ def _plain_raw(span: dict[str, Any]) -> str:
 
 
 # The places of a few `Call` fields in the tuples `_plain_call` gives.
-_TS, _PROVIDER, _MODEL, _STATUS, _LATENCY, _TTFT, _INPUT, _OUTPUT, _CACHED, _CODE, _FAILED, _CACHE_WRITE = (
-    0, 2, 5, 6, 7, 8, 9, 10, 11, 15, 17, 24)
+_TS, _PROVIDER, _MODEL, _STATUS, _LATENCY, _TTFT, _INPUT, _OUTPUT, _CACHED, _CODE, _MESSAGE, _FAILED, _CACHE_WRITE = (
+    0, 2, 5, 6, 7, 8, 9, 10, 11, 15, 16, 17, 24)
 
 
 class _Columns:
     """The plain calls of a block, gathered for `Sink.columns` (`core.columns.CallColumns`).
 
-    A call the store also needs whole comes as a `Call` too: a failed one (the
-    ring of failed calls and the error groups take it) and one that wrote to
-    the prompt cache (priced from the whole call).
+    A call the store also needs whole comes as a `Call` too: one that wrote to
+    the prompt cache (priced from the whole call), and a failed one (the ring
+    of failed calls and the error groups take it) unless the store keeps no
+    failed call whole (`failures`: a summary's), which counts a failed row in
+    its error group by its code and message.
     """
 
-    __slots__ = ("source", "rows", "whole")
+    __slots__ = ("source", "failures", "rows", "whole")
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, failures: bool) -> None:
         self.source = source
+        self.failures = failures
         self.rows: list[tuple] = []
         self.whole: list[tuple[int, Call]] = []
 
     def add(self, calls: list[tuple]) -> None:
-        rows = self.rows
+        rows, failures = self.rows, self.failures
         for fields in calls:
             status = fields[_STATUS]
-            if fields[_FAILED] or (status is not None and status >= 400) or fields[_CACHE_WRITE]:
+            if fields[_CACHE_WRITE] or (not failures and (fields[_FAILED] or (status is not None and status >= 400))):
                 self.whole.append((len(rows), Call(*fields)))
             rows.append(fields)
 
@@ -459,11 +463,17 @@ class _Columns:
         model, models = _indexes(fields[_MODEL])
         provider, providers = _indexes(fields[_PROVIDER])
         code, codes = _indexes(fields[_CODE])
+        status = np.nan_to_num(floats(_STATUS)).astype(np.int64)
+        failed, output = np.array(fields[_FAILED], dtype=bool), floats(_OUTPUT)
+        cost = np.full(len(rows), np.nan)
+        message = messages = None
+        if self.failures:  # failed rows: their message for their group, and the cost `Pricer.estimate` gives
+            message, messages = _indexes(tuple(text or "" for text in fields[_MESSAGE]))
+            cost[(failed | (status >= 400)) & ~(output > 0)] = 0.0
         sink.columns(CallColumns(
-            self.source, floats(_TS), model, models, np.nan_to_num(floats(_STATUS)).astype(np.int64),
-            floats(_LATENCY), floats(_TTFT), floats(_INPUT), floats(_OUTPUT), floats(_CACHED), floats(_CACHE_WRITE),
-            np.full(len(rows), np.nan), np.array(fields[_FAILED], dtype=bool), code, codes, provider, providers,
-            None, None, whole,
+            self.source, floats(_TS), model, models, status, floats(_LATENCY), floats(_TTFT), floats(_INPUT), output,
+            floats(_CACHED), floats(_CACHE_WRITE), cost, failed, code, codes, provider, providers, None, None, whole,
+            message, messages or [""],
         ))
 
 
@@ -493,7 +503,8 @@ class OtlpParser(Parser):
             return
         from apimon_tui.formats.json_columns import no_cycle_collection  # numpy's, as a block is
 
-        columns = _Columns(self.source) if getattr(self.sink, "columns", None) is not None else None
+        failures = getattr(self.sink, "bulk_failures", False)
+        columns = _Columns(self.source, failures) if getattr(self.sink, "columns", None) is not None else None
         deep = _deep_lines(data, lines.ends)
         view, start, source = memoryview(data), 0, self.source
         with no_cycle_collection():  # the block's objects hold no cycles
@@ -507,7 +518,7 @@ class OtlpParser(Parser):
                 start = end + 1
                 if type(obj) is dict and columns is not None:
                     try:
-                        calls = _plain_calls(obj, source)
+                        calls = _plain_calls(obj, source, not failures)
                     except _PLAIN_MISSES:
                         pass
                     else:

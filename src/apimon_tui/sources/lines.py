@@ -13,6 +13,30 @@ from collections.abc import Sequence
 from apimon_tui.formats.base import BLOCK_PADDING
 
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: longer lines are cut here and counted
+LONG_LINE_BYTES = 256  # a line this long is found sooner by `find` than by `split`
+
+
+def decode_lines(data: bytes, start: int, end: int) -> list[str]:
+    """The lines of `data[start:end]` (which ends with a newline, and holds no carriage return), decoded.
+
+    What decoding it whole and splitting at each newline gives (a newline byte is
+    never part of a UTF-8 character), with less copying: `str.split` compares
+    every character in turn (some 0.5 ns each: 9 µs for a 17 KB LiteLLM
+    payload) where `bytes.find` runs memchr over them, and a long line is decoded
+    alone, straight into its own string. From the first short line on (where a
+    call costs more than the characters it skips), the rest is decoded and split at once.
+    """
+    view, find = memoryview(data), data.find
+    lines: list[str] = []
+    stop = find(b"\n", start, end)
+    while stop - start >= LONG_LINE_BYTES:
+        lines.append(str(view[start:stop], "utf-8", "replace"))
+        start = stop + 1
+        stop = find(b"\n", start, end)
+    if start < end:
+        lines += str(view[start:end], "utf-8", "replace").split("\n")
+        lines.pop()  # the empty string after the final newline
+    return lines
 
 
 class LineAssembler:
@@ -111,12 +135,14 @@ class LineAssembler:
 
     def _decode_lines(self, data: bytes, start: int, end: int) -> list[str]:
         """Decode `data[start:end]`, which ends with a newline, into lines."""
+        crlf = data.find(b"\r", start, end) >= 0
+        if end - start <= self.max_line + 2 and not crlf:
+            return decode_lines(data, start, end)
         if end - start > self.max_line + 2:
-            block = self._cut_long_lines(data[start:end])
-            text = block.decode("utf-8", "replace")
+            text = self._cut_long_lines(data[start:end]).decode("utf-8", "replace")
         else:
             text = str(memoryview(data)[start:end], "utf-8", "replace")
-        if data.find(b"\r", start, end) >= 0:
+        if crlf:
             text = text.replace("\r\n", "\n")
         lines = text.split("\n")
         lines.pop()  # the empty string after the final newline

@@ -32,6 +32,7 @@ class AlertArea(Static):
         self._shown: tuple = ()
         self._alerts: list = []
         self._dismissed: frozenset = frozenset()
+        self._rows = 0  # lines of the text shown
 
     @staticmethod
     def _states(alerts: list) -> frozenset:
@@ -52,12 +53,16 @@ class AlertArea(Static):
         if key == self._shown:
             return
         self._shown = key
-        if visible != self.has_class("-active"):
+        toggled = visible != self.has_class("-active")
+        if toggled:
             self.set_class(visible, "-active")
             self.app.refresh_bindings()  # `d` shows in the footer only while the strip does
         self.set_class(any(a.severity == "critical" for a in alerts), "-critical")
-        if visible:
-            self.update(self.strip_text(alerts, lines), layout=True)
+        if visible:  # the strip is as high as its lines: a layout only when their count changes
+            text = self.strip_text(alerts, lines)
+            rows = text.plain.count("\n") + 1
+            self.update(text, layout=toggled or rows != self._rows)
+            self._rows = rows
 
     @staticmethod
     def strip_text(alerts: list, lines: int = MAX_LINES) -> Text:

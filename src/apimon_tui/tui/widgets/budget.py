@@ -18,9 +18,19 @@ from apimon_tui.costs.budget import BudgetState
 from apimon_tui.core.terminal_text import identifier, one_line
 from apimon_tui.core.timeutil import format_duration
 from apimon_tui.tui import fmt
+from apimon_tui.tui.widgets.border import set_border
 
 WARN_PCT = 80.0
 MAX_SCOPE_LINES = 3  # per project/key budgets shown; `apimon-tui usage` lists them all
+
+
+class Gauge(ProgressBar):
+    """Textual's progress bar without its timer: once a second it worked out again the ETA, which
+    this gauge does not show, and repainted the gauge as that changed (2-3 ms of a refresh's 20)."""
+
+    def update(self, **changes) -> None:
+        if changes:  # the timer's call has none
+            super().update(**changes)
 
 
 class BudgetPanel(Vertical, can_focus=True):  # Tab reaches it, `z` zooms it
@@ -40,13 +50,13 @@ class BudgetPanel(Vertical, can_focus=True):  # Tab reaches it, `z` zooms it
 
     def compose(self) -> ComposeResult:
         yield Static(id="budget-head")
-        yield ProgressBar(total=100, show_eta=False, id="budget-gauge")
+        yield Gauge(total=100, show_eta=False, id="budget-gauge")
         yield Static(id="budget-lines")
 
     def show(self, state: BudgetState, providers: list, partial: bool = False) -> None:
         """`providers` are the usage poller's `ProviderState`s (empty without polling); `partial`:
         the logs of the month's live part are still being read back."""
-        self.border_title = "Budget · month to date" + (" · partial" if partial else "")
+        set_border(self, title="Budget · month to date" + (" · partial" if partial else ""))
         head, lines = _head(state), _lines(state, providers)
         level = _level(state.spent_pct)
         key = (head, lines, level, state.spent_pct)
@@ -54,7 +64,7 @@ class BudgetPanel(Vertical, can_focus=True):  # Tab reaches it, `z` zooms it
             return
         self._shown = key
         self.query_one("#budget-head", Static).update(head, layout=False)
-        gauge = self.query_one(ProgressBar)
+        gauge = self.query_one(Gauge)
         gauge.display = state.budget_usd is not None
         gauge.update(progress=min(state.spent_pct or 0.0, 100.0))
         for name in ("-ok", "-warn", "-over"):

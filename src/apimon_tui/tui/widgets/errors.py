@@ -109,6 +109,7 @@ class ErrorFeed(Vertical, can_focus=False):
     def toggle_grouped(self) -> None:
         had_focus = self.table.has_focus
         self.toggle_class("-grouped")
+        self.show_again()  # only the table shown is kept drawn
         if had_focus:
             self.table.focus()
 
@@ -156,7 +157,8 @@ class ErrorFeed(Vertical, can_focus=False):
         table = self.query_one("#error-rows", FeedTable)
         newest_first = sorted(failed, key=lambda call: call.ts, reverse=True)
         self.calls = {_call_key(call): call for call in newest_first}
-        table.set_rows([(key, _call_cells(call)) for key, call in self.calls.items()], keep_cursor=table.browsed)
+        if not self.grouped:  # a hidden table's cells are made when `g` shows it
+            table.set_rows([(key, _call_cells(call)) for key, call in self.calls.items()], keep_cursor=table.browsed)
 
     def _show_groups(self, snap: Snapshot) -> None:
         """Latest first, re-ordered only when groups come or go (a group's place stays put as it grows)."""
@@ -171,7 +173,8 @@ class ErrorFeed(Vertical, can_focus=False):
         else:
             order = sorted(wanted, key=lambda key: wanted[key].last_ts, reverse=True)
         self.groups = {key: wanted[key] for key in order}
-        table.set_rows([(key, _group_cells(group)) for key, group in self.groups.items()], keep_cursor=True)
+        if self.grouped:
+            table.set_rows([(key, _group_cells(group)) for key, group in self.groups.items()], keep_cursor=True)
 
     def selected_call(self) -> Call | None:
         """The call under the cursor (the newest of the group in the grouped view)."""

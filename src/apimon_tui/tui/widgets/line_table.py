@@ -26,6 +26,11 @@ from textual.strip import Strip
 Row = tuple[str, tuple[Text, ...]]  # key, cells
 
 
+def _drawn(rows: list[Row]) -> list:
+    """What `render_line` draws of each row (a cell's text, style and justify), with its key."""
+    return [(key, [(cell.plain, cell.style, cell.justify) for cell in cells]) for key, cells in rows]
+
+
 class LineTable(ScrollView, can_focus=True):
     """Keyed rows under a fixed header, with a row cursor; the rows are replaced whole by `set_rows`."""
 
@@ -120,8 +125,10 @@ class LineTable(ScrollView, can_focus=True):
         """Show `rows` in their order; with `keep_cursor` the cursor stays on its row's key if it is still there.
 
         Columns widen to their widest cell and never narrow, so a busy table does not jitter.
+        Rows drawn as the table shows them already, under the same cursor, are not drawn again.
         """
         kept = self.cursor_key if keep_cursor else None
+        shown, cursor = _drawn(self._rows), self.cursor_row
         self._rows = rows
         self._index = {key: i for i, (key, _) in enumerate(rows)}
         for _, cells in rows:
@@ -132,7 +139,8 @@ class LineTable(ScrollView, can_focus=True):
         if kept in self._index:
             self.cursor_row = self._index[kept]
         self.cursor_row = max(0, min(self.cursor_row, len(rows) - 1))
-        self.refresh()
+        if self.cursor_row != cursor or _drawn(rows) != shown:
+            self.refresh()
 
     # -- drawing ---------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from apimon_tui.store import Aggregate, Snapshot
 from apimon_tui.ingest.summary import known_cost
 from apimon_tui.core.terminal_text import identifier
 from apimon_tui.tui import fmt
+from apimon_tui.tui.widgets.border import set_border
 from apimon_tui.tui.widgets.keyed_table import KeyedTable
 from apimon_tui.tui.widgets.line_table import LineTable
 
@@ -42,7 +43,7 @@ class ModelsPanel(Vertical):
         yield KeyedTable(COLUMNS, id="models-table", zebra_stripes=True)
 
     def show(self, snap: Snapshot, window_label: str) -> None:
-        self.border_title = f"Models · {window_label}{fmt.partial(snap)}"
+        set_border(self, title=f"Models · {window_label}{fmt.partial(snap)}")
         ranked = sorted(snap.by_model.items(), key=lambda item: (-item[1].calls, item[0]))
         rows = []
         self._names = {identifier(name): name for name, _ in ranked}

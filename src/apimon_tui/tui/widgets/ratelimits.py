@@ -23,6 +23,7 @@ from apimon_tui.store.metrics import RateLimitSeen
 from apimon_tui.core.terminal_text import identifier
 from apimon_tui.core.timeutil import format_duration
 from apimon_tui.tui import fmt
+from apimon_tui.tui.widgets.border import set_border
 from apimon_tui.tui.widgets.line_table import LineTable
 
 # The figures first: at 120 columns the panel is 44 wide, room for the model and both figures whole.
@@ -48,7 +49,7 @@ class RateLimitsPanel(Vertical):
     def show(self, snap: Snapshot) -> None:
         ranked = sorted(snap.ratelimits, key=_rank)
         unknown = snap.ratelimits_unknown
-        self.border_subtitle = "" if ranked or unknown else "none in these logs"
+        set_border(self, subtitle="" if ranked or unknown else "none in these logs")
         rows = [(seen.model, _row(seen, snap.now)) for seen in ranked]
         rows += [(model, _unknown_row(model, last, snap.now)) for model, last in unknown.items()]
         self.query_one(LineTable).set_rows(rows, keep_cursor=True)

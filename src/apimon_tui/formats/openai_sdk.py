@@ -68,6 +68,7 @@ from urllib.parse import urlsplit
 
 from apimon_tui.formats import values
 from apimon_tui.formats.base import Parser
+from apimon_tui.formats.column_batches import COLUMN_LINES
 from apimon_tui.core.columns import CallColumns
 from apimon_tui.core.model import Call, RateLimit
 from apimon_tui.formats.ratelimit import parse_count, parse_reset
@@ -76,7 +77,6 @@ NAME = "openai-sdk"
 PROVIDER = "openai"
 MAX_WAITING_TRANSPORT = 64
 MAX_REMEMBERED_LINE = 160  # lines up to this long that hold no message are remembered as such
-COLUMN_LINES = 64  # a batch at least this long goes to a sink that takes columns as columns
 
 _SNIFF = re.compile(
     r"HTTP Request: [A-Z]+ \S+ \"HTTP/|HTTP Response: \S+ |Request options: \{|Building HTTP request: method="

@@ -6,18 +6,29 @@ the lines around those calls go line by line. The reference
 here is the parser fed line by line with every message found by its regex
 and every repr read token by token: both are fed the same real and hostile
 lines, cut into batches anywhere, and every call, skip, unparsed line and
-bad value must match.
+bad value must match. Through the engine's sink, which takes columns, a
+batch's successful calls (and its HTTP errors, for a store that keeps no
+call whole) go in as rows, not `Call`s: there every figure of the store
+(and every count) must be the one the reference gives.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from apimon_tui.core.model import SourceCounts
+from apimon_tui.costs.pricing import Pricer
 from apimon_tui.formats import openai_sdk
+from apimon_tui.ingest.engine import Sink
+from apimon_tui.store import MetricsStore
 from format_support import Collect
+from test_call_columns import state
 
 DATA = Path(__file__).parent / "data"
 CLOCK = 1_700_000_000.0
@@ -67,6 +78,46 @@ def assert_same(lines: list[str], points=()) -> tuple:
     return batched
 
 
+class ColumnsSink(Sink):
+    """The engine's sink, counting the calls it takes as rows of columns (not whole)."""
+
+    __slots__ = ("rows",)
+
+    def columns(self, calls) -> None:
+        self.rows = getattr(self, "rows", 0) + len(calls) - len(calls.calls)
+        super().columns(calls)
+
+
+def stored(parser_class, batches, **store_args) -> tuple:
+    """Everything the store and the counts hold after the batches, and how many calls went in as rows."""
+    store = MetricsStore(**store_args)
+    sink = ColumnsSink(SourceCounts(label="test"), Pricer(), None, bulk_failures=not store.keeps_failed)
+    parser = parser_class(sink, "test", {}, lambda: CLOCK)
+    for batch in batches:
+        parser.feed_many(batch)
+        sink.commit(store)
+    parser.flush()
+    sink.commit(store)
+    c = sink.counts
+    return (state(store), c.calls, c.skipped, c.unparsed, c.bad_values, [(u.reason, u.text) for u in c.first_unparsed],
+            [(b.field, b.text) for b in c.first_bad_values]), getattr(sink, "rows", 0)
+
+
+STORES = [{"failed_capacity": 0}, {}, {"fine_s": 60, "horizon_s": 600}]
+
+
+def assert_stored_alike(lines: list[str], points=(), store_args=None) -> int:
+    """The store after `lines` in batches (columns from 3 lines on) as after the reference; the rows taken."""
+    rows = 0
+    for args in [store_args] if store_args is not None else STORES:
+        reference, none = stored(LineByLine, [lines], **args)
+        assert none == 0
+        with mock.patch.object(openai_sdk, "COLUMN_LINES", 3):
+            batched, rows = stored(openai_sdk.OpenAISdkParser, cut(lines, points), **args)
+        assert batched == reference
+    return rows
+
+
 def test_the_samples_read_alike_whole_and_in_batches():
     for name, calls in (("openai-1.109.1-debug.log", 35), ("openai-3.57.0-debug.log", 30)):
         lines = (DATA / name).read_text().splitlines()
@@ -75,11 +126,27 @@ def test_the_samples_read_alike_whole_and_in_batches():
             assert_same(lines, range(0, len(lines), step))
 
 
+def test_the_samples_go_to_the_store_alike_as_rows_and_one_by_one():
+    for name, rows, errors in (("openai-1.109.1-debug.log", 30, 5), ("openai-3.57.0-debug.log", 29, 1)):
+        lines = (DATA / name).read_text().splitlines()
+        assert assert_stored_alike(lines) == rows  # every successful call: no `Call` built for it
+        # a store that keeps no call whole takes the HTTP errors as rows too
+        assert assert_stored_alike(lines, (), STORES[0]) == rows + errors
+        for step in (3, 7, 64):
+            assert_stored_alike(lines, range(0, len(lines), step), STORES[0])
+
+
+def test_the_calls_regex_has_its_groups_in_the_order_they_are_read():
+    assert tuple(openai_sdk._calls().groupindex) == openai_sdk._V1_GROUPS + openai_sdk._V3_GROUPS
+
+
 def test_the_sample_calls_are_found_by_the_batch_regex():
-    """The fast path is the one taken: every call of both samples is one match of `_CALLS`."""
+    """The fast path is the one taken: every call of both samples is one match of `_calls()`, its
+    options and headers read by the regexes within it."""
     for name, calls in (("openai-1.109.1-debug.log", 35), ("openai-3.57.0-debug.log", 30)):
-        text = (DATA / name).read_text()
-        assert len(list(openai_sdk._CALLS.finditer(text))) == calls
+        matches = list(openai_sdk._calls().finditer((DATA / name).read_text()))
+        assert len(matches) == calls
+        assert all(m["options"] is None and m["headers"] is None for m in matches)
 
 
 # One call of each shape, line by line, with places (@@) the strategies below fill.
@@ -178,7 +245,7 @@ def unclean(line: str) -> str:
 
 def test_hostile_values_read_alike_and_the_plain_call_takes_the_batch_regex():
     plain = call_lines()
-    assert len(list(openai_sdk._CALLS.finditer("\n".join(plain)))) == 1
+    assert len(list(openai_sdk._calls().finditer("\n".join(plain)))) == 1
     calls = assert_same(plain * 3)[0]
     assert [(c.model, c.status, c.request_id, c.latency_ms) for c in calls] == [("gpt-4o", 200, "req_1", 512.0)] * 3
     for variant in [
@@ -201,10 +268,18 @@ def test_hostile_values_read_alike_and_the_plain_call_takes_the_batch_regex():
         call_lines()[:4],  # no request_id line
         call_lines()[:2] + [call_lines()[2].replace("POST", "GET")] + call_lines()[3:],  # another request's transport
         call_lines()[:3] + ["Traceback (most recent call last):"] + call_lines()[3:],
+        [" " + call_lines()[0]] + call_lines()[1:], ["x " + call_lines()[0]] + call_lines()[1:],
+        ["[a] b" + call_lines()[0]] + call_lines()[1:], ["[a]b" + call_lines()[0]] + call_lines()[1:],
+        [P + "Encountered " + call_lines()[0]] + call_lines()[1:],
+        call_lines()[:1] + ["[2026-11-26 23:26:08 no bracket", "x] " + call_lines()[1].split("] ", 1)[1]]
+        + call_lines()[2:],  # a prefix the calls regex takes over a line break
+        call_lines()[:3] + ["[x", "y] " + call_lines()[3].split("] ", 1)[1]] + call_lines()[4:],
+        [call_lines()[0] + "\n" + call_lines()[1]] + call_lines()[2:],  # a "line" holding a line break
         [call_lines()[0].replace("23:26:08", "99:26:08")] + call_lines()[1:],
     ]:
         for points in ((), (1,), (2,), (3,), (4,)):
             assert_same(plain + variant + plain, points)
+            assert_stored_alike(plain + variant + plain, points, STORES[1])
 
 
 def test_a_call_cut_by_a_batch_boundary_reads_alike():
@@ -247,16 +322,34 @@ values = st.recursive(
 def test_options_of_any_shape_read_by_the_regex_as_by_the_scanner(pairs, json_pairs):
     json_data = "{" + ", ".join(f"{k}: {v}" for k, v in json_pairs) + "}"
     text = "{" + ", ".join(f"{k}: {v}" for k, v in [*pairs, ("'json_data'", json_data)]) + "}"
-    assert openai_sdk.scan_options(text) == openai_sdk.scan_tokens(text)
+    assert_options_read_as_by_the_scanner(text)
+
+
+OPTIONS = re.compile(openai_sdk._options_pattern())
+
+
+def assert_options_read_as_by_the_scanner(text: str) -> bool:
+    """`text` read alike by the options regex (alone and within the calls regex), the pieces and the
+    tokens; whether the regex took it."""
+    expected = openai_sdk.scan_tokens(text)
+    assert openai_sdk.scan_options(text) == expected
+    m = OPTIONS.fullmatch(text)
+    if m is not None:
+        assert openai_sdk._options_of(*m.groups()) == expected
+    lines = [P + "Request options: " + text, *call_lines()[1:]]
+    assert_same(lines)
+    assert_stored_alike(lines, (), STORES[0])
+    return m is not None
 
 
 def test_plain_options_take_the_regex():
     text = ("{'method': 'post', 'url': '/chat/completions', 'post_parser': <function f.<locals>.g at 0x1>, "
             "'json_data': {'messages': [{'role': 'user', 'content': [{'type': 'text', 'text': \"it's\\n\"}]}], "
             "'model': 'gpt-4o', 'stream': True, 'tools': [{'function': {'parameters': {'properties': {}}}}]}}")
-    assert openai_sdk._options_fields().fullmatch(text) is not None
-    expected = ("POST", "/chat/completions", "gpt-4o", True)
-    assert openai_sdk.scan_options(text) == openai_sdk.scan_tokens(text) == expected
+    assert assert_options_read_as_by_the_scanner(text)
+    m = openai_sdk._calls().search("\n".join([P + "Request options: " + text, *call_lines()[1:]]))
+    assert m["options"] is None and (m["model1"], m["stream"]) == ("gpt-4o", "True")
+    assert openai_sdk.scan_tokens(text) == ("POST", "/chat/completions", "gpt-4o", True)
 
 
 header_names = st.sampled_from([*openai_sdk.HEADERS_USED, "X-Request-ID", "x-ratelimit-limit-to\u212aens", "date",
@@ -274,3 +367,74 @@ def test_headers_of_any_order_and_case_read_as_the_careful_way(pairs):
     openai_sdk.OpenAISdkParser(quick)._apply_header_text(call_quick, text)
     LineByLine(careful)._apply_header_text(call_careful, text)
     assert (call_quick, repr(quick.bad_values)) == (call_careful, repr(careful.bad_values))
+
+
+@PROPERTY
+@given(lines=logs(), points=st.lists(st.integers(0, 200), max_size=4), store=st.sampled_from(range(len(STORES))))
+def test_any_log_goes_to_the_store_alike_as_rows_and_one_by_one(lines, points, store):
+    assert_stored_alike(lines, points, STORES[store])
+
+
+def timed_calls(seconds: int, headers: str) -> list[str]:
+    """A 1.x call in each of `seconds` consecutive seconds from 23:26:08, its `Headers(...)` repr as given."""
+    lines = []
+    for i in range(seconds):
+        stamp = f"2026-11-26 23:{26 + (8 + i) // 60:02d}:{(8 + i) % 60:02d}"
+        lines += [line.replace("2026-11-26 23:26:08", stamp) for line in call_lines()[:3]]
+        lines += [P.replace("2026-11-26 23:26:08", stamp) + f'HTTP Response: POST {URL} "200 OK" {headers}',
+                  P.replace("2026-11-26 23:26:08", stamp) + f"request_id: req_{i}"]
+    return lines
+
+
+@pytest.mark.parametrize("headers", [
+    "Headers({'x-ratelimit-limit-requests': '5000', 'x-ratelimit-remaining-requests': '4999', "
+    "'openai-processing-ms': '12'})",
+    "Headers({'x-ratelimit-limit-requests': 'abc', 'x-ratelimit-remaining-tokens': '12'})",  # built at once
+    "Headers({'x-ratelimit-limit-requests': '-5', 'x-ratelimit-reset-tokens': 'soon'})",  # no headroom at all
+    "Headers({'openai-processing-ms': '-0'})",  # -0.0 ms: whole, not a row
+    "Headers({'openai-processing-ms': '0'})", "Headers({'openai-processing-ms': 'nan'})",
+    "Headers({'x-request-id': '', 'openai-processing-ms': '1e400'})", "Headers({})",
+    "Headers({'X-Request-ID': 'req_9'})",  # not plain: read whole
+])
+def test_headroom_and_latency_of_rows_reach_the_store_as_read_one_by_one(headers):
+    """Three minutes of calls: each minute's newest headroom and the latest per model as the reference keeps them."""
+    lines = timed_calls(150, headers) + [filled(t, [part]) for t, part in zip(V3, ["0", "", "200", "req_3"])]
+    rows = assert_stored_alike(lines, (97, 300, 301))  # two calls cut by a batch's end: read line by line
+    assert rows == (1 if "X-Request" in headers or "'-0'" in headers else 149)  # (the 3.x call at the end)
+
+
+def test_a_broken_fast_path_is_caught():
+    """The comparison above fails when a row is read otherwise than its call would be (deliberate breaks)."""
+    add_row = openai_sdk.OpenAISdkParser._add_row
+    lines = timed_calls(3, "Headers({'x-ratelimit-limit-requests': '5000', 'openai-processing-ms': '12'})")
+    for name, broken in [
+        ("_add_row", lambda self, ts, status, latency, headroom: add_row(self, ts, status, 13.0, headroom)),
+        ("_add_row", lambda self, ts, status, latency, headroom: add_row(self, ts, status, latency, None)),
+    ]:
+        with mock.patch.object(openai_sdk.OpenAISdkParser, name, broken), pytest.raises(AssertionError):
+            assert_stored_alike(lines, (), STORES[0])
+    with mock.patch.object(openai_sdk, "_headroom_texts", lambda *texts: None), pytest.raises(AssertionError):
+        assert_stored_alike(lines, (), STORES[0])
+
+
+def test_whole_calls_columns_cannot_hold_go_to_the_sink_one_by_one_in_order():
+    """A latency of -0.0 or tokens go by `Sink.call`, after the rows collected before them."""
+    def made():
+        return [openai_sdk.Call(ts=CLOCK + 1, source="test", model="gpt-4o", status=500),
+                openai_sdk.Call(ts=CLOCK + 2, source="test", model="gpt-4o", status=200, latency_ms=-0.0),
+                openai_sdk.Call(ts=CLOCK + 3, source="test", model="gpt-4o", status=200, input_tokens=5, output_tokens=2),
+                openai_sdk.Call(ts=CLOCK + 4, source="test", model="gpt-4o", status=429, latency_ms=3.0)]
+
+    stores = []
+    for as_rows in (False, True):
+        store = MetricsStore()
+        sink = ColumnsSink(SourceCounts(label="test"), Pricer(), None)
+        rows = openai_sdk._Rows(sink, "test")
+        for call in made():
+            rows.add_call(call) if as_rows else sink.call(call)
+        rows.hand()
+        sink.commit(store)
+        stores.append((state(store), sink.counts.calls))
+        if as_rows:
+            assert [c.latency_ms for c in store.failed] == [None, 3.0]
+    assert stores[0] == stores[1]

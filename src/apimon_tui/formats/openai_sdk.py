@@ -38,10 +38,11 @@ A `Retrying` line with no failed call before it (info level hides the
 `Encountered` lines) stands for an attempt that got no answer: a failed call.
 
 Speed: a batch's calls of the usual shapes (five lines of 1.x, four of
-3.4+) are found by one regex over the joined batch (`feed_many`, `_CALLS`),
-and plain `Request options` and `Headers(...)` reprs are read by one regex
-each that checks the whole repr and captures only the fields used; anything
-else takes the line-by-line and token-by-token paths, which read alike.
+3.4+) are found by one regex over the joined batch (`feed_many`, `_calls()`),
+which reads plain `Request options` and `Headers(...)` reprs too, checking
+the whole repr and capturing only the fields used; anything else takes the
+line-by-line and token-by-token paths, which read alike. The engine's sink
+gets a batch's successful calls as columns, not as a `Call` each.
 
 Line accounting: a line whose data goes into a call reports nothing itself;
 the call is reported once when complete. Every other line (tracebacks, SDK
@@ -57,6 +58,8 @@ from __future__ import annotations
 
 import ast
 import calendar
+import gc
+import math
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -65,6 +68,8 @@ from urllib.parse import urlsplit
 
 from apimon_tui.formats import values
 from apimon_tui.formats.base import Parser
+from apimon_tui.formats.column_batches import COLUMN_LINES
+from apimon_tui.core.columns import CallColumns
 from apimon_tui.core.model import Call, RateLimit
 from apimon_tui.formats.ratelimit import parse_count, parse_reset
 
@@ -101,7 +106,7 @@ _REPR_TOKEN = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[{}\[\]()]")
 _LOGFMT = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S*)")
 
 # Plain reprs read by one regex each, which checks the whole text's shape and captures only the
-# fields used (`_options_fields`, `_HEADER_FIELDS`): one C-level pass instead of a Python step per
+# fields used (`_options_pattern`, `_HEADER_FIELDS`): one C-level pass instead of a Python step per
 # string. Strings are the token scanner's strings (but within one line); possessive loops and
 # atomic groups keep every match linear, and any text outside the shape takes the careful paths.
 _STR = r"""'[^'\\\n]*+(?:\\.[^'\\\n]*+)*+'|"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+\""""
@@ -132,25 +137,32 @@ def _keyed(names: tuple[str, ...]) -> str:
     return "(?:" + "|".join(f"'{n}'|\"{n}\"" for n in names) + "): "
 
 
-@lru_cache(maxsize=1)
-def _options_fields() -> re.Pattern[str]:
+def _options_pattern() -> str:
     """`Request options` of the shape `{key: value, ...}`: top-level `method` and `url`, and
-    `model` and `stream` among `json_data`'s own keys, captured as `scan_tokens` reads them.
+    `model` and `stream` among `json_data`'s own keys, captured as `scan_tokens` reads them
+    (groups `method1`, `method2`, `url1`, `url2`, `model1`, `model2`, `stream`: see `_options_of`).
 
     A dict repr has each key once, so each capture is that key's only value.
-    A key read is tried first; the atomic group then keeps its reading, and
-    when its value fails there the general pair fails on the same text too.
-    Compiled at first use (about 15 ms): detection imports every format.
+    A key read is tried first (once a look-ahead saw one of them: any other
+    key skips their alternatives at once, 30% of the time); the atomic group
+    then keeps its reading, and when its value fails there the general pair
+    fails on the same text too.
     """
     inner, outer = _repr_value(_OPTIONS_DEPTH - 1), _repr_value(_OPTIONS_DEPTH)
-    json_pair = (rf"(?>{_keyed(('model',))}(?:{_captured_string('model')}|{inner})"
-                 rf"|{_keyed(('stream',))}(?P<stream>{inner})"
+    json_pair = (rf"(?>{_key_ahead(('model', 'stream'))}(?:{_keyed(('model',))}(?:{_captured_string('model')}|{inner})"
+                 rf"|{_keyed(('stream',))}(?P<stream>{inner}))"
                  rf"|(?:{_STR}): {inner})")
-    pair = (rf"(?>{_keyed(('method',))}(?:{_captured_string('method')}|{outer})"
+    pair = (rf"(?>{_key_ahead(('method', 'url', 'json_data'))}"
+            rf"(?:{_keyed(('method',))}(?:{_captured_string('method')}|{outer})"
             rf"|{_keyed(('url',))}(?:{_captured_string('url')}|{outer})"
-            rf"|{_keyed(('json_data',))}(?:\{{(?:{json_pair}(?:, |(?=\}})))*+\}}|(?!\{{){outer})"
+            rf"|{_keyed(('json_data',))}(?:\{{(?:{json_pair}(?:, |(?=\}})))*+\}}|(?!\{{){outer}))"
             rf"|(?:{_STR}): {outer})")
-    return re.compile(rf"\{{(?:{pair}(?:, |(?=\}})))*+\}}")
+    return rf"\{{(?:{pair}(?:, |(?=\}})))*+\}}"
+
+
+def _key_ahead(names: tuple[str, ...]) -> str:
+    """A look-ahead for any of `names` between quotes (either kind, as `_keyed` needs)."""
+    return "(?=['\"](?:" + "|".join(names) + ")['\"])"
 
 # The headers the parser uses, in this order; any other name must be plain lower-case ASCII (so
 # that no name lower-cases to one of these) and every value plain (no quote, no backslash).
@@ -158,37 +170,81 @@ HEADERS_USED = (
     "x-request-id", "x-ratelimit-limit-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-requests",
     "x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "openai-processing-ms",
 )
-_HEADER_VALUE = r"""': '([^'"\\\n]*+)'"""
-# The used names as a trie (each failing branch costs a character or two, not a shared prefix again).
-_HEADER_FIELDS = re.compile(
-    r"Headers\(\{(?:'(?>x-(?:request-id" + _HEADER_VALUE + r"|ratelimit-(?:limit-(?:requests" + _HEADER_VALUE
-    + r"|tokens" + _HEADER_VALUE + r")|remaining-(?:requests" + _HEADER_VALUE + r"|tokens" + _HEADER_VALUE
-    + r")|reset-(?:requests" + _HEADER_VALUE + r"|tokens" + _HEADER_VALUE + r")))|openai-processing-ms"
-    + _HEADER_VALUE + r"""|[a-z0-9_.-]*+': '[^'"\\\n]*+')(?:, |(?=\})))*+\}\)"""
-)
+
+
+def _header_fields_pattern(group: str = "") -> str:
+    """A plain `Headers({...})` repr, the values of `HEADERS_USED` captured in that order (as groups
+    `<group>0` to `<group>7` where `group` is given). The used names as a trie: each failing branch
+    costs a character or two, not a shared prefix again."""
+    values = iter(range(len(HEADERS_USED)))
+
+    def value() -> str:
+        name = f"?P<{group}{next(values)}>" if group else ""
+        return rf"""': '({name}[^'"\\\n]*+)'"""
+
+    return (r"Headers\(\{(?:'(?>x-(?:request-id" + value() + r"|ratelimit-(?:limit-(?:requests" + value()
+            + r"|tokens" + value() + r")|remaining-(?:requests" + value() + r"|tokens" + value()
+            + r")|reset-(?:requests" + value() + r"|tokens" + value() + r")))|openai-processing-ms"
+            + value() + r"""|[a-z0-9_.-]*+': '[^'"\\\n]*+')(?:, |(?=\})))*+\}\)""")
+
+
+_HEADER_FIELDS = re.compile(_header_fields_pattern())
 
 # Whole calls of a batch in the usual shapes, each a run of lines of the form `[prefix] message`,
-# read by `OpenAISdkParser.feed_many`. Each prefix is captured and checked (`_head`, once per
-# distinct text) as `feed` checks it. The first `[` of a run is found by the regex engine's quick
-# search for its first character (a `^` would have it try every position); the look-behind then
-# checks that it starts a line. The groups are read in order (`_V1_GROUPS`, `_V3_GROUPS`).
-_PREFIX_GROUP = r"(\[[^\]\n]*+\] )"
-_STATUS3 = r"([1-5][0-9][0-9])"  # ASCII: a key of `_STATUS_OF`
-_REQUEST_ID_LINE = rf"(?:\n({_PREFIX_GROUP}request_id: (\S+)))?$"
-_CALLS = re.compile(
-    r"(\[(?<![^\n]\[)[^\]\n]*+\] )(?:"
-    # openai 1.x-3.3: options, sending, [transport,] response with headers, [request_id]
-    rf"Request options: ([^\n]*)\n{_PREFIX_GROUP}Sending HTTP Request: ([A-Z]+) (\S+)\n"
-    rf"((?:{_PREFIX_GROUP}HTTP Request: ([A-Z]+) (\S+) \"HTTP/[\d.]+ {_STATUS3}[^\n]*\n)?"
-    rf"{_PREFIX_GROUP}HTTP Response: ([A-Z]+) (\S+) \"{_STATUS3}[^\"\n]*\"(?: (Headers\([^\n]*))?)"
-    rf"{_REQUEST_ID_LINE}"
-    # openai 3.4+: building, sending, response, [request_id]
-    rf"|Building HTTP request: method=(\S+) retries_taken=(\d+)\n{_PREFIX_GROUP}Sending HTTP Request: ([A-Z]+)\n"
-    rf"({_PREFIX_GROUP}HTTP Response: ([A-Z]+) {_STATUS3}){_REQUEST_ID_LINE})",
-    re.MULTILINE,
-)
-_V1_GROUPS = tuple(range(1, 19))
-_V3_GROUPS = (1, *range(19, 30))
+# read by `OpenAISdkParser.feed_many`. The search looks for `] Request options: ` or `] Building
+# HTTP request: ` (a literal the regex engine finds quickly), and the call's first prefix is taken
+# from the start of that line in Python. Each prefix is checked (`_head`, once per distinct text)
+# as `feed` checks it. The options and header reprs are read by their regexes within this one
+# (`_options_pattern`, `_header_fields_pattern`), or taken whole where they are not of that shape.
+# The groups, in order: `_V1_GROUPS` then `_V3_GROUPS`.
+_V1_GROUPS = ("method1", "method2", "url1", "url2", "model1", "model2", "stream", "options",
+              "p2", "sending_method", "sending_url", "p3", "transport_method", "transport_url",
+              "transport_status", "p4", "method", "url", "status", *(f"h{i}" for i in range(8)), "fields",
+              "headers", "p5", "request_id")
+_V3_GROUPS = ("building_method", "retries", "v3_p2", "v3_sending_method", "v3_p3", "v3_method",
+              "v3_status", "v3_p4", "v3_request_id")
+
+
+def _prefix(name: str) -> str:
+    """A line's prefix up to its first `]`, which may run over a line break (a loop over one excluded
+    character is the regex engine's quick one): the call is then sent line by line."""
+    return rf"(?P<{name}>\[[^\]]*+\] )"
+
+
+def _request_id_line(prefix: str) -> str:
+    """An optional `request_id` line: groups `<prefix>p<n>` (its prefix) and `<prefix>request_id`.
+
+    No group holds a whole line or repr (a copy of hundreds of characters
+    per call): the log text of a call built whole is cut from the batch
+    (`_call_text`), and `fields` is empty where the headers were read.
+    """
+    p = "p5" if not prefix else "v3_p4"
+    return rf"(?:\n{_prefix(p)}request_id: (?P<{prefix}request_id>\S+))?$"
+
+
+_STATUS3 = "[1-5][0-9][0-9]"  # ASCII: a key of `_STATUS_OF`
+
+
+@lru_cache(maxsize=1)
+def _calls() -> re.Pattern[str]:
+    """The calls regex, compiled at first use (about 30 ms): format detection imports every format."""
+    return re.compile(
+        r"\] (?:"
+        # openai 1.x-3.3: options, sending, [transport,] response with headers, [request_id]
+        rf"Request options: (?>{_options_pattern()}(?=\n)|(?P<options>[^\n]*))\n"
+        rf"{_prefix('p2')}Sending HTTP Request: (?P<sending_method>[A-Z]+) (?P<sending_url>\S+)\n"
+        rf"(?:{_prefix('p3')}HTTP Request: (?P<transport_method>[A-Z]+) (?P<transport_url>\S+) "
+        rf"\"HTTP/[\d.]+ (?P<transport_status>{_STATUS3})[^\n]*\n)?"
+        rf"{_prefix('p4')}HTTP Response: (?P<method>[A-Z]+) (?P<url>\S+) \"(?P<status>{_STATUS3})[^\"\n]*\""
+        rf"(?: (?>{_header_fields_pattern('h')}(?P<fields>)$|(?P<headers>Headers\([^\n]*)))?"
+        rf"{_request_id_line('')}"
+        # openai 3.4+: building, sending, response, [request_id]
+        rf"|Building HTTP request: method=(?P<building_method>\S+) retries_taken=(?P<retries>\d+)\n"
+        rf"{_prefix('v3_p2')}Sending HTTP Request: (?P<v3_sending_method>[A-Z]+)\n"
+        rf"{_prefix('v3_p3')}HTTP Response: (?P<v3_method>[A-Z]+) (?P<v3_status>{_STATUS3})"
+        rf"{_request_id_line('v3_')})",
+        re.MULTILINE,
+    )
 
 
 def sniff(line: str) -> bool:
@@ -270,28 +326,22 @@ def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | 
 
     Not `ast.literal_eval`: the repr may hold objects (`<function ...>`). The
     scanner skips whole string tokens, so a message that mentions `'model'`
-    cannot fool it: only `json_data`'s own keys count. A repr of the usual
-    shape is read by one regex (`_options_fields`); text whose strings are
-    all plain (`_plain_split`) piece by piece; any other the careful way,
-    token by token.
+    cannot fool it: only `json_data`'s own keys count. Text whose strings
+    are all plain (`_plain_split`) is read piece by piece; any other the
+    careful way, token by token. (In a batch, a repr of the usual shape is
+    read by the calls regex: `_options_pattern`, `_options_of`.)
     """
-    m = _options_fields().fullmatch(text)
-    if m is not None:
-        return _options_of(m)
     parts = _plain_split(text)
     return scan_tokens(text) if parts is None else _scan_pieces(parts)
 
 
-def _options_of(m: re.Match[str]) -> tuple[str | None, str | None, str | None, bool | None]:
-    """`scan_tokens`'s answer from a match of `_options_fields()`: strings as written between their quotes."""
-    method, url, model, stream = m.group("method1", "url1", "model1", "stream")
-    if method is None:
-        method = m.group("method2")
-    if url is None:
-        url = m.group("url2")
-    if model is None:
-        model = m.group("model2")
-    return (None if method is None else method.upper(), url or None, model,
+def _options_of(method1: str | None, method2: str | None, url1: str | None, url2: str | None,
+                model1: str | None, model2: str | None,
+                stream: str | None) -> tuple[str | None, str | None, str | None, bool | None]:
+    """`scan_tokens`'s answer from the captures of `_options_pattern()`: strings as written between their quotes."""
+    method = method1 if method1 is not None else method2
+    url = url1 if url1 is not None else url2
+    return (None if method is None else method.upper(), url or None, model1 if model1 is not None else model2,
             None if stream is None else stream.startswith("True"))
 
 
@@ -418,6 +468,16 @@ def _status(digits: str, sink) -> int | None:
     return code
 
 
+@lru_cache(maxsize=4096)
+def _plain_ms(text: str) -> float | None:
+    """`_latency(text)` where that reports nothing (latencies repeat: each text is read once), else None."""
+    number = _number(text, float)
+    return number if number is not None and 0 <= number <= values.MAX_MS else None
+
+
+_SMALL_ATTEMPTS = {str(n): n for n in range(100)}  # `_attempt` of the usual retry numbers
+
+
 def _attempt(digits: str, sink) -> int:
     """A retry number; one beyond `values.MAX_ATTEMPT` is reported and taken as unknown (0)."""
     number = int(digits) if len(digits) <= 6 else None
@@ -441,6 +501,7 @@ class OpenAISdkParser(Parser):
         self._sdk_logs_responses = False
         self._waiting: list[tuple[Call, str]] = []  # transport calls waiting for their response line
         self._open: Call | None = None  # response call waiting one line for `request_id:`
+        self._rows: _Rows | None = None  # the calls of the batch `feed_many` hands as columns
 
     # -- line dispatch -----------------------------------------------------
 
@@ -472,7 +533,7 @@ class OpenAISdkParser(Parser):
         self._feed_careful(line)
 
     def feed_many(self, lines: Sequence[str]) -> None:
-        """A batch: its calls of the usual shapes found at once by `_CALLS` over the joined text, the
+        """A batch: its calls of the usual shapes found at once by `_calls()` over the joined text, the
         lines around them fed one by one, in order.
 
         A found call is read from the regex's captures, the parser's state left
@@ -480,71 +541,152 @@ class OpenAISdkParser(Parser):
         read otherwise (a stamp that is no time or none at all, a message kind
         in the prefix), or whose response an earlier transport line could
         claim, is fed line by line instead: what is read never depends on the
-        path. (Counting the lines around calls as skips in runs, not one by
-        one, was measured no quicker.)
+        path. A line around the calls that was a skip whatever came before it
+        is one again on sight (`_feed_each`).
+
+        For a sink that takes columns (the engine's), a big batch's calls go to
+        it as one `CallColumns`, in log order: a closed successful call with
+        plain headers as a row of figures, with no `Call` built, any other
+        whole (`_Rows`).
+
+        The cyclic garbage collector is held off meanwhile: run every few
+        hundred new containers (a match's groups, a row), it went over the
+        store's objects again and again (12% of a `report`'s time), and
+        reading a batch makes no cycles for it to find.
         """
-        text = "\n".join(lines)
-        if len(lines) < 3 or text.count("\n") != len(lines) - 1:  # (a line holding a line break)
+        if len(lines) < 3 or "\n" in "".join(lines):  # (a line holding a line break; `in` is the quick search)
             super().feed_many(lines)
             return
+        text = "\n".join(lines)
+        if len(lines) >= COLUMN_LINES and getattr(self.sink, "columns", None) is not None:
+            self._rows = _Rows(self.sink, self.source)
+        collecting = gc.isenabled()
+        gc.disable()  # (see above)
+        try:
+            self._feed_text(text)
+            rows, self._rows = self._rows, None
+            if rows is not None:
+                rows.hand()
+        finally:
+            self._rows = None
+            if collecting:
+                gc.enable()
+
+    def _feed_text(self, text: str) -> None:
+        """Lines joined by line breaks: calls of the usual shapes by `_calls()`, the lines around them one by one."""
         pos = 0
-        for m in _CALLS.finditer(text):
-            start = m.start()
+        v1_groups = len(_V1_GROUPS)
+        for m in _calls().finditer(text):
+            kind_at = m.start()  # the `] ` that ends the first line's prefix
+            start = text.rfind("\n", 0, kind_at) + 1
             if start > pos:
                 self._feed_each(text[pos:start - 1])
             pos = m.end() + 1
-            if m[2] is not None:
-                self._v1_call(m)
+            if text[start] != "[":  # (a line starting with a space is no message; other prefixes are
+                self._feed_each(text[start:pos - 1])  # read as `feed` reads them where `_usable`)
+                continue
+            groups = m.groups()
+            p1 = text[start:kind_at + 2]
+            if groups[v1_groups] is None:
+                self._v1_call(text, start, pos - 1, p1, *groups[:v1_groups])
             else:
-                self._v3_call(m)
+                self._v3_call(text, start, pos - 1, p1, *groups[v1_groups:])
         if pos <= len(text):
             self._feed_each(text[pos:])
 
     def _feed_each(self, text: str) -> None:
-        """Lines (joined by line breaks) fed one by one."""
-        feed = self.feed
+        """Lines (joined by line breaks) fed one by one; one seen to be a skip whatever came before it
+        (`_SKIPPED_LINES`: traceback lines, `2 retries left`) is one again at once."""
+        feed, skip = self.feed, self.sink.skip
         for line in text.split("\n"):
-            feed(line)
+            if line in _SKIPPED_LINES:
+                if self._open is not None:
+                    self._close_open()
+                skip()
+            else:
+                feed(line)
 
-    def _v1_call(self, m: re.Match[str]) -> None:
-        """`Request options`, `Sending HTTP Request`, [`HTTP Request`,] `HTTP Response`, [`request_id`]."""
-        (p1, options, p2, sending_method, sending_url, raw, p3, transport_method, transport_url, transport_status,
-         p4, method, url, digits, headers, id_line, p5, request_id) = m.group(*_V1_GROUPS)
+    def _v1_call(self, text: str, start: int, end: int, p1: str, method1, method2, url1, url2, model1, model2,
+                 stream, options, p2, sending_method, sending_url, p3, transport_method, transport_url,
+                 transport_status, p4, method, url, digits, h0, h1, h2, h3, h4, h5, h6, h7, fields, headers,
+                 p5, request_id) -> None:
+        """`Request options`, `Sending HTTP Request`, [`HTTP Request`,] `HTTP Response`, [`request_id`]:
+        the call at `text[start:end]`, from its captures (`_V1_GROUPS`)."""
         clean, ts, _ = _head(p4)
         if (not clean or ts is None or not _usable(p1) or not _usable(p2) or self._waiting
                 or (p3 is not None and (not _usable(p3) or transport_method != method
                                         or transport_url != url or transport_status != digits))
-                or (p5 is not None and not _head(p5)[0])):
-            self._feed_each(m[0])
+                or (p5 is not None and (not _head(p5)[0] or "\n" in p5))
+                or "\n" in p2 or "\n" in p4 or (p3 is not None and "\n" in p3)):
+            self._feed_each(text[start:end])
             return
         self._close_open()
-        self._method, self._options_path, self._model, self._stream = scan_options(options)
+        _, self._options_path, self._model, self._stream = (
+            scan_options(options) if options is not None
+            else _options_of(method1, method2, url1, url2, model1, model2, stream))
         self._sdk_logs_responses = True
         self._method, self._sending_url, self._last_call = sending_method, sending_url, None
+        status = _STATUS_OF[digits]
+        if self._rows is not None and (status < 400 or self._rows.errors) and headers is None:
+            if fields is None:
+                if p5 is not None:
+                    self._add_row(ts, status, None, None)
+                    return
+            elif (h0 or p5 is not None) and (h7 is None or h7[:1] != "-"):
+                # closed (a request id in its headers or a `request_id` line after it), and no latency
+                # of -0.0, which columns cannot hold
+                latency = None if h7 is None else _plain_ms(h7)
+                if latency is None and h7 is not None:
+                    latency = _latency(h7, "openai-processing-ms", self.sink)  # reported
+                self._add_row(ts, status, latency, _headroom_texts(h1, h3, h2, h4, h5, h6))
+                if h0 and p5 is not None:
+                    self.sink.skip()  # the id is already known from the response's headers
+                return
+        raw, id_line = _call_text(text, start, end, p5 is not None)
         call = Call(ts=ts, source=self.source, provider=PROVIDER, endpoint=_path(url),
-                    method=method, model=self._model, status=_STATUS_OF[digits], stream=self._stream, raw=raw)
-        if headers:
+                    method=method, model=self._model, status=status, stream=self._stream, raw=raw)
+        if fields is not None:
+            self._apply_header_fields(call, h0, h1, h2, h3, h4, h5, h6, h7)
+        elif headers is not None:
             self._apply_header_text(call, headers)
         self._close_call(call, id_line, request_id)
 
-    def _v3_call(self, m: re.Match[str]) -> None:
-        """`Building HTTP request`, `Sending HTTP Request`, `HTTP Response: M S`, [`request_id`]."""
-        p1, building_method, retries, p2, sending_method, raw, p3, method, digits, id_line, p4, request_id = \
-            m.group(*_V3_GROUPS)
+    def _v3_call(self, text: str, start: int, end: int, p1: str, building_method, retries, p2, sending_method,
+                 p3, method, digits, p4, request_id) -> None:
+        """`Building HTTP request`, `Sending HTTP Request`, `HTTP Response: M S`, [`request_id`]: the call
+        at `text[start:end]`, from its captures (`_V3_GROUPS`)."""
         clean, ts, _ = _head(p3)
         if (not clean or ts is None or not _usable(p1) or not _usable(p2) or self._waiting
-                or (p4 is not None and not _head(p4)[0])):
-            self._feed_each(m[0])
+                or (p4 is not None and (not _head(p4)[0] or "\n" in p4)) or "\n" in p2 or "\n" in p3):
+            self._feed_each(text[start:end])
             return
         self._close_open()
         self._method = building_method
-        self._attempt = _attempt(retries, self.sink)
+        attempt = _SMALL_ATTEMPTS.get(retries)
+        self._attempt = _attempt(retries, self.sink) if attempt is None else attempt
         if not self._attempt:  # as `_building`: a new request's options are not the last ones seen
             self._options_path = self._model = self._stream = None
         self._sdk_logs_responses = True
         self._method, self._sending_url, self._last_call = sending_method, None, None
-        call = self._new_call(ts, method, None, _STATUS_OF[digits], raw)
+        status = _STATUS_OF[digits]
+        if self._rows is not None and (status < 400 or self._rows.errors) and p4 is not None:
+            self._add_row(ts, status, None, None)
+            return
+        raw, id_line = _call_text(text, start, end, p4 is not None)
+        call = self._new_call(ts, method, None, status, raw)
         self._close_call(call, id_line, request_id)
+
+    def _add_row(self, ts: float, status: int, latency: float | None, headroom) -> None:
+        """`_emit` for a call handed as a row of the batch's columns: no `Call` built, its request id,
+        endpoint, method and log text (which the store never reads of a successful call, nor of an
+        error in a store that keeps none whole) not read, its headroom left as texts where it is sure
+        to be one (`_headroom_texts`). (`_retrying` and `_raising` read only whether the last call
+        was an error or failed: a call that is no error as none.)"""
+        self._last_attempt = self._attempt
+        self._attempt = 0
+        if status >= 400:
+            self._last_call = _ERROR_ROW
+        self._rows.rows.append((ts, self._model, status, latency, headroom))
 
     def _close_call(self, call: Call, id_line: str | None, request_id: str | None) -> None:
         """A response's call with the `request_id` line after it (`id_line`), if any, as `_request_id` reads it."""
@@ -568,6 +710,7 @@ class OpenAISdkParser(Parser):
             if legacy is None:
                 self._close_open()
                 self.sink.skip()
+                _remember_skip(line)  # no message kind in it, whatever `pos` (none is before it)
             else:
                 self._legacy(line, legacy)
             return
@@ -686,6 +829,7 @@ class OpenAISdkParser(Parser):
         m = _ENCOUNTERED.match(rest)
         if m is None:
             self.sink.skip()  # `Encountered httpx.HTTPStatusError`: the response line counted it
+            _remember_skip(line)  # (wherever its message is found, its kind is this one: `_message`)
             return
         if m.group("timeout"):
             self._emit(self._failed_call(ts, "timeout", m.group("texc"), line))
@@ -768,9 +912,14 @@ class OpenAISdkParser(Parser):
         m = _HEADER_FIELDS.fullmatch(text)
         if m is None:
             self._apply_headers(call, parse_headers(text))
-            return
-        request_id, limit_requests, limit_tokens, remaining_requests, remaining_tokens, reset_requests, \
-            reset_tokens, processing_ms = m.groups()
+        else:
+            self._apply_header_fields(call, *m.groups())
+
+    def _apply_header_fields(self, call: Call, request_id: str | None, limit_requests: str | None,
+                             limit_tokens: str | None, remaining_requests: str | None, remaining_tokens: str | None,
+                             reset_requests: str | None, reset_tokens: str | None,
+                             processing_ms: str | None) -> None:
+        """The values of `HEADERS_USED` (None: not sent), in that order, as captured from a plain repr."""
         call.request_id = request_id or call.request_id
         call.latency_ms = _latency(processing_ms, "openai-processing-ms", self.sink)
         call.ratelimit = _headroom_of(limit_requests, remaining_requests, limit_tokens, remaining_tokens,
@@ -798,7 +947,24 @@ class OpenAISdkParser(Parser):
         self._last_attempt = self._attempt
         self._attempt = 0
         self._last_call = call
-        self.sink.call(call)
+        if self._rows is None:
+            self.sink.call(call)
+        else:
+            self._rows.add_call(call)
+
+
+# Lines seen to be skips whatever the parser's state: no message kind (nor a legacy one) in them, or
+# an `Encountered` message that is no failure. The lines around calls (traceback lines, `2 retries
+# left` of one second) repeat word for word; `_feed_each` skips them on sight.
+_SKIPPED_LINES: set[str] = set()
+_SKIPPED_KEPT = 4096
+
+
+def _remember_skip(line: str) -> None:
+    if len(line) <= MAX_REMEMBERED_LINE:
+        if len(_SKIPPED_LINES) >= _SKIPPED_KEPT:
+            _SKIPPED_LINES.clear()
+        _SKIPPED_LINES.add(line)
 
 
 @lru_cache(maxsize=1024)
@@ -833,6 +999,15 @@ def _kind_free_text(text: str) -> bool:
 def _head(prefix: str) -> tuple[bool, float | None, str | None]:
     """Whether `prefix` holds no message kind (the regex would look past it), and its `_time_of`."""
     return (_KIND.search(prefix) is None, *_time_of(prefix))
+
+
+def _call_text(text: str, start: int, end: int, id_line: bool) -> tuple[str, str | None]:
+    """The log text of the call at `text[start:end]` (its third line up to its response line), and its
+    `request_id` line, if it has one (`id_line`): what `feed` keeps of those lines."""
+    first_end = text.find("\n", start)
+    response_end = text.rfind("\n", start, end) if id_line else end
+    return (text[text.find("\n", first_end + 1) + 1:response_end],
+            text[response_end + 1:end] if id_line else None)
 
 
 @lru_cache(maxsize=1024)
@@ -870,6 +1045,91 @@ def _headroom_of(limit_requests: str | None, remaining_requests: str | None, lim
 
 
 _NO_HEADROOM = (None,) * 6
+
+
+def _headroom_texts(*texts: str | None) -> tuple[str | None, ...] | RateLimit | None:
+    """`_headroom_of(*texts)`, left as the texts (built by `_built_headroom` only for the reading the
+    store keeps) where a usable request limit makes sure it is a headroom, not None."""
+    if _count(texts[0]) is not None:
+        return texts
+    return _headroom_of(*texts)
+
+
+def _built_headroom(texts: tuple[str | None, ...]) -> RateLimit:
+    return _headroom_of(*texts)
+
+
+# What `_last_call` holds after an error handed as a row: only its `is_error` and `failed` are read.
+_ERROR_ROW = Call(ts=0.0, status=500)
+
+
+class _Rows:
+    """The calls of one batch for `Sink.columns`, in log order: successful calls read from the batch
+    regex's captures as rows (time, model, status, latency, headroom), the others whole at their row.
+
+    A whole call that columns cannot hold as read (a time that is no finite
+    float, a latency of -0.0) goes to `Sink.call` after the rows before it,
+    as would one with tokens (this log has none). Where the store keeps no
+    call whole (`Sink.bulk_failures`: a summary's), errors (an HTTP status
+    of 400 or more, no error message) are rows too (`errors`), priced at 0
+    as `Pricer.estimate` prices them, counted in their error groups by the
+    store from the rows.
+    """
+
+    __slots__ = ("sink", "source", "rows", "whole", "errors")
+
+    def __init__(self, sink, source: str) -> None:
+        self.sink = sink
+        self.source = source
+        self.rows: list[tuple] = []
+        self.whole: list[tuple[int, Call]] = []
+        self.errors = bool(getattr(sink, "bulk_failures", False))
+
+    def add_call(self, call: Call) -> None:
+        ts, latency = call.ts, call.latency_ms
+        if (type(ts) is float and math.isfinite(ts) and call.ttft_ms is None
+                and (latency is None or (type(latency) is float and math.copysign(1.0, latency) > 0))
+                and call.input_tokens is None and call.output_tokens is None and call.cached_tokens is None
+                and call.cache_write_tokens is None):
+            self.whole.append((len(self.rows), call))
+            self.rows.append((ts, call.model, call.status or 0, latency, call.ratelimit))
+            return
+        self.hand()
+        self.sink.call(call)
+
+    def hand(self) -> None:
+        """The rows collected so far to the sink as one `CallColumns`."""
+        rows, whole = self.rows, self.whole
+        if not rows:
+            return
+        self.rows, self.whole = [], []
+        import numpy as np
+
+        ts, models, status, latency, headroom = zip(*rows)
+        count = len(rows)
+        names = list(dict.fromkeys(models))
+        model = np.fromiter(map({name: i for i, name in enumerate(names)}.__getitem__, models), np.int64, count)
+        unknown = np.full(count, np.nan)
+        tokens = [unknown.copy() for _ in range(4)]
+        status = np.array(status, dtype=np.int64)
+        cost, message, messages = unknown, None, [""]
+        if self.errors:  # errors as rows: no output tokens, so they cost 0 (whole calls are priced by the sink)
+            cost, message = np.where(status >= 400, 0.0, np.nan), np.zeros(count, dtype=np.int64)
+            for row, _ in whole:
+                cost[row] = np.nan
+        failed = code = None
+        codes = [""]
+        if whole:
+            at = [row for row, _ in whole]
+            failed, code, place = np.zeros(count, dtype=bool), np.zeros(count, dtype=np.int64), {"": 0}
+            failed[at] = [call.failed for _, call in whole]
+            code[at] = [place.setdefault(call.error_code or "", len(place)) for _, call in whole]
+            codes = list(place)
+        self.sink.columns(CallColumns(
+            self.source, np.array(ts, dtype=np.float64), model, names, status,
+            np.array(latency, dtype=np.float64), unknown.copy(), *tokens, cost, failed, code, codes,
+            np.zeros(count, dtype=np.int64), [PROVIDER], list(headroom), _built_headroom, whole, message, messages,
+        ))
 
 
 # -- where a reader may start ------------------------------------------------

@@ -1,15 +1,17 @@
 """JSON-lines records of a batch read through the `[jsonl]` mapping as columns (`CallColumns`).
 
-As `native_columns`: most lines are read by layout from their bytes, the
-rest of a batch they mostly do not cover decoded with orjson, and each mapped
-field is taken out for all lines at once, its dotted path resolved once per
-layout or shape of object (`found`), not once per line. Times in ISO 8601
+As `native_columns`: a batch is read by layout from its bytes when its
+layouts cover most of it, else decoded with orjson, and each mapped field is
+taken out for all lines at once, its dotted path resolved once per layout or
+shape of object (`found`), not once per line. Times in ISO 8601
 of the usual shape (`2026-11-26T13:33:20.0102Z`, UTC when no zone is
 named) are converted with numpy to the very floats `datetime.timestamp`
 gives; numbers by `ts_unit` as `epoch_seconds` scales them. A plain row is
-a successful call with no error code or message whose every mapped value
-`JsonlParser._call` takes as it is (no text to convert, nothing to
-report); any other row goes through the per-line path, its call whole.
+a successful call with no error code or message (or, for a store that keeps
+no failed call whole, one failed with an HTTP status and texts for both)
+whose every mapped value `JsonlParser._call` takes as it is (no text to
+convert, nothing to report); any other row goes through the per-line path,
+its call whole.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """Native records of a batch read as columns (`CallColumns`), for a sink that takes them.
 
-Most lines are read by layout from their bytes (`json_layouts`), the rest of
-a batch it mostly does not read is decoded with orjson (`json_columns`); each
-field the store or a check needs is taken out and checked for all lines at
-once, layout by layout or shape by shape. A
-plain row is a successful call whose every field `from_record` would take
-as it is (no value it would report or change, no error object, no stream
-that ended early); such rows never become a `Call`. Any other row goes
+A batch is read by layout from its bytes (`json_layouts`) when its layouts
+cover most of it, else every line is decoded with orjson (`json_columns`);
+each field the store or a check needs is taken out and checked for all lines
+at once, layout by layout or shape by shape. A plain row is a successful call
+whose every field `from_record` would take as it is (no value it would report
+or change, no error object, no stream that ended early), or, for a store that
+keeps no failed call whole (`Sink.bulk_failures`), a call failed with an HTTP
+status and an error object of texts; such rows never become a `Call`. Any other row goes
 through the per-line path (`NativeParser.call_of`), which reports what it
 reports as always; the calls it makes come whole, in their place among the
 plain ones, so the store sees every call in the order it was logged. A

@@ -437,7 +437,27 @@ def _slot_segments(table: LayoutTable, part: Part, path: tuple, slot: Slot) -> l
     return [(rows, Decoded(table.lines, rows, path), _slot_types(part, slot))]
 
 
-class Decoded(Sequence):
+class _Lazy(Sequence):
+    """Values made into a list only when first read, then kept (a type check reads none)."""
+
+    _made: list | None = None
+
+    def made(self) -> list:
+        raise NotImplementedError
+
+    def _values(self) -> list:
+        if self._made is None:
+            self._made = self.made()
+        return self._made
+
+    def __getitem__(self, index):
+        return self._values()[index]
+
+    def __iter__(self):
+        return iter(self._values())
+
+
+class Decoded(_Lazy):
     """The objects or arrays at one path of a part's rows, decoded from their lines again when
     read (a check of their type needs only the layout's)."""
 
@@ -447,13 +467,7 @@ class Decoded(Sequence):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, index):
-        return self.values()[index]
-
-    def __iter__(self):
-        return iter(self.values())
-
-    def values(self) -> list[Any]:
+    def made(self) -> list[Any]:
         out = []
         for row in self.rows.tolist():
             value = orjson.loads(self.lines[row])
@@ -463,27 +477,18 @@ class Decoded(Sequence):
         return out
 
 
-class Texts(Sequence):
+class Texts(_Lazy):
     """The string values of a part's rows at one path, as places in the buffer, decoded when read."""
 
     def __init__(self, buf: ByteLines, start: np.ndarray, length: np.ndarray) -> None:
         self.buf, self.start, self.length = buf, start, length
-        self._decoded: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.start)
 
-    def __getitem__(self, index):
-        return self.decoded()[index]
-
-    def __iter__(self):
-        return iter(self.decoded())
-
-    def decoded(self) -> list[str]:
-        if self._decoded is None:
-            index, distinct = self.distinct()
-            self._decoded = np.array(distinct, dtype=object)[index].tolist()
-        return self._decoded
+    def made(self) -> list[str]:
+        index, distinct = self.distinct()
+        return np.array(distinct, dtype=object)[index].tolist()
 
     def distinct(self) -> tuple[np.ndarray, list[str]]:
         """Each value as an index into the list of the distinct values."""

@@ -55,54 +55,41 @@ def _fold(store, calls: CallColumns, running: np.ndarray) -> None:
 
     ts = calls.ts
     rows = len(ts)
-    newest = np.maximum(running, store.newest)  # the store's newest time as each call is added
-    sec = ts.astype(np.int64)
-    minute = sec - sec % 60
-    day = sec - sec % DAY
-    in_seconds = sec > newest - store.fine_s
-    in_minutes = ~in_seconds & (minute > newest - store.horizon_s - 60)
-    in_days = ~in_seconds & ~in_minutes & (day > newest - store.keep_days * DAY)
-    tier = np.select([in_seconds, in_minutes, in_days], [0, 1, 2], ARCHIVE)
-    when = np.select([in_seconds, in_minutes, in_days], [sec, minute, day], 0)
-
+    tier, when = _buckets(store, ts, np.maximum(running, store.newest))
     error = calls.status >= 400
     status = calls.status
     if calls.failed is not None:
         error |= calls.failed
         status = np.where((status == 0) & calls.failed, _ERR, status)
     series, keys = _series(store, calls, status)
-    group_code = (when * 4 + tier) * len(keys) + series
-    _, first, inverse = np.unique(group_code, return_index=True, return_inverse=True)
-    rank = np.empty(len(first), dtype=np.int64)
-    rank[np.argsort(first)] = np.arange(len(first))
-    group = rank[inverse.reshape(-1)]
-    first = np.sort(first)  # each group's first call, groups in the order they first appear
-    order = np.argsort(group, kind="stable")  # calls by group, in log order within each
-    starts = np.flatnonzero(np.diff(group[order])) + 1
-    starts = np.concatenate(([0], starts))
-    counts = np.diff(np.append(starts, rows))
-
-    def sums(column) -> list:
-        return np.add.reduceat(np.nan_to_num(column[order]), starts).tolist()
-
-    def total(flags) -> list[int]:
-        return np.add.reduceat(flags[order].astype(np.int64), starts).tolist()
-
+    order, starts, group = _runs((when * 4 + tier) * len(keys) + series)
+    first = order[starts]  # each group's first call (groups by code)
+    in_turn = np.argsort(first)  # the groups in the order their first call was logged
+    first = first[in_turn]
     aggs = _aggregates(store, tier[first].tolist(), when[first].tolist(), series[first].tolist(), keys)
+
     costed = ~np.isnan(calls.cost_usd)
-    cost = np.array([agg.cost_usd for agg in aggs], dtype=np.float64)
-    np.add.at(cost, group[costed], calls.cost_usd[costed])  # one call at a time, in log order
-    latency = _binned(calls.latency_ms[order], starts)
-    ttft = _binned(calls.ttft_ms[order], starts)
+    cost = np.empty(len(starts), dtype=np.float64)
+    cost[in_turn] = [agg.cost_usd for agg in aggs]
+    np.add.at(cost, group[costed], calls.cost_usd[costed])  # one call at a time, in log order, onto what each held
+    summed = np.empty((rows, 6), dtype=np.float64)  # token counts are whole floats: their sums are exact
+    for i, column in enumerate((calls.input_tokens, calls.output_tokens, calls.cached_tokens,
+                                calls.cache_write_tokens, error, costed)):
+        summed[:, i] = column
+    np.nan_to_num(summed, copy=False)
     sorted_ts = ts[order]
-    for agg, label, n, errors, inp, out, cached, written, known, usd, low, high, lat, first_bin in zip(
-        aggs, [keys[s][2] for s in series[first].tolist()], counts.tolist(), total(error),
-        sums(calls.input_tokens), sums(calls.output_tokens), sums(calls.cached_tokens),
-        sums(calls.cache_write_tokens), total(costed), cost.tolist(),
-        np.minimum.reduceat(sorted_ts, starts).tolist(), np.maximum.reduceat(sorted_ts, starts).tolist(),
-        latency, ttft,
+    figures = np.column_stack((
+        np.add.reduceat(summed[order], starts), cost, np.diff(np.append(starts, rows)),
+        np.minimum.reduceat(sorted_ts, starts), np.maximum.reduceat(sorted_ts, starts),
+    ))[in_turn].tolist()
+    turn = in_turn.tolist()
+    latency = _binned(calls.latency_ms[order], starts, turn)
+    ttft = _binned(calls.ttft_ms[order], starts, turn)
+    for agg, label, (inp, out, cached, written, errors, known, usd, n, low, high), lat, first_bin in zip(
+        aggs, [keys[s][2] for s in series[first].tolist()], figures, latency, ttft,
     ):
-        agg.add_folded(label, n, errors, int(inp), int(out), int(cached), int(written), known, usd, low, high)
+        agg.add_folded(label, int(n), int(errors), int(inp), int(out), int(cached), int(written), int(known), usd,
+                       low, high)
         if lat is not None:
             agg.latency.add_binned(*lat)
         if first_bin is not None:
@@ -124,6 +111,36 @@ def _fold(store, calls: CallColumns, running: np.ndarray) -> None:
         store.oldest = low
     store.calls_added += rows
     store.version += 1
+
+
+def _buckets(store, ts: np.ndarray, newest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each call's tier and bucket time, given the store's newest time as it is added (`_add_chunk`'s tests)."""
+    sec = ts.astype(np.int64)
+    in_seconds = sec > newest - store.fine_s
+    if in_seconds.all():  # the common cases: recent calls, and a log read from an hour before its end
+        return np.zeros(len(sec), dtype=np.int64), sec
+    minute = sec - sec % 60
+    in_minutes = ~in_seconds & (minute > newest - store.horizon_s - 60)
+    if in_minutes.all():
+        return np.ones(len(sec), dtype=np.int64), minute
+    day = sec - sec % DAY
+    in_days = ~in_seconds & ~in_minutes & (day > newest - store.keep_days * DAY)
+    tier = np.select([in_seconds, in_minutes, in_days], [0, 1, 2], ARCHIVE)
+    when = np.select([in_seconds, in_minutes, in_days], [sec, minute, day], 0)
+    return tier, when
+
+
+def _runs(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The calls grouped by equal code: the calls by group (groups by code, log order in each),
+    where each group starts among them, and each call's group."""
+    order = np.argsort(codes, kind="stable")
+    by_code = codes[order]
+    new = np.empty(len(codes), dtype=bool)
+    new[0] = True
+    np.not_equal(by_code[1:], by_code[:-1], out=new[1:])
+    group = np.empty(len(codes), dtype=np.int64)
+    group[order] = np.cumsum(new) - 1
+    return order, np.flatnonzero(new), group
 
 
 def _count_failed_rows(store, calls: CallColumns, error: np.ndarray, status: np.ndarray) -> None:
@@ -165,8 +182,8 @@ def _series(store, calls: CallColumns, status: np.ndarray) -> tuple[np.ndarray, 
     """Each call's series, as an index into the list of series keys (admitted in order of first call)."""
 
     codes = calls.code if calls.code is not None else np.zeros(len(status), dtype=np.int64)
-    key_code = (calls.model * 1024 + status) * (len(calls.codes) + 1) + codes
-    _, first, inverse = np.unique(key_code, return_index=True, return_inverse=True)
+    order, starts, inverse = _runs((calls.model * 1024 + status) * (len(calls.codes) + 1) + codes)
+    first = order[starts]
     known = store._series
     keys: list = []
     place: dict = {}
@@ -184,7 +201,7 @@ def _series(store, calls: CallColumns, status: np.ndarray) -> tuple[np.ndarray, 
             where = place[key] = len(keys)
             keys.append(key)
         index[i] = where
-    return index[inverse.reshape(-1)], keys
+    return index[inverse], keys
 
 
 def _aggregates(store, tiers: list[int], times: list[int], series: list[int], keys: list) -> list:
@@ -196,8 +213,9 @@ def _aggregates(store, tiers: list[int], times: list[int], series: list[int], ke
     ]
 
 
-def _binned(values: np.ndarray, starts: np.ndarray) -> list:
-    """Per group (`starts` into `values`, NaN: none), (bins, lowest, highest) of its values, or None."""
+def _binned(values: np.ndarray, starts: np.ndarray, turn: list[int]) -> list:
+    """Per group (`starts` into `values`, NaN: none), (bins, lowest, highest) of its values, or None;
+    the groups taken in the order `turn`."""
     timed = ~np.isnan(values)
     if not timed.any():
         return [None] * len(starts)
@@ -211,7 +229,7 @@ def _binned(values: np.ndarray, starts: np.ndarray) -> list:
     for end, low, high in zip(ends, lows, highs):
         out.append((bins[begin:end], low, high) if end > begin else None)
         begin = end
-    return out
+    return [out[i] for i in turn]
 
 
 def _note_headroom(store, calls: CallColumns) -> None:

@@ -13,7 +13,7 @@ import random
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from apimon_tui.core.columns import CallColumns
@@ -267,3 +267,38 @@ def test_headroom_of_any_readings_in_any_batches_ends_as_one_by_one(readings, cu
     batches = [readings[a:b] for a, b in zip(edges, edges[1:])]
     folded, one_by_one = headroom_both_ways(batches, max_models=max_models, fine_s=30, horizon_s=horizon_s)
     assert folded == one_by_one
+
+
+SMALL_TIERS = {"fine_s": 30, "horizon_s": 120, "keep_days": 1}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    calls=st.lists(st.tuples(
+        st.one_of(st.integers(-600, 400).map(lambda s: T0 + s / 2),  # on and between second and minute edges
+                  st.integers(-3 * 86400, 0).map(lambda s: T0 + s)),  # days back: past the minutes, the days
+        st.sampled_from(["m", "n", None]),
+        st.sampled_from([200, 200, 404, 500, None]),
+        st.sampled_from([None, 0.0, 1e-300, 12.5, 12.5000001, 812.0]),  # latency: none, the zero bin, one bin
+        st.sampled_from([None, None, 3.0, 250.0]),  # TTFT on some calls only
+        st.sampled_from([None, 0.1, 0.2, 0.3, 1e-17, 2.5]),  # costs whose sums depend on their order
+    ), max_size=80),
+    cuts=st.lists(st.integers(0, 80), max_size=4),
+    tiers=st.sampled_from([{}, SMALL_TIERS]),
+)
+@example(calls=[(T0 + 200, "m", 200, 12.5, None, 0.1)] + [(T0 + s, "n", 200, 812.0, 3.0, 0.2) for s in (0, 90, 30)],
+         cuts=[1], tiers=SMALL_TIERS)  # a batch wholly in the minutes
+@example(calls=[(T0 + 200, "m", 200, 12.5, None, 0.1)] + [(T0 - s * 86400, "n", 500, None, None, 0.3)
+                                                           for s in (1, 2, 2, 1)], cuts=[1], tiers=SMALL_TIERS)
+def test_any_calls_in_any_batches_fold_as_one_by_one(calls, cuts, tiers):
+    """Times in and out of order across every tier's edge (the newest time moving on within a batch
+    and between batches), TTFT on some calls only, costs summed in log order: the same store."""
+    made = [Call(ts, "a", model=model, status=status, latency_ms=latency, ttft_ms=ttft, cost_usd=cost,
+                 input_tokens=7 if cost else None)
+            for ts, model, status, latency, ttft, cost in calls]
+    edges = sorted({0, len(made), *[min(c, len(made)) for c in cuts]})
+    folded, one_by_one = MetricsStore(**tiers), MetricsStore(**tiers)
+    for a, b in zip(edges, edges[1:]):
+        folded.add_columns(columns_of("a", made[a:b]))
+        one_by_one.add_many([_copy(c) for c in made[a:b]])
+    assert state(folded) == state(one_by_one)

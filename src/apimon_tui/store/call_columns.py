@@ -257,11 +257,12 @@ def _note_headroom(store, calls: CallColumns) -> None:
     in_order = sorted(first, key=first.__getitem__)  # the models in the order of their first reading
     stored = {code: store.ratelimits.get(named[code]) for code in in_order}
     stored = {code: seen for code, seen in stored.items() if seen is not None}
-    # the readings by model, each model's in log order after the store's latest (place -1)
+    # the readings by model, each model's in log order after the store's latest (place -1): `at` rises
+    # already, so a stable sort by model alone keeps that order within each model
     m = np.concatenate((np.array(list(stored), dtype=np.int64), model))
     t = np.concatenate(([seen.ts for seen in stored.values()], calls.ts[rows]))
     at = np.concatenate((np.full(len(stored), -1, dtype=np.int64), rows))
-    order = np.lexsort((at, m))
+    order = np.argsort(m, kind="stable")
     m, t, at = m[order], t[order], at[order]
     starts = np.flatnonzero(np.concatenate(([True], m[1:] != m[:-1])))
     before = np.empty_like(t)  # the newest reading of its model before each

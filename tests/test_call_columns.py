@@ -136,6 +136,21 @@ def test_columns_after_a_hint_go_straight_to_their_minute():
     assert state(build(calls, columns=True, hint=hint)) == state(build(calls, columns=False, hint=hint))
 
 
+def test_a_summary_store_folds_a_whole_batch_at_once_as_one_by_one():
+    """A summary's store takes a batch of columns in one fold, pruning within it where the newest time moves on."""
+    from apimon_tui.ingest.parallel import summary_store
+
+    calls = random_calls(random.Random(3), 6000, 1_764_000_000.0, 1.5)
+    for c in calls:
+        c.source = "app.log"
+    folded, one_by_one = summary_store(), MetricsStore(failed_capacity=0)
+    folded.fine_s = one_by_one.fine_s = 600
+    folded.add_columns(columns_of("app.log", calls))
+    one_by_one.add_many([_copy(c) for c in calls])
+    assert folded.fold_rows > len(calls)
+    assert state(folded) == state(one_by_one)
+
+
 def test_costs_sum_in_log_order_onto_what_a_bucket_held():
     """Float sums depend on their order: (0.1 + 0.2) + 0.3 is not 0.1 + (0.2 + 0.3)."""
     calls = [Call(1_764_000_000.5, "a", model="m", status=200, cost_usd=c) for c in (0.1, 0.2, 0.3)]

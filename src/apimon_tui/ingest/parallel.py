@@ -16,6 +16,7 @@ import io
 import multiprocessing
 import os
 import pickle
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,7 +99,7 @@ def _run_job(job: _Job) -> tuple[float, bytes, SourceCounts, set[str]]:
 
 def _read_share(job: _Job) -> tuple[MetricsStore, SourceCounts, set[str]]:
     """The store, counts and unpriced models of one share (a summary store: see `read_files`)."""
-    store = MetricsStore(failed_capacity=0)
+    store = summary_store()
     if job.newest_hint is not None:
         store.advance(job.newest_hint)  # calls older than the last hour go straight to their minute
     pricer = Pricer(job.config.get("pricing"))
@@ -112,6 +113,14 @@ def _read_share(job: _Job) -> tuple[MetricsStore, SourceCounts, set[str]]:
     sink.commit(store)
     reader.counts.truncated = reader.source.truncated
     return store, reader.counts, pricer.unpriced
+
+
+def summary_store() -> MetricsStore:
+    """A store for a summary: it keeps no failed call whole, and nothing reads it before it is
+    filled, so it folds each batch of columns at once (`MetricsStore.fold_rows`)."""
+    store = MetricsStore(failed_capacity=0)
+    store.fold_rows = sys.maxsize
+    return store
 
 
 def _pickled(store: MetricsStore) -> bytes:
@@ -228,7 +237,7 @@ def read_files(
     """
     planned = {path: plan_jobs(path, fmt, jobs, config, since, until) for path in paths}
     shares = [job for path_jobs in planned.values() if path_jobs for job in path_jobs]
-    store, statuses, unpriced = read_parallel(shares, jobs) if shares else (MetricsStore(failed_capacity=0), [], set())
+    store, statuses, unpriced = read_parallel(shares, jobs) if shares else (summary_store(), [], set())
     whole = [path for path, path_jobs in planned.items() if not path_jobs]
     engine = Engine(whole, store=store, fmt=fmt, from_start=True, follow=False, since=since, until=until, config=config)
     for path in whole:

@@ -173,6 +173,10 @@ _TIERS = ("_seconds", "_minutes", "_days")  # attribute names of the time-bucket
 
 
 class MetricsStore:
+    # Calls folded per hold of the lock by `add_columns`, so that a reader (the screen) never waits for
+    # a whole batch; a store nobody reads while it is filled (a summary's) takes each batch at once.
+    fold_rows = LOCK_CHUNK
+
     def __init__(
         self,
         *,
@@ -334,7 +338,7 @@ class MetricsStore:
                 self._note_headroom(model or NO_MODEL, ratelimit[0], source, ratelimit[1])
 
     def add_columns(self, calls: CallColumns) -> None:
-        """Fold in calls given as columns (`core.columns`), `LOCK_CHUNK` calls at a time.
+        """Fold in calls given as columns (`core.columns`), `fold_rows` calls at a time.
 
         The bulk path of parsers that read a batch at once: every call is
         counted in full (tokens, cost, both latencies), the failed ones come
@@ -350,9 +354,10 @@ class MetricsStore:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            for start in range(0, len(calls), LOCK_CHUNK):
+            step = self.fold_rows
+            for start in range(0, len(calls), step):
                 with self.lock:
-                    fold(self, calls.part(start, start + LOCK_CHUNK))
+                    fold(self, calls if len(calls) <= step else calls.part(start, start + step))
         finally:
             if collecting:
                 gc.enable()

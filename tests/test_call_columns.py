@@ -317,3 +317,21 @@ def test_any_calls_in_any_batches_fold_as_one_by_one(calls, cuts, tiers):
         folded.add_columns(columns_of("a", made[a:b]))
         one_by_one.add_many([_copy(c) for c in made[a:b]])
     assert state(folded) == state(one_by_one)
+
+
+def test_folded_histograms_share_one_int_per_bin():
+    """A day of per-minute buckets holds millions of bin keys: each is the one int `BIN_KEYS` keeps
+    for its bin, not an int of its own, whatever the latency (the zero bin, a tiny one, usual ones)."""
+    from apimon_tui.store.histogram import BIN_KEYS
+
+    latencies = [0.0, 1e-300, 0.5, 12.5, 812.0, 3e5] * 50
+    calls = [Call(T0 + i / 7, "a", model="m", status=200, latency_ms=v, ttft_ms=v / 2)
+             for i, v in enumerate(latencies)]
+    usual = [Call(c.ts + 1000, "a", model="m", status=200, latency_ms=c.latency_ms, ttft_ms=c.ttft_ms)
+             for c in calls if 0.1 < c.latency_ms < 1e4]  # new buckets, every bin in the usual range
+    store = MetricsStore()
+    for part in (calls[:100], calls[100:], usual):
+        store.add_columns(columns_of("a", part))
+    keys = [b for slot in store._seconds.values() for agg in slot.values()
+            for hist in (agg.latency, agg.ttft) for b in hist.bins]
+    assert len(keys) > 300 and all(BIN_KEYS[b] is b for b in keys)

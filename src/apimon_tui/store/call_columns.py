@@ -219,8 +219,7 @@ def _binned(values: np.ndarray, starts: np.ndarray, turn: list[int]) -> list:
     timed = ~np.isnan(values)
     if not timed.any():
         return [None] * len(starts)
-    bins = latency_bins(values[timed]).tolist()
-    bins = list(map(bin_key, bins, bins))  # one shared int per bin, as `Histogram.add` keeps them
+    bins = _shared_bins(latency_bins(values[timed]))
     ends = np.cumsum(timed)[np.append(starts[1:], len(values)) - 1].tolist()
     with np.errstate(invalid="ignore"):
         lows = np.fmin.reduceat(values, starts).tolist()
@@ -230,6 +229,26 @@ def _binned(values: np.ndarray, starts: np.ndarray, turn: list[int]) -> list:
         out.append((bins[begin:end], low, high) if end > begin else None)
         begin = end
     return [out[i] for i in turn]
+
+
+_KEYS_LOW = -1024  # the bins of latencies from 0.00004 ms to 10^17 ms have their shared int here by index
+_KEYS = np.empty(5120, dtype=object)
+_KNOWN = np.zeros(len(_KEYS), dtype=bool)
+
+
+def _shared_bins(bins: np.ndarray) -> list[int]:
+    """`bin_key` of each bin: one shared int per bin, as `Histogram.add` keeps them, taken from an
+    array by index rather than looked up one by one (a fifth of the time)."""
+    at = bins - _KEYS_LOW
+    if at.min() < 0 or at.max() >= len(_KEYS):  # the zero bin, or a latency out of any usual range
+        listed = bins.tolist()
+        return list(map(bin_key, listed, listed))
+    known = _KNOWN[at]
+    if not known.all():
+        for b in np.unique(bins[~known]).tolist():
+            _KEYS[b - _KEYS_LOW] = bin_key(b, b)
+        _KNOWN[at] = True
+    return _KEYS[at].tolist()
 
 
 def _note_headroom(store, calls: CallColumns) -> None:

@@ -189,7 +189,8 @@ fills = st.sampled_from(["'hi'", "'gpt-4o'", "True", "'5'", "'req_1'", "200", "4
                          "'x-ratelimit-reset-tokens'"]) \
     | st.text(max_size=8) | st.lists(PIECES, max_size=5).map("".join)
 stamps = st.sampled_from(["2026-11-26 23:26:08", "2026-11-26 23:26:09,123", "2026-13-45 99:99:99",
-                          "2026-11-26T23:26:08"])
+                          "2026-11-26T23:26:08", "2026-11-26 23:26:60", "\u0662\u0660\u0662\u0666-11-26 23:26:08",
+                          "2026-11-26 23:26:08Z", "2026-11-26 23:26:08 +01:00", "2026-11-26 23:26", "2026-11-26 23:26:0x"])
 prefixes = st.sampled_from(["[2026-11-26 23:26:08 - HTTP Response: x:1 - DEBUG] ", "[no stamp] ", "[a]b] ", "",
                             "2026-11-26 23:26:08 - httpx - INFO - ", "[2026-11-26 23:26:08 - Encountered x:1 - INFO] "])
 
@@ -276,6 +277,12 @@ def test_hostile_values_read_alike_and_the_plain_call_takes_the_batch_regex():
         call_lines()[:3] + ["[x", "y] " + call_lines()[3].split("] ", 1)[1]] + call_lines()[4:],
         [call_lines()[0] + "\n" + call_lines()[1]] + call_lines()[2:],  # a "line" holding a line break
         [call_lines()[0].replace("23:26:08", "99:26:08")] + call_lines()[1:],
+        # prefixes of the logging module's layout read as stamp and rest (`_head`): odd stamps, a kind in the rest
+        [line.replace("23:26:08 - ", "23:26:99 - ") for line in call_lines()],
+        [line.replace("23:26:08 - ", "23:26:60 - ") for line in call_lines()],
+        [line.replace("2026-11-26 ", "\u0662\u0660\u0662\u0666-11-26 ") for line in call_lines()],
+        [line.replace("23:26:08 - ", "23:26:08 - Retrying request ") for line in call_lines()],
+        call_lines()[:3] + [call_lines()[3].replace(" - openai", " - :HTTP Response: openai")] + call_lines()[4:],
     ]:
         for points in ((), (1,), (2,), (3,), (4,)):
             assert_same(plain + variant + plain, points)

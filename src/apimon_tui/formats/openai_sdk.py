@@ -997,8 +997,32 @@ def _kind_free_text(text: str) -> bool:
 
 @lru_cache(maxsize=1024)
 def _head(prefix: str) -> tuple[bool, float | None, str | None]:
-    """Whether `prefix` holds no message kind (the regex would look past it), and its `_time_of`."""
+    """Whether `prefix` holds no message kind (the regex would look past it), and its `_time_of`.
+
+    Each logging call's line of each second has a prefix of its own, so most
+    are new: one of the logging module's default layout, `[YYYY-MM-DD HH:MM:SS
+    - logger:lineno - LEVEL] `, is read as its stamp and the rest, each seen
+    before (no kind starts in `[` and a stamp, and a stamp ends at ` - `).
+    """
+    if prefix[20:23] == " - " and prefix[:1] == "[":
+        stamp = _plain_stamp(prefix[1:20])
+        if stamp is not None:
+            return (_kind_free_text(prefix[20:]), *stamp)
     return (_KIND.search(prefix) is None, *_time_of(prefix))
+
+
+_PLAIN_STAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d")  # `_TS` without its optional parts
+
+
+@lru_cache(maxsize=256)
+def _plain_stamp(stamp: str) -> tuple[float | None, str | None] | None:
+    """`_time_of` of a prefix that starts with `[stamp - `, None when `stamp` is no `_PLAIN_STAMP`."""
+    if _PLAIN_STAMP.fullmatch(stamp) is None:
+        return None
+    try:
+        return _stamp_epoch(stamp), None
+    except values.Unusable as exc:
+        return None, str(exc)
 
 
 def _call_text(text: str, start: int, end: int, id_line: bool) -> tuple[str, str | None]:

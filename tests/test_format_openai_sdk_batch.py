@@ -244,6 +244,12 @@ def unclean(line: str) -> str:
     return "[2026-11-26 23:26:08 - HTTP Response: x:1 - DEBUG] " + line.split("] ", 1)[1]
 
 
+def broken(lines: list[str], index: int, text: str, at: int) -> list[str]:
+    """`lines` with a line break `at` characters into `text` in `lines[index]`."""
+    cut = lines[index].index(text) + at
+    return lines[:index] + [lines[index][:cut], lines[index][cut:]] + lines[index + 1:]
+
+
 def test_hostile_values_read_alike_and_the_plain_call_takes_the_batch_regex():
     plain = call_lines()
     assert len(list(openai_sdk._calls().finditer("\n".join(plain)))) == 1
@@ -283,6 +289,14 @@ def test_hostile_values_read_alike_and_the_plain_call_takes_the_batch_regex():
         [line.replace("2026-11-26 ", "\u0662\u0660\u0662\u0666-11-26 ") for line in call_lines()],
         [line.replace("23:26:08 - ", "23:26:08 - Retrying request ") for line in call_lines()],
         call_lines()[:3] + [call_lines()[3].replace(" - openai", " - :HTTP Response: openai")] + call_lines()[4:],
+        # (no backslash in these batches: `_calls(plain=True)`, whose strings run up to their closing quote)
+        # a string of the options or of the headers that runs over a line break
+        broken(call_lines(), 0, "'gpt-4o'", 4), broken(call_lines(), 3, "'req_1'", 4),
+        broken(call_lines(), 0, "'hi'", 2), broken(call_lines(), 3, "'12ms'", 3),  # (in values not captured)
+        call_lines(content="'it\"s'", rid="'a\"b'"),  # a `"` in a string between single quotes
+        call_lines(content='"it\'s"'),  # a `'` in a string between double quotes
+        call_lines(rid="'a\\', 'openai-processing-ms': '5'"),  # an escaped quote (`_calls(plain=False)`)
+        call_lines(content="'a\\', 'model': 'fooled', 'b': 'c'"),
     ]:
         for points in ((), (1,), (2,), (3,), (4,)):
             assert_same(plain + variant + plain, points)

@@ -642,7 +642,8 @@ class OpenAISdkParser(Parser):
                 or text.find("\n", response_at, end if p5 is None else end - len(p5) - len(request_id) - 13) >= 0):
             self._feed_each(text[start:end])
             return
-        self._close_open()
+        if self._open is not None:  # (most have none: no call for it)
+            self._close_open()
         _, self._options_path, self._model, self._stream = (
             scan_options(options) if options is not None
             else _options_of(method1, method2, url1, url2, model1, model2, stream))
@@ -682,7 +683,8 @@ class OpenAISdkParser(Parser):
                 or (p4 is not None and (not _head(p4)[0] or "\n" in p4)) or "\n" in p2 or "\n" in p3):
             self._feed_each(text[start:end])
             return
-        self._close_open()
+        if self._open is not None:  # (most have none: no call for it)
+            self._close_open()
         self._method = building_method
         attempt = _SMALL_ATTEMPTS.get(retries)
         self._attempt = _attempt(retries, self.sink) if attempt is None else attempt

@@ -638,6 +638,7 @@ class OpenAISdkParser(Parser):
                 or (p5 is not None and (not _head(p5)[0] or "\n" in p5))
                 or "\n" in p2 or "\n" in p4 or (p3 is not None and "\n" in p3)
                 # a string of the `plain` regex that ran over a line break, in the options or the headers
+                # (the response line ends before `\n{p5}request_id: {request_id}`)
                 or text.find("\n", start, sending_at - 1) >= 0
                 or text.find("\n", response_at, end if p5 is None else end - len(p5) - len(request_id) - 13) >= 0):
             self._feed_each(text[start:end])
@@ -1026,7 +1027,8 @@ def _head(prefix: str) -> tuple[bool, float | None, str | None]:
     Each logging call's line of each second has a prefix of its own, so most
     are new: one of the logging module's default layout, `[YYYY-MM-DD HH:MM:SS
     - logger:lineno - LEVEL] `, is read as its stamp and the rest, each seen
-    before (no kind starts in `[` and a stamp, and a stamp ends at ` - `).
+    before: no message kind starts in `[` and a stamp, and ` - ` after the
+    stamp leaves `_TS` no fraction or zone to read.
     """
     if prefix[20:23] == " - " and prefix[:1] == "[":
         stamp = _plain_stamp(prefix[1:20])

@@ -250,6 +250,12 @@ def broken(lines: list[str], index: int, text: str, at: int) -> list[str]:
     return lines[:index] + [lines[index][:cut], lines[index][cut:]] + lines[index + 1:]
 
 
+def with_backslash(lines: list[str]) -> list[str]:
+    """`lines` (from `broken`) with a backslash at the end of the first line that has no prefix's `] `."""
+    at = next(i for i, line in enumerate(lines) if "] " not in line) - 1
+    return lines[:at] + [lines[at] + "\\"] + lines[at + 1:]
+
+
 def test_hostile_values_read_alike_and_the_plain_call_takes_the_batch_regex():
     plain = call_lines()
     assert len(list(openai_sdk._calls().finditer("\n".join(plain)))) == 1
@@ -297,6 +303,10 @@ def test_hostile_values_read_alike_and_the_plain_call_takes_the_batch_regex():
         call_lines(content='"it\'s"'),  # a `'` in a string between double quotes
         call_lines(rid="'a\\', 'openai-processing-ms': '5'"),  # an escaped quote (`_calls(plain=False)`)
         call_lines(content="'a\\', 'model': 'fooled', 'b': 'c'"),
+        call_lines(content='"{\\"'),  # (a string its escaped quote leaves open, a bracket after it)
+        # backslashes before no quote (`_plain`): escapes read raw alike; one before a line break
+        call_lines(content="'line 1\\nline 2'", rid="'a\\b'", model="'gpt\\\\4o'"),
+        with_backslash(broken(call_lines(), 0, "'hi'", 2)), with_backslash(broken(call_lines(), 3, "'req_1'", 4)),
     ]:
         for points in ((), (1,), (2,), (3,), (4,)):
             assert_same(plain + variant + plain, points)

@@ -109,9 +109,9 @@ _LOGFMT = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S*)")
 # fields used (`_options_pattern`, `_HEADER_FIELDS`): one C-level pass instead of a Python step per
 # string. Strings are the token scanner's strings (but within one line); possessive loops and
 # atomic groups keep every match linear, and any text outside the shape takes the careful paths.
-# In text without a backslash (`plain`) a string is any text up to its closing quote: a loop over one
-# excluded character, the regex engine's quick one (a class of three costs it 3-4 times as much), which
-# may run over a line break (`_v1_call` then reads the call line by line).
+# In text where no backslash comes right before a quote (`plain`) a string is any text up to its closing
+# quote: a loop over one excluded character, the regex engine's quick one (a class of three costs it 3-4
+# times as much), which may run over a line break (`_v1_call` then reads the call line by line).
 _BARE = r"""[^'"{}\[\]()\n,]*+"""  # None, True, 12, <function f at 0x...>: no token for the scanner
 _OPTIONS_DEPTH = 8  # nesting read by the regex below json_data's keys (tools' JSON schemas, message parts)
 
@@ -185,7 +185,7 @@ def _header_fields_pattern(group: str = "", plain: bool = False) -> str:
     """A plain `Headers({...})` repr, the values of `HEADERS_USED` captured in that order (as groups
     `<group>0` to `<group>7` where `group` is given). The used names as a trie: each failing branch
     costs a character or two, not a shared prefix again. (A `"` in a value is in it for the careful
-    reading too; in text without a backslash, `plain`, a value is any text up to its closing quote.)"""
+    reading too; in `_plain` text, `plain`, a value is any text up to its closing quote.)"""
     values = iter(range(len(HEADERS_USED)))
     text = "[^']*+" if plain else r"""[^'"\\\n]*+"""
 
@@ -239,7 +239,7 @@ _STATUS3 = "[1-5][0-9][0-9]"  # ASCII: a key of `_STATUS_OF`
 
 @lru_cache(maxsize=2)
 def _calls(plain: bool = False) -> re.Pattern[str]:
-    """The calls regex (`plain`: for text without a backslash), compiled at first use (about 30 ms):
+    """The calls regex (`plain`: for text that is `_plain`), compiled at first use (about 30 ms):
     format detection imports every format."""
     return re.compile(
         r"\] (?:"
@@ -258,6 +258,13 @@ def _calls(plain: bool = False) -> re.Pattern[str]:
         rf"{_request_id_line('v3_')})",
         re.MULTILINE,
     )
+
+
+def _plain(text: str) -> bool:
+    """Whether no backslash in `text` comes right before a quote: then no escape in a string hides its
+    closing quote, and the first quote of its kind after its start ends it, as the token scanner reads it
+    (a backslash before a line break: the `plain` string runs over it, and its call is read line by line)."""
+    return "\\" not in text or ("\\'" not in text and '\\"' not in text)
 
 
 def sniff(line: str) -> bool:
@@ -593,7 +600,7 @@ class OpenAISdkParser(Parser):
         """
         pos = 0
         v1_groups = len(_V1_GROUPS)
-        for m in _calls("\\" not in text).finditer(text):
+        for m in _calls(_plain(text)).finditer(text):
             kind_at = m.start()  # the `] ` that ends the first line's prefix
             start = text.rfind("\n", 0, kind_at) + 1
             if start > pos:

@@ -310,7 +310,7 @@ class Pricer:
         providers = calls.providers if calls.provider is not None else [None]
         provider = calls.provider[rows] if calls.provider is not None else np.zeros(len(rows), dtype=np.int64)
         pair = calls.model[rows] * len(providers) + provider
-        for code in np.unique(pair).tolist():
+        for code in np.flatnonzero(np.bincount(pair)).tolist():  # (`np.unique` imports numpy.ma: 23 ms)
             model, provider_name = calls.models[code // len(providers)], providers[code % len(providers)]
             if not model:
                 continue

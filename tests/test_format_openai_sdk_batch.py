@@ -189,7 +189,8 @@ fills = st.sampled_from(["'hi'", "'gpt-4o'", "True", "'5'", "'req_1'", "200", "4
                          "'x-ratelimit-reset-tokens'"]) \
     | st.text(max_size=8) | st.lists(PIECES, max_size=5).map("".join)
 stamps = st.sampled_from(["2026-11-26 23:26:08", "2026-11-26 23:26:09,123", "2026-13-45 99:99:99",
-                          "2026-11-26T23:26:08"])
+                          "2026-11-26T23:26:08", "2026-11-26 23:26:60", "\u0662\u0660\u0662\u0666-11-26 23:26:08",
+                          "2026-11-26 23:26:08Z", "2026-11-26 23:26:08 +01:00", "2026-11-26 23:26", "2026-11-26 23:26:0x"])
 prefixes = st.sampled_from(["[2026-11-26 23:26:08 - HTTP Response: x:1 - DEBUG] ", "[no stamp] ", "[a]b] ", "",
                             "2026-11-26 23:26:08 - httpx - INFO - ", "[2026-11-26 23:26:08 - Encountered x:1 - INFO] "])
 
@@ -243,6 +244,18 @@ def unclean(line: str) -> str:
     return "[2026-11-26 23:26:08 - HTTP Response: x:1 - DEBUG] " + line.split("] ", 1)[1]
 
 
+def broken(lines: list[str], index: int, text: str, at: int) -> list[str]:
+    """`lines` with a line break `at` characters into `text` in `lines[index]`."""
+    cut = lines[index].index(text) + at
+    return lines[:index] + [lines[index][:cut], lines[index][cut:]] + lines[index + 1:]
+
+
+def with_backslash(lines: list[str]) -> list[str]:
+    """`lines` (from `broken`) with a backslash at the end of the first line that has no prefix's `] `."""
+    at = next(i for i, line in enumerate(lines) if "] " not in line) - 1
+    return lines[:at] + [lines[at] + "\\"] + lines[at + 1:]
+
+
 def test_hostile_values_read_alike_and_the_plain_call_takes_the_batch_regex():
     plain = call_lines()
     assert len(list(openai_sdk._calls().finditer("\n".join(plain)))) == 1
@@ -276,6 +289,24 @@ def test_hostile_values_read_alike_and_the_plain_call_takes_the_batch_regex():
         call_lines()[:3] + ["[x", "y] " + call_lines()[3].split("] ", 1)[1]] + call_lines()[4:],
         [call_lines()[0] + "\n" + call_lines()[1]] + call_lines()[2:],  # a "line" holding a line break
         [call_lines()[0].replace("23:26:08", "99:26:08")] + call_lines()[1:],
+        # prefixes of the logging module's layout read as stamp and rest (`_head`): odd stamps, a kind in the rest
+        [line.replace("23:26:08 - ", "23:26:99 - ") for line in call_lines()],
+        [line.replace("23:26:08 - ", "23:26:60 - ") for line in call_lines()],
+        [line.replace("2026-11-26 ", "\u0662\u0660\u0662\u0666-11-26 ") for line in call_lines()],
+        [line.replace("23:26:08 - ", "23:26:08 - Retrying request ") for line in call_lines()],
+        call_lines()[:3] + [call_lines()[3].replace(" - openai", " - :HTTP Response: openai")] + call_lines()[4:],
+        # (no backslash in these batches: `_calls(plain=True)`, whose strings run up to their closing quote)
+        # a string of the options or of the headers that runs over a line break
+        broken(call_lines(), 0, "'gpt-4o'", 4), broken(call_lines(), 3, "'req_1'", 4),
+        broken(call_lines(), 0, "'hi'", 2), broken(call_lines(), 3, "'12ms'", 3),  # (in values not captured)
+        call_lines(content="'it\"s'", rid="'a\"b'"),  # a `"` in a string between single quotes
+        call_lines(content='"it\'s"'),  # a `'` in a string between double quotes
+        call_lines(rid="'a\\', 'openai-processing-ms': '5'"),  # an escaped quote (`_calls(plain=False)`)
+        call_lines(content="'a\\', 'model': 'fooled', 'b': 'c'"),
+        call_lines(content='"{\\"'),  # (a string its escaped quote leaves open, a bracket after it)
+        # backslashes before no quote (`_plain`): escapes read raw alike; one before a line break
+        call_lines(content="'line 1\\nline 2'", rid="'a\\b'", model="'gpt\\\\4o'"),
+        with_backslash(broken(call_lines(), 0, "'hi'", 2)), with_backslash(broken(call_lines(), 3, "'req_1'", 4)),
     ]:
         for points in ((), (1,), (2,), (3,), (4,)):
             assert_same(plain + variant + plain, points)

@@ -52,6 +52,21 @@ async def test_rows_drawn_as_shown_already_are_not_drawn_again():
         assert table.cursor_row == 0 and repaints
 
 
+async def test_a_table_drawn_in_one_pass_looks_as_drawn_line_by_line():
+    """`render_lines` works the widget's style out once for its lines: the same cells and styles
+    (header, cursor row, focus tint) as each line drawn on its own."""
+    async with TableApp().run_test() as pilot:
+        table = pilot.app.query_one(LineTable)
+        table.set_rows(rows(), keep_cursor=True)
+        table.focus()
+        await pilot.pause()
+        region = table.size.region
+        drawn = table.render_lines(region)
+        alone = [table.render_line(y).crop(0, region.width) for y in range(region.height)]
+        assert [list(line) for line in drawn] == [list(line) for line in alone]
+        assert list(alone[1])[0].style != list(alone[2])[0].style  # the cursor row stands out
+
+
 async def test_a_border_title_shown_already_is_not_set_again():
     async with TableApp().run_test() as pilot:
         panel = pilot.app.query_one("#panel")

@@ -566,7 +566,7 @@ def read_numbers(buf: ByteLines, start: np.ndarray, length: np.ndarray) -> tuple
     whole = np.empty(start.shape, dtype=bool)
     read = np.empty(start.shape, dtype=bool)
     width = np.minimum(length.max(axis=0, initial=0), MAX_NUMBER)  # each column's longest
-    for column_width in np.unique(width).tolist():
+    for column_width in np.flatnonzero(np.bincount(width)).tolist():  # (`np.unique` imports numpy.ma: 23 ms)
         columns = np.flatnonzero(width == column_width)
         at = (slice(None), columns)
         if column_width <= 8:

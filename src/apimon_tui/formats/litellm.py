@@ -151,10 +151,15 @@ def call_starts(lines: list[str]) -> Iterator[int]:
 
 
 def _time(obj: dict[str, Any], key: str) -> tuple[float | None, bool]:
-    """(epoch seconds, whether usable) of a time field; absent is (None, usable)."""
+    """(epoch seconds, whether usable) of a time field; absent is (None, usable).
+
+    An epoch float, what LiteLLM writes, is checked here (`parse_time` gives it back as it is).
+    """
     value = obj.get(key)
     if value is None:
         return None, True
+    if type(value) is float:
+        return (value, True) if values.MIN_TS <= value <= values.MAX_TS else (None, False)
     seconds = parse_time(value)
     return (seconds, True) if values.usable_ts(seconds) else (None, False)
 
@@ -182,25 +187,28 @@ def _usages(obj: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[s
             _dict(_dict(obj.get("response")).get("usage")))
 
 
-def _cached_tokens(usages: tuple[dict[str, Any], ...], sink: Sink) -> int | None:
-    for usage in usages:
-        cached = _dict(usage.get("prompt_tokens_details")).get("cached_tokens")
-        if cached is not None:
-            return values.count(cached, "cached_tokens", sink)
-    return None
+def _cache_figures(usages: tuple[dict[str, Any], ...]) -> tuple[Any, Any, Any]:
+    """The cached tokens, the cache writes and their 1-hour part as written (unchecked), each from the first
+    usage object that has it (the 1-hour part from the one with the writes); all None when none has any.
 
-
-def _cache_writes(usages: tuple[dict[str, Any], ...], sink: Sink) -> tuple[int | None, int | None]:
-    """(cache writes, 1-hour writes), both counted inside LiteLLM's `prompt_tokens`."""
+    One pass: most payloads have none (each usage object looked at once, not once per figure).
+    """
+    cached = written = in_1h = None
     for usage in usages:
+        if not usage:
+            continue
         details = _dict(usage.get("prompt_tokens_details"))
-        for written in (details.get("cache_creation_tokens"), details.get("cache_write_tokens"),
-                        usage.get("cache_creation_input_tokens")):
-            if written is not None:
-                lifetimes = _dict(details.get("cache_creation_token_details"))
-                return (values.count(written, "cache_write_tokens", sink),
-                        values.count(lifetimes.get("ephemeral_1h_input_tokens"), "cache_write_1h_tokens", sink))
-    return None, None
+        if cached is None:
+            cached = details.get("cached_tokens")
+        if written is None:
+            for written in (details.get("cache_creation_tokens"), details.get("cache_write_tokens"),
+                            usage.get("cache_creation_input_tokens")):
+                if written is not None:
+                    in_1h = _dict(details.get("cache_creation_token_details")).get("ephemeral_1h_input_tokens")
+                    break
+        if cached is not None and written is not None:
+            break
+    return cached, written, in_1h
 
 
 # Each `RateLimit` field in order: how it is read, LiteLLM's own key, then its copy of the provider's header.
@@ -273,7 +281,7 @@ def to_call(obj: dict[str, Any], source: str, text: str, sink: Sink = values.QUI
     ttft = None
     if stream and start is not None and first is not None:
         ttft = values.measure((first - start) * 1000.0, "ttft_ms", sink, MAX_MS)
-    usages = _usages(obj)
+    cached, written, written_1h = _cache_figures(_usages(obj))
     call = Call(
         ts=ts,
         source=source,
@@ -284,13 +292,15 @@ def to_call(obj: dict[str, Any], source: str, text: str, sink: Sink = values.QUI
         ttft_ms=ttft,
         input_tokens=values.count(obj.get("prompt_tokens"), "prompt_tokens", sink),
         output_tokens=values.count(obj.get("completion_tokens"), "completion_tokens", sink),
-        cached_tokens=_cached_tokens(usages, sink),
+        cached_tokens=values.count(cached, "cached_tokens", sink),
         cost_usd=values.measure(obj.get("response_cost"), "response_cost", sink, MAX_COST_USD),
         request_id=values.identifier(obj.get("id") or obj.get("litellm_call_id") or None, "id", sink),
         stream=stream,
         ratelimit=_ratelimit(obj),
     )
-    call.cache_write_tokens, call.cache_write_1h_tokens = _cache_writes(usages, sink)
+    if written is not None:  # (the 1-hour part is read only with the writes it is part of)
+        call.cache_write_tokens = values.count(written, "cache_write_tokens", sink)
+        call.cache_write_1h_tokens = values.count(written_1h, "cache_write_1h_tokens", sink)
     if obj.get("status") == "failure":
         info = _dict(obj.get("error_information"))
         code = info.get("error_code")

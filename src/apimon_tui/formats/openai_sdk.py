@@ -109,26 +109,35 @@ _LOGFMT = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S*)")
 # fields used (`_options_pattern`, `_HEADER_FIELDS`): one C-level pass instead of a Python step per
 # string. Strings are the token scanner's strings (but within one line); possessive loops and
 # atomic groups keep every match linear, and any text outside the shape takes the careful paths.
-_STR = r"""'[^'\\\n]*+(?:\\.[^'\\\n]*+)*+'|"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+\""""
+# In text where no backslash comes right before a quote (`plain`) a string is any text up to its closing
+# quote: a loop over one excluded character, the regex engine's quick one (a class of three costs it 3-4
+# times as much), which may run over a line break (`_v1_call` then reads the call line by line).
 _BARE = r"""[^'"{}\[\]()\n,]*+"""  # None, True, 12, <function f at 0x...>: no token for the scanner
 _OPTIONS_DEPTH = 8  # nesting read by the regex below json_data's keys (tools' JSON schemas, message parts)
 
 
-def _captured_string(name: str) -> str:
-    """A `_STR` whose inner text is captured as `<name>1` (single quotes) or `<name>2` (double)."""
-    return rf"""'(?P<{name}1>[^'\\\n]*+(?:\\.[^'\\\n]*+)*+)'|"(?P<{name}2>[^"\\\n]*+(?:\\.[^"\\\n]*+)*+)\""""
+def _string(plain: bool, name: str = "") -> str:
+    """A string token of the scanner, its inner text captured as `<name>1` (single quotes) or `<name>2`
+    (double) when `name` is given."""
+    single, double = ("'", '"') if not name else (f"'(?P<{name}1>", f'"(?P<{name}2>')
+    inner_end = "" if not name else ")"
+    if plain:
+        return single + "[^']*+" + inner_end + "'|" + double + '[^"]*+' + inner_end + '"'
+    return (single + r"[^'\\\n]*+(?:\\.[^'\\\n]*+)*+" + inner_end + "'|"
+            + double + r'[^"\\\n]*+(?:\\.[^"\\\n]*+)*+' + inner_end + '"')
 
 
-def _repr_value(depth: int) -> str:
+def _repr_value(depth: int, plain: bool = False) -> str:
     """A dict repr's value with lists and dicts nested at most `depth` deep; nothing captured.
 
     Below the keys read, only the depth matters to the scanner (any bracket
     counts one level; a key there is no key it reads), so one pattern stands
     for lists and dicts alike and the regex grows by one copy a level.
     """
-    value = f"(?:{_STR}|{_BARE})"
+    string = _string(plain)
+    value = f"(?:{string}|{_BARE})"
     for _ in range(depth):
-        value = rf"(?>{_STR}|[\[{{](?:(?:(?:{_STR}): )?{value}(?:, |(?=[\]}}])))*+[\]}}]|{_BARE})"
+        value = rf"(?>{string}|[\[{{](?:(?:(?:{string}): )?{value}(?:, |(?=[\]}}])))*+[\]}}]|{_BARE})"
     return value
 
 
@@ -137,7 +146,7 @@ def _keyed(names: tuple[str, ...]) -> str:
     return "(?:" + "|".join(f"'{n}'|\"{n}\"" for n in names) + "): "
 
 
-def _options_pattern() -> str:
+def _options_pattern(plain: bool = False) -> str:
     """`Request options` of the shape `{key: value, ...}`: top-level `method` and `url`, and
     `model` and `stream` among `json_data`'s own keys, captured as `scan_tokens` reads them
     (groups `method1`, `method2`, `url1`, `url2`, `model1`, `model2`, `stream`: see `_options_of`).
@@ -148,15 +157,15 @@ def _options_pattern() -> str:
     then keeps its reading, and when its value fails there the general pair
     fails on the same text too.
     """
-    inner, outer = _repr_value(_OPTIONS_DEPTH - 1), _repr_value(_OPTIONS_DEPTH)
-    json_pair = (rf"(?>{_key_ahead(('model', 'stream'))}(?:{_keyed(('model',))}(?:{_captured_string('model')}|{inner})"
+    inner, outer, string = _repr_value(_OPTIONS_DEPTH - 1, plain), _repr_value(_OPTIONS_DEPTH, plain), _string(plain)
+    json_pair = (rf"(?>{_key_ahead(('model', 'stream'))}(?:{_keyed(('model',))}(?:{_string(plain, 'model')}|{inner})"
                  rf"|{_keyed(('stream',))}(?P<stream>{inner}))"
-                 rf"|(?:{_STR}): {inner})")
+                 rf"|(?:{string}): {inner})")
     pair = (rf"(?>{_key_ahead(('method', 'url', 'json_data'))}"
-            rf"(?:{_keyed(('method',))}(?:{_captured_string('method')}|{outer})"
-            rf"|{_keyed(('url',))}(?:{_captured_string('url')}|{outer})"
+            rf"(?:{_keyed(('method',))}(?:{_string(plain, 'method')}|{outer})"
+            rf"|{_keyed(('url',))}(?:{_string(plain, 'url')}|{outer})"
             rf"|{_keyed(('json_data',))}(?:\{{(?:{json_pair}(?:, |(?=\}})))*+\}}|(?!\{{){outer}))"
-            rf"|(?:{_STR}): {outer})")
+            rf"|(?:{string}): {outer})")
     return rf"\{{(?:{pair}(?:, |(?=\}})))*+\}}"
 
 
@@ -172,20 +181,22 @@ HEADERS_USED = (
 )
 
 
-def _header_fields_pattern(group: str = "") -> str:
+def _header_fields_pattern(group: str = "", plain: bool = False) -> str:
     """A plain `Headers({...})` repr, the values of `HEADERS_USED` captured in that order (as groups
     `<group>0` to `<group>7` where `group` is given). The used names as a trie: each failing branch
-    costs a character or two, not a shared prefix again."""
+    costs a character or two, not a shared prefix again. (A `"` in a value is in it for the careful
+    reading too; in `_plain` text, `plain`, a value is any text up to its closing quote.)"""
     values = iter(range(len(HEADERS_USED)))
+    text = "[^']*+" if plain else r"""[^'"\\\n]*+"""
 
     def value() -> str:
         name = f"?P<{group}{next(values)}>" if group else ""
-        return rf"""': '({name}[^'"\\\n]*+)'"""
+        return rf"""': '({name}{text})'"""
 
     return (r"Headers\(\{(?:'(?>x-(?:request-id" + value() + r"|ratelimit-(?:limit-(?:requests" + value()
             + r"|tokens" + value() + r")|remaining-(?:requests" + value() + r"|tokens" + value()
             + r")|reset-(?:requests" + value() + r"|tokens" + value() + r")))|openai-processing-ms"
-            + value() + r"""|[a-z0-9_.-]*+': '[^'"\\\n]*+')(?:, |(?=\})))*+\}\)""")
+            + value() + r"|[a-z0-9_.-]*+': '" + text + r"')(?:, |(?=\})))*+\}\)")
 
 
 _HEADER_FIELDS = re.compile(_header_fields_pattern())
@@ -203,6 +214,7 @@ _V1_GROUPS = ("method1", "method2", "url1", "url2", "model1", "model2", "stream"
               "headers", "p5", "request_id")
 _V3_GROUPS = ("building_method", "retries", "v3_p2", "v3_sending_method", "v3_p3", "v3_method",
               "v3_status", "v3_p4", "v3_request_id")
+_P2, _P4 = 1 + _V1_GROUPS.index("p2"), 1 + _V1_GROUPS.index("p4")  # (group numbers: where those lines start)
 
 
 def _prefix(name: str) -> str:
@@ -225,18 +237,19 @@ def _request_id_line(prefix: str) -> str:
 _STATUS3 = "[1-5][0-9][0-9]"  # ASCII: a key of `_STATUS_OF`
 
 
-@lru_cache(maxsize=1)
-def _calls() -> re.Pattern[str]:
-    """The calls regex, compiled at first use (about 30 ms): format detection imports every format."""
+@lru_cache(maxsize=2)
+def _calls(plain: bool = False) -> re.Pattern[str]:
+    """The calls regex (`plain`: for text that is `_plain`), compiled at first use (about 30 ms):
+    format detection imports every format."""
     return re.compile(
         r"\] (?:"
         # openai 1.x-3.3: options, sending, [transport,] response with headers, [request_id]
-        rf"Request options: (?>{_options_pattern()}(?=\n)|(?P<options>[^\n]*))\n"
+        rf"Request options: (?>{_options_pattern(plain)}(?=\n)|(?P<options>[^\n]*))\n"
         rf"{_prefix('p2')}Sending HTTP Request: (?P<sending_method>[A-Z]+) (?P<sending_url>\S+)\n"
         rf"(?:{_prefix('p3')}HTTP Request: (?P<transport_method>[A-Z]+) (?P<transport_url>\S+) "
         rf"\"HTTP/[\d.]+ (?P<transport_status>{_STATUS3})[^\n]*\n)?"
         rf"{_prefix('p4')}HTTP Response: (?P<method>[A-Z]+) (?P<url>\S+) \"(?P<status>{_STATUS3})[^\"\n]*\""
-        rf"(?: (?>{_header_fields_pattern('h')}(?P<fields>)$|(?P<headers>Headers\([^\n]*)))?"
+        rf"(?: (?>{_header_fields_pattern('h', plain)}(?P<fields>)$|(?P<headers>Headers\([^\n]*)))?"
         rf"{_request_id_line('')}"
         # openai 3.4+: building, sending, response, [request_id]
         rf"|Building HTTP request: method=(?P<building_method>\S+) retries_taken=(?P<retries>\d+)\n"
@@ -245,6 +258,13 @@ def _calls() -> re.Pattern[str]:
         rf"{_request_id_line('v3_')})",
         re.MULTILINE,
     )
+
+
+def _plain(text: str) -> bool:
+    """Whether no backslash in `text` comes right before a quote: then no escape in a string hides its
+    closing quote, and the first quote of its kind after its start ends it, as the token scanner reads it
+    (a backslash before a line break: the `plain` string runs over it, and its call is read line by line)."""
+    return "\\" not in text or ("\\'" not in text and '\\"' not in text)
 
 
 def sniff(line: str) -> bool:
@@ -573,10 +593,14 @@ class OpenAISdkParser(Parser):
                 gc.enable()
 
     def _feed_text(self, text: str) -> None:
-        """Lines joined by line breaks: calls of the usual shapes by `_calls()`, the lines around them one by one."""
+        """Lines joined by line breaks: calls of the usual shapes by `_calls()`, the lines around them one by one.
+
+        A match where a prefix up to its first `]`, or a string of the `plain`
+        regex, ran over a line break is fed line by line (`_v1_call`, `_v3_call`).
+        """
         pos = 0
         v1_groups = len(_V1_GROUPS)
-        for m in _calls().finditer(text):
+        for m in _calls(_plain(text)).finditer(text):
             kind_at = m.start()  # the `] ` that ends the first line's prefix
             start = text.rfind("\n", 0, kind_at) + 1
             if start > pos:
@@ -588,7 +612,7 @@ class OpenAISdkParser(Parser):
             groups = m.groups()
             p1 = text[start:kind_at + 2]
             if groups[v1_groups] is None:
-                self._v1_call(text, start, pos - 1, p1, *groups[:v1_groups])
+                self._v1_call(text, start, pos - 1, m.start(_P2), m.start(_P4), p1, *groups[:v1_groups])
             else:
                 self._v3_call(text, start, pos - 1, p1, *groups[v1_groups:])
         if pos <= len(text):
@@ -606,21 +630,28 @@ class OpenAISdkParser(Parser):
             else:
                 feed(line)
 
-    def _v1_call(self, text: str, start: int, end: int, p1: str, method1, method2, url1, url2, model1, model2,
+    def _v1_call(self, text: str, start: int, end: int, sending_at: int, response_at: int, p1: str,
+                 method1, method2, url1, url2, model1, model2,
                  stream, options, p2, sending_method, sending_url, p3, transport_method, transport_url,
                  transport_status, p4, method, url, digits, h0, h1, h2, h3, h4, h5, h6, h7, fields, headers,
                  p5, request_id) -> None:
         """`Request options`, `Sending HTTP Request`, [`HTTP Request`,] `HTTP Response`, [`request_id`]:
-        the call at `text[start:end]`, from its captures (`_V1_GROUPS`)."""
+        the call at `text[start:end]`, from its captures (`_V1_GROUPS`); its second and response lines
+        start at `sending_at` and `response_at`."""
         clean, ts, _ = _head(p4)
         if (not clean or ts is None or not _usable(p1) or not _usable(p2) or self._waiting
                 or (p3 is not None and (not _usable(p3) or transport_method != method
                                         or transport_url != url or transport_status != digits))
                 or (p5 is not None and (not _head(p5)[0] or "\n" in p5))
-                or "\n" in p2 or "\n" in p4 or (p3 is not None and "\n" in p3)):
+                or "\n" in p2 or "\n" in p4 or (p3 is not None and "\n" in p3)
+                # a string of the `plain` regex that ran over a line break, in the options or the headers
+                # (the response line ends before `\n{p5}request_id: {request_id}`)
+                or text.find("\n", start, sending_at - 1) >= 0
+                or text.find("\n", response_at, end if p5 is None else end - len(p5) - len(request_id) - 13) >= 0):
             self._feed_each(text[start:end])
             return
-        self._close_open()
+        if self._open is not None:  # (most have none: no call for it)
+            self._close_open()
         _, self._options_path, self._model, self._stream = (
             scan_options(options) if options is not None
             else _options_of(method1, method2, url1, url2, model1, model2, stream))
@@ -660,7 +691,8 @@ class OpenAISdkParser(Parser):
                 or (p4 is not None and (not _head(p4)[0] or "\n" in p4)) or "\n" in p2 or "\n" in p3):
             self._feed_each(text[start:end])
             return
-        self._close_open()
+        if self._open is not None:  # (most have none: no call for it)
+            self._close_open()
         self._method = building_method
         attempt = _SMALL_ATTEMPTS.get(retries)
         self._attempt = _attempt(retries, self.sink) if attempt is None else attempt
@@ -997,8 +1029,33 @@ def _kind_free_text(text: str) -> bool:
 
 @lru_cache(maxsize=1024)
 def _head(prefix: str) -> tuple[bool, float | None, str | None]:
-    """Whether `prefix` holds no message kind (the regex would look past it), and its `_time_of`."""
+    """Whether `prefix` holds no message kind (the regex would look past it), and its `_time_of`.
+
+    Each logging call's line of each second has a prefix of its own, so most
+    are new: one of the logging module's default layout, `[YYYY-MM-DD HH:MM:SS
+    - logger:lineno - LEVEL] `, is read as its stamp and the rest, each seen
+    before: no message kind starts in `[` and a stamp, and ` - ` after the
+    stamp leaves `_TS` no fraction or zone to read.
+    """
+    if prefix[20:23] == " - " and prefix[:1] == "[":
+        stamp = _plain_stamp(prefix[1:20])
+        if stamp is not None:
+            return (_kind_free_text(prefix[20:]), *stamp)
     return (_KIND.search(prefix) is None, *_time_of(prefix))
+
+
+_PLAIN_STAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d")  # `_TS` without its optional parts
+
+
+@lru_cache(maxsize=256)
+def _plain_stamp(stamp: str) -> tuple[float | None, str | None] | None:
+    """`_time_of` of a prefix that starts with `[stamp - `, None when `stamp` is no `_PLAIN_STAMP`."""
+    if _PLAIN_STAMP.fullmatch(stamp) is None:
+        return None
+    try:
+        return _stamp_epoch(stamp), None
+    except values.Unusable as exc:
+        return None, str(exc)
 
 
 def _call_text(text: str, start: int, end: int, id_line: bool) -> tuple[str, str | None]:

@@ -74,7 +74,14 @@ def _seconds(value: float) -> float | None:
 
 
 def parse_count(value: Any) -> int | None:
-    """A limit or remaining count: a finite, non-negative number, else None."""
+    """A limit or remaining count: a finite, non-negative number, else None.
+
+    A whole number, or a text of at most 15 decimal digits (below `MAX_RATELIMIT`, and what
+    `float` reads of it is exact), is the count itself: what headers hold, call after call.
+    """
+    kind = type(value)
+    if kind is int and 0 <= value <= MAX_RATELIMIT or kind is str and len(value) < 16 and value.isdecimal():
+        return int(value)
     if value is None or isinstance(value, bool):
         return None
     try:

@@ -245,8 +245,9 @@ def _shared_bins(bins: np.ndarray) -> list[int]:
         return list(map(bin_key, listed, listed))
     known = _KNOWN[at]
     if not known.all():
-        for b in np.unique(bins[~known]).tolist():
-            _KEYS[b - _KEYS_LOW] = bin_key(b, b)
+        for place in np.flatnonzero(np.bincount(at[~known])).tolist():  # (`np.unique` imports numpy.ma)
+            b = place + _KEYS_LOW
+            _KEYS[place] = bin_key(b, b)
         _KNOWN[at] = True
     return _KEYS[at].tolist()
 

@@ -147,9 +147,10 @@ def _keyed(names: tuple[str, ...]) -> str:
 
 
 def _options_pattern(plain: bool = False) -> str:
-    """`Request options` of the shape `{key: value, ...}`: top-level `method` and `url`, and
-    `model` and `stream` among `json_data`'s own keys, captured as `scan_tokens` reads them
-    (groups `method1`, `method2`, `url1`, `url2`, `model1`, `model2`, `stream`: see `_options_of`).
+    """`Request options` of the shape `{key: value, ...}`: top-level `url`, and `model` and `stream`
+    among `json_data`'s own keys, captured as `scan_tokens` reads them (groups `url1`, `url2`, `model1`,
+    `model2`, `stream`: see `_options_of`). (The method is read but not kept: the `Sending HTTP Request`
+    line after it gives the one used.)
 
     A dict repr has each key once, so each capture is that key's only value.
     A key read is tried first (once a look-ahead saw one of them: any other
@@ -162,7 +163,7 @@ def _options_pattern(plain: bool = False) -> str:
                  rf"|{_keyed(('stream',))}(?P<stream>{inner}))"
                  rf"|(?:{string}): {inner})")
     pair = (rf"(?>{_key_ahead(('method', 'url', 'json_data'))}"
-            rf"(?:{_keyed(('method',))}(?:{_string(plain, 'method')}|{outer})"
+            rf"(?:{_keyed(('method',))}(?:{string}|{outer})"
             rf"|{_keyed(('url',))}(?:{_string(plain, 'url')}|{outer})"
             rf"|{_keyed(('json_data',))}(?:\{{(?:{json_pair}(?:, |(?=\}})))*+\}}|(?!\{{){outer}))"
             rf"|(?:{string}): {outer})")
@@ -208,13 +209,13 @@ _HEADER_FIELDS = re.compile(_header_fields_pattern())
 # as `feed` checks it. The options and header reprs are read by their regexes within this one
 # (`_options_pattern`, `_header_fields_pattern`), or taken whole where they are not of that shape.
 # The groups, in order: `_V1_GROUPS` then `_V3_GROUPS`.
-_V1_GROUPS = ("method1", "method2", "url1", "url2", "model1", "model2", "stream", "options",
-              "p2", "sending_method", "sending_url", "p3", "transport_method", "transport_url",
-              "transport_status", "p4", "method", "url", "status", *(f"h{i}" for i in range(8)), "fields",
-              "headers", "p5", "request_id")
+_V1_GROUPS = ("url1", "url2", "model1", "model2", "stream", "options", "p2", "sending_method", "sending_url",
+              "p3", "method", "url", "status", "p4", "response_method", "response_url", "response_status",
+              *(f"h{i}" for i in range(8)), "fields", "headers", "p5", "request_id")
 _V3_GROUPS = ("building_method", "retries", "v3_p2", "v3_sending_method", "v3_p3", "v3_method",
               "v3_status", "v3_p4", "v3_request_id")
 _P2, _P4 = 1 + _V1_GROUPS.index("p2"), 1 + _V1_GROUPS.index("p4")  # (group numbers: where those lines start)
+_V3_AT = len(_V1_GROUPS)  # (`m.groups()[_V3_AT:]`: a 3.4+ call's)
 
 
 def _prefix(name: str) -> str:
@@ -246,9 +247,10 @@ def _calls(plain: bool = False) -> re.Pattern[str]:
         # openai 1.x-3.3: options, sending, [transport,] response with headers, [request_id]
         rf"Request options: (?>{_options_pattern(plain)}(?=\n)|(?P<options>[^\n]*))\n"
         rf"{_prefix('p2')}Sending HTTP Request: (?P<sending_method>[A-Z]+) (?P<sending_url>\S+)\n"
-        rf"(?:{_prefix('p3')}HTTP Request: (?P<transport_method>[A-Z]+) (?P<transport_url>\S+) "
-        rf"\"HTTP/[\d.]+ (?P<transport_status>{_STATUS3})[^\n]*\n)?"
-        rf"{_prefix('p4')}HTTP Response: (?P<method>[A-Z]+) (?P<url>\S+) \"(?P<status>{_STATUS3})[^\"\n]*\""
+        rf"(?:{_prefix('p3')}HTTP Request: (?P<method>[A-Z]+) (?P<url>\S+) \"HTTP/[\d.]+ (?P<status>{_STATUS3})[^\n]*\n)?"
+        # (a transport line's method, URL and status are the response's: the two lines are one call)
+        rf"{_prefix('p4')}HTTP Response: (?(p3)(?P=method) (?P=url) \"(?P=status)"
+        rf"|(?P<response_method>[A-Z]+) (?P<response_url>\S+) \"(?P<response_status>{_STATUS3}))[^\"\n]*\""
         rf"(?: (?>{_header_fields_pattern('h', plain)}(?P<fields>)$|(?P<headers>Headers\([^\n]*)))?"
         rf"{_request_id_line('')}"
         # openai 3.4+: building, sending, response, [request_id]
@@ -355,13 +357,11 @@ def scan_options(text: str) -> tuple[str | None, str | None, str | None, bool | 
     return scan_tokens(text) if parts is None else _scan_pieces(parts)
 
 
-def _options_of(method1: str | None, method2: str | None, url1: str | None, url2: str | None,
-                model1: str | None, model2: str | None,
-                stream: str | None) -> tuple[str | None, str | None, str | None, bool | None]:
-    """`scan_tokens`'s answer from the captures of `_options_pattern()`: strings as written between their quotes."""
-    method = method1 if method1 is not None else method2
-    url = url1 if url1 is not None else url2
-    return (None if method is None else method.upper(), url or None, model1 if model1 is not None else model2,
+def _options_of(url1: str | None, url2: str | None, model1: str | None, model2: str | None,
+                stream: str | None) -> tuple[str | None, str | None, bool | None]:
+    """`scan_tokens`'s answer but the method from the captures of `_options_pattern()`: strings as
+    written between their quotes."""
+    return (url1 or url2 or None, model1 if model1 is not None else model2,
             None if stream is None else stream.startswith("True"))
 
 
@@ -599,7 +599,6 @@ class OpenAISdkParser(Parser):
         regex, ran over a line break is fed line by line (`_v1_call`, `_v3_call`).
         """
         pos = 0
-        v1_groups = len(_V1_GROUPS)
         for m in _calls(_plain(text)).finditer(text):
             kind_at = m.start()  # the `] ` that ends the first line's prefix
             start = text.rfind("\n", 0, kind_at) + 1
@@ -607,14 +606,11 @@ class OpenAISdkParser(Parser):
                 self._feed_each(text[pos:start - 1])
             pos = m.end() + 1
             if text[start] != "[":  # (a line starting with a space is no message; other prefixes are
-                self._feed_each(text[start:pos - 1])  # read as `feed` reads them where `_usable`)
-                continue
-            groups = m.groups()
-            p1 = text[start:kind_at + 2]
-            if groups[v1_groups] is None:
-                self._v1_call(text, start, pos - 1, m.start(_P2), m.start(_P4), p1, *groups[:v1_groups])
+                self._feed_each(text[start:pos - 1])  # read as `feed` reads them where `_line_time`)
+            elif m.lastindex <= _V3_AT:  # (the last group set is one of the 1.x call's)
+                self._v1_call(text, start, kind_at, pos - 1, m)
             else:
-                self._v3_call(text, start, pos - 1, p1, *groups[v1_groups:])
+                self._v3_call(text, start, kind_at, pos - 1, m)
         if pos <= len(text):
             self._feed_each(text[pos:])
 
@@ -630,33 +626,34 @@ class OpenAISdkParser(Parser):
             else:
                 feed(line)
 
-    def _v1_call(self, text: str, start: int, end: int, sending_at: int, response_at: int, p1: str,
-                 method1, method2, url1, url2, model1, model2,
-                 stream, options, p2, sending_method, sending_url, p3, transport_method, transport_url,
-                 transport_status, p4, method, url, digits, h0, h1, h2, h3, h4, h5, h6, h7, fields, headers,
-                 p5, request_id) -> None:
+    def _v1_call(self, text: str, start: int, kind_at: int, end: int, m: re.Match[str]) -> None:
         """`Request options`, `Sending HTTP Request`, [`HTTP Request`,] `HTTP Response`, [`request_id`]:
-        the call at `text[start:end]`, from its captures (`_V1_GROUPS`); its second and response lines
-        start at `sending_at` and `response_at`."""
-        clean, ts, _ = _head(p4)
-        if (not clean or ts is None or not _usable(p1) or not _usable(p2) or self._waiting
-                or (p3 is not None and (not _usable(p3) or transport_method != method
-                                        or transport_url != url or transport_status != digits))
-                or (p5 is not None and (not _head(p5)[0] or "\n" in p5))
-                or "\n" in p2 or "\n" in p4 or (p3 is not None and "\n" in p3)
+        the call at `text[start:end]`, its first line's prefix ending at `kind_at`, from its captures
+        (`_V1_GROUPS`)."""
+        (url1, url2, model1, model2, stream, options, p2, sending_method, sending_url, p3, method, url, digits,
+         p4, response_method, response_url, response_status, h0, h1, h2, h3, h4, h5, h6, h7, fields, headers,
+         p5, request_id) = m.groups()[:_V3_AT]
+        ts = _line_time(p4)
+        if (ts is None or _line_time(text[start:kind_at + 2]) is None or _line_time(p2) is None or self._waiting
+                or (p3 is not None and _line_time(p3) is None) or (p5 is not None and _line_time(p5) is None)
                 # a string of the `plain` regex that ran over a line break, in the options or the headers
                 # (the response line ends before `\n{p5}request_id: {request_id}`)
-                or text.find("\n", start, sending_at - 1) >= 0
-                or text.find("\n", response_at, end if p5 is None else end - len(p5) - len(request_id) - 13) >= 0):
+                or text.find("\n", kind_at, m.start(_P2) - 1) >= 0
+                or text.find("\n", m.start(_P4), end if p5 is None else end - len(p5) - len(request_id) - 13) >= 0):
             self._feed_each(text[start:end])
             return
         if self._open is not None:  # (most have none: no call for it)
             self._close_open()
-        _, self._options_path, self._model, self._stream = (
-            scan_options(options) if options is not None
-            else _options_of(method1, method2, url1, url2, model1, model2, stream))
+        if options is None:  # (`_options_of`, inlined)
+            self._options_path = url1 or url2 or None
+            self._model = model1 if model1 is not None else model2
+            self._stream = None if stream is None else stream.startswith("True")
+        else:
+            _, self._options_path, self._model, self._stream = scan_options(options)
         self._sdk_logs_responses = True
         self._method, self._sending_url, self._last_call = sending_method, sending_url, None
+        if p3 is None:  # (with a transport line, its captures are the response's)
+            method, url, digits = response_method, response_url, response_status
         status = _STATUS_OF[digits]
         if self._rows is not None and (status < 400 or self._rows.errors) and headers is None:
             if fields is None:
@@ -682,13 +679,13 @@ class OpenAISdkParser(Parser):
             self._apply_header_text(call, headers)
         self._close_call(call, id_line, request_id)
 
-    def _v3_call(self, text: str, start: int, end: int, p1: str, building_method, retries, p2, sending_method,
-                 p3, method, digits, p4, request_id) -> None:
+    def _v3_call(self, text: str, start: int, kind_at: int, end: int, m: re.Match[str]) -> None:
         """`Building HTTP request`, `Sending HTTP Request`, `HTTP Response: M S`, [`request_id`]: the call
-        at `text[start:end]`, from its captures (`_V3_GROUPS`)."""
-        clean, ts, _ = _head(p3)
-        if (not clean or ts is None or not _usable(p1) or not _usable(p2) or self._waiting
-                or (p4 is not None and (not _head(p4)[0] or "\n" in p4)) or "\n" in p2 or "\n" in p3):
+        at `text[start:end]`, its first line's prefix ending at `kind_at`, from its captures (`_V3_GROUPS`)."""
+        building_method, retries, p2, sending_method, p3, method, digits, p4, request_id = m.groups()[_V3_AT:]
+        ts = _line_time(p3)
+        if (ts is None or _line_time(text[start:kind_at + 2]) is None or _line_time(p2) is None or self._waiting
+                or (p4 is not None and _line_time(p4) is None)):
             self._feed_each(text[start:end])
             return
         if self._open is not None:  # (most have none: no call for it)
@@ -1068,10 +1065,12 @@ def _call_text(text: str, start: int, end: int, id_line: bool) -> tuple[str, str
 
 
 @lru_cache(maxsize=1024)
-def _usable(prefix: str) -> bool:
-    """Whether `feed` reads the message after `prefix` as its first characters say, its time no error."""
-    clean, _, error = _head(prefix)
-    return clean and error is None
+def _line_time(prefix: str) -> float | None:
+    """The time of a call's line with `prefix`, where `feed` reads its message as its first characters
+    say and dates it so; None for a call to read line by line (no time, or one that is no time, a kind
+    in the prefix, or a prefix the calls regex took over a line break)."""
+    clean, ts, _ = _head(prefix)
+    return ts if clean and "\n" not in prefix else None
 
 
 # Rate-limit figures repeat from response to response (limits, resets such as `12ms`): each

@@ -212,7 +212,7 @@ _HEADER_FIELDS = re.compile(_header_fields_pattern())
 _V1_GROUPS = ("url1", "url2", "model1", "model2", "stream", "options", "p2", "sending_method", "sending_url",
               "p3", "method", "url", "status", "p4", "response_method", "response_url", "response_status",
               *(f"h{i}" for i in range(8)), "fields", "headers", "p5", "request_id")
-_V3_GROUPS = ("building_method", "retries", "v3_p2", "v3_sending_method", "v3_p3", "v3_method",
+_V3_GROUPS = ("retries", "v3_p2", "v3_sending_method", "v3_p3", "v3_method",
               "v3_status", "v3_p4", "v3_request_id")
 _P2, _P4 = 1 + _V1_GROUPS.index("p2"), 1 + _V1_GROUPS.index("p4")  # (group numbers: where those lines start)
 _V3_AT = len(_V1_GROUPS)  # (`m.groups()[_V3_AT:]`: a 3.4+ call's)
@@ -254,7 +254,7 @@ def _calls(plain: bool = False) -> re.Pattern[str]:
         rf"(?: (?>{_header_fields_pattern('h', plain)}(?P<fields>)$|(?P<headers>Headers\([^\n]*)))?"
         rf"{_request_id_line('')}"
         # openai 3.4+: building, sending, response, [request_id]
-        rf"|Building HTTP request: method=(?P<building_method>\S+) retries_taken=(?P<retries>\d+)\n"
+        rf"|Building HTTP request: method=\S+ retries_taken=(?P<retries>\d+)\n"  # (the method: the next line's)
         rf"{_prefix('v3_p2')}Sending HTTP Request: (?P<v3_sending_method>[A-Z]+)\n"
         rf"{_prefix('v3_p3')}HTTP Response: (?P<v3_method>[A-Z]+) (?P<v3_status>{_STATUS3})"
         rf"{_request_id_line('v3_')})",
@@ -633,9 +633,8 @@ class OpenAISdkParser(Parser):
         (url1, url2, model1, model2, stream, options, p2, sending_method, sending_url, p3, method, url, digits,
          p4, response_method, response_url, response_status, h0, h1, h2, h3, h4, h5, h6, h7, fields, headers,
          p5, request_id) = m.groups()[:_V3_AT]
-        ts = _line_time(p4)
-        if (ts is None or _line_time(text[start:kind_at + 2]) is None or _line_time(p2) is None or self._waiting
-                or (p3 is not None and _line_time(p3) is None) or (p5 is not None and _line_time(p5) is None)
+        ts = _call_time(p4, text[start:kind_at + 2], p2, p3, p5)
+        if (ts is None or self._waiting
                 # a string of the `plain` regex that ran over a line break, in the options or the headers
                 # (the response line ends before `\n{p5}request_id: {request_id}`)
                 or text.find("\n", kind_at, m.start(_P2) - 1) >= 0
@@ -682,15 +681,13 @@ class OpenAISdkParser(Parser):
     def _v3_call(self, text: str, start: int, kind_at: int, end: int, m: re.Match[str]) -> None:
         """`Building HTTP request`, `Sending HTTP Request`, `HTTP Response: M S`, [`request_id`]: the call
         at `text[start:end]`, its first line's prefix ending at `kind_at`, from its captures (`_V3_GROUPS`)."""
-        building_method, retries, p2, sending_method, p3, method, digits, p4, request_id = m.groups()[_V3_AT:]
-        ts = _line_time(p3)
-        if (ts is None or _line_time(text[start:kind_at + 2]) is None or _line_time(p2) is None or self._waiting
-                or (p4 is not None and _line_time(p4) is None)):
+        retries, p2, sending_method, p3, method, digits, p4, request_id = m.groups()[_V3_AT:]
+        ts = _call_time(p3, text[start:kind_at + 2], p2, p4)
+        if ts is None or self._waiting:
             self._feed_each(text[start:end])
             return
         if self._open is not None:  # (most have none: no call for it)
             self._close_open()
-        self._method = building_method
         attempt = _SMALL_ATTEMPTS.get(retries)
         self._attempt = _attempt(retries, self.sink) if attempt is None else attempt
         if not self._attempt:  # as `_building`: a new request's options are not the last ones seen
@@ -1062,6 +1059,16 @@ def _call_text(text: str, start: int, end: int, id_line: bool) -> tuple[str, str
     response_end = text.rfind("\n", start, end) if id_line else end
     return (text[text.find("\n", first_end + 1) + 1:response_end],
             text[response_end + 1:end] if id_line else None)
+
+
+@lru_cache(maxsize=1024)
+def _call_time(dated: str, *prefixes: str | None) -> float | None:
+    """`_line_time(dated)` where every other line's prefix of a call (None: no such line) is read
+    alike too, else None: one look-up a call (its lines of one second share their prefixes)."""
+    for prefix in prefixes:
+        if prefix is not None and _line_time(prefix) is None:
+            return None
+    return _line_time(dated)
 
 
 @lru_cache(maxsize=1024)

@@ -600,17 +600,17 @@ class OpenAISdkParser(Parser):
         """
         pos = 0
         for m in _calls(_plain(text)).finditer(text):
-            kind_at = m.start()  # the `] ` that ends the first line's prefix
+            kind_at, end = m.span()  # (from the `] ` that ends the first line's prefix)
             start = text.rfind("\n", 0, kind_at) + 1
             if start > pos:
                 self._feed_each(text[pos:start - 1])
-            pos = m.end() + 1
+            pos = end + 1
             if text[start] != "[":  # (a line starting with a space is no message; other prefixes are
-                self._feed_each(text[start:pos - 1])  # read as `feed` reads them where `_line_time`)
+                self._feed_each(text[start:end])  # read as `feed` reads them where `_line_time`)
             elif m.lastindex <= _V3_AT:  # (the last group set is one of the 1.x call's)
-                self._v1_call(text, start, kind_at, pos - 1, m)
+                self._v1_call(text, start, kind_at, end, m)
             else:
-                self._v3_call(text, start, kind_at, pos - 1, m)
+                self._v3_call(text, start, kind_at, end, m)
         if pos <= len(text):
             self._feed_each(text[pos:])
 

@@ -447,7 +447,7 @@ def test_a_broken_fast_path_is_caught():
     ]:
         with mock.patch.object(openai_sdk.OpenAISdkParser, name, broken), pytest.raises(AssertionError):
             assert_stored_alike(lines, (), STORES[0])
-    with mock.patch.object(openai_sdk, "_headroom_texts", lambda *texts: None), pytest.raises(AssertionError):
+    with mock.patch.object(openai_sdk, "_built_headroom", lambda texts: None), pytest.raises(AssertionError):
         assert_stored_alike(lines, (), STORES[0])
 
 

@@ -665,7 +665,10 @@ class OpenAISdkParser(Parser):
                 latency = None if h7 is None else _plain_ms(h7)
                 if latency is None and h7 is not None:
                     latency = _latency(h7, "openai-processing-ms", self.sink)  # reported
-                self._add_row(ts, status, latency, _headroom_texts(h1, h3, h2, h4, h5, h6))
+                # the headroom left as its texts (built by `_built_headroom` only for the reading the store
+                # keeps) where a usable request limit makes sure it is one, not None
+                self._add_row(ts, status, latency, (h1, h3, h2, h4, h5, h6) if _count(h1) is not None
+                              else _headroom_of(h1, h3, h2, h4, h5, h6))
                 if h0 and p5 is not None:
                     self.sink.skip()  # the id is already known from the response's headers
                 return
@@ -706,7 +709,7 @@ class OpenAISdkParser(Parser):
         """`_emit` for a call handed as a row of the batch's columns: no `Call` built, its request id,
         endpoint, method and log text (which the store never reads of a successful call, nor of an
         error in a store that keeps none whole) not read, its headroom left as texts where it is sure
-        to be one (`_headroom_texts`). (`_retrying` and `_raising` read only whether the last call
+        to be one. (`_retrying` and `_raising` read only whether the last call
         was an error or failed: a call that is no error as none.)"""
         self._last_attempt = self._attempt
         self._attempt = 0
@@ -1108,14 +1111,6 @@ def _headroom_of(limit_requests: str | None, remaining_requests: str | None, lim
 
 
 _NO_HEADROOM = (None,) * 6
-
-
-def _headroom_texts(*texts: str | None) -> tuple[str | None, ...] | RateLimit | None:
-    """`_headroom_of(*texts)`, left as the texts (built by `_built_headroom` only for the reading the
-    store keeps) where a usable request limit makes sure it is a headroom, not None."""
-    if _count(texts[0]) is not None:
-        return texts
-    return _headroom_of(*texts)
 
 
 def _built_headroom(texts: tuple[str | None, ...]) -> RateLimit:

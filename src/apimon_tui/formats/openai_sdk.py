@@ -522,6 +522,8 @@ class OpenAISdkParser(Parser):
         self._waiting: list[tuple[Call, str]] = []  # transport calls waiting for their response line
         self._open: Call | None = None  # response call waiting one line for `request_id:`
         self._rows: _Rows | None = None  # the calls of the batch `feed_many` hands as columns
+        self._heads: tuple[str | None, ...] = ()  # the prefixes of the last call `feed_many` found, and
+        self._heads_time: float | None = None  # their `_call_time`
 
     # -- line dispatch -----------------------------------------------------
 
@@ -633,7 +635,10 @@ class OpenAISdkParser(Parser):
         (url1, url2, model1, model2, stream, options, p2, sending_method, sending_url, p3, method, url, digits,
          p4, response_method, response_url, response_status, h0, h1, h2, h3, h4, h5, h6, h7, fields, headers,
          p5, request_id) = m.groups()[:_V3_AT]
-        ts = _call_time(p4, text[start:kind_at + 2], p2, p3, p5)
+        heads = (p4, text[start:kind_at + 2], p2, p3, p5)
+        if heads != self._heads:  # (a call's lines of one second share their prefixes with the call before)
+            self._heads, self._heads_time = heads, _call_time(*heads)
+        ts = self._heads_time
         if (ts is None or self._waiting
                 # a string of the `plain` regex that ran over a line break, in the options or the headers
                 # (the response line ends before `\n{p5}request_id: {request_id}`)
@@ -685,7 +690,10 @@ class OpenAISdkParser(Parser):
         """`Building HTTP request`, `Sending HTTP Request`, `HTTP Response: M S`, [`request_id`]: the call
         at `text[start:end]`, its first line's prefix ending at `kind_at`, from its captures (`_V3_GROUPS`)."""
         retries, p2, sending_method, p3, method, digits, p4, request_id = m.groups()[_V3_AT:]
-        ts = _call_time(p3, text[start:kind_at + 2], p2, p4)
+        heads = (p3, text[start:kind_at + 2], p2, p4)
+        if heads != self._heads:
+            self._heads, self._heads_time = heads, _call_time(*heads)
+        ts = self._heads_time
         if ts is None or self._waiting:
             self._feed_each(text[start:end])
             return

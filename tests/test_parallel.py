@@ -2,6 +2,7 @@
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +10,9 @@ from apimon_tui.ingest import parallel
 from apimon_tui.commands.report import read_summary
 from apimon_tui.formats.native import to_record
 from apimon_tui.core.model import Call
+from apimon_tui.sources import LineBlock
+
+DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture
@@ -47,10 +51,33 @@ def test_parallel_figures_equal_one_pass(big_log, monkeypatch):
 
 
 def test_multi_line_formats_are_not_split(tmp_path, monkeypatch):
+    """A pretty-printed LiteLLM log is read by the engine; an openai-sdk log as one share of text blocks."""
     monkeypatch.setattr(parallel, "MIN_BYTES_PER_JOB", 16)
+    litellm = tmp_path / "litellm.log"
+    litellm.write_bytes((DATA / "litellm-1.110.2-payloads.log").read_bytes())
+    assert parallel.plan_jobs(str(litellm), "auto", 2, {}, None) is None
+    sdk = tmp_path / "sdk.log"
+    sdk.write_text("[2026-11-26 23:26:08 - httpx:1025 - INFO] HTTP Request: POST https://api.openai.com/v1/chat/completions \"HTTP/1.1 200 OK\"\n" * 50)
+    assert [(job.start, job.end, job.fmt) for job in parallel.plan_jobs(str(sdk), "auto", 2, {}, None)] == [
+        (0, sdk.stat().st_size, "openai-sdk")]
+
+
+def test_an_openai_sdk_log_read_as_text_blocks_has_the_engines_figures(tmp_path, monkeypatch):
+    """Blocks of bytes cut calls and broken UTF-8 anywhere; each decoded as one text for the parser."""
+    v1, v3 = ((DATA / name).read_bytes() for name in ("openai-1.109.1-debug.log", "openai-3.57.0-debug.log"))
+    odd = b"[2026-11-26 23:27:00 - app:1 - INFO] caf\xc3 \xff\xfe broken bytes\n"
     path = tmp_path / "sdk.log"
-    path.write_text("[2026-11-26 23:26:08 - httpx:1025 - INFO] HTTP Request: POST https://api.openai.com/v1/chat/completions \"HTTP/1.1 200 OK\"\n" * 50)
-    assert parallel.plan_jobs(str(path), "auto", 2, {}, None) is None
+    path.write_bytes((v1 + odd + v3) * 8)
+    by_engine = read_summary([str(path)], "auto", {}, jobs=1)
+    monkeypatch.setattr(parallel, "MIN_BYTES_PER_JOB", 1024)
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 7919)  # (a prime: the blocks' edges fall anywhere)
+    texts = []
+    text = LineBlock.text
+    monkeypatch.setattr(LineBlock, "text", lambda block: texts.append(text(block)) or texts[-1])
+    by_blocks = read_summary([str(path)], "auto", {}, jobs=1)
+    assert len(texts) > 50 and any("\ufffd" in t for t in texts)
+    assert by_blocks == by_engine
+    assert by_engine["calls"] > 100 and by_engine["errors"] > 0
 
 
 def test_stores_folded_in_the_workers_answer_every_window_like_one_pass(big_log, monkeypatch):

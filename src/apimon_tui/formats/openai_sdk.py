@@ -574,10 +574,15 @@ class OpenAISdkParser(Parser):
         store's objects again and again (12% of a `report`'s time), and
         reading a batch makes no cycles for it to find.
         """
-        if len(lines) < 3 or "\n" in "".join(lines):  # (a line holding a line break; `in` is the quick search)
+        text_of = getattr(lines, "text", None)  # a `LineBlock` (no line of it holds a line break)
+        if len(lines) < 3 or (text_of is None and "\n" in "".join(lines)):  # (`in`: the quick search)
             super().feed_many(lines)
             return
-        text = "\n".join(lines)
+        if text_of is not None:
+            from apimon_tui.core import heap  # (ctypes: only for a big file)
+
+            heap.keep_freed_blocks()  # (a few MB of text a block, block after block)
+        text = "\n".join(lines) if text_of is None else text_of()
         if len(lines) >= COLUMN_LINES and getattr(self.sink, "columns", None) is not None:
             self._rows = _Rows(self.sink, self.source)
         collecting = gc.isenabled()

@@ -120,6 +120,15 @@ def line_time(name: str, options: dict | None = None):
     return ts_of_line
 
 
+def call_time(name: str, options: dict | None = None):
+    """A function giving the time of the call a line surely makes wherever it is in a log (None if
+    not sure), or None when no line of the format is sure: a one-line format's `line_time`; for a
+    format whose calls span lines, its module's `call_time_of_line` where it has one."""
+    if name in ONE_LINE_FORMATS:
+        return line_time(name, options)
+    return getattr(format_module(name), "call_time_of_line", None)
+
+
 def call_starts(name: str):
     """The format's `call_starts(lines)` (where a parser may start reading), or None when any line is one."""
     return getattr(format_module(name), "call_starts", None)

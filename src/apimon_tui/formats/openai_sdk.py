@@ -1252,6 +1252,21 @@ def _start_kind(line: str) -> str | None:
 _LEGACY_KINDS = {"Request to OpenAI API": "legacy request", "OpenAI API response": "legacy response"}
 
 
+def call_time_of_line(line: str) -> float | None:
+    """The time of the call `line` makes whatever lines come before and after it; None when not sure.
+
+    Only a dated `HTTP Response` line is sure: it is its attempt's call,
+    whether a transport line waited for it or not (`_response`), closed by
+    whatever follows. The last one in a file gives a time that a store
+    reading the file reaches (`parallel.newest_hint`).
+    """
+    m = None if line[:1] in (" ", "\t") else _KIND.search(line)
+    if m is None or m.group(1) != "HTTP Response: " or not m.start():
+        return None
+    ts, error = _time_of(line[:m.start()])
+    return ts if error is None and _RESPONSE.match(line[m.end():]) is not None else None
+
+
 def time_of_line(line: str) -> float | None:
     """The time a line is stamped with (before its message), None for an undated one (a traceback's)."""
     m = None if line[:1] in (" ", "\t") else _KIND.search(line)

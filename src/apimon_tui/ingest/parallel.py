@@ -171,13 +171,14 @@ def newest_hint(
     A store moved on to it first (`MetricsStore.advance`) puts each call
     older than its last hour straight into its minute, instead of into a
     second that is folded into that minute later: the same figures, for
-    less work. None for a format with calls over several lines, or when
-    the last dated line is outside [since, until) (dropped, so never reached).
+    less work. It is the time of the last line that surely makes a call
+    (`formats.call_time`); None where no line of the format is sure, or
+    when that time is outside [since, until) (dropped, so never reached).
     """
     name = sniff_format(path) if fmt == "auto" else fmt
-    if name not in formats.ONE_LINE_FORMATS:
+    if name is None or (ts_of_call := formats.call_time(name, config.get(name) if name == "jsonl" else None)) is None:
         return None
-    hint = last_line_time(path, formats.line_time(name, config.get(name) if name == "jsonl" else None))
+    hint = last_line_time(path, ts_of_call)
     if hint is not None and ((since is not None and hint < since) or (until is not None and hint >= until)):
         return None
     return hint

@@ -67,9 +67,13 @@ def read_whole(path: str) -> None:
 
 
 def in_shares(path: str) -> bool:
+    """Whether `path` is cut into shares (an openai-sdk file, read as one share since session 12,
+    is read whole: a tree from before reads it by the engine)."""
+    from apimon_tui import formats
     from apimon_tui.ingest import parallel
 
-    return bool(parallel.plan_jobs(path, "auto", 1, {}, None))
+    jobs = parallel.plan_jobs(path, "auto", 1, {}, None)
+    return bool(jobs) and jobs[0].fmt in formats.ONE_LINE_FORMATS
 
 
 def head_copy(path: str, megabytes: int) -> str:

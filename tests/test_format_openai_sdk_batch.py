@@ -472,3 +472,34 @@ def test_whole_calls_columns_cannot_hold_go_to_the_sink_one_by_one_in_order():
         if as_rows:
             assert [c.latency_ms for c in store.failed] == [None, 3.0]
     assert stores[0] == stores[1]
+
+
+@PROPERTY
+@given(lines=logs())
+def test_a_line_sure_of_its_call_names_the_time_of_a_call_the_parser_makes(lines):
+    """`call_time_of_line`, whose newest time in a file a store is moved on to before reading it
+    (`parallel.newest_hint`), never names a time no call of the log has, however hostile the lines.
+    Each line's stamp is made its own second, so a call's time says which line dated it."""
+    lines = [line.replace("23:26:08", f"23:{i // 60 % 60:02d}:{i % 60:02d}") for i, line in enumerate(lines)]
+    times = {call.ts for call in outcomes(openai_sdk.OpenAISdkParser, [lines])[0]}
+    for line in lines:
+        ts = openai_sdk.call_time_of_line(line)
+        assert ts is None or ts in times
+
+
+def test_only_dated_readable_response_lines_are_sure_of_their_call():
+    for name in ("openai-1.109.1-debug.log", "openai-3.57.0-debug.log"):
+        lines = (DATA / name).read_text().splitlines()
+        calls = outcomes(openai_sdk.OpenAISdkParser, [lines])[0]
+        sure = [openai_sdk.call_time_of_line(line) for line in lines]
+        assert sum(ts is not None for ts in sure) == sum("] HTTP Response: " in line for line in lines) > 20
+        assert max(ts for ts in sure if ts is not None) == max(call.ts for call in calls)
+    response = '[2026-11-26 23:26:08 - openai._base_client:1016 - DEBUG] HTTP Response: POST 200'
+    assert openai_sdk.call_time_of_line(response) == openai_sdk.time_of_line(response) is not None
+    for line in (response.replace("2026-11-26", "2026-13-26"),  # a stamp that is no time: unparsed
+                 response.split("] ", 1)[1],                     # undated: the reader's clock
+                 response.replace(" 200", " two hundred"),        # unreadable: unparsed
+                 "  " + response,                                 # a traceback's line
+                 response.replace("HTTP Response", "HTTP Request"),
+                 response.replace("- DEBUG]", "- Request options: DEBUG]")):  # another kind first
+        assert openai_sdk.call_time_of_line(line) is None, line

@@ -12,6 +12,8 @@ import sys
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apimon_tui.sources import (
     CommandSource,
@@ -25,6 +27,7 @@ from apimon_tui.sources import (
     open_source,
 )
 from apimon_tui.sources.command import backoff_delay
+from apimon_tui.formats.base import BLOCK_PADDING
 from apimon_tui.sources.lines import LONG_LINE_BYTES, decode_lines
 
 WAIT_SECONDS = 10.0
@@ -116,6 +119,17 @@ def test_lines_kept_as_blocks_of_bytes_are_the_lines_feed_gives(seed):
     assert kept_as_bytes and any("\ufffd" in line for block in kept_as_bytes for line in block)
     for block in kept_as_bytes:
         assert [LineBlock(block.data)[i] for i in range(-1, len(block))] == [block[-1], *block]
+        assert LineBlock(block.data).text() == "\n".join(block)  # (the openai-sdk reader's text, decoded at once)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=30), st.integers(1, 45))
+def test_a_block_knows_whether_a_line_is_over_a_limit_without_finding_every_line(lengths, limit):
+    """`longest_over` (a `find` per half-limit span) says what `longest` (every line's end) says."""
+    block = LineBlock(b"".join(b"x" * n + b"\n" for n in lengths) + BLOCK_PADDING)
+    assert len(block) == len(lengths)
+    assert block.longest() == max(lengths)
+    assert block.longest_over(limit) == (max(lengths) > limit)
 
 
 def test_a_block_longer_than_the_line_limit_stays_bytes_unless_one_of_its_lines_is():

@@ -30,6 +30,11 @@ DETECT_LINES = 1000
 # between lines (parallel reading, `--since` seeking).
 ONE_LINE_FORMATS = frozenset({"native", "nginx", "jsonl", "otlp"})
 
+# Formats whose calls may span lines, so a file is read in one pass, but whose parser takes a
+# block of lines as one text (`LineBlock.text()`): a big file is read in blocks of bytes as one
+# share, skipping the split into lines and the join back (`ingest.parallel.plan_jobs`).
+TEXT_BLOCK_FORMATS = frozenset({"openai-sdk"})
+
 # Formats a look-back can binary-search by time (`offset_since`): the one-line formats, and the
 # formats whose calls may span lines, which say where a call starts (their `call_starts(lines)`:
 # the search steps back to one). Their lines are dated one by one: an openai-sdk log's each, a
@@ -113,6 +118,15 @@ def line_time(name: str, options: dict | None = None):
         return ts
 
     return ts_of_line
+
+
+def call_time(name: str, options: dict | None = None):
+    """A function giving the time of the call a line surely makes wherever it is in a log (None if
+    not sure), or None when no line of the format is sure: a one-line format's `line_time`; for a
+    format whose calls span lines, its module's `call_time_of_line` where it has one."""
+    if name in ONE_LINE_FORMATS:
+        return line_time(name, options)
+    return getattr(format_module(name), "call_time_of_line", None)
 
 
 def call_starts(name: str):

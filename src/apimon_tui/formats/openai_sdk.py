@@ -576,10 +576,15 @@ class OpenAISdkParser(Parser):
         store's objects again and again (12% of a `report`'s time), and
         reading a batch makes no cycles for it to find.
         """
-        if len(lines) < 3 or "\n" in "".join(lines):  # (a line holding a line break; `in` is the quick search)
+        text_of = getattr(lines, "text", None)  # a `LineBlock` (no line of it holds a line break)
+        if len(lines) < 3 or (text_of is None and "\n" in "".join(lines)):  # (`in`: the quick search)
             super().feed_many(lines)
             return
-        text = "\n".join(lines)
+        if text_of is not None:
+            from apimon_tui.core import heap  # (ctypes: only for a big file)
+
+            heap.keep_freed_blocks()  # (a few MB of text a block, block after block)
+        text = "\n".join(lines) if text_of is None else text_of()
         if len(lines) >= COLUMN_LINES and getattr(self.sink, "columns", None) is not None:
             self._rows = _Rows(self.sink, self.source)
         collecting = gc.isenabled()
@@ -1254,6 +1259,21 @@ def _start_kind(line: str) -> str | None:
 
 
 _LEGACY_KINDS = {"Request to OpenAI API": "legacy request", "OpenAI API response": "legacy response"}
+
+
+def call_time_of_line(line: str) -> float | None:
+    """The time of the call `line` makes whatever lines come before and after it; None when not sure.
+
+    Only a dated `HTTP Response` line is sure: it is its attempt's call,
+    whether a transport line waited for it or not (`_response`), closed by
+    whatever follows. The last one in a file gives a time that a store
+    reading the file reaches (`parallel.newest_hint`).
+    """
+    m = None if line[:1] in (" ", "\t") else _KIND.search(line)
+    if m is None or m.group(1) != "HTTP Response: " or not m.start():
+        return None
+    ts, error = _time_of(line[:m.start()])
+    return ts if error is None and _RESPONSE.match(line[m.end():]) is not None else None
 
 
 def time_of_line(line: str) -> float | None:

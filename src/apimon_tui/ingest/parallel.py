@@ -7,7 +7,8 @@ store is mergeable by design, so the figures are the same as one pass. On one
 core such a file is one range, read the same way. A range is read in blocks
 of bytes (`LineBlock`), which the nginx column reader takes without decoding
 every line. Formats whose calls span lines (openai-sdk, pretty-printed
-litellm) are read in one pass, as are stdin, commands and small files.
+litellm) are read in one pass, as are stdin, commands and small files; an
+openai-sdk file as one range, whose blocks its parser reads as one text each.
 """
 
 from __future__ import annotations
@@ -143,8 +144,10 @@ def plan_jobs(
     """The shares `path` is read in, or None when the engine should read it in one pass.
 
     A big file of a one-line format is cut into one share per core (one
-    share on one core), each read in blocks of bytes (`ByteRangeSource`).
-    With `since`, the shares start where the calls from `since` on do.
+    share on one core), each read in blocks of bytes (`ByteRangeSource`);
+    one of a format read as text blocks (`formats.TEXT_BLOCK_FORMATS`) is
+    one share, read so. With `since`, the shares start where the calls
+    from `since` on do.
     """
     if jobs < 1 or not os.path.isfile(path):
         return None
@@ -152,11 +155,11 @@ def plan_jobs(
     if size < MIN_BYTES_PER_JOB:
         return None
     name = sniff_format(path) if fmt == "auto" else fmt
-    if name not in formats.ONE_LINE_FORMATS:
+    if name not in formats.ONE_LINE_FORMATS and name not in formats.TEXT_BLOCK_FORMATS:
         return None
     hint = newest_hint(path, name, config, since, until)
     start = 0 if since is None else since_offset(path, since, name, {"jsonl": config.get("jsonl", {})})
-    parts = max(1, min(jobs, (size - start) // MIN_BYTES_PER_JOB))
+    parts = max(1, min(jobs, (size - start) // MIN_BYTES_PER_JOB)) if name in formats.ONE_LINE_FORMATS else 1
     return [_Job(path, path, a, b, name, config, since, until, hint) for a, b in split_points(path, parts, start)]
 
 
@@ -168,13 +171,14 @@ def newest_hint(
     A store moved on to it first (`MetricsStore.advance`) puts each call
     older than its last hour straight into its minute, instead of into a
     second that is folded into that minute later: the same figures, for
-    less work. None for a format with calls over several lines, or when
-    the last dated line is outside [since, until) (dropped, so never reached).
+    less work. It is the time of the last line that surely makes a call
+    (`formats.call_time`); None where no line of the format is sure, or
+    when that time is outside [since, until) (dropped, so never reached).
     """
     name = sniff_format(path) if fmt == "auto" else fmt
-    if name not in formats.ONE_LINE_FORMATS:
+    if name is None or (ts_of_call := formats.call_time(name, config.get(name) if name == "jsonl" else None)) is None:
         return None
-    hint = last_line_time(path, formats.line_time(name, config.get(name) if name == "jsonl" else None))
+    hint = last_line_time(path, ts_of_call)
     if hint is not None and ((since is not None and hint < since) or (until is not None and hint >= until)):
         return None
     return hint

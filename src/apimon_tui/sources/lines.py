@@ -99,7 +99,7 @@ class LineAssembler:
             return self.feed(chunk)
         data = b"".join((self._pending, memoryview(chunk)[:end], BLOCK_PADDING))
         block = LineBlock(data)
-        if end - first - 1 > self.max_line and block.longest() > self.max_line:  # (only so long a span can hold one)
+        if end - first - 1 > self.max_line and block.longest_over(self.max_line):  # (only so long a span can hold one)
             return self.feed(chunk)
         self._pending.clear()
         self._pending += memoryview(chunk)[end:]
@@ -163,22 +163,39 @@ class LineBlock(Sequence[str]):
 
     A reader that works on bytes (the nginx column reader) takes `data` and
     `ends` and decodes just the lines it leaves to a per-line path, skipping
-    the decoding and splitting of the rest. Anything else indexes or
-    iterates, and gets the lines `LineAssembler.feed` would have given.
-    Only big files are read this way (`report`), so numpy is imported here.
+    the decoding and splitting of the rest; one that works on text (the
+    openai-sdk reader) takes `text()`, the lines decoded as one string.
+    Anything else indexes or iterates, and gets the lines
+    `LineAssembler.feed` would have given. Only big files are read this way
+    (`report`), so numpy is imported here.
     """
 
-    __slots__ = ("data", "ends", "_lines")
+    __slots__ = ("data", "_count", "_ends", "_lines")
 
     def __init__(self, data: bytes) -> None:
         import numpy as np
 
         self.data = data  # whole lines, each ending with "\n" (no "\r", none over the limit), then BLOCK_PADDING
-        self.ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8, count=len(data) - len(BLOCK_PADDING)) == ord("\n"))
+        self._count = int(np.count_nonzero(self._bytes() == ord("\n")))  # (4x quicker than `bytes.count`)
+        self._ends = None
         self._lines: list[str] | None = None
 
+    @property
+    def ends(self):
+        """The index in `data` of each line's newline, found on first use (a text reader needs none)."""
+        if self._ends is None:
+            import numpy as np
+
+            self._ends = np.flatnonzero(self._bytes() == ord("\n"))
+        return self._ends
+
+    def _bytes(self):
+        import numpy as np
+
+        return np.frombuffer(self.data, dtype=np.uint8, count=len(self.data) - len(BLOCK_PADDING))
+
     def __len__(self) -> int:
-        return len(self.ends)
+        return self._count
 
     def __getitem__(self, index):
         if self._lines is not None or isinstance(index, slice):
@@ -192,6 +209,19 @@ class LineBlock(Sequence[str]):
     def __iter__(self):
         return iter(self.lines())
 
+    def longest_over(self, limit: int) -> bool:
+        """Whether a line is longer than `limit` bytes.
+
+        Such a line holds a whole span of `limit // 2` bytes, as cut from the
+        first byte on, without a newline: a `find` in each span rules it out
+        without finding every line's end (`longest`).
+        """
+        half = max(1, limit // 2)
+        data, end = self.data, len(self.data) - len(BLOCK_PADDING)
+        if all(data.find(b"\n", at, at + half) >= 0 for at in range(0, end - half + 1, half)):
+            return False
+        return self.longest() > limit
+
     def longest(self) -> int:
         """The length in bytes of the longest line."""
         import numpy as np
@@ -204,6 +234,11 @@ class LineBlock(Sequence[str]):
             self._lines = str(memoryview(self.data)[:-len(BLOCK_PADDING)], "utf-8", "replace").split("\n")
             self._lines.pop()  # the empty string after the final newline
         return self._lines
+
+    def text(self) -> str:
+        """The lines joined by line breaks (no final one), decoded at once: `"\\n".join(self)`, as
+        decoding whole and splitting gives each line (a newline byte is never part of a character)."""
+        return str(memoryview(self.data)[:len(self.data) - len(BLOCK_PADDING) - 1], "utf-8", "replace")
 
 
 def _decode(raw: bytes) -> str:

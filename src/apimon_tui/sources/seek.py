@@ -67,12 +67,17 @@ def first_call_start(data: bytes, lines: list[str], starts: CallStarts) -> tuple
 
 
 def last_line_time(path: str, ts_of_line, tail_bytes: int = TAIL_BYTES) -> float | None:
-    """The time of the file's last dated line (in its last `tail_bytes`), None if none is dated."""
+    """The time of the file's last dated line (in its last `tail_bytes`), None if none is dated.
+
+    Lines are cut at newlines only, a carriage return before one dropped, as
+    the reader cuts them: `str.splitlines` also cuts at `\\x85`, `\\u2028` and
+    others, and a piece of a line may read as a line it is not.
+    """
     with open(path, "rb") as f:
         f.seek(max(0, os.fstat(f.fileno()).st_size - tail_bytes))
-        tail = f.read().decode("utf-8", "replace").splitlines()
+        tail = f.read().decode("utf-8", "replace").split("\n")
     for line in reversed(tail[1:] if len(tail) > 1 else tail):
-        ts = ts_of_line(line)
+        ts = ts_of_line(line[:-1] if line.endswith("\r") else line)
         if ts is not None:
             return ts
     return None

@@ -612,9 +612,7 @@ class OpenAISdkParser(Parser):
             if start > pos:
                 self._feed_each(text[pos:start - 1])
             pos = end + 1
-            if text[start] != "[":  # (a line starting with a space is no message; other prefixes are
-                self._feed_each(text[start:end])  # read as `feed` reads them where `_line_time`)
-            elif m.lastindex <= _V3_AT:  # (the last group set is one of the 1.x call's)
+            if m.lastindex <= _V3_AT:  # (the last group set is one of the 1.x call's)
                 self._v1_call(text, start, kind_at, end, m)
             else:
                 self._v3_call(text, start, kind_at, end, m)
@@ -1091,9 +1089,10 @@ def _call_time(dated: str, *prefixes: str | None) -> float | None:
 def _line_time(prefix: str) -> float | None:
     """The time of a call's line with `prefix`, where `feed` reads its message as its first characters
     say and dates it so; None for a call to read line by line (no time, or one that is no time, a kind
-    in the prefix, or a prefix the calls regex took over a line break)."""
+    in the prefix, a prefix the calls regex took over a line break, or a first line's that is no `[...] `:
+    one starting with a space is no message, other prefixes are read as `feed` reads them)."""
     clean, ts, _ = _head(prefix)
-    return ts if clean and "\n" not in prefix else None
+    return ts if clean and prefix[:1] == "[" and "\n" not in prefix else None
 
 
 # Rate-limit figures repeat from response to response (limits, resets such as `12ms`): each

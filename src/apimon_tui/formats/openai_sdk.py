@@ -40,8 +40,9 @@ A `Retrying` line with no failed call before it (info level hides the
 Speed: a batch's calls of the usual shapes (five lines of 1.x, four of
 3.4+) are found by one regex over the joined batch (`feed_many`, `_calls()`),
 which reads plain `Request options` and `Headers(...)` reprs too, checking
-the whole repr and capturing only the fields used; anything else takes the
-line-by-line and token-by-token paths, which read alike. The engine's sink
+the whole repr and capturing only the fields used, and each match is read
+with a few Python steps (one look-up for its prefixes); anything else takes
+the line-by-line and token-by-token paths, which read alike. The engine's sink
 gets a batch's successful calls as columns, not as a `Call` each.
 
 Line accounting: a line whose data goes into a call reports nothing itself;
@@ -205,8 +206,9 @@ _HEADER_FIELDS = re.compile(_header_fields_pattern())
 # Whole calls of a batch in the usual shapes, each a run of lines of the form `[prefix] message`,
 # read by `OpenAISdkParser.feed_many`. The search looks for `] Request options: ` or `] Building
 # HTTP request: ` (a literal the regex engine finds quickly), and the call's first prefix is taken
-# from the start of that line in Python. Each prefix is checked (`_head`, once per distinct text)
-# as `feed` checks it. The options and header reprs are read by their regexes within this one
+# from the start of that line in Python. A call's prefixes are checked as `feed` checks them
+# (`_call_time`, once per distinct run of them), and its transport line against its response line
+# by backreferences. The options and header reprs are read by their regexes within this one
 # (`_options_pattern`, `_header_fields_pattern`), or taken whole where they are not of that shape.
 # The groups, in order: `_V1_GROUPS` then `_V3_GROUPS`.
 _V1_GROUPS = ("url1", "url2", "model1", "model2", "stream", "options", "p2", "sending_method", "sending_url",

@@ -281,7 +281,7 @@ def test_hostile_values_read_alike_and_the_plain_call_takes_the_batch_regex():
         call_lines()[:4],  # no request_id line
         call_lines()[:2] + [call_lines()[2].replace("POST", "GET")] + call_lines()[3:],  # another request's transport
         call_lines()[:2] + [call_lines()[2].replace(" 200 ", " 500 ")] + call_lines()[3:],  # another status
-        call_lines()[:2] + [call_lines()[2].replace("/completions", "/completions/x")] + call_lines()[3:],  # a longer URL
+        call_lines()[:2] + [call_lines()[2].replace("/completions", "/completions/x")] + call_lines()[3:],  # (URL)
         call_lines()[:2] + [call_lines()[2].replace("POST", "POS")] + call_lines()[3:],  # a shorter method
         call_lines()[:3] + ["Traceback (most recent call last):"] + call_lines()[3:],
         [" " + call_lines()[0]] + call_lines()[1:], ["x " + call_lines()[0]] + call_lines()[1:],

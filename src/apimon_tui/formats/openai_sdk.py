@@ -249,7 +249,8 @@ def _calls(plain: bool = False) -> re.Pattern[str]:
         # openai 1.x-3.3: options, sending, [transport,] response with headers, [request_id]
         rf"Request options: (?>{_options_pattern(plain)}(?=\n)|(?P<options>[^\n]*))\n"
         rf"{_prefix('p2')}Sending HTTP Request: (?P<sending_method>[A-Z]+) (?P<sending_url>\S+)\n"
-        rf"(?:{_prefix('p3')}HTTP Request: (?P<method>[A-Z]+) (?P<url>\S+) \"HTTP/[\d.]+ (?P<status>{_STATUS3})[^\n]*\n)?"
+        rf"(?:{_prefix('p3')}HTTP Request: (?P<method>[A-Z]+) (?P<url>\S+) "
+        rf"\"HTTP/[\d.]+ (?P<status>{_STATUS3})[^\n]*\n)?"
         # (a transport line's method, URL and status are the response's: the two lines are one call)
         rf"{_prefix('p4')}HTTP Response: (?(p3)(?P=method) (?P=url) \"(?P=status)"
         rf"|(?P<response_method>[A-Z]+) (?P<response_url>\S+) \"(?P<response_status>{_STATUS3}))[^\"\n]*\""

@@ -15,7 +15,10 @@ spell of the shared machine hits all of them), timed:
   nginx combined (`access_log`); it reads none of the JSON formats.
 
 Prints, per format, each tool's best wall time, calls/s and the ratio to the
-orjson floor (to the regex floor for nginx combined).
+orjson floor (to the regex floor for nginx combined), and its least CPU time
+(user and system) and that ratio. The file is read once before each run
+(`warm`): the machine's page cache holds a few GB, so the first tool of a
+round used to read a big file from disk, and the tools after it did not.
 
     python bench/formats.py [--calls N] [--repeat R] [--formats native,otlp,...] [--against OTHER/src]
 
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import statistics
@@ -222,11 +226,20 @@ def tools(path: Path, fmt: str, core: str, against: Path | None) -> list[tuple[s
     return out
 
 
-def run(cmd: list[str]) -> tuple[float, int]:
-    """Wall seconds and exit code of one command."""
+def warm(path: Path) -> None:
+    """Read `path` once, so each tool starts on a file as much in the page cache as the one before
+    it: the machine caches a few GB, and the first tool of a round read its file from disk."""
+    with path.open("rb") as f:
+        while f.read(8 << 20):
+            pass
+
+
+def run(cmd: list[str]) -> tuple[float, float, int]:
+    """Wall s, CPU s (user+sys) and exit code of one command."""
     start = time.perf_counter()
-    code = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-    return time.perf_counter() - start, code
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status)
 
 
 def main() -> int:
@@ -250,26 +263,29 @@ def main() -> int:
     for tree in [SOURCE] + ([args.against] if args.against else []):
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "apimon_tui")], check=True)
     plans = {fmt: tools(path, fmt, args.core, args.against) for fmt, (path, _) in files.items()}
-    runs: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    runs: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
     for _ in range(args.repeat):
         for fmt, plan in plans.items():
             for name, cmd in plan:
                 if cmd is not None:
+                    warm(files[fmt][0])
                     runs.setdefault((fmt, name), []).append(run(cmd))
     print(f"{'format':<15} {'tool (best of ' + str(args.repeat) + ')':<28} {'best s':>8} {'median s':>9} "
-          f"{'calls/s':>11} {'x floor':>8}")
+          f"{'calls/s':>11} {'x floor':>8} {'cpu s':>7} {'cpu x':>6}")
     for fmt, plan in plans.items():
         calls = files[fmt][1]
         best = {name: min(runs[fmt, name]) for name, cmd in plan if cmd is not None}
-        floor = next(wall for name, (wall, _) in best.items() if name.startswith("floor"))
+        least_cpu = {name: min(r[1] for r in runs[fmt, name]) for name in best}
+        floor = next(name for name in best if name.startswith("floor"))
         for name, cmd in plan:
             if cmd is None:
                 print(f"{fmt:<15} {name:<28} not installed, skipped")
                 continue
-            wall, code = best[name]
+            wall, _, code = best[name]
             median = statistics.median(r[0] for r in runs[fmt, name])
             note = "" if code == 0 else f"  (exit {code})"
-            print(f"{fmt:<15} {name:<28} {wall:>8.2f} {median:>9.2f} {calls / wall:>11,.0f} {wall / floor:>8.2f}{note}")
+            print(f"{fmt:<15} {name:<28} {wall:>8.2f} {median:>9.2f} {calls / wall:>11,.0f} "
+                  f"{wall / best[floor][0]:>8.2f} {least_cpu[name]:>7.2f} {least_cpu[name] / least_cpu[floor]:>6.2f}{note}")
     return 0
 
 

@@ -170,32 +170,19 @@ class LineBlock(Sequence[str]):
     (`report`), so numpy is imported here.
     """
 
-    __slots__ = ("data", "_count", "_ends", "_lines")
+    __slots__ = ("data", "ends", "_lines")
 
     def __init__(self, data: bytes) -> None:
         import numpy as np
 
         self.data = data  # whole lines, each ending with "\n" (no "\r", none over the limit), then BLOCK_PADDING
-        self._count = int(np.count_nonzero(self._bytes() == ord("\n")))  # (4x quicker than `bytes.count`)
-        self._ends = None
+        # Found at once: the engine counts a block's lines before any reader takes it, and a count
+        # apart from the ends was a second pass over the bytes (2.5% of an nginx JSON report).
+        self.ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8, count=len(data) - len(BLOCK_PADDING)) == ord("\n"))
         self._lines: list[str] | None = None
 
-    @property
-    def ends(self):
-        """The index in `data` of each line's newline, found on first use (a text reader needs none)."""
-        if self._ends is None:
-            import numpy as np
-
-            self._ends = np.flatnonzero(self._bytes() == ord("\n"))
-        return self._ends
-
-    def _bytes(self):
-        import numpy as np
-
-        return np.frombuffer(self.data, dtype=np.uint8, count=len(self.data) - len(BLOCK_PADDING))
-
     def __len__(self) -> int:
-        return self._count
+        return len(self.ends)
 
     def __getitem__(self, index):
         if self._lines is not None or isinstance(index, slice):

@@ -284,8 +284,9 @@ def main() -> int:
             wall, _, code = best[name]
             median = statistics.median(r[0] for r in runs[fmt, name])
             note = "" if code == 0 else f"  (exit {code})"
+            cpu = least_cpu[name]
             print(f"{fmt:<15} {name:<28} {wall:>8.2f} {median:>9.2f} {calls / wall:>11,.0f} "
-                  f"{wall / best[floor][0]:>8.2f} {least_cpu[name]:>7.2f} {least_cpu[name] / least_cpu[floor]:>6.2f}{note}")
+                  f"{wall / best[floor][0]:>8.2f} {cpu:>7.2f} {cpu / least_cpu[floor]:>6.2f}{note}")
     return 0
 
 

@@ -178,7 +178,8 @@ class LineBlock(Sequence[str]):
         self.data = data  # whole lines, each ending with "\n" (no "\r", none over the limit), then BLOCK_PADDING
         # Found at once: the engine counts a block's lines before any reader takes it, and a count
         # apart from the ends was a second pass over the bytes (2.5% of an nginx JSON report).
-        self.ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8, count=len(data) - len(BLOCK_PADDING)) == ord("\n"))
+        body = np.frombuffer(data, dtype=np.uint8, count=len(data) - len(BLOCK_PADDING))
+        self.ends = np.flatnonzero(body == ord("\n"))
         self._lines: list[str] | None = None
 
     def __len__(self) -> int:
